@@ -1,0 +1,41 @@
+"""The `fiduciary` command. Sub-commands live in one module per domain and only translate."""
+
+from __future__ import annotations
+
+import typer
+
+from fiduciary.cli import apikey as apikey_cli
+from fiduciary.cli import policy as policy_cli
+
+app = typer.Typer(
+    name="fiduciary",
+    help="Make an online store's privacy policy executable.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(policy_cli.app, name="policy")
+app.add_typer(apikey_cli.app, name="apikey")
+
+
+@app.callback()
+def main() -> None:
+    """Fiduciary: one policy file drives the notice, consent, decisions, rights and retention."""
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="Address to bind (default 127.0.0.1 or FIDUCIARY_HOST)."),
+    port: int | None = typer.Option(None, help="Port (default 8000 or FIDUCIARY_PORT)."),
+) -> None:
+    """Run the HTTP service on the configured database (embedded SQLite by default)."""
+    import uvicorn
+
+    from fiduciary.config import get_settings
+    from fiduciary.web.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+
+
+if __name__ == "__main__":
+    app()

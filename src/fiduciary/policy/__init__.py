@@ -1,0 +1,1 @@
+"""The policy file: schema, loading with file:line errors, checks, versions, diffs, the rendered notice."""

@@ -1,0 +1,40 @@
+"""The FastAPI application: thin routers that parse, call a domain service and render."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from fiduciary import __version__
+from fiduciary.config import Settings
+from fiduciary.runtime import Runtime
+from fiduciary.web.problems import install_problem_handlers
+from fiduciary.web.routes import health
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app. Tests pass a `runtime` bound to their database; `serve` lets the app start its own."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = runtime is None
+        app.state.runtime = runtime or Runtime.start(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.runtime.close()
+
+    app = FastAPI(
+        title="Fiduciary",
+        version=__version__,
+        summary="An online store's privacy policy, executable.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    return app

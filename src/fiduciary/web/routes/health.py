@@ -1,0 +1,17 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from fiduciary.web.deps import get_session
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="Service and database are up")
+def healthz(session: Session = Depends(get_session)) -> dict[str, str]:
+    session.execute(text("SELECT 1"))
+    return {"status": "ok"}
