@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from fiduciary.cli import apikey as apikey_cli
+from fiduciary.cli import ledger as ledger_cli
 from fiduciary.cli import policy as policy_cli
 
 app = typer.Typer(
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(policy_cli.app, name="policy")
 app.add_typer(apikey_cli.app, name="apikey")
+app.add_typer(ledger_cli.app, name="ledger")
 
 
 @app.callback()

@@ -11,7 +11,7 @@ from fiduciary import __version__
 from fiduciary.config import Settings
 from fiduciary.runtime import Runtime
 from fiduciary.web.problems import install_problem_handlers
-from fiduciary.web.routes import health
+from fiduciary.web.routes import apikeys, health, notice, policy
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -37,4 +37,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     install_problem_handlers(app)
     app.include_router(health.router)
+    app.include_router(policy.router)
+    app.include_router(notice.router)
+    app.include_router(apikeys.router)
     return app

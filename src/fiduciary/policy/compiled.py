@@ -1,0 +1,79 @@
+"""The compiled policy: the in-memory form the runtime decisions read, built once per published version.
+
+Lookups the hot path needs (purpose → categories, which purposes need consent, which are barred for
+children) are precomputed into frozensets and dicts so a decision is a few hash lookups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fiduciary.policy.schema import (
+    Channel,
+    DataCategory,
+    LegalGround,
+    PolicyDocument,
+    Purpose,
+    Recipient,
+    RetentionRule,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPurpose:
+    id: str
+    legal_ground: LegalGround
+    needs_consent: bool
+    categories: frozenset[str]  # required and optional together: everything the purpose may touch
+    marketing_channels: frozenset[Channel]
+    barred_for_children: bool  # tracking, profiling or targeted advertising (DPDP s.9(3))
+    sale_or_sharing: bool
+    targeted_advertising: bool
+    objectable: bool  # non-consent grounds a person may object to (DPDP s.7(a), GDPR Art 21)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPolicy:
+    document: PolicyDocument
+    content_hash: str
+    version: int | None
+    categories: dict[str, DataCategory]
+    purposes: dict[str, Purpose]
+    compiled_purposes: dict[str, CompiledPurpose]
+    recipients: dict[str, Recipient]
+    retention: dict[str, RetentionRule]
+    consent_purposes: frozenset[str]
+    child_age: int
+
+    @classmethod
+    def build(cls, document: PolicyDocument, content_hash: str, version: int | None = None) -> CompiledPolicy:
+        compiled = {
+            p.id: CompiledPurpose(
+                id=p.id,
+                legal_ground=p.legal_ground,
+                needs_consent=p.legal_ground is LegalGround.CONSENT,
+                categories=frozenset(p.categories) | frozenset(p.optional_categories),
+                marketing_channels=frozenset(p.marketing_channels),
+                barred_for_children=p.barred_for_children,
+                sale_or_sharing=p.sale_or_sharing,
+                targeted_advertising=p.targeted_advertising,
+                objectable=p.legal_ground
+                in (LegalGround.LEGITIMATE_USE, LegalGround.LEGITIMATE_INTERESTS, LegalGround.CONTRACT),
+            )
+            for p in document.purposes
+        }
+        return cls(
+            document=document,
+            content_hash=content_hash,
+            version=version,
+            categories={c.id: c for c in document.categories},
+            purposes={p.id: p for p in document.purposes},
+            compiled_purposes=compiled,
+            recipients={r.id: r for r in document.recipients},
+            retention={r.id: r for r in document.retention},
+            consent_purposes=frozenset(pid for pid, cp in compiled.items() if cp.needs_consent),
+            child_age=document.children.minimum_age,
+        )
+
+    def purpose(self, purpose_id: str) -> CompiledPurpose | None:
+        return self.compiled_purposes.get(purpose_id)
