@@ -24,9 +24,7 @@ from fiduciary.config import Settings
 from fiduciary.runtime import Runtime
 from fiduciary.storage import create_engine_for_url, upgrade_to_head
 
-PG_ADMIN_URL = os.environ.get(
-    "FIDUCIARY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
+PG_ADMIN_URL = os.environ.get("FIDUCIARY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,9 +80,7 @@ def _truncate_all(url: str) -> None:
             )
         ]
         if tables:
-            conn.execute(
-                sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
-            )
+            conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
     engine.dispose()
 
 

@@ -21,9 +21,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FIDUCIARY_", extra="ignore")
 
-    data_dir: Path = Field(
-        default=Path(".fiduciary"), description="Folder for the embedded database and keys."
-    )
+    data_dir: Path = Field(default=Path(".fiduciary"), description="Folder for the embedded database and keys.")
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; unset means SQLite in data_dir. Use postgresql+psycopg://... for PostgreSQL.",

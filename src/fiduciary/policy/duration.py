@@ -63,7 +63,7 @@ class Duration(BaseModel):
     def _parse(cls, value: Any) -> Any:
         if isinstance(value, str):
             return parse_duration(value)
-        if isinstance(value, bool) or isinstance(value, int | float):
+        if isinstance(value, bool | int | float):
             raise ValueError(f"a duration needs a unit, e.g. '{value}d' or '{value} years'")
         return value
 
@@ -116,6 +116,4 @@ def parse_duration(text: str) -> dict[str, Any]:
             return {"amount": int(friendly.group(1)), "unit": unit}
     if text.startswith("-"):
         raise ValueError(f"'{text}': a duration cannot be negative")
-    raise ValueError(
-        f"'{text}' is not a duration; write e.g. '30d', '6h', '1y', '10 business days' or ISO 8601 'P1Y'"
-    )
+    raise ValueError(f"'{text}' is not a duration; write e.g. '30d', '6h', '1y', '10 business days' or ISO 8601 'P1Y'")

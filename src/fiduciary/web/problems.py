@@ -51,9 +51,7 @@ def _loc_to_field(loc: tuple[Any, ...]) -> str:
 async def _fiduciary_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, FiduciaryError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return problem_response(
-        exc.status, exc.title, exc.detail, exc.code, request.url.path, exc.fields, headers=headers
-    )
+    return problem_response(exc.status, exc.title, exc.detail, exc.code, request.url.path, exc.fields, headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -71,12 +69,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed", 429: "rate_limited"}.get(
-        exc.status_code, "http_error"
-    )
-    title = {404: "Not found", 405: "Method not allowed", 429: "Too many requests"}.get(
-        exc.status_code, "Error"
-    )
+    code = {404: "not_found", 405: "method_not_allowed", 429: "rate_limited"}.get(exc.status_code, "http_error")
+    title = {404: "Not found", 405: "Method not allowed", 429: "Too many requests"}.get(exc.status_code, "Error")
     return problem_response(
         exc.status_code, title, str(exc.detail), code, request.url.path, headers=dict(exc.headers or {})
     )
