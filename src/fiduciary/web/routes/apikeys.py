@@ -1,7 +1,108 @@
-"""Routes: apikeys."""
+"""Routes: API keys. `/v1/apikeys/self` lets a store developer check a key; the rest manage keys.
+
+A managing key can grant, and revoke, only keys whose scopes it holds itself, so `apikeys:manage` never
+becomes a way to mint an `admin` key (DPDP Rule 6(1)(b): access limited to what each party needs).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from fiduciary.auth import service
+from fiduciary.auth.models import ApiKey
+from fiduciary.auth.scopes import Scope, held_scopes, parse_scopes
+from fiduciary.errors import FieldProblem, ValidationFailed
+from fiduciary.web.deps import get_session
+from fiduciary.web.security import require_scopes
+
+router = APIRouter(prefix="/v1/apikeys", tags=["api keys"])
+
+
+class ApiKeySelf(BaseModel):
+    """The calling key as the server sees it."""
+
+    id: str = Field(description="Public key id; the part after `fid_` in the key.")
+    name: str
+    scopes: list[str]
+
+
+class ApiKeyOut(ApiKeySelf):
+    model_config = ConfigDict(from_attributes=True)
+
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="Accurate to about a minute.")
+    revoked_at: datetime | None
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100, description="A label, e.g. the backend that holds the key.")
+    scopes: list[str] = Field(
+        min_length=1, max_length=len(Scope), description="Scopes: " + ", ".join(s.value for s in Scope)
+    )
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The key itself. Shown only in this response; store it in a secret store.")
+
+
+def _out(row: ApiKey) -> ApiKeyOut:
+    return ApiKeyOut.model_validate(row)
+
+
+def _in_body(exc: ValidationFailed) -> ValidationFailed:
+    """Point the service's field names at the request body, as request validation does."""
+    fields = [FieldProblem("body." + f.field, f.message, f.hint) for f in exc.fields]
+    return ValidationFailed(exc.detail, fields, code=exc.code)
+
+
+@router.get("/self", summary="The API key making this request", response_model=ApiKeySelf)
+def whoami(key: ApiKey = Depends(require_scopes())) -> ApiKeySelf:
+    return ApiKeySelf(id=key.id, name=key.name, scopes=list(key.scopes))
+
+
+@router.get("", summary="List API keys (never their secrets)", response_model=list[ApiKeyOut])
+def list_keys(
+    _key: ApiKey = Depends(require_scopes(Scope.APIKEYS_MANAGE)), session: Session = Depends(get_session)
+) -> list[ApiKeyOut]:
+    return [_out(row) for row in service.list_api_keys(session)]
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Create an API key; the key is in this response only",
+    response_model=ApiKeyCreated,
+)
+def create_key(
+    body: ApiKeyCreate,
+    response: Response,
+    caller: ApiKey = Depends(require_scopes(Scope.APIKEYS_MANAGE)),
+    session: Session = Depends(get_session),
+) -> ApiKeyCreated:
+    try:
+        service.validate_name(body.name)
+        scopes = parse_scopes(body.scopes)
+    except ValidationFailed as exc:
+        raise _in_body(exc) from None
+    service.require(caller, *scopes)
+    row, plaintext = service.create_api_key(session, body.name, scopes)
+    response.headers["Cache-Control"] = "no-store"
+    return ApiKeyCreated(**_out(row).model_dump(), key=plaintext)
+
+
+@router.delete("/{key_id}", status_code=204, summary="Revoke an API key (idempotent)")
+def revoke_key(
+    key_id: str,
+    caller: ApiKey = Depends(require_scopes(Scope.APIKEYS_MANAGE)),
+    session: Session = Depends(get_session),
+) -> Response:
+    target = service.get_api_key(session, key_id)
+    service.require(caller, *held_scopes(target.scopes))
+    service.revoke_api_key(session, key_id)
+    return Response(status_code=204)
