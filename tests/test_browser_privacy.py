@@ -1,0 +1,138 @@
+"""The privacy notice in a real browser: Debian's Chromium through Playwright, against a live uvicorn server.
+
+Checks what only a browser can: the page renders under its Content-Security-Policy with no console errors
+(a CSP violation is reported there), the heading and the grievance officer are visible, and the page loads
+nothing but itself.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fiduciary.policy.versions")
+
+import uvicorn
+
+from fiduciary.config import Settings
+from fiduciary.runtime import Runtime
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[str]:
+    """The app on an embedded SQLite database with the demo policy published, served by uvicorn."""
+    from fiduciary.web.app import create_app
+
+    port = _free_port()
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'fiduciary.db'}",
+        data_dir=tmp_path / "data",
+        public_base_url=f"http://127.0.0.1:{port}",
+    )
+    runtime = Runtime.start(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(runtime=runtime), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                pytest.fail("uvicorn did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        runtime.close()
+
+
+@pytest.fixture
+def chromium() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        if IN_CI:
+            pytest.fail(f"{CHROMIUM} is required under CI (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.mark.parametrize(("language", "heading"), [("en", "Contact us"), ("hi", "हमसे संपर्क करें")], ids=["en", "hi"])
+def test_privacy_page_in_chromium(
+    live_server: str, chromium: object, tmp_path: Path, language: str, heading: str
+) -> None:
+    from playwright.sync_api import Browser, ConsoleMessage, Request, expect
+
+    assert isinstance(chromium, Browser)
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    console_errors: list[str] = []
+    requests: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            console_errors.append(message.text)
+
+    def on_request(request: Request) -> None:
+        requests.append(request.url)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: console_errors.append(str(error)))
+    page.on("request", on_request)
+
+    url = f"{live_server}/privacy?lang={language}"
+    response = page.goto(url, wait_until="load")
+    assert response is not None and response.status == 200
+    assert response.headers["content-security-policy"].startswith("default-src 'none'")
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Saffron Lane privacy policy")
+    expect(page.get_by_role("heading", level=2, name=heading)).to_be_visible()
+    officer = page.locator("#contact-grievance_officer")
+    officer.scroll_into_view_if_needed()
+    expect(officer.get_by_text("Meera Iyer")).to_be_visible()
+    expect(page.locator("#items tbody tr")).to_have_count(26)
+    assert page.evaluate("document.documentElement.lang") == language
+
+    # the calls to action are real links to the privacy center (DPDP Rule 3(c))
+    withdraw = page.locator("header .actions a").first
+    assert withdraw.get_attribute("href") == f"{live_server}/privacy-center/consents"
+
+    shot = tmp_path / f"privacy-{language}.png"
+    page.screenshot(path=str(shot), full_page=False)
+    assert shot.stat().st_size > 10_000
+
+    page.close()
+    assert console_errors == []
+    assert requests == [url]  # no external assets, no favicon, nothing else
