@@ -12,6 +12,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from fiduciary.config import Settings, get_settings
+from fiduciary.policy.compiled import CompiledPolicy
+from fiduciary.policy.versions import PolicyInForce, bootstrap_policy
 from fiduciary.storage import create_engine_for_url, make_session_factory, upgrade_to_head
 
 
@@ -21,14 +23,30 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     extras: dict[str, object] = field(default_factory=dict)
+    _policy: PolicyInForce = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._policy = PolicyInForce(self.sessions)
 
     @classmethod
-    def start(cls, settings: Settings | None = None, *, migrate: bool = True) -> Runtime:
+    def start(cls, settings: Settings | None = None, *, migrate: bool = True, bootstrap: bool = True) -> Runtime:
+        """Open the database; `bootstrap` publishes the configured policy if nothing is published yet."""
         settings = settings or get_settings()
         engine = create_engine_for_url(settings.resolved_database_url)
-        if migrate:
-            upgrade_to_head(engine)
-        return cls(settings=settings, engine=engine, sessions=make_session_factory(engine))
+        try:
+            if migrate:
+                upgrade_to_head(engine)
+            runtime = cls(settings=settings, engine=engine, sessions=make_session_factory(engine))
+            if bootstrap:
+                bootstrap_policy(runtime.sessions, settings.resolved_policy_file)
+        except BaseException:
+            engine.dispose()
+            raise
+        return runtime
+
+    def policy(self) -> CompiledPolicy:
+        """The compiled policy in force now (raises `NoPolicyInForce` when none is)."""
+        return self._policy.get()
 
     def close(self) -> None:
         self.engine.dispose()
