@@ -208,7 +208,7 @@ def test_longer_retention_is_material_for_the_rule_purposes() -> None:
     changes = pair(set_rule("account_data", keep_for="30d"), set_rule("account_data", keep_for="3mo"))
     change = one(changes, "retention[account_data].keep_for")
     assert change.material and change.reason == "longer retention"
-    assert change.affected_purposes == ("account",)
+    assert change.affected_purposes == ("account", "customer_support", "order_fulfilment")
     assert "3 months" in change.summary and "30 days" in change.summary
 
 

@@ -12,6 +12,7 @@ from fiduciary.policy.schema import (
     Channel,
     DataCategory,
     LegalGround,
+    LegitimateUse,
     PolicyDocument,
     Purpose,
     Recipient,
@@ -30,6 +31,19 @@ class CompiledPurpose:
     sale_or_sharing: bool
     targeted_advertising: bool
     objectable: bool  # non-consent grounds a person may object to (DPDP s.7(a), GDPR Art 21)
+
+
+def _objectable(purpose: Purpose) -> bool:
+    """Whether a person's objection or restriction stops this purpose.
+
+    DPDP s.7(a) lasts only until the person says they do not consent (s.7 illustration II); the other s.7
+    clauses (State functions, court orders, emergencies, employment) and the s.17(1) exemptions do not
+    yield to an objection. GDPR Art 21 covers legitimate interests; Art 18 restriction also reaches
+    processing for a contract. Legal obligations are never stopped by the person.
+    """
+    if purpose.legal_ground is LegalGround.LEGITIMATE_USE:
+        return purpose.legitimate_use is LegitimateUse.VOLUNTARILY_PROVIDED
+    return purpose.legal_ground in (LegalGround.LEGITIMATE_INTERESTS, LegalGround.CONTRACT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +71,7 @@ class CompiledPolicy:
                 barred_for_children=p.barred_for_children,
                 sale_or_sharing=p.sale_or_sharing,
                 targeted_advertising=p.targeted_advertising,
-                objectable=p.legal_ground
-                in (LegalGround.LEGITIMATE_USE, LegalGround.LEGITIMATE_INTERESTS, LegalGround.CONTRACT),
+                objectable=_objectable(p),
             )
             for p in document.purposes
         }
