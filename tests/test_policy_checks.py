@@ -1,0 +1,685 @@
+"""The cross-section and legal checks: for each, a policy that fails it and a close one that passes.
+
+Each case edits the demo policy's data (which passes every check) and runs the checks on the validated
+document, looking only at the findings of the check under test.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from fiduciary.config import DEMO_POLICY_PATH
+from fiduciary.policy.checks import CHECKS, Finding, format_path, run_checks
+from fiduciary.policy.schema import PolicyDocument
+
+BASE: dict[str, Any] = YAML(typ="safe").load(DEMO_POLICY_PATH.read_text(encoding="utf-8"))
+Data = dict[str, Any]
+
+
+def findings(data: Data, code: str) -> list[Finding]:
+    found = run_checks(PolicyDocument.model_validate(data))
+    return [f for f in found if f.code == code]
+
+
+def demo(change: Callable[[Data], object] | None = None) -> Data:
+    data = copy.deepcopy(BASE)
+    if change is not None:
+        change(data)
+    return data
+
+
+def item(data: Data, section: str, key: str, value: str) -> dict[str, Any]:
+    found = [x for x in data[section] if x.get(key) == value]
+    assert len(found) == 1
+    result: dict[str, Any] = found[0]
+    return result
+
+
+def idx(section: str, value: str, key: str = "id") -> int:
+    """Where an entry of the demo sits, so expectations follow edits of the demo policy."""
+    return [x.get(key) for x in BASE[section]].index(value)
+
+
+def new(section: str) -> int:
+    """The index an entry appended to a demo section gets."""
+    return len(BASE[section])
+
+
+def rule(data: Data, rid: str) -> dict[str, Any]:
+    return item(data, "retention", "id", rid)
+
+
+TX, LOGS = "transaction_records", "processing_logs"
+
+
+def purpose(data: Data, pid: str) -> dict[str, Any]:
+    return item(data, "purposes", "id", pid)
+
+
+def cookie(data: Data, name: str) -> dict[str, Any]:
+    return item(data, "cookies", "name", name)
+
+
+def recipient(data: Data, rid: str) -> dict[str, Any]:
+    return item(data, "recipients", "id", rid)
+
+
+def right(data: Data, kind: str) -> dict[str, Any]:
+    return item(data, "rights", "kind", kind)
+
+
+def only_in(*jurisdictions: str) -> Callable[[Data], None]:
+    def change(data: Data) -> None:
+        data["controller"]["jurisdictions"] = list(jurisdictions)
+
+    return change
+
+
+def both(*changes: Callable[[Data], object]) -> Callable[[Data], None]:
+    def change(data: Data) -> None:
+        for c in changes:
+            c(data)
+
+    return change
+
+
+def test_the_demo_passes_every_check() -> None:
+    assert run_checks(PolicyDocument.model_validate(demo())) == []
+
+
+def test_every_registered_check_has_a_test_case() -> None:
+    covered = {case.values[0] for case in FAILING}
+    assert {code for code, _ in CHECKS} <= covered
+
+
+def test_format_path() -> None:
+    assert format_path(("purposes", 3, "categories", 0)) == "purposes[3].categories[0]"
+    assert format_path(()) == ""
+
+
+def _dup_category(d: Data) -> None:
+    d["categories"].append(copy.deepcopy(d["categories"][0]))
+
+
+def _dup_cookie(d: Data) -> None:
+    d["cookies"].append(copy.deepcopy(d["cookies"][0]))
+
+
+def _same_cookie_name_other_provider(d: Data) -> None:
+    cookie = copy.deepcopy(d["cookies"][0])
+    cookie["provider"] = "Someone else"
+    d["cookies"].append(cookie)
+
+
+def _new_category(d: Data) -> None:
+    d["categories"].append(
+        {"id": "extra.unused", "name": "Unused", "sources": ["provided"], "required": False, "fideslang": "user"}
+    )
+
+
+def _inactivity_rule(notice: str | None) -> Callable[[Data], None]:
+    def change(d: Data) -> None:
+        rule: dict[str, Any] = {
+            "id": "inactive_accounts",
+            "categories": ["contact.email"],
+            "trigger": "last_activity",
+            "keep_for": "3y",
+            "action": "delete",
+        }
+        if notice is not None:
+            rule["advance_notice"] = notice
+        d["retention"].append(rule)
+
+    return change
+
+
+def _big_marketplace(d: Data) -> None:
+    d["controller"].update(role="marketplace", registered_users_in_india=25_000_000)
+
+
+def _set(path: str, value: object) -> Callable[[Data], None]:
+    """Set a nested key given as 'a.b.c' (list items by [index])."""
+
+    def change(d: Data) -> None:
+        node: Any = d
+        parts = path.split(".")
+        for part in parts[:-1]:
+            node = node[int(part)] if part.isdigit() else node[part]
+        last = parts[-1]
+        if value is _DELETE:
+            del node[last]
+        else:
+            node[last] = value
+
+    return change
+
+
+_DELETE = object()
+
+# (code, failing change, path of the finding, severity)
+FAILING = [
+    pytest.param("duplicate_id", _dup_category, ("categories", new("categories"), "id"), "error", id="dup-category"),
+    pytest.param(
+        "duplicate_id",
+        lambda d: d["purposes"].append(copy.deepcopy(d["purposes"][1])),
+        ("purposes", new("purposes"), "id"),
+        "error",
+        id="dup-purpose",
+    ),
+    pytest.param(
+        "duplicate_id",
+        lambda d: d["recipients"].append(copy.deepcopy(d["recipients"][0])),
+        ("recipients", new("recipients"), "id"),
+        "error",
+        id="dup-recipient",
+    ),
+    pytest.param(
+        "duplicate_id",
+        lambda d: d["retention"].append(copy.deepcopy(d["retention"][0])),
+        ("retention", new("retention"), "id"),
+        "error",
+        id="dup-retention",
+    ),
+    pytest.param("duplicate_id", _dup_cookie, ("cookies", new("cookies"), "name"), "error", id="dup-cookie"),
+    pytest.param(
+        "duplicate_id",
+        lambda d: d["rights"].append(copy.deepcopy(d["rights"][0])),
+        ("rights", new("rights"), "kind"),
+        "error",
+        id="dup-right",
+    ),
+    pytest.param(
+        "dangling_reference",
+        lambda d: purpose(d, "marketing.sms").update(categories=["contact.phon"]),
+        ("purposes", idx("purposes", "marketing.sms"), "categories", 0),
+        "error",
+        id="purpose-category",
+    ),
+    pytest.param(
+        "dangling_reference",
+        lambda d: purpose(d, "tax_compliance").update(optional_categories=["government.pam"]),
+        ("purposes", idx("purposes", "tax_compliance"), "optional_categories", 0),
+        "error",
+        id="purpose-optional-category",
+    ),
+    pytest.param(
+        "dangling_reference",
+        lambda d: recipient(d, "payment_gateway").update(purposes=["order_fulfillment"]),
+        ("recipients", idx("recipients", "payment_gateway"), "purposes", 0),
+        "error",
+        id="recipient-purpose",
+    ),
+    pytest.param(
+        "dangling_reference",
+        lambda d: recipient(d, "couriers")["categories"].append("contact.adress"),
+        (
+            "recipients",
+            idx("recipients", "couriers"),
+            "categories",
+            len(BASE["recipients"][idx("recipients", "couriers")]["categories"]),
+        ),
+        "error",
+        id="recipient-category",
+    ),
+    pytest.param(
+        "dangling_reference",
+        lambda d: d["retention"][0]["categories"].append("identity.nam"),
+        ("retention", 0, "categories", len(BASE["retention"][0]["categories"])),
+        "error",
+        id="retention-category",
+    ),
+    pytest.param(
+        "dangling_reference",
+        lambda d: d["retention"][0].update(purposes=["acount"]),
+        ("retention", 0, "purposes", 0),
+        "error",
+        id="retention-purpose",
+    ),
+    pytest.param(
+        "dangling_reference",
+        lambda d: cookie(d, "_sl_stats").update(purpose="analytic"),
+        ("cookies", idx("cookies", "_sl_stats", "name"), "purpose"),
+        "error",
+        id="cookie-purpose",
+    ),
+    pytest.param(
+        "recipient_category_without_purpose",
+        lambda d: recipient(d, "couriers")["categories"].append("contact.email"),
+        (
+            "recipients",
+            idx("recipients", "couriers"),
+            "categories",
+            len(BASE["recipients"][idx("recipients", "couriers")]["categories"]),
+        ),
+        "error",
+        id="recipient-category",
+    ),
+    pytest.param(
+        "consent_bundled",
+        lambda d: purpose(d, "marketing.email").update(required_for_service=True),
+        ("purposes", idx("purposes", "marketing.email"), "required_for_service"),
+        "error",
+        id="consent-bundled",
+    ),
+    pytest.param(
+        "children_barred_processing",
+        lambda d: purpose(d, "analytics").update(children_allowed=True),
+        ("purposes", idx("purposes", "analytics"), "children_allowed"),
+        "error",
+        id="children-tracking",
+    ),
+    pytest.param(
+        "legitimate_interests_in_india",
+        lambda d: purpose(d, "analytics").update(legal_ground="legitimate_interests"),
+        ("purposes", idx("purposes", "analytics"), "legal_ground"),
+        "error",
+        id="li-india-only",
+    ),
+    pytest.param(
+        "legitimate_interests_in_india",
+        both(only_in("IN", "EU"), lambda d: purpose(d, "security").update(legal_ground="legitimate_interests")),
+        ("purposes", idx("purposes", "security"), "legal_ground"),
+        "warning",
+        id="li-india-and-eu",
+    ),
+    pytest.param(
+        "consent_required_in_india",
+        lambda d: purpose(d, "marketing.email").update(legal_ground="legitimate_use", legitimate_use="7a"),
+        ("purposes", idx("purposes", "marketing.email"), "legal_ground"),
+        "error",
+        id="marketing-without-consent",
+    ),
+    pytest.param(
+        "consent_required_in_india",
+        lambda d: purpose(d, "account").update(sale_or_sharing=True),
+        ("purposes", idx("purposes", "account"), "legal_ground"),
+        "error",
+        id="sharing-without-consent",
+    ),
+    pytest.param(
+        "legal_obligation_basis",
+        lambda d: purpose(d, "security").pop("legal_basis_reference"),
+        ("purposes", idx("purposes", "security"), "legal_ground"),
+        "warning",
+        id="no-law-named",
+    ),
+    pytest.param(
+        "spdi_written_consent",
+        lambda d: purpose(d, "marketing.email")["categories"].append("government.pan"),
+        ("purposes", idx("purposes", "marketing.email")),
+        "warning",
+        id="spdi",
+    ),
+    pytest.param("unused_category", _new_category, ("categories", new("categories"), "id"), "warning", id="unused"),
+    pytest.param(
+        "processor_contract",
+        lambda d: recipient(d, "payment_gateway").pop("contract_reference"),
+        ("recipients", idx("recipients", "payment_gateway"), "kind"),
+        "warning",
+        id="processor-contract",
+    ),
+    pytest.param(
+        "retention_below_legal_hold",
+        lambda d: rule(d, TX).update(keep_for="6mo"),
+        ("retention", idx("retention", TX), "keep_for"),
+        "error",
+        id="below-hold",
+    ),
+    pytest.param(
+        "retention_minimum_india",
+        lambda d: rule(d, TX)["legal_hold"].update(minimum="180d"),
+        ("retention", idx("retention", TX), "legal_hold", "minimum"),
+        "error",
+        id="hold-under-a-year",
+    ),
+    pytest.param(
+        "retention_minimum_india",
+        lambda d: (rule(d, LOGS).update(keep_for="6mo"), rule(d, LOGS).pop("legal_hold")),
+        ("retention", idx("retention", LOGS), "keep_for"),
+        "error",
+        id="security-logs-under-a-year",
+    ),
+    pytest.param(
+        "inactivity_notice",
+        _inactivity_rule("24h"),
+        ("retention", new("retention"), "advance_notice"),
+        "error",
+        id="notice-24h",
+    ),
+    pytest.param(
+        "inactivity_notice",
+        _inactivity_rule(None),
+        ("retention", new("retention"), "trigger"),
+        "warning",
+        id="no-notice",
+    ),
+    pytest.param(
+        "inactivity_notice",
+        _big_marketplace,
+        ("controller", "registered_users_in_india"),
+        "error",
+        id="large-marketplace-no-inactivity-rule",
+    ),
+    pytest.param(
+        "cookie_purpose",
+        lambda d: cookie(d, "sl_lang").pop("purpose"),
+        ("cookies", idx("cookies", "sl_lang", "name"), "category"),
+        "error",
+        id="functional-without-purpose",
+    ),
+    pytest.param(
+        "cookie_purpose",
+        lambda d: cookie(d, "_sl_stats").update(purpose="security"),
+        ("cookies", idx("cookies", "_sl_stats", "name"), "purpose"),
+        "error",
+        id="analytics-without-consent",
+    ),
+    pytest.param(
+        "grievance_officer_india",
+        lambda d: d["contacts"].pop("grievance_officer"),
+        ("contacts",),
+        "error",
+        id="no-grievance-officer",
+    ),
+    pytest.param(
+        "cert_in_contact",
+        lambda d: d["contacts"].pop("cert_in_point_of_contact"),
+        ("contacts",),
+        "warning",
+        id="no-cert-in-contact",
+    ),
+    pytest.param(
+        "grievance_deadline",
+        _set("cases.grievance.resolve_within", "91d"),
+        ("cases", "grievance", "resolve_within"),
+        "error",
+        id="grievance-over-90-days",
+    ),
+    pytest.param(
+        "grievance_deadline",
+        _set("cases.grievance.resolve_within", "45d"),
+        ("cases", "grievance", "resolve_within"),
+        "warning",
+        id="grievance-over-a-month-in-india",
+    ),
+    pytest.param(
+        "grievance_deadline",
+        _set("cases.grievance.acknowledge_within", "60d"),
+        ("cases", "grievance", "acknowledge_within"),
+        "error",
+        id="acknowledged-after-resolved",
+    ),
+    pytest.param(
+        "breach_deadline",
+        _set("cases.breach.authority_detailed", "73h"),
+        ("cases", "breach", "authority_detailed"),
+        "error",
+        id="breach-over-72h",
+    ),
+    pytest.param(
+        "breach_deadline",
+        _set("cases.breach.cert_in", _DELETE),
+        ("cases", "breach"),
+        "error",
+        id="no-cert-in-deadline",
+    ),
+    pytest.param(
+        "breach_deadline",
+        _set("cases.breach.cert_in", "7h"),
+        ("cases", "breach", "cert_in"),
+        "error",
+        id="cert-in-over-6h",
+    ),
+    pytest.param(
+        "breach_deadline",
+        _set("cases.breach.authority_initial", "4d"),
+        ("cases", "breach", "authority_initial"),
+        "error",
+        id="initial-after-detailed",
+    ),
+    pytest.param(
+        "rights_deadline",
+        both(only_in("IN", "EU"), _set("rights.0.deadline.respond_within", "31d")),
+        ("rights", 0, "deadline", "respond_within"),
+        "error",
+        id="gdpr-over-a-month",
+    ),
+    pytest.param(
+        "rights_deadline",
+        both(only_in("UK"), _set("rights.0.deadline.extendable_by", "3mo")),
+        ("rights", 0, "deadline", "extendable_by"),
+        "error",
+        id="gdpr-extension-over-two-months",
+    ),
+    pytest.param(
+        "rights_deadline",
+        both(only_in("US-CA"), _set("rights.2.deadline.respond_within", "46d")),
+        ("rights", 2, "deadline", "respond_within"),
+        "error",
+        id="ccpa-over-45-days",
+    ),
+    pytest.param(
+        "rights_deadline",
+        both(only_in("US-CA"), _set("rights.2.deadline.extendable_by", "60d")),
+        ("rights", 2, "deadline", "extendable_by"),
+        "error",
+        id="ccpa-extension-over-45-days",
+    ),
+    pytest.param(
+        "missing_right",
+        lambda d: d["rights"].remove(right(d, "nomination")),
+        ("rights",),
+        "error",
+        id="in-nomination",
+    ),
+    pytest.param("missing_right", only_in("IN", "EU"), ("rights",), "error", id="eu-portability"),
+    pytest.param("missing_right", only_in("US-CA"), ("rights",), "error", id="ca-opt-out-of-sale"),
+    pytest.param(
+        "children_age_india",
+        _set("children.minimum_age", 16),
+        ("children", "minimum_age"),
+        "error",
+        id="child-under-18",
+    ),
+    pytest.param(
+        "children_age_india",
+        _set("children.guardian_verification", []),
+        ("children", "guardian_consent"),
+        "error",
+        id="guardian-unverified",
+    ),
+]
+
+
+@pytest.mark.parametrize(("code", "change", "path", "severity"), FAILING)
+def test_check_fails(code: str, change: Callable[[Data], object], path: tuple[Any, ...], severity: str) -> None:
+    found = findings(demo(change), code)
+    assert {f.path for f in found} == {path}, found
+    assert found[0].severity == severity
+    assert found[0].message and found[0].hint
+
+
+PASSING = [
+    pytest.param("duplicate_id", _same_cookie_name_other_provider, id="same-cookie-name-other-provider"),
+    pytest.param(
+        "recipient_category_without_purpose",
+        lambda d: recipient(d, "couriers")["categories"].append("commerce.orders"),
+        id="category-of-a-listed-purpose",
+    ),
+    pytest.param(
+        "consent_bundled",
+        lambda d: purpose(d, "marketing.email").update(required_for_service=False),
+        id="consent-not-required",
+    ),
+    pytest.param(
+        "children_barred_processing",
+        lambda d: purpose(d, "account").update(children_allowed=True),
+        id="children-in-account",
+    ),
+    pytest.param(
+        "children_barred_processing",
+        lambda d: purpose(d, "analytics").update(children_allowed=False),
+        id="children-excluded-from-tracking",
+    ),
+    pytest.param(
+        "legitimate_interests_in_india",
+        both(only_in("EU"), lambda d: purpose(d, "security").update(legal_ground="legitimate_interests")),
+        id="li-eu-only",
+    ),
+    pytest.param(
+        "consent_required_in_india",
+        both(only_in("EU"), lambda d: purpose(d, "marketing.email").update(legal_ground="legitimate_interests")),
+        id="marketing-li-eu-only",
+    ),
+    pytest.param(
+        "spdi_written_consent",
+        lambda d: purpose(d, "marketing.email").update(
+            categories=[*purpose(d, "marketing.email")["categories"], "government.pan"], spdi_written_consent=True
+        ),
+        id="spdi-written",
+    ),
+    pytest.param(
+        "unused_category",
+        both(_new_category, lambda d: purpose(d, "account").update(optional_categories=["extra.unused"])),
+        id="used-as-optional",
+    ),
+    pytest.param(
+        "processor_contract",
+        lambda d: (
+            recipient(d, "ad_network").update(kind="third_party"),
+            recipient(d, "ad_network").pop("contract_reference", None),
+        ),
+        id="third-party-without-contract",
+    ),
+    pytest.param("retention_below_legal_hold", lambda d: rule(d, TX).update(keep_for="1y"), id="equal-to-hold"),
+    pytest.param(
+        "retention_minimum_india", lambda d: rule(d, TX)["legal_hold"].update(minimum="12mo"), id="hold-12-months"
+    ),
+    pytest.param(
+        "retention_minimum_india",
+        lambda d: (rule(d, LOGS).update(keep_for="6mo", trigger="account_closed"), rule(d, LOGS).pop("legal_hold")),
+        id="late-trigger-not-judged",
+    ),
+    pytest.param(
+        "retention_minimum_india",
+        both(only_in("EU"), lambda d: rule(d, TX)["legal_hold"].update(minimum="180d")),
+        id="hold-outside-india",
+    ),
+    pytest.param("inactivity_notice", _inactivity_rule("48h"), id="notice-48h"),
+    pytest.param("inactivity_notice", _inactivity_rule("2d"), id="notice-2d"),
+    pytest.param(
+        "inactivity_notice", both(_big_marketplace, _inactivity_rule("30d")), id="large-marketplace-with-rule"
+    ),
+    pytest.param(
+        "inactivity_notice", lambda d: d["controller"].update(registered_users_in_india=25_000_000), id="large-seller"
+    ),
+    pytest.param(
+        "cookie_purpose", lambda d: cookie(d, "session_id").pop("purpose", None), id="necessary-without-purpose"
+    ),
+    pytest.param(
+        "cookie_purpose", lambda d: cookie(d, "sl_lang").update(purpose="security"), id="functional-non-consent"
+    ),
+    pytest.param(
+        "grievance_officer_india",
+        both(only_in("EU"), lambda d: d["contacts"].pop("grievance_officer")),
+        id="no-officer-outside-india",
+    ),
+    pytest.param("grievance_deadline", _set("cases.grievance.resolve_within", "1mo"), id="one-month"),
+    pytest.param(
+        "grievance_deadline",
+        both(only_in("EU"), _set("cases.grievance.resolve_within", "90d")),
+        id="90-days-outside-india",
+    ),
+    pytest.param("breach_deadline", _set("cases.breach.authority_detailed", "3d"), id="breach-3-days"),
+    pytest.param(
+        "breach_deadline", both(only_in("EU"), _set("cases.breach.cert_in", _DELETE)), id="no-cert-in-outside-india"
+    ),
+    pytest.param(
+        "rights_deadline", both(only_in("EU"), _set("rights.0.deadline.respond_within", "1mo")), id="gdpr-one-month"
+    ),
+    pytest.param(
+        "rights_deadline",
+        both(only_in("UK"), _set("rights.0.deadline.extendable_by", "2mo")),
+        id="gdpr-extension-two-months",
+    ),
+    pytest.param(
+        "rights_deadline", both(only_in("US-CA"), _set("rights.2.deadline.respond_within", "45d")), id="ccpa-45-days"
+    ),
+    pytest.param("rights_deadline", _set("rights.2.deadline.respond_within", "60d"), id="india-no-fixed-deadline"),
+    pytest.param(
+        "missing_right",
+        both(
+            only_in("US-CA"),
+            lambda d: d["rights"].append(
+                {**copy.deepcopy(right(d, "opt_out_marketing")), "kind": "opt_out_sale_sharing"}
+            ),
+        ),
+        id="ca-opt-out-offered",
+    ),
+    pytest.param(
+        "missing_right",
+        both(only_in("US-CA"), lambda d: purpose(d, "personalised_ads").update(sale_or_sharing=False)),
+        id="ca-no-sale",
+    ),
+    pytest.param("children_age_india", both(only_in("EU"), _set("children.minimum_age", 16)), id="16-outside-india"),
+    pytest.param(
+        "children_age_india",
+        both(_set("children.guardian_consent", False), _set("children.guardian_verification", [])),
+        id="no-guardian-route",
+    ),
+]
+
+
+@pytest.mark.parametrize(("code", "change"), PASSING)
+def test_check_passes(code: str, change: Callable[[Data], object]) -> None:
+    assert findings(demo(change), code) == []
+
+
+def test_missing_rights_name_each_right_and_law() -> None:
+    messages = [f.message for f in findings(demo(only_in("IN", "EU")), "missing_right")]
+    assert messages == [
+        "the right 'portability' is missing (GDPR Art 20)",
+        "the right 'restriction' is missing (GDPR Art 18)",
+        "the right 'objection' is missing (GDPR Art 21)",
+    ]
+
+
+def test_duplicate_id_names_where_the_first_is() -> None:
+    data = demo(_dup_category)
+    lines: dict[tuple[str | int, ...], int] = {("categories", 0): 51}
+    found = [
+        f for f in run_checks(PolicyDocument.model_validate(data), lambda p: lines.get(p)) if f.code == "duplicate_id"
+    ]
+    first = BASE["categories"][0]["id"]
+    assert found[0].message == f"duplicate category id '{first}' (first defined at line 51)"
+    assert [f.message for f in findings(data, "duplicate_id")] == [
+        f"duplicate category id '{first}' (first defined at categories[0])"
+    ]
+
+
+def test_dangling_reference_suggests_the_closest_id() -> None:
+    found = findings(
+        demo(lambda d: purpose(d, "marketing.sms").update(categories=["contact.phon"])), "dangling_reference"
+    )
+    assert found[0].hint == "did you mean 'contact.phone'?"
+    found = findings(demo(lambda d: purpose(d, "marketing.sms").update(categories=["zzz"])), "dangling_reference")
+    assert found[0].hint == "declare it under categories, or fix the id"
+
+
+def test_a_new_check_can_be_registered() -> None:
+    from fiduciary.policy import checks
+
+    @checks.check("test_only")
+    def always(ctx: checks.CheckContext) -> list[Finding]:
+        return [Finding(("name",), f"{len(ctx.document.purposes)} purposes")]
+
+    try:
+        found = findings(demo(), "test_only")
+        assert [f.message for f in found] == [f"{len(BASE['purposes'])} purposes"]
+    finally:
+        checks.CHECKS.pop()
