@@ -167,7 +167,9 @@ def test_new_recipient_is_material_for_the_purposes_it_serves() -> None:
     new = edit(lambda d: d["recipients"].append(recipient))
     change = one(diff_policies(DEMO, new), "recipients[crm]")
     assert change.material and change.reason == "new recipient"
-    assert materially_changed_purposes(DEMO, new) == {"customer_support"}
+    assert change.affected_purposes == ("customer_support",)
+    # customer_support runs on DPDP s.7(a), not consent: the change calls for notice, not re-consent
+    assert materially_changed_purposes(DEMO, new) == set()
 
 
 def test_recipient_gaining_a_category_is_material() -> None:
@@ -395,7 +397,8 @@ def test_controller_identity_change_is_material_for_every_purpose() -> None:
     change = one(diff_policies(DEMO, new), "controller.legal_name")
     assert change.material and change.reason == "controller identity changed"
     assert "Another" not in change.summary
-    assert materially_changed_purposes(DEMO, new) == {p.id for p in DEMO.purposes}
+    assert set(change.affected_purposes) == {p.id for p in DEMO.purposes}
+    assert materially_changed_purposes(DEMO, new) == {p.id for p in DEMO.purposes if p.legal_ground == "consent"}
 
 
 def test_new_source_for_a_category_is_material() -> None:
@@ -563,8 +566,8 @@ def test_materially_changed_purposes_follows_data_to_every_purpose_it_serves() -
         find(d, "retention", "browsing")["keep_for"] = "25mo"  # analytics, personalised_ads
         find(d, "purposes", "account")["description"] = "Reworded."  # minor
 
+    # customer_support is affected too, but it is not a consent purpose
     assert materially_changed_purposes(DEMO, edit(broader)) == {
-        "customer_support",
         "marketing.email",
         "analytics",
         "personalised_ads",

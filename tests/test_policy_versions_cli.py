@@ -50,7 +50,8 @@ def run(*args: str) -> Result:
 def changed_file(tmp_path: Path) -> Path:
     """The demo with a longer retention (material) and a new title (minor)."""
     path = tmp_path / "changed.yaml"
-    text = DEMO_TEXT.replace("keep_for: 30d", "keep_for: 90d").replace(
+    assert DEMO_TEXT.count("keep_for: 7d") == 1
+    text = DEMO_TEXT.replace("keep_for: 7d", "keep_for: 90d").replace(
         "name: Saffron Lane privacy policy", "name: Saffron Lane privacy notice"
     )
     path.write_text(text, encoding="utf-8")
@@ -73,11 +74,11 @@ def test_publish_prints_version_hash_and_changes(cli_db: str, changed_file: Path
     second = run("publish", str(changed_file))
     assert second.exit_code == 0, second.output
     assert "Published version 2" in second.stdout
-    assert "MATERIAL retention[account_data].keep_for" in second.stdout
+    assert "MATERIAL retention[marketing_contacts].keep_for" in second.stdout
     assert "(longer retention)" in second.stdout
     assert "minor    name" in second.stdout
     assert "2 changes, 1 material." in second.stdout
-    assert "Consent will be asked again for: account." in second.stdout
+    assert "Consent will be asked again for: marketing.email, marketing.sms." in second.stdout
     assert stored_versions(cli_db) == [1, 2]
 
 
@@ -169,16 +170,16 @@ def test_versions_on_an_empty_database(cli_db: str) -> None:
 def test_diff_two_files(tmp_path: Path, changed_file: Path) -> None:
     result = run("diff", str(DEMO_POLICY_PATH), str(changed_file))
     assert result.exit_code == 0, result.output
-    assert "MATERIAL retention[account_data].keep_for" in result.stdout
+    assert "MATERIAL retention[marketing_contacts].keep_for" in result.stdout
     assert "minor    name" in result.stdout
     assert "2 changes, 1 material." in result.stdout
 
     as_json = json.loads(run("diff", str(DEMO_POLICY_PATH), str(changed_file), "--format", "json").stdout)
     assert as_json["material"] is True
-    assert as_json["reconsent_purposes"] == ["account"]
+    assert as_json["reconsent_purposes"] == ["marketing.email", "marketing.sms"]
     assert {c["path"]: c["material"] for c in as_json["changes"]} == {
         "name": False,
-        "retention[account_data].keep_for": True,
+        "retention[marketing_contacts].keep_for": True,
     }
     same = run("diff", str(DEMO_POLICY_PATH), str(DEMO_POLICY_PATH))
     assert same.exit_code == 0 and "No changes." in same.stdout
@@ -194,7 +195,7 @@ def test_diff_published_versions(cli_db: str, changed_file: Path) -> None:
     run("publish", str(changed_file))
     result = run("diff", "--from-version", "1", "--to-version", "2")
     assert result.exit_code == 0, result.output
-    assert "MATERIAL retention[account_data].keep_for" in result.stdout
+    assert "MATERIAL retention[marketing_contacts].keep_for" in result.stdout
     latest = json.loads(run("diff", "--from-version", "1", "--format", "json").stdout)
     assert latest["to"] == {"version": 2} and latest["material"] is True
     unknown = run("diff", "--from-version", "1", "--to-version", "7")

@@ -14,8 +14,9 @@ from fiduciary.cli.policy import app
 from fiduciary.config import get_settings
 from fiduciary.errors import FiduciaryError
 from fiduciary.policy import versions
-from fiduciary.policy.diff import PolicyChange, diff_policies, summarise
+from fiduciary.policy.diff import PolicyChange, diff_policies, reconsent_purposes, summarise
 from fiduciary.policy.loader import LoadedPolicy, PolicyInvalid, load_policy
+from fiduciary.policy.schema import PolicyDocument
 from fiduciary.runtime import Runtime
 from fiduciary.storage import session_scope, utcnow
 
@@ -80,8 +81,8 @@ def _change_lines(changes: list[PolicyChange]) -> None:
         typer.echo(f"  {line}")
 
 
-def _reconsent(changes: list[PolicyChange]) -> list[str]:
-    return sorted({p for c in changes if c.material for p in c.affected_purposes})
+def _reconsent(changes: list[PolicyChange], new: PolicyDocument) -> list[str]:
+    return sorted(reconsent_purposes(changes, new))
 
 
 @app.command("publish")
@@ -124,7 +125,7 @@ def publish_command(
     _change_lines(published.changes)
     typer.echo(summarise(published.changes))
     if published.material:
-        purposes = _reconsent(published.changes)
+        purposes = _reconsent(published.changes, published.document)
         if purposes and published.document.policy_changes.material_changes_require_reconsent:
             typer.echo(f"Consent will be asked again for: {', '.join(purposes)}.")
         notice = published.document.policy_changes.advance_notice
@@ -199,6 +200,7 @@ def diff_command(
     if by_version and from_version is None:
         _fail("--to-version needs --from-version.", code=2)
     changes: list[PolicyChange]
+    new_doc: PolicyDocument
     if by_file:
         if old is None or new is None:
             _fail("give two files: OLD NEW.", code=2)
@@ -215,6 +217,7 @@ def diff_command(
                         _fail("no version is published yet.")
                     to_version = last.version
                 changes = versions.diff_versions(session, from_version, to_version)
+                new_doc = versions.get(session, to_version).document
         except FiduciaryError as exc:
             _fail_domain(exc)
         finally:
@@ -226,13 +229,13 @@ def diff_command(
         body = {
             **source,
             "material": any(c.material for c in changes),
-            "reconsent_purposes": _reconsent(changes),
+            "reconsent_purposes": _reconsent(changes, new_doc),
             "changes": [c.to_dict() for c in changes],
         }
         typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
         return
     _change_lines(changes)
     typer.echo(summarise(changes))
-    purposes = _reconsent(changes)
+    purposes = _reconsent(changes, new_doc)
     if purposes:
         typer.echo(f"Purposes whose consent must be asked again: {', '.join(purposes)}.")

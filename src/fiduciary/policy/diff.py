@@ -99,13 +99,16 @@ def diff_policies(old: PolicyDocument, new: PolicyDocument) -> list[PolicyChange
 def materially_changed_purposes(old: PolicyDocument, new: PolicyDocument) -> set[str]:
     """Purposes in both versions whose consent must be asked again (ISO/IEC 29184 5.5.3).
 
-    A new purpose is not here: nobody consented to it, so it is asked for like any first consent.
+    A new purpose is not here: nobody consented to it, so it is asked for like any first consent. Purposes
+    on another legal ground are not here either: a material change to them calls for a notice, not consent.
     """
-    found: set[str] = set()
-    for change in diff_policies(old, new):
-        if change.material:
-            found.update(change.affected_purposes)
-    return found
+    return reconsent_purposes(diff_policies(old, new), new)
+
+
+def reconsent_purposes(changes: Iterable[PolicyChange], new: PolicyDocument) -> set[str]:
+    """The consent purposes of `new` that the material `changes` affect."""
+    consent = {p.id for p in new.purposes if p.legal_ground is LegalGround.CONSENT}
+    return {p for change in changes if change.material for p in change.affected_purposes if p in consent}
 
 
 def is_material(changes: Iterable[PolicyChange]) -> bool:
