@@ -68,7 +68,8 @@ class CompiledPolicy:
                 needs_consent=p.legal_ground is LegalGround.CONSENT,
                 categories=frozenset(p.categories) | frozenset(p.optional_categories),
                 marketing_channels=frozenset(p.marketing_channels),
-                barred_for_children=p.barred_for_children,
+                # DPDP s.9(3) bars tracking and targeted ads whatever the file says; a store may bar more.
+                barred_for_children=p.barred_for_children or p.children_allowed is False,
                 sale_or_sharing=p.sale_or_sharing,
                 targeted_advertising=p.targeted_advertising,
                 objectable=_objectable(p),
