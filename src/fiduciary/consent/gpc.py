@@ -1,0 +1,128 @@
+"""Global Privacy Control: `Sec-GPC: 1` is an opt-out of sale/sharing and targeted advertising.
+
+CCPA regulations 11 CCR §7025(b)-(c) make a GPC signal a valid request to opt out of sale and sharing for
+the browser and for any profile associated with it, including a pseudonymous one; no further information
+may be demanded. DPDP has no "sale" concept, so for Indian stores we treat GPC as the withdrawal of consent
+for the purposes the policy flags `sale_or_sharing` or `targeted_advertising` (a deployment choice the
+W3C GPC specification leaves to the publisher).
+
+Only the exact header value "1" counts (GPC spec §3; any other value, including "1 " or "true", is
+ignored). The opt-out is recorded once per subject and purpose: a `gpc.signal` event naming the purposes
+it covered, and a `consent.withdrawn` on channel `gpc` for each purpose that was granted or never asked.
+A browser that sends the header on every request therefore writes nothing more, and a person who later
+opts in explicitly is not overridden on the next request (§7025(c)(3) lets a business ask for consent
+after a GPC opt-out). A visitor linked to a person opts the person out too (the "associated profile").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from fiduciary.consent import projection
+from fiduciary.consent.evidence import Evidence, hash_user_agent
+from fiduciary.consent.models import VisitorLink
+from fiduciary.consent.service import ConsentChannel, ConsentService, gpc_covered, state_for
+from fiduciary.vault.models import Person
+from fiduciary.vault.people import ACTIVE, SUBJECT_ID_RE
+
+GPC_JSON_LAST_UPDATE = "2026-01-15"  # change when the handling of GPC changes (GPC spec §4.1)
+
+
+def gpc_enabled(header_values: Iterable[str]) -> bool:
+    """True only if a `Sec-GPC` field value is exactly "1" (several fields: any exact "1" counts)."""
+    return any(value == "1" for value in header_values)
+
+
+def applicable_purposes(service: ConsentService) -> list[str]:
+    policy = service.policy()
+    return sorted(
+        pid
+        for pid in policy.consent_purposes
+        if policy.compiled_purposes[pid].sale_or_sharing or policy.compiled_purposes[pid].targeted_advertising
+    )
+
+
+@dataclass(frozen=True)
+class GpcOutcome:
+    subjects: tuple[str, ...]  # the subjects newly opted out by this signal
+    withdrawn: int  # consent.withdrawn events written
+
+
+def apply_gpc(
+    service: ConsentService, session: Session, subject_id: str, evidence: Evidence | None = None
+) -> GpcOutcome:
+    """Record the opt-out for `subject_id` (and a person it is linked to) unless already recorded.
+
+    A malformed id, an unknown or closed person is skipped silently: the request's own validation
+    answers that, and GPC must never make a request fail.
+    """
+    if not SUBJECT_ID_RE.fullmatch(subject_id):
+        return GpcOutcome((), 0)
+    subjects = [subject_id]
+    if subject_id.startswith("vis_"):
+        link = session.get(VisitorLink, subject_id)
+        if link is not None:
+            subjects.append(link.person_id)
+    persons = [s for s in subjects if s.startswith("per_")]
+    for person_id in persons:
+        person = session.get(Person, person_id)
+        if person is None or person.status != ACTIVE:
+            subjects.remove(person_id)
+    if not subjects:
+        return GpcOutcome((), 0)
+    purposes = applicable_purposes(service)
+    if not purposes:
+        return GpcOutcome((), 0)
+    covered = gpc_covered(session, subjects)
+    states = state_for(session, subjects)
+    policy = service.policy()
+    language = policy.document.language
+    ua = hash_user_agent(evidence.user_agent) if evidence else None
+    ip_prefix = evidence.ip_prefix if evidence else None
+    events: list[tuple[str, dict[str, Any]]] = []
+    opted: list[str] = []
+    withdrawn = 0
+    for subject in subjects:
+        new = [p for p in purposes if p not in covered.get(subject, set())]
+        if not new:
+            continue
+        opted.append(subject)
+        common: dict[str, Any] = {"subject": subject, "version": policy.version, "notice": policy.content_hash}
+        if ua:
+            common["ua"] = ua
+        if ip_prefix:
+            common["ip_prefix"] = ip_prefix
+        events.append((projection.GPC_SIGNAL, {**common, "purposes": new}))
+        current = states.get(subject, {})
+        for purpose in new:
+            row = current.get(purpose)
+            if row is None or row.status == "granted":
+                events.append(
+                    (
+                        "consent.withdrawn",
+                        {**common, "purpose": purpose, "lang": language, "channel": ConsentChannel.GPC.value},
+                    )
+                )
+                withdrawn += 1
+    if not events:
+        return GpcOutcome((), 0)
+    entries = service.ledger.append_many(session, events)
+    rows: list[dict[str, Any]] = []
+    opt_outs: list[dict[str, Any]] = []
+    for entry, (event_type, payload) in zip(entries, events, strict=True):
+        if event_type == projection.GPC_SIGNAL:
+            opt_outs.extend(
+                {"subject_id": payload["subject"], "purpose": p, "ledger_position": entry.position}
+                for p in payload["purposes"]
+            )
+        else:
+            rows.append(
+                projection.state_row(payload["subject"], payload, "withdrawn", entry.recorded_at, entry.position)
+            )
+    projection.upsert_states(session, rows)
+    projection.insert_gpc_opt_outs(session, opt_outs)
+    return GpcOutcome(tuple(opted), withdrawn)

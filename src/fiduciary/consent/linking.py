@@ -1,0 +1,75 @@
+"""Linking a banner visitor to the person who signs in, without losing either history.
+
+When a visitor ("vis_…") signs in as a person ("per_…"), the choices they made on the banner are theirs:
+we record a `consent.linked` event and copy each visitor state onto the person unless the person already
+has a newer one (newer wins, by ledger position, which is the order the events happened in). Nothing is
+rewritten: the visitor's events stay in the ledger under the visitor id, and a copied person row keeps
+the ledger position of the visitor event it came from, which is how it notes its source.
+
+Two exceptions, both protective: a grant is not copied onto a child (a child's consent must come from a
+guardian, DPDP s.9(1)), and a closed account takes nothing. The event lists exactly which purposes were
+copied, so replaying the ledger (`fiduciary consent rebuild-state`) reproduces the same rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from fiduciary.consent import projection
+from fiduciary.consent.models import VisitorLink
+from fiduciary.consent.service import ConsentService, state_for
+from fiduciary.errors import Conflict, FieldProblem, ValidationFailed
+from fiduciary.vault.people import VISITOR_ID_RE, get_person, is_child, require_active, today_utc
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    visitor_id: str
+    person_id: str
+    created: bool  # False: the visitor was already linked to this person; nothing was written
+    copied: tuple[str, ...]
+    ledger_position: int | None
+
+
+def link_visitor(service: ConsentService, session: Session, person_id: str, visitor_id: str) -> LinkResult:
+    person = get_person(session, person_id, field="path.person_id")
+    if not isinstance(visitor_id, str) or not VISITOR_ID_RE.fullmatch(visitor_id):
+        raise ValidationFailed(
+            "Malformed visitor id.",
+            [FieldProblem("body.visitor_id", "must be 'vis_' followed by 26 characters a-z or 2-7")],
+        )
+    require_active(person)
+    existing = session.get(VisitorLink, visitor_id)
+    if existing is not None:
+        if existing.person_id == person.id:
+            return LinkResult(visitor_id, person.id, False, (), None)
+        raise Conflict(
+            "This visitor is already linked to another person; a browser's history belongs to one person.",
+            code="visitor_already_linked",
+            fields=[FieldProblem("body.visitor_id", "linked to another person")],
+        )
+    states = state_for(session, [visitor_id, person.id])
+    visitor_rows = states.get(visitor_id, {})
+    person_rows = states.get(person.id, {})
+    child = is_child(person.age_status, person.adult_on, today_utc())
+    copied = tuple(
+        sorted(
+            purpose
+            for purpose, row in visitor_rows.items()
+            if not (child and row.status == "granted")
+            and (purpose not in person_rows or person_rows[purpose].ledger_position < row.ledger_position)
+        )
+    )
+    entry = service.ledger.append(
+        session, projection.LINKED, {"visitor": visitor_id, "person": person.id, "copied": list(copied)}
+    )
+    session.add(VisitorLink(visitor_id=visitor_id, person_id=person.id, linked_at=entry.recorded_at))
+    session.flush()
+    rows = []
+    for purpose in copied:
+        source = visitor_rows[purpose]
+        rows.append({c: getattr(source, c) for c in projection.STATE_COLUMNS} | {"subject_id": person.id})
+    projection.upsert_states(session, rows)
+    return LinkResult(visitor_id, person.id, True, copied, entry.position)

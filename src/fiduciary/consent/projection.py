@@ -1,0 +1,302 @@
+"""The consent state projection: written in the same transaction as the ledger append, rebuilt from it.
+
+Upserts are set-wise (`INSERT … ON CONFLICT DO UPDATE` on both engines, one executemany per batch) and
+guarded by the ledger position, so a row only ever moves forward in ledger order: "newer wins" is the one
+rule for direct events, for rows copied from a linked visitor and for a replay of the whole ledger.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Table, delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from fiduciary.consent.models import ConsentState, GpcOptOut, VisitorLink
+from fiduciary.ledger.models import LedgerEvent
+
+STREAM = "consent"
+STATUS_BY_EVENT = {"consent.granted": "granted", "consent.withdrawn": "withdrawn", "consent.denied": "denied"}
+EVENT_BY_ACTION = {"grant": "consent.granted", "withdraw": "consent.withdrawn", "deny": "consent.denied"}
+LINKED = "consent.linked"
+GPC_SIGNAL = "gpc.signal"
+
+STATE_COLUMNS = (
+    "subject_id",
+    "purpose",
+    "status",
+    "policy_version",
+    "notice_hash",
+    "channel",
+    "language",
+    "guardian_id",
+    "updated_at",
+    "ledger_position",
+)
+_UPDATED = STATE_COLUMNS[2:]
+
+
+def _insert(session: Session, table: Table) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def state_row(
+    subject: str, payload: Mapping[str, Any], status: str, recorded_at: datetime, position: int
+) -> dict[str, Any]:
+    """The `consent_state` row a consent event's payload produces (the payload keys are the ledger's)."""
+    return {
+        "subject_id": subject,
+        "purpose": payload["purpose"],
+        "status": status,
+        "policy_version": payload["version"],
+        "notice_hash": payload["notice"],
+        "channel": payload["channel"],
+        "language": payload["lang"],
+        "guardian_id": payload.get("guardian"),
+        "updated_at": recorded_at,
+        "ledger_position": position,
+    }
+
+
+_statements: dict[tuple[str, str], Any] = {}
+
+
+def _upsert_statement(session: Session) -> Any:
+    """Built once per dialect: constructing an upsert costs about a millisecond in SQLAlchemy."""
+    dialect = session.get_bind().dialect.name
+    stmt = _statements.get(("upsert", dialect))
+    if stmt is None:
+        table = ConsentState.__table__
+        assert isinstance(table, Table)
+        stmt = _insert(session, table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.subject_id, table.c.purpose],
+            set_={name: stmt.excluded[name] for name in _UPDATED},
+            where=table.c.ledger_position < stmt.excluded.ledger_position,
+        )
+        _statements[("upsert", dialect)] = stmt
+    return stmt
+
+
+_UPSERT_SQL = (
+    "INSERT INTO consent_state (subject_id, purpose, status, policy_version, notice_hash, channel, language, "
+    "guardian_id, updated_at, ledger_position) VALUES ({marks}) ON CONFLICT (subject_id, purpose) DO UPDATE SET "
+    "status = excluded.status, policy_version = excluded.policy_version, notice_hash = excluded.notice_hash, "
+    "channel = excluded.channel, language = excluded.language, guardian_id = excluded.guardian_id, "
+    "updated_at = excluded.updated_at, ledger_position = excluded.ledger_position "
+    "WHERE consent_state.ledger_position < excluded.ledger_position"
+)
+_DRIVER_SQL = {
+    "sqlite": _UPSERT_SQL.format(marks=", ".join("?" * len(STATE_COLUMNS))),
+    "postgresql": _UPSERT_SQL.format(marks=", ".join(["%s"] * len(STATE_COLUMNS))),
+}
+_UTC = UTC
+
+
+def _sqlite_time(moment: datetime) -> str:
+    """The text SQLAlchemy's SQLite DATETIME stores for `UTCDateTime` (so reads are identical)."""
+    return moment.astimezone(_UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def upsert_states(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write rows, last one per (subject, purpose) wins, never moving a row back in ledger order.
+
+    On SQLite and PostgreSQL the rows go straight to the driver's executemany: SQLAlchemy's per-row
+    parameter processing cost more than the insert itself (12 µs against 5 µs a row, measured).
+    """
+    if not rows:
+        return
+    latest: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for row in rows:  # one statement may not touch a row twice (PostgreSQL ON CONFLICT rule)
+        latest[(row["subject_id"], row["purpose"])] = row
+    dialect = session.get_bind().dialect.name
+    sql = _DRIVER_SQL.get(dialect)
+    if sql is None:
+        session.execute(_upsert_statement(session), list(latest.values()))
+        return
+    times: dict[datetime, Any] = {}
+    params = []
+    for row in latest.values():
+        moment = row["updated_at"]
+        stored = times.get(moment)
+        if stored is None:
+            stored = times[moment] = _sqlite_time(moment) if dialect == "sqlite" else moment.astimezone(_UTC)
+        params.append(
+            (
+                row["subject_id"],
+                row["purpose"],
+                row["status"],
+                row["policy_version"],
+                row["notice_hash"],
+                row["channel"],
+                row["language"],
+                row["guardian_id"],
+                stored,
+                row["ledger_position"],
+            )
+        )
+    session.connection().exec_driver_sql(sql, params)
+
+
+def insert_gpc_opt_outs(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    stmt = _statements.get(("gpc", dialect))
+    if stmt is None:
+        table = GpcOptOut.__table__
+        assert isinstance(table, Table)
+        stmt = _insert(session, table).on_conflict_do_nothing(index_elements=[table.c.subject_id, table.c.purpose])
+        _statements[("gpc", dialect)] = stmt
+    session.execute(stmt, list(rows))
+
+
+# ----------------------------------------------------------------------------------------------- rebuild
+
+
+@dataclass
+class Replay:
+    """The tables the consent ledger implies, built by applying its events in order."""
+
+    states: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    links: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gpc: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    events: int = 0
+
+    def apply(self, position: int, event_type: str, recorded_at: datetime, payload: Mapping[str, Any]) -> None:
+        self.events += 1
+        status = STATUS_BY_EVENT.get(event_type)
+        if status is not None:
+            row = state_row(payload["subject"], payload, status, recorded_at, position)
+            self._put(row)
+            person = payload.get("person")
+            if person:
+                self._put({**row, "subject_id": person})
+        elif event_type == LINKED:
+            visitor, person = payload["visitor"], payload["person"]
+            self.links[visitor] = {"visitor_id": visitor, "person_id": person, "linked_at": recorded_at}
+            for purpose in payload.get("copied", ()):
+                source = self.states.get((visitor, purpose))
+                if source is not None:
+                    self._put({**source, "subject_id": person})
+        elif event_type == GPC_SIGNAL:
+            subject = payload["subject"]
+            for purpose in payload.get("purposes", ()):
+                self.gpc.setdefault(
+                    (subject, purpose), {"subject_id": subject, "purpose": purpose, "ledger_position": position}
+                )
+
+    def _put(self, row: dict[str, Any]) -> None:
+        key = (row["subject_id"], row["purpose"])
+        current = self.states.get(key)
+        if current is None or current["ledger_position"] < row["ledger_position"]:
+            self.states[key] = row
+
+
+def ledger_events(session: Session, batch: int = 5000) -> Iterator[tuple[int, str, datetime, dict[str, Any]]]:
+    """Every consent-stream event in position order, read in pages so memory stays flat."""
+    after = 0
+    while True:
+        rows = session.execute(
+            select(LedgerEvent.position, LedgerEvent.event_type, LedgerEvent.recorded_at, LedgerEvent.payload)
+            .where(LedgerEvent.stream == STREAM, LedgerEvent.position > after)
+            .order_by(LedgerEvent.position)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        for position, event_type, recorded_at, payload in rows:
+            yield position, event_type, recorded_at, json.loads(payload)
+        after = rows[-1][0]
+
+
+def replay(session: Session) -> Replay:
+    result = Replay()
+    for position, event_type, recorded_at, payload in ledger_events(session):
+        result.apply(position, event_type, recorded_at, payload)
+    return result
+
+
+def _rows(session: Session, model: Any, columns: Iterable[str]) -> list[tuple[Any, ...]]:
+    cols = [getattr(model, c) for c in columns]
+    return sorted(tuple(r) for r in session.execute(select(*cols)).all())
+
+
+_LINK_COLUMNS = ("visitor_id", "person_id", "linked_at")
+_GPC_COLUMNS = ("subject_id", "purpose", "ledger_position")
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    events: int
+    state_rows: int
+    link_rows: int
+    gpc_rows: int
+    identical: bool
+    missing: int  # rows the ledger implies that the table lacked
+    extra: int  # rows the table had that the ledger does not support
+    changed: int  # rows present in both with different values
+    applied: bool
+
+
+def _compare(old: list[tuple[Any, ...]], new: list[tuple[Any, ...]], key_len: int) -> tuple[int, int, int]:
+    old_by_key = {r[:key_len]: r for r in old}
+    new_by_key = {r[:key_len]: r for r in new}
+    missing = sum(1 for k in new_by_key if k not in old_by_key)
+    extra = sum(1 for k in old_by_key if k not in new_by_key)
+    changed = sum(1 for k, r in new_by_key.items() if k in old_by_key and old_by_key[k] != r)
+    return missing, extra, changed
+
+
+def rebuild_state(session: Session, *, apply: bool = True) -> RebuildReport:
+    """Recompute consent_state, visitor_links and gpc_opt_outs from the ledger alone and compare.
+
+    With `apply`, the tables are replaced by the recomputed rows in the caller's transaction, so a failure
+    leaves the old tables in place.
+    """
+    replayed = replay(session)
+    new_states = sorted(tuple(r[c] for c in STATE_COLUMNS) for r in replayed.states.values())
+    new_links = sorted(tuple(r[c] for c in _LINK_COLUMNS) for r in replayed.links.values())
+    new_gpc = sorted(tuple(r[c] for c in _GPC_COLUMNS) for r in replayed.gpc.values())
+    old_states = _rows(session, ConsentState, STATE_COLUMNS)
+    old_links = _rows(session, VisitorLink, _LINK_COLUMNS)
+    old_gpc = _rows(session, GpcOptOut, _GPC_COLUMNS)
+    diffs = [
+        _compare(old_states, new_states, 2),
+        _compare(old_links, new_links, 1),
+        _compare(old_gpc, new_gpc, 2),
+    ]
+    missing, extra, changed = (sum(d[i] for d in diffs) for i in range(3))
+    identical = not (missing or extra or changed)
+    if apply and not identical:
+        session.execute(delete(ConsentState))
+        session.execute(delete(GpcOptOut))
+        session.execute(delete(VisitorLink))
+        session.flush()
+        if replayed.links:
+            session.execute(insert(VisitorLink), list(replayed.links.values()))
+        if replayed.states:
+            rows = list(replayed.states.values())
+            for start in range(0, len(rows), 10_000):
+                session.execute(insert(ConsentState), rows[start : start + 10_000])
+        if replayed.gpc:
+            session.execute(insert(GpcOptOut), list(replayed.gpc.values()))
+        session.flush()
+    return RebuildReport(
+        events=replayed.events,
+        state_rows=len(new_states),
+        link_rows=len(new_links),
+        gpc_rows=len(new_gpc),
+        identical=identical,
+        missing=missing,
+        extra=extra,
+        changed=changed,
+        applied=apply and not identical,
+    )

@@ -1,0 +1,141 @@
+"""Objections and restrictions: how a person says "stop" to processing that does not run on consent.
+
+- Objection: DPDP s.7(a) lets a store use data a person gave voluntarily for the purpose it was given
+  "and in respect of which she has not indicated … that she does not consent"; GDPR Art 21 gives a right
+  to object to legitimate-interest processing (absolute for direct marketing, 21(3)). An objection is for
+  purposes on contract, legitimate use or legitimate interests; consent purposes are withdrawn instead.
+- Restriction: GDPR Art 18 pauses processing (e.g. while accuracy is contested) on any ground but a legal
+  obligation.
+- A legal obligation cannot be objected to or restricted (GDPR Art 17(3)(b), 18(2); DPDP s.7(d)-(e)), so a
+  restriction "for every purpose" (purpose NULL) covers every purpose except those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from fiduciary.consent.models import ProcessingRestriction
+from fiduciary.errors import Conflict, FieldProblem, NotFound, ValidationFailed
+from fiduciary.policy.compiled import CompiledPolicy
+from fiduciary.policy.schema import LegalGround
+from fiduciary.storage.base import utcnow
+from fiduciary.vault.people import get_person, require_active
+
+RestrictionKind = Literal["objection", "restriction"]
+KINDS = ("objection", "restriction")
+
+
+@dataclass(frozen=True, slots=True)
+class Restriction:
+    id: int
+    person_id: str
+    purpose: str | None  # None: every purpose not on a legal obligation
+    kind: str
+    created_at: datetime
+
+
+def _to_dataclass(row: ProcessingRestriction) -> Restriction:
+    return Restriction(row.id, row.person_id, row.purpose, row.kind, row.created_at)
+
+
+def _check_purpose(policy: CompiledPolicy, purpose: str | None, kind: str) -> None:
+    if kind not in KINDS:
+        raise ValidationFailed("Unknown kind.", [FieldProblem("body.kind", "must be objection or restriction")])
+    if purpose is None:
+        return
+    compiled = policy.purpose(purpose)
+    if compiled is None:
+        raise ValidationFailed(
+            "Unknown purpose. Valid purposes: " + ", ".join(sorted(policy.purposes)) + ".",
+            [FieldProblem("body.purpose", "is not a purpose of the policy in force")],
+        )
+    ground = compiled.legal_ground
+    if ground is LegalGround.LEGAL_OBLIGATION:
+        raise Conflict(
+            f"Purpose '{purpose}' is a legal obligation; the law requires it whatever the person prefers "
+            "(GDPR Art 17(3)(b), 18(2); DPDP s.7).",
+            code="purpose_is_legal_obligation",
+            fields=[FieldProblem("body.purpose", "legal ground is legal_obligation")],
+        )
+    if kind == "objection" and compiled.needs_consent:
+        raise Conflict(
+            f"Purpose '{purpose}' runs on consent: withdraw the consent instead of objecting "
+            "(POST /v1/consents with action withdraw).",
+            code="purpose_is_consent_based",
+            fields=[FieldProblem("body.purpose", "legal ground is consent")],
+        )
+    if kind == "objection" and not compiled.objectable:
+        raise Conflict(
+            f"Purpose '{purpose}' runs on {ground.value.replace('_', ' ')}, which a person cannot object to; "
+            "ask for a restriction instead.",
+            code="purpose_not_objectable",
+            fields=[FieldProblem("body.purpose", f"legal ground is {ground.value}")],
+        )
+
+
+def add_restriction(
+    session: Session, policy: CompiledPolicy, person_id: str, *, purpose: str | None, kind: str
+) -> tuple[Restriction, bool]:
+    """Record an objection or restriction; an identical active one is returned as is (created=False)."""
+    person = get_person(session, person_id)
+    _check_purpose(policy, purpose, kind)
+    require_active(person)
+    existing = session.scalars(
+        select(ProcessingRestriction).where(
+            ProcessingRestriction.person_id == person.id,
+            ProcessingRestriction.kind == kind,
+            ProcessingRestriction.purpose.is_(None) if purpose is None else ProcessingRestriction.purpose == purpose,
+            ProcessingRestriction.lifted_at.is_(None),
+        )
+    ).first()
+    if existing is not None:
+        return _to_dataclass(existing), False
+    row = ProcessingRestriction(person_id=person.id, purpose=purpose, kind=kind, created_at=utcnow())
+    session.add(row)
+    session.flush()
+    return _to_dataclass(row), True
+
+
+def lift_restriction(session: Session, person_id: str, *, purpose: str | None, kind: str | None = None) -> int:
+    """Lift the active objections/restrictions for `purpose` (None: the every-purpose one); 404 if none."""
+    person = get_person(session, person_id)
+    if kind is not None and kind not in KINDS:
+        raise ValidationFailed("Unknown kind.", [FieldProblem("query.kind", "must be objection or restriction")])
+    conditions = [
+        ProcessingRestriction.person_id == person.id,
+        ProcessingRestriction.lifted_at.is_(None),
+        ProcessingRestriction.purpose.is_(None) if purpose is None else ProcessingRestriction.purpose == purpose,
+    ]
+    if kind is not None:
+        conditions.append(ProcessingRestriction.kind == kind)
+    result = session.execute(update(ProcessingRestriction).where(*conditions).values(lifted_at=utcnow()))
+    lifted = int(getattr(result, "rowcount", 0) or 0)
+    if lifted == 0:
+        raise NotFound("The person has no such active objection or restriction.", code="restriction_not_found")
+    return lifted
+
+
+def active_restrictions(session: Session, person_ids: Sequence[str]) -> dict[str, list[Restriction]]:
+    """person → active objections and restrictions (oldest first); people without any are absent."""
+    out: dict[str, list[Restriction]] = {}
+    if not person_ids:
+        return out
+    ids = list(set(person_ids))
+    for start in range(0, len(ids), 1000):
+        rows = session.scalars(
+            select(ProcessingRestriction)
+            .where(
+                ProcessingRestriction.person_id.in_(ids[start : start + 1000]),
+                ProcessingRestriction.lifted_at.is_(None),
+            )
+            .order_by(ProcessingRestriction.id)
+        )
+        for row in rows:
+            out.setdefault(row.person_id, []).append(_to_dataclass(row))
+    return out

@@ -1,0 +1,544 @@
+"""Recording consent: validate, append to the "consent" ledger, update the state, return signed receipts.
+
+The rules each write enforces, and why:
+
+- Only a clear affirmative action grants (DPDP s.6(1), GDPR Art 4(11) and 7): every purpose is an explicit
+  action in the request; nothing is defaulted, pre-ticked or bundled. A request that grants several
+  purposes lists each one.
+- Only purposes whose legal ground is consent take consent. A purpose on another ground runs without it;
+  a person who disagrees objects or restricts instead (DPDP s.7(a) illustration II, GDPR Art 18, 21).
+- Withdrawing is one call, as easy as granting (DPDP s.6(4), GDPR Art 7(3)); a withdrawal of a consent
+  never given is recorded too, harmlessly.
+- Each event cites the policy version and the content hash of the notice in force (DPDP s.5, s.6(10)).
+- A child (DPDP s.2(f)) is granted consent only by a verified adult guardian (s.9(1), Rule 10), and never
+  for tracking, profiling or targeted advertising (s.9(3)), whoever asks.
+- Everything is validated before anything is written; a failed request changes nothing.
+- Ledger events, state rows, idempotency record: one transaction (the caller's session).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Literal, NamedTuple, get_args
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from fiduciary.consent import projection
+from fiduciary.consent.evidence import Evidence, evidence_from, hash_user_agent, truncate_ip
+from fiduciary.consent.models import ConsentIdempotency, ConsentState, GpcOptOut, VisitorLink
+from fiduciary.consent.receipts import (
+    RECEIPT_EVENT_TYPES,
+    ReceiptEvent,
+    build_receipt,
+    build_receipt_text,
+    sign_receipts,
+    sign_texts,
+)
+from fiduciary.consent.reconsent import reconsent_floors
+from fiduciary.consent.restrictions import Restriction, active_restrictions
+from fiduciary.errors import Conflict, FiduciaryError, FieldProblem, NotFound, ValidationFailed
+from fiduciary.ledger.service import Ledger, checkpoint_covering
+from fiduciary.ledger.service import entries as ledger_entries
+from fiduciary.ledger.signing import Signer, load_signer
+from fiduciary.policy import versions as policy_versions
+from fiduciary.policy.compiled import CompiledPolicy
+from fiduciary.runtime import Runtime
+from fiduciary.storage.base import utcnow
+from fiduciary.vault.models import Person
+from fiduciary.vault.people import ACTIVE, SUBJECT_ID_RE, is_adult, is_child, today_utc
+
+__all__ = [
+    "ConsentAction",
+    "ConsentChannel",
+    "ConsentInput",
+    "ConsentResult",
+    "ConsentService",
+    "ConsentStateRow",
+    "Evidence",
+    "Restriction",
+    "active_restrictions",
+    "evidence_from",
+    "reconsent_floors",
+    "state_for",
+    "truncate_ip",
+]
+
+ConsentAction = Literal["grant", "withdraw", "deny"]
+ACTIONS: frozenset[str] = frozenset(get_args(ConsentAction))
+LANGUAGE_MAX = 16
+IDEMPOTENCY_KEY_MAX = 64
+_LANGUAGE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+
+
+class ConsentChannel(StrEnum):
+    BANNER = "banner"
+    CHECKOUT = "checkout"
+    PRIVACY_CENTER = "privacy_center"
+    API = "api"
+    EMAIL_LINK = "email_link"
+    GPC = "gpc"
+    GUARDIAN = "guardian"
+
+
+@dataclass(frozen=True)
+class ConsentInput:
+    subject_id: str
+    purpose: str
+    action: ConsentAction
+    channel: ConsentChannel
+    language: str = "en"
+    evidence: Evidence | None = None
+    guardian_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ConsentResult:
+    """One recorded event. `receipt_json` is the signed receipt as canonical JSON text; `receipt` parses it
+    (a fresh dict on every access, so no caller can change what another one sees)."""
+
+    subject_id: str
+    purpose: str
+    status: str
+    ledger_position: int
+    receipt_json: str
+    replayed: bool = False
+
+    @property
+    def receipt(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.receipt_json)
+        return parsed
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "subject_id": self.subject_id,
+            "purpose": self.purpose,
+            "status": self.status,
+            "ledger_position": self.ledger_position,
+            "receipt_json": self.receipt_json,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentStateRow:
+    """One `consent_state` row, detached from the session."""
+
+    subject_id: str
+    purpose: str
+    status: str
+    policy_version: int
+    notice_hash: str
+    channel: str
+    language: str
+    guardian_id: str | None
+    updated_at: datetime
+    ledger_position: int
+
+
+Locate = Callable[[int, str], str]
+
+
+# Built once: constructing a statement costs more than running it for a single consent write.
+_PEOPLE_QUERY = select(Person.id, Person.status, Person.age_status, Person.adult_on).where(
+    Person.id.in_(bindparam("ids", expanding=True))
+)
+_LINKS_QUERY = select(VisitorLink.visitor_id, VisitorLink.person_id).where(
+    VisitorLink.visitor_id.in_(bindparam("ids", expanding=True))
+)
+
+
+class _PersonFacts(NamedTuple):
+    """What a consent write needs of a person (a plain row, not an ORM object: batches read thousands)."""
+
+    id: str
+    status: str
+    age_status: str
+    adult_on: date | None
+
+
+def _default_locate(index: int, name: str) -> str:
+    return f"items[{index}].{name}"
+
+
+_languages_seen: set[str] = set()
+
+
+def _valid_language(tag: str) -> bool:
+    """BCP 47-ish: `en`, `hi`, `hi-IN`, `ta-Latn`; the language of the notice shown (DPDP s.5(3))."""
+    if tag in _languages_seen:
+        return True
+    if _check_language(tag):
+        if len(_languages_seen) < 1000:
+            _languages_seen.add(tag)
+        return True
+    return False
+
+
+def _check_language(tag: str) -> bool:
+    if not tag or len(tag) > LANGUAGE_MAX or not set(tag) <= _LANGUAGE_CHARS:
+        return False
+    first, *rest = tag.split("-")
+    return 2 <= len(first) <= 3 and first.isalpha() and first.islower() and all(2 <= len(p) <= 8 for p in rest)
+
+
+def request_hash(items: Sequence[ConsentInput]) -> str:
+    """What makes two requests "the same" for idempotency: the actions, not the evidence of the transport."""
+    body = [[i.subject_id, i.purpose, i.action, str(i.channel), i.language, i.guardian_id] for i in items]
+    return hashlib.sha256(json.dumps(body, separators=(",", ":")).encode()).hexdigest()
+
+
+def check_idempotency_key(client_key: str, field: str = "header.Idempotency-Key") -> None:
+    if not (1 <= len(client_key) <= IDEMPOTENCY_KEY_MAX) or not client_key.isascii() or not client_key.isprintable():
+        raise ValidationFailed(
+            "Malformed Idempotency-Key.",
+            [FieldProblem(field, f"must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters")],
+        )
+
+
+class ConsentService:
+    """Consent writes for one runtime; cheap to build, but `for_runtime` shares one per runtime."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.signer: Signer = load_signer(runtime.settings)
+        self.ledger = Ledger.from_settings(projection.STREAM, runtime.settings, self.signer)
+        self.base_url = runtime.settings.public_base_url
+        self._compiled: dict[int, CompiledPolicy] = {}
+
+    @classmethod
+    def for_runtime(cls, runtime: Runtime) -> ConsentService:
+        service = runtime.extras.get("consent.service")
+        if not isinstance(service, ConsentService):
+            service = cls(runtime)
+            runtime.extras["consent.service"] = service
+        return service
+
+    def policy(self) -> CompiledPolicy:
+        policy = self.runtime.policy()
+        if policy.version is None:
+            raise FiduciaryError(
+                detail="No policy version is published; consent cannot cite a notice.",
+                status=503,
+                title="No published policy",
+                code="no_published_policy",
+            )
+        return policy
+
+    # ------------------------------------------------------------------------------------------ writes
+
+    def record(self, session: Session, item: ConsentInput, *, idempotency_key: str | None = None) -> ConsentResult:
+        return self.record_many(session, [item], idempotency_key=idempotency_key)[0]
+
+    def record_many(
+        self,
+        session: Session,
+        items: Sequence[ConsentInput],
+        *,
+        idempotency_key: str | None = None,
+        locate: Locate = _default_locate,
+    ) -> list[ConsentResult]:
+        """Record every item or none. `idempotency_key` is already scoped ("<api key id>:<client key>").
+
+        The same key with the same items answers the stored results (`replayed=True`) and writes nothing;
+        the same key with different items is a 409.
+        """
+        if not items:
+            raise ValidationFailed("No consent actions given.", [FieldProblem("items", "give at least one action")])
+        fingerprint = ""
+        if idempotency_key is not None:
+            if not 1 <= len(idempotency_key) <= 100:
+                raise ValidationFailed(
+                    "Malformed Idempotency-Key.", [FieldProblem("header.Idempotency-Key", "too long")]
+                )
+            fingerprint = request_hash(items)
+            stored = session.get(ConsentIdempotency, idempotency_key)
+            if stored is not None:
+                if stored.request_hash != fingerprint:
+                    raise Conflict(
+                        "This Idempotency-Key was already used for a different request; use a new key.",
+                        code="idempotency_key_reused",
+                        fields=[FieldProblem("header.Idempotency-Key", "already used with another body")],
+                    )
+                return [ConsentResult(**{**r, "replayed": True}) for r in stored.response["results"]]
+        policy = self.policy()
+        people, links = self._validate(session, policy, items, locate)
+        ref = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32] if idempotency_key else None
+        events: list[tuple[str, dict[str, Any]]] = []
+        for item in items:
+            payload = self._payload(policy, item, ref)
+            person_id = links.get(item.subject_id)
+            if person_id is not None and item.action != "grant":
+                # A withdrawal or refusal from a signed-out device of a linked visitor reaches the person too:
+                # withdrawing must be as easy as consenting (DPDP s.6(4)). Grants do not travel: we cannot
+                # know who is at a signed-out device.
+                linked = people.get(person_id)
+                if linked is not None and linked.status == ACTIVE:
+                    payload["person"] = person_id
+            events.append((projection.EVENT_BY_ACTION[item.action], payload))
+        results = self._append(session, policy, events)
+        if idempotency_key is not None:
+            session.add(
+                ConsentIdempotency(
+                    key=idempotency_key,
+                    request_hash=fingerprint,
+                    response={"results": [r.as_dict() for r in results]},
+                    created_at=utcnow(),
+                )
+            )
+            try:
+                session.flush()
+            except IntegrityError:
+                raise Conflict(
+                    "Another request with this Idempotency-Key is being processed; retry shortly.",
+                    code="idempotency_key_in_use",
+                ) from None
+        return results
+
+    def _append(
+        self, session: Session, policy: CompiledPolicy, events: Sequence[tuple[str, dict[str, Any]]]
+    ) -> list[ConsentResult]:
+        entries = self.ledger.append_many(session, list(events))
+        rows: list[dict[str, Any]] = []
+        texts: list[str] = []
+        for entry, (event_type, payload) in zip(entries, events, strict=True):
+            status = projection.STATUS_BY_EVENT[event_type]
+            row = projection.state_row(payload["subject"], payload, status, entry.recorded_at, entry.position)
+            rows.append(row)
+            if "person" in payload:
+                rows.append({**row, "subject_id": payload["person"]})
+            texts.append(
+                build_receipt_text(
+                    policy,
+                    ReceiptEvent(entry.position, entry.hash, event_type, entry.recorded_at, payload),
+                    base_url=self.base_url,
+                )
+            )
+        projection.upsert_states(session, rows)
+        signed = sign_texts(texts, self.signer)
+        return [
+            ConsentResult(
+                payload["subject"], payload["purpose"], projection.STATUS_BY_EVENT[event_type], entry.position, text
+            )
+            for entry, (event_type, payload), text in zip(entries, events, signed, strict=True)
+        ]
+
+    def _payload(self, policy: CompiledPolicy, item: ConsentInput, ref: str | None) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "subject": item.subject_id,
+            "purpose": item.purpose,
+            "version": policy.version,
+            "notice": policy.content_hash,
+            "lang": item.language,
+            "channel": str(item.channel),
+        }
+        if item.guardian_id:
+            payload["guardian"] = item.guardian_id
+        evidence = item.evidence
+        if evidence is not None:
+            ua = hash_user_agent(evidence.user_agent)
+            if ua:
+                payload["ua"] = ua
+            if evidence.ip_prefix:
+                payload["ip_prefix"] = evidence.ip_prefix
+        if ref:
+            payload["ref"] = ref
+        return payload
+
+    # ----------------------------------------------------------------------------------------- receipts
+
+    def receipt(self, session: Session, position: int) -> dict[str, Any]:
+        """The receipt of the consent event at `position`, rebuilt from the ledger and signed afresh.
+
+        Identical in content to the one returned at write time; carries the signed checkpoint that covers
+        it once the ledger has been sealed past it.
+        """
+        entry = next(ledger_entries(session, projection.STREAM, position, position), None) if position >= 1 else None
+        if entry is None or entry.event_type not in RECEIPT_EVENT_TYPES:
+            raise NotFound("No consent receipt at this ledger position.", code="receipt_not_found")
+        policy = self._policy_version(session, int(entry.payload["version"]))
+        receipt = build_receipt(
+            policy,
+            ReceiptEvent(entry.position, entry.hash, entry.event_type, entry.recorded_at, entry.payload),
+            base_url=self.base_url,
+        )
+        sign_receipts([receipt], self.signer)
+        checkpoint = checkpoint_covering(session, projection.STREAM, position)
+        if checkpoint is not None:
+            receipt["checkpoint"] = checkpoint.to_dict()
+        return receipt
+
+    def _policy_version(self, session: Session, version: int) -> CompiledPolicy:
+        compiled = self._compiled.get(version)
+        if compiled is None:
+            published = policy_versions.get(session, version)
+            compiled = CompiledPolicy.build(published.document, published.content_hash, published.version)
+            self._compiled[version] = compiled
+        return compiled
+
+    # -------------------------------------------------------------------------------------- validation
+
+    def _validate(
+        self, session: Session, policy: CompiledPolicy, items: Sequence[ConsentInput], locate: Locate
+    ) -> tuple[dict[str, _PersonFacts], dict[str, str]]:
+        """Check everything; return the people involved and the visitor links.
+
+        422 first (every invalid field at once), then 404, then 409.
+        """
+        problems: list[FieldProblem] = []
+        valid_purposes = ", ".join(sorted(policy.consent_purposes))
+        unknown_purpose = False
+        for index, item in enumerate(items):
+            if not isinstance(item.subject_id, str) or not SUBJECT_ID_RE.fullmatch(item.subject_id):
+                problems.append(
+                    FieldProblem(
+                        locate(index, "subject_id"),
+                        "must be a person id 'per_…' or a visitor id 'vis_…' with 26 characters a-z or 2-7",
+                    )
+                )
+            if item.purpose not in policy.purposes:
+                unknown_purpose = True
+                problems.append(
+                    FieldProblem(
+                        locate(index, "purpose"),
+                        "is not a purpose of the policy in force",
+                        hint=f"valid purposes for consent: {valid_purposes}",
+                    )
+                )
+            if item.action not in ACTIONS:
+                problems.append(FieldProblem(locate(index, "action"), "must be grant, withdraw or deny"))
+            try:
+                channel = ConsentChannel(item.channel)
+            except ValueError:
+                problems.append(
+                    FieldProblem(
+                        locate(index, "channel"), "must be one of " + ", ".join(c.value for c in ConsentChannel)
+                    )
+                )
+                channel = None
+            if not isinstance(item.language, str) or not _valid_language(item.language):
+                problems.append(
+                    FieldProblem(locate(index, "language"), "must be a language tag such as 'en', 'hi' or 'ta-IN'")
+                )
+            if item.guardian_id is not None and (
+                not isinstance(item.guardian_id, str)
+                or not item.guardian_id.startswith("per_")
+                or not SUBJECT_ID_RE.fullmatch(item.guardian_id)
+            ):
+                problems.append(
+                    FieldProblem(locate(index, "guardian_id"), "must be a person id 'per_' + 26 characters a-z or 2-7")
+                )
+            if channel is ConsentChannel.GUARDIAN and not item.guardian_id:
+                problems.append(FieldProblem(locate(index, "guardian_id"), "is required on the guardian channel"))
+            if channel is ConsentChannel.GPC and item.action == "grant":
+                problems.append(
+                    FieldProblem(locate(index, "channel"), "a Global Privacy Control signal can only opt out")
+                )
+        if problems:
+            detail = "The consent request has invalid fields."
+            if unknown_purpose:
+                detail = f"Unknown purpose. Valid purposes for consent: {valid_purposes}."
+            raise ValidationFailed(detail, problems)
+
+        for index, item in enumerate(items):
+            purpose = policy.compiled_purposes[item.purpose]
+            if not purpose.needs_consent:
+                raise Conflict(
+                    f"Purpose '{item.purpose}' runs on {purpose.legal_ground.value.replace('_', ' ')} and needs no "
+                    "consent; a person who disagrees objects or restricts it through "
+                    "POST /v1/people/{id}/restrictions.",
+                    code="purpose_not_consent_based",
+                    fields=[FieldProblem(locate(index, "purpose"), f"legal ground is {purpose.legal_ground.value}")],
+                )
+
+        ids = {i.subject_id for i in items if i.subject_id.startswith("per_")}
+        ids |= {i.guardian_id for i in items if i.guardian_id}
+        links = self._links(session, [i.subject_id for i in items if i.subject_id.startswith("vis_")])
+        ids |= set(links.values())
+        people: dict[str, _PersonFacts] = {}
+        if ids:
+            people = {row[0]: _PersonFacts(*row) for row in session.execute(_PEOPLE_QUERY, {"ids": list(ids)})}
+        if any(i.subject_id.startswith("per_") and i.subject_id not in people for i in items):
+            raise NotFound("No person has this id.", code="person_not_found")
+        today = today_utc()
+        for index, item in enumerate(items):
+            subject = people.get(item.subject_id)
+            if subject is not None and subject.status != ACTIVE:
+                raise Conflict(
+                    "The person's account is closed; it takes no new consent.",
+                    code="person_closed",
+                    fields=[FieldProblem(locate(index, "subject_id"), "account closed")],
+                )
+            guardian = people.get(item.guardian_id) if item.guardian_id else None
+            if item.guardian_id and (
+                guardian is None
+                or guardian.status != ACTIVE
+                or guardian.id == item.subject_id
+                or not is_adult(guardian.age_status, guardian.adult_on, today)
+            ):
+                raise Conflict(
+                    "The guardian must be an existing, active adult person other than the child "
+                    "(DPDP s.9(1), Rule 10).",
+                    code="child_protection",
+                    fields=[FieldProblem(locate(index, "guardian_id"), "not a verified adult person")],
+                )
+            if item.action != "grant" or subject is None or not is_child(subject.age_status, subject.adult_on, today):
+                continue
+            if policy.compiled_purposes[item.purpose].barred_for_children:
+                raise Conflict(
+                    f"Purpose '{item.purpose}' involves tracking, profiling or targeted advertising, which is "
+                    "never permitted for a child, even with a guardian's consent (DPDP s.9(3)).",
+                    code="child_protection",
+                    fields=[FieldProblem(locate(index, "purpose"), "barred for children")],
+                )
+            if item.channel != ConsentChannel.GUARDIAN or guardian is None:
+                raise Conflict(
+                    "This person is a child: consent must come from a verified guardian, on the guardian "
+                    "channel, naming the guardian's person id (DPDP s.9(1), Rule 10).",
+                    code="child_protection",
+                    fields=[FieldProblem(locate(index, "guardian_id"), "a guardian's consent is required")],
+                )
+        return people, links
+
+    @staticmethod
+    def _links(session: Session, visitor_ids: Sequence[str]) -> dict[str, str]:
+        if not visitor_ids:
+            return {}
+        return {v: p for v, p in session.execute(_LINKS_QUERY, {"ids": list(set(visitor_ids))})}
+
+
+# ------------------------------------------------------------------------------------------------- reads
+
+
+def state_for(session: Session, subject_ids: Sequence[str]) -> dict[str, dict[str, ConsentStateRow]]:
+    """subject → purpose → current row, for the subjects that have any state."""
+    out: dict[str, dict[str, ConsentStateRow]] = {}
+    if not subject_ids:
+        return out
+    ids = list(set(subject_ids))
+    for start in range(0, len(ids), 1000):
+        rows = session.execute(
+            select(*(getattr(ConsentState, c) for c in projection.STATE_COLUMNS)).where(
+                ConsentState.subject_id.in_(ids[start : start + 1000])
+            )
+        )
+        for row in rows:
+            state = ConsentStateRow(*row)
+            out.setdefault(state.subject_id, {})[state.purpose] = state
+    return out
+
+
+def gpc_covered(session: Session, subject_ids: Sequence[str]) -> dict[str, set[str]]:
+    """subject → purposes a GPC signal already opted out."""
+    out: dict[str, set[str]] = {}
+    if subject_ids:
+        for subject, purpose in session.execute(
+            select(GpcOptOut.subject_id, GpcOptOut.purpose).where(GpcOptOut.subject_id.in_(set(subject_ids)))
+        ):
+            out.setdefault(subject, set()).add(purpose)
+    return out

@@ -1,0 +1,25 @@
+"""The people table: a pseudonymous id, a status and the age facts, never a personal value.
+
+The date of birth is deliberately absent: only the day the person comes of age under the policy is kept
+(`adult_on`), which is all the children's rules (DPDP s.9, Rule 10) need.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fiduciary.storage.base import Base, utcnow
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "per_" + 26 base32 chars, meaningless
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="active", server_default="active")
+    age_status: Mapped[str] = mapped_column(String(16), nullable=False, default="unknown", server_default="unknown")
+    adult_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)

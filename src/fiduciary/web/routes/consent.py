@@ -1,0 +1,463 @@
+"""Routes: consent events, current state, receipts, the public banner endpoint and GPC.
+
+Thin: parse, call `fiduciary.consent`, render. Every consent endpoint honours a `Sec-GPC: 1` request
+header before it does anything else (CCPA 11 CCR §7025), see `fiduciary.consent.gpc`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from fiduciary.auth.models import ApiKey
+from fiduciary.auth.scopes import Scope
+from fiduciary.consent.evidence import Evidence, evidence_from
+from fiduciary.consent.gpc import GPC_JSON_LAST_UPDATE, apply_gpc, gpc_enabled
+from fiduciary.consent.reconsent import reconsent_floors
+from fiduciary.consent.service import (
+    ConsentChannel,
+    ConsentInput,
+    ConsentResult,
+    ConsentService,
+    check_idempotency_key,
+    state_for,
+)
+from fiduciary.errors import FieldProblem, Forbidden, ValidationFailed
+from fiduciary.policy.versions import NoPolicyInForce
+from fiduciary.runtime import Runtime
+from fiduciary.vault.people import SUBJECT_ID_RE, get_person, new_visitor_id
+from fiduciary.web.deps import get_runtime, get_session
+from fiduciary.web.security import public_rate_limit, require_scopes
+
+router = APIRouter(tags=["consent"])
+
+MAX_ACTIONS = 100
+MAX_BATCH_ITEMS = 1000
+MAX_BATCH_ACTIONS = 10_000
+
+
+# ------------------------------------------------------------------------------------------------ models
+
+
+class ActionIn(BaseModel):
+    """One explicit choice for one purpose. There is no default: nothing is pre-ticked (DPDP s.6(1))."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: str = Field(min_length=1, max_length=80, description="A purpose id of the policy in force.")
+    action: Literal["grant", "withdraw", "deny"] = Field(
+        description="grant: the person said yes; withdraw: took back a yes; deny: said no when asked."
+    )
+
+
+class EvidenceIn(BaseModel):
+    """The person's browser as the store's backend saw it; both are reduced before anything is stored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_agent: str | None = Field(default=None, max_length=1024, description="Stored as its SHA-256.")
+    ip_address: str | None = Field(
+        default=None, max_length=64, description="Stored truncated to its /24 (IPv4) or /48 (IPv6)."
+    )
+
+
+class ConsentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject_id: str = Field(max_length=40, description="A person id `per_…` or a banner visitor id `vis_…`.")
+    channel: ConsentChannel = Field(description="Where the person made the choice.")
+    language: str | None = Field(
+        default=None, max_length=16, description="Language of the notice shown; default the policy's."
+    )
+    guardian_id: str | None = Field(
+        default=None, max_length=40, description="For a child: the verified adult guardian's person id."
+    )
+    actions: list[ActionIn] = Field(min_length=1, max_length=MAX_ACTIONS)
+    evidence: EvidenceIn | None = Field(
+        default=None, description="The person's user agent and address; default: this request's."
+    )
+
+
+class ConsentBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[ConsentRequest] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+
+class BannerRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    visitor_id: str | None = Field(
+        default=None, max_length=40, description="The visitor id this browser was given; omit on first visit."
+    )
+    language: str | None = Field(default=None, max_length=16)
+    actions: list[ActionIn] = Field(min_length=1, max_length=MAX_ACTIONS)
+
+
+class ConsentOutcome(BaseModel):
+    purpose: str
+    status: str
+    ledger_position: int
+    receipt: dict[str, Any] = Field(description="Signed consent receipt (ISO/IEC TS 27560 shape).")
+
+
+class ConsentResponse(BaseModel):
+    subject_id: str
+    results: list[ConsentOutcome]
+
+
+class ConsentBatchResponse(BaseModel):
+    items: list[ConsentResponse]
+
+
+class BannerResponse(ConsentResponse):
+    visitor_id: str
+
+
+class PurposeState(BaseModel):
+    purpose: str
+    declared: bool = Field(description="Whether the policy in force still declares this consent purpose.")
+    status: Literal["granted", "withdrawn", "denied", "not_asked"]
+    counts: bool = Field(
+        description="A grant that counts today: granted, and not given before a material change of the purpose."
+    )
+    needs_reconsent: bool
+    policy_version: int | None = None
+    channel: str | None = None
+    language: str | None = None
+    updated_at: datetime | None = None
+    ledger_position: int | None = None
+
+
+class ConsentStateResponse(BaseModel):
+    subject_id: str
+    policy_version: int | None
+    purposes: list[PurposeState]
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def consent_service(runtime: Runtime = Depends(get_runtime)) -> ConsentService:
+    return ConsentService.for_runtime(runtime)
+
+
+def _request_evidence(request: Request, given: EvidenceIn | None = None) -> Evidence:
+    if given is not None and (given.user_agent or given.ip_address):
+        return evidence_from(given.user_agent, given.ip_address)
+    return evidence_from(request.headers.get("user-agent"), request.client.host if request.client else None)
+
+
+def _gpc(request: Request) -> bool:
+    return gpc_enabled(request.headers.getlist("sec-gpc"))
+
+
+def _scoped_key(key: ApiKey, client_key: str | None) -> str | None:
+    if client_key is None:
+        return None
+    check_idempotency_key(client_key)
+    return f"{key.id}:{client_key}"
+
+
+def _inputs(
+    request: ConsentRequest, evidence: Evidence, default_language: str, prefix: str
+) -> tuple[list[ConsentInput], list[tuple[str, int]]]:
+    items = [
+        ConsentInput(
+            subject_id=request.subject_id,
+            purpose=a.purpose,
+            action=a.action,
+            channel=request.channel,
+            language=request.language or default_language,
+            evidence=evidence,
+            guardian_id=request.guardian_id,
+        )
+        for a in request.actions
+    ]
+    return items, [(prefix, i) for i in range(len(request.actions))]
+
+
+_REQUEST_FIELDS = frozenset({"subject_id", "channel", "language", "guardian_id"})
+
+
+def _locator(origins: Sequence[tuple[str, int]]) -> Any:
+    """Map a service field problem on input `index` back to where it is in the request body."""
+
+    def locate(index: int, name: str) -> str:
+        prefix, action = origins[index]
+        if name in _REQUEST_FIELDS:
+            return f"{prefix}.{name}"
+        return f"{prefix}.actions.{action}.{name}"
+
+    return locate
+
+
+def _results_json(results: Sequence[ConsentResult]) -> str:
+    """The results array as JSON text, splicing in each signed receipt as it was signed (no re-encoding)."""
+    return (
+        "["
+        + ",".join(
+            '{"ledger_position":'
+            + str(r.ledger_position)
+            + ',"purpose":'
+            + json.dumps(r.purpose)
+            + ',"receipt":'
+            + r.receipt_json
+            + ',"status":'
+            + json.dumps(r.status)
+            + "}"
+            for r in results
+        )
+        + "]"
+    )
+
+
+def _subject_json(subject_id: str, results: Sequence[ConsentResult], **extra: str) -> str:
+    members = "".join(f"{json.dumps(k)}:{json.dumps(v)}," for k, v in sorted(extra.items()))
+    return "{" + members + '"results":' + _results_json(results) + ',"subject_id":' + json.dumps(subject_id) + "}"
+
+
+def _reply(body: str, replayed: bool = False, status: int = 201) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return Response(content=body, status_code=status, media_type="application/json", headers=headers)
+
+
+# ------------------------------------------------------------------------------------------------ routes
+
+
+@router.post(
+    "/v1/consents",
+    status_code=201,
+    summary="Record one subject's consent choices (one explicit action per purpose)",
+    response_model=ConsentResponse,
+    responses={409: {"description": "Not a consent purpose, child protection, closed account, key reuse"}},
+)
+def record_consents(
+    body: ConsentRequest,
+    request: Request,
+    key: ApiKey = Depends(require_scopes(Scope.CONSENT_WRITE)),
+    session: Session = Depends(get_session),
+    service: ConsentService = Depends(consent_service),
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Response:
+    scoped = _scoped_key(key, idempotency_key)
+    evidence = _request_evidence(request, body.evidence)
+    if _gpc(request):
+        apply_gpc(service, session, body.subject_id, evidence)
+    policy = service.policy()
+    items, origins = _inputs(body, evidence, policy.document.language, "body")
+    results = service.record_many(session, items, idempotency_key=scoped, locate=_locator(origins))
+    return _reply(_subject_json(body.subject_id, results), any(r.replayed for r in results))
+
+
+@router.post(
+    "/v1/consents/batch",
+    status_code=201,
+    summary="Record consent choices for many subjects at once (all or nothing)",
+    response_model=ConsentBatchResponse,
+)
+def record_consent_batch(
+    body: ConsentBatch,
+    request: Request,
+    key: ApiKey = Depends(require_scopes(Scope.CONSENT_WRITE)),
+    session: Session = Depends(get_session),
+    service: ConsentService = Depends(consent_service),
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Response:
+    scoped = _scoped_key(key, idempotency_key)
+    total = sum(len(item.actions) for item in body.items)
+    if total > MAX_BATCH_ACTIONS:
+        raise ValidationFailed(
+            f"A batch holds at most {MAX_BATCH_ACTIONS} actions; split it.",
+            [FieldProblem("body.items", f"{total} actions in total")],
+        )
+    default_evidence = _request_evidence(request)
+    language = service.policy().document.language
+    items: list[ConsentInput] = []
+    origins: list[tuple[str, int]] = []
+    for index, item in enumerate(body.items):
+        evidence = _request_evidence(request, item.evidence) if item.evidence else default_evidence
+        more, where = _inputs(item, evidence, language, f"body.items.{index}")
+        items.extend(more)
+        origins.extend(where)
+    results = service.record_many(session, items, idempotency_key=scoped, locate=_locator(origins))
+    grouped: list[str] = []
+    cursor = 0
+    for item in body.items:
+        chunk = results[cursor : cursor + len(item.actions)]
+        cursor += len(item.actions)
+        grouped.append(_subject_json(item.subject_id, chunk))
+    return _reply('{"items":[' + ",".join(grouped) + "]}", any(r.replayed for r in results))
+
+
+@router.get(
+    "/v1/consents/receipts/{position}",
+    summary="A consent receipt by ledger position, with the signed checkpoint once sealed",
+    response_model=dict[str, Any],
+)
+def get_receipt(
+    position: Annotated[int, Path(ge=1, le=2**53 - 1)],
+    _key: ApiKey = Depends(require_scopes(Scope.CONSENT_READ)),
+    session: Session = Depends(get_session),
+    service: ConsentService = Depends(consent_service),
+) -> dict[str, Any]:
+    return service.receipt(session, position)
+
+
+@router.get(
+    "/v1/consents/{subject_id}",
+    summary="A subject's current consent state for every consent purpose",
+    response_model=ConsentStateResponse,
+)
+def get_consent_state(
+    subject_id: Annotated[str, Path(max_length=40)],
+    request: Request,
+    _key: ApiKey = Depends(require_scopes(Scope.CONSENT_READ)),
+    session: Session = Depends(get_session),
+    service: ConsentService = Depends(consent_service),
+) -> ConsentStateResponse:
+    if not SUBJECT_ID_RE.fullmatch(subject_id):
+        raise ValidationFailed(
+            "Malformed subject id.",
+            [FieldProblem("path.subject_id", "must be 'per_…' or 'vis_…' with 26 characters a-z or 2-7")],
+        )
+    if subject_id.startswith("per_"):
+        get_person(session, subject_id, field="path.subject_id")
+    if _gpc(request):
+        apply_gpc(service, session, subject_id, _request_evidence(request))
+    policy = service.policy()
+    rows = state_for(session, [subject_id]).get(subject_id, {})
+    floors = reconsent_floors(session)
+    purposes: list[PurposeState] = []
+    for purpose in sorted(policy.consent_purposes | set(rows)):
+        row = rows.get(purpose)
+        if row is None:
+            purposes.append(
+                PurposeState(purpose=purpose, declared=True, status="not_asked", counts=False, needs_reconsent=False)
+            )
+            continue
+        stale = row.status == "granted" and row.policy_version < floors.get(purpose, 0)
+        purposes.append(
+            PurposeState(
+                purpose=purpose,
+                declared=purpose in policy.consent_purposes,
+                status=row.status,
+                counts=row.status == "granted" and not stale and purpose in policy.consent_purposes,
+                needs_reconsent=stale,
+                policy_version=row.policy_version,
+                channel=row.channel,
+                language=row.language,
+                updated_at=row.updated_at,
+                ledger_position=row.ledger_position,
+            )
+        )
+    return ConsentStateResponse(subject_id=subject_id, policy_version=policy.version, purposes=purposes)
+
+
+# ------------------------------------------------------------------------------------------------ public
+
+
+def _origin(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    default = {"http": 80, "https": 443}[parts.scheme]
+    host = parts.hostname.lower()
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def allowed_origins(runtime: Runtime) -> set[str]:
+    """The store's website (from the policy) and this service's public origin."""
+    origins = {_origin(runtime.settings.public_base_url)}
+    with contextlib.suppress(NoPolicyInForce):  # no policy in force: only our own origin is allowed
+        origins.add(_origin(str(runtime.policy().document.controller.website)))
+    return {o for o in origins if o}
+
+
+def check_origin(request: Request, runtime: Runtime = Depends(get_runtime)) -> str:
+    """Public consent logging accepts requests only from the store's own pages (DESIGN.md security model).
+
+    Browsers always send `Origin` on a cross-origin POST; `Referer` is the fallback for same-origin forms.
+    """
+    raw = request.headers.get("origin") or request.headers.get("referer")
+    origin = _origin(raw) if raw else None
+    if origin is None or origin not in allowed_origins(runtime):
+        raise Forbidden("Consent may be logged here only from the store's own website.", code="origin_not_allowed")
+    return origin
+
+
+def _cors(response: Response, origin: str) -> None:
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Vary"] = "Origin"
+
+
+@router.options("/v1/banner/consents", include_in_schema=False)
+def banner_preflight(request: Request, runtime: Runtime = Depends(get_runtime)) -> Response:
+    response = Response(status_code=204)
+    origin = _origin(request.headers.get("origin") or "")
+    if origin and origin in allowed_origins(runtime):
+        _cors(response, origin)
+        response.headers["Access-Control-Allow-Methods"] = "POST"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+@router.post(
+    "/v1/banner/consents",
+    status_code=201,
+    summary="Cookie banner: record an anonymous visitor's choices (no API key; rate limited, origin-checked)",
+    response_model=BannerResponse,
+    dependencies=[Depends(public_rate_limit)],
+)
+def banner_consents(
+    body: BannerRequest,
+    request: Request,
+    origin: str = Depends(check_origin),
+    session: Session = Depends(get_session),
+    service: ConsentService = Depends(consent_service),
+) -> Response:
+    visitor_id = body.visitor_id or new_visitor_id()
+    if not visitor_id.startswith("vis_"):
+        raise ValidationFailed(
+            "The banner records choices of anonymous visitors only.",
+            [FieldProblem("body.visitor_id", "must be a visitor id 'vis_…'")],
+        )
+    evidence = _request_evidence(request)
+    if _gpc(request):
+        apply_gpc(service, session, visitor_id, evidence)
+    policy = service.policy()
+    request_model = ConsentRequest(
+        subject_id=visitor_id,
+        channel=ConsentChannel.BANNER,
+        language=body.language,
+        actions=body.actions,
+    )
+    items, origins = _inputs(request_model, evidence, policy.document.language, "body")
+
+    def locate(index: int, name: str) -> str:
+        return "body.visitor_id" if name == "subject_id" else _locator(origins)(index, name)
+
+    results = service.record_many(session, items, locate=locate)
+    response = _reply(_subject_json(visitor_id, results, visitor_id=visitor_id))
+    _cors(response, origin)
+    return response
+
+
+@router.get("/.well-known/gpc.json", summary="Global Privacy Control support resource", tags=["gpc"])
+def gpc_support() -> JSONResponse:
+    """We honour GPC (GPC specification §4.1; CCPA 11 CCR §7025)."""
+    return JSONResponse({"gpc": True, "lastUpdate": GPC_JSON_LAST_UPDATE}, media_type="application/json")
