@@ -216,3 +216,36 @@ def test_diff_published_versions(cli_db: str, changed_file: Path) -> None:
 def test_diff_usage_errors(args: list[str]) -> None:
     result = runner.invoke(app, ["policy", *args])
     assert result.exit_code == 2, result.output
+
+
+def test_publish_applies_reconsent_in_the_same_step(cli_db: str, changed_file: Path) -> None:
+    """A material change to a consent purpose sets its floor and queues a notice for each person who consented."""
+    import sqlalchemy as sa
+
+    from fiduciary.config import Settings
+    from fiduciary.consent.models import ReconsentFloor, ReconsentNotice
+    from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService
+    from fiduciary.runtime import Runtime
+    from fiduciary.vault.people import create_person
+
+    assert run("publish", str(DEMO_POLICY_PATH)).exit_code == 0
+    runtime = Runtime.start(Settings(database_url=cli_db, data_dir=get_settings().data_dir), migrate=False)
+    try:
+        with runtime.sessions() as session:
+            consenting = create_person(session, policy=runtime.policy(), is_child=False).id
+            create_person(session, policy=runtime.policy(), is_child=False)  # never consented: no notice
+            session.commit()
+            ConsentService(runtime).record(
+                session, ConsentInput(consenting, "marketing.email", "grant", ConsentChannel.API)
+            )
+            session.commit()
+        second = run("publish", str(changed_file))
+        assert second.exit_code == 0, second.output
+        assert "Re-consent notices queued: 1." in second.stdout
+        with runtime.sessions() as session:
+            floors = {f.purpose: f.min_version for f in session.scalars(sa.select(ReconsentFloor))}
+            notices = [(n.person_id, n.purpose) for n in session.scalars(sa.select(ReconsentNotice))]
+        assert floors == {"marketing.email": 2, "marketing.sms": 2}
+        assert notices == [(consenting, "marketing.email")]
+    finally:
+        runtime.close()

@@ -5,8 +5,12 @@ from __future__ import annotations
 import typer
 
 from fiduciary.cli import apikey as apikey_cli
+from fiduciary.cli import audit as audit_cli
+from fiduciary.cli import consent as consent_cli
+from fiduciary.cli import keys as keys_cli
 from fiduciary.cli import ledger as ledger_cli
 from fiduciary.cli import policy as policy_cli
+from fiduciary.cli import vault as vault_cli
 
 app = typer.Typer(
     name="fiduciary",
@@ -17,6 +21,12 @@ app = typer.Typer(
 app.add_typer(policy_cli.app, name="policy")
 app.add_typer(apikey_cli.app, name="apikey")
 app.add_typer(ledger_cli.app, name="ledger")
+app.add_typer(consent_cli.app, name="consent")
+app.add_typer(consent_cli.receipt_app, name="receipt")
+app.add_typer(audit_cli.app, name="audit")
+app.add_typer(keys_cli.app, name="keys")
+app.add_typer(vault_cli.app, name="vault")
+app.command("restore-replay")(vault_cli.restore_replay_command)
 
 
 @app.callback()

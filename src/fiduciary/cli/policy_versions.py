@@ -17,6 +17,7 @@ from fiduciary.policy import versions
 from fiduciary.policy.diff import PolicyChange, diff_policies, reconsent_purposes, summarise
 from fiduciary.policy.loader import LoadedPolicy, PolicyInvalid, load_policy
 from fiduciary.policy.schema import PolicyDocument
+from fiduciary.publishing import publish_policy
 from fiduciary.runtime import Runtime
 from fiduciary.storage import session_scope, utcnow
 
@@ -100,7 +101,8 @@ def publish_command(
     runtime = _start()
     try:
         with session_scope(runtime.sessions) as session:
-            published, created = versions.publish_or_get(session, loaded.document, loaded.source, when)
+            outcome = publish_policy(session, loaded.document, loaded.source, when)
+            published, created = outcome.published, outcome.created
     except FiduciaryError as exc:
         _fail_domain(exc)
     finally:
@@ -128,6 +130,8 @@ def publish_command(
         purposes = _reconsent(published.changes, published.document)
         if purposes and published.document.policy_changes.material_changes_require_reconsent:
             typer.echo(f"Consent will be asked again for: {', '.join(purposes)}.")
+            if outcome.reconsent is not None:
+                typer.echo(f"Re-consent notices queued: {outcome.reconsent.notices_queued}.")
         notice = published.document.policy_changes.advance_notice
         if notice is not None and published.effective_from - utcnow() < timedelta(days=notice.approx_days):
             typer.echo(
