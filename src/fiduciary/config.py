@@ -6,10 +6,12 @@ configured: data goes into `./.fiduciary/` (SQLite in WAL mode) and the bundled 
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -37,6 +39,64 @@ class Settings(BaseSettings):
     public_rate_limit_per_minute: int = Field(
         default=120, ge=1, description="Requests per minute per client address on public endpoints."
     )
+    signing_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 of the raw 32-byte Ed25519 private key that signs ledger checkpoints; "
+        "unset means <data_dir>/signing.key, generated (mode 0600) on first start.",
+    )
+    signing_keys_previous: str = Field(
+        default="",
+        description="Comma-separated base64 Ed25519 public keys of retired signing keys, still trusted to verify.",
+    )
+    ledger_checkpoint_every: int = Field(
+        default=1000, ge=1, description="Sign a ledger checkpoint at least every this many events per stream."
+    )
+    ledger_checkpoint_interval_seconds: int = Field(
+        default=60, ge=1, description="Sign a ledger checkpoint on the first append this many seconds after the last."
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key for HMAC tokens (unsubscribe links); unset means data_dir/secret.key, made on first use.",
+    )
+    # --- vault keys (see docs/vault.md) ---
+    kek: SecretStr | None = Field(
+        default=None,
+        description="Base64 of the 32-byte key-encryption key that wraps every person's data key; "
+        "unset means the key file (FIDUCIARY_KEK_FILE or <data_dir>/kek.key).",
+    )
+    kek_file: Path | None = Field(
+        default=None,
+        description="File holding the base64 key-encryption key; unset means <data_dir>/kek.key, generated "
+        "(mode 0600) when the vault is first initialised. A file named here is never generated.",
+    )
+    kek_provider: str | None = Field(
+        default=None,
+        description="A KMS or transit provider as package.module:factory, where factory(settings) returns a "
+        "KeyEncryptionKeyProvider; unset means FIDUCIARY_KEK or the key file.",
+    )
+    kek_previous: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated base64 retired key-encryption keys, still used to unwrap data keys until "
+        "`fiduciary keys rotate` has re-wrapped everything under the current one.",
+    )
+    index_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 of the 32-byte secret the blind-index and erasure-journal keys derive from; unset "
+        "means <data_dir>/index.key, generated (mode 0600) when the vault is first initialised.",
+    )
+    keys_database_url: str | None = Field(
+        default=None,
+        description="Separate database for the per-person data keys (so their backups can be kept short); "
+        "unset means the main database.",
+    )
+    erasure_journal: Path | None = Field(
+        default=None,
+        description="Append-only erasure journal, kept outside the database so a restored backup cannot lose "
+        "it; unset means <data_dir>/erasure-journal.log.",
+    )
+    vault_key_cache_size: int = Field(
+        default=10_000, ge=0, description="Unwrapped data keys kept in memory per process (LRU); 0 disables."
+    )
 
     @property
     def resolved_database_url(self) -> str:
@@ -47,6 +107,35 @@ class Settings(BaseSettings):
     @property
     def resolved_policy_file(self) -> Path:
         return self.policy_file or DEMO_POLICY_PATH
+
+    def resolved_secret_key(self) -> bytes:
+        """The HMAC key: FIDUCIARY_SECRET_KEY, else data_dir/secret.key (created once, mode 0600).
+
+        Every API process must share the key, or a link signed by one is refused by another: set the
+        variable, or put the processes on one data_dir. The file is created with a hard link from a
+        private temporary file so two processes starting at once agree on one key.
+        """
+        if self.secret_key is not None:
+            value = self.secret_key.get_secret_value().encode("utf-8")
+            if len(value) < 32:
+                raise ValueError("FIDUCIARY_SECRET_KEY must be at least 32 characters")
+            return value
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".secret.key.{secrets.token_hex(8)}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, secrets.token_urlsafe(48).encode("ascii"))
+            finally:
+                os.close(fd)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_bytes().strip()
 
 
 @lru_cache(maxsize=1)

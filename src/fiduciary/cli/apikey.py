@@ -15,8 +15,10 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from fiduciary.audit.service import Action, AuditTrail
 from fiduciary.auth import service
 from fiduciary.auth.scopes import SCOPE_DESCRIPTIONS, Scope
+from fiduciary.config import get_settings
 from fiduciary.errors import NotFound, ValidationFailed
 from fiduciary.runtime import Runtime
 from fiduciary.storage import session_scope
@@ -57,6 +59,11 @@ def _fail_validation(exc: ValidationFailed) -> typer.Exit:
     return typer.Exit(EXIT_BAD_INPUT)
 
 
+def _audit(session: Session, action: Action, key_id: str) -> None:
+    """Key operations at the command line are audited with the actor `cli` (DPDP Rule 6(1)(c))."""
+    AuditTrail(settings=get_settings()).record(session, actor="cli", action=action, target=key_id)
+
+
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
@@ -78,6 +85,7 @@ def create(
     try:
         with _session() as session:
             row, plaintext = service.create_api_key(session, name, requested)
+            _audit(session, Action.APIKEY_CREATE, row.id)
     except ValidationFailed as exc:
         raise _fail_validation(exc) from None
     err = _err()
@@ -121,6 +129,7 @@ def revoke(key_id: str = typer.Argument(..., metavar="ID", help="The key id show
     try:
         with _session() as session:
             row = service.revoke_api_key(session, key_id)
+            _audit(session, Action.APIKEY_REVOKE, row.id)
     except NotFound as exc:
         _err().print(f"[red]error:[/red] {escape(exc.detail)}")
         raise typer.Exit(EXIT_NOT_FOUND) from None

@@ -213,6 +213,11 @@ class DataCategory(StrictModel):
     device_permission: ShortText | None = Field(
         default=None, description="App permission that yields this data (e.g. SMS, contacts, location)."
     )
+    if_not_provided: ShortText | None = Field(
+        default=None,
+        description="What happens if the person does not give it or refuses the permission (GDPR Art 13(2)(e), "
+        "SPDI r.5(7)); e.g. 'you can still browse, but cannot check out'. Several seed stores state this.",
+    )
 
     @model_validator(mode="after")
     def _third_party_named(self) -> DataCategory:
@@ -226,11 +231,27 @@ class DataCategory(StrictModel):
 
 class LegalGround(StrEnum):
     CONSENT = "consent"
-    CONTRACT = "contract"  # necessary to provide the service asked for (GDPR 6(1)(b); DPDP s.7(a) where provided voluntarily)
+    # necessary to provide the service asked for (GDPR 6(1)(b); DPDP s.7(a) where provided voluntarily)
+    CONTRACT = "contract"
     LEGAL_OBLIGATION = "legal_obligation"
     LEGITIMATE_USE = "legitimate_use"  # DPDP s.7, with the clause
     LEGITIMATE_INTERESTS = "legitimate_interests"  # GDPR 6(1)(f); not a ground under DPDP
     VITAL_INTERESTS = "vital_interests"
+    # DPDP s.17(1): consent, notice and the Chapter III rights do not apply (s.8(1) and s.8(5) still do).
+    # Added for the seed stores' legal claims, fraud/offence prevention and merger clauses (see
+    # docs/seed-coverage.md): none of these is a s.7 legitimate use, and calling them consent would be false.
+    EXEMPTION = "exemption"
+
+
+class DpdpExemption(StrEnum):
+    """DPDP Act s.17(1) clauses a store can rely on, named by clause; required with legal_ground exemption."""
+
+    LEGAL_CLAIMS = "17(1)(a)"  # enforcing any legal right or claim
+    JUDICIAL_FUNCTION = "17(1)(b)"  # a court or tribunal performing a judicial or quasi-judicial function
+    OFFENCES = "17(1)(c)"  # prevention, detection, investigation or prosecution of an offence
+    FOREIGN_CONTRACT = "17(1)(d)"  # data of non-Indian principals processed under a foreign contract
+    MERGER = "17(1)(e)"  # a merger, demerger or transfer approved by a court, tribunal or authority
+    LOAN_DEFAULT = "17(1)(f)"  # ascertaining financial information of a loan defaulter
 
 
 class LegitimateUse(StrEnum):
@@ -257,6 +278,20 @@ class Channel(StrEnum):
     IN_APP = "in_app"
 
 
+class AccessRole(StrEnum):
+    """Who reads personal fields: the store backend's own processing, or a staff role (DESIGN security model).
+
+    Roles decide masking only; which categories come back is the decision engine's answer for the purpose.
+    """
+
+    SERVICE = "service"  # the store backend itself (an order sent to the courier, an invoice rendered)
+    SUPPORT = "support"
+    PRIVACY_OFFICER = "privacy_officer"
+    SECURITY_TRIAGE = "security_triage"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
 class Purpose(StrictModel):
     id: Slug
     name: ShortText
@@ -269,6 +304,11 @@ class Purpose(StrictModel):
     legal_basis_reference: ShortText | None = Field(
         default=None, description="The law behind a legal_obligation, e.g. 'CGST Act s.35'."
     )
+    exemption: DpdpExemption | None = Field(
+        default=None,
+        description="The DPDP s.17(1) clause, required when legal_ground is exemption (e.g. '17(1)(a)' for "
+        "legal claims); the seed stores' dispute, fraud and merger clauses need it.",
+    )
     required_for_service: bool = Field(
         default=False,
         description="The service cannot be provided without it. Never true for a consent purpose (DPDP s.6(1)).",
@@ -280,19 +320,24 @@ class Purpose(StrictModel):
     marketing_channels: list[Channel] = Field(
         default_factory=list, description="Non-empty makes this a direct-marketing purpose on those channels."
     )
-    tracking: bool = Field(
-        default=False, description="Tracks or monitors behaviour (never for children, DPDP s.9(3))."
-    )
+    tracking: bool = Field(default=False, description="Tracks or monitors behaviour (never for children, DPDP s.9(3)).")
     profiling: bool = False
     targeted_advertising: bool = False
-    sale_or_sharing: bool = Field(
-        default=False, description="A 'sale' or 'sharing' under CCPA; GPC opts out of it."
-    )
-    automated_decision: bool = Field(
-        default=False, description="Decisions with legal or similar effect (GDPR Art 22)."
-    )
+    sale_or_sharing: bool = Field(default=False, description="A 'sale' or 'sharing' under CCPA; GPC opts out of it.")
+    automated_decision: bool = Field(default=False, description="Decisions with legal or similar effect (GDPR Art 22).")
     spdi_written_consent: bool = Field(
         default=False, description="Uses SPDI and needs consent in writing before collection (SPDI r.5(1))."
+    )
+    children_allowed: bool | None = Field(
+        default=None,
+        description="Whether children may be included (with a guardian's consent); unset lets the engine decide. "
+        "Never true for tracking, profiling or targeted advertising (DPDP s.9(3)).",
+    )
+    full_values_for_roles: list[AccessRole] | None = Field(
+        default=None,
+        description="Roles that see full values when reading fields for this purpose; every other role sees "
+        "masked values (support sees ******4321). Unset means only `service`, the store backend's own "
+        "processing; [] masks for everyone (DPDP Rule 6(1)(a) masking; s.6(1) data minimisation).",
     )
 
     @property
@@ -306,11 +351,13 @@ class Purpose(StrictModel):
     @model_validator(mode="after")
     def _ground_details(self) -> Purpose:
         if self.legal_ground is LegalGround.LEGITIMATE_USE and self.legitimate_use is None:
-            raise ValueError(
-                "legal_ground legitimate_use needs the DPDP s.7 clause in legitimate_use (e.g. '7a')"
-            )
+            raise ValueError("legal_ground legitimate_use needs the DPDP s.7 clause in legitimate_use (e.g. '7a')")
         if self.legal_ground is not LegalGround.LEGITIMATE_USE and self.legitimate_use is not None:
             raise ValueError("legitimate_use is only meaningful when legal_ground is legitimate_use")
+        if self.legal_ground is LegalGround.EXEMPTION and self.exemption is None:
+            raise ValueError("legal_ground exemption needs the DPDP s.17(1) clause in exemption (e.g. '17(1)(a)')")
+        if self.legal_ground is not LegalGround.EXEMPTION and self.exemption is not None:
+            raise ValueError("exemption is only meaningful when legal_ground is exemption")
         return self
 
 
@@ -327,9 +374,7 @@ class RecipientKind(StrEnum):
 
 class Recipient(StrictModel):
     id: Slug
-    name: ShortText = Field(
-        description="The organisation, or the class of organisation (e.g. 'Courier partners')."
-    )
+    name: ShortText = Field(description="The organisation, or the class of organisation (e.g. 'Courier partners').")
     kind: RecipientKind
     description: LongText | None = None
     countries: list[CountryCode] = Field(min_length=1, description="Where the recipient processes the data.")
@@ -341,9 +386,7 @@ class Recipient(StrictModel):
     transfer_safeguard: ShortText | None = Field(
         default=None, description="For transfers out of the store's jurisdiction: SCCs, adequacy, consent …"
     )
-    webhook_url: AnyUrl | None = Field(
-        default=None, description="Where corrections and erasures are propagated."
-    )
+    webhook_url: AnyUrl | None = Field(default=None, description="Where corrections and erasures are propagated.")
 
 
 # ---------------------------------------------------------------------------------------------- retention
@@ -377,9 +420,7 @@ class RetentionRule(StrictModel):
     id: Slug
     description: LongText | None = None
     categories: list[Slug] = Field(min_length=1)
-    purposes: list[Slug] = Field(
-        default_factory=list, description="Limit the rule to data used for these purposes."
-    )
+    purposes: list[Slug] = Field(default_factory=list, description="Limit the rule to data used for these purposes.")
     trigger: RetentionTrigger = RetentionTrigger.COLLECTED
     keep_for: Duration | None = Field(
         default=None, description="How long after the trigger; unset keeps until the trigger itself."
@@ -493,7 +534,7 @@ class Holiday(StrictModel):
 
 class BusinessCalendar(StrictModel):
     timezone: ShortText = "Asia/Kolkata"
-    weekend: list[Weekday] = Field(default_factory=lambda: ["saturday", "sunday"])
+    weekend: list[Weekday] = Field(default_factory=lambda: list[Weekday](["saturday", "sunday"]))
     holidays: list[Holiday] = Field(default_factory=list)
 
 
@@ -508,9 +549,7 @@ class GuardianVerification(StrEnum):
 
 class ChildrenRules(StrictModel):
     minimum_age: int = Field(ge=13, le=21, description="Below this age a person is a child (DPDP: 18).")
-    guardian_consent: bool = Field(
-        description="Whether children may use the service with a guardian's consent."
-    )
+    guardian_consent: bool = Field(description="Whether children may use the service with a guardian's consent.")
     guardian_verification: list[GuardianVerification] = Field(default_factory=list)
     age_assurance: ShortText = Field(description="How age is established, e.g. date of birth at sign-up.")
 
@@ -526,12 +565,8 @@ class GrievanceDeadlines(StrictModel):
 class BreachDeadlines(StrictModel):
     authority_initial: Duration = Field(description="First report to the Board / supervisory authority.")
     authority_detailed: Duration = Field(description="Detailed report (DPDP Rule 7(2)(b): 72 hours).")
-    cert_in: Duration | None = Field(
-        default=None, description="CERT-In report (6 hours) where Indian law applies."
-    )
-    notify_people: Duration = Field(
-        description="Intimation to each affected person (DPDP Rule 7(1): without delay)."
-    )
+    cert_in: Duration | None = Field(default=None, description="CERT-In report (6 hours) where Indian law applies.")
+    notify_people: Duration = Field(description="Intimation to each affected person (DPDP Rule 7(1): without delay).")
 
 
 class VulnerabilityDisclosure(StrictModel):
@@ -539,6 +574,11 @@ class VulnerabilityDisclosure(StrictModel):
     triage_within: Duration
     safe_harbour: bool = True
     out_of_scope: list[ShortText] = Field(default_factory=list)
+    researcher_rules: list[ShortText] = Field(
+        default_factory=list,
+        description="What a reporter is asked to do and not do (what to include, no data beyond a proof, "
+        "no disclosure before a fix); the responsible-disclosure seed states such rules.",
+    )
 
 
 class Cases(StrictModel):
@@ -558,9 +598,7 @@ class AnnouncementChannel(StrEnum):
 
 class PolicyChanges(StrictModel):
     announce_via: list[AnnouncementChannel] = Field(min_length=1)
-    advance_notice: Duration | None = Field(
-        default=None, description="How long before a material change takes effect."
-    )
+    advance_notice: Duration | None = Field(default=None, description="How long before a material change takes effect.")
     material_changes_require_reconsent: bool = True
 
 

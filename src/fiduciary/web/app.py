@@ -11,7 +11,14 @@ from fiduciary import __version__
 from fiduciary.config import Settings
 from fiduciary.runtime import Runtime
 from fiduciary.web.problems import install_problem_handlers
-from fiduciary.web.routes import apikeys, health, notice, policy
+from fiduciary.web.routes import apikeys, health, keys, notice, policy
+from fiduciary.web.routes import audit as audit_routes
+from fiduciary.web.routes import consent as consent_routes
+from fiduciary.web.routes import decisions as decisions_routes
+from fiduciary.web.routes import people as people_routes
+from fiduciary.web.routes import unsubscribe as unsubscribe_routes
+from fiduciary.web.routes import vault as vault_routes
+from fiduciary.web.security import install_security
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -36,8 +43,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         openapi_url="/openapi.json",
     )
     install_problem_handlers(app)
+    install_security(app)
     app.include_router(health.router)
     app.include_router(policy.router)
     app.include_router(notice.router)
     app.include_router(apikeys.router)
+    app.include_router(keys.router)
+    app.include_router(consent_routes.router)
+    app.include_router(people_routes.router)
+    app.include_router(decisions_routes.router)
+    app.include_router(unsubscribe_routes.router)
+    app.include_router(audit_routes.router)
+    app.include_router(vault_routes.router)
     return app

@@ -12,11 +12,13 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from fiduciary.audit.service import Action, AuditTrail
 from fiduciary.auth import service
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope, held_scopes, parse_scopes
 from fiduciary.errors import FieldProblem, ValidationFailed
 from fiduciary.web.deps import get_session
+from fiduciary.web.routes.audit import audit_trail, request_id
 from fiduciary.web.security import require_scopes
 
 router = APIRouter(prefix="/v1/apikeys", tags=["api keys"])
@@ -84,6 +86,8 @@ def create_key(
     response: Response,
     caller: ApiKey = Depends(require_scopes(Scope.APIKEYS_MANAGE)),
     session: Session = Depends(get_session),
+    trail: AuditTrail = Depends(audit_trail),
+    req_id: str = Depends(request_id),
 ) -> ApiKeyCreated:
     try:
         service.validate_name(body.name)
@@ -92,6 +96,7 @@ def create_key(
         raise _in_body(exc) from None
     service.require(caller, *scopes)
     row, plaintext = service.create_api_key(session, body.name, scopes)
+    trail.record(session, actor=caller.id, action=Action.APIKEY_CREATE, target=row.id, request_id=req_id)
     response.headers["Cache-Control"] = "no-store"
     return ApiKeyCreated(**_out(row).model_dump(), key=plaintext)
 
@@ -101,8 +106,11 @@ def revoke_key(
     key_id: str,
     caller: ApiKey = Depends(require_scopes(Scope.APIKEYS_MANAGE)),
     session: Session = Depends(get_session),
+    trail: AuditTrail = Depends(audit_trail),
+    req_id: str = Depends(request_id),
 ) -> Response:
     target = service.get_api_key(session, key_id)
     service.require(caller, *held_scopes(target.scopes))
     service.revoke_api_key(session, key_id)
-    return Response(status_code=204)
+    trail.record(session, actor=caller.id, action=Action.APIKEY_REVOKE, target=target.id, request_id=req_id)
+    return Response(status_code=204, headers={"X-Request-ID": req_id})
