@@ -7,6 +7,7 @@ import typer
 from fiduciary.cli import apikey as apikey_cli
 from fiduciary.cli import audit as audit_cli
 from fiduciary.cli import consent as consent_cli
+from fiduciary.cli import decisions as decisions_cli
 from fiduciary.cli import keys as keys_cli
 from fiduciary.cli import ledger as ledger_cli
 from fiduciary.cli import policy as policy_cli
@@ -23,6 +24,7 @@ app.add_typer(apikey_cli.app, name="apikey")
 app.add_typer(ledger_cli.app, name="ledger")
 app.add_typer(consent_cli.app, name="consent")
 app.add_typer(consent_cli.receipt_app, name="receipt")
+app.add_typer(decisions_cli.app, name="decisions")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(keys_cli.app, name="keys")
 app.add_typer(vault_cli.app, name="vault")

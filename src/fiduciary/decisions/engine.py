@@ -1,0 +1,204 @@
+"""The decision rules: may this subject's data in these categories be used for this purpose today?
+
+Pure: no database session, no web framework. `DecisionService` loads the facts; the audience query in
+`decisions.audiences` is the set-wise SQL twin of these rules, and a property test keeps the two in step.
+
+The rules, in order; every reason that applies is collected so a person can read why:
+
+1. The purpose must be declared in the policy (DPDP s.5(1), GDPR Art 5(1)(b) purpose limitation), else
+   `purpose_not_declared` and nothing else is evaluated.
+2. Categories the purpose does not declare are masked out with `category_not_in_purpose` (DPDP s.6(1)
+   "limited to such personal data as is necessary"; GDPR Art 5(1)(c)). The decision still allows the rest:
+   `allowed_categories` is the field mask. It denies outright only when no requested category remains, or
+   when the caller asks for `strict`. No categories requested means "the purpose as declared".
+3. A closed account is used for nothing but a legal obligation (DPDP s.8(7) erasure once the purpose is
+   served; the Rule 8(3) one-year floor and tax retention continue under `legal_obligation`).
+4. A child (under the policy's minimum age today) is never tracked, profiled or targeted, whatever consent
+   says (DPDP s.9(3)).
+5. A consent purpose needs a current grant: none → `no_consent`; withdrawn or refused → `withdrawn`
+   (DPDP s.6(4), GDPR Art 7(3)); given under a policy version older than the purpose's re-consent floor →
+   `consent_predates_material_change` (ISO/IEC 29184 5.5.3). A child's grant counts only when a guardian
+   gave it (DPDP s.9(1), Rule 10).
+6. An active objection or restriction by the person (for this purpose, or for every purpose) stops the
+   processing (DPDP s.7(a) illustration II, GDPR Art 18(1) and 21), on any ground except a legal
+   obligation, which neither restriction nor objection can stop (GDPR Art 17(3)(b), 18(2), 21(1); DPDP
+   s.7(d)-(e)).
+
+The hot path is dictionary lookups and frozenset operations only: the service caches the compiled policy
+and the floors, and `SubjectFacts` is a plain slotted dataclass, so a decision costs a few microseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import NamedTuple
+
+from fiduciary.policy.compiled import CompiledPolicy
+from fiduciary.policy.schema import LegalGround
+
+
+class Reason(StrEnum):
+    """Reason codes a decision carries; stable strings that the API and the audit trail expose."""
+
+    # deny reasons (issue 3 item 5)
+    NO_CONSENT = "no_consent"
+    WITHDRAWN = "withdrawn"
+    CONSENT_PREDATES_MATERIAL_CHANGE = "consent_predates_material_change"
+    RESTRICTED_BY_PERSON = "restricted_by_person"
+    CHILD_PROTECTION = "child_protection"
+    PURPOSE_NOT_DECLARED = "purpose_not_declared"
+    CATEGORY_NOT_IN_PURPOSE = "category_not_in_purpose"
+    ACCOUNT_CLOSED = "account_closed"
+    UNKNOWN_SUBJECT = "unknown_subject"  # a person id with no person, asked about a non-consent purpose
+    # allow reasons
+    CONSENT_GIVEN = "consent_given"
+    LEGAL_GROUND = "legal_ground"  # a non-consent ground (contract, legal obligation, legitimate use …)
+
+
+DENY_REASONS = frozenset(r for r in Reason if r not in (Reason.CONSENT_GIVEN, Reason.LEGAL_GROUND))
+
+GRANTED = "granted"
+CHILD = "child"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentFact:
+    """The current consent state of one subject for one purpose (a `consent_state` row)."""
+
+    status: str  # granted | withdrawn | denied
+    policy_version: int
+    guardian_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RestrictionFact:
+    """An active objection or restriction; `purpose` None covers every purpose."""
+
+    purpose: str | None
+    kind: str  # objection | restriction
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectFacts:
+    """Everything the rules need about one subject, loaded once per request.
+
+    `exists` is False for a person id with no person row. Anonymous visitor ids (`vis_…`) have no
+    person row by nature: the service marks them as existing adults of unknown age unless linked.
+    """
+
+    subject_id: str
+    exists: bool = True
+    closed: bool = False
+    age_status: str = "unknown"  # adult | child | unknown
+    adult_on: date | None = None
+    consents: Mapping[str, ConsentFact] = field(default_factory=dict)
+    restrictions: tuple[RestrictionFact, ...] = ()
+
+    def is_child(self, today: date) -> bool:
+        """Child under the policy's minimum age today (DPDP s.2(f)); `adult_on` is the birthday that ends it."""
+        return self.age_status == CHILD and (self.adult_on is None or self.adult_on > today)
+
+
+class Decision(NamedTuple):
+    """The answer. A named tuple rather than a frozen dataclass: it is built on every decision, and a
+    frozen dataclass's `__init__` (one `object.__setattr__` per field) cost more than the rules."""
+
+    allow: bool
+    reasons: tuple[Reason, ...]
+    purpose: str
+    allowed_categories: frozenset[str]
+    denied_categories: frozenset[str]
+
+
+_EMPTY: frozenset[str] = frozenset()
+_LEGAL_OBLIGATION = LegalGround.LEGAL_OBLIGATION
+# Enum member lookups cost a class-attribute access each; the hot path uses these module constants.
+_NO_CONSENT = Reason.NO_CONSENT
+_WITHDRAWN = Reason.WITHDRAWN
+_PREDATES = Reason.CONSENT_PREDATES_MATERIAL_CHANGE
+_RESTRICTED = Reason.RESTRICTED_BY_PERSON
+_CHILD = Reason.CHILD_PROTECTION
+_CATEGORY = Reason.CATEGORY_NOT_IN_PURPOSE
+_CLOSED = Reason.ACCOUNT_CLOSED
+_UNKNOWN = Reason.UNKNOWN_SUBJECT
+_NOT_DECLARED = (Reason.PURPOSE_NOT_DECLARED,)
+_ALLOW_CONSENT = (Reason.CONSENT_GIVEN,)
+_ALLOW_GROUND = (Reason.LEGAL_GROUND,)
+_new = tuple.__new__  # builds a Decision without the generated __new__'s argument handling
+
+
+def decide(
+    policy: CompiledPolicy,
+    facts: SubjectFacts,
+    purpose: str,
+    categories: Collection[str],
+    *,
+    floors: Mapping[str, int],
+    today: date,
+    strict: bool = False,
+) -> Decision:
+    """Apply the rules in the module docstring; see there for the law behind each one."""
+    cp = policy.compiled_purposes.get(purpose)
+    if cp is None:
+        requested = categories if type(categories) is frozenset else frozenset(categories)
+        return _new(Decision, (False, _NOT_DECLARED, purpose, _EMPTY, requested))
+
+    reasons: list[Reason] = []
+    deny = False
+    declared = cp.categories
+    if categories:
+        requested = categories if type(categories) is frozenset else frozenset(categories)
+        if requested <= declared:
+            allowed, denied = requested, _EMPTY
+        else:
+            reasons.append(_CATEGORY)
+            allowed, denied = requested & declared, requested - declared
+            deny = strict or not allowed
+    else:
+        allowed, denied = declared, _EMPTY
+
+    needs_consent = cp.needs_consent
+    legal_obligation = cp.legal_ground is _LEGAL_OBLIGATION
+    if not facts.exists:
+        # Nobody to have consented; for other grounds the caller asked about someone we do not know.
+        reasons.append(_NO_CONSENT if needs_consent else _UNKNOWN)
+        return _new(Decision, (False, tuple(reasons), purpose, _EMPTY, denied | allowed))
+    if facts.closed and not legal_obligation:
+        reasons.append(_CLOSED)
+        deny = True
+    child = facts.age_status == CHILD and (facts.adult_on is None or facts.adult_on > today)
+    if child and cp.barred_for_children:
+        reasons.append(_CHILD)
+        deny = True
+
+    if needs_consent:
+        row = facts.consents.get(purpose)
+        if row is None:
+            reasons.append(_NO_CONSENT)
+            deny = True
+        elif row.status != GRANTED:
+            reasons.append(_WITHDRAWN)
+            deny = True
+        elif floors and row.policy_version < floors.get(purpose, 0):
+            reasons.append(_PREDATES)
+            deny = True
+        elif child and row.guardian_id is None and not cp.barred_for_children:
+            reasons.append(_CHILD)
+            deny = True
+
+    if facts.restrictions and not legal_obligation:
+        for r in facts.restrictions:
+            if r.purpose is None or r.purpose == purpose:
+                reasons.append(_RESTRICTED)
+                deny = True
+                break
+
+    if deny:
+        return _new(Decision, (False, tuple(reasons), purpose, _EMPTY, denied | allowed))
+    if reasons:
+        reasons.append(Reason.CONSENT_GIVEN if needs_consent else Reason.LEGAL_GROUND)
+        return _new(Decision, (True, tuple(reasons), purpose, allowed, denied))
+    return _new(Decision, (True, _ALLOW_CONSENT if needs_consent else _ALLOW_GROUND, purpose, allowed, denied))

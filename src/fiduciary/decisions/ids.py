@@ -1,0 +1,21 @@
+"""The shapes of the ids a decision names; checked at the edge so a malformed id is a 422, not a deny.
+
+The patterns are the vault's (`per_`/`vis_` + 26 base32 characters), so a decision accepts exactly the
+ids that consent and people accept.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fiduciary.vault.people import PERSON_ID_RE as _PERSON
+from fiduciary.vault.people import SUBJECT_ID_RE as _SUBJECT
+
+PERSON_PREFIX = "per_"
+VISITOR_PREFIX = "vis_"
+SUBJECT_ID_PATTERN = f"^{_SUBJECT.pattern}$"
+PERSON_ID_PATTERN = f"^{_PERSON.pattern}$"
+ACTOR_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,99}$"
+SUBJECT_ID_RE = re.compile(SUBJECT_ID_PATTERN)
+PERSON_ID_RE = re.compile(PERSON_ID_PATTERN)
+ACTOR_RE = re.compile(ACTOR_PATTERN)

@@ -1,0 +1,230 @@
+"""Routes: runtime decisions (single and batch) and audiences (streamed).
+
+Thin: parse, call `fiduciary.decisions`, render. A decision always answers — an undeclared purpose is a
+deny with `purpose_not_declared`, not an error — except for a malformed id (422) and a person id nobody
+has, asked about a purpose that needs no consent (404: the caller is confused about who exists; for a
+consent purpose the answer is simply `no_consent`). In a batch, that unknown person answers a deny with
+`unknown_subject` instead, so one stale id does not fail the other decisions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from fiduciary.auth.models import ApiKey
+from fiduciary.auth.scopes import Scope
+from fiduciary.decisions.audiences import check_audience_request, eligible_people
+from fiduciary.decisions.engine import Decision, Reason
+from fiduciary.decisions.ids import ACTOR_PATTERN, SUBJECT_ID_PATTERN
+from fiduciary.decisions.service import MAX_BATCH, MAX_CATEGORIES, DecisionRequest, DecisionService
+from fiduciary.errors import FieldProblem, ValidationFailed
+from fiduciary.runtime import Runtime
+from fiduciary.web.deps import get_runtime, get_session
+from fiduciary.web.security import require_scopes
+
+router = APIRouter(prefix="/v1", tags=["decisions"])
+
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+Category = Annotated[str, Field(min_length=1, max_length=80)]
+
+
+class DecisionItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject_id: str = Field(pattern=SUBJECT_ID_PATTERN, description="A person id `per_…` or a visitor id `vis_…`.")
+    purpose: str = Field(min_length=1, max_length=80, description="A purpose id of the policy in force.")
+    categories: list[Category] = Field(
+        default_factory=list,
+        max_length=MAX_CATEGORIES,
+        description="Data categories the caller wants to use; empty means the purpose as declared.",
+    )
+
+
+class DecisionIn(BaseModel):
+    """One decision, or a batch in `requests` (then leave subject_id, purpose and categories out)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str | None = Field(
+        default=None,
+        pattern=ACTOR_PATTERN,
+        description="Who will use the data (a staff id, a job name); default: the API key's id.",
+    )
+    subject_id: str | None = Field(default=None, pattern=SUBJECT_ID_PATTERN)
+    purpose: str | None = Field(default=None, min_length=1, max_length=80)
+    categories: list[Category] = Field(default_factory=list, max_length=MAX_CATEGORIES)
+    requests: list[DecisionItem] | None = Field(default=None, min_length=1, max_length=MAX_BATCH)
+    strict: bool = Field(default=False, description="Deny outright when any requested category is outside the purpose.")
+
+
+class DecisionOut(BaseModel):
+    subject_id: str
+    purpose: str
+    allow: bool
+    reasons: list[Reason] = Field(description="Every rule that applied; an allow ends with its ground.")
+    allowed_categories: list[str] = Field(description="The field mask: categories that may be used.")
+    denied_categories: list[str]
+
+
+class DecisionResponse(DecisionOut):
+    actor: str
+    policy_version: int | None
+
+
+class DecisionBatchResponse(BaseModel):
+    actor: str
+    policy_version: int | None
+    decisions: list[DecisionOut]
+
+
+class AudienceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: str = Field(min_length=1, max_length=80, description="The purpose to reach, e.g. marketing.email.")
+    channel: str | None = Field(
+        default=None, max_length=20, description="A marketing channel the purpose declares, e.g. email."
+    )
+    subject_ids: list[str] | None = Field(
+        default=None, description="Only these people (person ids); omit for everyone."
+    )
+
+
+def decision_service(runtime: Runtime = Depends(get_runtime)) -> DecisionService:
+    return DecisionService.for_runtime(runtime)
+
+
+def _out(subject_id: str, decision: Decision) -> dict[str, Any]:
+    return {
+        "subject_id": subject_id,
+        "purpose": decision.purpose,
+        "allow": decision.allow,
+        "reasons": [str(r) for r in decision.reasons],
+        "allowed_categories": sorted(decision.allowed_categories),
+        "denied_categories": sorted(decision.denied_categories),
+    }
+
+
+def _single_fields(body: DecisionIn) -> tuple[str, str]:
+    missing = [
+        FieldProblem(f"body.{name}", "required (or give a batch in requests)")
+        for name in ("subject_id", "purpose")
+        if getattr(body, name) is None
+    ]
+    if missing:
+        raise ValidationFailed("A decision needs subject_id and purpose.", missing)
+    assert body.subject_id is not None and body.purpose is not None
+    return body.subject_id, body.purpose
+
+
+@router.post(
+    "/decisions",
+    summary="May this actor use these categories of this subject's data for this purpose? (single or batch)",
+    response_model=DecisionResponse | DecisionBatchResponse,
+    responses={404: {"description": "Unknown person on a non-consent purpose", **_PROBLEM}, 422: _PROBLEM},
+)
+def decisions(
+    body: DecisionIn,
+    key: ApiKey = Depends(require_scopes(Scope.DECISIONS)),
+    session: Session = Depends(get_session),
+    service: DecisionService = Depends(decision_service),
+) -> JSONResponse:
+    """Answers are built as plain dicts and sent as is: validating 1,000 decisions against the response
+    model again would cost more than deciding them."""
+    actor = body.actor or key.id
+    policy_version = service.policy().version
+    if body.requests is not None:
+        stray = [
+            FieldProblem(f"body.{name}", "not allowed with requests; put it in each request")
+            for name in ("subject_id", "purpose")
+            if getattr(body, name) is not None
+        ]
+        if body.categories:
+            stray.append(FieldProblem("body.categories", "not allowed with requests; put it in each request"))
+        if stray:
+            raise ValidationFailed("Give either one decision or a batch in requests, not both.", stray)
+        reqs = [DecisionRequest(r.subject_id, r.purpose, r.categories) for r in body.requests]
+        made = service.decide_many(session, actor, reqs, strict=body.strict)
+        return JSONResponse(
+            {
+                "actor": actor,
+                "policy_version": policy_version,
+                "decisions": [_out(r.subject_id, d) for r, d in zip(reqs, made, strict=True)],
+            }
+        )
+    subject_id, purpose = _single_fields(body)
+    decision = service.decide(session, actor, subject_id, purpose, body.categories, strict=body.strict)
+    return JSONResponse({"actor": actor, "policy_version": policy_version, **_out(subject_id, decision)})
+
+
+_PLAIN_IDS = re.compile(r"[A-Za-z0-9_\n]*")
+
+
+def _items(ids: list[str]) -> list[str]:
+    """`{"subject_id": …}` per id; ids are checked once per batch so the common case skips json.dumps."""
+    if _PLAIN_IDS.fullmatch("\n".join(ids)):
+        return [f'{{"subject_id":"{i}"}}' for i in ids]
+    return [json.dumps({"subject_id": i}, separators=(",", ":")) for i in ids]
+
+
+def _ndjson(chunks: Iterator[list[str]]) -> Iterator[bytes]:
+    for ids in chunks:
+        if ids:
+            yield ("\n".join(_items(ids)) + "\n").encode("utf-8")
+
+
+def _json_array(chunks: Iterator[list[str]]) -> Iterator[bytes]:
+    first = True
+    yield b"["
+    for ids in chunks:
+        if not ids:
+            continue
+        text = ",".join(_items(ids))
+        yield (text if first else "," + text).encode("utf-8")
+        first = False
+    yield b"]"
+
+
+def _stream(
+    runtime: Runtime, service: DecisionService, purpose: str, subject_ids: Sequence[str] | None
+) -> Iterator[list[str]]:
+    """Run the query in its own session: the request's session is closed before streaming starts."""
+    policy = service.policy()
+    cp = policy.compiled_purposes[purpose]
+    with runtime.sessions() as session:
+        yield from eligible_people(session, cp, today=service.today(policy), subject_ids=subject_ids)
+
+
+@router.post(
+    "/audiences",
+    summary="Everyone a purpose may reach now, streamed as NDJSON (or a JSON array)",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": 'One `{"subject_id": "per_…"}` per line, in id order.',
+            "content": {"application/x-ndjson": {}, "application/json": {}},
+        },
+        422: _PROBLEM,
+    },
+)
+def audiences(
+    body: AudienceIn,
+    _key: ApiKey = Depends(require_scopes(Scope.DECISIONS)),
+    runtime: Runtime = Depends(get_runtime),
+    service: DecisionService = Depends(decision_service),
+    accept: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    policy = service.policy()
+    check_audience_request(policy, body.purpose, body.channel, body.subject_ids)
+    chunks = _stream(runtime, service, body.purpose, body.subject_ids)
+    wants_array = accept is not None and "application/json" in accept and "ndjson" not in accept
+    if wants_array:
+        return StreamingResponse(_json_array(chunks), media_type="application/json")
+    return StreamingResponse(_ndjson(chunks), media_type="application/x-ndjson")

@@ -1,0 +1,230 @@
+"""DecisionService against real databases: facts loading, every reason through real state, batching, caches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from fiduciary.consent.linking import link_visitor
+from fiduciary.consent.models import ReconsentFloor
+from fiduciary.consent.restrictions import add_restriction
+from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService
+from fiduciary.decisions.engine import Reason
+from fiduciary.decisions.service import DecisionRequest, DecisionService
+from fiduciary.errors import NotFound, ValidationFailed
+from fiduciary.runtime import Runtime
+from fiduciary.vault.people import close_person, create_person, new_person_id, new_visitor_id
+
+ACTOR = "key_test"
+
+
+def person(session: Session, runtime: Runtime, **age: object) -> str:
+    p = create_person(session, policy=runtime.policy(), **age)  # type: ignore[arg-type]
+    session.commit()
+    return p.id
+
+
+def consent(
+    session: Session,
+    runtime: Runtime,
+    subject: str,
+    purpose: str,
+    action: str = "grant",
+    *,
+    channel: ConsentChannel = ConsentChannel.API,
+    guardian_id: str | None = None,
+) -> None:
+    ConsentService.for_runtime(runtime).record(
+        session,
+        ConsentInput(subject, purpose, action, channel, guardian_id=guardian_id),  # type: ignore[arg-type]
+    )
+    session.commit()
+
+
+@contextmanager
+def count_queries(session: Session) -> Iterator[list[str]]:
+    statements: list[str] = []
+    engine = session.get_bind()
+
+    def before(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", before)
+
+
+def test_grant_then_withdraw(session: Session, runtime: Runtime) -> None:
+    service = DecisionService(runtime)
+    pid = person(session, runtime, is_child=False)
+    d = service.decide(session, ACTOR, pid, "marketing.email", ["contact.email"])
+    assert (d.allow, d.reasons) == (False, (Reason.NO_CONSENT,))
+    consent(session, runtime, pid, "marketing.email")
+    d = service.decide(session, ACTOR, pid, "marketing.email", ["contact.email"])
+    assert (d.allow, d.reasons, d.allowed_categories) == (True, (Reason.CONSENT_GIVEN,), frozenset({"contact.email"}))
+    consent(session, runtime, pid, "marketing.email", "withdraw")
+    assert service.decide(session, ACTOR, pid, "marketing.email").reasons == (Reason.WITHDRAWN,)
+    consent(session, runtime, pid, "analytics", "deny")
+    assert service.decide(session, ACTOR, pid, "analytics").reasons == (Reason.WITHDRAWN,)
+
+
+def test_undeclared_purpose_and_foreign_categories(session: Session, runtime: Runtime) -> None:
+    service = DecisionService(runtime)
+    pid = person(session, runtime)
+    d = service.decide(session, ACTOR, pid, "telepathy", ["contact.email"])
+    assert (d.allow, d.reasons) == (False, (Reason.PURPOSE_NOT_DECLARED,))
+    d = service.decide(session, ACTOR, pid, "order_fulfilment", ["contact.address", "usage.browsing"])
+    assert d.allow and d.reasons == (Reason.CATEGORY_NOT_IN_PURPOSE, Reason.LEGAL_GROUND)
+    assert d.denied_categories == frozenset({"usage.browsing"})
+
+
+def test_unknown_person(session: Session, runtime: Runtime) -> None:
+    service = DecisionService(runtime)
+    ghost = new_person_id()
+    assert service.decide(session, ACTOR, ghost, "marketing.email").reasons == (Reason.NO_CONSENT,)
+    with pytest.raises(NotFound) as err:
+        service.decide(session, ACTOR, ghost, "account")
+    assert err.value.code == "person_not_found"
+    [d] = service.decide_many(session, ACTOR, [DecisionRequest(ghost, "account")])
+    assert (d.allow, d.reasons) == (False, (Reason.UNKNOWN_SUBJECT,))
+    # an undeclared purpose is still a decision, even for an unknown person
+    assert service.decide(session, ACTOR, ghost, "nope").reasons == (Reason.PURPOSE_NOT_DECLARED,)
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "per_", "per_UPPERCASEUPPERCASEUPPERCA", "usr_abcdefghijklmnopqrstuvwxyz", "per_1"]
+)
+def test_malformed_subject_id(session: Session, runtime: Runtime, bad: str) -> None:
+    with pytest.raises(ValidationFailed) as err:
+        DecisionService(runtime).decide(session, ACTOR, bad, "account")
+    assert err.value.fields[0].field == "subject_id"
+
+
+@pytest.mark.parametrize("bad", ["", " spaced", "a" * 101, "x/y", "\u00e9"])
+def test_malformed_actor(session: Session, runtime: Runtime, bad: str) -> None:
+    with pytest.raises(ValidationFailed) as err:
+        DecisionService(runtime).decide(session, bad, new_person_id(), "account")
+    assert err.value.fields[0].field == "actor"
+
+
+def test_batch_limits(session: Session, runtime: Runtime) -> None:
+    service = DecisionService(runtime)
+    with pytest.raises(ValidationFailed):
+        service.decide_many(session, ACTOR, [DecisionRequest(new_person_id(), "account")] * 1001)
+    with pytest.raises(ValidationFailed) as err:
+        service.decide_many(
+            session, ACTOR, [DecisionRequest(new_person_id(), "account"), DecisionRequest("bad", "account")]
+        )
+    assert err.value.fields[0].field == "requests[1].subject_id"
+    with pytest.raises(ValidationFailed):
+        service.decide(session, ACTOR, new_person_id(), "account", [f"c{i}" for i in range(101)])
+
+
+def test_closed_account(session: Session, runtime: Runtime) -> None:
+    service = DecisionService(runtime)
+    pid = person(session, runtime, is_child=False)
+    consent(session, runtime, pid, "marketing.email")
+    close_person(session, pid)
+    session.commit()
+    assert service.decide(session, ACTOR, pid, "marketing.email").reasons == (Reason.ACCOUNT_CLOSED,)
+    assert service.decide(session, ACTOR, pid, "account").reasons == (Reason.ACCOUNT_CLOSED,)
+    assert service.decide(session, ACTOR, pid, "tax_compliance").allow
+
+
+def test_children(session: Session, runtime: Runtime) -> None:
+    service = DecisionService(runtime)
+    parent = person(session, runtime, is_child=False)
+    kid = person(session, runtime, date_of_birth=date.today() - timedelta(days=365 * 10))
+    assert service.decide(session, ACTOR, kid, "marketing.email").reasons == (Reason.NO_CONSENT,)
+    consent(session, runtime, kid, "marketing.email", channel=ConsentChannel.GUARDIAN, guardian_id=parent)
+    assert service.decide(session, ACTOR, kid, "marketing.email").allow
+    # tracking and targeted advertising: denied whatever consent says (the consent service refuses it too)
+    for purpose in ("analytics", "personalised_ads"):
+        assert service.decide(session, ACTOR, kid, purpose).reasons == (Reason.CHILD_PROTECTION, Reason.NO_CONSENT)
+    # the same child, decided on a day after coming of age: the guardian's grant still counts, nothing is barred
+    later = DecisionService(runtime, clock=lambda: datetime.now(UTC) + timedelta(days=365 * 9))
+    assert later.decide(session, ACTOR, kid, "marketing.email").allow
+    assert later.decide(session, ACTOR, kid, "analytics").reasons == (Reason.NO_CONSENT,)
+
+
+def test_restrictions_and_legal_obligations(session: Session, runtime: Runtime) -> None:
+    service = DecisionService(runtime)
+    pid = person(session, runtime, is_child=False)
+    add_restriction(session, runtime.policy(), pid, purpose="customer_support", kind="objection")
+    session.commit()
+    assert service.decide(session, ACTOR, pid, "customer_support").reasons == (Reason.RESTRICTED_BY_PERSON,)
+    assert service.decide(session, ACTOR, pid, "account").allow
+    add_restriction(session, runtime.policy(), pid, purpose=None, kind="restriction")
+    session.commit()
+    assert service.decide(session, ACTOR, pid, "account").reasons == (Reason.RESTRICTED_BY_PERSON,)
+    assert service.decide(session, ACTOR, pid, "tax_compliance").reasons == (Reason.LEGAL_GROUND,)
+    assert service.decide(session, ACTOR, pid, "security").allow
+
+
+def test_material_change_floor(session: Session, runtime: Runtime) -> None:
+    service = DecisionService(runtime)
+    pid = person(session, runtime, is_child=False)
+    consent(session, runtime, pid, "marketing.email")
+    assert service.decide(session, ACTOR, pid, "marketing.email").allow
+    version = runtime.policy().version
+    assert version is not None
+    session.add(ReconsentFloor(purpose="marketing.email", min_version=version + 1, since=datetime.now(UTC)))
+    session.commit()
+    service.invalidate()
+    d = service.decide(session, ACTOR, pid, "marketing.email")
+    assert (d.allow, d.reasons) == (False, (Reason.CONSENT_PREDATES_MATERIAL_CHANGE,))
+    assert service.decide(session, ACTOR, pid, "analytics").reasons == (Reason.NO_CONSENT,)
+
+
+def test_linked_visitor_is_decided_as_the_person(session: Session, runtime: Runtime) -> None:
+    service = DecisionService(runtime)
+    visitor = new_visitor_id()
+    consent(session, runtime, visitor, "analytics", channel=ConsentChannel.BANNER)
+    assert service.decide(session, ACTOR, visitor, "analytics").allow
+    # an unlinked visitor is anonymous: no person facts, never "unknown"
+    assert service.decide(session, ACTOR, new_visitor_id(), "security").allow
+    pid = person(session, runtime, is_child=False)
+    link_visitor(ConsentService.for_runtime(runtime), session, pid, visitor)
+    session.commit()
+    assert service.decide(session, ACTOR, pid, "analytics").allow  # copied to the person
+    close_person(session, pid)
+    session.commit()
+    assert service.decide(session, ACTOR, visitor, "analytics").reasons == (Reason.ACCOUNT_CLOSED,)
+
+
+def test_batch_is_one_query_per_table_and_floors_are_cached(session: Session, runtime: Runtime) -> None:
+    service = DecisionService(runtime)
+    ids = [person(session, runtime, is_child=False) for _ in range(30)]
+    for pid in ids[:10]:
+        consent(session, runtime, pid, "marketing.email")
+    visitors = [new_visitor_id() for _ in range(5)]
+    requests = [DecisionRequest(s, "marketing.email") for s in ids + visitors] + [
+        DecisionRequest(s, "account", ("contact.email",)) for s in ids
+    ]
+    service.decide_many(session, ACTOR, requests[:1])  # warm the policy and floors caches
+    with count_queries(session) as statements:
+        made = service.decide_many(session, ACTOR, requests)
+    # visitor links, people, consent state, restrictions; nothing for the cached policy and floors
+    assert len(statements) == 4, statements
+    assert not any("reconsent_floors" in s for s in statements)
+    assert [d.allow for d in made[:35]] == [True] * 10 + [False] * 25
+    assert all(d.allow for d in made[35:])
+
+
+def test_prepared_context_decides_without_queries(session: Session, runtime: Runtime) -> None:
+    service = DecisionService(runtime)
+    pid = person(session, runtime, is_child=False)
+    consent(session, runtime, pid, "marketing.sms")
+    ctx = service.prepare(session, [pid])
+    with count_queries(session) as statements:
+        assert ctx.decide(pid, "marketing.sms", ["contact.phone"]).allow
+        assert not ctx.decide(pid, "marketing.email").allow
+        assert ctx.decide(new_person_id(), "account").reasons == (Reason.UNKNOWN_SUBJECT,)
+    assert statements == []
