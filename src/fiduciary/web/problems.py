@@ -92,3 +92,69 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details. `errors` names each invalid field; values are never echoed.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                    "hint": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make the published OpenAPI say what the API really answers on errors: problem+json, never FastAPI's
+    default `HTTPValidationError`. Every error response of every operation points at one Problem schema,
+    and 4XX/5XX ranges are declared where an operation lists none of its own."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = original()
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        schemas["Problem"] = PROBLEM_SCHEMA
+        problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for path_item in spec.get("paths", {}).values():
+            for operation in path_item.values():
+                if not isinstance(operation, dict) or "responses" not in operation:
+                    continue
+                responses = operation["responses"]
+                # Pages for people (HTML on success) may answer an error with a page too.
+                success_types = {t for st, r in responses.items() if st[0] == "2" for t in r.get("content", {})}
+                errors = problem
+                if success_types and success_types <= {"text/html"}:
+                    errors = {**problem, "text/html": {"schema": {"type": "string"}}}
+                for status, response in responses.items():
+                    if status[0] in "45":
+                        response["content"] = errors
+                        if status == "422":
+                            response["description"] = "A field is invalid; `errors` names it."
+                responses.setdefault("4XX", {"description": "Client error", "content": errors})
+                responses.setdefault("5XX", {"description": "Server error", "content": errors})
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -21,6 +21,9 @@ from fiduciary.policy.schema import PolicyDocument
 from fiduciary.web.deps import get_session
 from fiduciary.web.security import public_rate_limit
 
+# Version numbers are 32-bit integers on both engines; a larger one can only be a bad request.
+MAX_VERSION = 2**31 - 1
+
 router = APIRouter(prefix="/v1/policy", tags=["policy"], dependencies=[Depends(public_rate_limit)])
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
@@ -165,7 +168,7 @@ def list_versions(session: Session = Depends(get_session)) -> PolicyVersionList:
 )
 def get_version(
     response: Response,
-    version: int = Path(ge=1, description="The version number."),
+    version: int = Path(ge=1, le=MAX_VERSION, description="The version number."),
     if_none_match: str | None = Header(default=None),
     session: Session = Depends(get_session),
 ) -> PolicyVersionOut | Response:
@@ -197,9 +200,9 @@ def get_version(
     responses={404: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM},
 )
 def diff(
-    from_version: int = Query(alias="from", ge=1, description="The earlier version."),
+    from_version: int = Query(alias="from", ge=1, le=MAX_VERSION, description="The earlier version."),
     to_version: int | None = Query(
-        default=None, alias="to", ge=1, description="The later version (default: the one in force)."
+        default=None, alias="to", ge=1, le=MAX_VERSION, description="The later version (default: the one in force)."
     ),
     session: Session = Depends(get_session),
 ) -> PolicyDiffOut:
