@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fiduciary import __version__
 from fiduciary.config import Settings
 from fiduciary.runtime import Runtime
-from fiduciary.web.problems import install_problem_handlers
+from fiduciary.web.problems import document_problems, install_problem_handlers
 from fiduciary.web.routes import apikeys, health, keys, notice, policy
 from fiduciary.web.routes import audit as audit_routes
 from fiduciary.web.routes import consent as consent_routes
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         openapi_url="/openapi.json",
     )
     install_problem_handlers(app)
+    document_problems(app)
     install_security(app)
     app.include_router(health.router)
     app.include_router(policy.router)
