@@ -15,6 +15,7 @@ from fiduciary.config import Settings, get_settings
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.versions import PolicyInForce, bootstrap_policy
 from fiduciary.storage import create_engine_for_url, make_session_factory, upgrade_to_head
+from fiduciary.vault.service import check_vault_keys, close_vault_keys
 
 
 @dataclass
@@ -39,6 +40,8 @@ class Runtime:
             runtime = cls(settings=settings, engine=engine, sessions=make_session_factory(engine))
             if bootstrap:
                 bootstrap_policy(runtime.sessions, settings.resolved_policy_file)
+            # A missing or wrong key-encryption key stops the start here, never a corrupt read later.
+            check_vault_keys(runtime)
         except BaseException:
             engine.dispose()
             raise
@@ -49,4 +52,5 @@ class Runtime:
         return self._policy.get()
 
     def close(self) -> None:
+        close_vault_keys(self)
         self.engine.dispose()

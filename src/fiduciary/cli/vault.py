@@ -1,0 +1,98 @@
+"""`fiduciary restore-replay` and `fiduciary vault ...`: erasure after a restore, purge, journal checks."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from fiduciary.errors import FiduciaryError
+from fiduciary.runtime import Runtime
+from fiduciary.vault.erasure import checkpoint_sqlite, purge_erased_batch, restore_replay
+from fiduciary.vault.service import VaultService, check_vault_keys, close_vault_keys
+
+app = typer.Typer(help="Personal-data vault maintenance: purge erased data, verify the erasure journal.")
+console = Console(highlight=False, soft_wrap=True)
+
+
+def restore_replay_command(
+    batch_size: int = typer.Option(1000, min=1, max=10_000, help="Journal entries applied per transaction."),
+) -> None:
+    """Re-apply every journaled erasure after restoring a database backup (idempotent; run before serving)."""
+    runtime = Runtime.start()
+    try:
+        report = restore_replay(runtime, batch_size=batch_size)
+    except FiduciaryError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        close_vault_keys(runtime)
+        runtime.close()
+    console.print(
+        f"journal: {report.journal_entries:,} entries, {report.people:,} people; "
+        f"re-erased {report.re_erased:,}, already erased {report.already_erased:,}, "
+        f"tombstoned {report.tombstoned:,} without a key"
+    )
+    if report.rejournaled:
+        console.print(
+            f"[yellow]{report.rejournaled:,} erasures recorded in the database were missing from the journal and "
+            "have been appended to it[/yellow]"
+        )
+    if report.re_erased:
+        console.print("run `fiduciary vault purge` to delete their ciphertext rows")
+
+
+@app.command("purge")
+def purge_command(
+    batch_size: int = typer.Option(10_000, min=1, max=1_000_000, help="Rows deleted per transaction."),
+) -> None:
+    """Delete erased people's ciphertext rows, purge legal-hold records past their date, checkpoint SQLite."""
+    runtime = Runtime.start()
+    try:
+        vault = VaultService(runtime)
+        rows = people = records = 0
+        while True:
+            with runtime.sessions() as session:
+                report = purge_erased_batch(session, batch_size=batch_size)
+                session.commit()
+            rows += report.rows_deleted
+            people += report.people_completed
+            if report.rows_deleted == 0 and report.people_completed == 0:
+                break
+        while True:
+            with runtime.sessions() as session:
+                purged = vault.purge_legal_holds(session, batch_size=batch_size)
+                session.commit()
+            records += purged
+            if purged == 0:
+                break
+        checkpoint_sqlite(runtime.engine)
+        key_engine = check_vault_keys(runtime).key_store.engine
+        if key_engine is not None:
+            checkpoint_sqlite(key_engine)
+    except FiduciaryError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        close_vault_keys(runtime)
+        runtime.close()
+    console.print(
+        f"deleted {rows:,} ciphertext rows of {people:,} erased people; purged {records:,} legal-hold records"
+    )
+
+
+@app.command("verify-journal")
+def verify_journal_command() -> None:
+    """Check the erasure journal's HMAC chain; exit 1 naming the first bad line."""
+    runtime = Runtime.start()
+    try:
+        keys = check_vault_keys(runtime)
+        report = keys.journal.verify()
+        path = keys.journal.path
+    finally:
+        close_vault_keys(runtime)
+        runtime.close()
+    if report.ok:
+        console.print(f"{path}: [green]ok[/green] — {report.entries:,} entries")
+        return
+    console.print(f"{path}: [red]FAILED[/red] at line {report.line}: {report.problem}")
+    raise typer.Exit(1)
