@@ -5,7 +5,7 @@ class of your own. Every method is one HTTP request (`audit_events` pages throug
 only in request and response bodies, never in URLs, and the SDK logs nothing.
 
 In-process (same Python process as the service, no HTTP): use `fiduciary.vault.access.VaultAccess`
-inside `refusals_audited`, which is exactly what these endpoints call.
+inside `fiduciary.audit.service.refusals_audited`, which is exactly what these endpoints call.
 """
 
 from __future__ import annotations

@@ -19,15 +19,17 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from fiduciary.audit.service import Action, AuditTrail, attach_audit, decision_event, refusals_audited, safe_slug
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
 from fiduciary.decisions.audiences import check_audience_request, eligible_people
 from fiduciary.decisions.engine import Decision, Reason
 from fiduciary.decisions.ids import ACTOR_PATTERN, SUBJECT_ID_PATTERN
 from fiduciary.decisions.service import MAX_BATCH, MAX_CATEGORIES, DecisionRequest, DecisionService
-from fiduciary.errors import FieldProblem, ValidationFailed
+from fiduciary.errors import FieldProblem, NotFound, ValidationFailed
 from fiduciary.runtime import Runtime
 from fiduciary.web.deps import get_runtime, get_session
+from fiduciary.web.routes.audit import audit_trail, request_id
 from fiduciary.web.security import require_scopes
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
@@ -135,9 +137,12 @@ def decisions(
     key: ApiKey = Depends(require_scopes(Scope.DECISIONS)),
     session: Session = Depends(get_session),
     service: DecisionService = Depends(decision_service),
+    trail: AuditTrail = Depends(audit_trail),
+    req_id: str = Depends(request_id),
 ) -> JSONResponse:
     """Answers are built as plain dicts and sent as is: validating 1,000 decisions against the response
-    model again would cost more than deciding them."""
+    model again would cost more than deciding them. Every decision is audited (actor: the key; the named
+    actor as `on_behalf_of`)."""
     actor = body.actor or key.id
     policy_version = service.policy().version
     if body.requests is not None:
@@ -152,6 +157,22 @@ def decisions(
             raise ValidationFailed("Give either one decision or a batch in requests, not both.", stray)
         reqs = [DecisionRequest(r.subject_id, r.purpose, r.categories) for r in body.requests]
         made = service.decide_many(session, actor, reqs, strict=body.strict)
+        trail.record_many(
+            session,
+            [
+                decision_event(
+                    key.id,
+                    r.subject_id,
+                    r.purpose,
+                    list(r.categories),
+                    d.allow,
+                    d.reasons,
+                    on_behalf_of=body.actor,
+                    request_id=req_id,
+                )
+                for r, d in zip(reqs, made, strict=True)
+            ],
+        )
         return JSONResponse(
             {
                 "actor": actor,
@@ -160,7 +181,38 @@ def decisions(
             }
         )
     subject_id, purpose = _single_fields(body)
-    decision = service.decide(session, actor, subject_id, purpose, body.categories, strict=body.strict)
+    with refusals_audited(session, trail):
+        try:
+            decision = service.decide(session, actor, subject_id, purpose, body.categories, strict=body.strict)
+        except NotFound as exc:
+            raise attach_audit(
+                exc,
+                decision_event(
+                    key.id,
+                    subject_id,
+                    purpose,
+                    body.categories,
+                    False,
+                    [Reason.UNKNOWN_SUBJECT],
+                    on_behalf_of=body.actor,
+                    request_id=req_id,
+                ),
+            ) from None
+    trail.record_many(
+        session,
+        [
+            decision_event(
+                key.id,
+                subject_id,
+                purpose,
+                body.categories,
+                decision.allow,
+                decision.reasons,
+                on_behalf_of=body.actor,
+                request_id=req_id,
+            )
+        ],
+    )
     return JSONResponse({"actor": actor, "policy_version": policy_version, **_out(subject_id, decision)})
 
 
@@ -216,13 +268,26 @@ def _stream(
 )
 def audiences(
     body: AudienceIn,
-    _key: ApiKey = Depends(require_scopes(Scope.DECISIONS)),
+    key: ApiKey = Depends(require_scopes(Scope.DECISIONS)),
     runtime: Runtime = Depends(get_runtime),
     service: DecisionService = Depends(decision_service),
+    session: Session = Depends(get_session),
+    trail: AuditTrail = Depends(audit_trail),
+    req_id: str = Depends(request_id),
     accept: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     policy = service.policy()
     check_audience_request(policy, body.purpose, body.channel, body.subject_ids)
+    trail.record(
+        session,
+        actor=key.id,
+        action=Action.AUDIENCE,
+        purpose=body.purpose,
+        target=safe_slug(body.channel),
+        count=len(body.subject_ids) if body.subject_ids is not None else None,
+        request_id=req_id,
+    )
+    session.commit()  # before streaming: the audit append must not hold SQLite's write lock meanwhile
     chunks = _stream(runtime, service, body.purpose, body.subject_ids)
     wants_array = accept is not None and "application/json" in accept and "ndjson" not in accept
     if wants_array:
