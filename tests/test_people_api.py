@@ -133,3 +133,24 @@ def test_scopes(client: TestClient, session: Session) -> None:
     assert client.post("/v1/people", json={}, headers=reader).status_code == 403
     assert client.post("/v1/people", json={}).status_code == 401
     assert count(session, Person) == 0
+
+
+def test_create_and_close_are_audited_without_values(
+    client: TestClient, session: Session, headers: dict[str, str]
+) -> None:
+    from fiduciary.audit.models import AuditEventIndex
+    from fiduciary.ledger.models import LedgerEvent
+
+    person_id = client.post("/v1/people", json={"date_of_birth": "1990-04-01"}, headers=headers).json()["id"]
+    client.post(f"/v1/people/{person_id}/close", headers=headers)
+    session.expire_all()
+    rows = session.scalars(
+        sa.select(AuditEventIndex)
+        .where(AuditEventIndex.person_id == person_id)
+        .order_by(AuditEventIndex.ledger_position)
+    ).all()
+    assert [(r.action, r.outcome) for r in rows] == [("person.create", "allowed"), ("person.close", "allowed")]
+    key_id = headers["Authorization"].split("_")[1]
+    assert {r.actor for r in rows} == {key_id}
+    payloads = session.scalars(sa.select(LedgerEvent.payload).where(LedgerEvent.stream == "audit")).all()
+    assert not any("1990" in str(p) for p in payloads)  # the date of birth is never in the trail

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from fiduciary.audit.service import Action, AuditTrail
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
 from fiduciary.consent.linking import link_visitor
@@ -24,6 +25,7 @@ from fiduciary.runtime import Runtime
 from fiduciary.vault.models import Person
 from fiduciary.vault.people import close_person, create_person, declare_age, get_person, require_active
 from fiduciary.web.deps import get_runtime, get_session
+from fiduciary.web.routes.audit import audit_trail, request_id
 from fiduciary.web.security import require_scopes
 
 router = APIRouter(prefix="/v1/people", tags=["people"])
@@ -108,11 +110,14 @@ def _restriction(r: Restriction) -> RestrictionOut:
 )
 def create(
     body: PersonCreate,
-    _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
+    key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
     session: Session = Depends(get_session),
     runtime: Runtime = Depends(get_runtime),
+    trail: AuditTrail = Depends(audit_trail),
+    req_id: str = Depends(request_id),
 ) -> PersonOut:
     person = create_person(session, policy=runtime.policy(), date_of_birth=body.date_of_birth, is_child=body.is_child)
+    trail.record(session, actor=key.id, action=Action.PERSON_CREATE, person_id=person.id, request_id=req_id)
     return _out(person)
 
 
@@ -143,10 +148,14 @@ def age(
 @router.post("/{person_id}/close", summary="Close a person's account", response_model=PersonOut)
 def close(
     person_id: PersonId,
-    _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
+    key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
     session: Session = Depends(get_session),
+    trail: AuditTrail = Depends(audit_trail),
+    req_id: str = Depends(request_id),
 ) -> PersonOut:
-    return _out(close_person(session, person_id))
+    person = close_person(session, person_id)
+    trail.record(session, actor=key.id, action=Action.PERSON_CLOSE, person_id=person.id, request_id=req_id)
+    return _out(person)
 
 
 @router.get(
