@@ -297,6 +297,16 @@ def test_cli_status_generate_and_rotate(cli_env: Settings, monkeypatch: pytest.M
     rotated = runner.invoke(app, ["keys", "rotate", "--batch-size", "1"])
     assert rotated.exit_code == 0, rotated.output
     assert "re-wrapped 1 data keys" in rotated.output and "can now be removed" in rotated.output
+    from fiduciary.audit.models import AuditEventIndex
+    from fiduciary.storage import create_engine_for_url
+
+    engine = create_engine_for_url(cli_env.resolved_database_url)
+    with engine.connect() as conn:
+        audited = conn.execute(
+            sa.select(AuditEventIndex.actor, AuditEventIndex.outcome).where(AuditEventIndex.action == "key.rotate")
+        ).all()
+    engine.dispose()
+    assert [tuple(a) for a in audited] == [("cli", "allowed")]
     monkeypatch.delenv("FIDUCIARY_KEK_PREVIOUS")
     get_settings.cache_clear()
     after = runner.invoke(app, ["keys", "status"])

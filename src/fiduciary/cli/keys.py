@@ -9,10 +9,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from fiduciary.audit.service import Action, AuditTrail, Outcome
 from fiduciary.config import get_settings
 from fiduciary.errors import FiduciaryError
 from fiduciary.runtime import Runtime
-from fiduciary.storage import create_engine_for_url
+from fiduciary.storage import create_engine_for_url, session_scope
 from fiduciary.vault.service import KeyStatus, check_vault_keys, close_vault_keys, generate_kek, key_status, rotate_keks
 
 app = typer.Typer(help="Vault keys: status, key-encryption-key rotation, new keys.", no_args_is_help=True)
@@ -98,6 +99,15 @@ def rotate_command(
         ) as progress:
             task = progress.add_task("rotate", total=total)
             report = rotate_keks(runtime, batch_size=batch_size, progress=lambda n: progress.advance(task, n))
+        with session_scope(runtime.sessions) as session:
+            AuditTrail.for_runtime(runtime).record(
+                session,
+                actor="cli",
+                action=Action.KEY_ROTATE,
+                outcome=Outcome.ALLOWED if not report.remaining else Outcome.ERROR,
+                target=report.current_kek_id,
+                count=report.data_keys_rewrapped + report.record_keys_rewrapped,
+            )
     except FiduciaryError as exc:
         console.print(f"[red]{exc.detail}[/red]")
         raise typer.Exit(1) from None
