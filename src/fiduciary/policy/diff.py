@@ -17,7 +17,7 @@ contact's details or free text (descriptions, limitations), which may name a per
 Retention lengths are compared by `Duration.approx_days`. A rule without `keep_for` is treated as the
 longest possible retention (the notice no longer states a period), except that giving a period to a rule
 that had none is material when the clock starts at a later event (data then lives that long after the
-trigger instead of ending at it); see docs/decisions/policy-diff-retention.md.
+trigger instead of ending at it); see docs/decisions/0005-policy-diff-retention.md.
 """
 
 from __future__ import annotations
