@@ -14,22 +14,14 @@ audience (100,000 given ids) is timed too.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+from _support import Engine, database, engines, server
 
 from fiduciary.auth.service import create_api_key
 from fiduciary.config import DEMO_POLICY_PATH
@@ -38,28 +30,9 @@ from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.loader import load_policy
 from fiduciary.storage import create_engine_for_url, make_session_factory, upgrade_to_head
 
-PG_ADMIN_URL = os.environ.get("FIDUCIARY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TODAY = date(2027, 6, 1)
 CONSENT_PURPOSES = ("marketing.email", "marketing.sms", "analytics")
 NOTICE = "sha256:" + "0" * 64
-
-
-@contextmanager
-def database(engine_name: str) -> Iterator[str]:
-    if engine_name == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite:///{Path(tmp) / 'bench.db'}"
-        return
-    admin = create_engine_for_url(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"fiduciary_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
@@ -181,39 +154,9 @@ PROPOSED_INDEXES = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def server(url: str, data_dir: Path) -> Iterator[str]:
-    """uvicorn on 127.0.0.1 over the bench database (it publishes the demo policy on start)."""
-    port = free_port()
-    env = {**os.environ, "FIDUCIARY_DATABASE_URL": url, "FIDUCIARY_DATA_DIR": str(data_dir)}
-    command = [sys.executable, "-m", "uvicorn", "--factory", "fiduciary.web.app:create_app"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
-    proc = subprocess.Popen(command, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("uvicorn did not start")
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def run(engine_name: str, n: int, proposed_indexes: bool = False, http: bool = False) -> None:
+def run(engine_name: Engine, n: int, proposed_indexes: bool = False, http: bool = False) -> None:
     policy = CompiledPolicy.build(load_policy(DEMO_POLICY_PATH).document, "sha256:bench", 2)
-    with database(engine_name) as url:
+    with database(engine_name) as (url, workdir):
         engine = create_engine_for_url(url)
         upgrade_to_head(engine)
         started = time.perf_counter()
@@ -237,16 +180,16 @@ def run(engine_name: str, n: int, proposed_indexes: bool = False, http: bool = F
             f"[{engine_name}] audience marketing.email, list of {len(ids):,} ids: {count:,} eligible in {seconds:.2f} s"
         )
         if http:
-            time_http(sessions, url)
+            time_http(sessions, url, workdir / "data")
         engine.dispose()
 
 
-def time_http(sessions: sa.orm.sessionmaker[sa.orm.Session], url: str) -> None:
+def time_http(sessions: sa.orm.sessionmaker[sa.orm.Session], url: str, data_dir: Path) -> None:
     """The whole path: request, query, NDJSON encoding, transfer over loopback, client reading every byte."""
     with sessions() as session:
         _, key = create_api_key(session, "bench", ["decisions"])
         session.commit()
-    with tempfile.TemporaryDirectory() as data_dir, server(url, Path(data_dir)) as base:
+    with server(url, data_dir) as base:
         best, lines, size = float("inf"), 0, 0
         for _ in range(2):
             started = time.perf_counter()
@@ -275,7 +218,7 @@ def main() -> None:
     parser.add_argument("--proposed-indexes", action="store_true", help="add the covering indexes first")
     parser.add_argument("--http", action="store_true", help="also time the whole HTTP stream through uvicorn")
     args = parser.parse_args()
-    for name in ("sqlite", "postgresql") if args.engine == "both" else (args.engine,):
+    for name in engines(args.engine):
         run(name, args.people, args.proposed_indexes, args.http)
 
 

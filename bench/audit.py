@@ -14,46 +14,21 @@ the ledger and its index; `VaultAccess.lookup` = normalise + blind index + one i
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+from _support import Engine, database, engines
 from sqlalchemy.orm import Session
 
 from fiduciary.config import Settings
 from fiduciary.runtime import Runtime
-from fiduciary.storage import create_engine_for_url
 from fiduciary.vault.access import VaultAccess
 from fiduciary.vault.service import NewPerson, VaultService
 
-PG_ADMIN_URL = os.environ.get("FIDUCIARY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 ACTOR = "benchKey0001"
-
-
-@contextmanager
-def database(engine_name: str, tmp: Path) -> Iterator[str]:
-    if engine_name == "sqlite":
-        yield f"sqlite:///{tmp / 'bench.db'}"
-        return
-    admin = create_engine_for_url(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"fiduciary_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def populate(runtime: Runtime, n: int) -> list[tuple[str, str]]:
@@ -104,9 +79,9 @@ def measure(runtime: Runtime, ops: int, per_tx: int, op: Callable[[Session, int]
     return ops / elapsed, statistics.median(latencies) * 1000
 
 
-def run(engine_name: str, people: int, ops: int) -> dict[str, tuple[float, float]]:
-    with tempfile.TemporaryDirectory() as tmp, database(engine_name, Path(tmp)) as url:
-        settings = Settings(database_url=url, data_dir=Path(tmp) / "data")
+def run(engine_name: Engine, people: int, ops: int) -> dict[str, tuple[float, float]]:
+    with database(engine_name) as (url, tmp):
+        settings = Settings(database_url=url, data_dir=tmp / "data")
         runtime = Runtime.start(settings)
         try:
             access = VaultAccess.for_runtime(runtime)
@@ -155,8 +130,7 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=2000)
     parser.add_argument("--ops", type=int, default=2000)
     args = parser.parse_args()
-    engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
-    for engine_name in engines:
+    for engine_name in engines(args.engine):
         results = run(engine_name, args.people, args.ops)
         print(f"\n{engine_name}: {args.people} people, {args.ops} operations per measure")
         for label, (rate, p50) in results.items():

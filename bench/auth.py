@@ -14,46 +14,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
-import sqlalchemy as sa
+from _support import Engine, database, engines
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
 
 from fiduciary.auth.service import authenticate, create_api_key
 from fiduciary.config import Settings
 from fiduciary.runtime import Runtime
-from fiduciary.storage import create_engine_for_url
 from fiduciary.web.app import create_app
 from fiduciary.web.security import RateLimiter
-
-PG_ADMIN_URL = os.environ.get("FIDUCIARY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-
-
-@contextmanager
-def database(engine_name: str) -> Iterator[tuple[str, Path]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        if engine_name == "sqlite":
-            yield f"sqlite:///{Path(tmp) / 'bench.db'}", Path(tmp)
-            return
-        admin = create_engine_for_url(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        name = f"fiduciary_bench_{uuid.uuid4().hex[:10]}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False), Path(tmp)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 def _percentiles(samples: list[float]) -> str:
@@ -63,7 +35,7 @@ def _percentiles(samples: list[float]) -> str:
     return f"p50 {p50:.3f} ms, p99 {p99:.3f} ms, {len(samples) / sum(samples):,.0f}/s"
 
 
-def bench_authenticate(engine_name: str, requests: int) -> None:
+def bench_authenticate(engine_name: Engine, requests: int) -> None:
     with database(engine_name) as (url, data_dir):
         runtime = Runtime.start(Settings(database_url=url, data_dir=data_dir / "data"))
         with runtime.sessions() as session:
@@ -117,7 +89,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     args = parser.parse_args()
     bench_limiter()
-    for engine_name in ("sqlite", "postgresql") if args.engine == "both" else (args.engine,):
+    for engine_name in engines(args.engine):
         bench_authenticate(engine_name, args.requests)
 
 

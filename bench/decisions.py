@@ -15,33 +15,21 @@
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+from _support import Engine, database, engines, server
 
 from fiduciary.auth.service import create_api_key
 from fiduciary.config import Settings
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService
 from fiduciary.decisions.service import DecisionRequest, DecisionService
 from fiduciary.runtime import Runtime
-from fiduciary.storage import create_engine_for_url
 from fiduciary.vault.people import create_person
 
-PG_ADMIN_URL = os.environ.get("FIDUCIARY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 QUESTIONS = [
     ("marketing.email", ("contact.email",)),
     ("marketing.sms", ()),
@@ -51,23 +39,6 @@ QUESTIONS = [
     ("tax_compliance", ("government.pan",)),
     ("undeclared.purpose", ()),
 ]
-
-
-@contextmanager
-def database(engine_name: str, tmp: Path) -> Iterator[str]:
-    if engine_name == "sqlite":
-        yield f"sqlite:///{tmp / 'bench.db'}"
-        return
-    admin = create_engine_for_url(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"fiduciary_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def populate(runtime: Runtime, n: int) -> tuple[list[str], str]:
@@ -130,53 +101,6 @@ def in_process(runtime: Runtime, ids: list[str], rounds: int) -> None:
             f"  in process, loading facts: {total / seconds:>10,.0f} decisions/s"
             " (batches of 1,000, facts read per batch)"
         )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def server(settings: Settings) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "FIDUCIARY_DATABASE_URL": settings.resolved_database_url,
-        "FIDUCIARY_DATA_DIR": str(settings.data_dir),
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "fiduciary.web.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("uvicorn did not start")
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -253,18 +177,16 @@ def http(base: str, key: str, ids: list[str], requests_total: int) -> None:
     )
 
 
-def run(engine_name: str, people: int, rounds: int, http_requests: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        with database(engine_name, tmp) as url:
-            settings = Settings(database_url=url, data_dir=tmp / "data")
-            runtime = Runtime.start(settings)
-            ids, key = populate(runtime, people)
-            print(f"[{engine_name}] {people:,} people")
-            in_process(runtime, ids, rounds)
-            runtime.close()
-            with server(settings) as base:
-                http(base, key, ids, http_requests)
+def run(engine_name: Engine, people: int, rounds: int, http_requests: int) -> None:
+    with database(engine_name) as (url, tmp):
+        settings = Settings(database_url=url, data_dir=tmp / "data")
+        runtime = Runtime.start(settings)
+        ids, key = populate(runtime, people)
+        print(f"[{engine_name}] {people:,} people")
+        in_process(runtime, ids, rounds)
+        runtime.close()
+        with server(settings.resolved_database_url, settings.data_dir) as base:
+            http(base, key, ids, http_requests)
 
 
 def main() -> None:
@@ -274,7 +196,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1_000_000, help="in-process decisions to time (x3)")
     parser.add_argument("--http-requests", type=int, default=2000)
     args = parser.parse_args()
-    for name in ("sqlite", "postgresql") if args.engine == "both" else (args.engine,):
+    for name in engines(args.engine):
         run(name, args.people, args.rounds, args.http_requests)
 
 

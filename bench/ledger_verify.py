@@ -10,44 +10,18 @@ verification also checks 200 signatures.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+from _support import Engine, database, engines
 
 from fiduciary.ledger.service import Ledger, verify
 from fiduciary.ledger.signing import Signer
 from fiduciary.storage import create_engine_for_url, make_session_factory, upgrade_to_head
 
-PG_ADMIN_URL = os.environ.get("FIDUCIARY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
-
-@contextmanager
-def database(engine_name: str) -> Iterator[str]:
-    if engine_name == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite:///{Path(tmp) / 'bench.db'}"
-        return
-    admin = create_engine_for_url(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"fiduciary_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def run(engine_name: str, events: int, batch: int) -> None:
-    with database(engine_name) as url:
+def run(engine_name: Engine, events: int, batch: int) -> None:
+    with database(engine_name) as (url, _):
         engine = create_engine_for_url(url)
         upgrade_to_head(engine)
         sessions = make_session_factory(engine)
@@ -101,7 +75,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
     args = parser.parse_args()
-    for name in ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]:
+    for name in engines(args.engine):
         run(name, args.events, args.batch)
 
 

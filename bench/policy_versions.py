@@ -15,19 +15,13 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import statistics
-import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+from _support import Engine, database, engines
 
 from fiduciary.config import DEMO_POLICY_PATH, Settings
 from fiduciary.policy import versions
@@ -35,9 +29,6 @@ from fiduciary.policy.diff import diff_policies, materially_changed_purposes
 from fiduciary.policy.loader import load_policy
 from fiduciary.policy.schema import PolicyDocument
 from fiduciary.runtime import Runtime
-from fiduciary.storage import create_engine_for_url
-
-PG_ADMIN_URL = os.environ.get("FIDUCIARY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
 def big_policy(n_categories: int, n_purposes: int) -> dict[str, Any]:
@@ -111,29 +102,11 @@ def best(fn: Callable[[], object], runs: int = 5) -> float:
     return min(times)
 
 
-@contextmanager
-def database(engine_name: str) -> Iterator[str]:
-    if engine_name == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite:///{Path(tmp) / 'bench.db'}"
-        return
-    admin = create_engine_for_url(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"fiduciary_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def bench_database(engine_name: str, old: PolicyDocument, new: PolicyDocument) -> None:
+def bench_database(engine_name: Engine, old: PolicyDocument, new: PolicyDocument) -> None:
     past = datetime(2020, 1, 1, tzinfo=UTC)
     publish_times, cold, warm = [], [], []
-    with database(engine_name) as url, tempfile.TemporaryDirectory() as data_dir:
-        runtime = Runtime.start(Settings(database_url=url, data_dir=Path(data_dir)), bootstrap=False)
+    with database(engine_name) as (url, workdir):
+        runtime = Runtime.start(Settings(database_url=url, data_dir=workdir / "data"), bootstrap=False)
         try:
             for run in range(5):
                 # every run publishes the pair anew under distinct names, so each publish is a real one
@@ -184,8 +157,7 @@ def main() -> None:
     print(f"content_hash: best {best(lambda: versions.content_hash(old)) * 1e3:.1f} ms")
     print(f"diff_policies: best {best(lambda: diff_policies(old, new)) * 1e3:.1f} ms")
     print(f"materially_changed_purposes: best {best(lambda: materially_changed_purposes(old, new)) * 1e3:.1f} ms")
-    engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
-    for engine_name in engines:
+    for engine_name in engines(args.engine):
         bench_database(engine_name, old, new)
 
 
