@@ -119,17 +119,18 @@ def cli_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         get_settings.cache_clear()
 
 
-def test_cli_rebuild_state(session: Session, runtime: Runtime, cli_env: None) -> None:
+@pytest.mark.parametrize("command", [["consent", "rebuild-state"], ["ledger", "rebuild-state"]])
+def test_cli_rebuild_state(session: Session, runtime: Runtime, cli_env: None, command: list[str]) -> None:
     mixed_history(session, runtime)
     live = full_tables(session)
-    ok = runner.invoke(app, ["consent", "rebuild-state", "--check"])
+    ok = runner.invoke(app, [*command, "--check"])
     assert ok.exit_code == 0, ok.output
     assert "identical" in ok.output
     session.execute(sa.delete(ConsentState).where(ConsentState.subject_id.like("vis_%")))
     session.commit()
-    check = runner.invoke(app, ["consent", "rebuild-state", "--check"])
+    check = runner.invoke(app, [*command, "--check"])
     assert check.exit_code == 1 and "missing" in check.output
     assert full_tables(session) != live  # --check changed nothing
-    fix = runner.invoke(app, ["consent", "rebuild-state"])
+    fix = runner.invoke(app, command)
     assert fix.exit_code == 0 and "replaced" in fix.output
     assert full_tables(session) == live

@@ -123,3 +123,12 @@ def public_key_command(
         typer.echo(json.dumps(public_keys_document(signer, issuer=runtime.settings.public_base_url), indent=2))
     else:
         typer.echo(f"{signer.public_key_b64}  key_id={signer.key_id}")
+
+
+# The consent state is a projection of the consent stream, so its rebuild is offered here too, under the
+# name the ledger's operators look for; it is the same command as `fiduciary consent rebuild-state`.
+from fiduciary.cli.consent import rebuild_state_command  # noqa: E402
+
+app.command("rebuild-state", help="Rebuild the consent state projection from the consent ledger (--check compares).")(
+    rebuild_state_command
+)
