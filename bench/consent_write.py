@@ -1,6 +1,7 @@
 """Benchmark: consent writes per second through the full path, single and batched, SQLite and PostgreSQL.
 
     .venv/bin/python bench/consent_write.py [--engine sqlite|postgresql|both] [--events 20000] [--single 1000]
+                                            [--runs 3] [--history 0] [--sqlite-pragma NAME=VALUE ...]
 
 The full path is `ConsentService.record_many` / `record` followed by a commit: validation against the
 policy in force (purpose, ground, subject ids, people looked up for person ids), the ledger append
@@ -14,58 +15,40 @@ carries evidence (a user agent and a truncated address).
 
 For comparison, the same state rows are inserted plainly (Core executemany into a scratch table with the
 consent_state columns, batches of 1,000, a commit each): no ledger, no validation, no receipt. The
-ratio plain/full says what the evidence costs. "ledger only" is `Ledger.append_many` with the same
-payloads, to show which part of the path is the ledger's.
+ratio plain/full says what the evidence costs. "ledger only" is `Ledger.append_batch` (what the consent
+path calls) and `Ledger.append_many` (which also parses every payload back) with the same payloads, to
+show which part of the path is the ledger's.
 
-Figures are best of three; CPU is this process's own time (the machine is shared, so wall time is noisy).
+Figures are best of `--runs` (default 3), wall and CPU separately; CPU is this process's own time
+(time.process_time; on PostgreSQL the server's work is not in it). The machine is shared, so wall time is
+noisy and the CPU figure is the stable one. Each batched run starts from a fresh database holding 5,000
+people and `--history` earlier consent events (recorded untimed): the cost per event grows with the
+consent_state table, so runs in one growing database would not be comparable.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+from _support import Engine, database, engines
 
 from fiduciary.config import Settings
 from fiduciary.consent.evidence import Evidence
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService
 from fiduciary.runtime import Runtime
-from fiduciary.storage import create_engine_for_url
 from fiduciary.vault.people import create_person, new_visitor_id
 
-PG_ADMIN_URL = os.environ.get("FIDUCIARY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BATCH = 1000
 PURPOSES = ("marketing.email", "marketing.sms", "analytics", "personalised_ads")
 ACTIONS = ("grant",) * 7 + ("withdraw",) * 2 + ("deny",)
 EVIDENCE = Evidence("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36", "203.0.113.0/24")
-
-
-@contextmanager
-def database(engine_name: str) -> Iterator[tuple[str, Path]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        if engine_name == "sqlite":
-            yield f"sqlite:///{Path(tmp) / 'bench.db'}", Path(tmp)
-            return
-        admin = create_engine_for_url(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        name = f"fiduciary_bench_{uuid.uuid4().hex[:10]}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False), Path(tmp)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 def workload(people: list[str], n: int, offset: int) -> list[ConsentInput]:
@@ -97,41 +80,84 @@ def best(runs: list[tuple[float, float]], count: int) -> dict[str, float]:
     return {"per_s": count / wall, "cpu_per_s": count / cpu, "wall_s": wall}
 
 
-def run_engine(engine_name: str, events: int, single: int) -> dict[str, dict[str, float]]:
+def start_runtime(url: str, data_dir: Path, pragmas: list[str]) -> Runtime:
+    """The runtime over `url`; on SQLite, `pragmas` ("name=value") are set on every connection it opens,
+    after the defaults of fiduciary.storage (to measure a configuration, not to change the product's)."""
+    runtime = Runtime.start(Settings(database_url=url, data_dir=data_dir))
+    if pragmas and runtime.engine.dialect.name == "sqlite":
+
+        def apply(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            for pragma in pragmas:
+                cursor.execute(f"PRAGMA {pragma}")
+            cursor.close()
+
+        sa.event.listen(runtime.engine, "connect", apply)
+        runtime.engine.dispose()  # connections opened during start-up did not get them
+    return runtime
+
+
+def run_engine(
+    engine_name: Engine, events: int, single: int, repeats: int, history: int, pragmas: list[str]
+) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    # Batched: record_many of 1,000 + commit. Each run gets a fresh database (with `history` earlier events
+    # recorded untimed), because the cost grows with the consent_state table (see RESULTS.md): runs made
+    # one after another in one database would each measure a bigger table, and "best of" would mean "first".
+    runs = []
+    for _ in range(repeats):
+        with database(engine_name) as (url, tmp):
+            runtime = start_runtime(url, tmp / "data", pragmas)
+            try:
+                service = ConsentService.for_runtime(runtime)
+                people = make_people(runtime)
+                with runtime.sessions() as session:
+                    for start in range(0, history, BATCH):
+                        service.record_many(session, workload(people, BATCH, start))
+                        session.commit()
+                batches = [workload(people, BATCH, history + k * BATCH) for k in range(events // BATCH)]
+
+                def batched(
+                    batches: list[list[ConsentInput]] = batches,
+                    runtime: Runtime = runtime,
+                    service: ConsentService = service,
+                ) -> None:
+                    with runtime.sessions() as session:
+                        for batch in batches:
+                            service.record_many(session, batch)
+                            session.commit()
+
+                runs.append(timed(batched))
+            finally:
+                runtime.close()
+    label = "full path, batches of 1,000" + (f" (after {history:,} events)" if history else "")
+    out[label] = best(runs, events)
     with database(engine_name) as (url, tmp):
-        runtime = Runtime.start(Settings(database_url=url, data_dir=tmp / "data"))
+        runtime = start_runtime(url, tmp / "data", pragmas)
         try:
-            return measure(runtime, events, single)
+            out.update(measure(runtime, events, single, repeats))
         finally:
             runtime.close()
+    return out
 
 
-def measure(runtime: Runtime, events: int, single: int) -> dict[str, dict[str, float]]:
-    service = ConsentService.for_runtime(runtime)
+def make_people(runtime: Runtime) -> list[str]:
     with runtime.sessions() as session:
         people = [create_person(session, policy=runtime.policy(), is_child=False).id for _ in range(5000)]
         session.commit()
+    return people
+
+
+def measure(runtime: Runtime, events: int, single: int, repeats: int) -> dict[str, dict[str, float]]:
+    """Everything but the batched full path, in one database."""
+    service = ConsentService.for_runtime(runtime)
+    people = make_people(runtime)
     out: dict[str, dict[str, float]] = {}
     offset = 0
 
-    # Batched: record_many of 1,000 + commit.
-    runs = []
-    for _ in range(3):
-        batches = [workload(people, BATCH, offset + k * BATCH) for k in range(events // BATCH)]
-        offset += events
-
-        def batched(batches: list[list[ConsentInput]] = batches) -> None:
-            with runtime.sessions() as session:
-                for batch in batches:
-                    service.record_many(session, batch)
-                    session.commit()
-
-        runs.append(timed(batched))
-    out["full path, batches of 1,000"] = best(runs, events)
-
     # Single: record + commit, one event per transaction.
     runs = []
-    for _ in range(3):
+    for _ in range(repeats):
         items = workload(people, single, offset)
         offset += single
 
@@ -144,10 +170,11 @@ def measure(runtime: Runtime, events: int, single: int) -> dict[str, dict[str, f
         runs.append(timed(singles))
     out["full path, single (commit each)"] = best(runs, single)
 
-    # Ledger alone: the same payloads through append_many, no validation, state or receipts.
+    # Ledger alone: the same payloads through append_batch / append_many, no validation, state or receipts.
     policy = runtime.policy()
     runs = []
-    for _ in range(3):
+    entry_runs: list[tuple[float, float]] = []
+    for _ in range(repeats):
         payloads = [
             [
                 (
@@ -172,11 +199,19 @@ def measure(runtime: Runtime, events: int, single: int) -> dict[str, dict[str, f
         def ledger_only(payloads: list[list[tuple[str, dict[str, Any]]]] = payloads) -> None:
             with runtime.sessions() as session:
                 for batch in payloads:
+                    service.ledger.append_batch(session, batch)
+                    session.commit()
+
+        def ledger_entries(payloads: list[list[tuple[str, dict[str, Any]]]] = payloads) -> None:
+            with runtime.sessions() as session:
+                for batch in payloads:
                     service.ledger.append_many(session, batch)
                     session.commit()
 
         runs.append(timed(ledger_only))
-    out["ledger only (append_many, batches of 1,000)"] = best(runs, events)
+        entry_runs.append(timed(ledger_entries))
+    out["ledger only (append_batch, batches of 1,000)"] = best(runs, events)
+    out["ledger only (append_many, batches of 1,000)"] = best(entry_runs, events)
 
     # Plain insert of the same rows, no ledger.
     metadata = sa.MetaData()
@@ -197,7 +232,7 @@ def measure(runtime: Runtime, events: int, single: int) -> dict[str, dict[str, f
     metadata.create_all(runtime.engine)
     runs = []
     status = {"grant": "granted", "withdraw": "withdrawn", "deny": "denied"}
-    for run in range(3):
+    for run in range(repeats):
         now = datetime.now(UTC)
         rows = [
             [
@@ -234,20 +269,33 @@ def main() -> None:
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--events", type=int, default=20_000, help="events per batched run (multiple of 1,000)")
     parser.add_argument("--single", type=int, default=1_000, help="events per single-write run")
+    parser.add_argument("--runs", type=int, default=3, help="best of this many runs")
+    parser.add_argument(
+        "--history", type=int, default=0, help="events recorded (untimed) before each batched run (multiple of 1,000)"
+    )
+    parser.add_argument(
+        "--sqlite-pragma",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra SQLite PRAGMA on every connection, e.g. wal_autocheckpoint=20000 (repeatable)",
+    )
     args = parser.parse_args()
-    engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     print(f"load average before: {os.getloadavg()[0]:.1f}")
-    for engine_name in engines:
-        results = run_engine(engine_name, args.events, args.single)
-        full = results["full path, batches of 1,000"]["per_s"]
-        plain = results["plain insert of the same rows (no ledger)"]["per_s"]
+    for engine_name in engines(args.engine):
+        results = run_engine(engine_name, args.events, args.single, args.runs, args.history, args.sqlite_pragma)
+        full = next(figures for name, figures in results.items() if name.startswith("full path, batches"))
+        plain = results["plain insert of the same rows (no ledger)"]
         print(f"\n{engine_name}")
         for name, figures in results.items():
             print(
                 f"  {name:48s} {figures['per_s']:>10,.0f}/s wall  {figures['cpu_per_s']:>10,.0f}/s CPU"
                 f"  ({figures['wall_s']:.2f} s)"
             )
-        print(f"  plain / full (batched): {plain / full:.1f}x")
+        print(
+            f"  plain / full (batched): {plain['per_s'] / full['per_s']:.1f}x wall, "
+            f"{plain['cpu_per_s'] / full['cpu_per_s']:.1f}x CPU"
+        )
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
 
 

@@ -4,6 +4,7 @@ offline verification from the command line, and tampering in every part."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,15 +20,18 @@ from consent_support import adult, item
 from fiduciary.cli.consent import receipt_app
 from fiduciary.cli.main import app
 from fiduciary.config import DEMO_POLICY_PATH
+from fiduciary.consent import receipts as receipts_module
 from fiduciary.consent.receipts import (
     ReceiptEvent,
     build_receipt,
     build_receipt_text,
+    build_receipt_texts,
     canonical,
     merkle_paths,
     sign_receipts,
     sign_texts,
     signed_bytes,
+    signed_receipt_texts,
     verify_receipt,
 )
 from fiduciary.consent.service import ConsentChannel, ConsentService
@@ -166,6 +170,47 @@ def test_merkle_batch_every_receipt_verifies(policy: CompiledPolicy, size: int) 
     forged = copy.deepcopy(receipts[0])
     forged["signature"]["merkle"]["path"] = forged["signature"]["merkle"]["path"][:-1]
     assert not verify_receipt(forged, KEYS).ok
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 6, 7, 8, 9, 31, 32, 33, 100])
+def test_path_texts_equal_the_leaf_by_leaf_merkle_paths(size: int) -> None:
+    leaves = [hashlib.sha256(str(i).encode()).digest() for i in range(size)]
+    root, paths = merkle_paths(leaves)
+    root_hex, texts = receipts_module._path_texts(leaves)
+    assert root_hex == root.hex()
+    assert texts == [",".join(f'"{h}"' for h in path) for path in paths]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 12])
+def test_write_path_signing_equals_building_then_signing(policy: CompiledPolicy, size: int) -> None:
+    """The write path renders each receipt twice instead of keeping and copying it; the result is the same."""
+    purposes = ["marketing.email", "marketing.sms", "analytics"]
+    events = []
+    for i in range(size):
+        payload: dict[str, Any] = {
+            "subject": f"per_{i:026d}",
+            "purpose": purposes[i % 3],
+            "version": policy.version,
+            "notice": policy.content_hash,
+            "lang": "hi" if i % 2 else "en",
+            "channel": "guardian" if i % 4 == 1 else "checkout",
+            "ua": None if i % 3 else "ab" * 32,
+            "ip_prefix": "203.0.113.0/24",
+        }
+        if i % 4 == 1:
+            payload["guardian"] = "per_" + "g" * 26
+        events.append(
+            (i + 10, f"{i + 10:064x}", ["consent.granted", "consent.withdrawn", "consent.denied"][i % 3], payload)
+        )
+    when = datetime(2027, 1, 2, 3, 4, 5, 6, UTC)
+    texts = build_receipt_texts(policy, events, when, base_url="http://x")
+    assert texts == [
+        build_receipt_text(policy, ReceiptEvent(p, h, t, when, pl), base_url="http://x") for p, h, t, pl in events
+    ]
+    signed = signed_receipt_texts(policy, events, when, SIGNER, base_url="http://x")
+    assert signed == sign_texts(texts, SIGNER)
+    for text in signed:
+        assert verify_receipt(json.loads(text), KEYS).ok
 
 
 def test_merkle_root_of_one_leaf_is_the_leaf() -> None:

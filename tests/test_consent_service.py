@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
@@ -305,3 +307,57 @@ def test_failed_request_does_not_burn_the_key(session: Session, runtime: Runtime
     service.record(session, item(person, "analytics"), idempotency_key="key1:retry")
     session.commit()
     assert ledger_length(session) == 1
+
+
+BAD_FIELDS = [
+    ("subject_id", {"subject_id": "vis_" + "A" * 26}),
+    ("subject_id", {"subject_id": 12345}),
+    ("purpose", {"purpose": "marketing.fax"}),
+    ("action", {"action": "maybe"}),
+    ("channel", {"channel": "carrier_pigeon"}),
+    ("channel", {"channel": ["banner"]}),
+    ("language", {"language": "EN_us!"}),
+    ("language", {"language": ["en"]}),
+    ("guardian_id", {"guardian_id": "vis_" + "a" * 26}),
+    ("guardian_id", {"channel": ConsentChannel.GUARDIAN}),
+    ("channel", {"channel": ConsentChannel.GPC}),
+]
+
+
+@pytest.mark.parametrize(("field", "change"), BAD_FIELDS)
+def test_one_bad_field_in_a_large_batch_is_found_and_named(
+    session: Session, runtime: Runtime, service: ConsentService, field: str, change: dict[str, Any]
+) -> None:
+    """The set-wise check that lets a valid batch through quickly must not let one bad field slip by."""
+    person = adult(session, runtime)
+    items = [
+        item(person if i % 2 else new_visitor_id(), "analytics", "withdraw" if i % 3 else "grant") for i in range(40)
+    ]
+    items[17] = dataclasses.replace(items[17], **{"action": "grant", **change})
+    before = snapshot(session)
+    with pytest.raises(ValidationFailed) as info:
+        service.record_many(session, items)
+    assert [p.field for p in info.value.fields] == [f"items[17].{field}"]
+    session.rollback()
+    assert snapshot(session) == before
+
+
+@pytest.mark.parametrize("who", ["closed", "child"])
+def test_one_closed_or_child_subject_in_a_large_batch_is_refused(
+    session: Session, runtime: Runtime, service: ConsentService, who: str
+) -> None:
+    """The set-wise pass that skips the per-item people checks must not skip a batch holding one such subject."""
+    adults = [adult(session, runtime) for _ in range(5)]
+    odd = child(session, runtime) if who == "child" else adult(session, runtime)
+    if who == "closed":
+        close_person(session, odd)
+    session.commit()
+    items = [item(adults[i % 5] if i % 2 else new_visitor_id(), "analytics") for i in range(30)]
+    items[13] = item(odd, "analytics")
+    before = snapshot(session)
+    with pytest.raises(Conflict) as caught:
+        service.record_many(session, items)
+    session.rollback()
+    assert caught.value.code == ("person_closed" if who == "closed" else "child_protection")
+    assert caught.value.fields[0].field.startswith("items[13].")
+    assert snapshot(session) == before

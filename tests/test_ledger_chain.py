@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fiduciary.ledger import chain
 from fiduciary.ledger.chain import (
     GENESIS_HASH,
     MAX_SAFE_INTEGER,
@@ -226,3 +229,82 @@ def test_canonical_payload_round_trips_and_is_idempotent(payload: dict[str, Any]
     # For these keys code-point order equals UTF-16 order, so Python's own sorted dump is an oracle.
     assert text == json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     assert "\n" not in text
+
+
+# -- the fast path must agree with the careful path, including after it has cached a shape ------------------
+
+
+def _careful(payload: Any) -> str | tuple[str, str]:
+    """What the original value-by-value walk answers: the text, or the error it raises."""
+    try:
+        text = chain._checked_canonical(payload, "payload")
+    except LedgerPayloadError as exc:
+        return ("refused", str(exc))
+    if len(text.encode("utf-8")) > chain.MAX_PAYLOAD_BYTES:
+        return ("refused", "too large")
+    return text
+
+
+def _fast(payload: Any) -> str | tuple[str, str]:
+    try:
+        return canonical_payload(payload)
+    except LedgerPayloadError as exc:
+        return ("refused", "too large" if "larger than" in exc.reason else str(exc))
+
+
+awkward_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(alphabet=st.characters(), max_size=12)
+    | st.sampled_from(["a@b.example", "x@y", "é", '"', "\\", "%s", "\t", "\ud800", "0" * 64])
+)
+awkward_keys = st.sampled_from(
+    ["subject", "purpose", "version", "lang", 'a"b', "c\\d", "e%f", "Email", "ip", "ip_prefix", "ﬁ", "😀", "k@x"]
+)
+
+
+@given(
+    st.lists(
+        st.dictionaries(
+            awkward_keys,
+            awkward_scalars | st.lists(awkward_scalars, max_size=3) | st.dictionaries(awkward_keys, awkward_scalars),
+            max_size=6,
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_fast_path_answers_exactly_what_the_careful_path_answers(payloads: list[dict[str, Any]]) -> None:
+    """Keys repeat across payloads, so later ones hit the shape cache with values of other types."""
+    for payload in payloads:
+        expected = _careful(payload)
+        for _ in range(3):  # first call learns keys, the second the shape, the third uses it
+            assert _fast(payload) == expected
+
+
+def test_a_cached_shape_still_refuses_bad_values() -> None:
+    good = {"subject": "vis_abc", "purpose": "analytics", "version": 3}
+    for _ in range(3):
+        assert canonical_payload(good) == '{"purpose":"analytics","subject":"vis_abc","version":3}'
+    bad = [
+        ({"subject": "jane@example.com", "purpose": "analytics", "version": 3}, "payload.subject: looks like an email"),
+        ({"subject": "vis_abc", "purpose": "analytics", "version": 2**53}, "payload.version: integer outside"),
+        ({"subject": "vis_abc", "purpose": "analytics", "version": 3.0}, "payload.version: floats"),
+        ({"subject": "\ud800", "purpose": "analytics", "version": 3}, "payload.subject: string is not valid Unicode"),
+        ({"subject": "vis_abc", "purpose": "analytics", "version": 3, "email": "x"}, "payload.email: key 'email'"),
+    ]
+    for payload, message in bad:
+        with pytest.raises(LedgerPayloadError, match=re.escape(message)):
+            canonical_payload(payload)
+    assert canonical_payload({"subject": "vis_é", "purpose": "analytics", "version": 3}) == (
+        '{"purpose":"analytics","subject":"vis_é","version":3}'
+    )
+
+
+def test_personal_and_non_ascii_keys_never_enter_the_fast_path() -> None:
+    for key in ("email", "Phone", "ip-address", "ﬁ", "😀"):
+        with contextlib.suppress(LedgerPayloadError):
+            canonical_payload({key: "x"})
+        assert key not in chain._SAFE_KEYS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,6 +68,35 @@ def test_append_and_entries_round_trip(session: Session) -> None:
         )
     assert _head(session, "consent") == (3, rest[1].hash)
     assert verify(session, "consent", [ledger.signer.public_key] if ledger.signer else []).ok
+
+
+def test_append_batch_answers_column_wise_what_append_many_answers(session: Session) -> None:
+    signer = Signer.generate()
+    when = datetime(2026, 3, 4, 5, 6, 7, 0, tzinfo=UTC)  # no microseconds: the stored text must still be fixed-width
+    ledger = Ledger("consent", signer)
+    ledger.append(session, "consent.granted", {"subject": "per_0"}, recorded_at=when)
+    payloads = [{"subject": f"per_{i}", "purpose": "analytics", "version": i, "note": None} for i in range(1, 4)]
+    batch = ledger.append_batch(session, [("consent.granted", p) for p in payloads], recorded_at=when)
+    session.commit()
+    assert (batch.stream, batch.first_position, len(batch), batch.recorded_at) == ("consent", 2, 3, when)
+    assert batch.payloads == tuple(canonical_payload(p) for p in payloads)
+    assert batch.entries() == list(entries(session, "consent", 2))
+    assert [e.payload for e in batch.entries()] == payloads
+    assert batch.prev_hash == next(iter(entries(session, "consent", 1, 1))).hash
+    assert verify(session, "consent", [signer.public_key]).ok
+    assert ledger.append_batch(session, []).hashes == ()
+
+
+def test_awkward_payload_text_is_stored_and_hashed_exactly(session: Session) -> None:
+    """Backslashes, escaped quotes and control characters survive the bulk insert (COPY on PostgreSQL)."""
+    ledger = Ledger("audit", Signer.generate())
+    payload = {"note": 'a\\b "q" \t\n\r \\N \\. é 😀', "path": "C:\\temp\\new", "n": -(2**53 - 1)}
+    [entry] = ledger.append_many(session, [("audit.read", payload)])
+    session.commit()
+    stored = session.execute(sa.text("SELECT payload FROM ledger_events WHERE stream = 'audit'")).scalar_one()
+    assert stored == canonical_payload(payload)
+    assert json.loads(stored) == payload == entry.payload
+    assert verify(session, "audit", [ledger.signer.public_key] if ledger.signer else []).ok
 
 
 def test_entries_refuses_bad_ranges(session: Session) -> None:

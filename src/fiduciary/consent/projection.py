@@ -87,16 +87,17 @@ def _upsert_statement(session: Session) -> Any:
 
 _UPSERT_SQL = (
     "INSERT INTO consent_state (subject_id, purpose, status, policy_version, notice_hash, channel, language, "
-    "guardian_id, updated_at, ledger_position) VALUES ({marks}) ON CONFLICT (subject_id, purpose) DO UPDATE SET "
+    "guardian_id, updated_at, ledger_position) {source} ON CONFLICT (subject_id, purpose) DO UPDATE SET "
     "status = excluded.status, policy_version = excluded.policy_version, notice_hash = excluded.notice_hash, "
     "channel = excluded.channel, language = excluded.language, guardian_id = excluded.guardian_id, "
     "updated_at = excluded.updated_at, ledger_position = excluded.ledger_position "
     "WHERE consent_state.ledger_position < excluded.ledger_position"
 )
-_DRIVER_SQL = {
-    "sqlite": _UPSERT_SQL.format(marks=", ".join("?" * len(STATE_COLUMNS))),
-    "postgresql": _UPSERT_SQL.format(marks=", ".join(["%s"] * len(STATE_COLUMNS))),
-}
+_SQLITE_UPSERT = _UPSERT_SQL.format(source="VALUES (" + ", ".join("?" * len(STATE_COLUMNS)) + ")")
+_POSTGRESQL_UPSERT = _UPSERT_SQL.format(
+    source="SELECT e->>0, e->>1, e->>2, (e->>3)::integer, e->>4, e->>5, e->>6, e->>7, (e->>8)::timestamptz, "
+    "(e->>9)::bigint FROM json_array_elements(%s::json) AS e"
+)
 _UTC = UTC
 
 
@@ -105,44 +106,51 @@ def _sqlite_time(moment: datetime) -> str:
     return moment.astimezone(_UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+def _iso_time(moment: datetime) -> str:
+    """An unambiguous timestamptz literal (UTC, microseconds, explicit offset)."""
+    return moment.astimezone(_UTC).isoformat(timespec="microseconds")
+
+
 def upsert_states(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Write rows, last one per (subject, purpose) wins, never moving a row back in ledger order.
+    """Write rows (dicts keyed by `STATE_COLUMNS`), last one per (subject, purpose) wins, never moving a
+    row back in ledger order."""
+    upsert_state_rows(session, [tuple(row[c] for c in STATE_COLUMNS) for row in rows])
+
+
+StateTuple = tuple[str, str, str, int, str, str, str, str | None, datetime, int]  # in STATE_COLUMNS order
+
+
+def upsert_state_rows(session: Session, rows: Sequence[StateTuple]) -> None:
+    """`upsert_states` for tuples in `STATE_COLUMNS` order (what the consent write path builds).
 
     On SQLite and PostgreSQL the rows go straight to the driver's executemany: SQLAlchemy's per-row
     parameter processing cost more than the insert itself (12 µs against 5 µs a row, measured).
     """
     if not rows:
         return
-    latest: dict[tuple[str, str], Mapping[str, Any]] = {}
-    for row in rows:  # one statement may not touch a row twice (PostgreSQL ON CONFLICT rule)
-        latest[(row["subject_id"], row["purpose"])] = row
+    # One statement may not touch a row twice (PostgreSQL ON CONFLICT rule): keep the last per key.
+    latest = {(row[0], row[1]): row for row in rows}
     dialect = session.get_bind().dialect.name
-    sql = _DRIVER_SQL.get(dialect)
-    if sql is None:
-        session.execute(_upsert_statement(session), list(latest.values()))
+    if dialect not in ("sqlite", "postgresql"):
+        session.execute(
+            _upsert_statement(session), [dict(zip(STATE_COLUMNS, row, strict=True)) for row in latest.values()]
+        )
         return
-    times: dict[datetime, Any] = {}
+    convert = _sqlite_time if dialect == "sqlite" else _iso_time
+    times: dict[datetime, str] = {}
     params = []
     for row in latest.values():
-        moment = row["updated_at"]
+        moment = row[8]
         stored = times.get(moment)
         if stored is None:
-            stored = times[moment] = _sqlite_time(moment) if dialect == "sqlite" else moment.astimezone(_UTC)
-        params.append(
-            (
-                row["subject_id"],
-                row["purpose"],
-                row["status"],
-                row["policy_version"],
-                row["notice_hash"],
-                row["channel"],
-                row["language"],
-                row["guardian_id"],
-                stored,
-                row["ledger_position"],
-            )
-        )
-    session.connection().exec_driver_sql(sql, params)
+            stored = times[moment] = convert(moment)
+        params.append((*row[:8], stored, row[9]))
+    if dialect == "sqlite":
+        session.connection().exec_driver_sql(_SQLITE_UPSERT, params)
+    else:
+        # One statement with the rows as one JSON parameter: psycopg's executemany cost 14 µs of client CPU
+        # a row (parameter adaptation), this under 2 µs; the server does the same upsert work.
+        session.connection().exec_driver_sql(_POSTGRESQL_UPSERT, (json.dumps(params, separators=(",", ":")),))
 
 
 def insert_gpc_opt_outs(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -24,9 +24,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal, NamedTuple, get_args
+from typing import Any, Literal, NamedTuple, cast, get_args
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import String, any_, bindparam, func, literal_column, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,9 +38,8 @@ from fiduciary.consent.receipts import (
     RECEIPT_EVENT_TYPES,
     ReceiptEvent,
     build_receipt,
-    build_receipt_text,
     sign_receipts,
-    sign_texts,
+    signed_receipt_texts,
 )
 from fiduciary.consent.reconsent import reconsent_floors
 from fiduciary.consent.restrictions import Restriction, active_restrictions
@@ -85,6 +85,10 @@ class ConsentChannel(StrEnum):
     EMAIL_LINK = "email_link"
     GPC = "gpc"
     GUARDIAN = "guardian"
+
+
+# Channel by value; a StrEnum member hashes and compares as its value, so members and strings both find it.
+_CHANNELS: dict[str, ConsentChannel] = {channel.value: channel for channel in ConsentChannel}
 
 
 @dataclass(frozen=True)
@@ -144,13 +148,31 @@ class ConsentStateRow:
 Locate = Callable[[int, str], str]
 
 
-# Built once: constructing a statement costs more than running it for a single consent write.
-_PEOPLE_QUERY = select(Person.id, Person.status, Person.age_status, Person.adult_on).where(
-    Person.id.in_(bindparam("ids", expanding=True))
-)
-_LINKS_QUERY = select(VisitorLink.visitor_id, VisitorLink.person_id).where(
-    VisitorLink.visitor_id.in_(bindparam("ids", expanding=True))
-)
+# Built once: constructing a statement costs more than running it for a single consent write. A batch
+# looks up hundreds of ids; an expanding IN renders and binds one parameter per id on every call, so on
+# SQLite and PostgreSQL the ids travel as one parameter (a JSON array read by json_each; an array for ANY).
+_PEOPLE_COLUMNS = (Person.id, Person.status, Person.age_status, Person.adult_on)
+_LINK_COLUMNS = (VisitorLink.visitor_id, VisitorLink.person_id)
+_PEOPLE_QUERY = select(*_PEOPLE_COLUMNS).where(Person.id.in_(bindparam("ids", expanding=True)))
+_LINKS_QUERY = select(*_LINK_COLUMNS).where(VisitorLink.visitor_id.in_(bindparam("ids", expanding=True)))
+_JSON_IDS = select(literal_column("value")).select_from(func.json_each(bindparam("ids"))).scalar_subquery()
+_ARRAY_IDS = any_(bindparam("ids", type_=ARRAY(String)))
+_ID_QUERIES: dict[str, tuple[Any, Any, Callable[[list[str]], Any]]] = {
+    "sqlite": (
+        select(*_PEOPLE_COLUMNS).where(Person.id.in_(_JSON_IDS)),
+        select(*_LINK_COLUMNS).where(VisitorLink.visitor_id.in_(_JSON_IDS)),
+        json.dumps,
+    ),
+    "postgresql": (
+        select(*_PEOPLE_COLUMNS).where(Person.id == _ARRAY_IDS),
+        select(*_LINK_COLUMNS).where(VisitorLink.visitor_id == _ARRAY_IDS),
+        list,
+    ),
+}
+
+
+def _id_queries(session: Session) -> tuple[Any, Any, Callable[[list[str]], Any]]:
+    return _ID_QUERIES.get(session.get_bind().dialect.name) or (_PEOPLE_QUERY, _LINKS_QUERY, list)
 
 
 class _PersonFacts(NamedTuple):
@@ -160,6 +182,31 @@ class _PersonFacts(NamedTuple):
     status: str
     age_status: str
     adult_on: date | None
+
+
+def _fields_look_valid(policy: CompiledPolicy, items: Sequence[ConsentInput]) -> bool:
+    """True when every field of every item is certainly valid, checked set-wise (the usual batch).
+
+    False only means "check item by item" (`_field_problems`), which names each problem, or finds none
+    for the rarer shapes this pass leaves to it (guardians, the guardian and GPC channels).
+    """
+    try:
+        fullmatch = SUBJECT_ID_RE.fullmatch
+        if not all([type(i.subject_id) is str and fullmatch(i.subject_id) for i in items]):
+            return False
+        if any([i.guardian_id is not None for i in items]):
+            return False
+        channels = {_CHANNELS.get(i.channel) for i in items}
+        return (
+            None not in channels
+            and ConsentChannel.GUARDIAN not in channels
+            and ConsentChannel.GPC not in channels
+            and {i.purpose for i in items} <= policy.purposes.keys()
+            and {i.action for i in items} <= ACTIONS
+            and all(type(tag) is str and _valid_language(tag) for tag in {i.language for i in items})
+        )
+    except TypeError:  # an unhashable value where a string belongs
+        return False
 
 
 def _default_locate(index: int, name: str) -> str:
@@ -270,8 +317,9 @@ class ConsentService:
         people, links = self._validate(session, policy, items, locate)
         ref = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32] if idempotency_key else None
         events: list[tuple[str, dict[str, Any]]] = []
+        ua_hashes: dict[str, str | None] = {}  # a batch repeats user agents; this call only
         for item in items:
-            payload = self._payload(policy, item, ref)
+            payload = self._payload(policy, item, ref, ua_hashes)
             person_id = links.get(item.subject_id)
             if person_id is not None and item.action != "grant":
                 # A withdrawal or refusal from a signed-out device of a linked visitor reaches the person too:
@@ -303,45 +351,69 @@ class ConsentService:
     def _append(
         self, session: Session, policy: CompiledPolicy, events: Sequence[tuple[str, dict[str, Any]]]
     ) -> list[ConsentResult]:
-        entries = self.ledger.append_many(session, list(events))
-        rows: list[dict[str, Any]] = []
-        texts: list[str] = []
-        for entry, (event_type, payload) in zip(entries, events, strict=True):
-            status = projection.STATUS_BY_EVENT[event_type]
-            row = projection.state_row(payload["subject"], payload, status, entry.recorded_at, entry.position)
+        batch = self.ledger.append_batch(session, events)
+        moment, first = batch.recorded_at, batch.first_position
+        status_by_event = projection.STATUS_BY_EVENT
+        rows: list[projection.StateTuple] = []
+        for position, (event_type, payload) in enumerate(events, first):
+            row: projection.StateTuple = (
+                payload["subject"],
+                payload["purpose"],
+                status_by_event[event_type],
+                payload["version"],
+                payload["notice"],
+                payload["channel"],
+                payload["lang"],
+                payload.get("guardian"),
+                moment,
+                position,
+            )
             rows.append(row)
             if "person" in payload:
-                rows.append({**row, "subject_id": payload["person"]})
-            texts.append(
-                build_receipt_text(
-                    policy,
-                    ReceiptEvent(entry.position, entry.hash, event_type, entry.recorded_at, payload),
-                    base_url=self.base_url,
+                rows.append((payload["person"], *row[1:]))
+        projection.upsert_state_rows(session, rows)
+        signed = signed_receipt_texts(
+            policy,
+            [
+                (position, hash_, event_type, payload)
+                for position, hash_, (event_type, payload) in zip(
+                    range(first, first + len(events)), batch.hashes, events, strict=True
                 )
-            )
-        projection.upsert_states(session, rows)
-        signed = sign_texts(texts, self.signer)
+            ],
+            moment,
+            self.signer,
+            base_url=self.base_url,
+            stream=batch.stream,
+        )
         return [
-            ConsentResult(
-                payload["subject"], payload["purpose"], projection.STATUS_BY_EVENT[event_type], entry.position, text
+            ConsentResult(payload["subject"], payload["purpose"], status_by_event[event_type], position, text)
+            for position, (event_type, payload), text in zip(
+                range(first, first + len(events)), events, signed, strict=True
             )
-            for entry, (event_type, payload), text in zip(entries, events, signed, strict=True)
         ]
 
-    def _payload(self, policy: CompiledPolicy, item: ConsentInput, ref: str | None) -> dict[str, Any]:
+    def _payload(
+        self, policy: CompiledPolicy, item: ConsentInput, ref: str | None, ua_hashes: dict[str, str | None]
+    ) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "subject": item.subject_id,
             "purpose": item.purpose,
             "version": policy.version,
             "notice": policy.content_hash,
             "lang": item.language,
-            "channel": str(item.channel),
+            "channel": _CHANNELS[item.channel].value,
         }
         if item.guardian_id:
             payload["guardian"] = item.guardian_id
         evidence = item.evidence
         if evidence is not None:
-            ua = hash_user_agent(evidence.user_agent)
+            agent = evidence.user_agent
+            if not agent:
+                ua = None
+            elif agent in ua_hashes:
+                ua = ua_hashes[agent]
+            else:
+                ua = ua_hashes[agent] = hash_user_agent(agent)
             if ua:
                 payload["ua"] = ua
             if evidence.ip_prefix:
@@ -390,6 +462,16 @@ class ConsentService:
 
         422 first (every invalid field at once), then 404, then 409.
         """
+        if not _fields_look_valid(policy, items):
+            self._field_problems(policy, items, locate)
+        compiled = policy.compiled_purposes
+        if not all(compiled[p].needs_consent for p in {item.purpose for item in items}):
+            self._refuse_non_consent_purpose(policy, items, locate)
+        return self._check_people(session, policy, items, locate)
+
+    @staticmethod
+    def _field_problems(policy: CompiledPolicy, items: Sequence[ConsentInput], locate: Locate) -> None:
+        """Every malformed field of every item at once (422), each named by its place in the request."""
         problems: list[FieldProblem] = []
         valid_purposes = ", ".join(sorted(policy.consent_purposes))
         unknown_purpose = False
@@ -413,14 +495,15 @@ class ConsentService:
             if item.action not in ACTIONS:
                 problems.append(FieldProblem(locate(index, "action"), "must be grant, withdraw or deny"))
             try:
-                channel = ConsentChannel(item.channel)
-            except ValueError:
+                channel = _CHANNELS.get(item.channel)
+            except TypeError:  # unhashable
+                channel = None
+            if channel is None:
                 problems.append(
                     FieldProblem(
                         locate(index, "channel"), "must be one of " + ", ".join(c.value for c in ConsentChannel)
                     )
                 )
-                channel = None
             if not isinstance(item.language, str) or not _valid_language(item.language):
                 problems.append(
                     FieldProblem(locate(index, "language"), "must be a language tag such as 'en', 'hi' or 'ta-IN'")
@@ -445,27 +528,28 @@ class ConsentService:
                 detail = f"Unknown purpose. Valid purposes for consent: {valid_purposes}."
             raise ValidationFailed(detail, problems)
 
-        for index, item in enumerate(items):
-            purpose = policy.compiled_purposes[item.purpose]
-            if not purpose.needs_consent:
-                raise Conflict(
-                    f"Purpose '{item.purpose}' runs on {purpose.legal_ground.value.replace('_', ' ')} and needs no "
-                    "consent; a person who disagrees objects or restricts it through "
-                    "POST /v1/people/{id}/restrictions.",
-                    code="purpose_not_consent_based",
-                    fields=[FieldProblem(locate(index, "purpose"), f"legal ground is {purpose.legal_ground.value}")],
-                )
-
+    def _check_people(
+        self, session: Session, policy: CompiledPolicy, items: Sequence[ConsentInput], locate: Locate
+    ) -> tuple[dict[str, _PersonFacts], dict[str, str]]:
+        """Unknown people (404), closed accounts, guardians and children (409)."""
         ids = {i.subject_id for i in items if i.subject_id.startswith("per_")}
         ids |= {i.guardian_id for i in items if i.guardian_id}
         links = self._links(session, [i.subject_id for i in items if i.subject_id.startswith("vis_")])
         ids |= set(links.values())
         people: dict[str, _PersonFacts] = {}
         if ids:
-            people = {row[0]: _PersonFacts(*row) for row in session.execute(_PEOPLE_QUERY, {"ids": list(ids)})}
+            query, _, bind = _id_queries(session)
+            # The rows themselves: they have the attributes of `_PersonFacts` (building one per row cost more).
+            rows = session.execute(query, {"ids": bind(list(ids))})
+            people = cast(dict[str, _PersonFacts], {row[0]: row for row in rows})
         if any(i.subject_id.startswith("per_") and i.subject_id not in people for i in items):
             raise NotFound("No person has this id.", code="person_not_found")
         today = today_utc()
+        subjects = [people[s] for s in {i.subject_id for i in items if i.subject_id.startswith("per_")}]
+        if not any(i.guardian_id for i in items) and all(
+            p.status == ACTIVE and not is_child(p.age_status, p.adult_on, today) for p in subjects
+        ):
+            return people, links  # the usual batch: active adults and visitors, no guardian; nothing below applies
         for index, item in enumerate(items):
             subject = people.get(item.subject_id)
             if subject is not None and subject.status != ACTIVE:
@@ -506,10 +590,24 @@ class ConsentService:
         return people, links
 
     @staticmethod
+    def _refuse_non_consent_purpose(policy: CompiledPolicy, items: Sequence[ConsentInput], locate: Locate) -> None:
+        for index, item in enumerate(items):
+            purpose = policy.compiled_purposes[item.purpose]
+            if not purpose.needs_consent:
+                raise Conflict(
+                    f"Purpose '{item.purpose}' runs on {purpose.legal_ground.value.replace('_', ' ')} and needs no "
+                    "consent; a person who disagrees objects or restricts it through "
+                    "POST /v1/people/{id}/restrictions.",
+                    code="purpose_not_consent_based",
+                    fields=[FieldProblem(locate(index, "purpose"), f"legal ground is {purpose.legal_ground.value}")],
+                )
+
+    @staticmethod
     def _links(session: Session, visitor_ids: Sequence[str]) -> dict[str, str]:
         if not visitor_ids:
             return {}
-        return {v: p for v, p in session.execute(_LINKS_QUERY, {"ids": list(set(visitor_ids))})}
+        _, query, bind = _id_queries(session)
+        return {v: p for v, p in session.execute(query, {"ids": bind(list(set(visitor_ids)))})}
 
 
 # ------------------------------------------------------------------------------------------------- reads

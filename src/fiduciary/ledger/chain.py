@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import re
 from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
@@ -157,8 +158,8 @@ def _normalise(value: Any, depth: int) -> Any:
     raise LedgerPayloadError("", f"{type(value).__name__} is not a JSON value; use a string, int, bool, list or object")
 
 
-def canonical_json(value: Any, *, path: str = "payload") -> str:
-    """RFC 8785 canonical JSON of `value` after the ledger's checks (no floats, no personal keys)."""
+def _checked_canonical(value: Any, path: str) -> str:
+    """The careful path: walk and normalise every value, naming the path of the first problem."""
     try:
         normalised = _normalise(value, 0)
     except LedgerPayloadError as exc:
@@ -166,13 +167,167 @@ def canonical_json(value: Any, *, path: str = "payload") -> str:
     return json.dumps(normalised, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
+# -- the fast path --------------------------------------------------------------------------------------
+#
+# Every append canonicalises its payload, and walking it value by value in Python was half the cost of an
+# append. The fast path proves, with C-level operations where possible, that the careful path would accept
+# the value and produce exactly what the C JSON encoder produces with sorted keys; anything it cannot prove
+# (an unseen or non-ASCII key, a float, an '@' anywhere, a non-ASCII character, an unusual type, deep
+# nesting) goes to the careful path, which gives the same text or names the problem. Why the proof holds:
+# - keys: every key is in `_SAFE_KEYS`, so it is an ASCII `str` the careful path accepted as not personal;
+#   for ASCII keys Python's code-point sort equals RFC 8785's UTF-16 sort, so `sort_keys` gives JCS order;
+# - values: exactly `str`, `int` within ±(2**53 - 1), `bool`, `None`, or `dict`/`list`/`tuple` of those
+#   (checked by exact type, so no subclass can change how the encoder prints it); no floats ever;
+# - strings: the text is ASCII (no lone surrogate possible) and holds no '@' (no email-looking value);
+#   escaping is the C encoder's, the same as the careful path's `json.dumps`;
+# - size: an ASCII text is as long in UTF-8 bytes as in characters.
+#
+# Flat payloads (the common case: consent and audit events) go faster still through a shape cache: once a
+# payload with some keys (in insertion order) and value types has passed the checks above, its canonical
+# text is a `%` format with the keys already in JCS order; the next payload with the same keys and the
+# same exact value types only has its values encoded (strings by the C encoder, ints checked for range)
+# and spliced in, then passes the same '@' / ASCII / size checks on the whole text.
+
+_SAFE_KEYS: set[str] = set()  # keys the careful path accepted: ASCII str, not personal
+_SAFE_KEYS_MAX = 10_000
+_SCALAR_TYPES: Final = frozenset({str, bool, type(None)})
+_FLAT_TYPES: Final = frozenset({str, int, bool, type(None)})
+_ENCODE_SORTED: Final = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+).encode
+
+
+def _learn_keys(value: Any) -> None:
+    """Remember the keys of an accepted payload (at every depth) so the next one of its shape is fast."""
+    if len(_SAFE_KEYS) >= _SAFE_KEYS_MAX:
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if type(key) is str and key.isascii() and not _is_personal(key):
+                _SAFE_KEYS.add(key)
+            _learn_keys(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _learn_keys(item)
+
+
+def _plain_values(value: dict[Any, Any] | list[Any] | tuple[Any, ...], depth: int) -> bool:
+    """True if every value inside `value` (an object or array at `depth`) passes the fast checks."""
+    if depth >= MAX_DEPTH:
+        return False
+    items = value.values() if type(value) is dict else value
+    types = set(map(type, items))
+    if types <= _SCALAR_TYPES:
+        return True
+    for item in items:
+        kind = type(item)
+        if kind is int:
+            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                return False
+        elif kind is dict:
+            if not (item.keys() <= _SAFE_KEYS and _plain_values(item, depth + 1)):
+                return False
+        elif kind is list or kind is tuple:
+            if not _plain_values(item, depth + 1):
+                return False
+        elif kind not in _SCALAR_TYPES:
+            return False
+    return True
+
+
+_encode_str: Callable[[str], str] = getattr(json.encoder, "c_encode_basestring", None) or json.encoder.encode_basestring
+
+
+class _FlatShape:
+    """The canonical text of a flat payload with given keys and value types, as a `%` format."""
+
+    __slots__ = ("bools", "fmt", "ints", "pick", "strs")
+
+    def __init__(self, keys: tuple[str, ...], types: tuple[type, ...]) -> None:
+        members: list[str] = []
+        picked: list[int] = []
+        kinds: list[type] = []
+        for index in sorted(range(len(keys)), key=keys.__getitem__):  # ASCII keys: code-point order is JCS
+            name = _encode_str(keys[index]).replace("%", "%%")  # a key may hold '"', '\\' or '%'
+            if types[index] is type(None):
+                members.append(name + ":null")
+            else:
+                members.append(name + ":%s")
+                picked.append(index)
+                kinds.append(types[index])
+        self.fmt = "{" + ",".join(members) + "}"
+        self.pick: Callable[[tuple[Any, ...]], Any] = (
+            operator.itemgetter(*picked) if len(picked) > 1 else (lambda values: tuple(values[i] for i in picked))
+        )
+        self.strs = tuple(i for i, kind in enumerate(kinds) if kind is str)
+        self.ints = tuple(i for i, kind in enumerate(kinds) if kind is int)
+        self.bools = tuple(i for i, kind in enumerate(kinds) if kind is bool)
+
+    def render(self, values: tuple[Any, ...]) -> str | None:
+        out = list(self.pick(values))
+        encode = _encode_str
+        for i in self.strs:
+            out[i] = encode(out[i])
+        for i in self.ints:
+            if not -MAX_SAFE_INTEGER <= out[i] <= MAX_SAFE_INTEGER:
+                return None
+        for i in self.bools:
+            out[i] = "true" if out[i] else "false"
+        text: str = self.fmt % tuple(out)
+        return text
+
+
+_SHAPES: dict[tuple[tuple[Any, ...], tuple[type, ...]], _FlatShape] = {}
+_SHAPES_MAX = 2_000
+
+
+def fast_canonical(value: Any) -> str | None:
+    """Canonical JSON of a payload object if the fast checks prove it acceptable, else None.
+
+    None means "take the careful path", never "refused".
+    """
+    if type(value) is not dict:
+        return None
+    values = tuple(value.values())
+    types = tuple(map(type, values))
+    shape = _SHAPES.get((tuple(value), types))
+    if shape is not None:
+        text = shape.render(values)
+    else:
+        if not value.keys() <= _SAFE_KEYS or not _plain_values(value, 1):
+            return None
+        text = _ENCODE_SORTED(value)
+        if len(_SHAPES) < _SHAPES_MAX and set(types) <= _FLAT_TYPES:
+            keys = tuple(value)
+            _SHAPES[(keys, types)] = _FlatShape(keys, types)
+    if text is None or "@" in text or not text.isascii() or len(text) > MAX_PAYLOAD_BYTES:
+        return None
+    return text
+
+
+def canonical_json(value: Any, *, path: str = "payload") -> str:
+    """RFC 8785 canonical JSON of `value` after the ledger's checks (no floats, no personal keys)."""
+    if type(value) is dict:
+        text = fast_canonical(value)
+        if text is not None:
+            return text
+        text = _checked_canonical(value, path)
+        _learn_keys(value)
+        return text
+    return _checked_canonical(value, path)
+
+
 def canonical_payload(payload: Mapping[str, Any]) -> str:
     """The stored and hashed text of a payload; refuses anything that is not a small JSON object."""
+    text = fast_canonical(payload)
+    if text is not None:
+        return text
     if not isinstance(payload, Mapping):
         raise LedgerPayloadError("payload", "must be an object (a mapping of string keys)")
-    text = canonical_json(payload)
+    text = _checked_canonical(payload, "payload")
     if len(text.encode("utf-8")) > MAX_PAYLOAD_BYTES:
         raise LedgerPayloadError("payload", f"larger than {MAX_PAYLOAD_BYTES} bytes; store a reference instead")
+    _learn_keys(payload)
     return text
 
 

@@ -15,6 +15,7 @@ window on a quiet stream.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from fiduciary.ledger.chain import (
     check_event_type,
     check_stream,
     checkpoint_statement,
-    event_hash,
+    fast_canonical,
     iso_utc,
 )
 from fiduciary.ledger.models import LedgerCheckpoint, LedgerEvent, LedgerHead
@@ -83,6 +84,37 @@ class LedgerEntry:
     payload: dict[str, Any]
     prev_hash: str
     hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppendedBatch:
+    """What one `append_batch` wrote: events `first_position` … `first_position + len(hashes) - 1`.
+
+    Column-wise rather than one object per event: a bulk writer (consent) needs only positions and hashes,
+    and building an entry per event cost as much as hashing it. `entries()` gives the usual objects.
+    """
+
+    stream: str
+    first_position: int
+    recorded_at: datetime
+    prev_hash: str  # the hash before the first event
+    event_types: tuple[str, ...]
+    payloads: tuple[str, ...]  # canonical JSON text as stored and hashed
+    hashes: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def entries(self) -> list[LedgerEntry]:
+        prevs = (self.prev_hash, *self.hashes)[: len(self.hashes)]
+        return [
+            LedgerEntry(
+                self.stream, self.first_position + i, event_type, self.recorded_at, json.loads(text), prev, hash_
+            )
+            for i, (event_type, text, prev, hash_) in enumerate(
+                zip(self.event_types, self.payloads, prevs, self.hashes, strict=True)
+            )
+        ]
 
 
 @dataclass(frozen=True)
@@ -149,6 +181,29 @@ _HEAD_COLUMNS = (HEADS.c.position, HEADS.c.hash, HEADS.c.checkpoint_position, HE
 # Statements built once with bind parameters: an append is a handful of round trips, and building
 # SQLAlchemy constructs per call would cost more than the database work.
 _INSERT_EVENTS = sa.insert(EVENTS)
+_EVENT_COLUMNS = "stream, position, event_type, recorded_at, payload, prev_hash, hash"
+_INSERT_EVENTS_SQLITE = f"INSERT INTO ledger_events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+_COPY_EVENTS_POSTGRESQL = f"COPY ledger_events ({_EVENT_COLUMNS}) FROM STDIN"
+
+
+def _copy_text(text: str) -> str:
+    """A field in PostgreSQL COPY text format: backslash, tab, newline and carriage return escaped."""
+    if "\\" in text:
+        text = text.replace("\\", "\\\\")
+    if "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
+
+
+_known_event_types: set[str] = set()  # event types that passed check_event_type (a handful in practice)
+
+
+def _sqlite_time(moment: datetime) -> str:
+    """The text SQLAlchemy's SQLite DATETIME stores for a UTC `UTCDateTime` value (reads stay identical)."""
+    m = moment
+    return f"{m.year:04d}-{m.month:02d}-{m.day:02d} {m.hour:02d}:{m.minute:02d}:{m.second:02d}.{m.microsecond:06d}"
+
+
 _INSERT_CHECKPOINT = sa.insert(CHECKPOINTS)
 _SELECT_HEAD = sa.select(*_HEAD_COLUMNS).where(HEADS.c.stream == sa.bindparam("head_stream"))
 _SELECT_HEAD_FOR_UPDATE = _SELECT_HEAD.with_for_update()
@@ -219,47 +274,60 @@ class Ledger:
         recorded_at: datetime | None = None,
     ) -> list[LedgerEntry]:
         """Append events in order under one head lock and one bulk insert; all or nothing."""
+        return self.append_batch(session, events, recorded_at=recorded_at).entries()
+
+    def append_batch(
+        self,
+        session: Session,
+        events: Sequence[tuple[str, Mapping[str, Any]]],
+        *,
+        recorded_at: datetime | None = None,
+    ) -> AppendedBatch:
+        """`append_many` for bulk writers: the same checks and rows, answered column-wise (no per-event
+        objects, payloads not parsed back)."""
         if len(events) > MAX_APPEND_MANY:
             raise ValueError(f"append_many takes at most {MAX_APPEND_MANY} events per call")
         # Validate and canonicalise everything before taking the lock: a bad event changes nothing and
         # the lock is held only for hashing and the insert.
-        prepared: list[tuple[str, str, dict[str, Any]]] = []
+        types: list[str] = []
+        texts: list[str] = []
+        known = _known_event_types
         for index, item in enumerate(events):
-            if not isinstance(item, tuple | list) or len(item) != 2:
+            if (type(item) is not tuple or len(item) != 2) and (not isinstance(item, tuple | list) or len(item) != 2):
                 raise ValueError(f"events[{index}] must be an (event_type, payload) pair")
             event_type, payload = item
-            check_event_type(event_type)
-            text = canonical_payload(payload)
-            prepared.append((event_type, text, json.loads(text)))
-        if not prepared:
-            return []
+            if type(event_type) is not str or event_type not in known:
+                check_event_type(event_type)
+                if len(known) < 1000:
+                    known.add(event_type)
+            text = fast_canonical(payload)
+            types.append(event_type)
+            texts.append(canonical_payload(payload) if text is None else text)
+        if not texts:
+            return AppendedBatch(self.stream, 1, utcnow(), GENESIS_HASH, (), (), ())
         if recorded_at is not None and recorded_at.tzinfo is None:
             raise ValueError("recorded_at must be timezone-aware")
         moment = (recorded_at or utcnow()).astimezone(UTC)
         moment_iso = iso_utc(moment)
 
         head = self._lock_head(session)
-        rows: list[dict[str, Any]] = []
-        entries: list[LedgerEntry] = []
-        position, prev = head.position, head.hash
-        for event_type, text, parsed in prepared:
+        first, prev = head.position + 1, head.hash
+        # `chain.event_preimage` inlined (JCS of the event object; keep in step): a call per event costs more
+        # than the hash.
+        stream = self.stream
+        sha256 = hashlib.sha256
+        hashes: list[str] = []
+        position = first
+        for event_type, text in zip(types, texts, strict=True):
+            prev = sha256(
+                f'{{"event_type":"{event_type}","payload":{text},"position":{position},"prev_hash":"{prev}",'
+                f'"recorded_at":"{moment_iso}","stream":"{stream}"}}'.encode()
+            ).hexdigest()
+            hashes.append(prev)
             position += 1
-            digest = event_hash(self.stream, position, event_type, moment_iso, text, prev)
-            rows.append(
-                {
-                    "stream": self.stream,
-                    "position": position,
-                    "event_type": event_type,
-                    "recorded_at": moment,
-                    "payload": text,
-                    "prev_hash": prev,
-                    "hash": digest,
-                }
-            )
-            entries.append(LedgerEntry(self.stream, position, event_type, moment, parsed, prev, digest))
-            prev = digest
-        session.execute(_INSERT_EVENTS, rows)
-        head.position, head.hash = position, prev
+        self._insert_events(session, first, moment, types, texts, head.hash, hashes)
+        batch = AppendedBatch(stream, first, moment, head.hash, tuple(types), tuple(texts), tuple(hashes))
+        head.position, head.hash = position - 1, prev
 
         now = utcnow()
         if self.signer is not None and (
@@ -268,7 +336,72 @@ class Ledger:
         ):
             self._write_checkpoint(session, head, now)
         self._save_head(session, head, now)
-        return entries
+        return batch
+
+    def _insert_events(
+        self,
+        session: Session,
+        first: int,
+        moment: datetime,
+        types: list[str],
+        texts: list[str],
+        first_prev: str,
+        hashes: list[str],
+    ) -> None:
+        """One bulk insert straight through the driver: SQLAlchemy's per-row parameter processing (dicts,
+        type processors) cost more than the database's own work for the row."""
+        connection = session.connection()
+        dialect = connection.dialect.name
+        stream = self.stream
+        positions = range(first, first + len(hashes))
+        prevs = [first_prev, *hashes[:-1]]
+        if dialect == "sqlite":
+            stored = _sqlite_time(moment)  # exactly the text UTCDateTime stores
+            connection.exec_driver_sql(
+                _INSERT_EVENTS_SQLITE,
+                [
+                    (stream, position, event_type, stored, text, prev, hash_)
+                    for position, event_type, text, prev, hash_ in zip(
+                        positions, types, texts, prevs, hashes, strict=True
+                    )
+                ],
+            )
+        elif dialect == "postgresql":
+            # COPY in text format: one round trip, no per-row parameter adaptation (executemany cost 13 µs
+            # of client CPU a row, COPY under 2 µs). Every field is safe in COPY's text format by
+            # construction (stream and event type match their patterns, hashes are hex, the payload is
+            # canonical JSON, which never holds a raw tab, newline or carriage return) except backslashes,
+            # which `_copy_text` doubles.
+            when = moment.isoformat()
+            data = "".join(
+                [
+                    f"{stream}\t{position}\t{event_type}\t{when}\t{_copy_text(text)}\t{prev}\t{hash_}\n"
+                    for position, event_type, text, prev, hash_ in zip(
+                        positions, types, texts, prevs, hashes, strict=True
+                    )
+                ]
+            )
+            raw: Any = connection.connection.dbapi_connection
+            with raw.cursor() as cursor, cursor.copy(_COPY_EVENTS_POSTGRESQL) as copy:
+                copy.write(data)
+        else:  # another engine: let SQLAlchemy bind
+            session.execute(
+                _INSERT_EVENTS,
+                [
+                    {
+                        "stream": stream,
+                        "position": position,
+                        "event_type": event_type,
+                        "recorded_at": moment,
+                        "payload": text,
+                        "prev_hash": prev,
+                        "hash": hash_,
+                    }
+                    for position, event_type, text, prev, hash_ in zip(
+                        positions, types, texts, prevs, hashes, strict=True
+                    )
+                ],
+            )
 
     def seal(self, session: Session) -> Checkpoint | None:
         """Sign the current head now; None for an empty stream, the existing checkpoint if already sealed."""
