@@ -50,7 +50,13 @@ def test_the_sdk_round_trip(sdk: FiduciaryVaultClient) -> None:
     page = sdk.audit(person_id=person_id, action="field.write")
     assert [e["request_id"] for e in page.events] == ["sdk-1"] and page.next_cursor is None
     everything = list(sdk.audit_events(person_id=person_id, limit=2))
-    assert [e["action"] for e in everything][:4] == ["field.write", "person.lookup", "field.read", "field.read"]
+    assert [e["action"] for e in everything][:5] == [
+        "person.create",
+        "field.write",
+        "person.lookup",
+        "field.read",
+        "field.read",
+    ]
     erased = sdk.erase_person(person_id)
     assert erased["domains"][0]["domain"] == "vault"
     with pytest.raises(FiduciaryAPIError) as caught:
