@@ -524,3 +524,96 @@ def test_bulk_insert_stores_exactly_what_a_core_insert_stores(session: Session, 
     assert raw_people[0] == raw_people[1]
     loaded = session.scalars(sa.select(PersonalField).order_by(PersonalField.person_id)).all()
     assert [f.created_at for f in loaded] == [moment, moment] and bytes(loaded[1].ciphertext) == b"\x00\x01\xffbytes"
+
+
+def test_bulk_insert_of_tuples_in_any_column_order_stores_what_a_core_insert_stores(
+    session: Session, runtime: Runtime
+) -> None:
+    """The bulk paths pass tuples with their own column order (not the table's, nor the statement's);
+    a column left to its default falls back to Core's insert, which fills the default in."""
+    from datetime import UTC, datetime
+
+    from fiduciary.vault.models import Person
+    from fiduciary.vault.records import PERSONAL_FIELDS, bulk_insert
+
+    moment = datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    later = datetime(2032, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+    people = cast(sa.Table, Person.__table__)
+    ids = ["per_" + c * 26 for c in "cdef"]
+    session.execute(
+        sa.insert(people),
+        [{"id": pid, "status": "active", "age_status": "unknown", "created_at": moment} for pid in ids],
+    )
+    core = {
+        "person_id": ids[0],
+        "category": "identity.name",
+        "item": "",
+        "field_type": "text",
+        "key_version": 1,
+        "ciphertext": b"\x00\x01\xffbytes",
+        "purpose_of_collection": "account",
+        "source": "provided",
+        "created_at": moment,
+        "updated_at": later,
+    }
+    session.execute(sa.insert(PERSONAL_FIELDS), [core])
+    shuffled = ("updated_at", "ciphertext", "source", "person_id", "key_version", "created_at")
+    shuffled += ("purpose_of_collection", "field_type", "item", "category")
+    bulk_insert(
+        session,
+        PERSONAL_FIELDS,
+        [tuple({**core, "person_id": pid}[name] for name in shuffled) for pid in ids[1:3]],
+        columns=shuffled,
+    )
+    without_item = tuple(name for name in shuffled if name != "item")  # "item" has a default: Core path
+    bulk_insert(
+        session, PERSONAL_FIELDS, [tuple({**core, "person_id": ids[3]}[n] for n in without_item)], columns=without_item
+    )
+    raw = session.execute(
+        sa.text(
+            "SELECT person_id, category, item, field_type, key_version, ciphertext, purpose_of_collection, source, "
+            "created_at, updated_at FROM personal_fields WHERE person_id IN (:a, :b, :c, :d) ORDER BY person_id"
+        ),
+        dict(zip("abcd", ids, strict=True)),
+    ).all()
+    assert [row[0] for row in raw] == ids
+    assert all(tuple(row[1:]) == tuple(raw[0][1:]) for row in raw)  # byte for byte what Core stored
+    loaded = session.scalars(sa.select(PersonalField).where(PersonalField.person_id.in_(ids))).all()
+    assert {(f.created_at, f.updated_at, bytes(f.ciphertext)) for f in loaded} == {
+        (moment, later, b"\x00\x01\xffbytes")
+    }
+
+
+def test_bulk_insert_of_a_taken_identifier_is_an_integrity_error_on_both_engines(
+    session: Session, runtime: Runtime, vault: VaultService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A duplicate (kind, blind index) fails as an INSERT would (PostgreSQL copies rows in), so a
+    concurrent registration still becomes 409 `identifier_in_use` in `_insert_identifiers`."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.exc import IntegrityError
+
+    from fiduciary.vault.records import PERSON_IDENTIFIERS, bulk_insert
+
+    first, second = new_person(session, runtime), new_person(session, runtime)
+    vault.add_identifiers(session, first, {"email": "raced@example.com"})
+    session.commit()
+    taken = session.execute(sa.select(PersonIdentifier.kind, PersonIdentifier.blind_index)).one()
+    before = snapshot(session)
+    row = (second, taken.kind, bytes(taken.blind_index), 1, b"\x01" + b"\x00" * 40, datetime.now(UTC))
+    columns = ("person_id", "kind", "blind_index", "key_version", "ciphertext", "created_at")
+    with pytest.raises(IntegrityError):
+        bulk_insert(session, PERSON_IDENTIFIERS, [row], columns=columns)
+    session.rollback()
+    assert snapshot(session) == before
+    # The race: another writer registers the identifier between our check and our insert.
+    from fiduciary.vault import service as service_module
+
+    holders = service_module._HOLDERS
+    monkeypatch.setattr(service_module, "_HOLDERS", holders.where(sa.false()))
+    with pytest.raises(Conflict) as caught:
+        vault._insert_identifiers(session, [(*row[:5], "identifiers")], row[5])
+    assert caught.value.code == "identifier_in_use"
+    assert caught.value.fields[0].message == "one of them was registered to another person meanwhile"
+    session.rollback()
+    assert snapshot(session) == before

@@ -89,10 +89,13 @@ def canary_ad(kek_id: str) -> bytes:
     return associated_data(_CANARY_DOMAIN, kek_id)
 
 
+_V1_PREFIX = bytes((FORMAT_V1,))
+
+
 def seal_with(cipher: AESGCM, plaintext: bytes, ad: bytes) -> bytes:
     """`version | nonce | ciphertext+tag` under an already-constructed cipher (the hot path reuses one)."""
     nonce = os.urandom(NONCE_BYTES)
-    return bytes((FORMAT_V1,)) + nonce + cipher.encrypt(nonce, plaintext, ad)
+    return _V1_PREFIX + nonce + cipher.encrypt(nonce, plaintext, ad)
 
 
 def open_with(cipher: AESGCM, blob: bytes, ad: bytes, *, what: str = "A stored ciphertext") -> bytes:

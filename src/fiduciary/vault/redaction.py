@@ -85,12 +85,18 @@ CARD_MIN_DIGITS = 13
 CARD_MAX_DIGITS = 19
 
 
-_DROP_DIGITS = str.maketrans("", "", "0123456789")
+_ASCII_DIGITS = b"0123456789"
 
 
 def count_ascii_digits(text: str) -> int:
-    """How many ASCII digits `text` holds, at C speed: most values cannot hold a card and skip the scan."""
-    return len(text) - len(text.translate(_DROP_DIGITS))
+    """How many ASCII digits `text` holds, at C speed: most values cannot hold a card and skip the scan.
+
+    Counted in the UTF-8 bytes, where `bytes.translate` is a table lookup per byte (`str.translate` does a
+    dictionary lookup per character: 2-15 times slower); multi-byte sequences hold no byte below 0x80, so
+    the count is the same. "surrogatepass" lets a lone surrogate through instead of raising.
+    """
+    raw = text.encode("utf-8", "surrogatepass")
+    return len(raw) - len(raw.translate(None, _ASCII_DIGITS))
 
 
 def find_card_numbers(text: str) -> list[tuple[int, int]]:
