@@ -103,16 +103,21 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return False
 
 
+def _fields(policy: versions.PublishedPolicy) -> dict[str, Any]:
+    """The fields every policy response shares, so the two response models cannot drift apart."""
+    return {
+        "version": policy.version,
+        "content_hash": policy.content_hash,
+        "name": policy.name,
+        "effective_from": policy.effective_from,
+        "published_at": policy.published_at,
+        "material": policy.material,
+        "document": policy.document,
+    }
+
+
 def _out(policy: versions.PublishedPolicy) -> PolicyOut:
-    return PolicyOut(
-        version=policy.version,
-        content_hash=policy.content_hash,
-        name=policy.name,
-        effective_from=policy.effective_from,
-        published_at=policy.published_at,
-        material=policy.material,
-        document=policy.document,
-    )
+    return PolicyOut(**_fields(policy))
 
 
 @router.get(
@@ -181,13 +186,7 @@ def get_version(
     in_force = versions.current(session)
     response.headers.update(headers)
     return PolicyVersionOut(
-        version=policy.version,
-        content_hash=policy.content_hash,
-        name=policy.name,
-        effective_from=policy.effective_from,
-        published_at=policy.published_at,
-        material=policy.material,
-        document=policy.document,
+        **_fields(policy),
         in_force=in_force is not None and in_force.version == policy.version,
         changes=[PolicyChangeOut.of(c) for c in policy.changes],
     )
