@@ -149,6 +149,21 @@ def test_fast_text_equals_canonical_json(
     assert receipt["header"]["pii_principal_id"] == subject and receipt["ledger"]["position"] == position
 
 
+@pytest.mark.parametrize("stored_hash", ["ab" * 32, 'a"b\\c' + "0" * 58, "é" * 64, "AB" * 32])
+def test_a_rebuilt_receipt_stays_canonical_whatever_hash_the_row_holds(
+    policy: CompiledPolicy, stored_hash: str
+) -> None:
+    """The write path's hashes are hex; a receipt rebuilt from a stored row must stay valid JSON either way."""
+    base = event(policy)
+    text = build_receipt_text(
+        policy, ReceiptEvent(base.position, stored_hash, base.event_type, base.recorded_at, base.payload), base_url="x"
+    )
+    receipt = json.loads(text)
+    assert text.encode() == canonical(receipt)
+    assert receipt["ledger"]["event_hash"] == stored_hash
+    assert receipt["header"]["record_id"] == receipts_module.record_id_for(stored_hash)
+
+
 @pytest.mark.parametrize("size", [2, 3, 4, 5, 7, 8, 9, 16, 17, 33])
 def test_merkle_batch_every_receipt_verifies(policy: CompiledPolicy, size: int) -> None:
     texts = [build_receipt_text(policy, event(policy, i + 1), base_url="http://x") for i in range(size)]

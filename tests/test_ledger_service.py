@@ -139,6 +139,47 @@ def test_bad_events_are_refused_and_change_nothing(session: Session, events: lis
     ) == before
 
 
+def test_append_texts_stores_what_append_batch_would(session: Session) -> None:
+    signer = Signer.generate()
+    when = datetime(2026, 3, 4, 5, 6, 7, 8, tzinfo=UTC)
+    payloads = [{"purpose": "analytics", "subject": f"per_{i}", "version": 1} for i in range(3)]
+    batch = Ledger("consent", signer).append_texts(
+        session, ["consent.granted"] * 3, [canonical_payload(p) for p in payloads], recorded_at=when
+    )
+    session.commit()
+    assert [e.payload for e in entries(session, "consent")] == payloads
+    assert batch.entries() == list(entries(session, "consent"))
+    assert verify(session, "consent", [signer.public_key]).ok
+
+
+@pytest.mark.parametrize(
+    ("types", "texts", "message"),
+    [
+        (["consent.granted"], ['{"a":1}', '{"b":2}'], "one payload text per event type"),
+        (["consent.granted"], ["[1,2]"], "canonical JSON text of an object"),
+        (["consent.granted"], [""], "canonical JSON text of an object"),
+        (["consent.granted"], [b'{"a":1}'], "canonical JSON text of an object"),
+        (["consent.granted"], ["{" + "x" * 70_000 + "}"], "canonical JSON text of an object"),
+        (["Consent Granted"], ['{"a":1}'], "event_type"),
+    ],
+)
+def test_append_texts_refuses_bad_input_and_changes_nothing(
+    session: Session, types: list[Any], texts: list[Any], message: str
+) -> None:
+    ledger = Ledger("consent", Signer.generate(), checkpoint_every=1)
+    ledger.append(session, "consent.granted", {"subject": "per_1"})
+    session.commit()
+    before = (_count(session, "ledger_events"), _count(session, "ledger_checkpoints"), _head(session, "consent"))
+    with pytest.raises(ValueError, match=message):
+        ledger.append_texts(session, types, texts)
+    session.commit()
+    assert (
+        _count(session, "ledger_events"),
+        _count(session, "ledger_checkpoints"),
+        _head(session, "consent"),
+    ) == before
+
+
 def test_naive_recorded_at_is_refused(session: Session) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         Ledger("consent").append(session, "consent.granted", {"a": 1}, recorded_at=datetime(2026, 1, 1))

@@ -505,31 +505,37 @@ def signed_receipt_texts(
 ) -> list[str]:
     """`sign_texts(build_receipt_texts(…))` for the write path (equal to it, property-tested), cheaper.
 
-    The unsigned text of each receipt is only a temporary to hash; the signed text is rendered afresh
-    with the signature member before the closing brace. Rendering twice costs less than keeping a batch of
-    3.7 KB texts alive and copying each into its signed form (every fresh large string is a page fault).
+    Each receipt is rendered once without its closing brace: the leaf hash covers that text and the
+    brace, and the signed text appends the signature member and the brace in one join. (Rendering twice,
+    to avoid keeping a batch of texts alive, cost more once the allocator keeps freed memory for reuse:
+    see `fiduciary.runtime.tune_allocator`.)
     """
     rendered = _receipt_values(policy, events, recorded_at, base_url, stream)
     key_id = _scalar(signer.key_id)
     if len(rendered) == 1:
         [(template, values)] = rendered
-        value = b64(signer.sign(template.render(values).encode("utf-8")))
-        block = '{"alg":"Ed25519","key_id":' + key_id + ',"merkle":null,"value":"' + value + '"}'
-        return [template.render_open(values, ',"signature":' + block + "}")]
+        text = template.render_open(values, "")
+        value = b64(signer.sign((text + "}").encode("utf-8")))
+        return [f'{text},"signature":{{"alg":"Ed25519","key_id":{key_id},"merkle":null,"value":"{value}"}}}}']
     leaf_prefix = hashlib.sha256(b"\x00")
-    leaves = []
+    opened: list[str] = []
+    leaves: list[bytes] = []
     for template, values in rendered:
+        text = template.render_open(values, "")
         leaf = leaf_prefix.copy()
-        leaf.update(template.render(values).encode("utf-8"))
+        leaf.update(text.encode("utf-8"))
+        leaf.update(b"}")
         leaves.append(leaf.digest())
+        opened.append(text)
     root_hex, paths = _path_texts(leaves)
     size = len(rendered)
     value = b64(signer.sign(batch_statement(root_hex, size, signer.key_id)))
     head = ',"signature":{"alg":"Ed25519","key_id":' + key_id + ',"merkle":{"index":'
     tail = '],"root":"' + root_hex + '","size":' + str(size) + '},"value":"' + value + '"}}'
+    # An f-string builds each signed text in one allocation (a chain of `+` would copy it at every step).
     return [
-        template.render_open(values, head + str(index) + ',"path":[' + path + tail)
-        for index, ((template, values), path) in enumerate(zip(rendered, paths, strict=True))
+        f'{text}{head}{index},"path":[{path}{tail}'
+        for index, (text, path) in enumerate(zip(opened, paths, strict=True))
     ]
 
 
@@ -551,6 +557,7 @@ def _receipt_values(
     kinds = _EVENT_TEXTS
     templates: dict[str, _Template] = {}
     rendered: list[tuple[_TextTemplate, tuple[str, ...]]] = []
+    versions: dict[Any, str] = {}
     for position, event_hash, event_type, payload in events:
         purpose = payload["purpose"]
         template = templates.get(purpose)
@@ -562,24 +569,36 @@ def _receipt_values(
         ip_prefix = payload.get("ip_prefix")
         ref = payload.get("ref")
         kind_text, state_text = kinds[event_type]
+        version = payload["version"]
+        version_text = versions.get(version)
+        if version_text is None:
+            version_text = versions[version] = _scalar(version)
+        # A hash from the chain is 64 hex digits, which JSON never escapes (checked, not assumed: a receipt
+        # may be rebuilt from a stored row).
+        h = event_hash
+        if h.isalnum() and h.isascii():
+            hash_text = f'"{h}"'
+            record_text = f'"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"'
+        else:
+            hash_text, record_text = enc(h), enc(record_id_for(h))
         values = (
             subject_text,
             "null" if guardian is None else enc(guardian),
-            enc(record_id_for(event_hash)),
+            record_text,
             memo[payload["lang"]],
             memo[payload["channel"]],
             event_time_text,
             kind_text,
             state_text,
             enc(guardian) if guardian else subject_text,
-            _scalar(payload["version"]),
+            version_text,
             memo[payload["notice"]],
             "null" if ua is None else memo[ua],
             "null" if ip_prefix is None else memo[ip_prefix],
             "null" if ref is None else memo[ref],
             stream_text,
             str(int(position)),
-            enc(event_hash),
+            hash_text,
             memo[event_type],
             timestamp_text,
         )

@@ -26,14 +26,14 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal, NamedTuple, cast, get_args
 
-from sqlalchemy import String, any_, bindparam, func, literal_column, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fiduciary.consent import projection
-from fiduciary.consent.evidence import Evidence, evidence_from, hash_user_agent, truncate_ip
+from fiduciary.consent.evidence import Evidence, evidence_from, truncate_ip
 from fiduciary.consent.models import ConsentIdempotency, ConsentState, GpcOptOut, VisitorLink
+from fiduciary.consent.payloads import PayloadWriter
 from fiduciary.consent.receipts import (
     RECEIPT_EVENT_TYPES,
     ReceiptEvent,
@@ -102,10 +102,10 @@ class ConsentInput:
     guardian_id: str | None = None
 
 
-@dataclass(frozen=True)
-class ConsentResult:
+class ConsentResult(NamedTuple):
     """One recorded event. `receipt_json` is the signed receipt as canonical JSON text; `receipt` parses it
-    (a fresh dict on every access, so no caller can change what another one sees)."""
+    (a fresh dict on every access, so no caller can change what another one sees). A named tuple: a batch
+    returns one per event, and a frozen dataclass cost a microsecond each to build."""
 
     subject_id: str
     purpose: str
@@ -148,31 +148,46 @@ class ConsentStateRow:
 Locate = Callable[[int, str], str]
 
 
-# Built once: constructing a statement costs more than running it for a single consent write. A batch
-# looks up hundreds of ids; an expanding IN renders and binds one parameter per id on every call, so on
-# SQLite and PostgreSQL the ids travel as one parameter (a JSON array read by json_each; an array for ANY).
+# A batch looks up hundreds of ids. On SQLite and PostgreSQL the ids travel as one parameter (a JSON array
+# read by json_each; an array for ANY) and the rows come straight from the driver: an expanding IN binds
+# one parameter per id, and SQLAlchemy's row processing (a date parsed per person) cost more than the query.
 _PEOPLE_COLUMNS = (Person.id, Person.status, Person.age_status, Person.adult_on)
 _LINK_COLUMNS = (VisitorLink.visitor_id, VisitorLink.person_id)
 _PEOPLE_QUERY = select(*_PEOPLE_COLUMNS).where(Person.id.in_(bindparam("ids", expanding=True)))
 _LINKS_QUERY = select(*_LINK_COLUMNS).where(VisitorLink.visitor_id.in_(bindparam("ids", expanding=True)))
-_JSON_IDS = select(literal_column("value")).select_from(func.json_each(bindparam("ids"))).scalar_subquery()
-_ARRAY_IDS = any_(bindparam("ids", type_=ARRAY(String)))
-_ID_QUERIES: dict[str, tuple[Any, Any, Callable[[list[str]], Any]]] = {
+_DRIVER_ID_LOOKUPS: dict[str, tuple[str, str, Callable[[list[str]], Any]]] = {
     "sqlite": (
-        select(*_PEOPLE_COLUMNS).where(Person.id.in_(_JSON_IDS)),
-        select(*_LINK_COLUMNS).where(VisitorLink.visitor_id.in_(_JSON_IDS)),
+        "SELECT id, status, age_status, adult_on FROM people WHERE id IN (SELECT value FROM json_each(?))",
+        "SELECT visitor_id, person_id FROM visitor_links WHERE visitor_id IN (SELECT value FROM json_each(?))",
         json.dumps,
     ),
     "postgresql": (
-        select(*_PEOPLE_COLUMNS).where(Person.id == _ARRAY_IDS),
-        select(*_LINK_COLUMNS).where(VisitorLink.visitor_id == _ARRAY_IDS),
+        "SELECT id, status, age_status, adult_on FROM people WHERE id = ANY(%s)",
+        "SELECT visitor_id, person_id FROM visitor_links WHERE visitor_id = ANY(%s)",
         list,
     ),
 }
 
 
-def _id_queries(session: Session) -> tuple[Any, Any, Callable[[list[str]], Any]]:
-    return _ID_QUERIES.get(session.get_bind().dialect.name) or (_PEOPLE_QUERY, _LINKS_QUERY, list)
+def _people_rows(session: Session, ids: list[str]) -> list[_PersonFacts]:
+    connection = session.connection()
+    lookup = _DRIVER_ID_LOOKUPS.get(connection.dialect.name)
+    if lookup is None:
+        return [_PersonFacts(*row) for row in session.execute(_PEOPLE_QUERY, {"ids": ids})]
+    rows = connection.exec_driver_sql(lookup[0], (lookup[2](ids),)).fetchall()
+    # SQLite keeps dates as ISO text (what SQLAlchemy's Date stores); PostgreSQL's driver gives dates.
+    return [
+        _PersonFacts(id_, status, age, date.fromisoformat(adult_on) if type(adult_on) is str else adult_on)
+        for id_, status, age, adult_on in rows
+    ]
+
+
+def _link_rows(session: Session, visitor_ids: list[str]) -> dict[str, str]:
+    connection = session.connection()
+    lookup = _DRIVER_ID_LOOKUPS.get(connection.dialect.name)
+    if lookup is None:
+        return {v: p for v, p in session.execute(_LINKS_QUERY, {"ids": visitor_ids})}
+    return dict(connection.exec_driver_sql(lookup[1], (lookup[2](visitor_ids),)).fetchall())
 
 
 class _PersonFacts(NamedTuple):
@@ -316,20 +331,34 @@ class ConsentService:
         policy = self.policy()
         people, links = self._validate(session, policy, items, locate)
         ref = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32] if idempotency_key else None
+        writer = PayloadWriter(cast(int, policy.version), policy.content_hash, ref)
         events: list[tuple[str, dict[str, Any]]] = []
-        ua_hashes: dict[str, str | None] = {}  # a batch repeats user agents; this call only
+        texts: list[str] = []
+        event_by_action = projection.EVENT_BY_ACTION
         for item in items:
-            payload = self._payload(policy, item, ref, ua_hashes)
-            person_id = links.get(item.subject_id)
-            if person_id is not None and item.action != "grant":
+            person: str | None = None
+            if links and item.action != "grant":
                 # A withdrawal or refusal from a signed-out device of a linked visitor reaches the person too:
                 # withdrawing must be as easy as consenting (DPDP s.6(4)). Grants do not travel: we cannot
                 # know who is at a signed-out device.
-                linked = people.get(person_id)
-                if linked is not None and linked.status == ACTIVE:
-                    payload["person"] = person_id
-            events.append((projection.EVENT_BY_ACTION[item.action], payload))
-        results = self._append(session, policy, events)
+                person = links.get(item.subject_id)
+                linked = people.get(person) if person is not None else None
+                if linked is None or linked.status != ACTIVE:
+                    person = None
+            evidence = item.evidence
+            payload, text = writer.build(
+                item.subject_id,
+                item.purpose,
+                item.language,
+                _CHANNELS[item.channel].value,
+                guardian=item.guardian_id or None,
+                ua=writer.user_agent_hash(evidence.user_agent) if evidence is not None else None,
+                ip_prefix=evidence.ip_prefix if evidence is not None else None,
+                person=person,
+            )
+            events.append((event_by_action[item.action], payload))
+            texts.append(text)
+        results = self._append(session, policy, events, texts)
         if idempotency_key is not None:
             session.add(
                 ConsentIdempotency(
@@ -349,9 +378,13 @@ class ConsentService:
         return results
 
     def _append(
-        self, session: Session, policy: CompiledPolicy, events: Sequence[tuple[str, dict[str, Any]]]
+        self,
+        session: Session,
+        policy: CompiledPolicy,
+        events: Sequence[tuple[str, dict[str, Any]]],
+        texts: Sequence[str],
     ) -> list[ConsentResult]:
-        batch = self.ledger.append_batch(session, events)
+        batch = self.ledger.append_texts(session, [event_type for event_type, _ in events], texts)
         moment, first = batch.recorded_at, batch.first_position
         status_by_event = projection.STATUS_BY_EVENT
         rows: list[projection.StateTuple] = []
@@ -391,36 +424,6 @@ class ConsentService:
                 range(first, first + len(events)), events, signed, strict=True
             )
         ]
-
-    def _payload(
-        self, policy: CompiledPolicy, item: ConsentInput, ref: str | None, ua_hashes: dict[str, str | None]
-    ) -> dict[str, Any]:
-        payload: dict[str, Any] = {
-            "subject": item.subject_id,
-            "purpose": item.purpose,
-            "version": policy.version,
-            "notice": policy.content_hash,
-            "lang": item.language,
-            "channel": _CHANNELS[item.channel].value,
-        }
-        if item.guardian_id:
-            payload["guardian"] = item.guardian_id
-        evidence = item.evidence
-        if evidence is not None:
-            agent = evidence.user_agent
-            if not agent:
-                ua = None
-            elif agent in ua_hashes:
-                ua = ua_hashes[agent]
-            else:
-                ua = ua_hashes[agent] = hash_user_agent(agent)
-            if ua:
-                payload["ua"] = ua
-            if evidence.ip_prefix:
-                payload["ip_prefix"] = evidence.ip_prefix
-        if ref:
-            payload["ref"] = ref
-        return payload
 
     # ----------------------------------------------------------------------------------------- receipts
 
@@ -532,22 +535,19 @@ class ConsentService:
         self, session: Session, policy: CompiledPolicy, items: Sequence[ConsentInput], locate: Locate
     ) -> tuple[dict[str, _PersonFacts], dict[str, str]]:
         """Unknown people (404), closed accounts, guardians and children (409)."""
-        ids = {i.subject_id for i in items if i.subject_id.startswith("per_")}
-        ids |= {i.guardian_id for i in items if i.guardian_id}
-        links = self._links(session, [i.subject_id for i in items if i.subject_id.startswith("vis_")])
-        ids |= set(links.values())
-        people: dict[str, _PersonFacts] = {}
-        if ids:
-            query, _, bind = _id_queries(session)
-            # The rows themselves: they have the attributes of `_PersonFacts` (building one per row cost more).
-            rows = session.execute(query, {"ids": bind(list(ids))})
-            people = cast(dict[str, _PersonFacts], {row[0]: row for row in rows})
-        if any(i.subject_id.startswith("per_") and i.subject_id not in people for i in items):
+        subject_ids = {i.subject_id for i in items}
+        person_ids = {s for s in subject_ids if s.startswith("per_")}
+        guardian_ids = {i.guardian_id for i in items if i.guardian_id}
+        visitor_ids = subject_ids - person_ids
+        links = _link_rows(session, list(visitor_ids)) if visitor_ids else {}
+        ids = person_ids | guardian_ids | set(links.values())
+        people = {row.id: row for row in _people_rows(session, list(ids))} if ids else {}
+        if not person_ids <= people.keys():
             raise NotFound("No person has this id.", code="person_not_found")
         today = today_utc()
-        subjects = [people[s] for s in {i.subject_id for i in items if i.subject_id.startswith("per_")}]
-        if not any(i.guardian_id for i in items) and all(
-            p.status == ACTIVE and not is_child(p.age_status, p.adult_on, today) for p in subjects
+        if not guardian_ids and all(
+            p.status == ACTIVE and not is_child(p.age_status, p.adult_on, today)
+            for p in map(people.__getitem__, person_ids)
         ):
             return people, links  # the usual batch: active adults and visitors, no guardian; nothing below applies
         for index, item in enumerate(items):
@@ -601,13 +601,6 @@ class ConsentService:
                     code="purpose_not_consent_based",
                     fields=[FieldProblem(locate(index, "purpose"), f"legal ground is {purpose.legal_ground.value}")],
                 )
-
-    @staticmethod
-    def _links(session: Session, visitor_ids: Sequence[str]) -> dict[str, str]:
-        if not visitor_ids:
-            return {}
-        _, query, bind = _id_queries(session)
-        return {v: p for v, p in session.execute(query, {"ids": bind(list(set(visitor_ids)))})}
 
 
 # ------------------------------------------------------------------------------------------------- reads

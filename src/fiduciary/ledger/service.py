@@ -30,9 +30,11 @@ from sqlalchemy.orm import Session
 from fiduciary.config import Settings
 from fiduciary.ledger.chain import (
     GENESIS_HASH,
+    MAX_PAYLOAD_BYTES,
     ChainProblem,
     ChainWalker,
     EventRow,
+    LedgerPayloadError,
     canonical_payload,
     check_event_type,
     check_stream,
@@ -303,6 +305,42 @@ class Ledger:
             text = fast_canonical(payload)
             types.append(event_type)
             texts.append(canonical_payload(payload) if text is None else text)
+        return self._append_texts(session, types, texts, recorded_at)
+
+    def append_texts(
+        self,
+        session: Session,
+        event_types: Sequence[str],
+        payload_texts: Sequence[str],
+        *,
+        recorded_at: datetime | None = None,
+    ) -> AppendedBatch:
+        """`append_batch` for a writer that renders its payloads' canonical JSON itself (the consent write
+        path, whose payloads have one fixed shape of validated values).
+
+        The caller guarantees that each text is exactly `canonical_payload` of an acceptable payload (the
+        writer proves it with a property test): the chain hashes the text as given, so a non-canonical
+        text would still verify but could not be re-derived from its payload. Checked here: event types,
+        sizes, and that each text is a JSON object.
+        """
+        if len(event_types) != len(payload_texts):
+            raise ValueError("one payload text per event type")
+        if len(event_types) > MAX_APPEND_MANY:
+            raise ValueError(f"append_many takes at most {MAX_APPEND_MANY} events per call")
+        known = _known_event_types
+        for event_type in set(event_types):
+            if type(event_type) is not str or event_type not in known:
+                check_event_type(event_type)
+                if len(known) < 1000:
+                    known.add(event_type)
+        for index, text in enumerate(payload_texts):
+            if type(text) is not str or text[:1] != "{" or text[-1:] != "}" or len(text) > MAX_PAYLOAD_BYTES:
+                raise LedgerPayloadError(f"payload_texts[{index}]", "must be the canonical JSON text of an object")
+        return self._append_texts(session, list(event_types), list(payload_texts), recorded_at)
+
+    def _append_texts(
+        self, session: Session, types: list[str], texts: list[str], recorded_at: datetime | None
+    ) -> AppendedBatch:
         if not texts:
             return AppendedBatch(self.stream, 1, utcnow(), GENESIS_HASH, (), (), ())
         if recorded_at is not None and recorded_at.tzinfo is None:
