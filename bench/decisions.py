@@ -6,7 +6,8 @@
    once, then `DecisionContext.decide` answers a rotating mix of questions (consent and non-consent
    purposes, with and without categories, allowed and denied). This is the path a store backend embedding
    Fiduciary uses within one request.
-2. In process with loading: `decide_many` batches of 1,000, each loading its facts from the database.
+2. In process with loading: `decide_many` batches of 1,000, each loading its facts from the database
+   (best of 3); and `prepare` for one person at a time, what an audited vault read does first.
 3. Over HTTP against uvicorn on 127.0.0.1 (one worker process): single decisions sent one after another on a
    keep-alive connection (latency p50/p99), the same from 4 concurrent clients, and batches of 1,000.
    The number of requests is bounded by --http-requests.
@@ -91,15 +92,30 @@ def in_process(runtime: Runtime, ids: list[str], rounds: int) -> None:
         requests = [
             DecisionRequest(pid, purpose, cats) for pid, (purpose, cats) in zip(ids, QUESTIONS * len(ids), strict=False)
         ]
-        started = time.perf_counter()
+        best = float("inf")
         total = 0
-        for _ in range(5):
-            for start in range(0, len(requests), 1000):
-                total += len(service.decide_many(session, "bench", requests[start : start + 1000]))
-        seconds = time.perf_counter() - started
+        for _ in range(3):  # best of three, as above
+            started = time.perf_counter()
+            total = 0
+            for _ in range(5):
+                for start in range(0, len(requests), 1000):
+                    total += len(service.decide_many(session, "bench", requests[start : start + 1000]))
+            best = min(best, time.perf_counter() - started)
         print(
-            f"  in process, loading facts: {total / seconds:>10,.0f} decisions/s"
-            " (batches of 1,000, facts read per batch)"
+            f"  in process, loading facts: {total / best:>10,.0f} decisions/s (batches of 1,000, facts read per batch)"
+        )
+
+        # What an audited vault read does before decrypting anything (vault/access.py): one person's facts.
+        best_wall, best_cpu = float("inf"), float("inf")
+        for _ in range(3):
+            started, cpu = time.perf_counter(), time.process_time()
+            for pid in ids:
+                service.prepare(session, [pid])
+            best_wall = min(best_wall, time.perf_counter() - started)
+            best_cpu = min(best_cpu, time.process_time() - cpu)
+        print(
+            f"  in process, prepare 1 person: {best_wall / len(ids) * 1e6:>7,.0f} µs wall,"
+            f" {best_cpu / len(ids) * 1e6:,.0f} µs CPU ({len(ids):,} people, best of 3)"
         )
 
 

@@ -14,7 +14,7 @@ from fiduciary.consent.evidence import Evidence
 from fiduciary.consent.service import ConsentChannel, ConsentService, state_for
 from fiduciary.errors import Conflict, NotFound, ValidationFailed
 from fiduciary.runtime import Runtime
-from fiduciary.vault.people import close_person, new_visitor_id, today_utc
+from fiduciary.vault.people import add_years, close_person, new_visitor_id, today_utc
 
 VIS = "vis_" + "a" * 26
 
@@ -259,6 +259,26 @@ def test_child_by_date_of_birth_and_coming_of_age(session: Session, runtime: Run
     session.commit()
 
 
+def test_coming_of_age_follows_the_policys_calendar_not_utc(
+    session: Session, runtime: Runtime, service: ConsentService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An 18th birthday ends childhood on the store's calendar date (as decisions count it), whatever UTC says:
+    here the policy's today is two days after UTC's, and the person came of age the day after UTC's today."""
+    from fiduciary.policy.compiled import CompiledPolicy
+
+    utc_today = today_utc()
+    policy_today = utc_today + timedelta(days=2)
+    monkeypatch.setattr(CompiledPolicy, "today", lambda self, now=None: policy_today)
+    dob = add_years(utc_today + timedelta(days=1), -18)
+    grown = new_person(session, runtime, date_of_birth=dob)
+    assert service.record(session, item(grown, "marketing.email")).status == "granted"
+    session.commit()
+    younger = new_person(session, runtime, date_of_birth=add_years(policy_today + timedelta(days=1), -18))
+    with pytest.raises(Conflict) as caught:
+        service.record(session, item(younger, "marketing.email"))
+    assert caught.value.code == "child_protection"
+
+
 def test_date_of_birth_not_stored(session: Session, runtime: Runtime) -> None:
     from fiduciary.vault.models import Person
 
@@ -285,6 +305,29 @@ def test_same_key_same_request_replays_one_event(session: Session, runtime: Runt
     assert [r.as_dict() for r in first] == [r.as_dict() for r in second]
     assert all(r.replayed for r in second) and not any(r.replayed for r in first)
     assert first[0].receipt["evidence"]["request_ref"] is not None
+
+
+def test_an_expired_idempotency_key_is_a_new_request(
+    session: Session, runtime: Runtime, service: ConsentService
+) -> None:
+    from fiduciary.consent.models import ConsentIdempotency
+
+    person = adult(session, runtime)
+    items = [item(person, "marketing.email")]
+    first = service.record_many(session, items, idempotency_key="key1:old")
+    session.commit()
+    stored = session.get(ConsentIdempotency, "key1:old")
+    assert stored is not None
+    ttl = timedelta(hours=runtime.settings.idempotency_ttl_hours)
+    stored.created_at = stored.created_at - ttl + timedelta(minutes=1)  # not yet expired: replays
+    session.commit()
+    assert all(r.replayed for r in service.record_many(session, items, idempotency_key="key1:old"))
+    stored.created_at = stored.created_at - timedelta(minutes=2)  # now past the TTL: recorded anew
+    session.commit()
+    again = service.record_many(session, [item(person, "marketing.email", "withdraw")], idempotency_key="key1:old")
+    session.commit()
+    assert not any(r.replayed for r in again) and again[0].status == "withdrawn"
+    assert again[0].ledger_position == first[0].ledger_position + 1 and ledger_length(session) == 2
 
 
 def test_same_key_different_request_is_409(session: Session, runtime: Runtime, service: ConsentService) -> None:

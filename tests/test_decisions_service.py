@@ -11,13 +11,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from fiduciary.consent.linking import link_visitor
-from fiduciary.consent.models import ReconsentFloor
-from fiduciary.consent.restrictions import add_restriction
+from fiduciary.consent.models import ProcessingRestriction, ReconsentFloor
+from fiduciary.consent.restrictions import active_restrictions, add_restriction, lift_restriction
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService
 from fiduciary.decisions.engine import Reason
 from fiduciary.decisions.service import DecisionRequest, DecisionService
 from fiduciary.errors import NotFound, ValidationFailed
 from fiduciary.runtime import Runtime
+from fiduciary.vault.models import Person
 from fiduciary.vault.people import close_person, create_person, new_person_id, new_visitor_id
 
 ACTOR = "key_test"
@@ -152,6 +153,56 @@ def test_children(session: Session, runtime: Runtime) -> None:
     later = DecisionService(runtime, clock=lambda: datetime.now(UTC) + timedelta(days=365 * 9))
     assert later.decide(session, ACTOR, kid, "marketing.email").allow
     assert later.decide(session, ACTOR, kid, "analytics").reasons == (Reason.NO_CONSENT,)
+
+
+def test_coming_of_age_is_counted_in_the_policy_time_zone(session: Session, runtime: Runtime) -> None:
+    """adult_on 2 March 2026: at 2026-03-01T20:00Z it is already 2 March in India (the demo policy's zone)."""
+    policy = runtime.policy()
+    assert policy.document.calendar.timezone == "Asia/Kolkata"
+    kid = person(session, runtime, date_of_birth=date(2026 - policy.child_age, 3, 2), today=date(2026, 3, 1))
+
+    def at(instant: datetime) -> DecisionService:
+        return DecisionService(runtime, clock=lambda: instant)
+
+    before = at(datetime(2026, 3, 1, 18, 29, tzinfo=UTC))  # 23:59 IST on 1 March
+    after = at(datetime(2026, 3, 1, 20, 0, tzinfo=UTC))  # 01:30 IST on 2 March, still 1 March in UTC
+    assert (before.today(policy), after.today(policy)) == (date(2026, 3, 1), date(2026, 3, 2))
+    assert before.decide(session, ACTOR, kid, "analytics").reasons == (Reason.CHILD_PROTECTION, Reason.NO_CONSENT)
+    assert after.decide(session, ACTOR, kid, "analytics").reasons == (Reason.NO_CONSENT,)
+    assert after.prepare(session, [kid]).today == policy.today(datetime(2026, 3, 1, 20, 0, tzinfo=UTC))
+
+
+def test_facts_see_rows_added_but_not_yet_flushed(session: Session, runtime: Runtime) -> None:
+    """The fact queries are Core statements; Session.execute autoflushes them as it did the ORM queries."""
+    service = DecisionService(runtime)
+    pid = person(session, runtime, is_child=False)
+    assert service.decide(session, ACTOR, pid, "account").allow  # warms the floors cache (an ORM query)
+    session.add(ProcessingRestriction(person_id=pid, purpose=None, kind="restriction", created_at=datetime.now(UTC)))
+    assert service.decide(session, ACTOR, pid, "account").reasons == (Reason.RESTRICTED_BY_PERSON,)
+    with session.no_autoflush:
+        other = Person(id=new_person_id(), status="active", age_status="adult", created_at=datetime.now(UTC))
+        session.add(other)
+        [d] = service.decide_many(session, ACTOR, [DecisionRequest(other.id, "account")])
+    assert d.reasons == (Reason.UNKNOWN_SUBJECT,)  # no_autoflush is respected
+
+
+def test_active_restrictions_of_many_people(session: Session, runtime: Runtime) -> None:
+    """One query for any number of people: each person's active ones, oldest first; lifted ones gone."""
+    policy = runtime.policy()
+    ids = [person(session, runtime, is_child=False) for _ in range(4)]
+    first, _ = add_restriction(session, policy, ids[0], purpose="customer_support", kind="objection")
+    second, _ = add_restriction(session, policy, ids[0], purpose=None, kind="restriction")
+    add_restriction(session, policy, ids[1], purpose="customer_support", kind="objection")
+    lift_restriction(session, ids[1], purpose="customer_support")
+    add_restriction(session, policy, ids[2], purpose=None, kind="restriction")
+    session.commit()
+    with count_queries(session) as statements:
+        active = active_restrictions(session, [*ids, new_person_id(), ids[0]])
+        assert active_restrictions(session, []) == {}
+    assert len(statements) == 1
+    assert set(active) == {ids[0], ids[2]}
+    assert active[ids[0]] == [first, second]
+    assert [(r.person_id, r.purpose, r.kind) for r in active[ids[2]]] == [(ids[2], None, "restriction")]
 
 
 def test_restrictions_and_legal_obligations(session: Session, runtime: Runtime) -> None:

@@ -496,3 +496,13 @@ def test_warnings_do_not_stop_loading() -> None:
     loaded = load_policy_text(text)
     assert [w.code for w in loaded.warnings] == ["legal_obligation_basis"]
     assert loaded.warnings[0].severity == "warning"
+
+
+@pytest.mark.parametrize("zone", ["Asia/Kolkatta", "IST+5:30", "../../etc/passwd"])
+def test_unknown_calendar_time_zone_names_its_line(zone: str) -> None:
+    """A zone ZoneInfo cannot find would otherwise fail at the first decision (500), not at publish."""
+    text = edit("  timezone: Asia/Kolkata", f"  timezone: {zone!r}")
+    problem = only(report(text))
+    assert problem.path == "calendar.timezone"
+    assert problem.line == line_of(text, "  timezone:")
+    assert "unknown time zone" in problem.message and "Asia/Kolkata" in (problem.hint or "")

@@ -32,6 +32,7 @@ from fiduciary.vault.erasure import (
     restore_replay,
 )
 from fiduciary.vault.kek import load_keyring
+from fiduciary.vault.models import Person
 from fiduciary.vault.records import PersonalField, PersonIdentifier, PersonKey, VaultErasure, VaultMeta
 from fiduciary.vault.service import PersonErased, VaultService, close_vault_keys
 from vault_support import IDENTIFIERS, new_person, signed_up, snapshot, vault_runtime
@@ -443,8 +444,40 @@ def test_replay_rejournals_erasures_the_journal_lost(sqlite_settings: Settings) 
         vault.keys.journal.path.unlink()  # the journal volume was lost
         report = restore_replay(runtime)
         assert (report.journal_entries, report.rejournaled) == (0, 1)
+        # Rejournaled erasures are completed like journaled ones: this bare vault erasure left the account open.
+        assert (report.already_erased, report.completed) == (1, 1)
+        person = session.get(Person, person_id)
+        assert person is not None and person.status == "closed"
         assert [e.person_id for e in vault.keys.journal.entries()] == [person_id]
-        assert restore_replay(runtime).already_erased == 1
+        again = restore_replay(runtime)
+        assert (again.already_erased, again.completed, again.rejournaled) == (1, 0, 0)
+
+
+def test_cli_purge_runs_the_housekeeping_purge_and_always_truncates_the_wal(
+    sqlite_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fiduciary vault purge` is `housekeeping.purge_vault`; by hand it checkpoints even with nothing to purge."""
+    _migrated(sqlite_settings)
+    wal = tmp_path / "vault.db-wal"
+    with vault_runtime(sqlite_settings) as (runtime, vault), runtime.sessions() as session:
+        erased = signed_up(session, runtime, vault)
+        signed_up(session, runtime, vault)
+        vault.erase_person(session, erased, "rights_request")
+        session.commit()
+        _cli_env(monkeypatch, sqlite_settings)
+        try:
+            first = runner.invoke(app, ["vault", "purge", "--batch-size", "1"])
+            assert first.exit_code == 0, first.output
+            assert "deleted 4 ciphertext rows of 1 erased people; purged 0 legal-hold records" in first.output
+            signed_up(session, runtime, vault)  # a write after the purge: the WAL (kept open by us) grows
+            assert wal.stat().st_size > 0
+            idle = runner.invoke(app, ["vault", "purge"])
+            assert idle.exit_code == 0, idle.output
+            assert "deleted 0 ciphertext rows of 0 erased people; purged 0 legal-hold records" in idle.output
+            assert wal.stat().st_size == 0
+        finally:
+            get_settings.cache_clear()
+        assert session.scalar(sa.select(sa.func.count()).where(PersonalField.person_id == erased)) == 0
 
 
 def test_erasure_on_both_engines_survives_a_replay(session: Session, runtime: Runtime, vault: VaultService) -> None:

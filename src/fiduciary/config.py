@@ -97,6 +97,20 @@ class Settings(BaseSettings):
     vault_key_cache_size: int = Field(
         default=10_000, ge=0, description="Unwrapped data keys kept in memory per process (LRU); 0 disables."
     )
+    # --- housekeeping (see fiduciary.housekeeping) ---
+    housekeeping_interval_minutes: float = Field(
+        default=10,
+        ge=0,
+        description="The service runs housekeeping (seal every ledger stream, purge erased vault data, delete "
+        "expired idempotency keys) in the background this often, first one interval after start; 0 disables it "
+        "(run `fiduciary housekeeping` from cron instead).",
+    )
+    idempotency_ttl_hours: int = Field(
+        default=24,
+        ge=1,
+        description="How long the stored answer to an Idempotency-Key is kept; housekeeping deletes older ones, "
+        "after which the same key is a new request.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

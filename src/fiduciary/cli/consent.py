@@ -31,8 +31,9 @@ def rebuild_state_command(
 ) -> None:
     """Recompute consent_state (and visitor links, GPC opt-outs) from the consent ledger alone.
 
-    Reports whether the rebuilt tables are identical to the current ones; without --check the current
-    tables are replaced by the rebuilt ones in one transaction.
+    Erasures recorded in vault_erasures are applied where they happened, so erased people's rows are not
+    brought back. Reports whether the rebuilt tables are identical to the current ones; without --check
+    the current tables are replaced by the rebuilt ones in one transaction.
     """
     runtime = Runtime.start()
     try:
@@ -42,8 +43,8 @@ def rebuild_state_command(
     finally:
         runtime.close()
     summary = (
-        f"{report.events:,} ledger events → {report.state_rows:,} state rows, {report.link_rows:,} visitor links, "
-        f"{report.gpc_rows:,} GPC opt-outs"
+        f"{report.events:,} ledger events and {report.erasures:,} erasures → {report.state_rows:,} state rows, "
+        f"{report.link_rows:,} visitor links, {report.gpc_rows:,} GPC opt-outs"
     )
     if report.identical:
         console.print(f"[green]identical[/green]: {summary}")

@@ -129,6 +129,7 @@ def public_key_command(
 # name the ledger's operators look for; it is the same command as `fiduciary consent rebuild-state`.
 from fiduciary.cli.consent import rebuild_state_command  # noqa: E402
 
-app.command("rebuild-state", help="Rebuild the consent state projection from the consent ledger (--check compares).")(
-    rebuild_state_command
-)
+app.command(
+    "rebuild-state",
+    help="Rebuild the consent state projection from the consent ledger and recorded erasures (--check compares).",
+)(rebuild_state_command)

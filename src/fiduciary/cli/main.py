@@ -8,6 +8,7 @@ from fiduciary.cli import apikey as apikey_cli
 from fiduciary.cli import audit as audit_cli
 from fiduciary.cli import consent as consent_cli
 from fiduciary.cli import decisions as decisions_cli
+from fiduciary.cli import housekeeping as housekeeping_cli
 from fiduciary.cli import keys as keys_cli
 from fiduciary.cli import ledger as ledger_cli
 from fiduciary.cli import policy as policy_cli
@@ -29,6 +30,7 @@ app.add_typer(audit_cli.app, name="audit")
 app.add_typer(keys_cli.app, name="keys")
 app.add_typer(vault_cli.app, name="vault")
 app.command("restore-replay")(vault_cli.restore_replay_command)
+app.command("housekeeping")(housekeeping_cli.housekeeping_command)
 
 
 @app.callback()
@@ -45,10 +47,13 @@ def serve(
     import uvicorn
 
     from fiduciary.config import get_settings
+    from fiduciary.runtime import tune_process
     from fiduciary.web.app import create_app
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+    application = create_app(settings)
+    tune_process()
+    uvicorn.run(application, host=host or settings.host, port=port or settings.port)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@ import typer
 from rich.console import Console
 
 from fiduciary.errors import FiduciaryError
+from fiduciary.housekeeping import purge_vault
 from fiduciary.runtime import Runtime
-from fiduciary.vault.erasure import checkpoint_sqlite, purge_erased_batch, restore_replay
-from fiduciary.vault.service import VaultService, check_vault_keys, close_vault_keys
+from fiduciary.vault.erasure import restore_replay
+from fiduciary.vault.service import check_vault_keys, close_vault_keys
 
 app = typer.Typer(help="Personal-data vault maintenance: purge erased data, verify the erasure journal.")
 console = Console(highlight=False, soft_wrap=True)
@@ -32,6 +33,10 @@ def restore_replay_command(
         f"re-erased {report.re_erased:,}, already erased {report.already_erased:,}, "
         f"tombstoned {report.tombstoned:,} without a key"
     )
+    console.print(
+        f"erasure completed in every domain for {report.completed:,} people the database showed un-erased "
+        f"({report.rows_erased:,} rows deleted or changed: accounts closed, consent state, links)"
+    )
     if report.rejournaled:
         console.print(
             f"[yellow]{report.rejournaled:,} erasures recorded in the database were missing from the journal and "
@@ -45,30 +50,14 @@ def restore_replay_command(
 def purge_command(
     batch_size: int = typer.Option(10_000, min=1, max=1_000_000, help="Rows deleted per transaction."),
 ) -> None:
-    """Delete erased people's ciphertext rows, purge legal-hold records past their date, checkpoint SQLite."""
+    """Delete erased people's ciphertext rows, purge legal-hold records past their date, checkpoint SQLite.
+
+    The same job the service's housekeeping runs (`fiduciary.housekeeping.purge_vault`); by hand the WAL is
+    checkpointed even when nothing was left to purge.
+    """
     runtime = Runtime.start()
     try:
-        vault = VaultService(runtime)
-        rows = people = records = 0
-        while True:
-            with runtime.sessions() as session:
-                report = purge_erased_batch(session, batch_size=batch_size)
-                session.commit()
-            rows += report.rows_deleted
-            people += report.people_completed
-            if report.rows_deleted == 0 and report.people_completed == 0:
-                break
-        while True:
-            with runtime.sessions() as session:
-                purged = vault.purge_legal_holds(session, batch_size=batch_size)
-                session.commit()
-            records += purged
-            if purged == 0:
-                break
-        checkpoint_sqlite(runtime.engine)
-        key_engine = check_vault_keys(runtime).key_store.engine
-        if key_engine is not None:
-            checkpoint_sqlite(key_engine)
+        counts = purge_vault(runtime, batch_size=batch_size, always_checkpoint=True)
     except FiduciaryError as exc:
         console.print(f"[red]{exc.detail}[/red]")
         raise typer.Exit(1) from None
@@ -76,7 +65,8 @@ def purge_command(
         close_vault_keys(runtime)
         runtime.close()
     console.print(
-        f"deleted {rows:,} ciphertext rows of {people:,} erased people; purged {records:,} legal-hold records"
+        f"deleted {counts['ciphertext_rows_deleted']:,} ciphertext rows of {counts['people_completed']:,} erased "
+        f"people; purged {counts['legal_hold_records_purged']:,} legal-hold records"
     )
 
 

@@ -12,6 +12,11 @@ it covered, and a `consent.withdrawn` on channel `gpc` for each purpose that was
 A browser that sends the header on every request therefore writes nothing more, and a person who later
 opts in explicitly is not overridden on the next request (§7025(c)(3) lets a business ask for consent
 after a GPC opt-out). A visitor linked to a person opts the person out too (the "associated profile").
+
+A store backend that calls the API on a browser's behalf forwards the signal: as the `Sec-GPC` header of a
+single-subject request, or as `evidence.gpc: true` on each item of a batch, where `apply_gpc_many` records
+every signalled subject in one ledger append. A batch may name several people, so its own `Sec-GPC` header
+cannot say whose browser sent it; the web layer refuses that header rather than guess (docs/consent.md).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fiduciary.consent import projection
@@ -29,7 +35,8 @@ from fiduciary.consent.service import ConsentChannel, ConsentService, gpc_covere
 from fiduciary.vault.models import Person
 from fiduciary.vault.people import ACTIVE, SUBJECT_ID_RE
 
-GPC_JSON_LAST_UPDATE = "2026-01-15"  # change when the handling of GPC changes (GPC spec §4.1)
+GPC_JSON_LAST_UPDATE = "2026-11-23"  # change when the handling of GPC changes (GPC spec §4.1)
+_CHUNK = 1000  # ids per IN (…) list, well under SQLite's and PostgreSQL's parameter limits
 
 
 def gpc_enabled(header_values: Iterable[str]) -> bool:
@@ -60,38 +67,41 @@ def apply_gpc(
     A malformed id, an unknown or closed person is skipped silently: the request's own validation
     answers that, and GPC must never make a request fail.
     """
-    if not SUBJECT_ID_RE.fullmatch(subject_id):
-        return GpcOutcome((), 0)
-    subjects = [subject_id]
-    if subject_id.startswith("vis_"):
-        link = session.get(VisitorLink, subject_id)
-        if link is not None:
-            subjects.append(link.person_id)
-    persons = [s for s in subjects if s.startswith("per_")]
-    for person_id in persons:
-        person = session.get(Person, person_id)
-        if person is None or person.status != ACTIVE:
-            subjects.remove(person_id)
-    if not subjects:
+    return apply_gpc_many(service, session, [(subject_id, evidence)])
+
+
+def apply_gpc_many(
+    service: ConsentService, session: Session, signals: Iterable[tuple[str, Evidence | None]]
+) -> GpcOutcome:
+    """Record the opt-outs of several subjects at once, each exactly as `apply_gpc` would.
+
+    `signals` pairs each subject whose browser sent GPC with that browser's evidence. A subject named more
+    than once keeps its first evidence; a person reached only through a linked visitor gets the visitor's.
+    Set-wise (a few queries and one ledger append whatever the number of subjects), so a batch of a thousand
+    signalled items costs about what one does.
+    """
+    targets = _gpc_targets(session, signals)
+    if not targets:
         return GpcOutcome((), 0)
     purposes = applicable_purposes(service)
     if not purposes:
         return GpcOutcome((), 0)
+    subjects = list(targets)
     covered = gpc_covered(session, subjects)
     states = state_for(session, subjects)
     policy = service.policy()
     language = policy.document.language
-    ua = hash_user_agent(evidence.user_agent) if evidence else None
-    ip_prefix = evidence.ip_prefix if evidence else None
     events: list[tuple[str, dict[str, Any]]] = []
     opted: list[str] = []
     withdrawn = 0
-    for subject in subjects:
+    for subject, evidence in targets.items():
         new = [p for p in purposes if p not in covered.get(subject, set())]
         if not new:
             continue
         opted.append(subject)
         common: dict[str, Any] = {"subject": subject, "version": policy.version, "notice": policy.content_hash}
+        ua = hash_user_agent(evidence.user_agent) if evidence else None
+        ip_prefix = evidence.ip_prefix if evidence else None
         if ua:
             common["ua"] = ua
         if ip_prefix:
@@ -126,3 +136,37 @@ def apply_gpc(
     projection.upsert_states(session, rows)
     projection.insert_gpc_opt_outs(session, opt_outs)
     return GpcOutcome(tuple(opted), withdrawn)
+
+
+def _gpc_targets(session: Session, signals: Iterable[tuple[str, Evidence | None]]) -> dict[str, Evidence | None]:
+    """subject → evidence for every subject a signal reaches, in order: the signalled subjects first, then
+    the persons linked to signalled visitors (§7025(c)(1): "any profile associated with" the browser).
+
+    Malformed ids and persons that are unknown or no longer active are left out.
+    """
+    direct: dict[str, Evidence | None] = {}
+    for subject, evidence in signals:
+        if SUBJECT_ID_RE.fullmatch(subject) and subject not in direct:
+            direct[subject] = evidence
+    if not direct:
+        return {}
+    targets = dict(direct)
+    visitors = [s for s in direct if s.startswith("vis_")]
+    order = {visitor: n for n, visitor in enumerate(visitors)}
+    for start in range(0, len(visitors), _CHUNK):
+        links = session.execute(
+            select(VisitorLink.visitor_id, VisitorLink.person_id).where(
+                VisitorLink.visitor_id.in_(visitors[start : start + _CHUNK])
+            )
+        )
+        for visitor, person in sorted(links, key=lambda link: order[link[0]]):
+            targets.setdefault(person, direct[visitor])
+    persons = [s for s in targets if s.startswith("per_")]
+    active: set[str] = set()
+    for start in range(0, len(persons), _CHUNK):
+        active.update(
+            session.scalars(
+                select(Person.id).where(Person.id.in_(persons[start : start + _CHUNK]), Person.status == ACTIVE)
+            )
+        )
+    return {s: e for s, e in targets.items() if not s.startswith("per_") or s in active}

@@ -21,7 +21,7 @@ from fiduciary.consent import projection
 from fiduciary.consent.models import VisitorLink
 from fiduciary.consent.service import ConsentService, state_for
 from fiduciary.errors import Conflict, FieldProblem, ValidationFailed
-from fiduciary.vault.people import VISITOR_ID_RE, get_person, is_child, require_active, today_utc
+from fiduciary.vault.people import VISITOR_ID_RE, get_person, is_child, require_active
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def link_visitor(service: ConsentService, session: Session, person_id: str, visi
     states = state_for(session, [visitor_id, person.id])
     visitor_rows = states.get(visitor_id, {})
     person_rows = states.get(person.id, {})
-    child = is_child(person.age_status, person.adult_on, today_utc())
+    child = is_child(person.age_status, person.adult_on, service.policy().today())
     copied = tuple(
         sorted(
             purpose

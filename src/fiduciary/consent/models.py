@@ -68,7 +68,7 @@ class ConsentIdempotency(Base):
     key: Mapped[str] = mapped_column(String(100), primary_key=True)  # "<api key id>:<client key>"
     request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     response: Mapped[Any] = mapped_column(JSON, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow, index=True)  # purge by age
 
 
 class ReconsentFloor(Base):

@@ -171,40 +171,83 @@ def insert_gpc_opt_outs(session: Session, rows: Sequence[Mapping[str, Any]]) -> 
 
 @dataclass
 class Replay:
-    """The tables the consent ledger implies, built by applying its events in order."""
+    """The tables the consent ledger implies, built by applying its events in order.
+
+    Erasures are applied too (`erase`), at their place in time among the events: an erasure is not a
+    consent event, so the ledger does not hold it, but `vault_erasures` does, and the rights registry's
+    consent and visitor-link erasers (fiduciary.rights.domains) deleted rows when it happened.
+    """
 
     states: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     links: dict[str, dict[str, Any]] = field(default_factory=dict)
     gpc: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     events: int = 0
+    erasures: int = 0
+    erased: set[str] = field(default_factory=set)  # people whose erasure has been applied
+    _purposes: set[str] = field(default_factory=set, repr=False)  # every purpose seen: finds a subject's rows
+    _visitors_of: dict[str, list[str]] = field(default_factory=dict, repr=False)  # person -> linked visitors
 
     def apply(self, position: int, event_type: str, recorded_at: datetime, payload: Mapping[str, Any]) -> None:
         self.events += 1
+        erased = self.erased
         status = STATUS_BY_EVENT.get(event_type)
         if status is not None:
-            row = state_row(payload["subject"], payload, status, recorded_at, position)
+            subject = payload["subject"]
+            if subject in erased:
+                return
+            row = state_row(subject, payload, status, recorded_at, position)
             self._put(row)
             person = payload.get("person")
-            if person:
+            if person and person not in erased:
                 self._put({**row, "subject_id": person})
         elif event_type == LINKED:
             visitor, person = payload["visitor"], payload["person"]
+            if person in erased:
+                return
             self.links[visitor] = {"visitor_id": visitor, "person_id": person, "linked_at": recorded_at}
+            self._visitors_of.setdefault(person, []).append(visitor)
             for purpose in payload.get("copied", ()):
                 source = self.states.get((visitor, purpose))
                 if source is not None:
                     self._put({**source, "subject_id": person})
         elif event_type == GPC_SIGNAL:
             subject = payload["subject"]
+            if subject in erased:
+                return
             for purpose in payload.get("purposes", ()):
+                self._purposes.add(purpose)
                 self.gpc.setdefault(
                     (subject, purpose), {"subject_id": subject, "purpose": purpose, "ledger_position": position}
                 )
 
+    def erase(self, person: str) -> None:
+        """Apply an erasure here: what `erase_consent` and `erase_visitor_links` delete (DPDP s.8(7), s.12(3)).
+
+        The person's and their linked visitors' state rows and GPC opt-outs go, and so do the links; the
+        events stay in the ledger as proof (DPDP s.6(10)). From here on events naming the person are
+        ignored: a closed account takes no consent, so on the write path only a request racing the
+        erasure could write one, and an erased person's projection must not serve a grant. A formerly
+        linked visitor starts afresh: their later events (a banner still holding the cookie) count.
+        """
+        self.erasures += 1
+        self.erased.add(person)
+        subjects = [person, *self._visitors_of.pop(person, ())]
+        for subject in subjects:
+            for purpose in self._purposes:
+                self.states.pop((subject, purpose), None)
+                self.gpc.pop((subject, purpose), None)
+        for visitor in subjects[1:]:
+            link = self.links.get(visitor)
+            if link is not None and link["person_id"] == person:
+                del self.links[visitor]
+
     def _put(self, row: dict[str, Any]) -> None:
         key = (row["subject_id"], row["purpose"])
         current = self.states.get(key)
-        if current is None or current["ledger_position"] < row["ledger_position"]:
+        if current is None:
+            self._purposes.add(key[1])
+            self.states[key] = row
+        elif current["ledger_position"] < row["ledger_position"]:
             self.states[key] = row
 
 
@@ -225,10 +268,37 @@ def ledger_events(session: Session, batch: int = 5000) -> Iterator[tuple[int, st
         after = rows[-1][0]
 
 
+def erasures(session: Session) -> list[tuple[datetime, str]]:
+    """(erased_at, person id) of every recorded erasure, oldest first (`vault_erasures`: one row a person)."""
+    from fiduciary.vault.records import VaultErasure  # here: the rebuild is the only reader in this module
+
+    return [
+        (erased_at, person_id)
+        for person_id, erased_at in session.execute(
+            select(VaultErasure.person_id, VaultErasure.erased_at).order_by(
+                VaultErasure.erased_at, VaultErasure.person_id
+            )
+        )
+    ]
+
+
 def replay(session: Session) -> Replay:
+    """Apply every consent event in ledger order, and every erasure before the first event recorded after it.
+
+    The ledger's `recorded_at` and `vault_erasures.erased_at` are both taken from the clock of the
+    process that wrote them; an event recorded at the erasure's instant counts as before it (the erasure
+    takes its time first, then deletes).
+    """
     result = Replay()
+    pending = erasures(session)
+    next_erasure = 0
     for position, event_type, recorded_at, payload in ledger_events(session):
+        while next_erasure < len(pending) and pending[next_erasure][0] < recorded_at:
+            result.erase(pending[next_erasure][1])
+            next_erasure += 1
         result.apply(position, event_type, recorded_at, payload)
+    for _erased_at, person in pending[next_erasure:]:
+        result.erase(person)
     return result
 
 
@@ -252,6 +322,7 @@ class RebuildReport:
     extra: int  # rows the table had that the ledger does not support
     changed: int  # rows present in both with different values
     applied: bool
+    erasures: int = 0  # erasures (vault_erasures) applied among the events
 
 
 def _compare(old: list[tuple[Any, ...]], new: list[tuple[Any, ...]], key_len: int) -> tuple[int, int, int]:
@@ -266,6 +337,8 @@ def _compare(old: list[tuple[Any, ...]], new: list[tuple[Any, ...]], key_len: in
 def rebuild_state(session: Session, *, apply: bool = True) -> RebuildReport:
     """Recompute consent_state, visitor_links and gpc_opt_outs from the ledger alone and compare.
 
+    "Alone" but for erasures: `vault_erasures` says who was erased and when, and the replay deletes at that
+    point what the erasure deleted (`Replay.erase`), so the rows erasure removed are not brought back.
     With `apply`, the tables are replaced by the recomputed rows in the caller's transaction, so a failure
     leaves the old tables in place.
     """
@@ -307,4 +380,5 @@ def rebuild_state(session: Session, *, apply: bool = True) -> RebuildReport:
         extra=extra,
         changed=changed,
         applied=apply and not identical,
+        erasures=replayed.erasures,
     )

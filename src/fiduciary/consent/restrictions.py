@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from fiduciary.consent.models import ProcessingRestriction
@@ -25,6 +25,7 @@ from fiduciary.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.schema import LegalGround
 from fiduciary.storage.base import utcnow
+from fiduciary.storage.ids import IDS, bind_ids, dialect_of, ids_in, per_dialect
 from fiduciary.vault.people import get_person, require_active
 
 RestrictionKind = Literal["objection", "restriction"]
@@ -121,21 +122,28 @@ def lift_restriction(session: Session, person_id: str, *, purpose: str | None, k
     return lifted
 
 
+@per_dialect
+def _active_query(dialect: str) -> Select[int, str, str | None, str, datetime]:
+    """Active objections and restrictions of the people bound to :ids, oldest first (built once)."""
+    t = ProcessingRestriction.__table__.c
+    return (
+        select(t.id, t.person_id, t.purpose, t.kind, t.created_at)
+        .where(ids_in(t.person_id, dialect), t.lifted_at.is_(None))
+        .order_by(t.id)
+    )
+
+
 def active_restrictions(session: Session, person_ids: Sequence[str]) -> dict[str, list[Restriction]]:
-    """person → active objections and restrictions (oldest first); people without any are absent."""
+    """person → active objections and restrictions (oldest first); people without any are absent.
+
+    Every decision about a person reads this, so the statement is built once per dialect and the ids
+    travel as one parameter (`storage.ids`).
+    """
     out: dict[str, list[Restriction]] = {}
     if not person_ids:
         return out
-    ids = list(set(person_ids))
-    for start in range(0, len(ids), 1000):
-        rows = session.scalars(
-            select(ProcessingRestriction)
-            .where(
-                ProcessingRestriction.person_id.in_(ids[start : start + 1000]),
-                ProcessingRestriction.lifted_at.is_(None),
-            )
-            .order_by(ProcessingRestriction.id)
-        )
-        for row in rows:
-            out.setdefault(row.person_id, []).append(_to_dataclass(row))
+    dialect = dialect_of(session)
+    rows = session.execute(_active_query(dialect), {IDS: bind_ids(set(person_ids), dialect)})
+    for rid, person_id, purpose, kind, created_at in rows:
+        out.setdefault(person_id, []).append(Restriction(rid, person_id, purpose, kind, created_at))
     return out

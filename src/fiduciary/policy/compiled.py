@@ -7,6 +7,8 @@ children) are precomputed into frozensets and dicts so a decision is a few hash 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from fiduciary.policy.schema import (
     Channel,
@@ -91,3 +93,18 @@ class CompiledPolicy:
 
     def purpose(self, purpose_id: str) -> CompiledPurpose | None:
         return self.compiled_purposes.get(purpose_id)
+
+    def today(self, now: datetime | None = None) -> date:
+        """Today's date in the policy's time zone (`calendar.timezone`, Asia/Kolkata unless declared).
+
+        The one "today" for age rules: a child (DPDP s.2(f): under 18) comes of age on the birthday in
+        the store's own calendar, not in UTC's; at 2026-03-01T20:00Z it is already 2 March in India.
+        `now` is the instant to date (default: the current time); a naive datetime is refused, because
+        it would silently be read in the server's local zone. ZoneInfo caches its instances, so this
+        costs a dictionary lookup, not a file read.
+        """
+        if now is None:
+            now = datetime.now(UTC)
+        elif now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError("now must be a timezone-aware datetime")
+        return now.astimezone(ZoneInfo(self.document.calendar.timezone)).date()

@@ -15,8 +15,18 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AnyUrl, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import (
+    AnyUrl,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from fiduciary.policy.duration import Duration
 
@@ -533,9 +543,22 @@ class Holiday(StrictModel):
 
 
 class BusinessCalendar(StrictModel):
-    timezone: ShortText = "Asia/Kolkata"
+    timezone: ShortText = Field(
+        default="Asia/Kolkata",
+        description="IANA time zone of the store's calendar: deadlines in business days and the date on which a "
+        "child comes of age are counted in it.",
+    )
     weekend: list[Weekday] = Field(default_factory=lambda: list[Weekday](["saturday", "sunday"]))
     holidays: list[Holiday] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Asia/Kolkata") from None
+        return value
 
 
 # -------------------------------------------------------------------------------------------- children

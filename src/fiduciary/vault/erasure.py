@@ -20,8 +20,10 @@ bring back last week's wrapped keys. The journal is an append-only file outside 
 pseudonymous person id, never a personal value. Each line carries an HMAC-SHA256 over its content and the
 previous line's MAC (keyed from the index secret), so editing, reordering or inserting lines is detected.
 Lines are written ahead of the key destruction and fsynced, so a crash in between leaves an entry that
-`restore_replay` completes. `fiduciary restore-replay` re-applies every journaled erasure whose person
-still has a key in the restored database; it is idempotent.
+`restore_replay` completes. `fiduciary restore-replay` re-applies every journaled erasure to the restored
+database: it destroys the keys the backup brought back and runs every domain's eraser (the rights registry)
+again for each person the backup still shows un-erased, so the database ends as a normal erasure leaves
+it (account closed, consent state, GPC opt-outs and visitor links gone); it is idempotent.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from fiduciary.config import Settings
 from fiduciary.errors import FiduciaryError, FieldProblem, NotFound, ValidationFailed
 from fiduciary.storage import utcnow
 from fiduciary.vault.models import Person
-from fiduciary.vault.people import check_person_id
+from fiduciary.vault.people import CLOSED, check_person_id
 from fiduciary.vault.records import (
     LEGAL_HOLD_RECORDS,
     PERSON_IDENTIFIERS,
@@ -371,12 +373,33 @@ class ReplayReport:
     already_erased: int
     tombstoned: int  # no key row at all (never had data, or unknown to this backup): tombstone written
     rejournaled: int  # erasures the database knew but the journal lacked: appended to the journal
+    completed: int = 0  # people whose erasure every registered domain's eraser completed again
+    rows_erased: int = 0  # rows those erasers deleted or changed (account closed, consent rows, links, …)
 
 
-def restore_replay(runtime: Runtime, *, batch_size: int = 1000) -> ReplayReport:
+# People whose restored rows still show them un-erased: an open account (erasure closes it and forgets
+# the age facts, in the same transaction as every other domain's eraser).
+_OPEN_ACCOUNTS = select(Person.id).where(
+    Person.id.in_(bindparam("ids", expanding=True)),
+    (Person.status != CLOSED) | Person.adult_on.is_not(None) | (Person.age_status != "unknown"),
+)
+_RECORDED = select(VaultErasure.person_id).where(VaultErasure.person_id.in_(bindparam("ids", expanding=True)))
+
+
+def restore_replay(runtime: Runtime, *, batch_size: int = 1000, actor: str = "cli") -> ReplayReport:
     """Re-apply every journaled erasure to a (restored) database; safe to run any number of times.
 
     The whole journal is verified before anything changes: a damaged journal raises `JournalDamaged`.
+
+    A normal erasure (the rights registry, `POST /v1/people/{id}/erase`) runs every domain's eraser in one
+    transaction: the vault's key destruction, the consent state, GPC opt-outs and visitor links, the
+    restrictions, and the closing of the account. A backup from before it brings all of that back, so
+    destroying the key again is not enough (DPDP s.8(7) and s.12(3), GDPR Art 17: the personal data must
+    be erased, and a restored `granted` would let processing resume). For every journaled person whose
+    restored database shows the erasure incomplete (a live or missing key, no `vault_erasures` row, or an
+    open account) the registry's erasers run again, in the batch's transaction; they are idempotent. Each
+    such person gets a `person.erase` audit event by `actor` (request id `restore-replay`), as the erasure
+    request's own event is in the audit ledger the backup predates (DPDP Rule 6(1)(e): processing is logged).
     """
     from fiduciary.vault.service import check_vault_keys
 
@@ -385,16 +408,67 @@ def restore_replay(runtime: Runtime, *, batch_size: int = 1000) -> ReplayReport:
     report = journal.verify()
     if not report.ok:
         raise JournalDamaged(report.problem or "the erasure journal does not verify")
-    store = keys.key_store
+    totals = _Replayer(runtime, keys, actor)
     seen: set[str] = set()
-    re_erased = already = tombstoned = 0
     batch: dict[str, JournalEntry] = {}
+    for entry in journal.entries():
+        if entry.person_id in seen:
+            continue
+        seen.add(entry.person_id)
+        batch[entry.person_id] = entry
+        if len(batch) >= batch_size:
+            totals.apply(batch)
+            batch = {}
+    if batch:
+        totals.apply(batch)
+    # Erasures the database knew but the journal lacked (the journal volume was lost): journal them, then
+    # complete them like the others (a separately restored key database may still hold their keys).
+    rejournaled: dict[str, JournalEntry] = {}
+    with runtime.sessions() as main:
+        for person_id, erased_at, reason in main.execute(
+            select(VaultErasure.person_id, VaultErasure.erased_at, VaultErasure.reason).order_by(VaultErasure.erased_at)
+        ):
+            if person_id not in seen:
+                with contextlib.suppress(ValidationFailed):
+                    seq = journal.append(person_id, check_reason(reason), erased_at)
+                    rejournaled[person_id] = JournalEntry(seq, person_id, erased_at, reason, "")
+    chunk = list(rejournaled.items())
+    for start in range(0, len(chunk), batch_size):
+        totals.apply(dict(chunk[start : start + batch_size]))
+    return ReplayReport(
+        report.entries,
+        len(seen) + len(rejournaled),
+        totals.re_erased,
+        totals.already,
+        totals.tombstoned,
+        len(rejournaled),
+        totals.completed,
+        totals.rows_erased,
+    )
 
-    def apply(chunk: dict[str, JournalEntry]) -> None:
-        nonlocal re_erased, already, tombstoned
+
+class _Replayer:
+    """Applies batches of journal entries, one main-database transaction each, and counts what it did."""
+
+    def __init__(self, runtime: Runtime, keys: VaultKeys, actor: str) -> None:
+        from fiduciary.audit.service import AuditTrail
+        from fiduciary.rights.registry import registry_for
+
+        self.runtime = runtime
+        self.keys = keys
+        self.actor = actor
+        self.registry = registry_for(runtime)
+        self.trail = AuditTrail.for_runtime(runtime)
+        self.re_erased = self.already = self.tombstoned = self.completed = self.rows_erased = 0
+
+    def apply(self, chunk: dict[str, JournalEntry]) -> None:
         ids = list(chunk)
         now = utcnow()
-        with runtime.sessions() as main:
+        store = self.keys.key_store
+        with self.runtime.sessions() as main:
+            # Read before the key and erasure rows below are written: what the restored database lacked.
+            recorded = set(main.scalars(_RECORDED, {"ids": ids}))
+            open_accounts = set(main.scalars(_OPEN_ACCOUNTS, {"ids": ids}))
             with store.use(main, write=True) as ks:
                 states = {
                     person_id: bool(live)
@@ -431,29 +505,35 @@ def restore_replay(runtime: Runtime, *, batch_size: int = 1000) -> ReplayReport:
                     for p in ids
                 ],
             )
+            incomplete = set(live) | set(missing) | (set(ids) - recorded) | open_accounts
+            self._complete(main, [chunk[p] for p in ids if p in incomplete])
             main.commit()
-        keys.cache.evict(ids)
-        re_erased += len(live)
-        tombstoned += len(missing)
-        already += len(ids) - len(live) - len(missing)
+        self.keys.cache.evict(ids)
+        self.re_erased += len(live)
+        self.tombstoned += len(missing)
+        self.already += len(ids) - len(live) - len(missing)
 
-    for entry in journal.entries():
-        if entry.person_id in seen:
-            continue
-        seen.add(entry.person_id)
-        batch[entry.person_id] = entry
-        if len(batch) >= batch_size:
-            apply(batch)
-            batch = {}
-    if batch:
-        apply(batch)
-    rejournaled = 0
-    with runtime.sessions() as main:
-        for person_id, erased_at, reason in main.execute(
-            select(VaultErasure.person_id, VaultErasure.erased_at, VaultErasure.reason).order_by(VaultErasure.erased_at)
-        ):
-            if person_id not in seen:
-                with contextlib.suppress(ValidationFailed):
-                    journal.append(person_id, check_reason(reason), erased_at)
-                    rejournaled += 1
-    return ReplayReport(report.entries, len(seen), re_erased, already, tombstoned, rejournaled)
+    def _complete(self, main: Session, entries: list[JournalEntry]) -> None:
+        """Run every domain's eraser for each entry's person and audit it, in the caller's transaction."""
+        from fiduciary.audit.service import Action, AuditEvent, safe_slug
+
+        events: list[AuditEvent] = []
+        for entry in entries:
+            # The key is destroyed and the erasure recorded already, so the vault's own eraser finds the
+            # person erased and journals nothing twice; the other domains erase exactly as normally.
+            summary = self.registry.erase_person(main, entry.person_id, reason=entry.reason)
+            rows = sum(r.deleted + r.changed for r in summary.reports)
+            self.rows_erased += rows
+            reason = safe_slug(entry.reason)  # journal reasons may hold ':' or '-', audit reasons may not
+            events.append(
+                AuditEvent(
+                    actor=self.actor,
+                    action=Action.PERSON_ERASE,
+                    person_id=entry.person_id,
+                    reasons=[reason] if reason else [],
+                    request_id="restore-replay",
+                    count=rows,
+                )
+            )
+        self.trail.record_many(main, events)
+        self.completed += len(entries)

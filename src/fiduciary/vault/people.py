@@ -107,7 +107,7 @@ def declare_age(
     A bare "is a child" declaration leaves `adult_on` empty: the person stays a child until a later
     declaration (DPDP Rule 10 puts the burden of due diligence on the store, so we never guess an age).
     """
-    today = today or today_utc()
+    today = today or policy.today()  # the store's calendar (DPDP s.2(f) age counts from its birthday)
     if (date_of_birth is None) == (is_child is None):
         raise ValidationFailed(
             "Declare the age with either a date of birth or is_child, not both and not neither.",

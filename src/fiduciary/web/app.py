@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from fiduciary import __version__
 from fiduciary.config import Settings
+from fiduciary.housekeeping import start_background_housekeeping
 from fiduciary.runtime import Runtime
 from fiduciary.web.problems import document_problems, install_problem_handlers
 from fiduciary.web.routes import apikeys, health, keys, notice, policy
@@ -28,9 +29,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = runtime is None
         app.state.runtime = runtime or Runtime.start(settings)
+        # Seal the ledgers, purge erased data and expired idempotency keys every few minutes, in a daemon
+        # thread stopped (and joined) before the runtime closes; None when the interval is 0.
+        app.state.housekeeping = start_background_housekeeping(app.state.runtime)
         try:
             yield
         finally:
+            if app.state.housekeeping is not None:
+                app.state.housekeeping.stop()
             if owned:
                 app.state.runtime.close()
 

@@ -5,6 +5,9 @@
 - `public_rate_limit` protects the endpoints anyone can reach (notice, banner, consent logging, report
   forms) from abuse (DPDP s.15 duties of data principals; availability under Rule 6(1)(d)).
 - `SecurityHeadersMiddleware` sets headers that stop sniffing, framing and referrer leaks on every response.
+- `cross_origin(resolve)` marks a public endpoint that scripts on the store's own website call (the cookie
+  banner); `CrossOriginMiddleware` then puts the CORS headers on every response of that endpoint, errors
+  included, so the script can read why a request failed.
 
 The limiters are in-process: with several API processes each enforces its own budget, so the effective
 limit is the per-process limit times the number of processes (see docs/api-keys.md). They key clients by
@@ -21,11 +24,12 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -267,15 +271,94 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+# ------------------------------------------------------------------------------------------------ CORS
+
+CorsResolver = Callable[[Request], str | None]
+# Response headers a page's script may read besides the CORS-safelisted ones (Fetch standard, "CORS-safelisted
+# response-header name"): the banner needs Retry-After to back off after a 429.
+CORS_EXPOSED_HEADERS = ("Retry-After",)
+_cors_endpoints: dict[Callable[..., Any], CorsResolver] = {}
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
+
+
+def cross_origin(resolve: CorsResolver) -> Callable[[_Endpoint], _Endpoint]:
+    """Mark an endpoint that pages on other origins may call; `resolve(request)` is the request's `Origin`
+    when that origin is allowed, else None. Apply it below the route decorator.
+
+    The headers go on in `CrossOriginMiddleware`, not in the endpoint or in each error handler, because a
+    request can fail before any dependency runs (a body that is not JSON, a 405) or outside the handlers
+    altogether (a 500). A script reads neither a success nor an error body without them.
+    """
+
+    def mark(endpoint: _Endpoint) -> _Endpoint:
+        _cors_endpoints[endpoint] = resolve
+        return endpoint
+
+    return mark
+
+
+def cors_headers(origin: str) -> dict[str, str]:
+    """The headers that let a script on `origin` read a response (sent only for an allowed origin)."""
+    return {"Access-Control-Allow-Origin": origin, "Access-Control-Expose-Headers": ", ".join(CORS_EXPOSED_HEADERS)}
+
+
+def _cors_resolver(scope: Scope) -> CorsResolver | None:
+    """The resolver of the endpoint routing chose for this request (recorded in the scope), if it is marked."""
+    try:
+        return _cors_endpoints.get(scope.get("endpoint"))  # type: ignore[arg-type]
+    except TypeError:  # an unhashable endpoint object cannot have been marked
+        return None
+
+
+def _resolve_cors(resolve: CorsResolver, scope: Scope) -> str | None:
+    try:
+        return resolve(Request(scope))
+    except Exception:  # fail closed: no CORS headers rather than no response at all
+        return None
+
+
+class CrossOriginMiddleware:
+    """CORS headers on every response of an endpoint marked with `cross_origin`, success or problem.
+
+    An allowed origin gets `Access-Control-Allow-Origin` (that origin, never `*`) and
+    `Access-Control-Expose-Headers`; every response of a marked endpoint gets `Vary: Origin`, so no cache
+    serves one origin's answer to another. A disallowed origin gets no `Access-Control-Allow-Origin`, so the
+    browser keeps the response from the page. Headers a route set itself are kept.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                resolve = _cors_resolver(scope)  # routing has run by now
+                if resolve is not None:
+                    origin = await run_in_threadpool(_resolve_cors, resolve, scope)  # may read the policy
+                    message["headers"] = list(message.get("headers", []))
+                    headers = MutableHeaders(scope=message)
+                    headers.add_vary_header("Origin")
+                    if origin:
+                        for name, value in cors_headers(origin).items():
+                            headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+
 def install_security(app: FastAPI) -> None:
-    """Install the headers middleware outermost, so even 500 answers carry the headers.
+    """Install the headers and CORS middleware outermost, so even 500 answers carry the headers.
 
     The limiters need no installing: each app creates its own on first use, from the runtime's settings.
     """
     build = app.build_middleware_stack
 
     def build_with_headers() -> ASGIApp:
-        return SecurityHeadersMiddleware(build())
+        return SecurityHeadersMiddleware(CrossOriginMiddleware(build()))
 
     # Starlette's ServerErrorMiddleware sits outside anything add_middleware() installs and answers 500s
     # itself; wrapping the built stack is the only way to put headers on those answers too.

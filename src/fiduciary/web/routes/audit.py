@@ -38,6 +38,9 @@ from fiduciary.web.security import require_scopes
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# A cursor is a ledger position, a BIGINT: a larger number fails in the database (SQLite's driver refuses
+# integers beyond 64 bits, PostgreSQL says "bigint out of range"), so it is a 422 naming `query.cursor`.
+MAX_CURSOR = 2**63 - 1
 
 
 def request_id(
@@ -96,7 +99,7 @@ def list_audit(
     outcome: Annotated[Outcome | None, Query()] = None,
     since: Annotated[datetime | None, Query(description="Recorded at or after (ISO 8601 with time zone).")] = None,
     until: Annotated[datetime | None, Query(description="Recorded before (ISO 8601 with time zone).")] = None,
-    cursor: Annotated[int | None, Query(ge=0, description="`next_cursor` of the previous page.")] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=MAX_CURSOR, description="`next_cursor` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
     order: Annotated[Literal["asc", "desc"], Query(description="asc: oldest first; desc: newest first.")] = "asc",
     key: ApiKey = Depends(require_scopes(Scope.AUDIT_READ)),

@@ -1,7 +1,9 @@
 """Routes: consent events, current state, receipts, the public banner endpoint and GPC.
 
-Thin: parse, call `fiduciary.consent`, render. Every consent endpoint honours a `Sec-GPC: 1` request
-header before it does anything else (CCPA 11 CCR §7025), see `fiduciary.consent.gpc`.
+Thin: parse, call `fiduciary.consent`, render. Every single-subject consent endpoint honours a `Sec-GPC: 1`
+request header before it does anything else (CCPA 11 CCR §7025), see `fiduciary.consent.gpc`. A store
+backend forwards a browser's signal per subject as `evidence.gpc`; a batch refuses the header itself,
+because it cannot say which of the batch's subjects sent it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
 from fiduciary.consent.evidence import Evidence, evidence_from
-from fiduciary.consent.gpc import GPC_JSON_LAST_UPDATE, apply_gpc, gpc_enabled
+from fiduciary.consent.gpc import GPC_JSON_LAST_UPDATE, apply_gpc, apply_gpc_many, gpc_enabled
 from fiduciary.consent.reconsent import reconsent_floors
 from fiduciary.consent.service import (
     ConsentChannel,
@@ -36,13 +38,22 @@ from fiduciary.policy.versions import NoPolicyInForce
 from fiduciary.runtime import Runtime
 from fiduciary.vault.people import SUBJECT_ID_RE, get_person, new_visitor_id
 from fiduciary.web.deps import get_runtime, get_session
-from fiduciary.web.security import public_rate_limit, require_scopes
+from fiduciary.web.security import cross_origin, public_rate_limit, require_scopes
 
 router = APIRouter(tags=["consent"])
 
 MAX_ACTIONS = 100
 MAX_BATCH_ITEMS = 1000
 MAX_BATCH_ACTIONS = 10_000
+
+GpcHeader = Annotated[
+    str | None,
+    Header(
+        alias="Sec-GPC",
+        description="Global Privacy Control: exactly `1` opts the subject out of sale/sharing and targeted"
+        " advertising before the request's own actions; any other value is ignored.",
+    ),
+]
 
 
 # ------------------------------------------------------------------------------------------------ models
@@ -67,6 +78,15 @@ class EvidenceIn(BaseModel):
     user_agent: str | None = Field(default=None, max_length=1024, description="Stored as its SHA-256.")
     ip_address: str | None = Field(
         default=None, max_length=64, description="Stored truncated to its /24 (IPv4) or /48 (IPv6)."
+    )
+    gpc: bool = Field(
+        default=False,
+        strict=True,
+        description=(
+            "True if the person's browser sent `Sec-GPC: 1` (Global Privacy Control): records the opt-out of"
+            " sale/sharing and targeted advertising for this subject before the actions, exactly as the"
+            " header on a single-subject request does. A JSON boolean only."
+        ),
     )
 
 
@@ -158,7 +178,12 @@ def _request_evidence(request: Request, given: EvidenceIn | None = None) -> Evid
 
 
 def _gpc(request: Request) -> bool:
+    """Whether this request carries GPC (every `Sec-GPC` field, not only the one FastAPI would bind)."""
     return gpc_enabled(request.headers.getlist("sec-gpc"))
+
+
+def _evidence_gpc(given: EvidenceIn | None) -> bool:
+    return given is not None and given.gpc
 
 
 def _scoped_key(key: ApiKey, client_key: str | None) -> str | None:
@@ -231,6 +256,29 @@ def _reply(body: str, replayed: bool = False, status: int = 201) -> Response:
     return Response(content=body, status_code=status, media_type="application/json", headers=headers)
 
 
+def _refuse_batch_gpc_header(request: Request) -> None:
+    """A batch's own `Sec-GPC: 1` is refused, never applied to all its subjects (docs/consent.md, GPC).
+
+    The backend sends one batch for many people; a browser header it forwarded belongs to one of them at
+    most. Applying it to every subject would write opt-outs, and withdraw grants, that the other people
+    never made, into a ledger that is evidence; ignoring it would drop a signal CCPA 11 CCR §7025 requires
+    us to honour. Refusing writes nothing and says how to send the signal so that it names its subject.
+    """
+    if _gpc(request):
+        raise ValidationFailed(
+            "A Sec-GPC header on a batch cannot say which subject's browser sent it; forward the signal per item"
+            " as evidence.gpc: true.",
+            [
+                FieldProblem(
+                    "header.Sec-GPC",
+                    "not accepted on a batch",
+                    hint="set body.items.N.evidence.gpc to true on each item whose browser sent Sec-GPC: 1",
+                )
+            ],
+            code="gpc_header_on_batch",
+        )
+
+
 # ------------------------------------------------------------------------------------------------ routes
 
 
@@ -248,10 +296,11 @@ def record_consents(
     session: Session = Depends(get_session),
     service: ConsentService = Depends(consent_service),
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    _sec_gpc: GpcHeader = None,
 ) -> Response:
     scoped = _scoped_key(key, idempotency_key)
     evidence = _request_evidence(request, body.evidence)
-    if _gpc(request):
+    if _gpc(request) or _evidence_gpc(body.evidence):
         apply_gpc(service, session, body.subject_id, evidence)
     policy = service.policy()
     items, origins = _inputs(body, evidence, policy.document.language, "body")
@@ -263,6 +312,11 @@ def record_consents(
     "/v1/consents/batch",
     status_code=201,
     summary="Record consent choices for many subjects at once (all or nothing)",
+    description=(
+        "Global Privacy Control is forwarded per item: `evidence.gpc: true` on each item whose browser sent"
+        " `Sec-GPC: 1`. A `Sec-GPC: 1` header on the batch itself is refused (422, `gpc_header_on_batch`): a"
+        " batch may name several people and the header cannot say whose browser sent it."
+    ),
     response_model=ConsentBatchResponse,
 )
 def record_consent_batch(
@@ -272,8 +326,16 @@ def record_consent_batch(
     session: Session = Depends(get_session),
     service: ConsentService = Depends(consent_service),
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    _sec_gpc: Annotated[
+        str | None,
+        Header(
+            alias="Sec-GPC",
+            description="Refused when exactly `1` (send `evidence.gpc` per item instead); other values are ignored.",
+        ),
+    ] = None,
 ) -> Response:
     scoped = _scoped_key(key, idempotency_key)
+    _refuse_batch_gpc_header(request)
     total = sum(len(item.actions) for item in body.items)
     if total > MAX_BATCH_ACTIONS:
         raise ValidationFailed(
@@ -284,11 +346,17 @@ def record_consent_batch(
     language = service.policy().document.language
     items: list[ConsentInput] = []
     origins: list[tuple[str, int]] = []
+    signals: list[tuple[str, Evidence]] = []
     for index, item in enumerate(body.items):
         evidence = _request_evidence(request, item.evidence) if item.evidence else default_evidence
+        if _evidence_gpc(item.evidence):
+            signals.append((item.subject_id, evidence))
         more, where = _inputs(item, evidence, language, f"body.items.{index}")
         items.extend(more)
         origins.extend(where)
+    # Before the batch's own actions, as the header is on one subject: an explicit grant in the same batch
+    # then stands (11 CCR §7025(c)(3)). A batch that then fails validation rolls the opt-outs back with it.
+    apply_gpc_many(service, session, signals)
     results = service.record_many(session, items, idempotency_key=scoped, locate=_locator(origins))
     grouped: list[str] = []
     cursor = 0
@@ -324,6 +392,7 @@ def get_consent_state(
     _key: ApiKey = Depends(require_scopes(Scope.CONSENT_READ)),
     session: Session = Depends(get_session),
     service: ConsentService = Depends(consent_service),
+    _sec_gpc: GpcHeader = None,
 ) -> ConsentStateResponse:
     if not SUBJECT_ID_RE.fullmatch(subject_id):
         raise ValidationFailed(
@@ -387,6 +456,16 @@ def allowed_origins(runtime: Runtime) -> set[str]:
     return {o for o in origins if o}
 
 
+def banner_origin(request: Request) -> str | None:
+    """The request's `Origin` when a page there may read the banner endpoint's answers, else None.
+
+    Only `Origin` counts for CORS (the browser compares it with Access-Control-Allow-Origin); `Referer` is
+    never echoed. Used by `cross_origin`, which puts the CORS headers on every answer, errors included.
+    """
+    origin = _origin(request.headers.get("origin") or "")
+    return origin if origin and origin in allowed_origins(get_runtime(request)) else None
+
+
 def check_origin(request: Request, runtime: Runtime = Depends(get_runtime)) -> str:
     """Public consent logging accepts requests only from the store's own pages (DESIGN.md security model).
 
@@ -399,17 +478,12 @@ def check_origin(request: Request, runtime: Runtime = Depends(get_runtime)) -> s
     return origin
 
 
-def _cors(response: Response, origin: str) -> None:
-    response.headers["Access-Control-Allow-Origin"] = origin
-    response.headers["Vary"] = "Origin"
-
-
 @router.options("/v1/banner/consents", include_in_schema=False)
-def banner_preflight(request: Request, runtime: Runtime = Depends(get_runtime)) -> Response:
+@cross_origin(banner_origin)
+def banner_preflight(request: Request) -> Response:
+    """CORS preflight; Access-Control-Allow-Origin and Vary come from `cross_origin` like on every answer."""
     response = Response(status_code=204)
-    origin = _origin(request.headers.get("origin") or "")
-    if origin and origin in allowed_origins(runtime):
-        _cors(response, origin)
+    if banner_origin(request):
         response.headers["Access-Control-Allow-Methods"] = "POST"
         response.headers["Access-Control-Allow-Headers"] = "Content-Type"
         response.headers["Access-Control-Max-Age"] = "600"
@@ -421,14 +495,15 @@ def banner_preflight(request: Request, runtime: Runtime = Depends(get_runtime)) 
     status_code=201,
     summary="Cookie banner: record an anonymous visitor's choices (no API key; rate limited, origin-checked)",
     response_model=BannerResponse,
-    dependencies=[Depends(public_rate_limit)],
+    dependencies=[Depends(public_rate_limit), Depends(check_origin)],
 )
+@cross_origin(banner_origin)  # every answer, errors too, readable by the store's page (docs/consent.md)
 def banner_consents(
     body: BannerRequest,
     request: Request,
-    origin: str = Depends(check_origin),
     session: Session = Depends(get_session),
     service: ConsentService = Depends(consent_service),
+    _sec_gpc: GpcHeader = None,
 ) -> Response:
     visitor_id = body.visitor_id or new_visitor_id()
     if not visitor_id.startswith("vis_"):
@@ -452,9 +527,7 @@ def banner_consents(
         return "body.visitor_id" if name == "subject_id" else _locator(origins)(index, name)
 
     results = service.record_many(session, items, locate=locate)
-    response = _reply(_subject_json(visitor_id, results, visitor_id=visitor_id))
-    _cors(response, origin)
-    return response
+    return _reply(_subject_json(visitor_id, results, visitor_id=visitor_id))
 
 
 @router.get("/.well-known/gpc.json", summary="Global Privacy Control support resource", tags=["gpc"])
