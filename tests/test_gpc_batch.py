@@ -247,3 +247,23 @@ def test_openapi_documents_the_field_and_the_header(client: TestClient) -> None:
     header = next(p for p in operation["parameters"] if p["in"] == "header" and p["name"] == "Sec-GPC")
     assert "evidence.gpc" in header["description"]
     assert "gpc_header_on_batch" in operation["description"]
+
+
+@pytest.mark.parametrize("path", [BATCH, "/v1/consents"])
+def test_a_retry_that_adds_a_gpc_signal_is_a_different_request(
+    client: TestClient, session: Session, runtime: Runtime, headers: dict[str, str], path: str
+) -> None:
+    """The signal is part of what the Idempotency-Key stands for: same key, a signal added → 409, nothing written."""
+    person = adult(session, runtime)
+
+    def body(gpc: bool) -> dict[str, Any]:
+        one = item(person, evidence={**BROWSER, "gpc": gpc})
+        return {"items": [one]} if path == BATCH else one
+
+    keyed = {**headers, "Idempotency-Key": "retry-1"}
+    assert client.post(path, json=body(False), headers=keyed).status_code == 201
+    assert client.post(path, json=body(False), headers=keyed).headers.get("Idempotent-Replayed") == "true"
+    before = snapshot(session)
+    changed = client.post(path, json=body(True), headers=keyed)
+    assert changed.status_code == 409 and changed.json()["code"] == "idempotency_key_reused"
+    assert snapshot(session) == before and gpc_events(session, person) == []

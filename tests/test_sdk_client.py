@@ -133,3 +133,36 @@ def test_transport_argument(client: TestClient, session: Session) -> None:
     assert isinstance(transport, httpx.BaseTransport)
     with FiduciaryClient("http://testserver/", plaintext, transport=transport) as sdk:
         assert sdk.decide(new_person_id(), "marketing.email").reasons == ("no_consent",)
+
+
+def test_batch_of_subjects_with_a_forwarded_gpc_signal(sdk: FiduciaryClient) -> None:
+    from fiduciary.sdk.client import consent_item
+
+    signalled, other = (sdk.create_person(is_child=False)["id"] for _ in range(2))
+    answer = sdk.record_consent_batch(
+        [
+            consent_item(signalled, {"analytics": "grant"}, "checkout", user_agent="Mozilla/5.0", gpc=True),
+            consent_item(other, {"analytics": "grant", "personalised_ads": "grant"}, "checkout"),
+        ],
+        idempotency_key="queue-7",
+    )
+    assert [item["subject_id"] for item in answer] == [signalled, other]
+    assert [r["status"] for r in answer[1]["results"]] == ["granted", "granted"]
+    state = {p["purpose"]: p for p in sdk.consents(signalled)["purposes"]}
+    assert state["analytics"]["status"] == "granted"
+    assert state["personalised_ads"]["status"] == "withdrawn"  # the GPC opt-out, recorded first
+    assert {p["purpose"]: p for p in sdk.consents(other)["purposes"]}["personalised_ads"]["status"] == "granted"
+    replay = sdk.record_consent_batch(
+        [
+            consent_item(signalled, {"analytics": "grant"}, "checkout", user_agent="Mozilla/5.0", gpc=True),
+            consent_item(other, {"analytics": "grant", "personalised_ads": "grant"}, "checkout"),
+        ],
+        idempotency_key="queue-7",
+    )
+    assert replay == answer
+
+    unknown = new_person_id()
+    with pytest.raises(FiduciaryAPIError) as caught:
+        sdk.record_consent_batch([consent_item(other, {"analytics": "deny"}, "api"), consent_item(unknown, {}, "api")])
+    assert caught.value.status == 422 and "items.1.actions" in " ".join(caught.value.fields)
+    assert {p["purpose"]: p for p in sdk.consents(other)["purposes"]}["analytics"]["status"] == "granted"

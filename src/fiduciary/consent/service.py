@@ -252,9 +252,12 @@ def _check_language(tag: str) -> bool:
     return 2 <= len(first) <= 3 and first.isalpha() and first.islower() and all(2 <= len(p) <= 8 for p in rest)
 
 
-def request_hash(items: Sequence[ConsentInput]) -> str:
-    """What makes two requests "the same" for idempotency: the actions, not the evidence of the transport."""
-    body = [[i.subject_id, i.purpose, i.action, str(i.channel), i.language, i.guardian_id] for i in items]
+def request_hash(items: Sequence[ConsentInput], gpc_subjects: Sequence[str] = ()) -> str:
+    """What makes two requests "the same" for idempotency: the actions (and which subjects' browsers sent a
+    Global Privacy Control signal with them), not the evidence of the transport."""
+    body: list[Any] = [[i.subject_id, i.purpose, i.action, str(i.channel), i.language, i.guardian_id] for i in items]
+    if gpc_subjects:
+        body.append(["gpc", *sorted(set(gpc_subjects))])
     return hashlib.sha256(json.dumps(body, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -308,6 +311,7 @@ class ConsentService:
         *,
         idempotency_key: str | None = None,
         locate: Locate = _default_locate,
+        gpc_subjects: Sequence[str] = (),
     ) -> list[ConsentResult]:
         """Record every item or none. `idempotency_key` is already scoped ("<api key id>:<client key>").
 
@@ -322,7 +326,7 @@ class ConsentService:
                 raise ValidationFailed(
                     "Malformed Idempotency-Key.", [FieldProblem("header.Idempotency-Key", "too long")]
                 )
-            fingerprint = request_hash(items)
+            fingerprint = request_hash(items, gpc_subjects)
             stored = session.get(ConsentIdempotency, idempotency_key)
             if stored is not None and stored.created_at < utcnow() - self._idempotency_ttl:
                 # Expired: the key is a new request (housekeeping deletes such rows; this one first).

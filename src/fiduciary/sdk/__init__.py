@@ -1,7 +1,7 @@
 """Python client for the Fiduciary HTTP API, for the store backend: `FiduciaryClient`, and
 `FiduciaryVaultClient` with personal fields, lookup, export, erasure and the audit trail as well."""
 
-from fiduciary.sdk.client import DecisionResult, FiduciaryAPIError, FiduciaryClient
+from fiduciary.sdk.client import DecisionResult, FiduciaryAPIError, FiduciaryClient, consent_item
 from fiduciary.sdk.vault import AuditPage, FiduciaryVaultClient, FieldsResult
 
 __all__ = [
@@ -11,4 +11,5 @@ __all__ = [
     "FiduciaryClient",
     "FiduciaryVaultClient",
     "FieldsResult",
+    "consent_item",
 ]

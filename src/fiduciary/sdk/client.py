@@ -223,12 +223,13 @@ class FiduciaryClient:
         guardian_id: str | None = None,
         user_agent: str | None = None,
         ip_address: str | None = None,
+        gpc: bool = False,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         """Record one explicit choice (grant, withdraw or deny) and return its result with the signed receipt.
 
         Pass the person's browser `user_agent` and `ip_address` as the backend saw them; the service
-        keeps only a hash and a truncated prefix.
+        keeps only a hash and a truncated prefix. `gpc=True` when the browser sent `Sec-GPC: 1`.
         """
         response = self.record_consents(
             subject_id,
@@ -238,6 +239,7 @@ class FiduciaryClient:
             guardian_id=guardian_id,
             user_agent=user_agent,
             ip_address=ip_address,
+            gpc=gpc,
             idempotency_key=idempotency_key,
         )
         result: dict[str, Any] = {"subject_id": response["subject_id"], **response["results"][0]}
@@ -253,23 +255,37 @@ class FiduciaryClient:
         guardian_id: str | None = None,
         user_agent: str | None = None,
         ip_address: str | None = None,
+        gpc: bool = False,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """Several purposes in one call (all or nothing): `{"marketing.email": "grant", "analytics": "deny"}`."""
-        body: dict[str, Any] = {
-            "subject_id": subject_id,
-            "channel": channel,
-            "actions": [{"purpose": p, "action": a} for p, a in actions.items()],
-        }
-        if language is not None:
-            body["language"] = language
-        if guardian_id is not None:
-            body["guardian_id"] = guardian_id
-        if user_agent is not None or ip_address is not None:
-            body["evidence"] = {"user_agent": user_agent, "ip_address": ip_address}
+        """Several purposes in one call (all or nothing): `{"marketing.email": "grant", "analytics": "deny"}`.
+
+        `gpc=True` when the person's browser sent `Sec-GPC: 1`: the service records the Global Privacy Control
+        opt-out for this subject first, exactly as if the browser had called it.
+        """
+        body = consent_item(
+            subject_id,
+            actions,
+            channel,
+            language=language,
+            guardian_id=guardian_id,
+            user_agent=user_agent,
+            ip_address=ip_address,
+            gpc=gpc,
+        )
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else None
         result: dict[str, Any] = self._request("POST", "/v1/consents", json_body=body, headers=headers)
         return result
+
+    def record_consent_batch(
+        self, items: Sequence[Mapping[str, Any]], *, idempotency_key: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Many subjects in one all-or-nothing call (`POST /v1/consents/batch`), e.g. a queue of checkout
+        choices; build each item with `consent_item(...)`. Returns one `{subject_id, results}` per item."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else None
+        result = self._request("POST", "/v1/consents/batch", json_body={"items": list(items)}, headers=headers)
+        items_out: list[dict[str, Any]] = result["items"]
+        return items_out
 
     def consents(self, subject_id: str) -> dict[str, Any]:
         """The subject's current state for every consent purpose."""
@@ -365,3 +381,29 @@ def _segment(value: str) -> str:
     if not value or any(c in value for c in "/?#%\\") or value in (".", ".."):
         raise ValueError("not a valid id")
     return value
+
+
+def consent_item(
+    subject_id: str,
+    actions: Mapping[str, str],
+    channel: str,
+    *,
+    language: str | None = None,
+    guardian_id: str | None = None,
+    user_agent: str | None = None,
+    ip_address: str | None = None,
+    gpc: bool = False,
+) -> dict[str, Any]:
+    """One subject's choices as the consent endpoints take them (`record_consents`, `record_consent_batch`)."""
+    body: dict[str, Any] = {
+        "subject_id": subject_id,
+        "channel": channel,
+        "actions": [{"purpose": p, "action": a} for p, a in actions.items()],
+    }
+    if language is not None:
+        body["language"] = language
+    if guardian_id is not None:
+        body["guardian_id"] = guardian_id
+    if user_agent is not None or ip_address is not None or gpc:
+        body["evidence"] = {"user_agent": user_agent, "ip_address": ip_address, "gpc": gpc}
+    return body

@@ -300,11 +300,18 @@ def record_consents(
 ) -> Response:
     scoped = _scoped_key(key, idempotency_key)
     evidence = _request_evidence(request, body.evidence)
-    if _gpc(request) or _evidence_gpc(body.evidence):
+    signalled = _gpc(request) or _evidence_gpc(body.evidence)
+    if signalled:
         apply_gpc(service, session, body.subject_id, evidence)
     policy = service.policy()
     items, origins = _inputs(body, evidence, policy.document.language, "body")
-    results = service.record_many(session, items, idempotency_key=scoped, locate=_locator(origins))
+    results = service.record_many(
+        session,
+        items,
+        idempotency_key=scoped,
+        locate=_locator(origins),
+        gpc_subjects=[body.subject_id] if signalled else (),
+    )
     return _reply(_subject_json(body.subject_id, results), any(r.replayed for r in results))
 
 
@@ -357,7 +364,9 @@ def record_consent_batch(
     # Before the batch's own actions, as the header is on one subject: an explicit grant in the same batch
     # then stands (11 CCR §7025(c)(3)). A batch that then fails validation rolls the opt-outs back with it.
     apply_gpc_many(service, session, signals)
-    results = service.record_many(session, items, idempotency_key=scoped, locate=_locator(origins))
+    results = service.record_many(
+        session, items, idempotency_key=scoped, locate=_locator(origins), gpc_subjects=[s for s, _ in signals]
+    )
     grouped: list[str] = []
     cursor = 0
     for item in body.items:
