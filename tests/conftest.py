@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from fiduciary.config import Settings
+from fiduciary.config import Settings, get_settings
 from fiduciary.runtime import Runtime
 from fiduciary.storage import create_engine_for_url, upgrade_to_head
 
@@ -123,3 +123,20 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
 
     with TestClient(create_app(runtime=runtime)) as c:
         yield c
+
+
+@pytest.fixture
+def cli_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Point the CLI's settings, which it reads from the environment, at this test's database.
+
+    Same database, data directory and (demo) policy as the `settings` fixture, so the CLI and the test's
+    `runtime` agree; the cached settings are dropped on both sides so no other test sees this environment.
+    """
+    monkeypatch.setenv("FIDUCIARY_DATABASE_URL", database_url)
+    monkeypatch.setenv("FIDUCIARY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("FIDUCIARY_POLICY_FILE", raising=False)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        get_settings.cache_clear()

@@ -73,3 +73,15 @@ def snapshot(session: Session) -> dict[str, Any]:
         "gpc": sorted(tuple(r) for r in session.execute(sa.select(GpcOptOut.subject_id, GpcOptOut.purpose))),
         "idempotency": int(session.scalar(sa.select(sa.func.count()).select_from(ConsentIdempotency)) or 0),
     }
+
+
+def projection_tables(session: Session) -> dict[str, list[tuple[Any, ...]]]:
+    """Every column of every row of the three projection tables, sorted: what a rebuild from the ledger must
+    reproduce exactly."""
+    session.expire_all()
+    return {
+        model.__tablename__: sorted(
+            tuple(row) for row in session.execute(sa.select(*[getattr(model, c.key) for c in model.__table__.columns]))
+        )
+        for model in (ConsentState, VisitorLink, GpcOptOut)
+    }

@@ -6,8 +6,6 @@ origin. The last test checks it where it matters, in Chromium: a page on the sto
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,16 +13,15 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from browser_support import chromium_browser, live_app
 from consent_support import snapshot
 from fiduciary.config import Settings
 from fiduciary.consent.service import ConsentService
 from fiduciary.runtime import Runtime
 from fiduciary.web.app import create_app
-from test_browser_privacy import CHROMIUM, CHROMIUM_ARGS, IN_CI, _free_port
 
 STORE = "https://saffronlane.example"  # the demo policy's controller website
 EVIL = "https://evil.example"
@@ -210,75 +207,42 @@ FETCH = """async ([url, body, type]) => {
 @pytest.fixture
 def banner_server(tmp_path: Path) -> Iterator[str]:
     """The app under uvicorn, allowing three public requests a minute per address."""
-    port = _free_port()
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'fiduciary.db'}",
-        data_dir=tmp_path / "data",
-        public_base_url=f"http://127.0.0.1:{port}",
-        public_rate_limit_per_minute=3,
-    )
-    runtime = Runtime.start(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime=runtime), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("uvicorn did not start")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}{URL}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        runtime.close()
+    with live_app(tmp_path, public_rate_limit_per_minute=3) as base_url:
+        yield base_url + URL
 
 
 @pytest.mark.browser
 def test_store_page_reads_banner_problems_in_chromium(banner_server: str) -> None:
-    if not CHROMIUM.exists():
-        if IN_CI:
-            pytest.fail(f"{CHROMIUM} is required under CI (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    from playwright.sync_api import sync_playwright
-
     # The store's page is served by Playwright on its public origin and the service listens on loopback;
     # Chromium's Local Network Access checks would refuse that pairing, which production never has.
-    args = [*CHROMIUM_ARGS, "--disable-features=LocalNetworkAccessChecks"]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
-        try:
-            context = browser.new_context()
-            context.route(
-                "https://*.example/**",
-                lambda route: route.fulfill(status=200, content_type="text/html", body="<!doctype html><title>t"),
-            )
-            store, evil = context.new_page(), context.new_page()
-            store.goto(STORE + "/")
-            evil.goto(EVIL + "/")
-            context.unroute_all()  # while routes are set Playwright answers CORS preflights itself
+    with chromium_browser("--disable-features=LocalNetworkAccessChecks") as browser:
+        context = browser.new_context()
+        context.route(
+            "https://*.example/**",
+            lambda route: route.fulfill(status=200, content_type="text/html", body="<!doctype html><title>t"),
+        )
+        store, evil = context.new_page(), context.new_page()
+        store.goto(STORE + "/")
+        evil.goto(EVIL + "/")
+        context.unroute_all()  # while routes are set Playwright answers CORS preflights itself
 
-            def call(page: Any, body: str, content_type: str = "application/json") -> dict[str, Any]:
-                result: dict[str, Any] = page.evaluate(FETCH, [banner_server, body, content_type])
-                return result
+        def call(page: Any, body: str, content_type: str = "application/json") -> dict[str, Any]:
+            result: dict[str, Any] = page.evaluate(FETCH, [banner_server, body, content_type])
+            return result
 
-            # another site reads nothing, whether its request is preflighted (JSON) or simple (text/plain, 403)
-            assert call(evil, '{"actions": []}') == {"error": "TypeError"}
-            assert call(evil, '{"actions": []}', "text/plain") == {"error": "TypeError"}
+        # another site reads nothing, whether its request is preflighted (JSON) or simple (text/plain, 403)
+        assert call(evil, '{"actions": []}') == {"error": "TypeError"}
+        assert call(evil, '{"actions": []}', "text/plain") == {"error": "TypeError"}
 
-            invalid = call(store, '{"actions": []}')
-            assert invalid["status"] == 422 and invalid["type"] == "application/problem+json"
-            problem = json.loads(invalid["body"])
-            assert problem["code"] == "validation_failed" and problem["errors"][0]["field"] == "body.actions"
-            not_json = call(store, "{not json")
-            assert not_json["status"] == 422 and json.loads(not_json["body"])["errors"]
+        invalid = call(store, '{"actions": []}')
+        assert invalid["status"] == 422 and invalid["type"] == "application/problem+json"
+        problem = json.loads(invalid["body"])
+        assert problem["code"] == "validation_failed" and problem["errors"][0]["field"] == "body.actions"
+        not_json = call(store, "{not json")
+        assert not_json["status"] == 422 and json.loads(not_json["body"])["errors"]
 
-            answers = [call(store, json.dumps(GOOD)) for _ in range(3)]
-            assert answers[0]["status"] == 201 and json.loads(answers[0]["body"])["visitor_id"].startswith("vis_")
-            limited = answers[-1]
-            assert limited["status"] == 429, answers
-            assert json.loads(limited["body"])["code"] == "rate_limited" and int(limited["retryAfter"]) >= 1
-        finally:
-            browser.close()
+        answers = [call(store, json.dumps(GOOD)) for _ in range(3)]
+        assert answers[0]["status"] == 201 and json.loads(answers[0]["body"])["visitor_id"].startswith("vis_")
+        limited = answers[-1]
+        assert limited["status"] == 429, answers
+        assert json.loads(limited["body"])["code"] == "rate_limited" and int(limited["retryAfter"]) >= 1

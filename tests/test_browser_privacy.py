@@ -7,87 +7,27 @@ nothing but itself.
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-pytest.importorskip("fiduciary.policy.versions")
-
-import uvicorn
-
-from fiduciary.config import Settings
-from fiduciary.runtime import Runtime
+from browser_support import chromium_browser, live_app
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[str]:
     """The app on an embedded SQLite database with the demo policy published, served by uvicorn."""
-    from fiduciary.web.app import create_app
-
-    port = _free_port()
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'fiduciary.db'}",
-        data_dir=tmp_path / "data",
-        public_base_url=f"http://127.0.0.1:{port}",
-    )
-    runtime = Runtime.start(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime=runtime), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("uvicorn did not start")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        runtime.close()
+    with live_app(tmp_path) as base_url:
+        yield base_url
 
 
 @pytest.fixture
 def chromium() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        if IN_CI:
-            pytest.fail(f"{CHROMIUM} is required under CI (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium_browser() as browser:
+        yield browser
 
 
 @pytest.mark.parametrize(("language", "heading"), [("en", "Contact us"), ("hi", "हमसे संपर्क करें")], ids=["en", "hi"])

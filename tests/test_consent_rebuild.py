@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from consent_support import adult, child, item
+from consent_support import adult, child, item, projection_tables
 from fiduciary.cli.main import app
-from fiduciary.config import get_settings
 from fiduciary.consent.evidence import Evidence
 from fiduciary.consent.gpc import apply_gpc
 from fiduciary.consent.linking import link_visitor
-from fiduciary.consent.models import ConsentState, GpcOptOut, VisitorLink
+from fiduciary.consent.models import ConsentState, GpcOptOut
 from fiduciary.consent.projection import rebuild_state
 from fiduciary.consent.service import ConsentChannel, ConsentService
 from fiduciary.runtime import Runtime
 from fiduciary.vault.people import new_visitor_id
 
 runner = CliRunner()
-
-
-def full_tables(session: Session) -> dict[str, list[tuple[Any, ...]]]:
-    session.expire_all()
-    return {
-        model.__tablename__: sorted(
-            tuple(row) for row in session.execute(sa.select(*[getattr(model, c.key) for c in model.__table__.columns]))
-        )
-        for model in (ConsentState, VisitorLink, GpcOptOut)
-    }
 
 
 def mixed_history(session: Session, runtime: Runtime) -> None:
@@ -67,7 +52,7 @@ def mixed_history(session: Session, runtime: Runtime) -> None:
 
 def test_rebuild_equals_live_state_exactly(session: Session, runtime: Runtime) -> None:
     mixed_history(session, runtime)
-    live = full_tables(session)
+    live = projection_tables(session)
     assert live["consent_state"] and live["visitor_links"] and live["gpc_opt_outs"]
     report = rebuild_state(session, apply=False)
     assert report.identical and not report.applied
@@ -98,7 +83,7 @@ def test_rebuild_equals_live_state_exactly(session: Session, runtime: Runtime) -
     fixed = rebuild_state(session)
     session.commit()
     assert fixed.applied
-    assert full_tables(session) == live
+    assert projection_tables(session) == live
     assert rebuild_state(session, apply=False).identical
 
 
@@ -107,22 +92,10 @@ def test_empty_ledger_rebuilds_to_empty(session: Session) -> None:
     assert report.identical and report.events == 0 and report.state_rows == 0
 
 
-@pytest.fixture
-def cli_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("FIDUCIARY_DATABASE_URL", database_url)
-    monkeypatch.setenv("FIDUCIARY_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("FIDUCIARY_POLICY_FILE", raising=False)
-    get_settings.cache_clear()
-    try:
-        yield
-    finally:
-        get_settings.cache_clear()
-
-
 @pytest.mark.parametrize("command", [["consent", "rebuild-state"], ["ledger", "rebuild-state"]])
 def test_cli_rebuild_state(session: Session, runtime: Runtime, cli_env: None, command: list[str]) -> None:
     mixed_history(session, runtime)
-    live = full_tables(session)
+    live = projection_tables(session)
     ok = runner.invoke(app, [*command, "--check"])
     assert ok.exit_code == 0, ok.output
     assert "identical" in ok.output
@@ -130,7 +103,7 @@ def test_cli_rebuild_state(session: Session, runtime: Runtime, cli_env: None, co
     session.commit()
     check = runner.invoke(app, [*command, "--check"])
     assert check.exit_code == 1 and "missing" in check.output
-    assert full_tables(session) != live  # --check changed nothing
+    assert projection_tables(session) != live  # --check changed nothing
     fix = runner.invoke(app, command)
     assert fix.exit_code == 0 and "replaced" in fix.output
-    assert full_tables(session) == live
+    assert projection_tables(session) == live

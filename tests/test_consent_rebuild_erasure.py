@@ -8,10 +8,8 @@ an erased person's "granted" back (DPDP s.8(7), s.12(3)).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from consent_support import adult, child, item
+from consent_support import adult, child, item, projection_tables
 from fiduciary.cli.main import app
-from fiduciary.config import get_settings
 from fiduciary.consent.evidence import Evidence
 from fiduciary.consent.gpc import apply_gpc
 from fiduciary.consent.linking import link_visitor
@@ -35,17 +32,6 @@ from fiduciary.vault.service import VaultService
 
 runner = CliRunner()
 BANNER = ConsentChannel.BANNER
-
-
-def full_tables(session: Session) -> dict[str, list[tuple[Any, ...]]]:
-    """Every column of every row of the three projection tables, sorted."""
-    session.expire_all()
-    return {
-        model.__tablename__: sorted(
-            tuple(row) for row in session.execute(sa.select(*[getattr(model, c.key) for c in model.__table__.columns]))
-        )
-        for model in (ConsentState, VisitorLink, GpcOptOut)
-    }
 
 
 def subjects_in(tables: dict[str, list[tuple[Any, ...]]]) -> set[str]:
@@ -105,7 +91,7 @@ def history_with_erasure(session: Session, runtime: Runtime) -> Cast:
 
 def test_rebuild_after_erasure_is_identical_row_by_row(session: Session, runtime: Runtime) -> None:
     cast = history_with_erasure(session, runtime)
-    live = full_tables(session)
+    live = projection_tables(session)
     erased, (v1, v2) = cast.erased, cast.linked_to_erased
 
     # What erasure left: nothing of the person, only post-erasure rows of their former visitors.
@@ -133,7 +119,7 @@ def test_rebuild_after_erasure_is_identical_row_by_row(session: Session, runtime
     rebuilt = rebuild_state(session)
     session.commit()
     assert rebuilt.applied and rebuilt.missing == sum(len(rows) for rows in live.values())
-    assert full_tables(session) == live
+    assert projection_tables(session) == live
     assert rebuild_state(session, apply=False).identical
 
 
@@ -153,7 +139,7 @@ def _granted(subject: str, purpose: str) -> ConsentState:
 
 def test_erased_rows_put_back_by_hand_are_removed_by_rebuild(session: Session, runtime: Runtime) -> None:
     cast = history_with_erasure(session, runtime)
-    live = full_tables(session)
+    live = projection_tables(session)
     v1, v2 = cast.linked_to_erased
     # What the replay without the erasure rule would bring back: the person's grant, a pre-erasure row of
     # a linked visitor, and the link.
@@ -166,7 +152,7 @@ def test_erased_rows_put_back_by_hand_are_removed_by_rebuild(session: Session, r
     session.rollback()
     rebuild_state(session)
     session.commit()
-    assert full_tables(session) == live
+    assert projection_tables(session) == live
 
 
 def test_an_event_naming_the_erased_person_after_the_erasure_serves_nothing(session: Session, runtime: Runtime) -> None:
@@ -204,12 +190,12 @@ def test_a_vault_only_erasure_also_ends_the_persons_projection(session: Session,
     session.commit()
     vault.erase_person(session, person, "rights_request")
     session.commit()
-    before = full_tables(session)
+    before = projection_tables(session)
     assert person in subjects_in(before)
     report = rebuild_state(session)
     session.commit()
     assert report.applied and report.extra == 4  # person's 2 state rows, the visitor's row, the link
-    after = full_tables(session)
+    after = projection_tables(session)
     assert subjects_in(after) == {other}
     assert after["consent_state"] == [r for r in before["consent_state"] if r[0] == other]
 
@@ -233,22 +219,10 @@ def test_replay_applies_an_erasure_only_to_what_came_before() -> None:
     assert replay.states[(visitor, "ads")]["status"] == "denied" and replay.erasures == 1
 
 
-@pytest.fixture
-def cli_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("FIDUCIARY_DATABASE_URL", database_url)
-    monkeypatch.setenv("FIDUCIARY_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("FIDUCIARY_POLICY_FILE", raising=False)
-    get_settings.cache_clear()
-    try:
-        yield
-    finally:
-        get_settings.cache_clear()
-
-
 @pytest.mark.parametrize("command", [["ledger", "rebuild-state"], ["consent", "rebuild-state"]])
 def test_cli_rebuild_after_erasure(session: Session, runtime: Runtime, cli_env: None, command: list[str]) -> None:
     history_with_erasure(session, runtime)
-    live = full_tables(session)
+    live = projection_tables(session)
     check = runner.invoke(app, [*command, "--check"])
     assert check.exit_code == 0, check.output
     assert "identical" in check.output and "1 erasures" in check.output
@@ -256,4 +230,4 @@ def test_cli_rebuild_after_erasure(session: Session, runtime: Runtime, cli_env: 
     session.commit()
     fix = runner.invoke(app, command)
     assert fix.exit_code == 0 and "replaced" in fix.output, fix.output
-    assert full_tables(session) == live
+    assert projection_tables(session) == live

@@ -76,6 +76,16 @@ def age_idempotency(session: Session, key: str, hours: float) -> None:
     session.commit()
 
 
+def add_expired_idempotency_keys(session: Session, count: int) -> None:
+    """`count` stored answers three days old, past the default 24-hour TTL, for the purge to delete."""
+    old = datetime.now(UTC) - timedelta(days=3)
+    session.add_all(
+        ConsentIdempotency(key=f"k:{i}", request_hash="0" * 64, response={"results": []}, created_at=old)
+        for i in range(count)
+    )
+    session.commit()
+
+
 def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -185,12 +195,7 @@ def test_the_ttl_is_configurable(database_url: str, tmp_path: Path) -> None:
 
 
 def test_idempotency_purge_works_in_bounded_batches(session: Session, runtime: Runtime) -> None:
-    old = datetime.now(UTC) - timedelta(days=3)
-    session.add_all(
-        ConsentIdempotency(key=f"k:{i}", request_hash="0" * 64, response={"results": []}, created_at=old)
-        for i in range(7)
-    )
-    session.commit()
+    add_expired_idempotency_keys(session, 7)
     counts = housekeeping.purge_idempotency_keys(runtime, batch_size=3)
     assert counts == {"keys_deleted": 7, "keys_kept": 0}
 
@@ -367,12 +372,7 @@ def test_background_errors_are_logged_and_do_not_kill_it(
 
 
 def test_stop_ends_a_run_between_batches(session: Session, runtime: Runtime) -> None:
-    old = datetime.now(UTC) - timedelta(days=3)
-    session.add_all(
-        ConsentIdempotency(key=f"k:{i}", request_hash="0" * 64, response={"results": []}, created_at=old)
-        for i in range(5)
-    )
-    session.commit()
+    add_expired_idempotency_keys(session, 5)
     stop = threading.Event()
     stop.set()
     report = run_housekeeping(runtime, stop=stop)
@@ -381,18 +381,6 @@ def test_stop_ends_a_run_between_batches(session: Session, runtime: Runtime) -> 
 
 
 # ------------------------------------------------------------------------------------------------- CLI
-
-
-@pytest.fixture
-def cli_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("FIDUCIARY_DATABASE_URL", database_url)
-    monkeypatch.setenv("FIDUCIARY_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("FIDUCIARY_POLICY_FILE", raising=False)
-    get_settings.cache_clear()
-    try:
-        yield
-    finally:
-        get_settings.cache_clear()
 
 
 def test_cli_runs_every_job_and_prints_the_report(session: Session, runtime: Runtime, cli_env: None) -> None:

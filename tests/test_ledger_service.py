@@ -34,6 +34,11 @@ def _head(session: Session, stream: str) -> tuple[int, str] | None:
     return None if row is None else (row[0], row[1])
 
 
+def _stream_state(session: Session) -> tuple[int, int, tuple[int, str] | None]:
+    """Events, checkpoints and the consent head: what a refused append must leave as it was."""
+    return _count(session, "ledger_events"), _count(session, "ledger_checkpoints"), _head(session, "consent")
+
+
 def test_append_and_entries_round_trip(session: Session) -> None:
     ledger = Ledger("consent", Signer.generate())
     when = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
@@ -128,15 +133,11 @@ def test_bad_events_are_refused_and_change_nothing(session: Session, events: lis
     ledger = Ledger("consent", Signer.generate(), checkpoint_every=1)
     ledger.append(session, "consent.granted", {"subject": "per_1"})
     session.commit()
-    before = (_count(session, "ledger_events"), _count(session, "ledger_checkpoints"), _head(session, "consent"))
+    before = _stream_state(session)
     with pytest.raises(ValueError, match=message):
         ledger.append_many(session, events)
     session.commit()
-    assert (
-        _count(session, "ledger_events"),
-        _count(session, "ledger_checkpoints"),
-        _head(session, "consent"),
-    ) == before
+    assert _stream_state(session) == before
 
 
 def test_append_texts_stores_what_append_batch_would(session: Session) -> None:
@@ -169,15 +170,11 @@ def test_append_texts_refuses_bad_input_and_changes_nothing(
     ledger = Ledger("consent", Signer.generate(), checkpoint_every=1)
     ledger.append(session, "consent.granted", {"subject": "per_1"})
     session.commit()
-    before = (_count(session, "ledger_events"), _count(session, "ledger_checkpoints"), _head(session, "consent"))
+    before = _stream_state(session)
     with pytest.raises(ValueError, match=message):
         ledger.append_texts(session, types, texts)
     session.commit()
-    assert (
-        _count(session, "ledger_events"),
-        _count(session, "ledger_checkpoints"),
-        _head(session, "consent"),
-    ) == before
+    assert _stream_state(session) == before
 
 
 def test_naive_recorded_at_is_refused(session: Session) -> None:

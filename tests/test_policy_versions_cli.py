@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,16 +20,9 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def cli_db(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point the CLI's settings (read from the environment) at this test's database."""
-    monkeypatch.setenv("FIDUCIARY_DATABASE_URL", database_url)
-    monkeypatch.setenv("FIDUCIARY_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("FIDUCIARY_POLICY_FILE", raising=False)
-    get_settings.cache_clear()
-    try:
-        yield database_url
-    finally:
-        get_settings.cache_clear()
+def cli_db(database_url: str, cli_env: None) -> str:
+    """This test's database, which the CLI's settings (read from the environment) point at."""
+    return database_url
 
 
 def stored_versions(url: str) -> list[int]:

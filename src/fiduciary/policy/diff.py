@@ -141,6 +141,11 @@ def _added_removed(old: Iterable[T], new: Iterable[T]) -> tuple[list[T], list[T]
     return [x for x in new_list if x not in old_set], [x for x in old_list if x not in new_set]
 
 
+def _key(value: object) -> str:
+    """How an item of a list field is named in a change's path: an enum by its value."""
+    return str(value.value) if isinstance(value, Enum) else str(value)
+
+
 def _text(value: object) -> str:
     if isinstance(value, Enum):
         return str(value.value).replace("_", " ")
@@ -264,6 +269,34 @@ class _Differ:
             else:
                 self.add(f"{path}.{name}", "changed", f"The {words} of {label} changed.")
 
+    def listed(
+        self,
+        path: str,
+        old: Iterable[T],
+        new: Iterable[T],
+        added: Callable[[T], str],
+        removed: Callable[[T], str],
+        *,
+        reason: str | None = None,
+        worse_when: Literal["added", "removed"] = "added",
+        purposes: Iterable[str] = (),
+    ) -> None:
+        """Items gained, then items lost, in a list field, each at `path[item]`.
+
+        Most lists widen what is done when they gain an item (a source, a country); some weaken what a person
+        can do when they lose one (a request channel). With a `reason`, the `worse_when` side is material and
+        the other minor; without one, both are minor.
+        """
+        gained, lost = _added_removed(old, new)
+        for item in gained:
+            material = reason is not None and worse_when == "added"
+            self.add(f"{path}[{_key(item)}]", "added", added(item), material=material, reason=reason, purposes=purposes)
+        for item in lost:
+            material = reason is not None and worse_when == "removed"
+            self.add(
+                f"{path}[{_key(item)}]", "removed", removed(item), material=material, reason=reason, purposes=purposes
+            )
+
     def order(self, path: str, old_keys: Sequence[Hashable], new_keys: Sequence[Hashable], what: str) -> None:
         common = set(old_keys) & set(new_keys)
         if [k for k in old_keys if k in common] != [k for k in new_keys if k in common]:
@@ -327,17 +360,15 @@ class _Differ:
             )
         elif old.address != new.address:
             self.add("controller.address", "changed", "The store's postal address changed.")
-        added, removed = _added_removed(old.jurisdictions, new.jurisdictions)
-        for j in added:
-            self.add(f"controller.jurisdictions[{j.value}]", "added", f"The store now also applies {j.value} law.")
-        for j in removed:
-            self.add(
-                f"controller.jurisdictions[{j.value}]",
-                "removed",
-                f"The store no longer applies {j.value} law, so the rights it gives no longer apply.",
-                material=True,
-                reason="weaker rights",
-            )
+        self.listed(
+            "controller.jurisdictions",
+            old.jurisdictions,
+            new.jurisdictions,
+            lambda j: f"The store now also applies {j.value} law.",
+            lambda j: f"The store no longer applies {j.value} law, so the rights it gives no longer apply.",
+            reason="weaker rights",
+            worse_when="removed",
+        )
         self.other_fields("controller", old, new, "the store", {"legal_name", "address", "jurisdictions"})
 
     # ---------------------------------------------------------------------------------- contacts
@@ -412,36 +443,24 @@ class _Differ:
                 reason="category reclassified as sensitive",
                 purposes=users,
             )
-        added, removed = _added_removed(old.sources, new.sources)
-        for src in added:
-            self.add(
-                f"{path}.sources[{src.value}]",
-                "added",
-                f"{_cap(label)} is now also obtained {_SOURCE_WORDS[src.value]}.",
-                material=True,
-                reason="new source of data",
-                purposes=users,
-            )
-        for src in removed:
-            self.add(
-                f"{path}.sources[{src.value}]",
-                "removed",
-                f"{_cap(label)} is no longer obtained {_SOURCE_WORDS[src.value]}.",
-            )
-        added_tp, removed_tp = _added_removed(old.third_party_sources, new.third_party_sources)
-        for party in added_tp:
-            self.add(
-                f"{path}.third_party_sources[{party}]",
-                "added",
-                f"{_cap(label)} is now also received from {party}.",
-                material=True,
-                reason="new source of data",
-                purposes=users,
-            )
-        for party in removed_tp:
-            self.add(
-                f"{path}.third_party_sources[{party}]", "removed", f"{_cap(label)} is no longer received from {party}."
-            )
+        self.listed(
+            f"{path}.sources",
+            old.sources,
+            new.sources,
+            lambda src: f"{_cap(label)} is now also obtained {_SOURCE_WORDS[src.value]}.",
+            lambda src: f"{_cap(label)} is no longer obtained {_SOURCE_WORDS[src.value]}.",
+            reason="new source of data",
+            purposes=users,
+        )
+        self.listed(
+            f"{path}.third_party_sources",
+            old.third_party_sources,
+            new.third_party_sources,
+            lambda party: f"{_cap(label)} is now also received from {party}.",
+            lambda party: f"{_cap(label)} is no longer received from {party}.",
+            reason="new source of data",
+            purposes=users,
+        )
         if old.required != new.required:
             if new.required:
                 self.add(
@@ -560,22 +579,15 @@ class _Differ:
                     "removed",
                     f"{_cap(label)} no longer uses {self.category_name(cid)}.",
                 )
-        added, removed = _added_removed(old.marketing_channels, new.marketing_channels)
-        for ch in added:
-            self.add(
-                f"{path}.marketing_channels[{ch.value}]",
-                "added",
-                f"{_cap(label)} now sends marketing by {_text(ch)}.",
-                material=True,
-                reason="new marketing channel",
-                purposes=me,
-            )
-        for ch in removed:
-            self.add(
-                f"{path}.marketing_channels[{ch.value}]",
-                "removed",
-                f"{_cap(label)} no longer sends marketing by {_text(ch)}.",
-            )
+        self.listed(
+            f"{path}.marketing_channels",
+            old.marketing_channels,
+            new.marketing_channels,
+            lambda ch: f"{_cap(label)} now sends marketing by {_text(ch)}.",
+            lambda ch: f"{_cap(label)} no longer sends marketing by {_text(ch)}.",
+            reason="new marketing channel",
+            purposes=me,
+        )
         for flag, words in _PURPOSE_FLAGS.items():
             before, after = getattr(old, flag), getattr(new, flag)
             if before == after:
@@ -643,18 +655,15 @@ class _Differ:
                 reason="recipient now uses data for its own ends",
                 purposes=new.purposes,
             )
-        added, removed = _added_removed(old.countries, new.countries)
-        for country in added:
-            self.add(
-                f"{path}.countries[{country}]",
-                "added",
-                f"{_cap(label)} now also processes data in {country}.",
-                material=True,
-                reason="cross-border transfer to a new country",
-                purposes=new.purposes,
-            )
-        for country in removed:
-            self.add(f"{path}.countries[{country}]", "removed", f"{_cap(label)} no longer processes data in {country}.")
+        self.listed(
+            f"{path}.countries",
+            old.countries,
+            new.countries,
+            lambda country: f"{_cap(label)} now also processes data in {country}.",
+            lambda country: f"{_cap(label)} no longer processes data in {country}.",
+            reason="cross-border transfer to a new country",
+            purposes=new.purposes,
+        )
         added_p, removed_p = _added_removed(old.purposes, new.purposes)
         for pid in added_p:
             self.add(
@@ -853,11 +862,13 @@ class _Differ:
                 reason="retention no longer limited",
                 purposes=self.purposes_using(self.new, cid),
             )
-        added_p, removed_p = _added_removed(old.purposes, new.purposes)
-        for pid in added_p:
-            self.add(f"{path}.purposes[{pid}]", "added", f"{_cap(label)} now covers data used for {pid}.")
-        for pid in removed_p:
-            self.add(f"{path}.purposes[{pid}]", "removed", f"{_cap(label)} no longer covers data used for {pid}.")
+        self.listed(
+            f"{path}.purposes",
+            old.purposes,
+            new.purposes,
+            lambda pid: f"{_cap(label)} now covers data used for {pid}.",
+            lambda pid: f"{_cap(label)} no longer covers data used for {pid}.",
+        )
         if len(new.exceptions) > 0 and set(new.exceptions) - set(old.exceptions):
             self.add(
                 f"{path}.exceptions",
@@ -981,21 +992,14 @@ class _Differ:
 
     def right(self, path: str, label: str, old: Right, new: Right) -> None:
         self.deadline(f"{path}.deadline", label, old.deadline, new.deadline)
-        added, removed = _added_removed(old.identifiers, new.identifiers)
-        for ident in added:
-            self.add(
-                f"{path}.identifiers[{ident.value}]",
-                "added",
-                f"To use {label} you may now be asked for your {_text(ident)}.",
-                material=True,
-                reason="weaker rights: more identifiers asked",
-            )
-        for ident in removed:
-            self.add(
-                f"{path}.identifiers[{ident.value}]",
-                "removed",
-                f"{_cap(label)} no longer asks for your {_text(ident)}.",
-            )
+        self.listed(
+            f"{path}.identifiers",
+            old.identifiers,
+            new.identifiers,
+            lambda ident: f"To use {label} you may now be asked for your {_text(ident)}.",
+            lambda ident: f"{_cap(label)} no longer asks for your {_text(ident)}.",
+            reason="weaker rights: more identifiers asked",
+        )
         old_burden = [_VERIFICATION_BURDEN[v] for v in old.verification]
         new_burden = [_VERIFICATION_BURDEN[v] for v in new.verification]
         added_v, removed_v = _added_removed(old.verification, new.verification)
@@ -1017,17 +1021,15 @@ class _Differ:
                 material=easiest_gone,
                 reason="weaker rights: heavier identity verification",
             )
-        added_c, removed_c = _added_removed(old.channels, new.channels)
-        for ch in added_c:
-            self.add(f"{path}.channels[{ch.value}]", "added", f"You can now use {label} by {_text(ch)}.")
-        for ch in removed_c:
-            self.add(
-                f"{path}.channels[{ch.value}]",
-                "removed",
-                f"You can no longer use {label} by {_text(ch)}.",
-                material=True,
-                reason="weaker rights: fewer channels",
-            )
+        self.listed(
+            f"{path}.channels",
+            old.channels,
+            new.channels,
+            lambda ch: f"You can now use {label} by {_text(ch)}.",
+            lambda ch: f"You can no longer use {label} by {_text(ch)}.",
+            reason="weaker rights: fewer channels",
+            worse_when="removed",
+        )
         if set(new.limitations) - set(old.limitations):
             self.add(
                 f"{path}.limitations",
@@ -1100,17 +1102,14 @@ class _Differ:
         old, new = self.old.calendar, self.new.calendar
         if old.timezone != new.timezone:
             self.add("calendar.timezone", "changed", f"Deadlines are now counted in {new.timezone}.")
-        added, removed = _added_removed(old.weekend, new.weekend)
-        for day in added:
-            self.add(
-                f"calendar.weekend[{day}]",
-                "added",
-                f"{day.capitalize()} is no longer a business day, so business-day deadlines run longer.",
-                material=True,
-                reason="weaker rights: longer deadline",
-            )
-        for day in removed:
-            self.add(f"calendar.weekend[{day}]", "removed", f"{day.capitalize()} is now a business day.")
+        self.listed(
+            "calendar.weekend",
+            old.weekend,
+            new.weekend,
+            lambda day: f"{day.capitalize()} is no longer a business day, so business-day deadlines run longer.",
+            lambda day: f"{day.capitalize()} is now a business day.",
+            reason="weaker rights: longer deadline",
+        )
         old_h = _by_key(old.holidays, lambda h: h.date)
         new_h = _by_key(new.holidays, lambda h: h.date)
         for d, holiday in new_h.items():
@@ -1204,17 +1203,13 @@ class _Differ:
             worse_if_longer=False,
             reason="less advance notice of changes",
         )
-        added, removed = _added_removed(old.announce_via, new.announce_via)
-        for ch in added:
-            self.add(
-                f"policy_changes.announce_via[{ch.value}]", "added", f"Changes are now also announced by {_text(ch)}."
-            )
-        for ch in removed:
-            self.add(
-                f"policy_changes.announce_via[{ch.value}]",
-                "removed",
-                f"Changes are no longer announced by {_text(ch)}.",
-            )
+        self.listed(
+            "policy_changes.announce_via",
+            old.announce_via,
+            new.announce_via,
+            lambda ch: f"Changes are now also announced by {_text(ch)}.",
+            lambda ch: f"Changes are no longer announced by {_text(ch)}.",
+        )
 
     def security_measures(self) -> None:
         old_map = _by_key(self.old.security_measures, lambda m: m.name)

@@ -22,6 +22,7 @@ import ipaddress
 import math
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -233,12 +234,12 @@ DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'"
 HSTS = "max-age=31536000; includeSubDomains"
 
 
-class SecurityHeadersMiddleware:
-    """Baseline headers on every HTTP response, without overriding what a route chose itself.
+class _ResponseHeadersMiddleware(ABC):
+    """Edits the headers of every HTTP response as it starts; subclasses say how in `edit_headers`.
 
     Written as plain ASGI (not BaseHTTPMiddleware) so streaming responses and background tasks are untouched.
-    Responses to requests authenticated with an API key also get `Cache-Control: no-store` unless they set
-    their own, because they may carry personal data that no shared cache should keep.
+    The edit runs when the response starts, after routing, so `scope` then holds the chosen endpoint and
+    whatever the request stored in `scope["state"]` (e.g. the API key).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -248,27 +249,39 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope.get("path", "")
-        is_docs = any(path == p or path.startswith(p + "/") for p in _DOCS_PATHS)
-        is_https = scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = list(message.get("headers", []))
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("Referrer-Policy", "no-referrer")
-                headers.setdefault("X-Frame-Options", "DENY")
-                if not is_docs:
-                    headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
-                if is_https:
-                    headers.setdefault("Strict-Transport-Security", HSTS)
-                state = scope.get("state") or {}
-                if state.get("api_key") is not None:
-                    headers.setdefault("Cache-Control", "no-store")
+                await self.edit_headers(scope, MutableHeaders(scope=message))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    @abstractmethod
+    async def edit_headers(self, scope: Scope, headers: MutableHeaders) -> None:
+        """Add this middleware's headers; use `setdefault` so what a route chose itself is kept."""
+
+
+class SecurityHeadersMiddleware(_ResponseHeadersMiddleware):
+    """Baseline headers on every HTTP response, without overriding what a route chose itself.
+
+    Responses to requests authenticated with an API key also get `Cache-Control: no-store` unless they set
+    their own, because they may carry personal data that no shared cache should keep.
+    """
+
+    async def edit_headers(self, scope: Scope, headers: MutableHeaders) -> None:
+        path: str = scope.get("path", "")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("X-Frame-Options", "DENY")
+        if not any(path == p or path.startswith(p + "/") for p in _DOCS_PATHS):
+            headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
+        if scope.get("scheme") == "https":
+            headers.setdefault("Strict-Transport-Security", HSTS)
+        state = scope.get("state") or {}
+        if state.get("api_key") is not None:
+            headers.setdefault("Cache-Control", "no-store")
 
 
 # ------------------------------------------------------------------------------------------------ CORS
@@ -317,7 +330,7 @@ def _resolve_cors(resolve: CorsResolver, scope: Scope) -> str | None:
         return None
 
 
-class CrossOriginMiddleware:
+class CrossOriginMiddleware(_ResponseHeadersMiddleware):
     """CORS headers on every response of an endpoint marked with `cross_origin`, success or problem.
 
     An allowed origin gets `Access-Control-Allow-Origin` (that origin, never `*`) and
@@ -326,28 +339,15 @@ class CrossOriginMiddleware:
     browser keeps the response from the page. Headers a route set itself are kept.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+    async def edit_headers(self, scope: Scope, headers: MutableHeaders) -> None:
+        resolve = _cors_resolver(scope)  # routing has run by now
+        if resolve is None:
             return
-
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                resolve = _cors_resolver(scope)  # routing has run by now
-                if resolve is not None:
-                    origin = await run_in_threadpool(_resolve_cors, resolve, scope)  # may read the policy
-                    message["headers"] = list(message.get("headers", []))
-                    headers = MutableHeaders(scope=message)
-                    headers.add_vary_header("Origin")
-                    if origin:
-                        for name, value in cors_headers(origin).items():
-                            headers.setdefault(name, value)
-            await send(message)
-
-        await self.app(scope, receive, send_with_cors)
+        origin = await run_in_threadpool(_resolve_cors, resolve, scope)  # may read the policy
+        headers.add_vary_header("Origin")
+        if origin:
+            for name, value in cors_headers(origin).items():
+                headers.setdefault(name, value)
 
 
 def install_security(app: FastAPI) -> None:

@@ -39,14 +39,8 @@ class PolicyChangeOut(BaseModel):
 
     @classmethod
     def of(cls, change: PolicyChange) -> PolicyChangeOut:
-        return cls(
-            path=change.path,
-            kind=change.kind,
-            summary=change.summary,
-            material=change.material,
-            reason=change.reason,
-            affected_purposes=list(change.affected_purposes),
-        )
+        # PolicyChange.to_dict is the one field mapping: it is also what a version stores (see versions.py).
+        return cls.model_validate(change.to_dict())
 
 
 class PolicyVersionSummary(BaseModel):
