@@ -311,3 +311,20 @@ def test_cli_status_generate_and_rotate(cli_env: Settings, monkeypatch: pytest.M
     get_settings.cache_clear()
     after = runner.invoke(app, ["keys", "status"])
     assert after.exit_code == 0 and new_id.split("=")[1] in after.output and first_id not in after.output
+
+
+@pytest.mark.parametrize(
+    "command", [["keys", "rotate"], ["vault", "purge"], ["vault", "verify-journal"], ["restore-replay"]]
+)
+def test_cli_with_a_wrong_kek_exits_1_naming_the_key_not_a_traceback(
+    cli_env: Settings, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    _with_data(cli_env)
+    expected = kek_id_of((cli_env.data_dir / "kek.key").read_text().strip())
+    wrong = generate_key_b64()
+    monkeypatch.setenv("FIDUCIARY_KEK", wrong)
+    get_settings.cache_clear()
+    result = runner.invoke(app, command)
+    assert result.exit_code == 1, result.output
+    assert "Wrong key-encryption key" in result.output and expected in result.output and wrong not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

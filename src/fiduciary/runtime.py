@@ -9,7 +9,9 @@ from __future__ import annotations
 import ctypes
 import gc
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +21,8 @@ from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.versions import PolicyInForce, bootstrap_policy
 from fiduciary.storage import create_engine_for_url, make_session_factory, upgrade_to_head
 from fiduciary.vault.service import check_vault_keys, close_vault_keys
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -49,6 +53,14 @@ class Runtime:
             engine.dispose()
             raise
         return runtime
+
+    def shared(self, key: str, kind: type[T], build: Callable[[], T]) -> T:
+        """The runtime's one `kind` object under `key`, built on first use: services that keep caches (keys,
+        floors, statements) live as long as the runtime, not a request."""
+        found = self.extras.get(key)
+        if not isinstance(found, kind):
+            found = self.extras[key] = build()
+        return found
 
     def policy(self) -> CompiledPolicy:
         """The compiled policy in force now (raises `NoPolicyInForce` when none is)."""

@@ -191,11 +191,7 @@ class AuditTrail:
 
     @classmethod
     def for_runtime(cls, runtime: Runtime) -> AuditTrail:
-        trail = runtime.extras.get("audit.trail")
-        if not isinstance(trail, AuditTrail):
-            trail = cls(runtime)
-            runtime.extras["audit.trail"] = trail
-        return trail
+        return runtime.shared("audit.trail", AuditTrail, lambda: cls(runtime))
 
     def record(
         self,

@@ -10,11 +10,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from fiduciary.audit.service import Action, AuditTrail, Outcome
+from fiduciary.cli import command_runtime
 from fiduciary.config import get_settings
-from fiduciary.errors import FiduciaryError
-from fiduciary.runtime import Runtime
 from fiduciary.storage import create_engine_for_url, session_scope
-from fiduciary.vault.service import KeyStatus, check_vault_keys, close_vault_keys, generate_kek, key_status, rotate_keks
+from fiduciary.vault.service import KeyStatus, check_vault_keys, generate_kek, key_status, rotate_keks
 
 app = typer.Typer(help="Vault keys: status, key-encryption-key rotation, new keys.", no_args_is_help=True)
 console = Console(highlight=False, soft_wrap=True)
@@ -86,8 +85,7 @@ def rotate_command(
     Before: set the new key as FIDUCIARY_KEK (or its key file) and the old one in FIDUCIARY_KEK_PREVIOUS on
     every process. After this reports 0 remaining, FIDUCIARY_KEK_PREVIOUS can be removed.
     """
-    runtime = Runtime.start()
-    try:
+    with command_runtime(console) as runtime:
         keys = check_vault_keys(runtime)
         status = key_status(runtime.settings, runtime.engine)
         current = keys.keyring.current_id
@@ -108,12 +106,6 @@ def rotate_command(
                 target=report.current_kek_id,
                 count=report.data_keys_rewrapped + report.record_keys_rewrapped,
             )
-    except FiduciaryError as exc:
-        console.print(f"[red]{exc.detail}[/red]")
-        raise typer.Exit(1) from None
-    finally:
-        close_vault_keys(runtime)
-        runtime.close()
     console.print(
         f"re-wrapped {report.data_keys_rewrapped:,} data keys and {report.record_keys_rewrapped:,} legal-hold record "
         f"keys under {report.current_kek_id}"

@@ -5,11 +5,10 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from fiduciary.errors import FiduciaryError
+from fiduciary.cli import command_runtime
 from fiduciary.housekeeping import purge_vault
-from fiduciary.runtime import Runtime
 from fiduciary.vault.erasure import restore_replay
-from fiduciary.vault.service import check_vault_keys, close_vault_keys
+from fiduciary.vault.service import check_vault_keys
 
 app = typer.Typer(help="Personal-data vault maintenance: purge erased data, verify the erasure journal.")
 console = Console(highlight=False, soft_wrap=True)
@@ -19,15 +18,8 @@ def restore_replay_command(
     batch_size: int = typer.Option(1000, min=1, max=10_000, help="Journal entries applied per transaction."),
 ) -> None:
     """Re-apply every journaled erasure after restoring a database backup (idempotent; run before serving)."""
-    runtime = Runtime.start()
-    try:
+    with command_runtime(console) as runtime:
         report = restore_replay(runtime, batch_size=batch_size)
-    except FiduciaryError as exc:
-        console.print(f"[red]{exc.detail}[/red]")
-        raise typer.Exit(1) from None
-    finally:
-        close_vault_keys(runtime)
-        runtime.close()
     console.print(
         f"journal: {report.journal_entries:,} entries, {report.people:,} people; "
         f"re-erased {report.re_erased:,}, already erased {report.already_erased:,}, "
@@ -55,15 +47,8 @@ def purge_command(
     The same job the service's housekeeping runs (`fiduciary.housekeeping.purge_vault`); by hand the WAL is
     checkpointed even when nothing was left to purge.
     """
-    runtime = Runtime.start()
-    try:
+    with command_runtime(console) as runtime:
         counts = purge_vault(runtime, batch_size=batch_size, always_checkpoint=True)
-    except FiduciaryError as exc:
-        console.print(f"[red]{exc.detail}[/red]")
-        raise typer.Exit(1) from None
-    finally:
-        close_vault_keys(runtime)
-        runtime.close()
     console.print(
         f"deleted {counts['ciphertext_rows_deleted']:,} ciphertext rows of {counts['people_completed']:,} erased "
         f"people; purged {counts['legal_hold_records_purged']:,} legal-hold records"
@@ -73,14 +58,10 @@ def purge_command(
 @app.command("verify-journal")
 def verify_journal_command() -> None:
     """Check the erasure journal's HMAC chain; exit 1 naming the first bad line."""
-    runtime = Runtime.start()
-    try:
+    with command_runtime(console) as runtime:
         keys = check_vault_keys(runtime)
         report = keys.journal.verify()
         path = keys.journal.path
-    finally:
-        close_vault_keys(runtime)
-        runtime.close()
     if report.ok:
         console.print(f"{path}: [green]ok[/green] — {report.entries:,} entries")
         return

@@ -282,11 +282,7 @@ class ConsentService:
 
     @classmethod
     def for_runtime(cls, runtime: Runtime) -> ConsentService:
-        service = runtime.extras.get("consent.service")
-        if not isinstance(service, ConsentService):
-            service = cls(runtime)
-            runtime.extras["consent.service"] = service
-        return service
+        return runtime.shared("consent.service", ConsentService, lambda: cls(runtime))
 
     def policy(self) -> CompiledPolicy:
         policy = self.runtime.policy()

@@ -147,11 +147,7 @@ class DecisionService:
     @classmethod
     def for_runtime(cls, runtime: Runtime) -> DecisionService:
         """The runtime's shared service, so the floors cache outlives a request."""
-        service = runtime.extras.get("decisions.service")
-        if not isinstance(service, DecisionService):
-            service = cls(runtime)
-            runtime.extras["decisions.service"] = service
-        return service
+        return runtime.shared("decisions.service", DecisionService, lambda: cls(runtime))
 
     # ------------------------------------------------------------------------------------- cached parts
 

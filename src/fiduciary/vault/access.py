@@ -141,11 +141,7 @@ class VaultAccess:
 
     @classmethod
     def for_runtime(cls, runtime: Runtime) -> VaultAccess:
-        access = runtime.extras.get("vault.access")
-        if not isinstance(access, VaultAccess):
-            access = cls(runtime)
-            runtime.extras["vault.access"] = access
-        return access
+        return runtime.shared("vault.access", VaultAccess, lambda: cls(runtime))
 
     # ------------------------------------------------------------------------------------------ checks
 

@@ -22,11 +22,7 @@ _SIGNER_EXTRA = "ledger.signer"
 
 def get_signer(runtime: Runtime = Depends(get_runtime)) -> Signer:
     """The runtime's checkpoint signer, loaded (or generated) once per runtime."""
-    signer = runtime.extras.get(_SIGNER_EXTRA)
-    if not isinstance(signer, Signer):
-        signer = load_signer(runtime.settings)
-        runtime.extras[_SIGNER_EXTRA] = signer
-    return signer
+    return runtime.shared(_SIGNER_EXTRA, Signer, lambda: load_signer(runtime.settings))
 
 
 @router.get(

@@ -62,11 +62,7 @@ ONE_CLICK = "One-Click"
 
 def secret_key(runtime: Runtime) -> bytes:
     """The HMAC key, read once per runtime (it may come from a file)."""
-    key = runtime.extras.get("comms.secret_key")
-    if not isinstance(key, bytes):
-        key = runtime.settings.resolved_secret_key()
-        runtime.extras["comms.secret_key"] = key
-    return key
+    return runtime.shared("comms.secret_key", bytes, runtime.settings.resolved_secret_key)
 
 
 def _store_name(policy: CompiledPolicy) -> str:
