@@ -5,7 +5,7 @@ the first bad position is named."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from typer.testing import CliRunner
 
+import tamper_support
 from fiduciary.audit.service import Action, AuditEvent, AuditTrail, Outcome
 from fiduciary.cli.main import app
 from fiduciary.config import Settings, get_settings
@@ -32,27 +33,8 @@ def cli_settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     get_settings.cache_clear()
 
 
-@contextmanager
-def attacker(runtime: Runtime) -> Iterator[Connection]:
-    """A raw connection with the append-only triggers of the ledger and the audit index switched off."""
-    with runtime.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            for table in TABLES:
-                conn.execute(sa.text(f"ALTER TABLE {table} DISABLE TRIGGER ALL"))
-            yield conn
-            for table in TABLES:
-                conn.execute(sa.text(f"ALTER TABLE {table} ENABLE TRIGGER ALL"))
-        else:
-            triggers = conn.execute(
-                sa.text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN (:a, :b, :c)"),
-                dict(zip("abc", TABLES, strict=True)),
-            ).all()
-            assert len(triggers) == 6
-            for name, _ in triggers:
-                conn.execute(sa.text(f"DROP TRIGGER {name}"))
-            yield conn
-            for _, sql in triggers:
-                conn.execute(sa.text(sql))
+def attacker(runtime: Runtime) -> AbstractContextManager[Connection]:
+    return tamper_support.attacker(runtime, TABLES, triggers_expected=6)
 
 
 def fill(settings: Settings, count: int = 6) -> Runtime:

@@ -7,8 +7,8 @@ SQLite: drop and recreate them), as someone with owner rights could do, then swi
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+import tamper_support
 from fiduciary.ledger.chain import GENESIS_HASH, canonical_payload, event_hash, iso_utc
 from fiduciary.ledger.service import Ledger, LedgerEntry, VerificationReport, checkpoints, entries, verify
 from fiduciary.ledger.signing import Signer
@@ -25,27 +26,8 @@ from fiduciary.storage.base import UTCDateTime
 TABLES = ("ledger_events", "ledger_checkpoints")
 
 
-@contextmanager
-def attacker(runtime: Runtime) -> Iterator[Connection]:
-    """A raw connection with the append-only triggers off for the length of one transaction."""
-    with runtime.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            for table in TABLES:
-                conn.execute(sa.text(f"ALTER TABLE {table} DISABLE TRIGGER ALL"))
-            yield conn
-            for table in TABLES:
-                conn.execute(sa.text(f"ALTER TABLE {table} ENABLE TRIGGER ALL"))
-        else:
-            triggers = conn.execute(
-                sa.text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN (:a, :b)"),
-                {"a": TABLES[0], "b": TABLES[1]},
-            ).all()
-            assert len(triggers) == 4
-            for name, _ in triggers:
-                conn.execute(sa.text(f"DROP TRIGGER {name}"))
-            yield conn
-            for _, sql in triggers:
-                conn.execute(sa.text(sql))
+def attacker(runtime: Runtime) -> AbstractContextManager[Connection]:
+    return tamper_support.attacker(runtime, TABLES, triggers_expected=4)
 
 
 @pytest.fixture

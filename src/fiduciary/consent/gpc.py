@@ -25,18 +25,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fiduciary.consent import projection
 from fiduciary.consent.evidence import Evidence, hash_user_agent
-from fiduciary.consent.models import VisitorLink
-from fiduciary.consent.service import ConsentChannel, ConsentService, gpc_covered, state_for
-from fiduciary.vault.models import Person
+from fiduciary.consent.service import (
+    ConsentChannel,
+    ConsentService,
+    gpc_covered,
+    linked_persons,
+    people_facts,
+    state_for,
+)
 from fiduciary.vault.people import ACTIVE, SUBJECT_ID_RE
 
 GPC_JSON_LAST_UPDATE = "2026-11-23"  # change when the handling of GPC changes (GPC spec §4.1)
-_CHUNK = 1000  # ids per IN (…) list, well under SQLite's and PostgreSQL's parameter limits
 
 
 def gpc_enabled(header_values: Iterable[str]) -> bool:
@@ -152,21 +155,11 @@ def _gpc_targets(session: Session, signals: Iterable[tuple[str, Evidence | None]
         return {}
     targets = dict(direct)
     visitors = [s for s in direct if s.startswith("vis_")]
-    order = {visitor: n for n, visitor in enumerate(visitors)}
-    for start in range(0, len(visitors), _CHUNK):
-        links = session.execute(
-            select(VisitorLink.visitor_id, VisitorLink.person_id).where(
-                VisitorLink.visitor_id.in_(visitors[start : start + _CHUNK])
-            )
-        )
-        for visitor, person in sorted(links, key=lambda link: order[link[0]]):
+    links = linked_persons(session, visitors) if visitors else {}
+    for visitor in visitors:
+        person = links.get(visitor)
+        if person is not None:
             targets.setdefault(person, direct[visitor])
     persons = [s for s in targets if s.startswith("per_")]
-    active: set[str] = set()
-    for start in range(0, len(persons), _CHUNK):
-        active.update(
-            session.scalars(
-                select(Person.id).where(Person.id.in_(persons[start : start + _CHUNK]), Person.status == ACTIVE)
-            )
-        )
+    active = {p.id for p in people_facts(session, persons) if p.status == ACTIVE} if persons else set()
     return {s: e for s, e in targets.items() if not s.startswith("per_") or s in active}

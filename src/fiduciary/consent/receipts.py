@@ -508,7 +508,7 @@ def signed_receipt_texts(
     Each receipt is rendered once without its closing brace: the leaf hash covers that text and the
     brace, and the signed text appends the signature member and the brace in one join. (Rendering twice,
     to avoid keeping a batch of texts alive, cost more once the allocator keeps freed memory for reuse:
-    see `fiduciary.runtime.tune_allocator`.)
+    see `fiduciary.runtime.tune_process`.)
     """
     rendered = _receipt_values(policy, events, recorded_at, base_url, stream)
     key_id = _scalar(signer.key_id)
@@ -577,8 +577,7 @@ def _receipt_values(
         # may be rebuilt from a stored row).
         h = event_hash
         if h.isalnum() and h.isascii():
-            hash_text = f'"{h}"'
-            record_text = f'"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"'
+            hash_text, record_text = f'"{h}"', f'"{record_id_for(h)}"'
         else:
             hash_text, record_text = enc(h), enc(record_id_for(h))
         values = (

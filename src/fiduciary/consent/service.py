@@ -158,39 +158,40 @@ _PEOPLE_COLUMNS = (Person.id, Person.status, Person.age_status, Person.adult_on)
 _LINK_COLUMNS = (VisitorLink.visitor_id, VisitorLink.person_id)
 _PEOPLE_QUERY = select(*_PEOPLE_COLUMNS).where(Person.id.in_(bindparam("ids", expanding=True)))
 _LINKS_QUERY = select(*_LINK_COLUMNS).where(VisitorLink.visitor_id.in_(bindparam("ids", expanding=True)))
-_DRIVER_ID_LOOKUPS: dict[str, tuple[str, str, Callable[[list[str]], Any]]] = {
-    "sqlite": (
-        "SELECT p.id, p.status, p.age_status, p.adult_on FROM json_each(?) AS j JOIN people AS p ON p.id = j.value",
-        "SELECT v.visitor_id, v.person_id FROM json_each(?) AS j JOIN visitor_links AS v ON v.visitor_id = j.value",
-        json.dumps,
-    ),
-    "postgresql": (
-        "SELECT id, status, age_status, adult_on FROM people WHERE id = ANY(%s)",
-        "SELECT visitor_id, person_id FROM visitor_links WHERE visitor_id = ANY(%s)",
-        list,
-    ),
+_PEOPLE_SQL = {
+    "sqlite": "SELECT p.id, p.status, p.age_status, p.adult_on "
+    "FROM json_each(?) AS j JOIN people AS p ON p.id = j.value",
+    "postgresql": "SELECT id, status, age_status, adult_on FROM people WHERE id = ANY(%s)",
+}
+_LINKS_SQL = {
+    "sqlite": "SELECT v.visitor_id, v.person_id "
+    "FROM json_each(?) AS j JOIN visitor_links AS v ON v.visitor_id = j.value",
+    "postgresql": "SELECT visitor_id, person_id FROM visitor_links WHERE visitor_id = ANY(%s)",
 }
 
 
-def _people_rows(session: Session, ids: list[str]) -> list[_PersonFacts]:
+def _rows_for_ids(session: Session, sql: dict[str, str], fallback: Any, ids: list[str]) -> Sequence[Any]:
+    """`sql` for this dialect through the driver, the ids bound as one parameter (`storage.ids.bind_ids`);
+    `fallback` (a Core select with an expanding `:ids`) on any other database."""
     connection = session.connection()
-    lookup = _DRIVER_ID_LOOKUPS.get(connection.dialect.name)
-    if lookup is None:
-        return [_PersonFacts(*row) for row in session.execute(_PEOPLE_QUERY, {"ids": ids})]
-    rows = connection.exec_driver_sql(lookup[0], (lookup[2](ids),)).fetchall()
-    # SQLite keeps dates as ISO text (what SQLAlchemy's Date stores); PostgreSQL's driver gives dates.
+    dialect = connection.dialect.name
+    if dialect not in sql:
+        return session.execute(fallback, {"ids": ids}).all()
+    return connection.exec_driver_sql(sql[dialect], (bind_ids(ids, dialect),)).fetchall()
+
+
+def people_facts(session: Session, ids: list[str]) -> list[_PersonFacts]:
+    """Status and age facts of the people among `ids` (unknown ids are simply absent)."""
+    # SQLite keeps dates as ISO text (what SQLAlchemy's Date stores); PostgreSQL's driver and Core give dates.
     return [
         _PersonFacts(id_, status, age, date.fromisoformat(adult_on) if type(adult_on) is str else adult_on)
-        for id_, status, age, adult_on in rows
+        for id_, status, age, adult_on in _rows_for_ids(session, _PEOPLE_SQL, _PEOPLE_QUERY, ids)
     ]
 
 
-def _link_rows(session: Session, visitor_ids: list[str]) -> dict[str, str]:
-    connection = session.connection()
-    lookup = _DRIVER_ID_LOOKUPS.get(connection.dialect.name)
-    if lookup is None:
-        return {v: p for v, p in session.execute(_LINKS_QUERY, {"ids": visitor_ids})}
-    return dict(connection.exec_driver_sql(lookup[1], (lookup[2](visitor_ids),)).fetchall())
+def linked_persons(session: Session, visitor_ids: list[str]) -> dict[str, str]:
+    """visitor id → the person it is linked to, for the linked ones among `visitor_ids`."""
+    return {visitor: person for visitor, person in _rows_for_ids(session, _LINKS_SQL, _LINKS_QUERY, visitor_ids)}
 
 
 class _PersonFacts(NamedTuple):
@@ -548,9 +549,9 @@ class ConsentService:
         person_ids = {s for s in subject_ids if s.startswith("per_")}
         guardian_ids = {i.guardian_id for i in items if i.guardian_id}
         visitor_ids = subject_ids - person_ids
-        links = _link_rows(session, list(visitor_ids)) if visitor_ids else {}
+        links = linked_persons(session, list(visitor_ids)) if visitor_ids else {}
         ids = person_ids | guardian_ids | set(links.values())
-        people = {row.id: row for row in _people_rows(session, list(ids))} if ids else {}
+        people = {row.id: row for row in people_facts(session, list(ids))} if ids else {}
         if not person_ids <= people.keys():
             raise NotFound("No person has this id.", code="person_not_found")
         today = policy.today()  # the store's calendar, as decisions use (a birthday ends childhood there)

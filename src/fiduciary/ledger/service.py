@@ -200,6 +200,13 @@ def _copy_text(text: str) -> str:
 _known_event_types: set[str] = set()  # event types that passed check_event_type (a handful in practice)
 
 
+def _learn_event_type(event_type: str) -> None:
+    """`check_event_type` (raises on a bad one), remembered so the next append of this type skips the regex."""
+    check_event_type(event_type)
+    if len(_known_event_types) < 1000:
+        _known_event_types.add(event_type)
+
+
 def _sqlite_time(moment: datetime) -> str:
     """The text SQLAlchemy's SQLite DATETIME stores for a UTC `UTCDateTime` value (reads stay identical)."""
     m = moment
@@ -299,9 +306,7 @@ class Ledger:
                 raise ValueError(f"events[{index}] must be an (event_type, payload) pair")
             event_type, payload = item
             if type(event_type) is not str or event_type not in known:
-                check_event_type(event_type)
-                if len(known) < 1000:
-                    known.add(event_type)
+                _learn_event_type(event_type)
             text = fast_canonical(payload)
             types.append(event_type)
             texts.append(canonical_payload(payload) if text is None else text)
@@ -327,12 +332,9 @@ class Ledger:
             raise ValueError("one payload text per event type")
         if len(event_types) > MAX_APPEND_MANY:
             raise ValueError(f"append_many takes at most {MAX_APPEND_MANY} events per call")
-        known = _known_event_types
         for event_type in set(event_types):
-            if type(event_type) is not str or event_type not in known:
-                check_event_type(event_type)
-                if len(known) < 1000:
-                    known.add(event_type)
+            if type(event_type) is not str or event_type not in _known_event_types:
+                _learn_event_type(event_type)
         for index, text in enumerate(payload_texts):
             if type(text) is not str or text[:1] != "{" or text[-1:] != "}" or len(text) > MAX_PAYLOAD_BYTES:
                 raise LedgerPayloadError(f"payload_texts[{index}]", "must be the canonical JSON text of an object")
