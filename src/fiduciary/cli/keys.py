@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from fiduciary.audit.service import Action, AuditTrail, Outcome
 from fiduciary.cli import command_runtime
+from fiduciary.cli.vault import journal_gap_text
 from fiduciary.config import get_settings
 from fiduciary.storage import create_engine_for_url, session_scope
 from fiduciary.vault.service import KeyStatus, check_vault_keys, generate_kek, key_status, rotate_keks
@@ -37,6 +38,8 @@ def _problems(status: KeyStatus) -> list[str]:
         )
     if status.journal_problem:
         problems.append(f"erasure journal: {status.journal_problem}")
+    if not status.journal_unapplied.ok:
+        problems.append(f"erasure journal: {journal_gap_text(status.journal_unapplied)}")
     return problems
 
 

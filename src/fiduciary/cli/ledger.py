@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
+from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from fiduciary.consent.receipt_check import ReceiptComparison, compare_receipts, trusted_keys
 from fiduciary.ledger.chain import STREAM_RE
 from fiduciary.ledger.service import Ledger, streams, verify
 from fiduciary.ledger.signing import SigningKeyError, known_public_keys, load_signer, public_keys_document
@@ -38,20 +42,31 @@ def _stream_name(value: str) -> str:
 @app.command("verify")
 def verify_command(
     stream: str = typer.Option("all", "--stream", help="consent, audit, another stream name, or all."),
+    receipts: Path | None = typer.Option(
+        None,
+        "--receipts",
+        help="Also compare every receipt (*.json) in this directory with the ledger: names each position "
+        "where a receipt and the ledger disagree (a fork, or an acknowledged event the ledger lost).",
+    ),
 ) -> None:
     """Check every event hash, link and signed checkpoint; exit 1 naming the first bad position."""
     if stream != "all":
         _stream_name(stream)
+    files = _receipt_files(receipts) if receipts is not None else None
     runtime = Runtime.start()
+    failed = False
     try:
         with _key_errors():
             keys = known_public_keys(runtime.settings)
+        if files is not None:
+            failed = not _check_receipts(runtime, files, trusted_keys(keys))
         with runtime.sessions() as session:
             names = streams(session) if stream == "all" else [stream]
             if not names:
                 console.print("no ledger streams yet: nothing to verify")
+                if failed:
+                    raise typer.Exit(1)
                 return
-            failed = False
             for name in names:
                 report = verify(session, name, keys)
                 if report.ok:
@@ -75,6 +90,79 @@ def verify_command(
         runtime.close()
     if failed:
         raise typer.Exit(1)
+
+
+RECEIPT_CHUNK = 1000  # files read and compared at a time: memory stays flat for large directories
+MAX_RECEIPT_BYTES = 1 << 20
+
+
+def _receipt_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        console.print(f"[red]error:[/red] --receipts {directory}: not a directory")
+        raise typer.Exit(2)
+    return sorted(directory.glob("*.json"))
+
+
+def _read_receipt(path: Path) -> tuple[Any, str | None]:
+    """The receipt in a file (or in an API answer wrapping it as `receipt`), or `file[:line]: why` not."""
+    try:
+        if path.stat().st_size > MAX_RECEIPT_BYTES:
+            return None, f"{path}: larger than 1 MiB, not a receipt"
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        return None, f"{path}: cannot be read ({exc.strerror or exc.__class__.__name__})"
+    except json.JSONDecodeError as exc:
+        return None, f"{path}:{exc.lineno}: not JSON ({exc.msg})"
+    except UnicodeDecodeError:
+        return None, f"{path}: not UTF-8 text"
+    except RecursionError:
+        return None, f"{path}: nested too deeply"
+    if isinstance(data, dict) and "receipt" in data and "signature" not in data:
+        data = data["receipt"]
+    return data, None
+
+
+def _describe(path: Path, result: ReceiptComparison) -> str:
+    where = f"{result.stream} position {result.position}" if result.position is not None else "no ledger position"
+    line = f"{escape(str(path))}: {where}: [red]{result.reason.value}[/red] — {result.detail}"
+    if result.problems:
+        line += " — " + escape("; ".join(result.problems))
+    return line
+
+
+def _check_receipts(runtime: Runtime, files: Sequence[Path], keys: dict[str, str]) -> bool:
+    """Compare every receipt file with the ledger, printing each disagreement; True if all agree."""
+    if not files:
+        console.print("receipts: [red]no receipt files (*.json) found[/red]: nothing was compared")
+        return False
+    if not keys:
+        console.print("receipts: [red]no trusted signing key is configured[/red]: signatures cannot be checked")
+        return False
+    agreed = disagreed = unreadable = 0
+    for start in range(0, len(files), RECEIPT_CHUNK):
+        chunk = files[start : start + RECEIPT_CHUNK]
+        readable: list[tuple[Path, Any]] = []
+        for path in chunk:
+            receipt, error = _read_receipt(path)
+            if error is not None:
+                unreadable += 1
+                console.print(f"[red]unreadable[/red] {escape(error)}")
+            else:
+                readable.append((path, receipt))
+        with runtime.sessions() as session:
+            results = compare_receipts(session, [r for _, r in readable], keys)
+        for (path, _receipt), result in zip(readable, results, strict=True):
+            if result.ok:
+                agreed += 1
+            else:
+                disagreed += 1
+                console.print(_describe(path, result))
+    verdict = "[green]ok[/green]" if not (disagreed or unreadable) else "[red]FAILED[/red]"
+    console.print(
+        f"receipts: {verdict} — {len(files):,} files: {agreed:,} agree with the ledger, {disagreed:,} disagree, "
+        f"{unreadable:,} unreadable"
+    )
+    return not (disagreed or unreadable)
 
 
 @app.command("seal")

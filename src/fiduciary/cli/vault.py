@@ -7,7 +7,7 @@ from rich.console import Console
 
 from fiduciary.cli import command_runtime
 from fiduciary.housekeeping import purge_vault
-from fiduciary.vault.erasure import restore_replay
+from fiduciary.vault.erasure import NO_GAP, JournalGap, restore_replay, unapplied_erasures
 from fiduciary.vault.service import check_vault_keys
 
 app = typer.Typer(help="Personal-data vault maintenance: purge erased data, verify the erasure journal.")
@@ -57,13 +57,32 @@ def purge_command(
 
 @app.command("verify-journal")
 def verify_journal_command() -> None:
-    """Check the erasure journal's HMAC chain; exit 1 naming the first bad line."""
+    """Check the erasure journal's HMAC chain and that the database shows every journaled erasure.
+
+    Exit 1 naming the first bad line, or listing (by pseudonymous id) the journaled people the database
+    shows un-erased, as after restoring a backup: `fiduciary restore-replay` completes their erasure.
+    """
     with command_runtime(console) as runtime:
         keys = check_vault_keys(runtime)
         report = keys.journal.verify()
         path = keys.journal.path
-    if report.ok:
-        console.print(f"{path}: [green]ok[/green] — {report.entries:,} entries")
-        return
-    console.print(f"{path}: [red]FAILED[/red] at line {report.line}: {report.problem}")
-    raise typer.Exit(1)
+        gap = NO_GAP
+        if report.ok:
+            with runtime.sessions() as main, keys.key_store.use(main) as key_session:
+                gap = unapplied_erasures(keys.journal, main, key_session)
+    if not report.ok:
+        console.print(f"{path}: [red]FAILED[/red] at line {report.line}: {report.problem}")
+        raise typer.Exit(1)
+    if not gap.ok:
+        console.print(f"{path}: [red]FAILED[/red] — {report.entries:,} entries; {journal_gap_text(gap)}")
+        raise typer.Exit(1)
+    console.print(f"{path}: [green]ok[/green] — {report.entries:,} entries, every one erased in the database")
+
+
+def journal_gap_text(gap: JournalGap) -> str:
+    """One line naming the journaled people the database shows un-erased (pseudonymous ids only)."""
+    more = f" and {gap.total - len(gap.people):,} more" if gap.total > len(gap.people) else ""
+    return (
+        f"{gap.total:,} journaled erasures are not in the database (a restored backup?): "
+        f"{', '.join(gap.people)}{more}; run `fiduciary restore-replay`"
+    )

@@ -40,7 +40,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import Engine, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
@@ -384,6 +384,69 @@ _OPEN_ACCOUNTS = select(Person.id).where(
     (Person.status != CLOSED) | Person.adult_on.is_not(None) | (Person.age_status != "unknown"),
 )
 _RECORDED = select(VaultErasure.person_id).where(VaultErasure.person_id.in_(bindparam("ids", expanding=True)))
+
+
+@dataclass(frozen=True)
+class JournalGap:
+    """Journaled erasures the database does not show: what `restore-replay` would complete.
+
+    `people` are pseudonymous ids (the journal holds nothing else), in journal order; `total` counts them
+    all, `people` lists at most the first `limit`.
+    """
+
+    total: int
+    people: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.total == 0
+
+
+NO_GAP: Final = JournalGap(0, ())
+
+
+def unapplied_erasures(
+    journal: ErasureJournal, main: Session, key_session: Session, *, batch_size: int = 1000, limit: int = 20
+) -> JournalGap:
+    """People the journal says were erased whom the database shows un-erased (a restored backup).
+
+    Un-erased means what `restore_replay` completes: a live data key or none at all (`key_session`, which
+    is the key database when it is separate), no `vault_erasures` row, or an open account. The check reads
+    the whole journal (verified: `JournalDamaged` if it is not) and one batch of ids per query. Why: an
+    acknowledged erasure that a restore undid lets processing resume for someone who asked to be erased
+    (DPDP s.8(7), s.12(3); GDPR Art 17), and nothing inside the database can show it.
+    """
+    total = 0
+    listed: list[str] = []
+    seen: set[str] = set()
+    batch: list[str] = []
+
+    def check(ids: list[str]) -> None:
+        nonlocal total
+        recorded = set(main.scalars(_RECORDED, {"ids": ids}))
+        open_accounts = set(main.scalars(_OPEN_ACCOUNTS, {"ids": ids}))
+        destroyed = set(
+            key_session.scalars(
+                select(PersonKey.person_id).where(PersonKey.person_id.in_(ids), PersonKey.wrapped_key.is_(None))
+            )
+        )
+        for person_id in ids:
+            if person_id not in recorded or person_id in open_accounts or person_id not in destroyed:
+                total += 1
+                if len(listed) < limit:
+                    listed.append(person_id)
+
+    for entry in journal.entries():
+        if entry.person_id in seen:
+            continue
+        seen.add(entry.person_id)
+        batch.append(entry.person_id)
+        if len(batch) >= batch_size:
+            check(batch)
+            batch = []
+    if batch:
+        check(batch)
+    return JournalGap(total, tuple(listed))
 
 
 def restore_replay(runtime: Runtime, *, batch_size: int = 1000, actor: str = "cli") -> ReplayReport:

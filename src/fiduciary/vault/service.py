@@ -45,7 +45,14 @@ from fiduciary.vault.crypto import (
     record_ad,
     seal,
 )
-from fiduciary.vault.erasure import ErasureJournal, journal_path
+from fiduciary.vault.erasure import (
+    NO_GAP,
+    ErasureJournal,
+    JournalDamaged,
+    JournalGap,
+    journal_path,
+    unapplied_erasures,
+)
 from fiduciary.vault.identifiers import IndexKeys, check_kind, load_index_keys
 from fiduciary.vault.kek import KeyRing, VaultKeyError, load_keyring
 from fiduciary.vault.models import Person
@@ -1371,6 +1378,8 @@ class KeyStatus:
     journal_path: str
     journal_entries: int
     journal_problem: str | None
+    # Journaled erasures the database does not show (a restored backup): count and the first pseudonymous ids.
+    journal_unapplied: JournalGap = NO_GAP
 
 
 def key_status(runtime_settings: Any, engine: Engine) -> KeyStatus:
@@ -1392,13 +1401,16 @@ def key_status(runtime_settings: Any, engine: Engine) -> KeyStatus:
     configured_index: str | None = None
     journal_problem: str | None = None
     entries = 0
+    journal: ErasureJournal | None = None
     try:
         index = load_index_keys(settings)
         configured_index = index.key_id
-        report = ErasureJournal(journal_path(settings), index.journal_key).verify()
+        journal = ErasureJournal(journal_path(settings), index.journal_key)
+        report = journal.verify()
         entries, journal_problem = report.entries, report.problem
     except VaultKeyError as exc:
         journal_problem = exc.detail
+    unapplied = NO_GAP
     key_engine = create_engine_for_url(settings.keys_database_url) if settings.keys_database_url else None
     store = KeyStore(key_engine)
     try:
@@ -1422,6 +1434,11 @@ def key_status(runtime_settings: Any, engine: Engine) -> KeyStatus:
                     .group_by(LegalHoldRecord.kek_id)
                 )
             }
+            if journal is not None and journal_problem is None:
+                try:
+                    unapplied = unapplied_erasures(journal, main, ks)
+                except JournalDamaged as exc:  # changed since it was verified above
+                    journal_problem = exc.detail
     finally:
         store.close()
     return KeyStatus(
@@ -1438,6 +1455,7 @@ def key_status(runtime_settings: Any, engine: Engine) -> KeyStatus:
         journal_path=str(journal_path(settings)),
         journal_entries=entries,
         journal_problem=journal_problem,
+        journal_unapplied=unapplied,
     )
 
 

@@ -17,6 +17,7 @@ from fiduciary.web.routes import audit as audit_routes
 from fiduciary.web.routes import consent as consent_routes
 from fiduciary.web.routes import decisions as decisions_routes
 from fiduciary.web.routes import people as people_routes
+from fiduciary.web.routes import receipts as receipts_routes
 from fiduciary.web.routes import unsubscribe as unsubscribe_routes
 from fiduciary.web.routes import vault as vault_routes
 from fiduciary.web.security import install_security
@@ -62,4 +63,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(unsubscribe_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(vault_routes.router)
+    app.include_router(receipts_routes.router)
     return app
