@@ -11,16 +11,14 @@ anyone else touched (DPDP s.8(7) and s.12(3), GDPR Art 17).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -38,13 +36,13 @@ from fiduciary.consent.restrictions import add_restriction
 from fiduciary.consent.service import ConsentChannel, ConsentService
 from fiduciary.rights.registry import registry_for
 from fiduciary.runtime import Runtime
-from fiduciary.storage import create_engine_for_url
 from fiduciary.storage.base import Base
 from fiduciary.vault.erasure import restore_replay
 from fiduciary.vault.models import Person
 from fiduciary.vault.people import new_visitor_id
 from fiduciary.vault.service import VaultService
 from fiduciary.web.app import create_app
+from restore_support import Backup
 from vault_support import IDENTIFIERS, PURPOSES, SIGNUP, vault_runtime
 
 runner = CliRunner()
@@ -100,65 +98,6 @@ def erase_events(runtime: Runtime, people: list[str]) -> list[tuple[str, str | N
                 )
             )
         )
-
-
-# ------------------------------------------------------------------------------------ backup, restore
-
-
-@dataclass
-class Backup:
-    """A copy of the main database taken while no process had it open."""
-
-    url: str
-    directory: Path
-    dump: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-
-    @property
-    def sqlite_file(self) -> Path | None:
-        url = make_url(self.url)
-        return Path(url.database or "") if url.get_backend_name() == "sqlite" else None
-
-    def take(self) -> None:
-        if self.sqlite_file is not None:
-            self._copy(self.sqlite_file, self.directory / "backup.db")
-            return
-        engine = create_engine_for_url(self.url)
-        try:
-            with engine.connect() as conn:
-                for table in self._tables(engine):
-                    self.dump[table.name] = [dict(r._mapping) for r in conn.execute(sa.select(table))]
-        finally:
-            engine.dispose()
-
-    def restore(self) -> None:
-        if self.sqlite_file is not None:
-            self._copy(self.directory / "backup.db", self.sqlite_file)
-            return
-        engine = create_engine_for_url(self.url)
-        try:
-            tables = self._tables(engine)
-            with engine.begin() as conn:
-                conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables)))
-                for table in tables:
-                    if self.dump[table.name]:
-                        conn.execute(sa.insert(table), self.dump[table.name])
-        finally:
-            engine.dispose()
-
-    @staticmethod
-    def _copy(source: Path, target: Path) -> None:
-        for suffix in ("-wal", "-shm"):
-            target.with_name(target.name + suffix).unlink(missing_ok=True)
-        shutil.copyfile(source, target)
-        wal = source.with_name(source.name + "-wal")
-        if wal.exists():
-            shutil.copyfile(wal, target.with_name(target.name + "-wal"))
-
-    @staticmethod
-    def _tables(engine: sa.Engine) -> list[sa.Table]:
-        metadata = sa.MetaData()
-        metadata.reflect(engine)
-        return [t for t in metadata.sorted_tables if t.name != "alembic_version"]
 
 
 # -------------------------------------------------------------------------------------------- history

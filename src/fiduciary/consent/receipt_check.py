@@ -43,7 +43,7 @@ class ReceiptReason(StrEnum):
     EVENT_HASH_DIFFERS = "event_hash_differs"  # another event holds the position: a fork
     LEDGER_ROW_ALTERED = "ledger_row_altered"  # the stored hash is not the hash of the stored row
     EVENT_CONTENT_DIFFERS = "event_content_differs"  # same hash, but the receipt states other facts
-    CHECKPOINT_DIFFERS = "checkpoint_differs"  # the attached checkpoint names a hash the ledger lacks
+    CHECKPOINT_DIFFERS = "checkpoint_differs"  # the attached checkpoint's position is gone or holds another hash
 
 
 _DETAIL: dict[ReceiptReason, str] = {
@@ -55,7 +55,8 @@ _DETAIL: dict[ReceiptReason, str] = {
     ReceiptReason.EVENT_HASH_DIFFERS: "the ledger holds a different event at this position (a fork)",
     ReceiptReason.LEDGER_ROW_ALTERED: "the ledger row at this position does not hash to its stored hash",
     ReceiptReason.EVENT_CONTENT_DIFFERS: "the ledger event at this position differs from what the receipt states",
-    ReceiptReason.CHECKPOINT_DIFFERS: "the receipt's signed checkpoint names a hash the ledger does not hold",
+    ReceiptReason.CHECKPOINT_DIFFERS: "the receipt's signed checkpoint does not match the ledger (another event "
+    "at its position, or the ledger ends before it)",
 }
 
 
@@ -187,9 +188,7 @@ def _against_ledger(
         return result(ReceiptReason.EVENT_CONTENT_DIFFERS, differing)
     if claim.checkpoint is not None:
         cp_position, cp_hash = claim.checkpoint
-        if cp_position > head:
-            return result(ReceiptReason.POSITION_BEYOND_HEAD, ("checkpoint.position",))
-        sealed = events.get(cp_position)
+        sealed = events.get(cp_position) if cp_position <= head else None
         if sealed is None or sealed.hash != cp_hash:
             return result(ReceiptReason.CHECKPOINT_DIFFERS)
     return result(ReceiptReason.AGREES)
