@@ -19,6 +19,7 @@ signature block; once a signed checkpoint covers its position the checkpoint is 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import operator
@@ -788,6 +789,13 @@ def _root_from_path(leaf: bytes, index: Any, size: Any, path: Any) -> bytes | No
     return current
 
 
+@functools.lru_cache(maxsize=1024)
+def _batch_signature_valid(public_key: str, root_hex: str, size: int, key_id: str, value: str) -> bool:
+    """One Ed25519 check per batch, not per receipt: checking a directory of receipts from one batch (up to
+    10,000) repeats the same statement and signature, and the check is a pure function of its arguments."""
+    return verify_signature(public_key, batch_statement(root_hex, size, key_id), value)
+
+
 def verify_receipt(receipt: Any, public_keys: Mapping[str, str]) -> ReceiptCheck:
     """Check a receipt offline against trusted public keys ({key_id: base64 raw key}).
 
@@ -825,7 +833,7 @@ def verify_receipt(receipt: Any, public_keys: Mapping[str, str]) -> ReceiptCheck
         if root is None or not isinstance(size, int) or root.hex() != merkle.get("root"):
             check.problems.append("the receipt content does not match its Merkle path (it was altered)")
             return check
-        check.signature_ok = verify_signature(public_key, batch_statement(root.hex(), size, key_id), value)
+        check.signature_ok = _batch_signature_valid(public_key, root.hex(), size, key_id, value)
     if not check.signature_ok:
         check.problems.append("the signature does not match the receipt content (it was altered or forged)")
     checkpoint = receipt.get("checkpoint")
