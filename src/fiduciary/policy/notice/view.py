@@ -1233,8 +1233,7 @@ class _Builder:
                     contacts.grievance_officer,
                     [
                         self._(
-                            "We commit to acknowledging a grievance within %(ack)s and resolving it within "
-                            "%(resolve)s."
+                            "We commit to acknowledging a grievance within %(ack)s and resolving it within %(resolve)s."
                         )
                         % {"ack": self.duration(g.acknowledge_within), "resolve": self.duration(g.resolve_within)}
                     ],
