@@ -42,7 +42,13 @@ def test_writes_output_file_and_base_url_links(tmp_path: Path) -> None:
     assert out == ""
     assert f"wrote {target}" in err
     page = target.read_text(encoding="utf-8")
-    assert 'href="https://shop.example/privacy-center/consents"' in page
+    assert 'href="#right-withdraw_consent"' in page and "privacy-center" not in page  # no privacy center yet
+    md = tmp_path / "notice.md"
+    code, _, _ = render(
+        str(DEMO_POLICY_PATH), "--format", "markdown", "--output", str(md), "--base-url", "https://shop.example"
+    )
+    assert code == 0
+    assert "(<https://shop.example/privacy#right-withdraw_consent>)" in md.read_text(encoding="utf-8")
 
 
 def test_language_option_and_fallback() -> None:

@@ -134,10 +134,11 @@ def test_every_format_states_what_the_law_requires(demo: PolicyDocument) -> None
         "Deleted 8 years after the order is completed.",
         "The law requires us to keep it for at least 1 year (DPDP Rules 2025 Rule 8(3))",
         "Anonymised 13 months after we collect it",
-        "We act within 30 days of receiving your request.",
-        "We acknowledge it within 2 days.",
-        "We act within 2 days of receiving your request.",
-        "We acknowledge a grievance within 48 hours and resolve it within 30 days.",
+        # Deadlines are stated as the store's commitments: nothing in Fiduciary tracks requests yet.
+        "We commit to acting within 30 days of receiving your request.",
+        "We commit to acknowledging it within 2 days.",
+        "We commit to acting within 2 days of receiving your request.",
+        "We commit to acknowledging a grievance within 48 hours and resolving it within 30 days.",
         "You gave it to us voluntarily for this purpose and have not objected (DPDP Act s.7(a))",
         "Required by law (CGST Act 2017 s.35 and s.36; Income-tax Rules r.114B)",
         "Transferred outside India to United States.",
@@ -232,11 +233,11 @@ def test_rights_say_how_and_how_fast(demo: PolicyDocument) -> None:
     assert access.deadline.acknowledge_within == "2 days"
     assert access.identifiers_text == "Your email address or mobile number."
     assert "a one-time code sent to your email" in access.verification_text
-    assert [c.url for c in access.channels] == [
-        "https://shop.example/privacy-center",
-        "mailto:privacy@saffronlane.example",
-    ]
-    assert rights["withdraw_consent"].link == "https://shop.example/privacy-center/consents"
+    # No privacy center yet: its channel is the privacy contact's address, listed once with the email channel.
+    assert [(c.code, c.url) for c in access.channels] == [("privacy_center", "mailto:privacy@saffronlane.example")]
+    assert rights["withdraw_consent"].link == "https://shop.example/privacy#right-withdraw_consent"
+    assert [c.code for c in rights["nomination"].channels] == ["privacy_center"]
+    assert rights["nomination"].channels[0].label == "Email privacy@saffronlane.example"
     assert rights["withdraw_consent"].verification_text == "We do not need to check who you are for this."
     grievance = rights["grievance"]
     assert "mailto:grievance@saffronlane.example" in [c.url for c in grievance.channels]
@@ -267,8 +268,8 @@ def test_children_and_marketing_sections(demo: PolicyDocument) -> None:
     assert [m.purpose for m in view.marketing.purposes] == ["marketing.email", "marketing.sms"]
     assert [c.code for c in view.marketing.purposes[1].channels] == ["sms", "whatsapp"]
     assert [w.code for w in view.marketing.opt_out] == ["email_link", "privacy_center"]
-    assert view.marketing.opt_out[1].url == "https://shop.example/privacy-center/consents"
-    assert view.marketing.opt_out_deadline == "Your choice takes effect within 2 days."
+    assert view.marketing.opt_out[1].url == "mailto:privacy@saffronlane.example"
+    assert view.marketing.opt_out_deadline == "We commit to applying your choice within 2 days."
 
 
 def test_children_barred_when_no_guardian_consent() -> None:
@@ -438,8 +439,9 @@ def test_html_item_table_has_one_row_per_pair(demo: PolicyDocument) -> None:
 def test_html_links_for_withdrawal_rights_and_complaint(demo: PolicyDocument) -> None:
     page = parse(render_notice(demo, "html", base_url="https://shop.example/"))
     hrefs = [a["href"] for t, a in page.starts if t == "a"]
-    assert "https://shop.example/privacy-center/consents" in hrefs
-    assert "https://shop.example/privacy-center" in hrefs
+    # Until the privacy center exists the calls to action stay in the page (issue 9): no link to it at all.
+    assert not any("privacy-center" in str(h) for h in hrefs)
+    assert {"#right-withdraw_consent", "#rights", "#rights-table"} <= set(hrefs)
     assert "https://www.dpboard.gov.in/" in hrefs
     assert "mailto:grievance@saffronlane.example" in hrefs
     # without a base URL the same calls to action point into the notice itself
@@ -525,7 +527,7 @@ def test_markdown_item_table_rows_match_pairs(demo: PolicyDocument) -> None:
         cells = [md_plain(cell.strip()) for cell in row.strip("|").split(" | ")]
         assert len(cells) == 6
         assert cells[0].startswith(names[category]) and cells[1] == purposes[purpose]
-    assert "[Withdraw consent](<https://shop.example/privacy-center/consents>)" in md
+    assert "[Withdraw consent](<https://shop.example/privacy#right-withdraw_consent>)" in md
     assert "## Version history" in md and "| 2 (Current) |" in md
     cookies = section(md, "Cookies")
     assert all(markdown_escape(c.name) in cookies for c in demo.cookies)

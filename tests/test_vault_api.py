@@ -305,8 +305,17 @@ def test_erase_makes_every_field_unreadable(
         410,
         "person_erased",
     )
-    account = client.post(f"/v1/people/{person}/fields/read", json={"purpose": "account"}, headers=admin).json()
-    assert account["fields"] == {} and set(account["denied"]) >= {"identity.name", "contact.email"}
+    # A purpose the decision now denies (erasure closed the account) is 410 too, not a 200 with every category
+    # denied: the data is gone, not withheld (docs/vault.md, docs/audit.md).
+    for purpose in ("account", "marketing.email", "no_such_purpose"):
+        gone = problem(
+            client.post(f"/v1/people/{person}/fields/read", json={"purpose": purpose}, headers=admin),
+            410,
+            "person_erased",
+        )
+        assert NAME not in str(gone) and EMAIL not in str(gone)
+    refused = [e for e in audit_rows(session) if e["person_id"] == person and e["action"] == "field.read"]
+    assert refused[-1]["outcome"] == "error"
     problem(
         client.post("/v1/people/lookup", json={"kind": "email", "value": EMAIL}, headers=admin), 404, "person_not_found"
     )

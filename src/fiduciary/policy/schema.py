@@ -289,7 +289,7 @@ class Channel(StrEnum):
 
 
 class AccessRole(StrEnum):
-    """Who reads personal fields: the store backend's own processing, or a staff role (DESIGN security model).
+    """Who reads personal fields: the store backend's own processing, or a staff role (docs/audit.md, roles).
 
     Roles decide masking only; which categories come back is the decision engine's answer for the purpose.
     """

@@ -253,7 +253,8 @@ class VaultAccess:
 
         No categories means every category the purpose declares. An undeclared purpose or one that covers
         none of the categories is a deny (200 with everything denied), not an error: it is an answer about
-        this use. Malformed input is a 422 and a person nobody has a 404, both audited as errors.
+        this use. Malformed input is a 422, a person nobody has a 404 and an erased person a 410 whatever
+        the purpose, all audited as errors.
         """
         self._check_actor(actor)
         audit_person = self._person_field(person_id)
@@ -286,20 +287,25 @@ class VaultAccess:
         events: list[AuditEvent] = []
         fields: dict[str, str] = {}
         masked: list[str] = []
+        try:
+            # A read of an erased person is 410 whatever the decision: with nothing allowed (a consent purpose
+            # after erasure closed the account) the key row is checked without decrypting anything, so the
+            # caller learns the data is gone rather than seeing a deny it could retry after a new consent.
+            if not allowed and self.vault.is_erased(session, person_id):
+                raise PersonErased()
+            stored = self.vault.get_fields(session, person_id, allowed) if allowed else {}
+        except PersonErased as exc:
+            raise self._fail(
+                exc,
+                actor,
+                Action.FIELD_READ,
+                request_id,
+                person_id=person_id,
+                purpose=purpose_id,
+                categories=allowed,
+                role=role_value,
+            ) from None
         if allowed:
-            try:
-                stored = self.vault.get_fields(session, person_id, allowed)
-            except PersonErased as exc:
-                raise self._fail(
-                    exc,
-                    actor,
-                    Action.FIELD_READ,
-                    request_id,
-                    person_id=person_id,
-                    purpose=purpose_id,
-                    categories=allowed,
-                    role=role_value,
-                ) from None
             country = policy.document.controller.default_country
             for category in allowed:
                 if category not in stored:

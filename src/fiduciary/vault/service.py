@@ -717,6 +717,11 @@ class VaultService:
             self.keys.cache.put(person_id, wrapped, aead)
         return FieldCipher.from_aead(person_id, aead, key_version)
 
+    def is_erased(self, session: Session, person_id: str) -> bool:
+        """Whether the person's data key was destroyed; reads the key row only, never unwraps (no KMS call)."""
+        row = self._key_row(session, person_id)
+        return row is not None and row.wrapped_key is None
+
     def _cipher_for_read(self, session: Session, person_id: str) -> FieldCipher | None:
         """The person's key; None if they never had one; `PersonErased` if it was destroyed."""
         check_person_id(person_id)

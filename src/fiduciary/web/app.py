@@ -12,7 +12,7 @@ from fiduciary.config import Settings
 from fiduciary.housekeeping import start_background_housekeeping
 from fiduciary.runtime import Runtime
 from fiduciary.web.problems import document_problems, install_problem_handlers
-from fiduciary.web.routes import apikeys, health, keys, notice, policy
+from fiduciary.web.routes import api_docs, apikeys, health, keys, notice, policy
 from fiduciary.web.routes import audit as audit_routes
 from fiduciary.web.routes import consent as consent_routes
 from fiduciary.web.routes import decisions as decisions_routes
@@ -46,13 +46,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         version=__version__,
         summary="An online store's privacy policy, executable.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # /docs and /redoc come from routes/api_docs.py: assets served here, a strict CSP
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     install_problem_handlers(app)
     document_problems(app)
     install_security(app)
     app.include_router(health.router)
+    app.include_router(api_docs.router)
     app.include_router(policy.router)
     app.include_router(notice.router)
     app.include_router(apikeys.router)

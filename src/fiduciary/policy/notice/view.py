@@ -624,7 +624,6 @@ _EXEMPTION = {
     ),
 }
 
-_CONSENT_RIGHTS = frozenset({RightKind.WITHDRAW_CONSENT, RightKind.OPT_OUT_MARKETING, RightKind.OPT_OUT_SALE_SHARING})
 
 _REGION = {
     Jurisdiction.IN: N_("India"),
@@ -771,12 +770,19 @@ class _Builder:
         )
 
     def links(self) -> Links:
+        """DPDP Rule 3(c) links. The privacy center is not built yet (docs/architecture.md), so until it is
+        they go to the notice's own sections, which list the store's channels for each right: every link in
+        a notice answers."""
+        withdraw = "#right-withdraw_consent" if self.has_right(RightKind.WITHDRAW_CONSENT) else "#rights"
         return Links(
             notice=self.link("/privacy"),
-            rights=self.link("/privacy-center"),
-            withdraw_consent=self.link("/privacy-center/consents"),
+            rights=self.link("/privacy#rights"),
+            withdraw_consent=self.link("/privacy" + withdraw),
             complain=[str(a.url) for a in self.doc.contacts.authorities if a.url],
         )
+
+    def has_right(self, kind: RightKind) -> bool:
+        return any(r.kind is kind for r in self.doc.rights)
 
     def label(self, labels: Mapping[Any, str], key: StrEnum) -> str:
         """The translated label; the raw code for a value added to the schema after this table."""
@@ -1035,10 +1041,15 @@ class _Builder:
             self.doc.contacts.grievance_officer if right.kind is RightKind.GRIEVANCE else None
         ) or self.rights_contact()
         code = channel.value
-        if channel is RequestChannel.PRIVACY_CENTER:
-            consents = right.kind in _CONSENT_RIGHTS
-            url = self.link("/privacy-center/consents" if consents else "/privacy-center")
-            return ChannelView(code, self._("Our privacy center"), url)
+        if channel is RequestChannel.PRIVACY_CENTER and contact is not None:
+            # No privacy center yet: the contact who answers for this right stands in for it, by the page
+            # or the address the policy gives (never a link to a page that does not exist).
+            if contact.url is not None:
+                return ChannelView(code, self._("Our privacy requests page"), str(contact.url))
+            if contact.email:
+                email = str(contact.email)
+                return ChannelView(code, self._("Email %(email)s") % {"email": email}, f"mailto:{email}")
+            channel = RequestChannel.PHONE if contact.phone else RequestChannel.POST
         if channel is RequestChannel.EMAIL and contact and contact.email:
             email = str(contact.email)
             return ChannelView(code, self._("Email %(email)s") % {"email": email}, f"mailto:{email}")
@@ -1053,8 +1064,18 @@ class _Builder:
             RequestChannel.POST: self._("Post"),
             RequestChannel.IN_APP: self._("In our app"),
             RequestChannel.EMAIL_LINK: self._("The link in any email we send you"),
+            RequestChannel.PRIVACY_CENTER: self._("Our privacy team"),
         }[channel]
         return ChannelView(code, label, None)
+
+    def channels(self, right: Right) -> list[ChannelView]:
+        """The right's channels, each way of asking once (the privacy center's stand-in may repeat one)."""
+        views: list[ChannelView] = []
+        for channel in right.channels:
+            view = self.right_channel(channel, right)
+            if not any(v.label == view.label and v.url == view.url for v in views):
+                views.append(view)
+        return views
 
     def deadline(self, right: Right) -> DeadlineView:
         d = right.deadline
@@ -1065,11 +1086,12 @@ class _Builder:
             counting = Coded("hours", self._("Hours, counted around the clock."))
         else:
             counting = Coded("calendar_days", self._("Calendar days: weekends and holidays count."))
-        parts = [self._("We act within %(duration)s of receiving your request.") % {"duration": respond}]
+        # Deadlines are the store's commitments from its policy; nothing in Fiduciary tracks requests yet.
+        parts = [self._("We commit to acting within %(duration)s of receiving your request.") % {"duration": respond}]
         ack = None
         if d.acknowledge_within is not None:
             ack = self.duration(d.acknowledge_within)
-            parts.append(self._("We acknowledge it within %(duration)s.") % {"duration": ack})
+            parts.append(self._("We commit to acknowledging it within %(duration)s.") % {"duration": ack})
         extension = None
         if d.extendable_by is not None:
             extension = self.duration(d.extendable_by)
@@ -1087,7 +1109,7 @@ class _Builder:
 
     def right(self, right: Right) -> RightView:
         title, description = _RIGHT[right.kind]
-        link = self.link("/privacy-center/consents" if right.kind in _CONSENT_RIGHTS else "/privacy-center")
+        link = self.link(f"/privacy#right-{right.kind.value}")
         identifiers = [Coded(i.value, self.label(_IDENTIFIER, i)) for i in right.identifiers]
         verification = [Coded(v.value, self.label(_VERIFICATION, v)) for v in right.verification]
         if right.verification == [Verification.NONE]:
@@ -1100,7 +1122,7 @@ class _Builder:
             kind=right.kind.value,
             title=self._(title),
             description=right.description or self._(description),
-            channels=[self.right_channel(c, right) for c in right.channels],
+            channels=self.channels(right),
             identifiers=identifiers,
             identifiers_text=self._("Your %(identifiers)s.")
             % {"identifiers": self.join_or([i.label for i in identifiers])},
@@ -1124,10 +1146,10 @@ class _Builder:
         ]
         by_kind = {r.kind: r for r in self.doc.rights}
         right = by_kind.get(RightKind.OPT_OUT_MARKETING) or by_kind.get(RightKind.WITHDRAW_CONSENT)
-        opt_out = [self.right_channel(c, right) for c in right.channels] if right else []
+        opt_out = self.channels(right) if right else []
         deadline = None
         if right is not None:
-            deadline = self._("Your choice takes effect within %(duration)s.") % {
+            deadline = self._("We commit to applying your choice within %(duration)s.") % {
                 "duration": self.duration(right.deadline.respond_within)
             }
         return MarketingSection(purposes=purposes, opt_out=opt_out, opt_out_deadline=deadline)
@@ -1177,8 +1199,8 @@ class _Builder:
 
     def security(self) -> SecuritySection:
         breach = self._(
-            "If a personal data breach affects you, we will tell you what happened, what it means for you, "
-            "what we are doing and what you can do, within %(duration)s (DPDP Rule 7(1))."
+            "If a personal data breach affects you, we commit to telling you what happened, what it means for "
+            "you, what we are doing and what you can do, within %(duration)s (DPDP Rule 7(1))."
         ) % {"duration": self.duration(self.doc.cases.breach.notify_people)}
         return SecuritySection(
             measures=[SecurityMeasureView(m.name, m.description) for m in self.doc.security_measures],
@@ -1210,7 +1232,9 @@ class _Builder:
                     self._("Grievance Officer"),
                     contacts.grievance_officer,
                     [
-                        self._("We acknowledge a grievance within %(ack)s and resolve it within %(resolve)s.")
+                        self._(
+                            "We commit to acknowledging a grievance within %(ack)s and resolving it within %(resolve)s."
+                        )
                         % {"ack": self.duration(g.acknowledge_within), "resolve": self.duration(g.resolve_within)}
                     ],
                 )
@@ -1258,12 +1282,15 @@ class _Builder:
         timing = {"ack": self.duration(g.acknowledge_within), "resolve": self.duration(g.resolve_within)}
         if officer is not None:
             grievance = self._(
-                "First write to our Grievance Officer, %(name)s (%(email)s). We acknowledge within %(ack)s and "
-                "resolve within %(resolve)s."
+                "First write to our Grievance Officer, %(name)s (%(email)s). We commit to acknowledging within "
+                "%(ack)s and resolving within %(resolve)s."
             ) % {"name": officer.name, "email": str(officer.email), **timing}
         else:
             grievance = (
-                self._("First raise a grievance with us. We acknowledge within %(ack)s and resolve within %(resolve)s.")
+                self._(
+                    "First raise a grievance with us. We commit to acknowledging within %(ack)s and resolving "
+                    "within %(resolve)s."
+                )
                 % timing
             )
         authorities = [

@@ -271,7 +271,8 @@ def lookup(
 def export(
     person_id: PersonId,
     access: VaultAccess = Depends(vault_access),
-    key: ApiKey = Depends(require_scopes(Scope.PEOPLE_READ)),
+    # An access/portability request (DPDP s.11, GDPR Art 15/20) is a rights request: rights:manage.
+    key: ApiKey = Depends(require_scopes(Scope.RIGHTS_MANAGE)),
     session: Session = Depends(get_session),
     req_id: str = Depends(request_id),
 ) -> JSONResponse:
@@ -293,7 +294,9 @@ def erase(
     person_id: PersonId,
     body: EraseIn | None = None,
     access: VaultAccess = Depends(vault_access),
-    key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
+    # Irreversible erasure (DPDP s.12(3), GDPR Art 17) is a rights request: rights:manage, never the
+    # people:write a checkout backend holds to create people.
+    key: ApiKey = Depends(require_scopes(Scope.RIGHTS_MANAGE)),
     session: Session = Depends(get_session),
     req_id: str = Depends(request_id),
 ) -> ErasureOut:
