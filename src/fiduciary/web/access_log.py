@@ -38,8 +38,9 @@ UNMATCHED: Final = "<unmatched>"
 access_log = logging.getLogger("fiduciary.access")
 
 _HEADER_KEY: Final = b"x-request-id"
-# Declared query parameter names per route, computed once per route and forgotten with it.
-_declared_queries: weakref.WeakKeyDictionary[APIRoute, frozenset[str]] = weakref.WeakKeyDictionary()
+# Declared query parameter names per route object, computed once (APIRoute is not hashable, so by id, with a
+# weak reference that tells a live route from a new object that reused a collected one's id).
+_declared_queries: dict[int, tuple[weakref.ref[APIRoute], frozenset[str]]] = {}
 
 
 def new_request_id() -> str:
@@ -86,10 +87,11 @@ def _query_names(dependant: Dependant) -> set[str]:
 def _declared(route: Any) -> frozenset[str]:
     if not isinstance(route, APIRoute):
         return frozenset()
-    names = _declared_queries.get(route)
-    if names is None:
-        names = frozenset(_query_names(route.dependant))
-        _declared_queries[route] = names
+    cached = _declared_queries.get(id(route))
+    if cached is not None and cached[0]() is route:
+        return cached[1]
+    names = frozenset(_query_names(route.dependant))
+    _declared_queries[id(route)] = (weakref.ref(route), names)
     return names
 
 
