@@ -14,7 +14,7 @@ from fiduciary.auth.models import ApiKey
 from fiduciary.auth.service import create_api_key, revoke_api_key
 from fiduciary.runtime import Runtime
 from fiduciary.web.app import create_app
-from fiduciary.web.security import AUTH_FAILURES_PER_ADDRESS_PER_MINUTE, AUTH_LIMITER_STATE, AuthFailureGuard
+from fiduciary.web.security import AUTH_LIMITER_STATE, AUTH_MALFORMED_PER_ADDRESS_PER_MINUTE, AuthFailureGuard
 
 PROBLEM = "application/problem+json"
 
@@ -201,7 +201,11 @@ def test_a_managing_key_cannot_grant_or_revoke_more_than_it_holds(client: TestCl
 @pytest.fixture
 def small_auth_limit_app(runtime: Runtime) -> Iterator[FastAPI]:
     app = create_app(runtime=runtime)
-    setattr(app.state, AUTH_LIMITER_STATE, AuthFailureGuard(per_key_address=3, per_key=100, per_address=100))
+    setattr(
+        app.state,
+        AUTH_LIMITER_STATE,
+        AuthFailureGuard(per_key_address=3, per_key=100, per_address=100, clock=lambda: 1000.0),
+    )
     yield app
 
 
@@ -227,7 +231,9 @@ def test_failed_authentications_are_rate_limited_per_key_id_and_client_address(
 
 
 def test_default_brute_force_budget_is_applied(client: TestClient) -> None:
-    budget = AUTH_FAILURES_PER_ADDRESS_PER_MINUTE  # no key at all: charged to the address
+    # The default budgets on a frozen clock, so a slow run cannot refill a token between attempts.
+    setattr(client.app.state, AUTH_LIMITER_STATE, AuthFailureGuard(clock=lambda: 1000.0))  # type: ignore[attr-defined]
+    budget = AUTH_MALFORMED_PER_ADDRESS_PER_MINUTE  # no key at all: charged to the address's malformed budget
     statuses = [client.get("/v1/apikeys/self").status_code for _ in range(budget + 1)]
     assert statuses == [401] * budget + [429]
 

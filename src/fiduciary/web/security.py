@@ -49,9 +49,11 @@ from fiduciary.web.deps import get_runtime, get_session
 AUTH_FAILURES_PER_MINUTE = 10
 # - per presented key id from all addresses together: a distributed attack on one key;
 AUTH_FAILURES_PER_KEY_PER_MINUTE = 60
-# - per client address, for presentations that are not a well-formed key (missing, garbage) and for any failure
-#   from the address; it blocks only presentations that have not succeeded from the address lately.
-AUTH_FAILURES_PER_ADDRESS_PER_MINUTE = 30
+# - per client address, for failures of well-formed keys (any id): someone spraying made-up key ids;
+AUTH_FAILURES_PER_ADDRESS_PER_MINUTE = 60
+# - per client address, for presentations that are not a well-formed key (missing, garbage): these only ever
+#   block further such presentations, never a well-formed key.
+AUTH_MALFORMED_PER_ADDRESS_PER_MINUTE = 30
 # How long a success of a key id from an address exempts that pair from the per-key and per-address budgets.
 AUTH_TRUST_SECONDS = 3600.0
 # Client addresses remembered per limiter; about 200 bytes each, so the bound is roughly 10 MB.
@@ -181,18 +183,18 @@ def public_limiter(request: Request) -> RateLimiter:
 class AuthFailureGuard:
     """Throttles failed authentication without locking valid keys out of a shared address.
 
-    A failure is charged where it can do harm: to the presented key id from this address, to the key id
-    overall, and to the address. Before a key is checked:
+    A failure of a well-formed key (`fid_<id>_<secret>`) is charged to its id from this address, to its id
+    overall, and to the address. Before such a key is checked:
 
     - its id has failed too often from this address: 429 (guesses at one key from one place stop);
-    - its id has failed too often overall, or the address has failed too often: 429, unless this key id
-      succeeded from this address within `trust_seconds` (the backend that holds the key keeps working
-      while someone else guesses at it or misbehaves behind the same address).
+    - its id has failed too often overall, or well-formed keys have failed too often from this address: 429,
+      unless this key id succeeded from this address within `trust_seconds` (the backend that holds the key
+      keeps working while someone else guesses at it or sprays made-up ids behind the same address).
 
-    A presentation that is not a well-formed key (missing, garbage) has no key id: it is charged to the address
-    only and refused once the address budget is spent. Unknown ids, wrong secrets and revoked keys are charged
-    alike, so the answers never say which ids exist. Every structure is bounded (LRU), and a success only
-    writes when its record is more than a minute old.
+    A presentation that is not a well-formed key (missing, garbage) has no id: it is charged to the address's
+    malformed budget, which blocks only further malformed presentations. Unknown ids, wrong secrets and
+    revoked keys are charged alike, so the answers never say which ids exist. Every structure is bounded
+    (LRU), and a success writes only when its record is more than a minute old.
     """
 
     def __init__(
@@ -201,6 +203,7 @@ class AuthFailureGuard:
         per_key_address: int = AUTH_FAILURES_PER_MINUTE,
         per_key: int = AUTH_FAILURES_PER_KEY_PER_MINUTE,
         per_address: int = AUTH_FAILURES_PER_ADDRESS_PER_MINUTE,
+        malformed_per_address: int = AUTH_MALFORMED_PER_ADDRESS_PER_MINUTE,
         trust_seconds: float = AUTH_TRUST_SECONDS,
         max_keys: int = MAX_TRACKED_CLIENTS,
         clock: Callable[[], float] = time.monotonic,
@@ -208,6 +211,7 @@ class AuthFailureGuard:
         self.key_address = RateLimiter(per_key_address, max_keys=max_keys, clock=clock)
         self.key = RateLimiter(per_key, max_keys=max_keys, clock=clock)
         self.address = RateLimiter(per_address, max_keys=max_keys, clock=clock)
+        self.malformed = RateLimiter(malformed_per_address, max_keys=max_keys, clock=clock)
         self.trust_seconds = trust_seconds
         self._clock = clock
         self._max_keys = max_keys
@@ -221,7 +225,7 @@ class AuthFailureGuard:
     def blocked_for(self, client: str, key_id: str | None) -> float | None:
         """Seconds until this presentation may be checked, or None if it may be now; spends nothing."""
         if key_id is None:
-            return self.address.blocked_for(client)
+            return self.malformed.blocked_for(client)
         pair = f"{key_id} {client}"
         wait = self.key_address.blocked_for(pair)
         if wait is not None:
@@ -232,10 +236,12 @@ class AuthFailureGuard:
         return max(waits)
 
     def failed(self, client: str, key_id: str | None) -> None:
+        if key_id is None:
+            self.malformed.hit(client)
+            return
+        self.key_address.hit(f"{key_id} {client}")
+        self.key.hit(key_id)
         self.address.hit(client)
-        if key_id is not None:
-            self.key_address.hit(f"{key_id} {client}")
-            self.key.hit(key_id)
 
     def succeeded(self, client: str, key_id: str) -> None:
         pair = f"{key_id} {client}"
