@@ -1,7 +1,8 @@
 """Request ids and the access log: one opaque id per request, one log line per request, no values in either.
 
 Paths and query strings carry identifiers (`/v1/people/{person_id}`) and secrets (`/u/{token}`), so nothing
-here ever records or echoes them (decision 0017):
+here ever records or echoes them (decision 0017; DPDP s.8(5) security safeguards, Rule 6(1)(c) logs that let
+unauthorised access be investigated without themselves exposing personal data):
 
 - every request gets an id: the caller's `X-Request-ID` when it is well-formed (letters, digits, `._:-`, at
   most 64, and not only digits, which could be a phone or account number), else a fresh `req_<24 hex>`.
