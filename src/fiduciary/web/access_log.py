@@ -20,6 +20,8 @@ Plain ASGI rather than BaseHTTPMiddleware: it adds one closure per request and l
 from __future__ import annotations
 
 import logging
+import os
+import random
 import secrets
 import time
 import weakref
@@ -44,8 +46,15 @@ _HEADER_KEY: Final = b"x-request-id"
 _declared_queries: dict[int, tuple[weakref.ref[APIRoute], frozenset[str]]] = {}
 
 
+# Request ids need to be unique, not unguessable (they are handed to the caller), and `secrets` costs a system
+# call per id (about 5 us on a loaded host, a third of this middleware's time). A PRNG seeded from the OS, and
+# reseeded in every forked worker so no two processes share a sequence, gives 96 random bits in about 0.2 us.
+_ids = random.Random(secrets.randbits(128))
+os.register_at_fork(after_in_child=lambda: _ids.seed(secrets.randbits(128)))
+
+
 def new_request_id() -> str:
-    return "req_" + secrets.token_hex(12)
+    return f"req_{_ids.getrandbits(96):024x}"
 
 
 def accept_request_id(value: str | None) -> str | None:
