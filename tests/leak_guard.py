@@ -55,6 +55,7 @@ PATTERNS: dict[str, re.Pattern[str]] = {
 }
 _CONTACT = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|\+91[0-9 -]{9,14}[0-9]")
 _KEY = re.compile(r"fid_[A-Za-z0-9]{12}_([A-Za-z0-9_-]{43})")
+_WORD = re.compile(r"[A-Za-z0-9_-]{16,}")  # a secret or token appears as one such word (or ends one: a key)
 MIN_SECRET = 16  # shorter "tokens" in tests (`/u/whatever`) are not secrets worth tracking
 
 
@@ -108,13 +109,15 @@ class LeakDetector:
             for match in pattern.finditer(text):
                 if match.group(0).strip() not in self.allowed:
                     found.append(self._finding(text, match.start(), match.end(), where, kind))
-        with self._lock:
-            literals = [*self.known, *self._secrets]
-        for value in literals:
+        for value in self.known:
             at = text.find(value)
             if at >= 0:
-                kind = "known personal value" if value in self.known else "secret a request presented"
-                found.append(self._finding(text, at, at + len(value), where, kind))
+                found.append(self._finding(text, at, at + len(value), where, "known personal value"))
+        # Secrets are many (every key a test made): look them up by the words of the text, not one by one.
+        for match in _WORD.finditer(text):
+            word = match.group(0)
+            if word in self._secrets or word[-43:] in self._secrets:
+                found.append(self._finding(text, match.start(), match.end(), where, "secret a request presented"))
         if found:
             with self._lock:
                 self.findings.extend(found)
