@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
@@ -230,3 +234,62 @@ def test_a_callers_request_id_is_kept_only_when_safe(client: TestClient, sent: s
         assert returned.startswith("req_") and len(returned) == 28
     assert answer.json()["instance"] == INSTANCE_PREFIX + returned
     assert answer.headers.get_list("x-request-id") == [returned]  # one header, never two
+
+
+# --- a real `fiduciary serve`: only our access line, never uvicorn's raw one ------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_fiduciary_serve_logs_route_templates_and_no_raw_paths(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "FIDUCIARY_DATA_DIR": str(tmp_path / "data"),
+        "FIDUCIARY_HOUSEKEEPING_INTERVAL_MINUTES": "0",
+    }
+    env.pop("FIDUCIARY_DATABASE_URL", None)
+    env.pop("FIDUCIARY_POLICY_FILE", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fiduciary.cli.main", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    token = "AQAAAABnZXRzb21ldGhpbmdoZXJlX3Rva2Vu"
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # wait for start-up; failing to start within a minute is the failure, not a timing claim
+            try:
+                httpx.get(base + "/healthz", timeout=1.0)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, "fiduciary serve did not start"
+                time.sleep(0.2)
+        answers = [
+            httpx.get(f"{base}/v1/people/{EMAIL}/export?purpose={PHONE}"),
+            httpx.post(f"{base}/u/{token}", headers={"Accept": "application/json"}),
+            httpx.get(f"{base}/no/such/{PHONE}"),
+        ]
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=60)
+    assert [a.status_code for a in answers] == [401, 400, 404]
+    logged = out + err
+    access = [line for line in logged.splitlines() if " fiduciary.access " in line]
+    assert len(access) >= 4, logged  # the health probe(s) and the three requests
+    assert any("GET /v1/people/{person_id}/export query=+1 401" in line for line in access), access
+    assert any("POST /u/{token} query=- 400" in line for line in access), access
+    assert any(f"GET {UNMATCHED} query=- 404" in line for line in access), access
+    for answer in answers:
+        assert any(answer.headers["x-request-id"] in line for line in access)
+    for value in (EMAIL, PHONE, token, '"GET /'):  # '"GET /' is how uvicorn's own access line starts
+        assert value not in logged, logged
