@@ -23,10 +23,16 @@ from sqlalchemy.orm import Session
 from fiduciary.config import Settings, get_settings
 from fiduciary.runtime import Runtime
 from fiduciary.storage import create_engine_for_url, upgrade_to_head
+from leak_guard import PLUGIN_NAME, LeakGuardPlugin, no_values_echoed  # noqa: F401 (a fixture)
 
 PG_ADMIN_URL = os.environ.get("FIDUCIARY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every log line and error body of the session is scanned for personal values and secrets (leak_guard.py).
+    config.pluginmanager.register(LeakGuardPlugin(), PLUGIN_NAME)
 
 
 @pytest.fixture(scope="session")

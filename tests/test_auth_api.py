@@ -14,7 +14,7 @@ from fiduciary.auth.models import ApiKey
 from fiduciary.auth.service import create_api_key, revoke_api_key
 from fiduciary.runtime import Runtime
 from fiduciary.web.app import create_app
-from fiduciary.web.security import AUTH_FAILURES_PER_MINUTE, AUTH_LIMITER_STATE, RateLimiter
+from fiduciary.web.security import AUTH_LIMITER_STATE, AUTH_MALFORMED_PER_ADDRESS_PER_MINUTE, AuthFailureGuard
 
 PROBLEM = "application/problem+json"
 
@@ -42,6 +42,8 @@ def _assert_401(response: object) -> dict[str, object]:
     assert response.headers["content-type"].startswith(PROBLEM)
     assert response.headers["www-authenticate"] == "Bearer"
     body: dict[str, object] = response.json()
+    # The instance is the request's own id (it differs per request), never the path.
+    assert body.pop("instance") == "urn:fiduciary:request:" + response.headers["x-request-id"]
     return body
 
 
@@ -199,33 +201,41 @@ def test_a_managing_key_cannot_grant_or_revoke_more_than_it_holds(client: TestCl
 @pytest.fixture
 def small_auth_limit_app(runtime: Runtime) -> Iterator[FastAPI]:
     app = create_app(runtime=runtime)
-    setattr(app.state, AUTH_LIMITER_STATE, RateLimiter(3))
+    setattr(
+        app.state,
+        AUTH_LIMITER_STATE,
+        AuthFailureGuard(per_key_address=3, per_key=100, per_address=100, clock=lambda: 1000.0),
+    )
     yield app
 
 
-def test_failed_authentications_are_rate_limited_per_client_address(
+def test_failed_authentications_are_rate_limited_per_key_id_and_client_address(
     small_auth_limit_app: FastAPI, session: Session
 ) -> None:
     _, key = _key(session, ["decisions"])
+    wrong = key[:-1] + ("A" if key[-1] != "A" else "B")
     with TestClient(small_auth_limit_app, client=("203.0.113.7", 1)) as attacker:
         for _ in range(3):
-            _assert_401(attacker.get("/v1/apikeys/self", headers=_bearer("fid_wrong")))
-        blocked = attacker.get("/v1/apikeys/self", headers=_bearer("fid_wrong"))
+            _assert_401(attacker.get("/v1/apikeys/self", headers=_bearer(wrong)))
+        blocked = attacker.get("/v1/apikeys/self", headers=_bearer(wrong))
         assert blocked.status_code == 429
         assert blocked.headers["content-type"].startswith(PROBLEM)
         assert int(blocked.headers["retry-after"]) >= 1
         assert blocked.json()["code"] == "rate_limited"
-        # While blocked, the address gets 429 whatever it presents, so guessing stops being possible.
+        # While blocked, this key id from this address is not checked at all, so guessing stops being possible.
         assert attacker.get("/v1/apikeys/self", headers=_bearer(key)).status_code == 429
     with TestClient(small_auth_limit_app, client=("203.0.113.8", 1)) as other:
         assert other.get("/v1/apikeys/self", headers=_bearer(key)).status_code == 200
-        for _ in range(5):  # successes never count against the address
+        for _ in range(5):  # successes never count
             assert other.get("/v1/apikeys/self", headers=_bearer(key)).status_code == 200
 
 
 def test_default_brute_force_budget_is_applied(client: TestClient) -> None:
-    statuses = [client.get("/v1/apikeys/self").status_code for _ in range(AUTH_FAILURES_PER_MINUTE + 1)]
-    assert statuses == [401] * AUTH_FAILURES_PER_MINUTE + [429]
+    # The default budgets on a frozen clock, so a slow run cannot refill a token between attempts.
+    setattr(client.app.state, AUTH_LIMITER_STATE, AuthFailureGuard(clock=lambda: 1000.0))  # type: ignore[attr-defined]
+    budget = AUTH_MALFORMED_PER_ADDRESS_PER_MINUTE  # no key at all: charged to the address's malformed budget
+    statuses = [client.get("/v1/apikeys/self").status_code for _ in range(budget + 1)]
+    assert statuses == [401] * budget + [429]
 
 
 def test_openapi_documents_both_ways_to_send_the_key(client: TestClient) -> None:

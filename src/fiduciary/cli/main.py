@@ -53,7 +53,16 @@ def serve(
     settings = get_settings()
     application = create_app(settings)
     tune_process()
-    uvicorn.run(application, host=host or settings.host, port=port or settings.port)
+    # Our access log names route templates, never raw paths or query values (decision 0017): uvicorn's is off.
+    from fiduciary.web.access_log import serve_log_config
+
+    uvicorn.run(
+        application,
+        host=host or settings.host,
+        port=port or settings.port,
+        access_log=False,
+        log_config=serve_log_config(),
+    )
 
 
 if __name__ == "__main__":

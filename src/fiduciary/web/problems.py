@@ -1,7 +1,9 @@
 """RFC 9457 problem details for every error the API returns.
 
 Validation errors name the field (`errors[].field` is a dotted path such as `body.purposes.2`) and never
-echo the submitted value, which could be personal data.
+echo the submitted value, which could be personal data. `instance` is the request's opaque id
+(`urn:fiduciary:request:<id>`, the same id as the `X-Request-ID` header), never the request path: paths
+carry person ids, e-mail addresses typed into the wrong place and unsubscribe tokens (decision 0017).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fiduciary.errors import FiduciaryError, FieldProblem
+from fiduciary.web.access_log import problem_instance
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://fiduciary.dev/problems/"
@@ -44,6 +47,12 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def request_instance(request: Request) -> str | None:
+    """The `instance` of a problem answering `request`: its opaque request id (set by the middleware)."""
+    request_id = request.scope.get("state", {}).get("request_id")
+    return problem_instance(request_id if isinstance(request_id, str) else None)
+
+
 def _loc_to_field(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
@@ -51,7 +60,9 @@ def _loc_to_field(loc: tuple[Any, ...]) -> str:
 async def _fiduciary_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, FiduciaryError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return problem_response(exc.status, exc.title, exc.detail, exc.code, request.url.path, exc.fields, headers=headers)
+    return problem_response(
+        exc.status, exc.title, exc.detail, exc.code, request_instance(request), exc.fields, headers=headers
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -62,7 +73,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         "Validation failed",
         "The request has invalid fields.",
         "validation_failed",
-        request.url.path,
+        request_instance(request),
         fields,
     )
 
@@ -72,7 +83,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     code = {404: "not_found", 405: "method_not_allowed", 429: "rate_limited"}.get(exc.status_code, "http_error")
     title = {404: "Not found", 405: "Method not allowed", 429: "Too many requests"}.get(exc.status_code, "Error")
     return problem_response(
-        exc.status_code, title, str(exc.detail), code, request.url.path, headers=dict(exc.headers or {})
+        exc.status_code, title, str(exc.detail), code, request_instance(request), headers=dict(exc.headers or {})
     )
 
 
@@ -83,7 +94,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         "Internal error",
         "The server could not complete the request.",
         "internal_error",
-        request.url.path,
+        request_instance(request),
     )
 
 
@@ -105,7 +116,10 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "status": {"type": "integer"},
         "detail": {"type": "string"},
         "code": {"type": "string"},
-        "instance": {"type": "string"},
+        "instance": {
+            "type": "string",
+            "description": "The request's opaque id (`urn:fiduciary:request:<id>`, also sent as `X-Request-ID`).",
+        },
         "errors": {
             "type": "array",
             "items": {

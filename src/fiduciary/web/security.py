@@ -1,7 +1,8 @@
 """Web security: API-key authentication for /v1, rate limits, and baseline response headers.
 
 - `require_scopes(*scopes)` authenticates the store backend's API key (DPDP Rule 6(1)(b), access control)
-  and refuses a key that lacks a scope. Repeated failed attempts from one client address are throttled.
+  and refuses a key that lacks a scope. Repeated failed attempts are throttled per key id and per address
+  (`AuthFailureGuard`), so one client's wrong keys do not lock out valid keys behind the same address.
 - `public_rate_limit` protects the endpoints anyone can reach (notice, banner, consent logging, report
   forms) from abuse (DPDP s.15 duties of data principals; availability under Rule 6(1)(d)).
 - `SecurityHeadersMiddleware` sets headers that stop sniffing, framing and referrer leaks on every response.
@@ -37,19 +38,31 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope as AuthScope
-from fiduciary.auth.service import authenticate, require
+from fiduciary.auth.service import authenticate, parse_key, require
 from fiduciary.errors import Unauthorized
+from fiduciary.web.access_log import RequestContextMiddleware
 from fiduciary.web.deps import get_runtime, get_session
 
-# Failed authentications tolerated per client address per minute before further attempts get 429. A real
-# backend with the right key never fails; a handful covers a developer pasting a key wrongly.
+# Failed-authentication budgets (docs/api-keys.md, decision 0017). A real backend with the right key never
+# fails; a handful covers a developer pasting a key wrongly.
+# - per presented key id and client address: guesses at one key from one place;
 AUTH_FAILURES_PER_MINUTE = 10
+# - per presented key id from all addresses together: a distributed attack on one key;
+AUTH_FAILURES_PER_KEY_PER_MINUTE = 60
+# - per client address, for failures of well-formed keys (any id): someone spraying made-up key ids;
+AUTH_FAILURES_PER_ADDRESS_PER_MINUTE = 60
+# - per client address, for presentations that are not a well-formed key (missing, garbage): these only ever
+#   block further such presentations, never a well-formed key.
+AUTH_MALFORMED_PER_ADDRESS_PER_MINUTE = 30
+# How long a success of a key id from an address exempts that pair from the per-key and per-address budgets.
+AUTH_TRUST_SECONDS = 3600.0
 # Client addresses remembered per limiter; about 200 bytes each, so the bound is roughly 10 MB.
 MAX_TRACKED_CLIENTS = 50_000
 
 PUBLIC_LIMITER_STATE = "fiduciary_public_limiter"
 AUTH_LIMITER_STATE = "fiduciary_auth_failure_limiter"
 _limiter_lock = threading.Lock()
+_Limiter = TypeVar("_Limiter")
 
 
 class RateLimiter:
@@ -150,8 +163,8 @@ def _too_many(retry_after: float, detail: str) -> StarletteHTTPException:
     return StarletteHTTPException(status_code=429, detail=detail, headers={"Retry-After": str(seconds)})
 
 
-def _app_limiter(app: Any, name: str, make: Callable[[], RateLimiter]) -> RateLimiter:
-    limiter: RateLimiter | None = getattr(app.state, name, None)
+def _app_limiter(app: Any, name: str, make: Callable[[], _Limiter]) -> _Limiter:
+    limiter: _Limiter | None = getattr(app.state, name, None)
     if limiter is None:
         with _limiter_lock:
             limiter = getattr(app.state, name, None)
@@ -167,9 +180,85 @@ def public_limiter(request: Request) -> RateLimiter:
     return _app_limiter(request.app, PUBLIC_LIMITER_STATE, lambda: RateLimiter(rate))
 
 
-def auth_failure_limiter(request: Request) -> RateLimiter:
-    """The app's limiter of failed authentications (brute-force and credential-stuffing protection)."""
-    return _app_limiter(request.app, AUTH_LIMITER_STATE, lambda: RateLimiter(AUTH_FAILURES_PER_MINUTE))
+class AuthFailureGuard:
+    """Throttles failed authentication without locking valid keys out of a shared address.
+
+    A failure of a well-formed key (`fid_<id>_<secret>`) is charged to its id from this address, to its id
+    overall, and to the address. Before such a key is checked:
+
+    - its id has failed too often from this address: 429 (guesses at one key from one place stop);
+    - its id has failed too often overall, or well-formed keys have failed too often from this address: 429,
+      unless this key id succeeded from this address within `trust_seconds` (the backend that holds the key
+      keeps working while someone else guesses at it or sprays made-up ids behind the same address).
+
+    A presentation that is not a well-formed key (missing, garbage) has no id: it is charged to the address's
+    malformed budget, which blocks only further malformed presentations. Unknown ids, wrong secrets and
+    revoked keys are charged alike, so the answers never say which ids exist. Every structure is bounded
+    (LRU), and a success writes only when its record is more than a minute old.
+    """
+
+    def __init__(
+        self,
+        *,
+        per_key_address: int = AUTH_FAILURES_PER_MINUTE,
+        per_key: int = AUTH_FAILURES_PER_KEY_PER_MINUTE,
+        per_address: int = AUTH_FAILURES_PER_ADDRESS_PER_MINUTE,
+        malformed_per_address: int = AUTH_MALFORMED_PER_ADDRESS_PER_MINUTE,
+        trust_seconds: float = AUTH_TRUST_SECONDS,
+        max_keys: int = MAX_TRACKED_CLIENTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.key_address = RateLimiter(per_key_address, max_keys=max_keys, clock=clock)
+        self.key = RateLimiter(per_key, max_keys=max_keys, clock=clock)
+        self.address = RateLimiter(per_address, max_keys=max_keys, clock=clock)
+        self.malformed = RateLimiter(malformed_per_address, max_keys=max_keys, clock=clock)
+        self.trust_seconds = trust_seconds
+        self._clock = clock
+        self._max_keys = max_keys
+        self._successes: OrderedDict[str, float] = OrderedDict()  # "key_id client" -> last success
+        self._lock = threading.Lock()
+
+    def _trusted(self, pair: str) -> bool:
+        seen = self._successes.get(pair)
+        return seen is not None and self._clock() - seen < self.trust_seconds
+
+    def blocked_for(self, client: str, key_id: str | None) -> float | None:
+        """Seconds until this presentation may be checked, or None if it may be now; spends nothing."""
+        if key_id is None:
+            return self.malformed.blocked_for(client)
+        pair = f"{key_id} {client}"
+        wait = self.key_address.blocked_for(pair)
+        if wait is not None:
+            return wait
+        waits = [w for w in (self.key.blocked_for(key_id), self.address.blocked_for(client)) if w is not None]
+        if not waits or self._trusted(pair):
+            return None
+        return max(waits)
+
+    def failed(self, client: str, key_id: str | None) -> None:
+        if key_id is None:
+            self.malformed.hit(client)
+            return
+        self.key_address.hit(f"{key_id} {client}")
+        self.key.hit(key_id)
+        self.address.hit(client)
+
+    def succeeded(self, client: str, key_id: str) -> None:
+        pair = f"{key_id} {client}"
+        now = self._clock()
+        seen = self._successes.get(pair)
+        if seen is not None and now - seen < 60.0:
+            return  # a steady backend writes here once a minute, not on every request
+        with self._lock:
+            self._successes[pair] = now
+            self._successes.move_to_end(pair)
+            while len(self._successes) > self._max_keys:
+                self._successes.popitem(last=False)
+
+
+def auth_failure_guard(request: Request) -> AuthFailureGuard:
+    """The app's guard against failed authentications (brute-force and credential-stuffing protection)."""
+    return _app_limiter(request.app, AUTH_LIMITER_STATE, AuthFailureGuard)
 
 
 async def public_rate_limit(request: Request) -> None:
@@ -196,7 +285,7 @@ def require_scopes(*scopes: AuthScope | str) -> Callable[..., ApiKey]:
     """A dependency that authenticates the request's API key and demands `scopes` (none: any valid key).
 
     401 (with WWW-Authenticate: Bearer, one generic message for every reason) when the key is missing or
-    not valid; 403 naming the missing scope; 429 while the client address has too many recent failures.
+    not valid; 403 naming the missing scope; 429 while `AuthFailureGuard` throttles the presentation.
     The key is returned and also put on `request.state.api_key` for audit events.
     """
     needed = tuple(AuthScope(s) for s in scopes)  # an unknown scope is a programming error: fail at import
@@ -207,17 +296,20 @@ def require_scopes(*scopes: AuthScope | str) -> Callable[..., ApiKey]:
         header_key: str | None = Security(_header_key),
         session: Session = Depends(get_session),
     ) -> ApiKey:
-        limiter = auth_failure_limiter(request)
+        guard = auth_failure_guard(request)
         client = client_key(request)
-        wait = limiter.blocked_for(client)
-        if wait is not None:
-            raise _too_many(wait, "Too many failed authentication attempts from this address; retry later.")
         presented = bearer.credentials if bearer is not None else header_key
+        parts = parse_key(presented.strip()) if presented else None
+        key_id = parts[0] if parts is not None else None
+        wait = guard.blocked_for(client, key_id)
+        if wait is not None:
+            raise _too_many(wait, "Too many failed authentication attempts; retry after the time in Retry-After.")
         try:
             key = authenticate(session, presented)
         except Unauthorized:
-            limiter.hit(client)
+            guard.failed(client, key_id)
             raise
+        guard.succeeded(client, key.id)
         request.state.api_key = key
         require(key, *needed)
         return key
@@ -347,14 +439,15 @@ class CrossOriginMiddleware(_ResponseHeadersMiddleware):
 
 
 def install_security(app: FastAPI) -> None:
-    """Install the headers and CORS middleware outermost, so even 500 answers carry the headers.
+    """Install the request-id and access-log, headers and CORS middleware outermost, so even 500 answers
+    carry the headers and are logged.
 
     The limiters need no installing: each app creates its own on first use, from the runtime's settings.
     """
     build = app.build_middleware_stack
 
     def build_with_headers() -> ASGIApp:
-        return SecurityHeadersMiddleware(CrossOriginMiddleware(build()))
+        return RequestContextMiddleware(SecurityHeadersMiddleware(CrossOriginMiddleware(build())))
 
     # Starlette's ServerErrorMiddleware sits outside anything add_middleware() installs and answers 500s
     # itself; wrapping the built stack is the only way to put headers on those answers too.

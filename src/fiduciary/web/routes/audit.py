@@ -7,7 +7,6 @@ without trusting this API. Reading the audit trail is itself recorded (`audit.re
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -27,11 +26,11 @@ from fiduciary.audit.service import (
     AuditTrail,
     Outcome,
     list_events,
-    safe_request_id,
 )
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
 from fiduciary.runtime import Runtime
+from fiduciary.web.access_log import accept_request_id, new_request_id
 from fiduciary.web.deps import get_runtime, get_session
 from fiduciary.web.security import require_scopes
 
@@ -55,8 +54,11 @@ def request_id(
         ),
     ] = None,
 ) -> str:
-    """The request's id for audit events: the caller's X-Request-ID when well-formed, else a fresh one."""
-    value = safe_request_id(x_request_id) or "req_" + secrets.token_hex(12)
+    """The request's id for audit events: the one the request-id middleware chose (the caller's
+    X-Request-ID when well-formed, else a fresh one), so audit events, problem `instance`s and the access log
+    agree. Without the middleware (an app built without `install_security`), chosen here the same way."""
+    chosen = getattr(request.state, "request_id", None)
+    value = chosen if isinstance(chosen, str) else accept_request_id(x_request_id) or new_request_id()
     request.state.request_id = value
     response.headers[REQUEST_ID_HEADER] = value
     return value

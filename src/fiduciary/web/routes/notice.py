@@ -23,7 +23,7 @@ from fiduciary.policy.notice import (
     resolve_language,
 )
 from fiduciary.web.deps import get_runtime, get_session
-from fiduciary.web.problems import problem_response
+from fiduciary.web.problems import problem_response, request_instance
 from fiduciary.web.security import public_rate_limit
 
 # A public page: anyone may read it, so it is rate limited per client address like every public endpoint.
@@ -101,7 +101,7 @@ def _notice(request: Request, session: Session, fmt: NoticeFormat, lang: str | N
             "No published policy",
             "No policy version has been published yet; publish one with `fiduciary policy publish FILE`.",
             "policy_not_published",
-            request.url.path,
+            request_instance(request),
             headers={"Retry-After": "60", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
         )
     language = _choose_language(request, lang, current.document.language)

@@ -28,6 +28,7 @@ from fiduciary.runtime import Runtime
 from fiduciary.vault.access import MAX_CATEGORIES, VaultAccess
 from fiduciary.vault.identifiers import IDENTIFIER_KINDS
 from fiduciary.vault.service import MAX_IDENTIFIER_CHARS, MAX_VALUE_BYTES
+from fiduciary.web.access_log import problem_instance
 from fiduciary.web.deps import get_runtime, get_session
 from fiduciary.web.problems import problem_response
 from fiduciary.web.routes.audit import REQUEST_ID_HEADER, request_id
@@ -256,7 +257,7 @@ def lookup(
             "Not found",
             "No person has this identifier.",
             "person_not_found",
-            "/v1/people/lookup",
+            problem_instance(req_id),
             headers={REQUEST_ID_HEADER: req_id},
         )
     return LookupOut(person_id=found)
