@@ -104,14 +104,6 @@ _OFFLINE_PROBE = textwrap.dedent(
     socket.create_connection = refuse
     socket.getaddrinfo = refuse
 
-    import spacy
-
-    def no_model(*args, **kwargs):
-        attempts.append("spacy.load")
-        raise RuntimeError("no spaCy model may be loaded")
-
-    spacy.load = no_model
-
     from fiduciary.vault.redaction import redact_free_text, warm_up
     warm_up("IN")
     result = redact_free_text(
@@ -121,13 +113,17 @@ _OFFLINE_PROBE = textwrap.dedent(
     print(json.dumps({
         "attempts": attempts,
         "text": result.text,
-        "models": sorted(name for name in sys.modules if name.startswith("en_core")),
+        "models": sorted(
+            name for name in sys.modules if name.split(".")[0] in {"en_core_web_lg", "spacy", "presidio_analyzer"}
+        ),
     }))
     """
 )
 
 
 def test_redaction_never_touches_the_network_nor_loads_a_model(tmp_path: Path) -> None:
+    """No socket is opened, no NLP library or model is imported (decision 0014: none is installed, and
+    one that happens to be in the environment stays unused), nothing is cached in the home directory."""
     env = {**os.environ, "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     completed = subprocess.run(
         [sys.executable, "-c", _OFFLINE_PROBE], capture_output=True, text=True, env=env, timeout=120, check=True

@@ -12,19 +12,18 @@ Detection (docs/decisions/0004-pii-detection.md):
   groups separated by single spaces or dashes. Presidio's CreditCardRecognizer only knows some issuer
   prefixes (it misses 2-series Mastercard and most 19-digit cards), and missing a card is the one mistake
   this module must not make. Card numbers are never suppressed by context.
-- Presidio's predefined pattern recognizers, called directly without an NLP engine (so no spaCy model is
-  loaded and nothing is downloaded): InAadhaarRecognizer (Verhoeff), InPanRecognizer (holder-type pattern
-  only), EmailRecognizer (public-suffix check from the bundled snapshot, never fetched), IbanRecognizer
-  (mod 97) and PhoneRecognizer (libphonenumber, the store's default country).
-- our own PatternRecognizers: GSTIN (mod-36 check character), UPI ids (handle@psp), IFSC, Indian mobile
-  numbers (+91 / 0 / ten digits starting 6-9, validated by libphonenumber).
+- pattern recognizers (recognizers.py: Presidio's patterns and validators, without Presidio and its NLP
+  stack, decision 0014): Aadhaar (Verhoeff), PAN (holder-type pattern only), e-mail (public-suffix check
+  from the bundled snapshot, never fetched), IBAN (mod 97), phone numbers (libphonenumber, the store's
+  default country), GSTIN (mod-36 check character), UPI ids (handle@psp), IFSC, Indian mobile numbers
+  (+91 / 0 / ten digits starting 6-9, validated by libphonenumber). Nothing is downloaded, no model exists.
 
 False positives cost a useful message, so: toll-free and other non-personal phone numbers are kept, and a
 bare 12-digit "Aadhaar" or unformatted phone number preceded closely by "order", "UTR", "ref" and the like
 (with no "aadhaar"/"phone" word nearby) is treated as the reference it is. Order numbers, prices and dates
 are therefore left alone (tests/test_vault_redaction_corpus.py holds the corpus).
 
-Presidio imports spaCy, which takes seconds; it is imported on the first redaction, not at import time.
+The patterns are compiled on the first redaction (or by `warm_up`), not at import time.
 """
 
 from __future__ import annotations
@@ -33,15 +32,30 @@ import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
 
 import phonenumbers
 
-from fiduciary.vault.checksums import PAN_HOLDER_TYPES, gstin_valid, luhn_valid
-
-if TYPE_CHECKING:
-    from presidio_analyzer import EntityRecognizer
-    from presidio_analyzer.nlp_engine import NlpArtifacts
+from fiduciary.vault.checksums import luhn_valid
+from fiduciary.vault.recognizers import (
+    AADHAAR_PATTERNS,
+    CASE_INSENSITIVE,
+    EMAIL_PATTERN,
+    GSTIN_PATTERN,
+    IBAN_FLAGS,
+    IBAN_PATTERN,
+    IFSC_PATTERN,
+    INDIAN_MOBILE_PATTERN,
+    PAN_PATTERN,
+    PRESIDIO_FLAGS,
+    UPI_PATTERN,
+    IbanRecognizer,
+    PatternRecognizer,
+    PhoneRecognizer,
+    Recognizer,
+    aadhaar_valid,
+    compile_patterns,
+    gstin_candidate_valid,
+)
 
 
 @dataclass(frozen=True)
@@ -204,88 +218,40 @@ def _personal_phone(candidate: str, region: str) -> bool:
     return phonenumbers.number_type(number) not in _NON_PERSONAL_PHONE_TYPES
 
 
-# ---------------------------------------------------------------------------------- presidio recognizers
+# ------------------------------------------------------------------------------------------ recognizers
 
 
 @functools.cache
-def _recognizers(region: str) -> tuple[EntityRecognizer, ...]:
-    """Build the recognizers once per default region. Importing Presidio here keeps spaCy off start-up."""
-    from presidio_analyzer import Pattern, PatternRecognizer
-    from presidio_analyzer.predefined_recognizers import (
-        EmailRecognizer,
-        IbanRecognizer,
-        InAadhaarRecognizer,
-        InPanRecognizer,
-        PhoneRecognizer,
-    )
+def _recognizers(region: str) -> tuple[Recognizer, ...]:
+    """Build the recognizers once per default region (recognizers.py holds the patterns and validators)."""
     from tldextract import TLDExtract
 
     # The bundled public-suffix snapshot only: no suffix_list_urls means no HTTP fetch, no cache_dir means
-    # no write to the home directory. Presidio's own EmailRecognizer calls tldextract.extract(), which would
-    # try to download the list on first use.
+    # no write to the home directory (tldextract.extract() would try to download the list on first use).
     offline_suffixes = TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
 
-    class OfflineEmailRecognizer(EmailRecognizer):
-        def validate_result(self, pattern_text: str) -> bool:
-            return offline_suffixes(pattern_text.rsplit("@", 1)[-1]).fqdn != ""
+    def email_valid(candidate: str) -> bool:
+        return offline_suffixes(candidate.rsplit("@", 1)[-1]).fqdn != ""
 
-    class GstinRecognizer(PatternRecognizer):
-        def validate_result(self, pattern_text: str) -> bool:
-            return gstin_valid(pattern_text.upper())
+    def indian_mobile_valid(candidate: str) -> bool:
+        return _personal_phone(candidate, "IN")
 
-    class IndianMobileRecognizer(PatternRecognizer):
-        def validate_result(self, pattern_text: str) -> bool:
-            return _personal_phone(pattern_text, "IN")
-
-    case_insensitive = re.IGNORECASE | re.MULTILINE
     return (
-        InAadhaarRecognizer(supported_entity=AADHAAR),
-        InPanRecognizer(
-            supported_entity=PAN,
-            patterns=[Pattern("PAN", rf"\b[A-Z]{{3}}[{PAN_HOLDER_TYPES}][A-Z][0-9]{{4}}[A-Z]\b", 0.8)],
-        ),
-        OfflineEmailRecognizer(supported_entity=EMAIL),
-        IbanRecognizer(supported_entity=IBAN),
-        PhoneRecognizer(supported_entity=PHONE, supported_regions=(region,), leniency=1),
-        GstinRecognizer(
-            supported_entity=GSTIN,
-            name="GstinRecognizer",
-            patterns=[Pattern("GSTIN", r"\b[0-9]{2}[A-Z]{5}[0-9]{4}[A-Z][0-9A-Z]Z[0-9A-Z]\b", 0.8)],
-            global_regex_flags=case_insensitive,
-        ),
-        PatternRecognizer(
-            supported_entity=UPI_ID,
-            name="UpiIdRecognizer",
-            # handle@psp where the PSP part has no dot after it (that would be an e-mail address).
-            patterns=[Pattern("UPI id", r"(?<![\w.\-@])[\w.\-]{2,256}@[A-Za-z]{2,64}(?![\w@]|[.\-][\w])", 0.6)],
-            global_regex_flags=case_insensitive,
-        ),
-        PatternRecognizer(
-            supported_entity=IFSC,
-            name="IfscRecognizer",
-            # RBI IFSC: four letters (bank), a zero, six letters or digits (branch).
-            patterns=[Pattern("IFSC", r"\b[A-Z]{4}0[A-Z0-9]{6}\b", 0.6)],
-            global_regex_flags=case_insensitive,
-        ),
-        IndianMobileRecognizer(
-            supported_entity=PHONE,
-            name="IndianMobileRecognizer",
-            patterns=[
-                Pattern(
-                    "Indian mobile",
-                    r"(?<![\w+])(?:(?:\+|00)91[ \-]?|0)?[6-9][0-9]{4}[ \-]?[0-9]{5}(?!\w)"
-                    r"|(?<![\w+])(?:(?:\+|00)91[ \-]?|0)?[6-9][0-9]{2}[ \-][0-9]{3}[ \-][0-9]{4}(?!\w)",
-                    0.6,
-                )
-            ],
-            global_regex_flags=case_insensitive,
-        ),
+        PatternRecognizer(AADHAAR, compile_patterns(*AADHAAR_PATTERNS, flags=PRESIDIO_FLAGS), aadhaar_valid),
+        PatternRecognizer(PAN, compile_patterns(PAN_PATTERN, flags=PRESIDIO_FLAGS)),
+        PatternRecognizer(EMAIL, compile_patterns(EMAIL_PATTERN, flags=PRESIDIO_FLAGS), email_valid),
+        IbanRecognizer(IBAN, compile_patterns(IBAN_PATTERN, flags=IBAN_FLAGS)[0]),
+        PhoneRecognizer(PHONE, region),
+        PatternRecognizer(GSTIN, compile_patterns(GSTIN_PATTERN, flags=CASE_INSENSITIVE), gstin_candidate_valid),
+        PatternRecognizer(UPI_ID, compile_patterns(UPI_PATTERN, flags=CASE_INSENSITIVE)),
+        PatternRecognizer(IFSC, compile_patterns(IFSC_PATTERN, flags=CASE_INSENSITIVE)),
+        PatternRecognizer(PHONE, compile_patterns(INDIAN_MOBILE_PATTERN, flags=CASE_INSENSITIVE), indian_mobile_valid),
     )
 
 
 def warm_up(default_country: str = "IN") -> None:
-    """Import Presidio and build the recognizers now (a service calls this at start to keep the first
-    request fast)."""
+    """Compile the patterns and load the public-suffix snapshot now (a service calls this at start to keep
+    the first request fast)."""
     _recognizers(default_country.upper())
 
 
@@ -297,14 +263,13 @@ def detect(text: str, *, default_country: str = "IN") -> list[Finding]:
     region = default_country.upper()
     candidates: list[Finding] = [Finding(CARD_NUMBER, start, end) for start, end in find_card_numbers(text)]
     for recognizer in _recognizers(region):
-        # No NLP artifacts: pattern recognizers work on the raw text; no spaCy pipeline is ever loaded.
-        for result in recognizer.analyze(text, recognizer.supported_entities, cast("NlpArtifacts", None)):
-            entity = result.entity_type
-            if entity == PHONE and not _personal_phone(text[result.start : result.end], region):
+        entity = recognizer.entity_type
+        for start, end in recognizer.find(text):
+            if entity == PHONE and not _personal_phone(text[start:end], region):
                 continue
-            if entity in _POSITIVE_WORDS and _looks_like_reference(text, result.start, result.end, entity):
+            if entity in _POSITIVE_WORDS and _looks_like_reference(text, start, end, entity):
                 continue
-            candidates.append(Finding(entity, result.start, result.end))
+            candidates.append(Finding(entity, start, end))
     return _merge_findings(candidates)
 
 
