@@ -10,10 +10,8 @@ from enum import StrEnum
 import typer
 from rich.console import Console
 
+from fiduciary.cli import start_runtime
 from fiduciary.ledger.chain import STREAM_RE
-from fiduciary.ledger.service import Ledger, streams, verify
-from fiduciary.ledger.signing import SigningKeyError, known_public_keys, load_signer, public_keys_document
-from fiduciary.runtime import Runtime
 
 app = typer.Typer(help="Verify and maintain the append-only ledgers.", no_args_is_help=True)
 console = Console(highlight=False, soft_wrap=True)
@@ -22,6 +20,8 @@ console = Console(highlight=False, soft_wrap=True)
 @contextmanager
 def _key_errors() -> Iterator[None]:
     """A configuration problem with the signing key is a message and exit code 2, not a traceback."""
+    from fiduciary.ledger.signing import SigningKeyError  # cryptography, only for commands that sign
+
     try:
         yield
     except SigningKeyError as exc:
@@ -40,9 +40,12 @@ def verify_command(
     stream: str = typer.Option("all", "--stream", help="consent, audit, another stream name, or all."),
 ) -> None:
     """Check every event hash, link and signed checkpoint; exit 1 naming the first bad position."""
+    from fiduciary.ledger.service import streams, verify
+    from fiduciary.ledger.signing import known_public_keys
+
     if stream != "all":
         _stream_name(stream)
-    runtime = Runtime.start()
+    runtime = start_runtime()
     try:
         with _key_errors():
             keys = known_public_keys(runtime.settings)
@@ -82,8 +85,10 @@ def seal_command(
     stream: str = typer.Option(..., "--stream", help="The stream to sign now, e.g. consent or audit."),
 ) -> None:
     """Sign a checkpoint over the stream's current head (run from a scheduler to bound the unsigned tail)."""
+    from fiduciary.ledger.service import Ledger
+
     _stream_name(stream)
-    runtime = Runtime.start()
+    runtime = start_runtime()
     try:
         with _key_errors():
             ledger = Ledger.from_settings(stream, runtime.settings)
@@ -111,7 +116,9 @@ def public_key_command(
     output_format: KeyFormat = typer.Option(KeyFormat.BASE64, "--format", help="base64 (raw 32 bytes), pem or json."),
 ) -> None:
     """Print the public key that verifies checkpoints (json: every key, as /.well-known/fiduciary-keys.json)."""
-    runtime = Runtime.start(migrate=False)
+    from fiduciary.ledger.signing import load_signer, public_keys_document
+
+    runtime = start_runtime(migrate=False)
     try:
         with _key_errors():
             signer = load_signer(runtime.settings)
@@ -120,7 +127,7 @@ def public_key_command(
     if output_format is KeyFormat.PEM:
         typer.echo(signer.public_key_pem, nl=False)
     elif output_format is KeyFormat.JSON:
-        typer.echo(json.dumps(public_keys_document(signer, issuer=runtime.settings.public_base_url), indent=2))
+        typer.echo(json.dumps(public_keys_document(signer, issuer=runtime.public_base_url), indent=2))
     else:
         typer.echo(f"{signer.public_key_b64}  key_id={signer.key_id}")
 

@@ -6,9 +6,6 @@ import typer
 from rich.console import Console
 
 from fiduciary.cli import command_runtime
-from fiduciary.housekeeping import purge_vault
-from fiduciary.vault.erasure import restore_replay
-from fiduciary.vault.service import check_vault_keys
 
 app = typer.Typer(help="Personal-data vault maintenance: purge erased data, verify the erasure journal.")
 console = Console(highlight=False, soft_wrap=True)
@@ -18,6 +15,8 @@ def restore_replay_command(
     batch_size: int = typer.Option(1000, min=1, max=10_000, help="Journal entries applied per transaction."),
 ) -> None:
     """Re-apply every journaled erasure after restoring a database backup (idempotent; run before serving)."""
+    from fiduciary.vault.erasure import restore_replay
+
     with command_runtime(console) as runtime:
         report = restore_replay(runtime, batch_size=batch_size)
     console.print(
@@ -47,6 +46,8 @@ def purge_command(
     The same job the service's housekeeping runs (`fiduciary.housekeeping.purge_vault`); by hand the WAL is
     checkpointed even when nothing was left to purge.
     """
+    from fiduciary.housekeeping import purge_vault
+
     with command_runtime(console) as runtime:
         counts = purge_vault(runtime, batch_size=batch_size, always_checkpoint=True)
     console.print(
@@ -58,6 +59,8 @@ def purge_command(
 @app.command("verify-journal")
 def verify_journal_command() -> None:
     """Check the erasure journal's HMAC chain; exit 1 naming the first bad line."""
+    from fiduciary.vault.service import check_vault_keys
+
     with command_runtime(console) as runtime:
         keys = check_vault_keys(runtime)
         report = keys.journal.verify()
