@@ -98,7 +98,9 @@ def status_command() -> None:
             published = versions.version_count(session)
             people = session.scalar(select(func.count()).select_from(Person)) or 0
             active_keys = session.scalar(select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None)))
-            heads = dict(session.execute(select(LedgerHead.stream, LedgerHead.position)).tuples().all())
+            heads = {
+                row.stream: row.position for row in session.execute(select(LedgerHead.stream, LedgerHead.position))
+            }
     finally:
         runtime.close()
     in_force = f"version {current.version} ({current.content_hash[:12]}…)" if current else "none published"
