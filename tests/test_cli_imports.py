@@ -1,0 +1,87 @@
+"""`fiduciary --help` loads no heavy module: a structural check of the lazy imports (timings are in bench/).
+
+Each check runs a fresh interpreter, since this test process has long imported everything.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = (
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "sqlalchemy",
+    "alembic",
+    "presidio_analyzer",
+    "spacy",
+    "cryptography",
+    "pydantic_settings",  # (pydantic itself is imported by Typer's own parameter handling)
+    "yaml",
+    "jinja2",
+    "babel",
+    "fiduciary.runtime",
+    "fiduciary.config",
+    "typer.rich_utils",
+)
+
+PROBE = """
+import json, sys
+from fiduciary.cli.main import app
+sys.argv = ["fiduciary", *ARGS]
+try:
+    app()
+except SystemExit:
+    pass
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in HEAVY_ROOTS or m in HEAVY)))
+"""
+
+
+def loaded_after(*args: str) -> list[str]:
+    roots = {name.split(".")[0] for name in HEAVY if not name.startswith(("fiduciary", "typer"))}
+    code = (
+        PROBE.replace("ARGS", repr(list(args)))
+        .replace("HEAVY_ROOTS", repr(roots))
+        .replace("HEAVY", repr(set(HEAVY)), 1)
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["policy", "--help"],
+        ["apikey", "--help"],
+        ["keys", "--help"],
+        ["ledger", "--help"],
+        ["serve", "--help"],
+    ],
+)
+def test_help_imports_no_heavy_module(args: list[str]) -> None:
+    assert loaded_after(*args) == []
+
+
+def test_the_probe_sees_a_heavy_import() -> None:
+    """The check above can fail: a command that opens the database does load SQLAlchemy."""
+    assert "sqlalchemy" in loaded_after("apikey", "list")
+
+
+def test_the_job_names_in_help_are_the_jobs() -> None:
+    from fiduciary.cli.housekeeping import JOB_NAMES
+    from fiduciary.housekeeping import JOBS
+
+    assert JOB_NAMES == tuple(JOBS)
+
+
+def test_the_project_file_name_is_the_configured_one() -> None:
+    from fiduciary.cli.folder import PROJECT_CONFIG_NAME
+    from fiduciary.config import PROJECT_CONFIG_NAME as CONFIGURED
+
+    assert PROJECT_CONFIG_NAME == CONFIGURED
