@@ -77,7 +77,7 @@ def test_the_job_names_in_help_are_the_jobs() -> None:
     from fiduciary.cli.housekeeping import JOB_NAMES
     from fiduciary.housekeeping import JOBS
 
-    assert JOB_NAMES == tuple(JOBS)
+    assert tuple(JOBS) == JOB_NAMES
 
 
 def test_the_project_file_name_is_the_configured_one() -> None:
@@ -85,3 +85,18 @@ def test_the_project_file_name_is_the_configured_one() -> None:
     from fiduciary.config import PROJECT_CONFIG_NAME as CONFIGURED
 
     assert PROJECT_CONFIG_NAME == CONFIGURED
+
+
+def test_the_migration_fast_path_knows_alembics_head() -> None:
+    """`upgrade_to_head` skips Alembic when the database is at the head it reads from the migration files;
+    that head must be Alembic's own, or a command would run on an old schema."""
+    from alembic.script import ScriptDirectory
+
+    from fiduciary.storage import create_engine_for_url
+    from fiduciary.storage.migrate import alembic_config, head_revision
+
+    engine = create_engine_for_url("sqlite://")
+    try:
+        assert head_revision() == ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    finally:
+        engine.dispose()
