@@ -17,6 +17,7 @@ import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from sqlalchemy.orm import Session
 
     from fiduciary.config import Settings
     from fiduciary.runtime import Runtime
@@ -91,6 +92,26 @@ def start_runtime(*, migrate: bool = True, bootstrap: bool = True) -> Runtime:
     require_data_folder(settings)
     report_data(settings)
     return Runtime.start(settings, migrate=migrate, bootstrap=bootstrap)
+
+
+@contextmanager
+def read_session() -> Iterator[Session]:
+    """A read-only session on the data folder's database, without a runtime: for listing commands that need
+    neither the policy nor the vault's keys, so they skip importing and checking both."""
+    from sqlalchemy.orm import Session
+
+    from fiduciary.storage import create_engine_for_url, upgrade_to_head
+
+    settings = load_settings()
+    require_data_folder(settings)
+    report_data(settings)
+    engine = create_engine_for_url(settings.resolved_database_url)
+    try:
+        upgrade_to_head(engine)
+        with Session(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 @contextmanager

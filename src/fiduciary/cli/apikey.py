@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from fiduciary.auth.scopes import SCOPE_DESCRIPTIONS, Scope
-from fiduciary.cli import start_runtime
+from fiduciary.cli import read_session, start_runtime
 from fiduciary.errors import NotFound, ValidationFailed
 
 # The audit trail, key service and SQLAlchemy are imported by the commands that run, not for --help.
@@ -113,7 +113,7 @@ def list_keys() -> None:
 
     from fiduciary.auth import service
 
-    with _session() as session:
+    with read_session() as session:
         rows = service.list_api_keys(session)
     if not rows:
         _err().print("No API keys. Create one with `fiduciary apikey create --name NAME --scopes ...`.")
