@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from fiduciary.cli import load_settings, start_runtime
+from fiduciary.cli import load_settings, report_data, start_runtime
 
 app = typer.Typer(help="Consent state and receipts.", no_args_is_help=True)
 receipt_app = typer.Typer(help="Consent receipts.", no_args_is_help=True)
@@ -71,7 +71,9 @@ def _trusted_keys(public_keys: list[str]) -> dict[str, str]:
                 raise typer.Exit(2) from None
             keys[key_id_for(key)] = public_key_b64(key)
         return keys
-    return {key_id_for(k): public_key_b64(k) for k in known_public_keys(load_settings())}
+    settings = load_settings()
+    report_data(settings)  # the configured keys are read from the data folder (or variables)
+    return {key_id_for(k): public_key_b64(k) for k in known_public_keys(settings)}
 
 
 def _load(path: Path) -> Any:
