@@ -221,3 +221,13 @@ def test_a_database_password_is_never_printed(tmp_path: Path) -> None:
     lines = dict(describe(settings))
     assert lines["database"] == "postgresql+psycopg://shop:***@db.internal/fiduciary"
     assert "s3cr3t-pw" not in str(lines)
+
+
+def test_init_on_an_unreachable_database_is_one_line(elsewhere: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIDUCIARY_DATABASE_URL", "postgresql+psycopg://shop:s3cr3t-pw@127.0.0.1:1/none")
+    result = run("init")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "error: cannot open postgresql+psycopg://shop:***@127.0.0.1:1/none (OperationalError)"
+    ]
+    assert tree(elsewhere) == []

@@ -134,8 +134,14 @@ def initialise(settings: Settings) -> list[str]:
     from fiduciary.runtime import Runtime
 
     before = {name for name in _parts(settings) if _exists(settings, name)}
+    new_folder = not settings.data_dir.exists()
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    runtime = Runtime.start(settings, migrate=True, bootstrap=False)  # creates kek.key and index.key
+    try:
+        runtime = Runtime.start(settings, migrate=True, bootstrap=False)  # creates kek.key and index.key
+    except BaseException:
+        if new_folder and not any(settings.data_dir.iterdir()):
+            settings.data_dir.rmdir()  # a failed init (e.g. an unreachable database) leaves nothing behind
+        raise
     try:
         load_signer(settings)  # creates signing.key
         settings.resolved_secret_key()  # creates secret.key

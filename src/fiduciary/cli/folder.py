@@ -50,7 +50,9 @@ def init_command(
     ),
 ) -> None:
     """Create the data folder: the database (unless FIDUCIARY_DATABASE_URL names one) and the key files."""
-    from fiduciary.datafolder import describe, initialise
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from fiduciary.datafolder import database_description, describe, initialise
     from fiduciary.errors import FiduciaryError
 
     settings = load_settings()
@@ -60,6 +62,9 @@ def init_command(
         created = initialise(settings)
     except FiduciaryError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    except SQLAlchemyError as exc:
+        typer.echo(f"error: cannot open {database_description(settings)} ({type(exc).__name__})", err=True)
         raise typer.Exit(1) from None
     except OSError as exc:
         typer.echo(f"error: cannot create {settings.data_dir}: {exc.strerror}", err=True)
