@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +101,20 @@ def test_the_migration_fast_path_knows_alembics_head() -> None:
         assert head_revision() == ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
     finally:
         engine.dispose()
+
+
+def test_the_data_folder_names_the_key_files_as_the_key_modules_do(tmp_path: Path) -> None:
+    from fiduciary import datafolder
+    from fiduciary.config import Settings
+    from fiduciary.ledger.signing import key_file_path
+    from fiduciary.vault.identifiers import index_file_path
+    from fiduciary.vault.kek import kek_file_path
+
+    settings = Settings(data_dir=tmp_path)
+    files = {source.name: source.file for source in datafolder.key_sources(settings)}
+    assert files == {
+        "signing key": key_file_path(settings),
+        "secret key": tmp_path / "secret.key",
+        "key-encryption key": kek_file_path(settings),
+        "blind-index key": index_file_path(settings),
+    }

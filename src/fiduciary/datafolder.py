@@ -9,7 +9,7 @@ under. signing.key and secret.key are made on first use (the first ledger seal, 
 by the service or a command on an initialised folder, as before; `fiduciary init` makes them at once.
 Only `fiduciary init` and `fiduciary serve` create a folder (docs/decisions/0016-base-url-and-data-folder.md).
 
-Imported only by commands that touch data, so it may import the key modules (cryptography) directly.
+Imported only by commands that touch data.
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fiduciary.config import Settings, find_project_config
-from fiduciary.ledger.signing import key_file_path
-from fiduciary.vault.identifiers import index_file_path
-from fiduciary.vault.kek import kek_file_path
 
+# The key files' names, as fiduciary.ledger.signing, fiduciary.vault.kek and fiduciary.vault.identifiers
+# name them (tests/test_cli_imports.py checks); repeated so that checking a folder imports no cryptography.
+SIGNING_FILE_NAME = "signing.key"
 SECRET_FILE_NAME = "secret.key"  # noqa: S105 - a file name, not a secret
+KEK_FILE_NAME = "kek.key"
+INDEX_FILE_NAME = "index.key"
 
 
 @dataclass(frozen=True)
@@ -57,11 +59,11 @@ def key_sources(settings: Settings) -> list[KeySource]:
     elif settings.kek_file is not None:
         kek = KeySource("key-encryption key", settings.kek_file, "FIDUCIARY_KEK_FILE")
     else:
-        kek = KeySource("key-encryption key", kek_file_path(settings), None, required=True)
+        kek = KeySource("key-encryption key", settings.data_dir / KEK_FILE_NAME, None, required=True)
     return [
         KeySource(
             "signing key",
-            None if settings.signing_key else key_file_path(settings),
+            None if settings.signing_key else settings.data_dir / SIGNING_FILE_NAME,
             "FIDUCIARY_SIGNING_KEY" if settings.signing_key else None,
         ),
         KeySource(
@@ -72,7 +74,7 @@ def key_sources(settings: Settings) -> list[KeySource]:
         kek,
         KeySource(
             "blind-index key",
-            None if settings.index_key else index_file_path(settings),
+            None if settings.index_key else settings.data_dir / INDEX_FILE_NAME,
             "FIDUCIARY_INDEX_KEY" if settings.index_key else None,
             required=True,
         ),
