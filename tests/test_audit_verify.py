@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from typer.testing import CliRunner
 
 import tamper_support
+from cli_support import init_data_folder
 from fiduciary.audit.service import Action, AuditEvent, AuditTrail, Outcome
 from fiduciary.cli.main import app
 from fiduciary.config import Settings, get_settings
@@ -28,7 +29,7 @@ TABLES = ("ledger_events", "ledger_checkpoints", "audit_events")
 def cli_settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     monkeypatch.setenv("FIDUCIARY_DATABASE_URL", database_url)
     monkeypatch.setenv("FIDUCIARY_DATA_DIR", str(tmp_path / "cli-data"))
-    get_settings.cache_clear()
+    init_data_folder()
     yield get_settings()
     get_settings.cache_clear()
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from audit_support import all_audit_text, audit_rows
+from cli_support import init_data_folder
 from fiduciary.auth.service import create_api_key
 from fiduciary.cli.main import app
 from fiduciary.config import Settings, get_settings
@@ -111,7 +112,7 @@ def test_audiences_are_audited_before_streaming(
 def cli_settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     monkeypatch.setenv("FIDUCIARY_DATABASE_URL", database_url)
     monkeypatch.setenv("FIDUCIARY_DATA_DIR", str(tmp_path / "cli-data"))
-    get_settings.cache_clear()
+    init_data_folder()
     yield get_settings()
     get_settings.cache_clear()
 

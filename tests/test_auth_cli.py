@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from cli_support import init_data_folder
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.service import authenticate, hash_secret
 from fiduciary.cli.main import app
@@ -21,7 +22,7 @@ from fiduciary.config import get_settings
 def cli_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("FIDUCIARY_DATABASE_URL", database_url)
     monkeypatch.setenv("FIDUCIARY_DATA_DIR", str(tmp_path / "cli-data"))
-    get_settings.cache_clear()
+    init_data_folder()
     yield
     get_settings.cache_clear()
 

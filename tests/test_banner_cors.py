@@ -90,7 +90,7 @@ def test_each_error_is_readable_by_the_store(
 
 
 def test_our_own_origin_is_readable_too(client: TestClient, runtime: Runtime) -> None:
-    parts = urlsplit(runtime.settings.public_base_url)
+    parts = urlsplit(runtime.public_base_url)
     own = f"{parts.scheme}://{parts.netloc}"
     answer = _post(client, own, json={"actions": []})
     assert_problem(answer, 422)

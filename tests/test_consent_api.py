@@ -278,7 +278,7 @@ def test_banner_same_origin_referer_and_rate_limit(settings: Settings, session: 
     try:
         with TestClient(create_app(runtime=strict)) as client:
             payload = {"actions": [{"purpose": "analytics", "action": "deny"}]}
-            own = strict.settings.public_base_url + "/privacy"
+            own = strict.public_base_url + "/privacy"
             assert client.post("/v1/banner/consents", json=payload, headers={"Referer": own}).status_code == 201
             assert client.post("/v1/banner/consents", json=payload, headers={"Origin": STORE}).status_code == 201
             before = snapshot(session)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from cli_support import init_data_folder
 from fiduciary.cli.decisions import app
 from fiduciary.config import get_settings
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService
@@ -21,7 +22,7 @@ from fiduciary.vault.people import create_person, new_person_id
 def cli_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("FIDUCIARY_DATABASE_URL", database_url)
     monkeypatch.setenv("FIDUCIARY_DATA_DIR", str(tmp_path / "cli-data"))
-    get_settings.cache_clear()
+    init_data_folder()
     yield
     get_settings.cache_clear()
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from cli_support import init_data_folder
 from fiduciary.cli.main import app
 from fiduciary.config import Settings, get_settings
 from fiduciary.ledger.service import Ledger, checkpoints
@@ -26,7 +27,7 @@ runner = CliRunner()
 def cli_settings(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     monkeypatch.setenv("FIDUCIARY_DATABASE_URL", database_url)
     monkeypatch.setenv("FIDUCIARY_DATA_DIR", str(tmp_path / "cli-data"))
-    get_settings.cache_clear()
+    init_data_folder()
     yield get_settings()
     get_settings.cache_clear()
 
@@ -108,6 +109,7 @@ def test_seal_of_an_empty_stream_and_bad_stream_names(cli_settings: Settings) ->
 def test_a_bad_signing_key_is_a_message_not_a_traceback(
     cli_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    (cli_settings.data_dir / KEY_FILE_NAME).unlink()  # made by `fiduciary init`; a bad variable makes none
     monkeypatch.setenv("FIDUCIARY_SIGNING_KEY", "too-short")
     get_settings.cache_clear()
     for command in (["ledger", "public-key"], ["ledger", "seal", "--stream", "consent"], ["ledger", "verify"]):
@@ -136,5 +138,5 @@ def test_well_known_keys_route_publishes_the_checkpoint_key(runtime: Runtime) ->
         "pem": signer.public_key_pem,
         "jwk": body["keys"][0]["jwk"],
     }
-    assert body["issuer"] == runtime.settings.public_base_url
+    assert body["issuer"] == runtime.public_base_url == "http://127.0.0.1:8000"  # the configured host and port
     assert again.json() == body

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from cli_support import init_data_folder
 from fiduciary.cli.main import app
 from fiduciary.config import Settings, get_settings
 from fiduciary.errors import Conflict, NotFound, ValidationFailed
@@ -367,7 +368,7 @@ def _cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     monkeypatch.setenv("FIDUCIARY_DATA_DIR", str(settings.data_dir))
     for name in ("FIDUCIARY_KEK", "FIDUCIARY_KEK_PREVIOUS", "FIDUCIARY_KEK_FILE", "FIDUCIARY_INDEX_KEY"):
         monkeypatch.delenv(name, raising=False)
-    get_settings.cache_clear()
+    init_data_folder()
 
 
 def test_proof_restore_then_replay_keeps_erased_people_erased(

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from cli_support import init_data_folder
 from fiduciary.cli.main import app
 from fiduciary.config import Settings, get_settings
 from fiduciary.runtime import Runtime
@@ -263,7 +264,7 @@ def cli_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("FIDUCIARY_DATA_DIR", str(tmp_path / "cli-data"))
     for name in ("FIDUCIARY_KEK", "FIDUCIARY_KEK_PREVIOUS", "FIDUCIARY_KEK_FILE", "FIDUCIARY_INDEX_KEY"):
         monkeypatch.delenv(name, raising=False)
-    get_settings.cache_clear()
+    init_data_folder()
     yield get_settings()
     get_settings.cache_clear()
 

@@ -2,20 +2,102 @@
 
 Every setting has an embedded default so that `fiduciary serve` works on a fresh machine with nothing
 configured: data goes into `./.fiduciary/` (SQLite in WAL mode) and the bundled demo policy is loaded.
+
+The data folder and the public base URL each have one rule, shared by the service and every command
+(docs/decisions/0016-base-url-and-data-folder.md):
+
+- data folder: `FIDUCIARY_DATA_DIR`, else `data_dir` of the first `fiduciary.toml` found in the current
+  folder or one above it (relative to that file), else `./.fiduciary`;
+- public base URL: `FIDUCIARY_PUBLIC_BASE_URL` (an origin: scheme and host, no path), else the address the
+  service actually bound (`Runtime.public_base_url`), else `http://FIDUCIARY_HOST:FIDUCIARY_PORT`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
+import tomllib
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEMO_POLICY_PATH = PACKAGE_DIR / "policy" / "demo_policy.yaml"
+DEFAULT_DATA_DIR = Path(".fiduciary")
+PROJECT_CONFIG_NAME = "fiduciary.toml"
+DATABASE_FILE_NAME = "fiduciary.db"
+
+
+class ConfigError(ValueError):
+    """A project config file that cannot be used; the message names the file (and line where known)."""
+
+
+def find_project_config(start: Path | None = None) -> Path | None:
+    """The nearest `fiduciary.toml` in `start` (default: the current folder) or a folder above it."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / PROJECT_CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def data_dir_from_config(path: Path) -> Path | None:
+    """`data_dir` of a project config file, relative to the file's folder; None when the file sets none."""
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    value = table.get("data_dir")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f'{path}: data_dir must be a non-empty string, e.g. data_dir = ".fiduciary"')
+    return (path.parent / value).resolve()
+
+
+def default_data_dir() -> Path:
+    """The data folder when FIDUCIARY_DATA_DIR is unset: the project config's, else `./.fiduciary`."""
+    config = find_project_config()
+    found = data_dir_from_config(config) if config is not None else None
+    return found or DEFAULT_DATA_DIR
+
+
+def origin_for_bind(host: str, port: int) -> str:
+    """The http origin of a listening address. A wildcard address is not one a browser can use, so links
+    then name the loopback address of the same family (set FIDUCIARY_PUBLIC_BASE_URL to serve others)."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104 - a mapping
+    try:
+        if ipaddress.ip_address(host).version == 6:
+            host = f"[{host}]"
+    except ValueError:
+        pass  # a host name
+    return f"http://{host}:{port}"
+
+
+def check_public_base_url(value: str) -> str:
+    """An origin (`https://privacy.example.com`, optionally with a port), without its trailing slash.
+
+    A path, query or fragment is refused rather than dropped: every link appends its own absolute path, so
+    a base with a path would silently produce links to a different place than the operator meant.
+    """
+    message = "must be an origin such as https://privacy.example.com (http or https, a host, no path)"
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        raise ValueError(message) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+        raise ValueError(message)
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(message)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 class Settings(BaseSettings):
@@ -23,7 +105,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FIDUCIARY_", extra="ignore")
 
-    data_dir: Path = Field(default=Path(".fiduciary"), description="Folder for the embedded database and keys.")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Folder for the embedded database and keys; unset means `data_dir` of the nearest "
+        "fiduciary.toml (this folder or one above), else ./.fiduciary.",
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; unset means SQLite in data_dir. Use postgresql+psycopg://... for PostgreSQL.",
@@ -31,8 +117,16 @@ class Settings(BaseSettings):
     policy_file: Path | None = Field(
         default=None, description="Policy YAML loaded at start; unset means the bundled demo policy."
     )
-    public_base_url: str = Field(
-        default="http://127.0.0.1:8000", description="Origin used in links the service generates."
+    public_base_url: str | None = Field(
+        default=None,
+        description="Origin used in links the service generates (scheme and host, no path); unset means the "
+        "address `fiduciary serve` bound, or the request's Host when trust_proxy_host is on.",
+    )
+    trust_proxy_host: bool = Field(
+        default=False,
+        description="With public_base_url unset, build links from each request's Host header (scheme as the "
+        "server saw it, e.g. from X-Forwarded-Proto of a trusted proxy). Only behind a proxy that sets Host: "
+        "a client reaching the service directly chooses its own Host.",
     )
     host: str = "127.0.0.1"
     port: int = 8000
@@ -112,11 +206,27 @@ class Settings(BaseSettings):
         "after which the same key is a new request.",
     )
 
+    @field_validator("public_base_url")
+    @classmethod
+    def _origin_only(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else check_public_base_url(value)
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.data_dir / 'fiduciary.db').resolve()}"
+        return f"sqlite:///{self.database_file.resolve()}"
+
+    @property
+    def database_file(self) -> Path:
+        """The embedded SQLite file (used unless FIDUCIARY_DATABASE_URL names another database)."""
+        return self.data_dir / DATABASE_FILE_NAME
+
+    @property
+    def configured_base_url(self) -> str:
+        """FIDUCIARY_PUBLIC_BASE_URL, else the origin of the configured listening address. Outside a running
+        service (the CLI, an embedding application) this is the best answer; `serve` knows the bound one."""
+        return self.public_base_url or origin_for_bind(self.host, self.port)
 
     @property
     def resolved_policy_file(self) -> Path:

@@ -31,20 +31,34 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     extras: dict[str, object] = field(default_factory=dict)
+    # The origin `fiduciary serve` actually bound (its real port under --port 0); None outside a server.
+    bound_base_url: str | None = None
     _policy: PolicyInForce = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._policy = PolicyInForce(self.sessions)
 
     @classmethod
-    def start(cls, settings: Settings | None = None, *, migrate: bool = True, bootstrap: bool = True) -> Runtime:
+    def start(
+        cls,
+        settings: Settings | None = None,
+        *,
+        migrate: bool = True,
+        bootstrap: bool = True,
+        bound_base_url: str | None = None,
+    ) -> Runtime:
         """Open the database; `bootstrap` publishes the configured policy if nothing is published yet."""
         settings = settings or get_settings()
         engine = create_engine_for_url(settings.resolved_database_url)
         try:
             if migrate:
                 upgrade_to_head(engine)
-            runtime = cls(settings=settings, engine=engine, sessions=make_session_factory(engine))
+            runtime = cls(
+                settings=settings,
+                engine=engine,
+                sessions=make_session_factory(engine),
+                bound_base_url=bound_base_url,
+            )
             if bootstrap:
                 bootstrap_policy(runtime.sessions, settings.resolved_policy_file)
             # A missing or wrong key-encryption key stops the start here, never a corrupt read later.
@@ -53,6 +67,13 @@ class Runtime:
             engine.dispose()
             raise
         return runtime
+
+    @property
+    def public_base_url(self) -> str:
+        """The origin of every link this runtime generates: FIDUCIARY_PUBLIC_BASE_URL, else the address the
+        service bound, else the configured host and port. (The web layer may prefer a trusted proxy's Host
+        per request: `fiduciary.web.base_url.request_base_url`.)"""
+        return self.settings.public_base_url or self.bound_base_url or self.settings.configured_base_url
 
     def shared(self, key: str, kind: type[T], build: Callable[[], T]) -> T:
         """The runtime's one `kind` object under `key`, built on first use: services that keep caches (keys,

@@ -8,20 +8,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
-from sqlalchemy.orm import Session
 
-from fiduciary.audit.service import Action, AuditTrail
-from fiduciary.auth import service
 from fiduciary.auth.scopes import SCOPE_DESCRIPTIONS, Scope
-from fiduciary.config import get_settings
+from fiduciary.cli import read_session, start_runtime
 from fiduciary.errors import NotFound, ValidationFailed
-from fiduciary.runtime import Runtime
-from fiduciary.storage import session_scope
+
+# The audit trail, key service and SQLAlchemy are imported by the commands that run, not for --help.
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from fiduciary.audit.service import Action
 
 app = typer.Typer(help="Manage API keys for store backends.", no_args_is_help=True)
 
@@ -42,7 +43,9 @@ def _err() -> Console:
 
 @contextmanager
 def _session() -> Iterator[Session]:
-    runtime = Runtime.start()
+    from fiduciary.storage import session_scope
+
+    runtime = start_runtime()
     try:
         with session_scope(runtime.sessions) as session:
             yield session
@@ -61,7 +64,10 @@ def _fail_validation(exc: ValidationFailed) -> typer.Exit:
 
 def _audit(session: Session, action: Action, key_id: str) -> None:
     """Key operations at the command line are audited with the actor `cli` (DPDP Rule 6(1)(c))."""
-    AuditTrail(settings=get_settings()).record(session, actor="cli", action=action, target=key_id)
+    from fiduciary.audit.service import AuditTrail
+    from fiduciary.cli import load_settings
+
+    AuditTrail(settings=load_settings()).record(session, actor="cli", action=action, target=key_id)
 
 
 def _when(value: datetime | None) -> str:
@@ -78,6 +84,9 @@ def create(
     scope: list[str] | None = typer.Option(None, "--scope", help="One scope; repeat for several."),
 ) -> None:
     """Create a key and print it once; only its SHA-256 digest is stored, so it cannot be shown again."""
+    from fiduciary.audit.service import Action
+    from fiduciary.auth import service
+
     requested = [s for s in (scopes or "").split(",") if s.strip()] + list(scope or [])
     unknown = [s for s in requested if s.strip() not in {x.value for x in Scope}]
     for value in unknown:
@@ -100,7 +109,11 @@ def create(
 @app.command("list")
 def list_keys() -> None:
     """List keys: id, name, scopes and dates. Secrets and their digests are never shown."""
-    with _session() as session:
+    from rich.table import Table
+
+    from fiduciary.auth import service
+
+    with read_session() as session:
         rows = service.list_api_keys(session)
     if not rows:
         _err().print("No API keys. Create one with `fiduciary apikey create --name NAME --scopes ...`.")
@@ -126,6 +139,9 @@ def list_keys() -> None:
 @app.command()
 def revoke(key_id: str = typer.Argument(..., metavar="ID", help="The key id shown by `apikey list`.")) -> None:
     """Revoke a key; it stops working on the next request. Revoking a revoked key changes nothing."""
+    from fiduciary.audit.service import Action
+    from fiduciary.auth import service
+
     try:
         with _session() as session:
             row = service.revoke_api_key(session, key_id)

@@ -8,9 +8,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from fiduciary.audit.service import STREAM, verify_audit
-from fiduciary.ledger.signing import SigningKeyError, known_public_keys
-from fiduciary.runtime import Runtime
+from fiduciary.cli import start_runtime
 
 app = typer.Typer(help="The audit trail: who used which personal data, for which purpose.", no_args_is_help=True)
 console = Console(highlight=False, soft_wrap=True)
@@ -30,7 +28,10 @@ def verify_command() -> None:
 
     The hashes printed by GET /v1/audit can be compared with the head printed here.
     """
-    runtime = Runtime.start()
+    from fiduciary.audit.service import STREAM, verify_audit
+    from fiduciary.ledger.signing import SigningKeyError, known_public_keys
+
+    runtime = start_runtime()
     try:
         try:
             keys = known_public_keys(runtime.settings)

@@ -9,11 +9,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from fiduciary.config import get_settings
-from fiduciary.consent.projection import rebuild_state
-from fiduciary.consent.receipts import verify_receipt
-from fiduciary.ledger.signing import key_id_for, known_public_keys, parse_public_key, public_key_b64
-from fiduciary.runtime import Runtime
+from fiduciary.cli import load_settings, report_data, start_runtime
 
 app = typer.Typer(help="Consent state and receipts.", no_args_is_help=True)
 receipt_app = typer.Typer(help="Consent receipts.", no_args_is_help=True)
@@ -35,7 +31,9 @@ def rebuild_state_command(
     brought back. Reports whether the rebuilt tables are identical to the current ones; without --check
     the current tables are replaced by the rebuilt ones in one transaction.
     """
-    runtime = Runtime.start()
+    from fiduciary.consent.projection import rebuild_state
+
+    runtime = start_runtime()
     try:
         with runtime.sessions() as session:
             report = rebuild_state(session, apply=not check)
@@ -60,6 +58,9 @@ def rebuild_state_command(
 
 
 def _trusted_keys(public_keys: list[str]) -> dict[str, str]:
+    # cryptography, only when a receipt is verified.
+    from fiduciary.ledger.signing import key_id_for, known_public_keys, parse_public_key, public_key_b64
+
     if public_keys:
         keys: dict[str, str] = {}
         for text in public_keys:
@@ -70,7 +71,9 @@ def _trusted_keys(public_keys: list[str]) -> dict[str, str]:
                 raise typer.Exit(2) from None
             keys[key_id_for(key)] = public_key_b64(key)
         return keys
-    return {key_id_for(k): public_key_b64(k) for k in known_public_keys(get_settings())}
+    settings = load_settings()
+    report_data(settings)  # the configured keys are read from the data folder (or variables)
+    return {key_id_for(k): public_key_b64(k) for k in known_public_keys(settings)}
 
 
 def _load(path: Path) -> Any:
@@ -97,6 +100,8 @@ def verify_receipt_file(
     ),
 ) -> None:
     """Check a consent receipt offline: its signature and, if attached, its signed checkpoint."""
+    from fiduciary.consent.receipts import verify_receipt
+
     keys = _trusted_keys(public_key)
     receipt = _load(file)
     if not keys:

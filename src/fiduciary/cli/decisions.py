@@ -12,10 +12,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from fiduciary.decisions.audiences import check_audience_request, eligible_people
-from fiduciary.decisions.service import DecisionService
+from fiduciary.cli import start_runtime
 from fiduciary.errors import FiduciaryError
-from fiduciary.runtime import Runtime
 
 app = typer.Typer(help="Runtime decisions and audiences.", no_args_is_help=True)
 console = Console(highlight=False, soft_wrap=True, stderr=True)
@@ -39,7 +37,9 @@ def decide_command(
     as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
 ) -> None:
     """May ACTOR use these categories of SUBJECT_ID's data for PURPOSE? Exit 0 when allowed, 1 when denied."""
-    runtime = Runtime.start()
+    from fiduciary.decisions.service import DecisionService
+
+    runtime = start_runtime()
     try:
         with runtime.sessions() as session:
             decision = DecisionService(runtime).decide(session, actor, subject_id, purpose, category, strict=strict)
@@ -77,10 +77,13 @@ def audience_command(
     ),
 ) -> None:
     """Print the person ids PURPOSE may reach now, one a line, in id order."""
+    from fiduciary.decisions.audiences import check_audience_request, eligible_people
+    from fiduciary.decisions.service import DecisionService
+
     ids = None
     if subjects is not None:
         ids = [line.strip() for line in subjects.read_text(encoding="utf-8").splitlines() if line.strip()]
-    runtime = Runtime.start()
+    runtime = start_runtime()
     try:
         service = DecisionService(runtime)
         policy = service.policy()

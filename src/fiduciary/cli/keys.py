@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from fiduciary.audit.service import Action, AuditTrail, Outcome
-from fiduciary.cli import command_runtime
+from fiduciary.cli import command_runtime, load_settings, report_data, require_data_folder
 from fiduciary.cli.vault import journal_gap_text
-from fiduciary.config import get_settings
-from fiduciary.storage import create_engine_for_url, session_scope
-from fiduciary.vault.service import KeyStatus, check_vault_keys, generate_kek, key_status, rotate_keks
+
+# The vault service (SQLAlchemy, cryptography) is imported by the command that runs, not for --help.
+if TYPE_CHECKING:
+    from fiduciary.vault.service import KeyStatus
 
 app = typer.Typer(help="Vault keys: status, key-encryption-key rotation, new keys.", no_args_is_help=True)
 console = Console(highlight=False, soft_wrap=True)
@@ -46,7 +46,12 @@ def _problems(status: KeyStatus) -> list[str]:
 @app.command("status")
 def status_command() -> None:
     """What the data expects against what is configured; exit 1 if the service would refuse to start."""
-    settings = get_settings()
+    from fiduciary.storage import create_engine_for_url
+    from fiduciary.vault.service import key_status
+
+    settings = load_settings()
+    require_data_folder(settings)  # opening a missing SQLite file would create it
+    report_data(settings)
     engine = create_engine_for_url(settings.resolved_database_url)
     try:
         status = key_status(settings, engine)
@@ -88,6 +93,12 @@ def rotate_command(
     Before: set the new key as FIDUCIARY_KEK (or its key file) and the old one in FIDUCIARY_KEK_PREVIOUS on
     every process. After this reports 0 remaining, FIDUCIARY_KEK_PREVIOUS can be removed.
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from fiduciary.audit.service import Action, AuditTrail, Outcome
+    from fiduciary.storage import session_scope
+    from fiduciary.vault.service import check_vault_keys, key_status, rotate_keks
+
     with command_runtime(console) as runtime:
         keys = check_vault_keys(runtime)
         status = key_status(runtime.settings, runtime.engine)
@@ -127,6 +138,8 @@ def generate_command(
     file: Path | None = typer.Option(None, "--file", help="Write the key to this new file (mode 0600) instead."),
 ) -> None:
     """A new random key-encryption key: base64 for FIDUCIARY_KEK, or a new key file, with its kek id."""
+    from fiduciary.vault.service import generate_kek
+
     key_b64, kek_id = generate_kek()
     if file is None:
         typer.echo(f"{key_b64}  kek_id={kek_id}")

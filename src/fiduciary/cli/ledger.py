@@ -7,17 +7,19 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from fiduciary.consent.receipt_check import ReceiptComparison, compare_receipts, trusted_keys
+from fiduciary.cli import start_runtime
 from fiduciary.ledger.chain import STREAM_RE
-from fiduciary.ledger.service import Ledger, streams, verify
-from fiduciary.ledger.signing import SigningKeyError, known_public_keys, load_signer, public_keys_document
-from fiduciary.runtime import Runtime
+
+# Receipt checks and the runtime (SQLAlchemy, cryptography) are imported by the command that runs.
+if TYPE_CHECKING:
+    from fiduciary.consent.receipt_check import ReceiptComparison
+    from fiduciary.runtime import Runtime
 
 app = typer.Typer(help="Verify and maintain the append-only ledgers.", no_args_is_help=True)
 console = Console(highlight=False, soft_wrap=True)
@@ -26,6 +28,8 @@ console = Console(highlight=False, soft_wrap=True)
 @contextmanager
 def _key_errors() -> Iterator[None]:
     """A configuration problem with the signing key is a message and exit code 2, not a traceback."""
+    from fiduciary.ledger.signing import SigningKeyError  # cryptography, only for commands that sign
+
     try:
         yield
     except SigningKeyError as exc:
@@ -50,10 +54,14 @@ def verify_command(
     ),
 ) -> None:
     """Check every event hash, link and signed checkpoint; exit 1 naming the first bad position."""
+    from fiduciary.consent.receipt_check import trusted_keys
+    from fiduciary.ledger.service import streams, verify
+    from fiduciary.ledger.signing import known_public_keys
+
     if stream != "all":
         _stream_name(stream)
     files = _receipt_files(receipts) if receipts is not None else None
-    runtime = Runtime.start()
+    runtime = start_runtime()
     failed = False
     try:
         with _key_errors():
@@ -132,6 +140,8 @@ def _describe(path: Path, result: ReceiptComparison) -> str:
 
 def _check_receipts(runtime: Runtime, files: Sequence[Path], keys: dict[str, str]) -> bool:
     """Compare every receipt file with the ledger, printing each disagreement; True if all agree."""
+    from fiduciary.consent.receipt_check import compare_receipts
+
     if not files:
         console.print("receipts: [red]no receipt files (*.json) found[/red]: nothing was compared")
         return False
@@ -170,8 +180,10 @@ def seal_command(
     stream: str = typer.Option(..., "--stream", help="The stream to sign now, e.g. consent or audit."),
 ) -> None:
     """Sign a checkpoint over the stream's current head (run from a scheduler to bound the unsigned tail)."""
+    from fiduciary.ledger.service import Ledger
+
     _stream_name(stream)
-    runtime = Runtime.start()
+    runtime = start_runtime()
     try:
         with _key_errors():
             ledger = Ledger.from_settings(stream, runtime.settings)
@@ -199,7 +211,9 @@ def public_key_command(
     output_format: KeyFormat = typer.Option(KeyFormat.BASE64, "--format", help="base64 (raw 32 bytes), pem or json."),
 ) -> None:
     """Print the public key that verifies checkpoints (json: every key, as /.well-known/fiduciary-keys.json)."""
-    runtime = Runtime.start(migrate=False)
+    from fiduciary.ledger.signing import load_signer, public_keys_document
+
+    runtime = start_runtime(migrate=False)
     try:
         with _key_errors():
             signer = load_signer(runtime.settings)
@@ -208,7 +222,7 @@ def public_key_command(
     if output_format is KeyFormat.PEM:
         typer.echo(signer.public_key_pem, nl=False)
     elif output_format is KeyFormat.JSON:
-        typer.echo(json.dumps(public_keys_document(signer, issuer=runtime.settings.public_base_url), indent=2))
+        typer.echo(json.dumps(public_keys_document(signer, issuer=runtime.public_base_url), indent=2))
     else:
         typer.echo(f"{signer.public_key_b64}  key_id={signer.key_id}")
 

@@ -10,11 +10,15 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from fiduciary.cli.policy import app
-from fiduciary.policy.loader import PolicyProblem, PolicyReport, analyse_policy_file, policy_json_schema_text
+
+# The loader (YAML, the pydantic schema) is imported by the command that runs, not for --help.
+if TYPE_CHECKING:
+    from fiduciary.policy.loader import PolicyProblem, PolicyReport
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -78,6 +82,8 @@ def check(
     Exit status: 0 when there is no error (and no warning with --strict), 1 when there are problems,
     2 when the file cannot be found or read.
     """
+    from fiduciary.policy.loader import analyse_policy_file
+
     report = analyse_policy_file(file)
     unreadable = [p for p in report.problems if p.code in ("file_not_found", "not_a_file", "unreadable")]
     if output_format is OutputFormat.JSON:
@@ -97,6 +103,8 @@ def schema(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of printing."),
 ) -> None:
     """Print the JSON Schema of the policy file (for editors and CI validation)."""
+    from fiduciary.policy.loader import policy_json_schema_text
+
     text = policy_json_schema_text()
     if output is None:
         typer.echo(text, nl=False)

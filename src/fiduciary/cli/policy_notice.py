@@ -13,8 +13,6 @@ from pathlib import Path
 import typer
 
 from fiduciary.cli.policy import app
-from fiduciary.policy.loader import PolicyInvalid, load_policy
-from fiduciary.policy.notice import available_languages, render_notice, resolve_language
 
 
 class NoticeFormatOption(StrEnum):
@@ -46,6 +44,10 @@ def render(
     ),
 ) -> None:
     """Render the privacy notice generated from a policy file."""
+    # The loader and the renderer (YAML, pydantic, Jinja, Babel) only when rendering, not for --help.
+    from fiduciary.policy.loader import PolicyInvalid, load_policy
+    from fiduciary.policy.notice import available_languages, render_notice, resolve_language
+
     if base_url is not None and not base_url.startswith(("https://", "http://")):
         _error("--base-url must start with https:// or http://")
         raise typer.Exit(2)

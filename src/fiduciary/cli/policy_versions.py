@@ -6,20 +6,20 @@ import json
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
+from fiduciary.cli import start_runtime
 from fiduciary.cli.policy import app
-from fiduciary.config import get_settings
 from fiduciary.errors import FiduciaryError
-from fiduciary.policy import versions
-from fiduciary.policy.diff import PolicyChange, diff_policies, reconsent_purposes, summarise
-from fiduciary.policy.loader import LoadedPolicy, PolicyInvalid, load_policy
-from fiduciary.policy.schema import PolicyDocument
-from fiduciary.publishing import publish_policy
-from fiduciary.runtime import Runtime
-from fiduciary.storage import session_scope, utcnow
+
+# The policy domain (YAML, pydantic, SQLAlchemy) is imported by the command that runs, not for --help.
+if TYPE_CHECKING:
+    from fiduciary.policy.diff import PolicyChange
+    from fiduciary.policy.loader import LoadedPolicy
+    from fiduciary.policy.schema import PolicyDocument
+    from fiduciary.runtime import Runtime
 
 
 class OutputFormat(StrEnum):
@@ -42,6 +42,8 @@ def _fail_domain(exc: FiduciaryError) -> NoReturn:
 
 def _load(path: Path) -> LoadedPolicy:
     """Load and validate a policy file, or print every problem and exit 1."""
+    from fiduciary.policy.loader import PolicyInvalid, load_policy
+
     try:
         loaded = load_policy(path)
     except PolicyInvalid as exc:
@@ -74,15 +76,19 @@ def _parse_when(text: str | None) -> datetime | None:
 def _start() -> Runtime:
     # Commands that manage versions never bootstrap: publishing the demo policy before the user's own
     # file would make the demo version 1 of their history.
-    return Runtime.start(get_settings(), bootstrap=False)
+    return start_runtime(bootstrap=False)
 
 
 def _change_lines(changes: list[PolicyChange]) -> None:
+    from fiduciary.policy import versions
+
     for line in versions.describe_changes(changes):
         typer.echo(f"  {line}")
 
 
 def _reconsent(changes: list[PolicyChange], new: PolicyDocument) -> list[str]:
+    from fiduciary.policy.diff import reconsent_purposes
+
     return sorted(reconsent_purposes(changes, new))
 
 
@@ -96,6 +102,10 @@ def publish_command(
     ),
 ) -> None:
     """Store the file as a new immutable version and list what changed since the last one."""
+    from fiduciary.policy.diff import summarise
+    from fiduciary.publishing import publish_policy
+    from fiduciary.storage import session_scope, utcnow
+
     when = _parse_when(effective_from)
     loaded = _load(file)
     runtime = _start()
@@ -146,6 +156,9 @@ def versions_command(
     output: OutputFormat = typer.Option(OutputFormat.TEXT, "--format", help="text or json."),
 ) -> None:
     """List the published versions, oldest first; `*` marks the one in force."""
+    from fiduciary.policy import versions
+    from fiduciary.storage import session_scope, utcnow
+
     runtime = _start()
     try:
         with session_scope(runtime.sessions) as session:
@@ -197,6 +210,10 @@ def diff_command(
     output: OutputFormat = typer.Option(OutputFormat.TEXT, "--format", help="text or json."),
 ) -> None:
     """List every change between two policies, each marked MATERIAL or minor."""
+    from fiduciary.policy import versions
+    from fiduciary.policy.diff import diff_policies, summarise
+    from fiduciary.storage import session_scope
+
     by_file = old is not None or new is not None
     by_version = from_version is not None or to_version is not None
     if by_file and by_version:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.console import Console
 
 from fiduciary.cli import command_runtime
-from fiduciary.housekeeping import purge_vault
-from fiduciary.vault.erasure import NO_GAP, JournalGap, restore_replay, unapplied_erasures
-from fiduciary.vault.service import check_vault_keys
+
+# The vault (SQLAlchemy, cryptography) is imported by the command that runs, not for --help.
+if TYPE_CHECKING:
+    from fiduciary.vault.erasure import JournalGap
 
 app = typer.Typer(help="Personal-data vault maintenance: purge erased data, verify the erasure journal.")
 console = Console(highlight=False, soft_wrap=True)
@@ -18,6 +21,8 @@ def restore_replay_command(
     batch_size: int = typer.Option(1000, min=1, max=10_000, help="Journal entries applied per transaction."),
 ) -> None:
     """Re-apply every journaled erasure after restoring a database backup (idempotent; run before serving)."""
+    from fiduciary.vault.erasure import restore_replay
+
     with command_runtime(console) as runtime:
         report = restore_replay(runtime, batch_size=batch_size)
     console.print(
@@ -47,6 +52,8 @@ def purge_command(
     The same job the service's housekeeping runs (`fiduciary.housekeeping.purge_vault`); by hand the WAL is
     checkpointed even when nothing was left to purge.
     """
+    from fiduciary.housekeeping import purge_vault
+
     with command_runtime(console) as runtime:
         counts = purge_vault(runtime, batch_size=batch_size, always_checkpoint=True)
     console.print(
@@ -62,6 +69,9 @@ def verify_journal_command() -> None:
     Exit 1 naming the first bad line, or listing (by pseudonymous id) the journaled people the database
     shows un-erased, as after restoring a backup: `fiduciary restore-replay` completes their erasure.
     """
+    from fiduciary.vault.erasure import NO_GAP, unapplied_erasures
+    from fiduciary.vault.service import check_vault_keys
+
     with command_runtime(console) as runtime:
         keys = check_vault_keys(runtime)
         report = keys.journal.verify()

@@ -277,7 +277,7 @@ class ConsentService:
         self.runtime = runtime
         self.signer: Signer = load_signer(runtime.settings)
         self.ledger = Ledger.from_settings(projection.STREAM, runtime.settings, self.signer)
-        self.base_url = runtime.settings.public_base_url
+        self.base_url = runtime.public_base_url
         self._idempotency_ttl = timedelta(hours=runtime.settings.idempotency_ttl_hours)
         self._compiled: dict[int, CompiledPolicy] = {}
 
@@ -309,8 +309,10 @@ class ConsentService:
         idempotency_key: str | None = None,
         locate: Locate = _default_locate,
         gpc_subjects: Sequence[str] = (),
+        base_url: str | None = None,
     ) -> list[ConsentResult]:
         """Record every item or none. `idempotency_key` is already scoped ("<api key id>:<client key>").
+        `base_url` is the origin of the receipts' notice links (default: the runtime's public base URL).
 
         The same key with the same items answers the stored results (`replayed=True`) and writes nothing;
         the same key with different items is a 409.
@@ -368,7 +370,7 @@ class ConsentService:
             )
             events.append((event_by_action[item.action], payload))
             texts.append(text)
-        results = self._append(session, policy, events, texts)
+        results = self._append(session, policy, events, texts, base_url or self.base_url)
         if idempotency_key is not None:
             session.add(
                 ConsentIdempotency(
@@ -393,6 +395,7 @@ class ConsentService:
         policy: CompiledPolicy,
         events: Sequence[tuple[str, dict[str, Any]]],
         texts: Sequence[str],
+        base_url: str,
     ) -> list[ConsentResult]:
         batch = self.ledger.append_texts(session, [event_type for event_type, _ in events], texts)
         moment, first = batch.recorded_at, batch.first_position
@@ -425,7 +428,7 @@ class ConsentService:
             ],
             moment,
             self.signer,
-            base_url=self.base_url,
+            base_url=base_url,
             stream=batch.stream,
         )
         return [
@@ -437,7 +440,7 @@ class ConsentService:
 
     # ----------------------------------------------------------------------------------------- receipts
 
-    def receipt(self, session: Session, position: int) -> dict[str, Any]:
+    def receipt(self, session: Session, position: int, *, base_url: str | None = None) -> dict[str, Any]:
         """The receipt of the consent event at `position`, rebuilt from the ledger and signed afresh.
 
         Identical in content to the one returned at write time; carries the signed checkpoint that covers
@@ -450,7 +453,7 @@ class ConsentService:
         receipt = build_receipt(
             policy,
             ReceiptEvent(entry.position, entry.hash, entry.event_type, entry.recorded_at, entry.payload),
-            base_url=self.base_url,
+            base_url=base_url or self.base_url,
         )
         sign_receipts([receipt], self.signer)
         checkpoint = checkpoint_covering(session, projection.STREAM, position)

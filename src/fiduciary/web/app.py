@@ -23,13 +23,16 @@ from fiduciary.web.routes import vault as vault_routes
 from fiduciary.web.security import install_security
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
-    """Build the app. Tests pass a `runtime` bound to their database; `serve` lets the app start its own."""
+def create_app(
+    settings: Settings | None = None, runtime: Runtime | None = None, *, bound_base_url: str | None = None
+) -> FastAPI:
+    """Build the app. Tests pass a `runtime` bound to their database; `serve` lets the app start its own,
+    telling it the origin it bound (`bound_base_url`) so generated links name the real port."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = runtime is None
-        app.state.runtime = runtime or Runtime.start(settings)
+        app.state.runtime = runtime or Runtime.start(settings, bound_base_url=bound_base_url)
         # Seal the ledgers, purge erased data and expired idempotency keys every few minutes, in a daemon
         # thread stopped (and joined) before the runtime closes; None when the interval is 0.
         app.state.housekeeping = start_background_housekeeping(app.state.runtime)

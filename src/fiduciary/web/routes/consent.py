@@ -37,7 +37,7 @@ from fiduciary.errors import FieldProblem, Forbidden, ValidationFailed
 from fiduciary.policy.versions import NoPolicyInForce
 from fiduciary.runtime import Runtime
 from fiduciary.vault.people import SUBJECT_ID_RE, get_person, new_visitor_id
-from fiduciary.web.deps import get_runtime, get_session
+from fiduciary.web.deps import get_runtime, get_session, request_base_url
 from fiduciary.web.security import cross_origin, public_rate_limit, require_scopes
 
 router = APIRouter(tags=["consent"])
@@ -311,6 +311,7 @@ def record_consents(
         idempotency_key=scoped,
         locate=_locator(origins),
         gpc_subjects=[body.subject_id] if signalled else (),
+        base_url=request_base_url(request),
     )
     return _reply(_subject_json(body.subject_id, results), any(r.replayed for r in results))
 
@@ -365,7 +366,12 @@ def record_consent_batch(
     # then stands (11 CCR §7025(c)(3)). A batch that then fails validation rolls the opt-outs back with it.
     apply_gpc_many(service, session, signals)
     results = service.record_many(
-        session, items, idempotency_key=scoped, locate=_locator(origins), gpc_subjects=[s for s, _ in signals]
+        session,
+        items,
+        idempotency_key=scoped,
+        locate=_locator(origins),
+        gpc_subjects=[s for s, _ in signals],
+        base_url=request_base_url(request),
     )
     grouped: list[str] = []
     cursor = 0
@@ -383,11 +389,12 @@ def record_consent_batch(
 )
 def get_receipt(
     position: Annotated[int, Path(ge=1, le=2**53 - 1)],
+    request: Request,
     _key: ApiKey = Depends(require_scopes(Scope.CONSENT_READ)),
     session: Session = Depends(get_session),
     service: ConsentService = Depends(consent_service),
 ) -> dict[str, Any]:
-    return service.receipt(session, position)
+    return service.receipt(session, position, base_url=request_base_url(request))
 
 
 @router.get(
@@ -457,9 +464,10 @@ def _origin(url: str) -> str | None:
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
-def allowed_origins(runtime: Runtime) -> set[str]:
+def allowed_origins(request: Request) -> set[str]:
     """The store's website (from the policy) and this service's public origin."""
-    origins = {_origin(runtime.settings.public_base_url)}
+    runtime = get_runtime(request)
+    origins = {_origin(request_base_url(request))}
     with contextlib.suppress(NoPolicyInForce):  # no policy in force: only our own origin is allowed
         origins.add(_origin(str(runtime.policy().document.controller.website)))
     return {o for o in origins if o}
@@ -472,17 +480,17 @@ def banner_origin(request: Request) -> str | None:
     never echoed. Used by `cross_origin`, which puts the CORS headers on every answer, errors included.
     """
     origin = _origin(request.headers.get("origin") or "")
-    return origin if origin and origin in allowed_origins(get_runtime(request)) else None
+    return origin if origin and origin in allowed_origins(request) else None
 
 
-def check_origin(request: Request, runtime: Runtime = Depends(get_runtime)) -> str:
+def check_origin(request: Request) -> str:
     """Public consent logging accepts requests only from the store's own pages (DESIGN.md security model).
 
     Browsers always send `Origin` on a cross-origin POST; `Referer` is the fallback for same-origin forms.
     """
     raw = request.headers.get("origin") or request.headers.get("referer")
     origin = _origin(raw) if raw else None
-    if origin is None or origin not in allowed_origins(runtime):
+    if origin is None or origin not in allowed_origins(request):
         raise Forbidden("Consent may be logged here only from the store's own website.", code="origin_not_allowed")
     return origin
 
@@ -535,7 +543,7 @@ def banner_consents(
     def locate(index: int, name: str) -> str:
         return "body.visitor_id" if name == "subject_id" else _locator(origins)(index, name)
 
-    results = service.record_many(session, items, locate=locate)
+    results = service.record_many(session, items, locate=locate, base_url=request_base_url(request))
     return _reply(_subject_json(visitor_id, results, visitor_id=visitor_id))
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from fiduciary.ledger.signing import Signer, load_signer, public_keys_document
 from fiduciary.runtime import Runtime
-from fiduciary.web.deps import get_runtime
+from fiduciary.web.deps import get_runtime, request_base_url
 
 router = APIRouter(tags=["keys"])
 
@@ -30,6 +30,6 @@ def get_signer(runtime: Runtime = Depends(get_runtime)) -> Signer:
     summary="Public keys that verify ledger checkpoints and receipts",
     response_description="Current and retired Ed25519 keys, as raw base64, PEM and JWK.",
 )
-def fiduciary_keys(response: Response, runtime: Runtime = Depends(get_runtime)) -> dict[str, Any]:
+def fiduciary_keys(request: Request, response: Response, runtime: Runtime = Depends(get_runtime)) -> dict[str, Any]:
     response.headers["Cache-Control"] = "public, max-age=300"
-    return public_keys_document(get_signer(runtime), issuer=runtime.settings.public_base_url)
+    return public_keys_document(get_signer(runtime), issuer=request_base_url(request))

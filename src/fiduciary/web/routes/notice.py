@@ -22,7 +22,7 @@ from fiduciary.policy.notice import (
     render_notice,
     resolve_language,
 )
-from fiduciary.web.deps import get_runtime, get_session
+from fiduciary.web.deps import get_session, request_base_url
 from fiduciary.web.problems import problem_response, request_instance
 from fiduciary.web.security import public_rate_limit
 
@@ -106,7 +106,7 @@ def _notice(request: Request, session: Session, fmt: NoticeFormat, lang: str | N
         )
     language = _choose_language(request, lang, current.document.language)
     published = versions.history(session)
-    base_url = get_runtime(request).settings.public_base_url
+    base_url = request_base_url(request)
     key = (
         tuple((p.version, p.content_hash) for p in published),
         current.version,

@@ -45,7 +45,7 @@ from fiduciary.errors import Conflict, FieldProblem, ValidationFailed
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.runtime import Runtime
 from fiduciary.vault.people import get_person
-from fiduciary.web.deps import get_runtime, get_session
+from fiduciary.web.deps import get_runtime, get_session, request_base_url
 from fiduciary.web.security import public_rate_limit, require_scopes
 
 router = APIRouter(tags=["unsubscribe"])
@@ -229,6 +229,7 @@ class HeadersOut(BaseModel):
 )
 def unsubscribe_headers(
     body: HeadersIn,
+    request: Request,
     _key: ApiKey = Depends(require_scopes(Scope.CONSENT_WRITE)),
     runtime: Runtime = Depends(get_runtime),
     session: Session = Depends(get_session),
@@ -257,6 +258,6 @@ def unsubscribe_headers(
     get_person(session, body.subject_id, field="body.subject_id")
     expires_at = (datetime.now(UTC) + timedelta(days=body.valid_days)).replace(microsecond=0)
     token = make_token(secret_key(runtime), body.subject_id, body.purpose, expires_at=expires_at)
-    base = runtime.settings.public_base_url
+    base = request_base_url(request)
     headers = list_unsubscribe_headers(base, token, mailto=body.mailto)
     return HeadersOut(headers=headers, url=unsubscribe_url(base, token), expires_at=expires_at)
