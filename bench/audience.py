@@ -134,7 +134,9 @@ def time_audience(
             started = time.perf_counter()
             count = sum(
                 len(chunk)
-                for chunk in eligible_people(session, policy.compiled_purposes[purpose], today=TODAY, subject_ids=ids)
+                for chunk in eligible_people(
+                    session, policy.compiled_purposes[purpose], today=TODAY, policy=policy, subject_ids=ids
+                )
             )
             best = min(best, time.perf_counter() - started)
     return best, count

@@ -30,7 +30,7 @@ from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from fiduciary.consent import projection
+from fiduciary.consent import children, projection
 from fiduciary.consent.evidence import Evidence, evidence_from, truncate_ip
 from fiduciary.consent.models import ConsentIdempotency, ConsentState, GpcOptOut, VisitorLink
 from fiduciary.consent.payloads import PayloadWriter
@@ -53,7 +53,7 @@ from fiduciary.runtime import Runtime
 from fiduciary.storage.base import utcnow
 from fiduciary.storage.ids import IDS, bind_ids, dialect_of, ids_in, per_dialect
 from fiduciary.vault.models import Person
-from fiduciary.vault.people import ACTIVE, SUBJECT_ID_RE, is_adult, is_child
+from fiduciary.vault.people import ACTIVE, SUBJECT_ID_RE
 
 __all__ = [
     "ConsentAction",
@@ -477,9 +477,6 @@ class ConsentService:
         """
         if not _fields_look_valid(policy, items):
             self._field_problems(policy, items, locate)
-        compiled = policy.compiled_purposes
-        if not all(compiled[p].needs_consent for p in {item.purpose for item in items}):
-            self._refuse_non_consent_purpose(policy, items, locate)
         return self._check_people(session, policy, items, locate)
 
     @staticmethod
@@ -555,9 +552,11 @@ class ConsentService:
         if not person_ids <= people.keys():
             raise NotFound("No person has this id.", code="person_not_found")
         today = policy.today()  # the store's calendar, as decisions use (a birthday ends childhood there)
-        if not guardian_ids and all(
-            p.status == ACTIVE and not is_child(p.age_status, p.adult_on, today)
-            for p in map(people.__getitem__, person_ids)
+        if (
+            not guardian_ids
+            and not children.needs_people_check(policy, items)
+            and all(p.status == ACTIVE for p in map(people.__getitem__, person_ids))
+            and not children.any_child(policy, people, list(person_ids), today)
         ):
             return people, links  # the usual batch: active adults and visitors, no guardian; nothing below applies
         for index, item in enumerate(items):
@@ -568,49 +567,11 @@ class ConsentService:
                     code="person_closed",
                     fields=[FieldProblem(locate(index, "subject_id"), "account closed")],
                 )
-            guardian = people.get(item.guardian_id) if item.guardian_id else None
-            if item.guardian_id and (
-                guardian is None
-                or guardian.status != ACTIVE
-                or guardian.id == item.subject_id
-                or not is_adult(guardian.age_status, guardian.adult_on, today)
-            ):
-                raise Conflict(
-                    "The guardian must be an existing, active adult person other than the child "
-                    "(DPDP s.9(1), Rule 10).",
-                    code="child_protection",
-                    fields=[FieldProblem(locate(index, "guardian_id"), "not a verified adult person")],
-                )
-            if item.action != "grant" or subject is None or not is_child(subject.age_status, subject.adult_on, today):
-                continue
-            if policy.compiled_purposes[item.purpose].barred_for_children:
-                raise Conflict(
-                    f"Purpose '{item.purpose}' involves tracking, profiling or targeted advertising, which is "
-                    "never permitted for a child, even with a guardian's consent (DPDP s.9(3)).",
-                    code="child_protection",
-                    fields=[FieldProblem(locate(index, "purpose"), "barred for children")],
-                )
-            if item.channel != ConsentChannel.GUARDIAN or guardian is None:
-                raise Conflict(
-                    "This person is a child: consent must come from a verified guardian, on the guardian "
-                    "channel, naming the guardian's person id (DPDP s.9(1), Rule 10).",
-                    code="child_protection",
-                    fields=[FieldProblem(locate(index, "guardian_id"), "a guardian's consent is required")],
-                )
+            guardian = children.check_guardian(
+                index, item, people.get(item.guardian_id) if item.guardian_id else None, today, locate
+            )
+            children.check_item(policy, index, item, subject, guardian, today, locate)
         return people, links
-
-    @staticmethod
-    def _refuse_non_consent_purpose(policy: CompiledPolicy, items: Sequence[ConsentInput], locate: Locate) -> None:
-        for index, item in enumerate(items):
-            purpose = policy.compiled_purposes[item.purpose]
-            if not purpose.needs_consent:
-                raise Conflict(
-                    f"Purpose '{item.purpose}' runs on {purpose.legal_ground.value.replace('_', ' ')} and needs no "
-                    "consent; a person who disagrees objects or restricts it through "
-                    "POST /v1/people/{id}/restrictions.",
-                    code="purpose_not_consent_based",
-                    fields=[FieldProblem(locate(index, "purpose"), f"legal ground is {purpose.legal_ground.value}")],
-                )
 
 
 # ------------------------------------------------------------------------------------------------- reads

@@ -23,6 +23,7 @@ from fiduciary.consent.models import ConsentState, VisitorLink
 from fiduciary.consent.reconsent import reconsent_floors
 from fiduciary.consent.restrictions import active_restrictions
 from fiduciary.decisions.engine import (
+    ANONYMOUS,
     ConsentFact,
     Decision,
     Reason,
@@ -212,7 +213,8 @@ class DecisionService:
                     restrictions=tuple(RestrictionFact(r.purpose, r.kind) for r in restrictions.get(target, ())),
                 )
             else:
-                out[subject] = SubjectFacts(subject, consents=held)
+                # An unlinked visitor is anonymous: no account and no age to ask for (decision 0015).
+                out[subject] = SubjectFacts(subject, age_status=ANONYMOUS, consents=held)
         return out
 
     def prepare(self, session: Session, subject_ids: Iterable[str]) -> DecisionContext:

@@ -23,7 +23,7 @@ from fiduciary.consent.restrictions import Restriction, active_restrictions, add
 from fiduciary.consent.service import ConsentService
 from fiduciary.runtime import Runtime
 from fiduciary.vault.models import Person
-from fiduciary.vault.people import close_person, create_person, declare_age, get_person, require_active
+from fiduciary.vault.people import close_person, create_person, get_person, redeclare_age, require_active
 from fiduciary.web.deps import get_runtime, get_session
 from fiduciary.web.routes.audit import audit_trail, request_id
 from fiduciary.web.security import require_scopes
@@ -134,14 +134,18 @@ def read(
 def age(
     person_id: PersonId,
     body: AgeDeclaration,
-    _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
+    key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
     session: Session = Depends(get_session),
     runtime: Runtime = Depends(get_runtime),
+    trail: AuditTrail = Depends(audit_trail),
+    req_id: str = Depends(request_id),
 ) -> PersonOut:
     person = get_person(session, person_id, field="path.person_id")
     require_active(person)
-    declare_age(person, policy=runtime.policy(), date_of_birth=body.date_of_birth, is_child=body.is_child)
-    session.flush()
+    # A child found on a store that serves none: the account is closed (status `closed` in the answer).
+    policy = runtime.policy()
+    if redeclare_age(session, person, policy=policy, date_of_birth=body.date_of_birth, is_child=body.is_child):
+        trail.record(session, actor=key.id, action=Action.PERSON_CLOSE, person_id=person.id, request_id=req_id)
     return _out(person)
 
 
