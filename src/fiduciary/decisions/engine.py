@@ -234,14 +234,14 @@ def _child_rules(
     policy: CompiledPolicy, cp: CompiledPurpose, facts: SubjectFacts, purpose: str, reasons: list[Reason]
 ) -> bool:
     """Rule 4 for a child; True when it denies. Part B purposes and s.17(1) exemptions still never track."""
+    if not policy.guardian_consent and not cp.child_exempt:
+        reasons.append(_NOT_SERVED)  # the store takes no child, even with a guardian
+        return True
     if cp.barred_for_children:
         reasons.append(_CHILD)  # DPDP s.9(3), whatever consent or an exemption says
         return True
     if cp.child_exempt:
         return False  # DPDP s.9(5) Fourth Schedule Part B; s.17(1) disapplies Chapter II (s.9 with it)
-    if not policy.guardian_consent:
-        reasons.append(_NOT_SERVED)  # the store takes no child, even with a guardian
-        return True
     row = facts.consents.get(purpose)
     if row is None or row.status != GRANTED or row.guardian_id is None:
         reasons.append(_GUARDIAN)  # DPDP s.9(1), Rule 10: a verified guardian's consent before any processing

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from fiduciary.audit.service import Action, AuditTrail
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
+from fiduciary.consent.evidence import evidence_from
+from fiduciary.consent.guardians import grant_for_account
 from fiduciary.consent.linking import link_visitor
 from fiduciary.consent.restrictions import Restriction, active_restrictions, add_restriction, lift_restriction
 from fiduciary.consent.service import ConsentService
@@ -89,6 +91,21 @@ class LinkOut(BaseModel):
     linked: bool = Field(description="False when the visitor was already linked to this person (nothing written).")
     copied_purposes: list[str]
     ledger_position: int | None
+
+
+class GuardianConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    guardian_id: str = Field(max_length=40, description="The guardian's person id: an active, verified adult.")
+    action: Literal["grant", "withdraw"] = "grant"
+    language: str = Field(default="en", max_length=16, description="The language of the notice the guardian saw.")
+
+
+class GuardianConsentOut(BaseModel):
+    subject_id: str
+    guardian_id: str
+    purposes: list[str] = Field(description="The account purposes the guardian's choice covers, one event each.")
+    ledger_positions: list[int]
 
 
 def _out(person: Person) -> PersonOut:
@@ -225,4 +242,37 @@ def link(
         linked=result.created,
         copied_purposes=list(result.copied),
         ledger_position=result.ledger_position,
+    )
+
+
+@router.post(
+    "/{person_id}/guardian-consent",
+    status_code=201,
+    summary="A guardian's consent for a child's account: every non-consent purpose of the account (DPDP s.9(1))",
+    response_model=GuardianConsentOut,
+)
+def guardian_consent(
+    person_id: PersonId,
+    body: GuardianConsentIn,
+    request: Request,
+    _key: ApiKey = Depends(require_scopes(Scope.CONSENT_WRITE)),
+    session: Session = Depends(get_session),
+    runtime: Runtime = Depends(get_runtime),
+) -> GuardianConsentOut:
+    get_person(session, person_id, field="path.person_id")
+    evidence = evidence_from(request.headers.get("user-agent"), request.client.host if request.client else None)
+    results = grant_for_account(
+        ConsentService.for_runtime(runtime),
+        session,
+        person_id,
+        body.guardian_id,
+        action=body.action,
+        language=body.language,
+        evidence=evidence,
+    )
+    return GuardianConsentOut(
+        subject_id=person_id,
+        guardian_id=body.guardian_id,
+        purposes=[r.purpose for r in results],
+        ledger_positions=[r.ledger_position for r in results],
     )
