@@ -7,7 +7,7 @@ Responses carry ids and statuses only, never a personal value: even the age is r
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -24,6 +24,7 @@ from fiduciary.consent.linking import link_visitor
 from fiduciary.consent.restrictions import Restriction, active_restrictions, add_restriction, lift_restriction
 from fiduciary.consent.service import ConsentService
 from fiduciary.runtime import Runtime
+from fiduciary.vault.age_tokens import verifier_for, verify_adult
 from fiduciary.vault.models import Person
 from fiduciary.vault.people import close_person, create_person, get_person, redeclare_age, require_active
 from fiduciary.web.deps import get_runtime, get_session
@@ -91,6 +92,12 @@ class LinkOut(BaseModel):
     linked: bool = Field(description="False when the visitor was already linked to this person (nothing written).")
     copied_purposes: list[str]
     ledger_position: int | None
+
+
+class AgeTokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(max_length=4096, description="A virtual age token naming this person (DPDP Rule 10(1)(b)).")
 
 
 class GuardianConsentIn(BaseModel):
@@ -163,6 +170,23 @@ def age(
     policy = runtime.policy()
     if redeclare_age(session, person, policy=policy, date_of_birth=body.date_of_birth, is_child=body.is_child):
         trail.record(session, actor=key.id, action=Action.PERSON_CLOSE, person_id=person.id, request_id=req_id)
+    return _out(person)
+
+
+@router.post(
+    "/{person_id}/age-token",
+    summary="Verify that a person is an adult with a virtual token (a guardian's due diligence, DPDP Rule 10(1)(b))",
+    response_model=PersonOut,
+)
+def age_token(
+    person_id: PersonId,
+    body: AgeTokenIn,
+    _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
+    session: Session = Depends(get_session),
+    runtime: Runtime = Depends(get_runtime),
+) -> PersonOut:
+    person = get_person(session, person_id, field="path.person_id")
+    verify_adult(session, person, body.token, verifier_for(runtime), now=datetime.now(UTC))
     return _out(person)
 
 
