@@ -297,3 +297,70 @@ def test_no_children_every_decision_denies_and_no_guardian_grant_is_taken(member
                 ConsentService.for_runtime(membership).record(session, guardian_grant(kid.id, purpose, parent))  # type: ignore[arg-type]
             assert raised.value.code == "children_not_served"
             session.rollback()
+
+
+# ------------------------------------------------------------ lawful guardians (disability, DPDP Rule 11)
+
+
+def test_a_lawful_guardian_consents_once_staff_verified_the_order(
+    client: TestClient, session: Session, runtime: Runtime
+) -> None:
+    headers = api_headers(session)
+    ward = client.post("/v1/people", json={"is_child": False}, headers=headers).json()["id"]
+    guardian = client.post("/v1/people", json={"is_child": False}, headers=headers).json()["id"]
+    stranger = client.post("/v1/people", json={"is_child": False}, headers=headers).json()["id"]
+    ConsentService.for_runtime(runtime).record(session, item(ward, "marketing.email"))
+    session.commit()
+    service = DecisionService(runtime)
+    assert service.decide(session, ACTOR, ward, "marketing.email").allow  # the person's own choice, for now
+    body = {"guardian_id": guardian, "order_reference": "District Court Pune G.P. 12/2026"}
+    pending = client.post(f"/v1/people/{ward}/guardianship", json=body, headers=headers)
+    assert pending.json()["guardianship"] == "pending", pending.text
+    assert service.decide(session, ACTOR, ward, "marketing.email").allow  # not in force before verification
+    verified = client.post(f"/v1/people/{ward}/guardianship/verify", json={"verified_by": "staff:dpo"}, headers=headers)
+    assert verified.json()["guardianship"] == "verified"
+    session.expire_all()
+    for purpose in ("marketing.email", "account"):
+        assert service.decide(session, ACTOR, ward, purpose).reasons[0] is Reason.GUARDIAN_CONSENT_REQUIRED
+    # the ward's own grant, and a grant by someone else, are refused; the lawful guardian's counts
+    for guardian_id, channel in ((None, "api"), (stranger, "guardian")):
+        answer = client.post(
+            "/v1/consents",
+            json={
+                "subject_id": ward,
+                "channel": channel,
+                **({"guardian_id": guardian_id} if guardian_id else {}),
+                "actions": [{"purpose": "marketing.email", "action": "grant"}],
+            },
+            headers=headers,
+        )
+        assert (answer.status_code, answer.json()["code"]) == (409, "guardian_consent_required"), answer.text
+    ok = client.post(f"/v1/people/{ward}/guardian-consent", json={"guardian_id": guardian}, headers=headers)
+    assert ok.status_code == 201, ok.text
+    assert service.decide(session, ACTOR, ward, "account").allow
+    policy = runtime.policy()
+    cp = policy.compiled_purposes["account"]
+    assert ward in [i for c in eligible_people(session, cp, today=policy.today(), policy=policy) for i in c]
+    # tracking is not barred for an adult ward (s.9(3) is about children), but needs the guardian's grant
+    assert service.decide(session, ACTOR, ward, "analytics").reasons[0] is Reason.GUARDIAN_CONSENT_REQUIRED
+
+
+def test_a_guardianship_with_bad_input_changes_nothing(client: TestClient, session: Session) -> None:
+    headers = api_headers(session)
+    ward = client.post("/v1/people", json={"is_child": False}, headers=headers).json()["id"]
+    kid = client.post("/v1/people", json={"is_child": True}, headers=headers).json()["id"]
+    before = snapshot(session)
+    bad_order = client.post(
+        f"/v1/people/{ward}/guardianship", json={"guardian_id": kid, "order_reference": "x\ny"}, headers=headers
+    )
+    assert (bad_order.status_code, bad_order.json()["errors"][0]["field"]) == (422, "body.order_reference")
+    child_guardian = client.post(
+        f"/v1/people/{ward}/guardianship", json={"guardian_id": kid, "order_reference": "Order 1/2026"}, headers=headers
+    )
+    assert (child_guardian.status_code, child_guardian.json()["code"]) == (409, "guardian_not_adult")
+    unverifiable = client.post(
+        f"/v1/people/{ward}/guardianship/verify", json={"verified_by": "staff:a"}, headers=headers
+    )
+    assert (unverifiable.status_code, unverifiable.json()["code"]) == (409, "no_guardianship")
+    session.expire_all()
+    assert snapshot(session) == before

@@ -42,6 +42,8 @@ class PersonFacts(Protocol):
     def age_status(self) -> str: ...
     @property
     def adult_on(self) -> date | None: ...
+    @property
+    def lawful_guardian(self) -> str | None: ...
 
 
 class Item(Protocol):
@@ -100,6 +102,9 @@ def check_item(
     """409 for a grant the children's rules forbid; the guardian has been validated already."""
     cp = policy.compiled_purposes[item.purpose]
     child = subject is not None and treated_as_child(policy, subject, today)
+    if not child and subject is not None and subject.lawful_guardian is not None:
+        _check_ward(index, item, cp, subject.lawful_guardian, locate)
+        return
     if item.guardian_id and item.action == "grant" and not policy.guardian_consent:
         raise Conflict(
             "This store serves no children: it takes no guardian's consent (the policy's "
@@ -170,6 +175,23 @@ def _check_child_grant(
         )
 
 
+def _check_ward(index: int, item: Item, cp: CompiledPurpose, guardian_id: str, locate: Locate) -> None:
+    """A person under lawful guardianship consents through that guardian alone (DPDP s.9(1), Rule 11)."""
+    if item.action == "grant" and (item.channel != GUARDIAN_CHANNEL or item.guardian_id != guardian_id):
+        raise Conflict(
+            "This person has a lawful guardian: consent must come from that guardian, on the guardian channel "
+            "(DPDP s.9(1), Rule 11).",
+            code="guardian_consent_required",
+            fields=[FieldProblem(locate(index, "guardian_id"), "the lawful guardian's consent is required")],
+        )
+    if not cp.needs_consent and (cp.child_exempt or item.channel != GUARDIAN_CHANNEL):
+        raise Conflict(
+            f"Purpose '{item.purpose}' runs on {cp.legal_ground.value.replace('_', ' ')} and takes no consent here.",
+            code="purpose_not_consent_based",
+            fields=[FieldProblem(locate(index, "purpose"), f"legal ground is {cp.legal_ground.value}")],
+        )
+
+
 def check_guardian(
     index: int, item: Item, guardian: PersonFacts | None, today: date, locate: Locate
 ) -> PersonFacts | None:
@@ -190,5 +212,6 @@ def check_guardian(
     return guardian
 
 
-def any_child(policy: CompiledPolicy, people: Mapping[str, PersonFacts], ids: Sequence[str], today: date) -> bool:
-    return any(treated_as_child(policy, people[i], today) for i in ids)
+def any_guarded(policy: CompiledPolicy, people: Mapping[str, PersonFacts], ids: Sequence[str], today: date) -> bool:
+    """Whether any of these people consents only through a guardian (a child, or under lawful guardianship)."""
+    return any(people[i].lawful_guardian is not None or treated_as_child(policy, people[i], today) for i in ids)

@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, NamedTuple, cast, get_args
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, case, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -154,14 +154,18 @@ Locate = Callable[[int, str], str]
 # that json_each turns into rows driving one primary-key probe each, a third faster than `IN (SELECT …)`;
 # an array for ANY) and the rows come straight from the driver: an expanding IN binds one parameter per id,
 # and SQLAlchemy's row processing (a date parsed per person) cost more than the query.
-_PEOPLE_COLUMNS = (Person.id, Person.status, Person.age_status, Person.adult_on)
+# The lawful guardian (DPDP Rule 11) only once staff verified the appointment (`vault.guardianship`).
+_GUARDIAN_COLUMN = case((Person.guardianship_verified_at.is_not(None), Person.lawful_guardian_id), else_=None)
+_PEOPLE_COLUMNS = (Person.id, Person.status, Person.age_status, Person.adult_on, _GUARDIAN_COLUMN)
 _LINK_COLUMNS = (VisitorLink.visitor_id, VisitorLink.person_id)
 _PEOPLE_QUERY = select(*_PEOPLE_COLUMNS).where(Person.id.in_(bindparam("ids", expanding=True)))
 _LINKS_QUERY = select(*_LINK_COLUMNS).where(VisitorLink.visitor_id.in_(bindparam("ids", expanding=True)))
 _PEOPLE_SQL = {
-    "sqlite": "SELECT p.id, p.status, p.age_status, p.adult_on "
+    "sqlite": "SELECT p.id, p.status, p.age_status, p.adult_on, "
+    "CASE WHEN p.guardianship_verified_at IS NOT NULL THEN p.lawful_guardian_id END "
     "FROM json_each(?) AS j JOIN people AS p ON p.id = j.value",
-    "postgresql": "SELECT id, status, age_status, adult_on FROM people WHERE id = ANY(%s)",
+    "postgresql": "SELECT id, status, age_status, adult_on, "
+    "CASE WHEN guardianship_verified_at IS NOT NULL THEN lawful_guardian_id END FROM people WHERE id = ANY(%s)",
 }
 _LINKS_SQL = {
     "sqlite": "SELECT v.visitor_id, v.person_id "
@@ -184,8 +188,8 @@ def people_facts(session: Session, ids: list[str]) -> list[_PersonFacts]:
     """Status and age facts of the people among `ids` (unknown ids are simply absent)."""
     # SQLite keeps dates as ISO text (what SQLAlchemy's Date stores); PostgreSQL's driver and Core give dates.
     return [
-        _PersonFacts(id_, status, age, date.fromisoformat(adult_on) if type(adult_on) is str else adult_on)
-        for id_, status, age, adult_on in _rows_for_ids(session, _PEOPLE_SQL, _PEOPLE_QUERY, ids)
+        _PersonFacts(id_, status, age, date.fromisoformat(adult_on) if type(adult_on) is str else adult_on, guardian)
+        for id_, status, age, adult_on, guardian in _rows_for_ids(session, _PEOPLE_SQL, _PEOPLE_QUERY, ids)
     ]
 
 
@@ -201,6 +205,7 @@ class _PersonFacts(NamedTuple):
     status: str
     age_status: str
     adult_on: date | None
+    lawful_guardian: str | None = None  # verified (DPDP Rule 11)
 
 
 def _fields_look_valid(policy: CompiledPolicy, items: Sequence[ConsentInput]) -> bool:
@@ -556,7 +561,7 @@ class ConsentService:
             not guardian_ids
             and not children.needs_people_check(policy, items)
             and all(p.status == ACTIVE for p in map(people.__getitem__, person_ids))
-            and not children.any_child(policy, people, list(person_ids), today)
+            and not children.any_guarded(policy, people, list(person_ids), today)
         ):
             return people, links  # the usual batch: active adults and visitors, no guardian; nothing below applies
         for index, item in enumerate(items):

@@ -111,6 +111,20 @@ def _children_conditions(
                 g.c.guardian_id.is_not(None),
             )
         conditions.append(sa.or_(sa.not_(child), guardian_grant))
+    if not cp.child_exempt:
+        # DPDP s.9(1), Rule 11: a person with a verified lawful guardian, only on that guardian's grant.
+        if cp.needs_consent:
+            ward_grant: sa.ColumnElement[bool] = c.c.guardian_id == p.c.lawful_guardian_id
+        else:
+            w = ConsentState.__table__.alias("ward_grant")
+            ward_grant = sa.exists().where(
+                w.c.subject_id == p.c.id,
+                w.c.purpose == cp.id,
+                w.c.status == "granted",
+                w.c.guardian_id == p.c.lawful_guardian_id,
+            )
+        ward = sa.and_(p.c.guardianship_verified_at.is_not(None), p.c.lawful_guardian_id.is_not(None))
+        conditions.append(sa.or_(sa.not_(ward), child, ward_grant))
     if cp.sale_or_sharing and policy.sale_band_years > 0:
         # CCPA 1798.120(c): under sale_opt_in_age, an opt-in grant (a guardian's under sale_parent_age).
         minor = sa.and_(

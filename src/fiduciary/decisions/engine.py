@@ -19,7 +19,8 @@ The rules, in order; every reason that applies is collected so a person can read
    tracking, profiling, targeted advertising, and where DPDP applies a sale or sharing, never happen
    whatever consent says (DPDP s.9(3)) → `child_protection`; anything else needs a guardian's current
    grant for the purpose, whatever its legal ground (DPDP s.9(1), Rule 10) → `guardian_consent_required`.
-   Under `unknown_age: ask` a person of unknown age gets no consent purpose → `age_unknown`.
+   Under `unknown_age: ask` a person of unknown age gets no consent purpose → `age_unknown`. A person with
+   a verified lawful guardian (DPDP s.9(1), Rule 11) needs that guardian's grant in the same way.
    A sale or sharing for someone under `sale_opt_in_age` (16) needs an opt-in grant, a guardian's under
    `sale_parent_age` (13), whatever its legal ground (CCPA Civ. Code 1798.120(c)) → `sale_opt_in_required`.
 5. A consent purpose needs a current grant: none → `no_consent`; withdrawn or refused → `withdrawn`
@@ -109,6 +110,7 @@ class SubjectFacts:
     adult_on: date | None = None
     consents: Mapping[str, ConsentFact] = field(default_factory=dict)
     restrictions: tuple[RestrictionFact, ...] = ()
+    lawful_guardian: str | None = None  # a verified lawful guardian (DPDP s.9(1), Rule 11): consents for them
 
     def is_child(self, today: date) -> bool:
         """Child under the policy's minimum age today (DPDP s.2(f)); `adult_on` is the birthday that ends it."""
@@ -200,6 +202,11 @@ def decide(
         child = False
     if child:
         deny = _child_rules(policy, cp, facts, purpose, reasons) or deny
+    elif facts.lawful_guardian is not None and not cp.child_exempt:
+        row = facts.consents.get(purpose)  # DPDP s.9(1), Rule 11: only the lawful guardian's grant counts
+        if row is None or row.status != GRANTED or row.guardian_id != facts.lawful_guardian:
+            reasons.append(_GUARDIAN)
+            deny = True
     elif cp.sale_or_sharing and facts.adult_on is not None and policy.sale_band_years > 0:
         deny = _minor_sale(policy, facts, purpose, today, reasons) or deny
 

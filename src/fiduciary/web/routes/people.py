@@ -24,6 +24,7 @@ from fiduciary.consent.linking import link_visitor
 from fiduciary.consent.restrictions import Restriction, active_restrictions, add_restriction, lift_restriction
 from fiduciary.consent.service import ConsentService
 from fiduciary.runtime import Runtime
+from fiduciary.vault import guardianship as lawful_guardians
 from fiduciary.vault.age_tokens import verifier_for, verify_adult
 from fiduciary.vault.models import Person
 from fiduciary.vault.people import close_person, create_person, get_person, redeclare_age, require_active
@@ -55,6 +56,9 @@ class PersonOut(BaseModel):
     age_status: Literal["adult", "child", "unknown"]
     created_at: datetime
     closed_at: datetime | None
+    guardianship: Literal["none", "pending", "verified"] = Field(
+        default="none", description="A lawful guardian (DPDP Rule 11): none, pending staff verification, verified."
+    )
 
 
 class RestrictionIn(BaseModel):
@@ -100,6 +104,21 @@ class AgeTokenIn(BaseModel):
     token: str = Field(max_length=4096, description="A virtual age token naming this person (DPDP Rule 10(1)(b)).")
 
 
+class GuardianshipIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    guardian_id: str = Field(max_length=40, description="The lawful guardian's person id (an active adult).")
+    order_reference: str = Field(
+        max_length=200, description="Reference to the order of appointment (court, designated authority, committee)."
+    )
+
+
+class GuardianshipVerifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    verified_by: str = Field(max_length=100, description="The staff id of who checked the order of appointment.")
+
+
 class GuardianConsentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -122,6 +141,11 @@ def _out(person: Person) -> PersonOut:
         age_status=person.age_status,
         created_at=person.created_at,
         closed_at=person.closed_at,
+        guardianship="none"
+        if person.lawful_guardian_id is None
+        else "verified"
+        if person.guardianship_verified_at
+        else "pending",
     )
 
 
@@ -300,3 +324,32 @@ def guardian_consent(
         purposes=[r.purpose for r in results],
         ledger_positions=[r.ledger_position for r in results],
     )
+
+
+@router.post(
+    "/{person_id}/guardianship",
+    summary="Record a lawful guardian of a person with a disability, pending verification (DPDP Rule 11)",
+    response_model=PersonOut,
+)
+def guardianship(
+    person_id: PersonId,
+    body: GuardianshipIn,
+    _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
+    session: Session = Depends(get_session),
+    runtime: Runtime = Depends(get_runtime),
+) -> PersonOut:
+    return _out(lawful_guardians.appoint(session, runtime.policy(), person_id, body.guardian_id, body.order_reference))
+
+
+@router.post(
+    "/{person_id}/guardianship/verify",
+    summary="Staff checked the order of appointment: the lawful guardian's consent now counts (DPDP Rule 11)",
+    response_model=PersonOut,
+)
+def verify_guardianship(
+    person_id: PersonId,
+    body: GuardianshipVerifyIn,
+    _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
+    session: Session = Depends(get_session),
+) -> PersonOut:
+    return _out(lawful_guardians.verify(session, person_id, body.verified_by))
