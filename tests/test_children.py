@@ -364,3 +364,26 @@ def test_a_guardianship_with_bad_input_changes_nothing(client: TestClient, sessi
     assert (unverifiable.status_code, unverifiable.json()["code"]) == (409, "no_guardianship")
     session.expire_all()
     assert snapshot(session) == before
+
+
+def test_a_banner_grant_is_not_copied_onto_a_ward_at_sign_in(
+    client: TestClient, session: Session, runtime: Runtime
+) -> None:
+    """Linking a visitor: as for a child, a grant is the lawful guardian's to give (DPDP Rule 11)."""
+    headers = api_headers(session)
+    ward = client.post("/v1/people", json={"is_child": False}, headers=headers).json()["id"]
+    guardian = client.post("/v1/people", json={"is_child": False}, headers=headers).json()["id"]
+    body = {"guardian_id": guardian, "order_reference": "Local Level Committee Pune 7/2026"}
+    assert client.post(f"/v1/people/{ward}/guardianship", json=body, headers=headers).status_code == 200
+    verify = client.post(f"/v1/people/{ward}/guardianship/verify", json={"verified_by": "staff:dpo"}, headers=headers)
+    assert verify.status_code == 200
+    banner = client.post(
+        "/v1/banner/consents",
+        json={"actions": [{"purpose": "analytics", "action": "grant"}]},
+        headers={"Origin": "http://127.0.0.1:8000"},
+    )
+    assert banner.status_code == 201, banner.text
+    visitor = banner.json()["visitor_id"]
+    linked = client.post(f"/v1/people/{ward}/link-visitor", json={"visitor_id": visitor}, headers=headers)
+    assert linked.status_code == 200, linked.text
+    assert linked.json()["copied_purposes"] == []

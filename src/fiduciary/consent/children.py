@@ -61,9 +61,13 @@ class Item(Protocol):
 
 def treated_as_child(policy: CompiledPolicy, person: PersonFacts, today: date) -> bool:
     """A child today (DPDP s.2(f)), or a person of unknown age under `unknown_age: treat_as_child`."""
-    if person.age_status == UNKNOWN:
+    return child_by_age(policy, person.age_status, person.adult_on, today)
+
+
+def child_by_age(policy: CompiledPolicy, age_status: str, adult_on: date | None, today: date) -> bool:
+    if age_status == UNKNOWN:
         return policy.unknown_age is UnknownAge.TREAT_AS_CHILD
-    return is_child(person.age_status, person.adult_on, today)
+    return is_child(age_status, adult_on, today)
 
 
 def minor_for_sale(policy: CompiledPolicy, person: PersonFacts, today: date) -> bool:
