@@ -89,7 +89,9 @@ def load(engine: sa.Engine, n: int) -> None:
         cur = raw.cursor()
         if engine.dialect.name == "sqlite":
             iso = [(p[0], p[1], p[2], p[3].isoformat() if p[3] else None, p[4].isoformat(), None) for p in people]  # type: ignore[attr-defined]
-            cur.executemany("INSERT INTO people VALUES (?,?,?,?,?,?)", iso)
+            cur.executemany(
+                "INSERT INTO people (id, status, age_status, adult_on, created_at, closed_at) VALUES (?,?,?,?,?,?)", iso
+            )
             cur.executemany(
                 "INSERT INTO consent_state (subject_id, purpose, status, policy_version, notice_hash, channel,"
                 " language, guardian_id, updated_at, ledger_position) VALUES (?,?,?,?,?,?,?,?,?,?)",

@@ -387,3 +387,16 @@ def test_a_banner_grant_is_not_copied_onto_a_ward_at_sign_in(
     linked = client.post(f"/v1/people/{ward}/link-visitor", json={"visitor_id": visitor}, headers=headers)
     assert linked.status_code == 200, linked.text
     assert linked.json()["copied_purposes"] == []
+
+
+def test_marking_a_purpose_part_b_is_a_material_change(runtime: Runtime) -> None:
+    from fiduciary.policy.diff import diff_policies
+
+    old = runtime.policy().document
+    data = old.model_dump(mode="json")
+    for purpose in data["purposes"]:
+        if purpose["id"] == "account":
+            purpose["children_exemption"] = "email_only_account"
+    new = type(old).model_validate(data)
+    changes = [c for c in diff_policies(old, new) if c.path.endswith("children_exemption")]
+    assert len(changes) == 1 and changes[0].material
