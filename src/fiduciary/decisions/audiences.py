@@ -93,66 +93,40 @@ def _children_conditions(
 ) -> list[sa.ColumnElement[bool]]:
     """Rule 4 of `engine.decide`, set-wise: the children's rules, unknown ages and the minor-sale band."""
     conditions: list[sa.ColumnElement[bool]] = []
-    today_bind = _date_bind("today", today, postgres)
-    unknown_is_child = policy.unknown_age is UnknownAge.TREAT_AS_CHILD
+    child = _is_child(p, _date_bind("today", today, postgres), policy.unknown_age is UnknownAge.TREAT_AS_CHILD)
     if cp.needs_consent and policy.unknown_age is UnknownAge.ASK:
         conditions.append(p.c.age_status != "unknown")
-    if not cp.needs_consent:
-        # The few guarded people, found through ix_people_age / ix_people_lawful_guardian and excluded as a
-        # set: per-row checks would make the scan of a non-consent audience read every people row.
-        blocked = _blocked_for(policy, cp, today_bind, unknown_is_child)
-        if blocked is not None:
-            conditions.append(p.c.id.not_in(blocked))
-        return conditions + _minor_sale_conditions(policy, cp, p, today, postgres, unknown_is_child)
-    child = _is_child(p, today_bind, unknown_is_child)
     if cp.barred_for_children or (not cp.child_exempt and not policy.guardian_consent):
         conditions.append(sa.not_(child))  # DPDP s.9(3); or a store that serves no children
     elif not cp.child_exempt:
-        # DPDP s.9(1), Rule 10: a child's data only on a guardian's current grant.
-        conditions.append(sa.or_(sa.not_(child), c.c.guardian_id.is_not(None)))
+        # DPDP s.9(1), Rule 10: a child's data only on a guardian's current grant, whatever the ground.
+        if cp.needs_consent:
+            guardian_grant: sa.ColumnElement[bool] = c.c.guardian_id.is_not(None)
+        else:
+            g = ConsentState.__table__.alias("guardian_grant")
+            guardian_grant = sa.exists().where(
+                g.c.subject_id == p.c.id,
+                g.c.purpose == cp.id,
+                g.c.status == "granted",
+                g.c.guardian_id.is_not(None),
+            )
+        conditions.append(sa.or_(sa.not_(child), guardian_grant))
     if not cp.child_exempt:
         # DPDP s.9(1), Rule 11: a person with a verified lawful guardian, only on that guardian's grant.
+        if cp.needs_consent:
+            ward_grant: sa.ColumnElement[bool] = c.c.guardian_id == p.c.lawful_guardian_id
+        else:
+            w = ConsentState.__table__.alias("ward_grant")
+            ward_grant = sa.exists().where(
+                w.c.subject_id == p.c.id,
+                w.c.purpose == cp.id,
+                w.c.status == "granted",
+                w.c.guardian_id == p.c.lawful_guardian_id,
+            )
         ward = sa.and_(p.c.guardianship_verified_at.is_not(None), p.c.lawful_guardian_id.is_not(None))
-        conditions.append(sa.or_(sa.not_(ward), child, c.c.guardian_id == p.c.lawful_guardian_id))
-    return conditions + _minor_sale_conditions(policy, cp, p, today, postgres, unknown_is_child)
-
-
-def _blocked_for(
-    policy: CompiledPolicy, cp: CompiledPurpose, today: sa.BindParameter[Any], unknown_is_child: bool
-) -> sa.CompoundSelect[tuple[str]] | sa.Select[tuple[str]] | None:
-    """People a non-consent purpose may not reach under rule 4: children (without a guardian's grant, or at
-    all), and people under lawful guardianship without their guardian's grant."""
-    b = Person.__table__.alias("guarded")
-    g = ConsentState.__table__.alias("guardian_grant")
-    child = _is_child(b, today, unknown_is_child)
-
-    def granted_by(guardian: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
-        return sa.exists().where(g.c.subject_id == b.c.id, g.c.purpose == cp.id, g.c.status == "granted", guardian)
-
-    if cp.barred_for_children or (not cp.child_exempt and not policy.guardian_consent):
-        children = sa.select(b.c.id).where(child)  # DPDP s.9(3); or a store that serves no children
-    elif not cp.child_exempt:
-        children = sa.select(b.c.id).where(child, ~granted_by(g.c.guardian_id.is_not(None)))  # DPDP s.9(1)
-    else:
-        return None
-    if cp.child_exempt:
-        return children
-    wards = sa.select(b.c.id).where(
-        b.c.lawful_guardian_id.is_not(None),
-        b.c.guardianship_verified_at.is_not(None),
-        sa.not_(child),
-        ~granted_by(g.c.guardian_id == b.c.lawful_guardian_id),
-    )  # DPDP s.9(1), Rule 11
-    return sa.union_all(children, wards)
-
-
-def _minor_sale_conditions(
-    policy: CompiledPolicy, cp: CompiledPurpose, p: sa.FromClause, today: date, postgres: bool, unknown_is_child: bool
-) -> list[sa.ColumnElement[bool]]:
-    """CCPA 1798.120(c): under sale_opt_in_age, an opt-in grant (a guardian's under sale_parent_age)."""
-    conditions: list[sa.ColumnElement[bool]] = []
-    child = _is_child(p, _date_bind("today", today, postgres), unknown_is_child)
+        conditions.append(sa.or_(sa.not_(ward), child, ward_grant))
     if cp.sale_or_sharing and policy.sale_band_years > 0:
+        # CCPA 1798.120(c): under sale_opt_in_age, an opt-in grant (a guardian's under sale_parent_age).
         minor = sa.and_(
             sa.not_(child),
             p.c.adult_on.is_not(None),

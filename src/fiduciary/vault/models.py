@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Index, String
+from sqlalchemy import Date, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fiduciary.storage.base import Base, utcnow
@@ -16,11 +16,6 @@ from fiduciary.storage.base import Base, utcnow
 
 class Person(Base):
     __tablename__ = "people"
-    __table_args__ = (
-        # Audiences find the few guarded people (children, wards) through these (decisions.audiences).
-        Index("ix_people_age", "age_status", "adult_on"),
-        Index("ix_people_lawful_guardian", "lawful_guardian_id"),
-    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "per_" + 26 base32 chars, meaningless
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="active", server_default="active")

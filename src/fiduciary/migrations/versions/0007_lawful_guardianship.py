@@ -6,9 +6,6 @@ Revises: 0006
 Four nullable columns on `people`: the guardian's person id, the reference to the order of appointment
 (a court, a designated authority or a local-level committee under the RPwD Act 2016 or the National Trust
 Act 1999), and who on the staff verified it and when. No existing row changes.
-
-Two indexes let an audience find the few people under a guardian (children, wards) without reading every
-row: `ix_people_age (age_status, adult_on)` and `ix_people_lawful_guardian (lawful_guardian_id)`.
 """
 
 from collections.abc import Sequence
@@ -28,13 +25,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("guardianship_order", sa.String(length=200), nullable=True))
         batch.add_column(sa.Column("guardianship_verified_by", sa.String(length=100), nullable=True))
         batch.add_column(sa.Column("guardianship_verified_at", sa.DateTime(timezone=True), nullable=True))
-    op.create_index("ix_people_age", "people", ["age_status", "adult_on"])
-    op.create_index("ix_people_lawful_guardian", "people", ["lawful_guardian_id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_people_lawful_guardian", table_name="people")
-    op.drop_index("ix_people_age", table_name="people")
     with op.batch_alter_table("people") as batch:
         batch.drop_column("guardianship_verified_at")
         batch.drop_column("guardianship_verified_by")
