@@ -400,3 +400,24 @@ def test_marking_a_purpose_part_b_is_a_material_change(runtime: Runtime) -> None
     new = type(old).model_validate(data)
     changes = [c for c in diff_policies(old, new) if c.path.endswith("children_exemption")]
     assert len(changes) == 1 and changes[0].material
+
+
+def test_policy_check_refuses_a_false_part_b_purpose_with_file_and_line(tmp_path: Path) -> None:
+    """Marking order fulfilment as Fourth Schedule Part B would let a child's orders run without a parent."""
+    from typer.testing import CliRunner
+
+    from fiduciary.cli.main import app
+    from fiduciary.config import DEMO_POLICY_PATH
+
+    text = DEMO_POLICY_PATH.read_text(encoding="utf-8").replace(
+        "    legal_ground: contract\n    required_for_service: true\n",
+        "    legal_ground: contract\n    required_for_service: true\n    children_exemption: confirm_not_child\n",
+        1,
+    )
+    path = tmp_path / "policy.yaml"
+    path.write_text(text, encoding="utf-8")
+    line = next(i for i, t in enumerate(text.splitlines(), start=1) if "children_exemption" in t)
+    result = CliRunner().invoke(app, ["policy", "check", str(path)])
+    assert result.exit_code == 1
+    errors = [out for out in result.output.splitlines() if "children_exemption" in out or "Part B" in out]
+    assert errors and all(out.startswith(f"{path}:{line}:") for out in errors), result.output
