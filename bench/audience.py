@@ -89,7 +89,9 @@ def load(engine: sa.Engine, n: int) -> None:
         cur = raw.cursor()
         if engine.dialect.name == "sqlite":
             iso = [(p[0], p[1], p[2], p[3].isoformat() if p[3] else None, p[4].isoformat(), None) for p in people]  # type: ignore[attr-defined]
-            cur.executemany("INSERT INTO people VALUES (?,?,?,?,?,?)", iso)
+            cur.executemany(
+                "INSERT INTO people (id, status, age_status, adult_on, created_at, closed_at) VALUES (?,?,?,?,?,?)", iso
+            )
             cur.executemany(
                 "INSERT INTO consent_state (subject_id, purpose, status, policy_version, notice_hash, channel,"
                 " language, guardian_id, updated_at, ledger_position) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -134,7 +136,9 @@ def time_audience(
             started = time.perf_counter()
             count = sum(
                 len(chunk)
-                for chunk in eligible_people(session, policy.compiled_purposes[purpose], today=TODAY, subject_ids=ids)
+                for chunk in eligible_people(
+                    session, policy.compiled_purposes[purpose], today=TODAY, policy=policy, subject_ids=ids
+                )
             )
             best = min(best, time.perf_counter() - started)
     return best, count

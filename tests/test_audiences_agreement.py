@@ -4,7 +4,9 @@ A population with every state the rules care about is built through the real ser
 through the ledger, restrictions, a materially changed policy version with its re-consent floor, closed
 accounts, children with and without guardian grants), then for every purpose of the policy the set
 computed by SQL is compared with a loop over `decide()`; once today and once twenty years on, when every
-child has come of age.
+child has come of age. The same population is also decided under variants of the children's settings
+(unknown ages treated as children; a store serving no children; a California-only store with CCPA's
+13-15 sale band), since the audience SQL has a branch for each.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from children_support import us_only, variant
 from fiduciary.consent.reconsent import handle_published
 from fiduciary.consent.restrictions import add_restriction
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService
 from fiduciary.decisions.audiences import eligible_people
-from fiduciary.decisions.service import DecisionService
+from fiduciary.decisions.service import DecisionContext, DecisionService
 from fiduciary.policy import versions
+from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.diff import materially_changed_purposes
-from fiduciary.policy.schema import PolicyDocument
+from fiduciary.policy.schema import PolicyDocument, UnknownAge
 from fiduciary.runtime import Runtime
 from fiduciary.vault.models import Person
 from fiduciary.vault.people import close_person, create_person, declare_age, new_person_id
@@ -49,6 +53,11 @@ def _grant_items(
                 items.append(ConsentInput(pid, purpose, "grant", ConsentChannel.GUARDIAN, guardian_id=guardian))
                 continue
             items.append(ConsentInput(pid, purpose, action, ConsentChannel.API))  # type: ignore[arg-type]
+        if pid in children:
+            # A guardian's grant for some of the account's non-consent purposes (DPDP s.9(1)).
+            for purpose in NON_CONSENT_OBJECTABLE:
+                if rng.random() < 0.5:
+                    items.append(ConsentInput(pid, purpose, "grant", ConsentChannel.GUARDIAN, guardian_id=guardian))
     return items
 
 
@@ -76,9 +85,14 @@ def build_population(session: Session, runtime: Runtime, seed: int, size: int) -
     people: dict[str, str] = {}
     children: set[str] = set()
     for _ in range(size):
-        kind = rng.choice(["adult", "adult", "adult", "unknown", "child_dob", "child_declared", "late_child"])
+        kind = rng.choice(
+            ["adult", "adult", "adult", "unknown", "child_dob", "child_declared", "late_child", "young_adult"]
+        )
         if kind == "adult":
             p = create_person(session, policy=policy, is_child=False)
+        elif kind == "young_adult":  # 18 to 20: a 13-15 year old under the California variant's minimum age 13
+            dob = today - timedelta(days=rng.randint(365 * 18 + 5, 365 * 21 - 5))
+            p = create_person(session, policy=policy, date_of_birth=dob)
         elif kind == "child_dob":
             dob = today - timedelta(days=rng.randint(365 * 4, 365 * 17))
             p = create_person(session, policy=policy, date_of_birth=dob)
@@ -132,29 +146,62 @@ def test_audience_equals_a_loop_over_decide(session: Session, runtime: Runtime, 
     policy = runtime.policy()
     rng = random.Random(seed)
     checked_nonempty = 0
+    variants = [
+        policy,
+        variant(policy.document, version=policy.version or 0, unknown_age=UnknownAge.TREAT_AS_CHILD),
+        variant(policy.document, version=policy.version or 0, guardian_consent=False),
+        us_only(policy.document, unknown_age=UnknownAge.TREAT_AS_ADULT),
+    ]
     for years in (0, 20):
         service = DecisionService(runtime, clock=clock_at(datetime.now(UTC) + timedelta(days=365 * years)))
-        ctx = service.prepare(session, everyone)
-        for purpose, cp in sorted(policy.compiled_purposes.items()):
-            expected = [pid for pid in everyone if ctx.decide(pid, purpose).allow]
-            got = [pid for chunk in eligible_people(session, cp, today=ctx.today, batch_size=37) for pid in chunk]
-            assert got == expected, (purpose, years, sorted(set(got) ^ set(expected))[:5])
-            checked_nonempty += bool(expected) and len(expected) < len(everyone)
-            subset = [*rng.sample(everyone, 40), new_person_id(), everyone[0], everyone[0]]
-            got_subset = [
-                pid for chunk in eligible_people(session, cp, today=ctx.today, subject_ids=subset) for pid in chunk
-            ]
-            assert got_subset == [pid for pid in expected if pid in set(subset)], (purpose, years)
+        loaded = service.prepare(session, everyone)
+        for compiled in variants:
+            ctx = DecisionContext(compiled, loaded.floors, loaded.today, loaded.facts)
+            checked_nonempty += _agree(session, compiled, ctx, everyone, rng, years)
     # the population really is mixed: most audiences are neither empty nor everyone
-    assert checked_nonempty >= 12
+    assert checked_nonempty >= 40
+
+
+def _agree(
+    session: Session, policy: CompiledPolicy, ctx: DecisionContext, everyone: list[str], rng: random.Random, years: int
+) -> int:
+    """SQL and the engine agree for every purpose of `policy`; the number of audiences neither empty nor all."""
+    mixed = 0
+    for purpose, cp in sorted(policy.compiled_purposes.items()):
+        expected = [pid for pid in everyone if ctx.decide(pid, purpose).allow]
+        got = [
+            pid
+            for chunk in eligible_people(session, cp, today=ctx.today, policy=policy, batch_size=37)
+            for pid in chunk
+        ]
+        assert got == expected, (purpose, years, policy.unknown_age, sorted(set(got) ^ set(expected))[:5])
+        mixed += bool(expected) and len(expected) < len(everyone)
+        subset = [*rng.sample(everyone, 40), new_person_id(), everyone[0], everyone[0]]
+        got_subset = [
+            pid
+            for chunk in eligible_people(session, cp, today=ctx.today, policy=policy, subject_ids=subset)
+            for pid in chunk
+        ]
+        assert got_subset == [pid for pid in expected if pid in set(subset)], (purpose, years)
+    return mixed
 
 
 def test_the_population_covers_every_reason(session: Session, runtime: Runtime) -> None:
     """Guards the agreement test itself: a population missing a state would make agreement trivial."""
     everyone = build_population(session, runtime, 1, size=160)
     ctx = DecisionService(runtime).prepare(session, everyone)
-    seen = {r for pid in everyone for purpose in runtime.policy().purposes for r in ctx.decide(pid, purpose).reasons}
+    policy = runtime.policy()
+    california = us_only(policy.document, unknown_age=UnknownAge.TREAT_AS_ADULT)
+    no_children = variant(policy.document, guardian_consent=False)
+    seen = {r for pid in everyone for purpose in policy.purposes for r in ctx.decide(pid, purpose).reasons}
+    for other in (california, no_children):
+        other_ctx = DecisionContext(other, ctx.floors, ctx.today, ctx.facts)
+        seen |= {r for pid in everyone for purpose in other.purposes for r in other_ctx.decide(pid, purpose).reasons}
     assert {str(r) for r in seen} >= {
+        "guardian_consent_required",
+        "children_not_served",
+        "age_unknown",
+        "sale_opt_in_required",
         "no_consent",
         "withdrawn",
         "consent_predates_material_change",
@@ -169,6 +216,7 @@ def test_the_population_covers_every_reason(session: Session, runtime: Runtime) 
 def test_empty_subject_list_is_empty(session: Session, runtime: Runtime) -> None:
     pid = create_person(session, policy=runtime.policy(), is_child=False).id
     session.commit()
-    cp = runtime.policy().compiled_purposes["account"]
-    assert [c for c in eligible_people(session, cp, today=date.today(), subject_ids=[])] == []
-    assert [i for c in eligible_people(session, cp, today=date.today()) for i in c] == [pid]
+    policy = runtime.policy()
+    cp = policy.compiled_purposes["account"]
+    assert [c for c in eligible_people(session, cp, today=date.today(), policy=policy, subject_ids=[])] == []
+    assert [i for c in eligible_people(session, cp, today=date.today(), policy=policy) for i in c] == [pid]

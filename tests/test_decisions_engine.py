@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 import pytest
 
+from children_support import us_only, variant
 from fiduciary.config import DEMO_POLICY_PATH
 from fiduciary.decisions.engine import (
     DENY_REASONS,
@@ -13,13 +15,16 @@ from fiduciary.decisions.engine import (
     Decision,
     Reason,
     RestrictionFact,
-    SubjectFacts,
     decide,
 )
+from fiduciary.decisions.engine import SubjectFacts as Facts
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.loader import load_policy
 
 TODAY = date(2027, 6, 1)
+# Adults unless a test says otherwise: the demo policy (Indian law) asks for the age of a person whose age
+# is unknown before any consent purpose (unknown_age: ask); test_children_rules.py covers that.
+SubjectFacts = partial(Facts, age_status="adult")
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +34,7 @@ def policy() -> CompiledPolicy:
 
 def run(
     policy: CompiledPolicy,
-    facts: SubjectFacts,
+    facts: Facts,
     purpose: str,
     categories: tuple[str, ...] = (),
     *,
@@ -144,15 +149,24 @@ def test_child_barred_purposes_are_denied_whatever_consent_says(policy: Compiled
 def test_child_consent_purpose_needs_a_guardian_grant(policy: CompiledPolicy) -> None:
     own = SubjectFacts("per_k", age_status="child", adult_on=None, consents={"marketing.email": granted(guardian=None)})
     d = run(policy, own, "marketing.email")
-    assert (d.allow, d.reasons) == (False, (Reason.CHILD_PROTECTION,))
+    assert (d.allow, d.reasons) == (False, (Reason.GUARDIAN_CONSENT_REQUIRED,))
     by_guardian = SubjectFacts(
         "per_k", age_status="child", adult_on=None, consents={"marketing.email": granted(guardian="per_g")}
     )
     assert run(policy, by_guardian, "marketing.email").allow
 
 
-def test_child_non_consent_purposes_are_unaffected(policy: CompiledPolicy) -> None:
-    assert run(policy, CHILD, "order_fulfilment").allow
+def test_child_non_consent_purposes_need_a_guardian_grant_too(policy: CompiledPolicy) -> None:
+    """DPDP s.9(1): a parent's consent before processing *any* personal data of a child, contract included."""
+    d = run(policy, CHILD, "order_fulfilment")
+    assert (d.allow, d.reasons) == (False, (Reason.GUARDIAN_CONSENT_REQUIRED,))
+    with_guardian = SubjectFacts(
+        "per_child",
+        age_status="child",
+        adult_on=date(2030, 1, 1),
+        consents={"order_fulfilment": granted(guardian="per_g")},
+    )
+    assert run(policy, with_guardian, "order_fulfilment").reasons == (Reason.LEGAL_GROUND,)
 
 
 def test_a_child_comes_of_age_on_adult_on(policy: CompiledPolicy) -> None:
@@ -164,8 +178,8 @@ def test_a_child_comes_of_age_on_adult_on(policy: CompiledPolicy) -> None:
     assert run(policy, tomorrow, "analytics").reasons == (Reason.CHILD_PROTECTION,)
 
 
-def test_unknown_age_is_not_treated_as_a_child(policy: CompiledPolicy) -> None:
-    facts = SubjectFacts("vis_x", age_status="unknown", consents={"analytics": granted()})
+def test_an_anonymous_visitor_is_not_asked_for_an_age(policy: CompiledPolicy) -> None:
+    facts = SubjectFacts("vis_x", age_status="anonymous", consents={"analytics": granted()})
     assert run(policy, facts, "analytics").allow
 
 
@@ -228,11 +242,15 @@ def test_every_applicable_reason_is_collected(policy: CompiledPolicy) -> None:
 
 
 def test_every_reason_code_is_reachable(policy: CompiledPolicy) -> None:
-    """A reason that no input can produce is dead code or a missing rule."""
+    """A reason that no input can produce is dead code or a missing rule (over the demo policy, a store
+    serving no children, and a California-only store with CCPA's 13-15 band)."""
     seen: set[Reason] = set()
+    policies = [policy, variant(policy.document, guardian_consent=False), us_only(policy.document)]
     population = [
         ADULT,
         CHILD,
+        SubjectFacts("per_u", age_status="unknown"),
+        SubjectFacts("per_m", age_status="adult", adult_on=date(2028, 1, 1)),  # 13-15 under minimum_age 13
         SubjectFacts("per_g", exists=False),
         SubjectFacts("per_c", closed=True),
         SubjectFacts("per_r", restrictions=(RestrictionFact(None, "objection"),)),
@@ -240,10 +258,10 @@ def test_every_reason_code_is_reachable(policy: CompiledPolicy) -> None:
         SubjectFacts("per_o", consents={p: granted(1) for p in policy.consent_purposes}),
         SubjectFacts("per_y", consents={p: granted() for p in policy.consent_purposes}),
     ]
-    for facts in population:
-        for purpose in [*policy.purposes, "undeclared"]:
+    for compiled, facts in ((c, f) for c in policies for f in population):
+        for purpose in [*compiled.purposes, "undeclared"]:
             for cats in ((), ("usage.browsing", "contact.email")):
-                d = run(policy, facts, purpose, cats, floors={p: 2 for p in policy.consent_purposes})
+                d = run(compiled, facts, purpose, cats, floors={p: 2 for p in compiled.consent_purposes})
                 seen.update(d.reasons)
                 # an allow always ends with its ground and leaves a non-empty mask; a deny has no ground
                 assert d.allow == (d.reasons[-1] in (Reason.CONSENT_GIVEN, Reason.LEGAL_GROUND))

@@ -143,7 +143,10 @@ def test_children(session: Session, runtime: Runtime) -> None:
     service = DecisionService(runtime)
     parent = person(session, runtime, is_child=False)
     kid = person(session, runtime, date_of_birth=date.today() - timedelta(days=365 * 10))
-    assert service.decide(session, ACTOR, kid, "marketing.email").reasons == (Reason.NO_CONSENT,)
+    assert service.decide(session, ACTOR, kid, "marketing.email").reasons == (
+        Reason.GUARDIAN_CONSENT_REQUIRED,
+        Reason.NO_CONSENT,
+    )
     consent(session, runtime, kid, "marketing.email", channel=ConsentChannel.GUARDIAN, guardian_id=parent)
     assert service.decide(session, ACTOR, kid, "marketing.email").allow
     # tracking and targeted advertising: denied whatever consent says (the consent service refuses it too)

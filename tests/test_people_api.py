@@ -33,7 +33,14 @@ def test_create_read_close(client: TestClient, session: Session, headers: dict[s
     assert person["id"].startswith("per_") and len(person["id"]) == 30
     assert (person["status"], person["age_status"]) == ("active", "unknown")
     read = client.get(f"/v1/people/{person['id']}", headers=headers)
-    assert read.status_code == 200 and set(read.json()) == {"id", "status", "age_status", "created_at", "closed_at"}
+    assert read.status_code == 200 and set(read.json()) == {
+        "id",
+        "status",
+        "age_status",
+        "created_at",
+        "closed_at",
+        "guardianship",
+    }
     closed = client.post(f"/v1/people/{person['id']}/close", headers=headers)
     assert closed.status_code == 200 and closed.json()["status"] == "closed"
     again = client.post(f"/v1/people/{person['id']}/close", headers=headers)

@@ -493,6 +493,27 @@ FAILING = [
         "error",
         id="guardian-unverified",
     ),
+    pytest.param(
+        "children_part_b",
+        lambda d: purpose(d, "order_fulfilment").update(children_exemption="confirm_not_child"),
+        ("purposes", idx("purposes", "order_fulfilment"), "children_exemption"),
+        "error",
+        id="part-b-order-fulfilment",
+    ),
+    pytest.param(
+        "children_part_b",
+        lambda d: purpose(d, "marketing.email").update(children_exemption="email_only_account"),
+        ("purposes", idx("purposes", "marketing.email"), "children_exemption"),
+        "error",
+        id="part-b-marketing-on-consent",
+    ),
+    pytest.param(
+        "children_country_ages",
+        both(_set("children.minimum_age", 15), _set("children.country_ages", {"DE": 16, "FR": 15})),
+        ("children", "minimum_age"),
+        "error",
+        id="country-age-above-minimum",
+    ),
 ]
 
 
@@ -632,6 +653,28 @@ PASSING = [
         both(_set("children.guardian_consent", False), _set("children.guardian_verification", [])),
         id="no-guardian-route",
     ),
+]
+
+
+def _age_check_purpose(d: Data) -> None:
+    """A true Part B purpose: confirming the person is not a child, from the date of birth only."""
+    d["purposes"].append(
+        {
+            "id": "age_check",
+            "name": "Age check",
+            "description": "Confirm that the person is not a child before an account is opened.",
+            "service": "Opening an account",
+            "legal_ground": "legitimate_use",
+            "legitimate_use": "7a",
+            "categories": ["identity.date_of_birth"],
+            "children_exemption": "confirm_not_child",
+        }
+    )
+
+
+PASSING += [
+    pytest.param("children_part_b", _age_check_purpose, id="part-b-age-check"),
+    pytest.param("children_country_ages", _set("children.country_ages", {"DE": 16, "IE": 16}), id="country-ages"),
 ]
 
 

@@ -123,6 +123,13 @@ def test_child_needs_a_guardian(sdk: FiduciaryClient) -> None:
     sdk.record_consent(kid, "marketing.email", "grant", "guardian", guardian_id=parent)
     assert sdk.decide(kid, "marketing.email").allow
     assert sdk.decide(kid, "personalised_ads").reasons == ("child_protection", "no_consent")
+    # the account's own purposes, contract included, run only on the guardian's consent (DPDP s.9(1))
+    assert sdk.decide(kid, "order_fulfilment").reasons == ("guardian_consent_required",)
+    assert "order_fulfilment" in sdk.guardian_consent(kid, parent)["purposes"]
+    assert sdk.decide(kid, "order_fulfilment").allow
+    with pytest.raises(FiduciaryAPIError) as err:
+        sdk.verify_age_token(parent, "not-a-token")
+    assert err.value.status == 409  # no verifier configured in this deployment
 
 
 def test_transport_argument(client: TestClient, session: Session) -> None:

@@ -168,6 +168,11 @@ class Settings(BaseSettings):
         description="A KMS or transit provider as package.module:factory, where factory(settings) returns a "
         "KeyEncryptionKeyProvider; unset means FIDUCIARY_KEK or the key file.",
     )
+    age_token_verifier: str | None = Field(
+        default=None,
+        description="A virtual-token age verifier for guardians (DPDP Rule 10(1)(b), e.g. DigiLocker) as "
+        "package.module:factory, where factory(settings) returns an AgeTokenVerifier; unset refuses age tokens.",
+    )
     kek_previous: SecretStr | None = Field(
         default=None,
         description="Comma-separated base64 retired key-encryption keys, still used to unwrap data keys until "

@@ -90,7 +90,7 @@ def audience_command(
         cp = check_audience_request(policy, purpose, channel, ids)
         count = 0
         with runtime.sessions() as session:
-            for chunk in eligible_people(session, cp, today=service.today(policy), subject_ids=ids):
+            for chunk in eligible_people(session, cp, today=service.today(policy), policy=policy, subject_ids=ids):
                 if chunk:
                     sys.stdout.write("\n".join(chunk) + "\n")
                     count += len(chunk)

@@ -6,9 +6,10 @@ has a newer one (newer wins, by ledger position, which is the order the events h
 rewritten: the visitor's events stay in the ledger under the visitor id, and a copied person row keeps
 the ledger position of the visitor event it came from, which is how it notes its source.
 
-Two exceptions, both protective: a grant is not copied onto a child (a child's consent must come from a
-guardian, DPDP s.9(1)), and a closed account takes nothing. The event lists exactly which purposes were
-copied, so replaying the ledger (`fiduciary consent rebuild-state`) reproduces the same rows.
+Two exceptions, both protective: a grant is not copied onto a child or a person under lawful guardianship
+(their consent must come from a guardian, DPDP s.9(1), Rules 10-11), and a closed account takes nothing.
+The event lists exactly which purposes were copied, so replaying the ledger (`fiduciary consent
+rebuild-state`) reproduces the same rows.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from fiduciary.consent import projection
+from fiduciary.consent.children import child_by_age
 from fiduciary.consent.models import VisitorLink
 from fiduciary.consent.service import ConsentService, state_for
 from fiduciary.errors import Conflict, FieldProblem, ValidationFailed
-from fiduciary.vault.people import VISITOR_ID_RE, get_person, is_child, require_active
+from fiduciary.vault.guardianship import lawful_guardian
+from fiduciary.vault.people import VISITOR_ID_RE, get_person, require_active
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,12 @@ def link_visitor(service: ConsentService, session: Session, person_id: str, visi
     states = state_for(session, [visitor_id, person.id])
     visitor_rows = states.get(visitor_id, {})
     person_rows = states.get(person.id, {})
-    child = is_child(person.age_status, person.adult_on, service.policy().today())
+    policy = service.policy()
+    # A child (or unknown age treated as one), or a person under lawful guardianship (DPDP s.9(1), Rule 11):
+    # only a guardian grants for them, so a grant made on the banner is not theirs to copy.
+    child = child_by_age(policy, person.age_status, person.adult_on, policy.today()) or (
+        lawful_guardian(person) is not None
+    )
     copied = tuple(
         sorted(
             purpose

@@ -26,11 +26,11 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, NamedTuple, cast, get_args
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, case, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from fiduciary.consent import projection
+from fiduciary.consent import children, projection
 from fiduciary.consent.evidence import Evidence, evidence_from, truncate_ip
 from fiduciary.consent.models import ConsentIdempotency, ConsentState, GpcOptOut, VisitorLink
 from fiduciary.consent.payloads import PayloadWriter
@@ -53,7 +53,7 @@ from fiduciary.runtime import Runtime
 from fiduciary.storage.base import utcnow
 from fiduciary.storage.ids import IDS, bind_ids, dialect_of, ids_in, per_dialect
 from fiduciary.vault.models import Person
-from fiduciary.vault.people import ACTIVE, SUBJECT_ID_RE, is_adult, is_child
+from fiduciary.vault.people import ACTIVE, SUBJECT_ID_RE
 
 __all__ = [
     "ConsentAction",
@@ -154,14 +154,18 @@ Locate = Callable[[int, str], str]
 # that json_each turns into rows driving one primary-key probe each, a third faster than `IN (SELECT …)`;
 # an array for ANY) and the rows come straight from the driver: an expanding IN binds one parameter per id,
 # and SQLAlchemy's row processing (a date parsed per person) cost more than the query.
-_PEOPLE_COLUMNS = (Person.id, Person.status, Person.age_status, Person.adult_on)
+# The lawful guardian (DPDP Rule 11) only once staff verified the appointment (`vault.guardianship`).
+_GUARDIAN_COLUMN = case((Person.guardianship_verified_at.is_not(None), Person.lawful_guardian_id), else_=None)
+_PEOPLE_COLUMNS = (Person.id, Person.status, Person.age_status, Person.adult_on, _GUARDIAN_COLUMN)
 _LINK_COLUMNS = (VisitorLink.visitor_id, VisitorLink.person_id)
 _PEOPLE_QUERY = select(*_PEOPLE_COLUMNS).where(Person.id.in_(bindparam("ids", expanding=True)))
 _LINKS_QUERY = select(*_LINK_COLUMNS).where(VisitorLink.visitor_id.in_(bindparam("ids", expanding=True)))
 _PEOPLE_SQL = {
-    "sqlite": "SELECT p.id, p.status, p.age_status, p.adult_on "
+    "sqlite": "SELECT p.id, p.status, p.age_status, p.adult_on, "
+    "CASE WHEN p.guardianship_verified_at IS NOT NULL THEN p.lawful_guardian_id END "
     "FROM json_each(?) AS j JOIN people AS p ON p.id = j.value",
-    "postgresql": "SELECT id, status, age_status, adult_on FROM people WHERE id = ANY(%s)",
+    "postgresql": "SELECT id, status, age_status, adult_on, "
+    "CASE WHEN guardianship_verified_at IS NOT NULL THEN lawful_guardian_id END FROM people WHERE id = ANY(%s)",
 }
 _LINKS_SQL = {
     "sqlite": "SELECT v.visitor_id, v.person_id "
@@ -184,8 +188,8 @@ def people_facts(session: Session, ids: list[str]) -> list[_PersonFacts]:
     """Status and age facts of the people among `ids` (unknown ids are simply absent)."""
     # SQLite keeps dates as ISO text (what SQLAlchemy's Date stores); PostgreSQL's driver and Core give dates.
     return [
-        _PersonFacts(id_, status, age, date.fromisoformat(adult_on) if type(adult_on) is str else adult_on)
-        for id_, status, age, adult_on in _rows_for_ids(session, _PEOPLE_SQL, _PEOPLE_QUERY, ids)
+        _PersonFacts(id_, status, age, date.fromisoformat(adult_on) if type(adult_on) is str else adult_on, guardian)
+        for id_, status, age, adult_on, guardian in _rows_for_ids(session, _PEOPLE_SQL, _PEOPLE_QUERY, ids)
     ]
 
 
@@ -201,6 +205,7 @@ class _PersonFacts(NamedTuple):
     status: str
     age_status: str
     adult_on: date | None
+    lawful_guardian: str | None = None  # verified (DPDP Rule 11)
 
 
 def _fields_look_valid(policy: CompiledPolicy, items: Sequence[ConsentInput]) -> bool:
@@ -480,9 +485,6 @@ class ConsentService:
         """
         if not _fields_look_valid(policy, items):
             self._field_problems(policy, items, locate)
-        compiled = policy.compiled_purposes
-        if not all(compiled[p].needs_consent for p in {item.purpose for item in items}):
-            self._refuse_non_consent_purpose(policy, items, locate)
         return self._check_people(session, policy, items, locate)
 
     @staticmethod
@@ -558,9 +560,11 @@ class ConsentService:
         if not person_ids <= people.keys():
             raise NotFound("No person has this id.", code="person_not_found")
         today = policy.today()  # the store's calendar, as decisions use (a birthday ends childhood there)
-        if not guardian_ids and all(
-            p.status == ACTIVE and not is_child(p.age_status, p.adult_on, today)
-            for p in map(people.__getitem__, person_ids)
+        if (
+            not guardian_ids
+            and not children.needs_people_check(policy, items)
+            and all(p.status == ACTIVE for p in map(people.__getitem__, person_ids))
+            and not children.any_guarded(policy, people, list(person_ids), today)
         ):
             return people, links  # the usual batch: active adults and visitors, no guardian; nothing below applies
         for index, item in enumerate(items):
@@ -571,49 +575,11 @@ class ConsentService:
                     code="person_closed",
                     fields=[FieldProblem(locate(index, "subject_id"), "account closed")],
                 )
-            guardian = people.get(item.guardian_id) if item.guardian_id else None
-            if item.guardian_id and (
-                guardian is None
-                or guardian.status != ACTIVE
-                or guardian.id == item.subject_id
-                or not is_adult(guardian.age_status, guardian.adult_on, today)
-            ):
-                raise Conflict(
-                    "The guardian must be an existing, active adult person other than the child "
-                    "(DPDP s.9(1), Rule 10).",
-                    code="child_protection",
-                    fields=[FieldProblem(locate(index, "guardian_id"), "not a verified adult person")],
-                )
-            if item.action != "grant" or subject is None or not is_child(subject.age_status, subject.adult_on, today):
-                continue
-            if policy.compiled_purposes[item.purpose].barred_for_children:
-                raise Conflict(
-                    f"Purpose '{item.purpose}' involves tracking, profiling or targeted advertising, which is "
-                    "never permitted for a child, even with a guardian's consent (DPDP s.9(3)).",
-                    code="child_protection",
-                    fields=[FieldProblem(locate(index, "purpose"), "barred for children")],
-                )
-            if item.channel != ConsentChannel.GUARDIAN or guardian is None:
-                raise Conflict(
-                    "This person is a child: consent must come from a verified guardian, on the guardian "
-                    "channel, naming the guardian's person id (DPDP s.9(1), Rule 10).",
-                    code="child_protection",
-                    fields=[FieldProblem(locate(index, "guardian_id"), "a guardian's consent is required")],
-                )
+            guardian = children.check_guardian(
+                index, item, people.get(item.guardian_id) if item.guardian_id else None, today, locate
+            )
+            children.check_item(policy, index, item, subject, guardian, today, locate)
         return people, links
-
-    @staticmethod
-    def _refuse_non_consent_purpose(policy: CompiledPolicy, items: Sequence[ConsentInput], locate: Locate) -> None:
-        for index, item in enumerate(items):
-            purpose = policy.compiled_purposes[item.purpose]
-            if not purpose.needs_consent:
-                raise Conflict(
-                    f"Purpose '{item.purpose}' runs on {purpose.legal_ground.value.replace('_', ' ')} and needs no "
-                    "consent; a person who disagrees objects or restricts it through "
-                    "POST /v1/people/{id}/restrictions.",
-                    code="purpose_not_consent_based",
-                    fields=[FieldProblem(locate(index, "purpose"), f"legal ground is {purpose.legal_ground.value}")],
-                )
 
 
 # ------------------------------------------------------------------------------------------------- reads

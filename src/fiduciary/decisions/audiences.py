@@ -28,8 +28,9 @@ from fiduciary.consent.models import ConsentState, ProcessingRestriction, Recons
 from fiduciary.decisions.ids import PERSON_ID_RE
 from fiduciary.errors import FieldProblem, ValidationFailed
 from fiduciary.policy.compiled import CompiledPolicy, CompiledPurpose
-from fiduciary.policy.schema import LegalGround
+from fiduciary.policy.schema import LegalGround, UnknownAge
 from fiduciary.vault.models import Person
+from fiduciary.vault.people import add_years
 
 MAX_SUBJECT_IDS = 1_000_000
 
@@ -70,8 +71,79 @@ def check_audience_request(
     return cp
 
 
-def _is_child(p: sa.FromClause, today: sa.BindParameter[Any]) -> sa.ColumnElement[bool]:
-    return sa.and_(p.c.age_status == "child", sa.or_(p.c.adult_on.is_(None), p.c.adult_on > today))
+def _is_child(p: sa.FromClause, today: sa.BindParameter[Any], unknown_is_child: bool) -> sa.ColumnElement[bool]:
+    declared = sa.and_(p.c.age_status == "child", sa.or_(p.c.adult_on.is_(None), p.c.adult_on > today))
+    return sa.or_(declared, p.c.age_status == "unknown") if unknown_is_child else declared
+
+
+def _date_bind(name: str, value: date, postgres: bool) -> sa.BindParameter[Any]:
+    """A date the driver takes natively: a DATE on PostgreSQL, ISO text on SQLite (how SQLAlchemy stores it)."""
+    if postgres:
+        return sa.bindparam(name, value, type_=sa.Date)
+    return sa.bindparam(name, value.isoformat(), type_=sa.String)
+
+
+def _children_conditions(
+    policy: CompiledPolicy,
+    cp: CompiledPurpose,
+    p: sa.FromClause,
+    c: sa.FromClause,
+    today: date,
+    postgres: bool,
+) -> list[sa.ColumnElement[bool]]:
+    """Rule 4 of `engine.decide`, set-wise: the children's rules, unknown ages and the minor-sale band."""
+    conditions: list[sa.ColumnElement[bool]] = []
+    child = _is_child(p, _date_bind("today", today, postgres), policy.unknown_age is UnknownAge.TREAT_AS_CHILD)
+    if cp.needs_consent and policy.unknown_age is UnknownAge.ASK:
+        conditions.append(p.c.age_status != "unknown")
+    if cp.barred_for_children or (not cp.child_exempt and not policy.guardian_consent):
+        conditions.append(sa.not_(child))  # DPDP s.9(3); or a store that serves no children
+    elif not cp.child_exempt:
+        # DPDP s.9(1), Rule 10: a child's data only on a guardian's current grant, whatever the ground.
+        if cp.needs_consent:
+            guardian_grant: sa.ColumnElement[bool] = c.c.guardian_id.is_not(None)
+        else:
+            g = ConsentState.__table__.alias("guardian_grant")
+            guardian_grant = sa.exists().where(
+                g.c.subject_id == p.c.id,
+                g.c.purpose == cp.id,
+                g.c.status == "granted",
+                g.c.guardian_id.is_not(None),
+            )
+        conditions.append(sa.or_(sa.not_(child), guardian_grant))
+    if not cp.child_exempt:
+        # DPDP s.9(1), Rule 11: a person with a verified lawful guardian, only on that guardian's grant.
+        if cp.needs_consent:
+            ward_grant: sa.ColumnElement[bool] = c.c.guardian_id == p.c.lawful_guardian_id
+        else:
+            w = ConsentState.__table__.alias("ward_grant")
+            ward_grant = sa.exists().where(
+                w.c.subject_id == p.c.id,
+                w.c.purpose == cp.id,
+                w.c.status == "granted",
+                w.c.guardian_id == p.c.lawful_guardian_id,
+            )
+        ward = sa.and_(p.c.guardianship_verified_at.is_not(None), p.c.lawful_guardian_id.is_not(None))
+        conditions.append(sa.or_(sa.not_(ward), child, ward_grant))
+    if cp.sale_or_sharing and policy.sale_band_years > 0:
+        # CCPA 1798.120(c): under sale_opt_in_age, an opt-in grant (a guardian's under sale_parent_age).
+        minor = sa.and_(
+            sa.not_(child),
+            p.c.adult_on.is_not(None),
+            p.c.adult_on > _date_bind("opt_in_cutoff", add_years(today, -policy.sale_band_years), postgres),
+        )
+        under_parent = p.c.adult_on > _date_bind(
+            "parent_cutoff", add_years(today, policy.child_age - policy.sale_parent_age), postgres
+        )
+        s = ConsentState.__table__.alias("sale_opt_in")
+        opted_in = sa.exists().where(
+            s.c.subject_id == p.c.id,
+            s.c.purpose == cp.id,
+            s.c.status == "granted",
+            sa.or_(sa.not_(under_parent), s.c.guardian_id.is_not(None)),
+        )
+        conditions.append(sa.or_(sa.not_(minor), opted_in))
+    return conditions
 
 
 def audience_query(
@@ -79,6 +151,7 @@ def audience_query(
     cp: CompiledPurpose,
     *,
     today: date,
+    policy: CompiledPolicy,
     subject_ids: Sequence[str] | None = None,
 ) -> sa.Select[tuple[str]]:
     """The SELECT of eligible person ids for purpose `cp`, in id order; mirrors `engine.decide`.
@@ -92,13 +165,6 @@ def audience_query(
     f = ReconsentFloor.__table__
     postgres = dialect == "postgresql"
     legal_obligation = cp.legal_ground is LegalGround.LEGAL_OBLIGATION
-    today_bind: sa.BindParameter[Any] = (
-        sa.bindparam("today", today, type_=sa.Date)
-        if postgres
-        else sa.bindparam("today", today.isoformat(), type_=sa.String)
-    )
-    child = _is_child(p, today_bind)
-
     source: sa.FromClause = p
     if subject_ids is not None:
         ids = sorted(set(subject_ids))
@@ -122,11 +188,7 @@ def audience_query(
         floor = sa.select(f.c.min_version).where(f.c.purpose == cp.id).scalar_subquery()
         source = source.join(c, sa.and_(c.c.subject_id == p.c.id, c.c.purpose == cp.id))
         conditions += [c.c.status == "granted", c.c.policy_version >= sa.func.coalesce(floor, 0)]
-        if not cp.barred_for_children:
-            # A child's consent counts only when a guardian gave it (DPDP s.9(1), Rule 10).
-            conditions.append(sa.or_(sa.not_(child), c.c.guardian_id.is_not(None)))
-    if cp.barred_for_children:
-        conditions.append(sa.not_(child))  # DPDP s.9(3), whatever consent says
+    conditions += _children_conditions(policy, cp, p, c, today, postgres)
     if not legal_obligation:
         conditions.append(p.c.status != "closed")
         conditions.append(
@@ -147,6 +209,7 @@ def eligible_people(
     cp: CompiledPurpose,
     *,
     today: date,
+    policy: CompiledPolicy,
     subject_ids: Sequence[str] | None = None,
     batch_size: int = 5000,
 ) -> Iterator[list[str]]:
@@ -157,7 +220,9 @@ def eligible_people(
     """
     conn = session.connection()
     dialect = conn.dialect
-    compiled = audience_query(dialect.name, cp, today=today, subject_ids=subject_ids).compile(dialect=dialect)
+    compiled = audience_query(dialect.name, cp, today=today, policy=policy, subject_ids=subject_ids).compile(
+        dialect=dialect
+    )
     dbapi = conn.connection.dbapi_connection
     if dbapi is None:  # pragma: no cover - a checked-out connection always has one
         raise RuntimeError("no database connection")

@@ -13,12 +13,19 @@ The rules, in order; every reason that applies is collected so a person can read
    when the caller asks for `strict`. No categories requested means "the purpose as declared".
 3. A closed account is used for nothing but a legal obligation (DPDP s.8(7) erasure once the purpose is
    served; the Rule 8(3) one-year floor and tax retention continue under `legal_obligation`).
-4. A child (under the policy's minimum age today) is never tracked, profiled or targeted, whatever consent
-   says (DPDP s.9(3)).
+4. Children (under the policy's minimum age today; a person of unknown age too under `unknown_age:
+   treat_as_child`), except for Fourth Schedule Part B purposes and s.17(1) exemptions (`child_exempt`):
+   a store that serves no children (`guardian_consent: false`) processes nothing → `children_not_served`;
+   tracking, profiling, targeted advertising, and where DPDP applies a sale or sharing, never happen
+   whatever consent says (DPDP s.9(3)) → `child_protection`; anything else needs a guardian's current
+   grant for the purpose, whatever its legal ground (DPDP s.9(1), Rule 10) → `guardian_consent_required`.
+   Under `unknown_age: ask` a person of unknown age gets no consent purpose → `age_unknown`. A person with
+   a verified lawful guardian (DPDP s.9(1), Rule 11) needs that guardian's grant in the same way.
+   A sale or sharing for someone under `sale_opt_in_age` (16) needs an opt-in grant, a guardian's under
+   `sale_parent_age` (13), whatever its legal ground (CCPA Civ. Code 1798.120(c)) → `sale_opt_in_required`.
 5. A consent purpose needs a current grant: none → `no_consent`; withdrawn or refused → `withdrawn`
    (DPDP s.6(4), GDPR Art 7(3)); given under a policy version older than the purpose's re-consent floor →
-   `consent_predates_material_change` (ISO/IEC 29184 5.5.3). A child's grant counts only when a guardian
-   gave it (DPDP s.9(1), Rule 10).
+   `consent_predates_material_change` (ISO/IEC 29184 5.5.3).
 6. An active objection or restriction by the person (for this purpose, or for every purpose) stops the
    processing (DPDP s.7(a) illustration II, GDPR Art 18(1) and 21), on any ground except a legal
    obligation, which neither restriction nor objection can stop (GDPR Art 17(3)(b), 18(2), 21(1); DPDP
@@ -36,8 +43,9 @@ from datetime import date
 from enum import StrEnum
 from typing import NamedTuple
 
-from fiduciary.policy.compiled import CompiledPolicy
-from fiduciary.policy.schema import LegalGround
+from fiduciary.policy.compiled import CompiledPolicy, CompiledPurpose
+from fiduciary.policy.schema import LegalGround, UnknownAge
+from fiduciary.vault.people import add_years
 
 
 class Reason(StrEnum):
@@ -49,6 +57,10 @@ class Reason(StrEnum):
     CONSENT_PREDATES_MATERIAL_CHANGE = "consent_predates_material_change"
     RESTRICTED_BY_PERSON = "restricted_by_person"
     CHILD_PROTECTION = "child_protection"
+    GUARDIAN_CONSENT_REQUIRED = "guardian_consent_required"  # DPDP s.9(1): a child, no guardian's grant
+    CHILDREN_NOT_SERVED = "children_not_served"  # the policy's children.guardian_consent is false
+    AGE_UNKNOWN = "age_unknown"  # unknown_age: ask, and no age declared yet
+    SALE_OPT_IN_REQUIRED = "sale_opt_in_required"  # CCPA 1798.120(c): under 16, a sale needs an opt-in
     PURPOSE_NOT_DECLARED = "purpose_not_declared"
     CATEGORY_NOT_IN_PURPOSE = "category_not_in_purpose"
     ACCOUNT_CLOSED = "account_closed"
@@ -62,6 +74,8 @@ DENY_REASONS = frozenset(r for r in Reason if r not in (Reason.CONSENT_GIVEN, Re
 
 GRANTED = "granted"
 CHILD = "child"
+UNKNOWN = "unknown"
+ANONYMOUS = "anonymous"  # an unlinked banner visitor: no account, no age (docs/decisions/0015-unknown-age.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +106,11 @@ class SubjectFacts:
     subject_id: str
     exists: bool = True
     closed: bool = False
-    age_status: str = "unknown"  # adult | child | unknown
+    age_status: str = "unknown"  # adult | child | unknown | anonymous (an unlinked visitor)
     adult_on: date | None = None
     consents: Mapping[str, ConsentFact] = field(default_factory=dict)
     restrictions: tuple[RestrictionFact, ...] = ()
+    lawful_guardian: str | None = None  # a verified lawful guardian (DPDP s.9(1), Rule 11): consents for them
 
     def is_child(self, today: date) -> bool:
         """Child under the policy's minimum age today (DPDP s.2(f)); `adult_on` is the birthday that ends it."""
@@ -121,6 +136,12 @@ _WITHDRAWN = Reason.WITHDRAWN
 _PREDATES = Reason.CONSENT_PREDATES_MATERIAL_CHANGE
 _RESTRICTED = Reason.RESTRICTED_BY_PERSON
 _CHILD = Reason.CHILD_PROTECTION
+_GUARDIAN = Reason.GUARDIAN_CONSENT_REQUIRED
+_NOT_SERVED = Reason.CHILDREN_NOT_SERVED
+_AGE_UNKNOWN = Reason.AGE_UNKNOWN
+_SALE_OPT_IN = Reason.SALE_OPT_IN_REQUIRED
+_TREAT_AS_CHILD = UnknownAge.TREAT_AS_CHILD
+_ASK = UnknownAge.ASK
 _CATEGORY = Reason.CATEGORY_NOT_IN_PURPOSE
 _CLOSED = Reason.ACCOUNT_CLOSED
 _UNKNOWN = Reason.UNKNOWN_SUBJECT
@@ -169,10 +190,25 @@ def decide(
     if facts.closed and not legal_obligation:
         reasons.append(_CLOSED)
         deny = True
-    child = facts.age_status == CHILD and (facts.adult_on is None or facts.adult_on > today)
-    if child and cp.barred_for_children:
-        reasons.append(_CHILD)
-        deny = True
+    age = facts.age_status
+    if age == CHILD:
+        child = facts.adult_on is None or facts.adult_on > today
+    elif age == UNKNOWN:
+        child = policy.unknown_age is _TREAT_AS_CHILD
+        if needs_consent and policy.unknown_age is _ASK:
+            reasons.append(_AGE_UNKNOWN)
+            deny = True
+    else:
+        child = False
+    if child:
+        deny = _child_rules(policy, cp, facts, purpose, reasons) or deny
+    elif facts.lawful_guardian is not None and not cp.child_exempt:
+        row = facts.consents.get(purpose)  # DPDP s.9(1), Rule 11: only the lawful guardian's grant counts
+        if row is None or row.status != GRANTED or row.guardian_id != facts.lawful_guardian:
+            reasons.append(_GUARDIAN)
+            deny = True
+    elif cp.sale_or_sharing and facts.adult_on is not None and policy.sale_band_years > 0:
+        deny = _minor_sale(policy, facts, purpose, today, reasons) or deny
 
     if needs_consent:
         row = facts.consents.get(purpose)
@@ -184,9 +220,6 @@ def decide(
             deny = True
         elif floors and row.policy_version < floors.get(purpose, 0):
             reasons.append(_PREDATES)
-            deny = True
-        elif child and row.guardian_id is None and not cp.barred_for_children:
-            reasons.append(_CHILD)
             deny = True
 
     if facts.restrictions and not legal_obligation:
@@ -202,3 +235,40 @@ def decide(
         reasons.append(Reason.CONSENT_GIVEN if needs_consent else Reason.LEGAL_GROUND)
         return _new(Decision, (True, tuple(reasons), purpose, allowed, denied))
     return _new(Decision, (True, _ALLOW_CONSENT if needs_consent else _ALLOW_GROUND, purpose, allowed, denied))
+
+
+def _child_rules(
+    policy: CompiledPolicy, cp: CompiledPurpose, facts: SubjectFacts, purpose: str, reasons: list[Reason]
+) -> bool:
+    """Rule 4 for a child; True when it denies. Part B purposes and s.17(1) exemptions still never track."""
+    if not policy.guardian_consent and not cp.child_exempt:
+        reasons.append(_NOT_SERVED)  # the store takes no child, even with a guardian
+        return True
+    if cp.barred_for_children:
+        reasons.append(_CHILD)  # DPDP s.9(3), whatever consent or an exemption says
+        return True
+    if cp.child_exempt:
+        return False  # DPDP s.9(5) Fourth Schedule Part B; s.17(1) disapplies Chapter II (s.9 with it)
+    row = facts.consents.get(purpose)
+    if row is None or row.status != GRANTED or row.guardian_id is None:
+        reasons.append(_GUARDIAN)  # DPDP s.9(1), Rule 10: a verified guardian's consent before any processing
+        return True
+    return False
+
+
+def _minor_sale(policy: CompiledPolicy, facts: SubjectFacts, purpose: str, today: date, reasons: list[Reason]) -> bool:
+    """CCPA Civ. Code 1798.120(c): no sale or sharing under 16 without an opt-in (a parent's under 13).
+
+    Only reached for someone who is not a child under the policy (so only when `minimum_age` is below
+    `sale_opt_in_age`); the age comes from `adult_on`, the day of reaching `minimum_age`.
+    """
+    adult_on = facts.adult_on
+    assert adult_on is not None
+    if adult_on <= add_years(today, -policy.sale_band_years):
+        return False  # already sale_opt_in_age
+    row = facts.consents.get(purpose)
+    parent_needed = adult_on > add_years(today, policy.child_age - policy.sale_parent_age)
+    if row is None or row.status != GRANTED or (parent_needed and row.guardian_id is None):
+        reasons.append(_SALE_OPT_IN)
+        return True
+    return False

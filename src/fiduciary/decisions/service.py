@@ -16,13 +16,14 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, case, select
 from sqlalchemy.orm import Session
 
 from fiduciary.consent.models import ConsentState, VisitorLink
 from fiduciary.consent.reconsent import reconsent_floors
 from fiduciary.consent.restrictions import active_restrictions
 from fiduciary.decisions.engine import (
+    ANONYMOUS,
     ConsentFact,
     Decision,
     Reason,
@@ -79,8 +80,12 @@ def _links_query(dialect: str) -> Select[str, str]:
 
 
 @per_dialect
-def _people_query(dialect: str) -> Select[str, str, str, date | None]:
-    return select(_PERSON.id, _PERSON.status, _PERSON.age_status, _PERSON.adult_on).where(ids_in(_PERSON.id, dialect))
+def _people_query(dialect: str) -> Select[str, str, str, date | None, str | None]:
+    # The lawful guardian only once verified (vault.guardianship): an unverified appointment is not in force.
+    guardian = case((_PERSON.guardianship_verified_at.is_not(None), _PERSON.lawful_guardian_id), else_=None)
+    return select(_PERSON.id, _PERSON.status, _PERSON.age_status, _PERSON.adult_on, guardian).where(
+        ids_in(_PERSON.id, dialect)
+    )
 
 
 @per_dialect
@@ -91,7 +96,7 @@ def _consents_query(dialect: str) -> Select[str, str, str, int, str | None]:
     )
 
 
-_PersonRow = tuple[str, str, date | None]  # status, age_status, adult_on
+_PersonRow = tuple[str, str, date | None, str | None]  # status, age_status, adult_on, lawful guardian
 
 
 def _read_links(session: Session, dialect: str, visitor_ids: Collection[str]) -> dict[str, str]:
@@ -103,11 +108,11 @@ def _read_links(session: Session, dialect: str, visitor_ids: Collection[str]) ->
 
 
 def _read_people(session: Session, dialect: str, person_ids: Collection[str]) -> dict[str, _PersonRow]:
-    """person → (status, age_status, adult_on) for the ids that exist; no query without ids."""
+    """person → (status, age_status, adult_on, lawful guardian) for the ids that exist; no query without ids."""
     if not person_ids:
         return {}
     rows = session.execute(_people_query(dialect), {IDS: bind_ids(person_ids, dialect)})
-    return {pid: (status, age_status, adult_on) for pid, status, age_status, adult_on in rows}
+    return {pid: (status, age_status, adult_on, guardian) for pid, status, age_status, adult_on, guardian in rows}
 
 
 def _read_consents(session: Session, dialect: str, subject_ids: Collection[str]) -> dict[str, dict[str, ConsentFact]]:
@@ -201,7 +206,7 @@ class DecisionService:
                 if person is None:
                     out[subject] = SubjectFacts(subject, exists=False)
                     continue
-                status, age_status, adult_on = person
+                status, age_status, adult_on, guardian = person
                 out[subject] = SubjectFacts(
                     subject,
                     exists=True,
@@ -210,9 +215,11 @@ class DecisionService:
                     adult_on=adult_on,
                     consents=held,
                     restrictions=tuple(RestrictionFact(r.purpose, r.kind) for r in restrictions.get(target, ())),
+                    lawful_guardian=guardian,
                 )
             else:
-                out[subject] = SubjectFacts(subject, consents=held)
+                # An unlinked visitor is anonymous: no account and no age to ask for (decision 0015).
+                out[subject] = SubjectFacts(subject, age_status=ANONYMOUS, consents=held)
         return out
 
     def prepare(self, session: Session, subject_ids: Iterable[str]) -> DecisionContext:

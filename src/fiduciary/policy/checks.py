@@ -751,3 +751,8 @@ def children_rules_india(ctx: CheckContext) -> Iterator[Finding]:
             "children may use the service with a guardian's consent, but no way to verify the guardian is given",
             "list guardian_verification, e.g. [existing_adult_account, virtual_token] (DPDP Rule 10)",
         )
+
+
+# The children's checks live in their own module and register themselves on import (kept last: it imports
+# `check` from here).
+from fiduciary.policy import checks_children  # noqa: E402, F401

@@ -13,12 +13,14 @@ from zoneinfo import ZoneInfo
 from fiduciary.policy.schema import (
     Channel,
     DataCategory,
+    Jurisdiction,
     LegalGround,
     LegitimateUse,
     PolicyDocument,
     Purpose,
     Recipient,
     RetentionRule,
+    UnknownAge,
 )
 
 
@@ -33,6 +35,10 @@ class CompiledPurpose:
     sale_or_sharing: bool
     targeted_advertising: bool
     objectable: bool  # non-consent grounds a person may object to (DPDP s.7(a), GDPR Art 21)
+    # Runs for a child without a guardian's consent: a Fourth Schedule Part B purpose (DPDP s.9(5)), or an
+    # s.17(1) exemption, which disapplies Chapter II and with it s.9. `part_b` alone is the policy's flag.
+    part_b: bool = False
+    child_exempt: bool = False
 
 
 def _objectable(purpose: Purpose) -> bool:
@@ -60,9 +66,17 @@ class CompiledPolicy:
     retention: dict[str, RetentionRule]
     consent_purposes: frozenset[str]
     child_age: int
+    # Children's settings the rules read (docs/decisions/0015-unknown-age.md for unknown_age).
+    guardian_consent: bool = True
+    unknown_age: UnknownAge = UnknownAge.TREAT_AS_ADULT
+    sale_opt_in_age: int = 16
+    sale_parent_age: int = 13
+    sale_band_years: int = 0  # sale_opt_in_age - minimum_age when positive: the years of the minor-sale rule
 
     @classmethod
     def build(cls, document: PolicyDocument, content_hash: str, version: int | None = None) -> CompiledPolicy:
+        india = Jurisdiction.IN in document.controller.jurisdictions
+        children = document.children
         compiled = {
             p.id: CompiledPurpose(
                 id=p.id,
@@ -70,11 +84,16 @@ class CompiledPolicy:
                 needs_consent=p.legal_ground is LegalGround.CONSENT,
                 categories=frozenset(p.categories) | frozenset(p.optional_categories),
                 marketing_channels=frozenset(p.marketing_channels),
-                # DPDP s.9(3) bars tracking and targeted ads whatever the file says; a store may bar more.
-                barred_for_children=p.barred_for_children or p.children_allowed is False,
+                # DPDP s.9(3) bars tracking and targeted ads whatever the file says; a store may bar more. Where
+                # Indian law applies a sale or sharing is barred too: it feeds others' tracking and ads (D25).
+                barred_for_children=p.barred_for_children
+                or p.children_allowed is False
+                or (india and p.sale_or_sharing),
                 sale_or_sharing=p.sale_or_sharing,
                 targeted_advertising=p.targeted_advertising,
                 objectable=_objectable(p),
+                part_b=p.children_exemption is not None,
+                child_exempt=p.children_exemption is not None or p.legal_ground is LegalGround.EXEMPTION,
             )
             for p in document.purposes
         }
@@ -88,7 +107,12 @@ class CompiledPolicy:
             recipients={r.id: r for r in document.recipients},
             retention={r.id: r for r in document.retention},
             consent_purposes=frozenset(pid for pid, cp in compiled.items() if cp.needs_consent),
-            child_age=document.children.minimum_age,
+            child_age=children.minimum_age,
+            guardian_consent=children.guardian_consent,
+            unknown_age=children.unknown_age or (UnknownAge.ASK if india else UnknownAge.TREAT_AS_ADULT),
+            sale_opt_in_age=children.sale_opt_in_age,
+            sale_parent_age=children.sale_parent_age,
+            sale_band_years=max(0, children.sale_opt_in_age - children.minimum_age),
         )
 
     def purpose(self, purpose_id: str) -> CompiledPurpose | None:

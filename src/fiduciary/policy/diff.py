@@ -542,6 +542,18 @@ class _Differ:
                     "changed",
                     f"{_cap(label)} is no longer a condition of using the service.",
                 )
+        if old.children_exemption != new.children_exemption:
+            # DPDP s.9(5) Part B: a newly exempt purpose runs for children without a guardian's consent.
+            self.add(
+                f"{path}.children_exemption",
+                "changed",
+                f"{_cap(label)} now runs for children without a guardian's consent (DPDP Fourth Schedule Part B)."
+                if new.children_exemption
+                else f"{_cap(label)} now needs a guardian's consent for children.",
+                material=new.children_exemption is not None,
+                reason="children's data processed without a guardian's consent",
+                purposes=me,
+            )
         old_req, new_req = set(old.categories), set(new.categories)
         old_all = old_req | set(old.optional_categories)
         new_all = new_req | set(new.optional_categories)
@@ -609,7 +621,7 @@ class _Differ:
             new,
             label,
             {*_GROUND_FIELDS, "required_for_service", "categories", "optional_categories",
-             "marketing_channels", *_PURPOSE_FLAGS},
+             "marketing_channels", "children_exemption", *_PURPOSE_FLAGS},
         )  # fmt: skip
 
     def category_name(self, cid: str) -> str:

@@ -302,6 +302,14 @@ class AccessRole(StrEnum):
     ADMIN = "admin"
 
 
+class ChildrenExemption(StrEnum):
+    """DPDP Fourth Schedule Part B: purposes for which s.9(1) and (3) do not apply (s.9(5), Rule 12)."""
+
+    CONFIRM_NOT_CHILD = "confirm_not_child"  # Rule 10 due diligence: confirming the person is not a child
+    EMAIL_ONLY_ACCOUNT = "email_only_account"  # creating a user account limited to email communication
+    BLOCK_HARMFUL_CONTENT = "block_harmful_content"  # blocking information likely to harm the child
+
+
 class Purpose(StrictModel):
     id: Slug
     name: ShortText
@@ -337,6 +345,12 @@ class Purpose(StrictModel):
     automated_decision: bool = Field(default=False, description="Decisions with legal or similar effect (GDPR Art 22).")
     spdi_written_consent: bool = Field(
         default=False, description="Uses SPDI and needs consent in writing before collection (SPDI r.5(1))."
+    )
+    children_exemption: ChildrenExemption | None = Field(
+        default=None,
+        description="The DPDP Fourth Schedule Part B purpose this is (s.9(5), Rule 12): it runs for a child without "
+        "a guardian's consent. Only for a purpose that does exactly that; `policy check` refuses one that tracks, "
+        "profiles, targets, sells, markets, or rests on consent.",
     )
     children_allowed: bool | None = Field(
         default=None,
@@ -570,11 +584,52 @@ class GuardianVerification(StrEnum):
     DOCUMENT = "document"
 
 
+class UnknownAge(StrEnum):
+    """How decisions treat a person whose age nobody declared (docs/decisions/0015-unknown-age.md)."""
+
+    TREAT_AS_ADULT = "treat_as_adult"
+    TREAT_AS_CHILD = "treat_as_child"  # every children's rule applies until an adult age is declared
+    ASK = "ask"  # consent purposes deny with `age_unknown` until an age is declared; contract purposes run
+
+
 class ChildrenRules(StrictModel):
     minimum_age: int = Field(ge=13, le=21, description="Below this age a person is a child (DPDP: 18).")
-    guardian_consent: bool = Field(description="Whether children may use the service with a guardian's consent.")
+    guardian_consent: bool = Field(
+        description="Whether children may use the service with a guardian's consent. false: a child is refused at "
+        "collection, every decision for a child denies (`children_not_served`), no guardian grant is taken."
+    )
     guardian_verification: list[GuardianVerification] = Field(default_factory=list)
     age_assurance: ShortText = Field(description="How age is established, e.g. date of birth at sign-up.")
+    unknown_age: UnknownAge | None = Field(
+        default=None,
+        description="How a person of unknown age is treated. Unset: `ask` where Indian law applies (DPDP s.9(1) "
+        "puts the due diligence on the store), `treat_as_adult` elsewhere.",
+    )
+    sale_opt_in_age: int = Field(
+        default=16,
+        ge=13,
+        le=21,
+        description="Below this age a sale or sharing needs the person's own opt-in, whatever its legal ground "
+        "(CCPA Civ. Code 1798.120(c)).",
+    )
+    sale_parent_age: int = Field(
+        default=13,
+        ge=0,
+        le=21,
+        description="Below this age the opt-in to a sale or sharing must come from a parent or guardian "
+        "(CCPA Civ. Code 1798.120(c), 11 CCR 7070).",
+    )
+    country_ages: dict[CountryCode, Annotated[int, Field(ge=13, le=16)]] = Field(
+        default_factory=dict,
+        description="GDPR Art 8(1) ages of digital consent by member state (13 to 16), e.g. {DE: 16, FR: 15}. "
+        "People carry no country, so `minimum_age` must be at least the highest of them (`policy check`).",
+    )
+
+    @model_validator(mode="after")
+    def _bands(self) -> ChildrenRules:
+        if self.sale_parent_age > self.sale_opt_in_age:
+            raise ValueError("sale_parent_age must not be above sale_opt_in_age")
+        return self
 
 
 # ------------------------------------------------------------------------------------- cases and changes

@@ -83,6 +83,9 @@ def export_people(session: Session, person_id: str) -> Mapping[str, Any]:
         "adult_on": _iso(person.adult_on),
         "created_at": _iso(person.created_at),
         "closed_at": _iso(person.closed_at),
+        "lawful_guardian_id": person.lawful_guardian_id,
+        "guardianship_order": person.guardianship_order,
+        "guardianship_verified_at": _iso(person.guardianship_verified_at),
     }
 
 
@@ -95,13 +98,21 @@ def erase_people(session: Session, person_id: str) -> EraseReport:
     person = session.get(Person, person_id)
     if person is None:
         return EraseReport("people")
-    changed = person.status != "closed" or person.adult_on is not None or person.age_status != "unknown"
+    changed = (
+        person.status != "closed"
+        or person.adult_on is not None
+        or person.age_status != "unknown"
+        or person.lawful_guardian_id is not None
+    )
     if changed:
         if person.status != "closed":
             person.status = "closed"
             person.closed_at = utcnow()
         person.adult_on = None
         person.age_status = "unknown"
+        # the guardianship (DPDP Rule 11): the order's reference says something about the person
+        person.lawful_guardian_id = person.guardianship_order = None
+        person.guardianship_verified_by = person.guardianship_verified_at = None
         session.flush()
     return EraseReport("people", changed=int(changed), kept=1, kept_basis="pseudonymous id kept as a tombstone")
 

@@ -210,6 +210,22 @@ class FiduciaryClient:
         )
         return result
 
+    def guardian_consent(self, person_id: str, guardian_id: str, *, action: str = "grant") -> dict[str, Any]:
+        """A guardian's consent (or withdrawal) for every purpose of a child's account (DPDP s.9(1))."""
+        result: dict[str, Any] = self._request(
+            "POST",
+            f"/v1/people/{_segment(person_id)}/guardian-consent",
+            json_body={"guardian_id": guardian_id, "action": action},
+        )
+        return result
+
+    def verify_age_token(self, person_id: str, token: str) -> dict[str, Any]:
+        """Record the person as an adult on a virtual age token (DPDP Rule 10(1)(b)); the token goes in the body."""
+        result: dict[str, Any] = self._request(
+            "POST", f"/v1/people/{_segment(person_id)}/age-token", json_body={"token": token}
+        )
+        return result
+
     # ------------------------------------------------------------------------------------------- consent
 
     def record_consent(

@@ -23,3 +23,9 @@ class Person(Base):
     adult_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # A lawful guardian of a person with a disability (DPDP s.9(1), Rule 11): in force once staff verified
+    # the order of appointment (`fiduciary.vault.guardianship`).
+    lawful_guardian_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    guardianship_order: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    guardianship_verified_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    guardianship_verified_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -144,9 +144,42 @@ def create_person(
     person = Person(id=new_person_id(), status=ACTIVE, age_status=UNKNOWN, created_at=utcnow())
     if date_of_birth is not None or is_child is not None:
         declare_age(person, policy=policy, date_of_birth=date_of_birth, is_child=is_child, today=today)
+        if not policy.guardian_consent and person.age_status == CHILD:
+            # The policy serves no children (children.guardian_consent: false): refused at collection.
+            raise Conflict(
+                f"This store serves no one under {policy.child_age}: the person cannot be created.",
+                code="children_not_served",
+                fields=[FieldProblem("body.date_of_birth" if date_of_birth else "body.is_child", "below the age")],
+            )
     session.add(person)
     session.flush()
     return person
+
+
+def redeclare_age(
+    session: Session,
+    person: Person,
+    *,
+    policy: CompiledPolicy,
+    date_of_birth: date | None = None,
+    is_child: bool | None = None,
+    today: date | None = None,
+) -> bool:
+    """Declare or correct an existing person's age; True when the account was closed because of it.
+
+    Processing follows the new age at once: decisions and audiences read `age_status` on every call, so a
+    person now declared a child drops out of every purpose that needs a guardian (DPDP s.9(1)). A store that
+    serves no children ends the account of a person found to be one (the membership seed's "false age ends
+    the membership"); its data then follows the policy's retention rules for closed accounts.
+    """
+    declare_age(person, policy=policy, date_of_birth=date_of_birth, is_child=is_child, today=today)
+    closed = False
+    if not policy.guardian_consent and person.age_status == CHILD and person.status != CLOSED:
+        person.status = CLOSED
+        person.closed_at = utcnow()
+        closed = True
+    session.flush()
+    return closed
 
 
 def close_person(session: Session, person_id: str) -> Person:

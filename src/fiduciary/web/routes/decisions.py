@@ -251,7 +251,7 @@ def _stream(
     policy = service.policy()
     cp = policy.compiled_purposes[purpose]
     with runtime.sessions() as session:
-        yield from eligible_people(session, cp, today=service.today(policy), subject_ids=subject_ids)
+        yield from eligible_people(session, cp, today=service.today(policy), policy=policy, subject_ids=subject_ids)
 
 
 @router.post(

@@ -7,10 +7,10 @@ Responses carry ids and statuses only, never a personal value: even the age is r
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -18,12 +18,16 @@ from sqlalchemy.orm import Session
 from fiduciary.audit.service import Action, AuditTrail
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
+from fiduciary.consent.evidence import evidence_from
+from fiduciary.consent.guardians import grant_for_account
 from fiduciary.consent.linking import link_visitor
 from fiduciary.consent.restrictions import Restriction, active_restrictions, add_restriction, lift_restriction
 from fiduciary.consent.service import ConsentService
 from fiduciary.runtime import Runtime
+from fiduciary.vault import guardianship as lawful_guardians
+from fiduciary.vault.age_tokens import verifier_for, verify_adult
 from fiduciary.vault.models import Person
-from fiduciary.vault.people import close_person, create_person, declare_age, get_person, require_active
+from fiduciary.vault.people import close_person, create_person, get_person, redeclare_age, require_active
 from fiduciary.web.deps import get_runtime, get_session
 from fiduciary.web.routes.audit import audit_trail, request_id
 from fiduciary.web.security import require_scopes
@@ -52,6 +56,9 @@ class PersonOut(BaseModel):
     age_status: Literal["adult", "child", "unknown"]
     created_at: datetime
     closed_at: datetime | None
+    guardianship: Literal["none", "pending", "verified"] = Field(
+        default="none", description="A lawful guardian (DPDP Rule 11): none, pending staff verification, verified."
+    )
 
 
 class RestrictionIn(BaseModel):
@@ -91,6 +98,42 @@ class LinkOut(BaseModel):
     ledger_position: int | None
 
 
+class AgeTokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(max_length=4096, description="A virtual age token naming this person (DPDP Rule 10(1)(b)).")
+
+
+class GuardianshipIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    guardian_id: str = Field(max_length=40, description="The lawful guardian's person id (an active adult).")
+    order_reference: str = Field(
+        max_length=200, description="Reference to the order of appointment (court, designated authority, committee)."
+    )
+
+
+class GuardianshipVerifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    verified_by: str = Field(max_length=100, description="The staff id of who checked the order of appointment.")
+
+
+class GuardianConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    guardian_id: str = Field(max_length=40, description="The guardian's person id: an active, verified adult.")
+    action: Literal["grant", "withdraw"] = "grant"
+    language: str = Field(default="en", max_length=16, description="The language of the notice the guardian saw.")
+
+
+class GuardianConsentOut(BaseModel):
+    subject_id: str
+    guardian_id: str
+    purposes: list[str] = Field(description="The account purposes the guardian's choice covers, one event each.")
+    ledger_positions: list[int]
+
+
 def _out(person: Person) -> PersonOut:
     return PersonOut(
         id=person.id,
@@ -98,6 +141,11 @@ def _out(person: Person) -> PersonOut:
         age_status=person.age_status,
         created_at=person.created_at,
         closed_at=person.closed_at,
+        guardianship="none"
+        if person.lawful_guardian_id is None
+        else "verified"
+        if person.guardianship_verified_at
+        else "pending",
     )
 
 
@@ -134,14 +182,35 @@ def read(
 def age(
     person_id: PersonId,
     body: AgeDeclaration,
+    key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
+    session: Session = Depends(get_session),
+    runtime: Runtime = Depends(get_runtime),
+    trail: AuditTrail = Depends(audit_trail),
+    req_id: str = Depends(request_id),
+) -> PersonOut:
+    person = get_person(session, person_id, field="path.person_id")
+    require_active(person)
+    # A child found on a store that serves none: the account is closed (status `closed` in the answer).
+    policy = runtime.policy()
+    if redeclare_age(session, person, policy=policy, date_of_birth=body.date_of_birth, is_child=body.is_child):
+        trail.record(session, actor=key.id, action=Action.PERSON_CLOSE, person_id=person.id, request_id=req_id)
+    return _out(person)
+
+
+@router.post(
+    "/{person_id}/age-token",
+    summary="Verify that a person is an adult with a virtual token (a guardian's due diligence, DPDP Rule 10(1)(b))",
+    response_model=PersonOut,
+)
+def age_token(
+    person_id: PersonId,
+    body: AgeTokenIn,
     _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
     session: Session = Depends(get_session),
     runtime: Runtime = Depends(get_runtime),
 ) -> PersonOut:
     person = get_person(session, person_id, field="path.person_id")
-    require_active(person)
-    declare_age(person, policy=runtime.policy(), date_of_birth=body.date_of_birth, is_child=body.is_child)
-    session.flush()
+    verify_adult(session, person, body.token, verifier_for(runtime), now=datetime.now(UTC))
     return _out(person)
 
 
@@ -222,3 +291,65 @@ def link(
         copied_purposes=list(result.copied),
         ledger_position=result.ledger_position,
     )
+
+
+@router.post(
+    "/{person_id}/guardian-consent",
+    status_code=201,
+    summary="A guardian's consent for a child's account: every non-consent purpose of the account (DPDP s.9(1))",
+    response_model=GuardianConsentOut,
+)
+def guardian_consent(
+    person_id: PersonId,
+    body: GuardianConsentIn,
+    request: Request,
+    _key: ApiKey = Depends(require_scopes(Scope.CONSENT_WRITE)),
+    session: Session = Depends(get_session),
+    runtime: Runtime = Depends(get_runtime),
+) -> GuardianConsentOut:
+    get_person(session, person_id, field="path.person_id")
+    evidence = evidence_from(request.headers.get("user-agent"), request.client.host if request.client else None)
+    results = grant_for_account(
+        ConsentService.for_runtime(runtime),
+        session,
+        person_id,
+        body.guardian_id,
+        action=body.action,
+        language=body.language,
+        evidence=evidence,
+    )
+    return GuardianConsentOut(
+        subject_id=person_id,
+        guardian_id=body.guardian_id,
+        purposes=[r.purpose for r in results],
+        ledger_positions=[r.ledger_position for r in results],
+    )
+
+
+@router.post(
+    "/{person_id}/guardianship",
+    summary="Record a lawful guardian of a person with a disability, pending verification (DPDP Rule 11)",
+    response_model=PersonOut,
+)
+def guardianship(
+    person_id: PersonId,
+    body: GuardianshipIn,
+    _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
+    session: Session = Depends(get_session),
+    runtime: Runtime = Depends(get_runtime),
+) -> PersonOut:
+    return _out(lawful_guardians.appoint(session, runtime.policy(), person_id, body.guardian_id, body.order_reference))
+
+
+@router.post(
+    "/{person_id}/guardianship/verify",
+    summary="Staff checked the order of appointment: the lawful guardian's consent now counts (DPDP Rule 11)",
+    response_model=PersonOut,
+)
+def verify_guardianship(
+    person_id: PersonId,
+    body: GuardianshipVerifyIn,
+    _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
+    session: Session = Depends(get_session),
+) -> PersonOut:
+    return _out(lawful_guardians.verify(session, person_id, body.verified_by))
