@@ -7,10 +7,10 @@ Responses carry ids and statuses only, never a personal value: even the age is r
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -21,16 +21,18 @@ from fiduciary.auth.scopes import Scope
 from fiduciary.consent.linking import link_visitor
 from fiduciary.consent.restrictions import Restriction, active_restrictions, add_restriction, lift_restriction
 from fiduciary.consent.service import ConsentService
+from fiduciary.policy.schema import ID_MAX_LENGTH, ID_PATTERN
 from fiduciary.runtime import Runtime
 from fiduciary.vault.models import Person
 from fiduciary.vault.people import close_person, create_person, declare_age, get_person, require_active
+from fiduciary.web.contract import ContractRoute, IsoDate, PersonIdPath, PurposeId, VisitorIdField
 from fiduciary.web.deps import get_runtime, get_session
 from fiduciary.web.routes.audit import audit_trail, request_id
 from fiduciary.web.security import require_scopes
 
-router = APIRouter(prefix="/v1/people", tags=["people"])
+router = APIRouter(prefix="/v1/people", tags=["people"], route_class=ContractRoute)
 
-PersonId = Annotated[str, Path(max_length=40, description="A person id, `per_` + 26 characters a-z or 2-7.")]
+PersonId = PersonIdPath
 
 
 class AgeDeclaration(BaseModel):
@@ -38,8 +40,8 @@ class AgeDeclaration(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    date_of_birth: date | None = None
-    is_child: bool | None = None
+    date_of_birth: IsoDate | None = Field(default=None, description="An ISO 8601 date, YYYY-MM-DD.")
+    is_child: bool | None = Field(default=None, strict=True)
 
 
 class PersonCreate(AgeDeclaration):
@@ -61,8 +63,8 @@ class RestrictionIn(BaseModel):
         description="objection: stop a purpose on legitimate use/interests or contract (DPDP s.7(a), GDPR Art 21); "
         "restriction: pause processing (GDPR Art 18)."
     )
-    purpose: str | None = Field(
-        default=None, max_length=80, description="A purpose id; omit for every purpose not required by law."
+    purpose: PurposeId | None = Field(
+        default=None, description="A purpose id; omit for every purpose not required by law."
     )
 
 
@@ -80,7 +82,7 @@ class LiftedOut(BaseModel):
 class LinkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    visitor_id: str = Field(max_length=40, description="The banner visitor id `vis_…` of the browser that signed in.")
+    visitor_id: VisitorIdField = Field(description="The banner visitor id `vis_…` of the browser that signed in.")
 
 
 class LinkOut(BaseModel):
@@ -194,7 +196,7 @@ def restrict(
 )
 def unrestrict(
     person_id: PersonId,
-    purpose: Annotated[str | None, Query(max_length=80)] = None,
+    purpose: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)] = None,
     kind: Annotated[Literal["objection", "restriction"] | None, Query()] = None,
     _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
     session: Session = Depends(get_session),

@@ -19,7 +19,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Header, Request
+from fastapi import APIRouter, Depends, Form, Header, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +28,8 @@ from sqlalchemy.orm import Session
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
 from fiduciary.comms.unsubscribe import (
+    MAILTO_PATTERN,
+    TOKEN_PATTERN,
     InvalidToken,
     UnsubscribeToken,
     check_mailto,
@@ -45,10 +47,11 @@ from fiduciary.errors import Conflict, FieldProblem, ValidationFailed
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.runtime import Runtime
 from fiduciary.vault.people import get_person
+from fiduciary.web.contract import ContractRoute, PurposeId
 from fiduciary.web.deps import get_runtime, get_session
 from fiduciary.web.security import public_rate_limit, require_scopes
 
-router = APIRouter(tags=["unsubscribe"])
+router = APIRouter(tags=["unsubscribe"], route_class=ContractRoute)
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _pages = Environment(
@@ -57,6 +60,9 @@ _pages = Environment(
     auto_reload=False,
 )
 DEFAULT_VALID_DAYS = 365
+UnsubscribeTokenPath = Annotated[
+    str, Path(pattern=TOKEN_PATTERN, description="The signed token of an unsubscribe link (base64url).")
+]
 ONE_CLICK = "One-Click"
 
 
@@ -134,7 +140,7 @@ def _read(runtime: Runtime, token: str) -> UnsubscribeToken:
     responses={400: {"description": "Forged, expired or malformed link (an HTML page)"}, 429: _PROBLEM},
 )
 def confirm_page(
-    token: str,
+    token: UnsubscribeTokenPath,
     runtime: Runtime = Depends(get_runtime),
     session: Session = Depends(get_session),
 ) -> HTMLResponse:
@@ -168,7 +174,7 @@ def confirm_page(
     },
 )
 def one_click(
-    token: str,
+    token: UnsubscribeTokenPath,
     request: Request,
     list_unsubscribe: Annotated[str | None, Form(alias="List-Unsubscribe", max_length=32)] = None,
     accept: Annotated[str | None, Header()] = None,
@@ -203,12 +209,16 @@ class HeadersIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     subject_id: str = Field(pattern=PERSON_ID_PATTERN, description="The recipient's person id.")
-    purpose: str = Field(min_length=1, max_length=80, description="The consent purpose the message is sent under.")
+    purpose: PurposeId = Field(description="The consent purpose the message is sent under.")
     mailto: str | None = Field(
-        default=None, max_length=254, description="An address that also unsubscribes (listed after the link)."
+        default=None,
+        max_length=254,
+        pattern=MAILTO_PATTERN,
+        description="An address that also unsubscribes (listed after the link).",
     )
     valid_days: int = Field(
         default=DEFAULT_VALID_DAYS,
+        strict=True,
         ge=30,
         le=3650,
         description="How long the link works; at least 30 days (CAN-SPAM 16 CFR 316.5 asks for 30).",
