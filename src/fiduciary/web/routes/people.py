@@ -8,7 +8,7 @@ Responses carry ids and statuses only, never a personal value: even the age is r
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
@@ -35,17 +35,33 @@ router = APIRouter(prefix="/v1/people", tags=["people"], route_class=ContractRou
 PersonId = PersonIdPath
 
 
+# `declare_age`'s rule in the OpenAPI: exactly one of the two (the other absent or null) ...
+_EXACTLY_ONE: dict[str, Any] = {
+    "anyOf": [
+        {
+            "required": ["date_of_birth"],
+            "properties": {"date_of_birth": {"type": "string"}, "is_child": {"type": "null"}},
+        },
+        {"required": ["is_child"], "properties": {"is_child": {"type": "boolean"}, "date_of_birth": {"type": "null"}}},
+    ]
+}
+# ... and on creation, where the declaration is optional, at most one.
+_AT_MOST_ONE: dict[str, Any] = {
+    "anyOf": [{"properties": {"date_of_birth": {"type": "null"}}}, {"properties": {"is_child": {"type": "null"}}}]
+}
+
+
 class AgeDeclaration(BaseModel):
     """Either a date of birth (not stored: only the day of coming of age is kept) or a yes/no declaration."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_EXACTLY_ONE)
 
     date_of_birth: IsoDate | None = Field(default=None, description="An ISO 8601 date, YYYY-MM-DD.")
     is_child: bool | None = Field(default=None, strict=True)
 
 
 class PersonCreate(AgeDeclaration):
-    pass
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_AT_MOST_ONE)
 
 
 class PersonOut(BaseModel):
