@@ -76,7 +76,7 @@ def _cleanup() -> None:
 _app = create_app(runtime=_runtime)
 # `ignored_auth` sends every operation without a key and with a wrong one: far beyond the 10 failures a
 # minute one address may make. The test raises that budget for its app; the limiter is tested elsewhere.
-setattr(_app.state, AUTH_LIMITER_STATE, RateLimiter(1_000_000))  # noqa: B010
+setattr(_app.state, AUTH_LIMITER_STATE, RateLimiter(1_000_000))
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", _app)
 _DEFAULT_POSITIVE = PositiveDataAcceptanceConfig().expected_statuses

@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fiduciary.decisions.ids import PERSON_ID_PATTERN, SUBJECT_ID_PATTERN, VISITOR_ID_PATTERN
 from fiduciary.policy.schema import ID_MAX_LENGTH, ID_PATTERN, LANGUAGE_PATTERN
+from fiduciary.web.security import cors_resolver, cross_origin
 
 # ------------------------------------------------------------------------------------------------ bodies
 
@@ -211,7 +212,7 @@ def _options_endpoint(path: str) -> Callable[[Request], Response]:
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "TRACE"})
 
 
-def _not_allowed_endpoint(path: str) -> Callable[[Request], Response]:
+def _not_allowed_endpoint(path: str, cors: Any) -> Callable[[Request], Response]:
     def not_allowed(request: Request) -> Response:
         raise StarletteHTTPException(
             405,
@@ -219,7 +220,8 @@ def _not_allowed_endpoint(path: str) -> Callable[[Request], Response]:
             {"Allow": allowed_methods(request.app, path)},
         )
 
-    return not_allowed
+    # A page that may read the path's answers (the banner's) may read this one too (see security.cross_origin).
+    return cross_origin(cors)(not_allowed) if cors is not None else not_allowed
 
 
 def install_methods(app: FastAPI) -> None:
@@ -242,8 +244,10 @@ def install_methods(app: FastAPI) -> None:
             continue
         served = {m for r in routes if r.path == path for m in (r.methods or ())}
         unserved = sorted(_METHODS - served - {"OPTIONS"})
+        cors = next((cors_resolver(r.endpoint) for r in routes if r.path == path and cors_resolver(r.endpoint)), None)
         if unserved:
-            app.add_api_route(path, _not_allowed_endpoint(path), methods=unserved, include_in_schema=False)
+            endpoint = _not_allowed_endpoint(path, cors)
+            app.add_api_route(path, endpoint, methods=unserved, include_in_schema=False)
             first.append(app.router.routes.pop())
     app.router.routes[:0] = first
 

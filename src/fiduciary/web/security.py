@@ -313,6 +313,14 @@ def cross_origin(resolve: CorsResolver) -> Callable[[_Endpoint], _Endpoint]:
     return mark
 
 
+def cors_resolver(endpoint: Callable[..., Any] | None) -> CorsResolver | None:
+    """The resolver `endpoint` was marked with by `cross_origin`, if any (to mark routes derived from it)."""
+    try:
+        return _cors_endpoints.get(endpoint) if endpoint is not None else None
+    except TypeError:
+        return None
+
+
 def cors_headers(origin: str) -> dict[str, str]:
     """The headers that let a script on `origin` read a response (sent only for an allowed origin)."""
     return {"Access-Control-Allow-Origin": origin, "Access-Control-Expose-Headers": ", ".join(CORS_EXPOSED_HEADERS)}

@@ -60,8 +60,15 @@ _pages = Environment(
     auto_reload=False,
 )
 DEFAULT_VALID_DAYS = 365
+# The pattern is published, not enforced by request validation: a token that does not match it cannot carry
+# our signature, so `read_token` refuses it like any forged link, and a person who followed a truncated link
+# gets the "not valid" page (400) instead of a JSON 422.
 UnsubscribeTokenPath = Annotated[
-    str, Path(pattern=TOKEN_PATTERN, description="The signed token of an unsubscribe link (base64url).")
+    str,
+    Path(
+        description="The signed token of an unsubscribe link (base64url).",
+        json_schema_extra={"pattern": TOKEN_PATTERN},
+    ),
 ]
 ONE_CLICK = "One-Click"
 
