@@ -150,7 +150,9 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ISO_DATETIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
-_WHOLE = re.compile(r"-?[0-9]+")
+# An integer as JSON Schema defines one: a number without a fractional part, so `60` and `60.0` but not
+# `60.5`, `6e1`, `true` or `"60"` in a body (in a query or path every value is text: digits, maybe `.0`).
+_WHOLE = re.compile(r"-?[0-9]+(\.0+)?")
 
 
 def _iso_date(value: Any) -> Any:
@@ -172,9 +174,21 @@ def _iso_datetime(value: Any) -> Any:
 def _whole(value: Any) -> Any:
     if value is None or (isinstance(value, int) and not isinstance(value, bool)):
         return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if not isinstance(value, str) or not _WHOLE.fullmatch(value):
-        raise ValueError("must be a whole number written in digits")
-    return value
+        raise ValueError("must be a whole number")
+    return int(value.split(".", 1)[0])
+
+
+def _json_integer(value: Any) -> Any:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (isinstance(value, float) and not value.is_integer())
+    ):
+        raise ValueError("must be a JSON integer")
+    return int(value)
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
@@ -182,6 +196,8 @@ IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
 # Put it after `Query(...)`/`Path(...)` in `Annotated[int, Query(ge=..., le=...), WHOLE]`: placed there the
 # bounds still reach the OpenAPI as minimum/maximum.
 WHOLE = BeforeValidator(_whole)
+# A body integer: a JSON number without a fractional part; never a string or a boolean.
+JSON_INTEGER = BeforeValidator(_json_integer)
 
 
 # ------------------------------------------------------------------------------------------------ OPTIONS

@@ -47,7 +47,7 @@ from fiduciary.errors import Conflict, FieldProblem, ValidationFailed
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.runtime import Runtime
 from fiduciary.vault.people import get_person
-from fiduciary.web.contract import ContractRoute, PurposeId
+from fiduciary.web.contract import JSON_INTEGER, ContractRoute, PurposeId
 from fiduciary.web.deps import get_runtime, get_session
 from fiduciary.web.security import public_rate_limit, require_scopes
 
@@ -223,9 +223,8 @@ class HeadersIn(BaseModel):
         pattern=MAILTO_PATTERN,
         description="An address that also unsubscribes (listed after the link).",
     )
-    valid_days: int = Field(
+    valid_days: Annotated[int, JSON_INTEGER] = Field(
         default=DEFAULT_VALID_DAYS,
-        strict=True,
         ge=30,
         le=3650,
         description="How long the link works; at least 30 days (CAN-SPAM 16 CFR 316.5 asks for 30).",
