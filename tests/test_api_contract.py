@@ -294,6 +294,8 @@ def test_an_unserved_method_is_405_with_allow_not_a_shadowing_route(
         ("DELETE", "/v1/apikeys/self", "GET, OPTIONS"),
         ("GET", "/v1/people/lookup", "OPTIONS, POST"),
         ("PATCH", "/v1/policy", "GET, OPTIONS"),
+        ("PATCH", f"/v1/people/{PERSON}/restrictions", "DELETE, GET, OPTIONS, POST"),
+        ("GET", "/v1/apikeys/" + "A" * 12, "DELETE, OPTIONS"),
     ]:
         answer = client.request(method, url, headers=headers)
         assert answer.status_code == 405, (method, url, answer.text)

@@ -242,11 +242,13 @@ def _not_allowed_endpoint(path: str, cors: Any) -> Callable[[Request], Response]
 
 def install_methods(app: FastAPI) -> None:
     """Answer `OPTIONS` on every API path with 204 and `Allow` (RFC 9110 s.9.3.7), and any other method a
-    fixed path does not serve with 405 and `Allow` (s.15.5.6).
+    path does not serve with 405 and `Allow` (s.15.5.6).
 
     A path that answers OPTIONS itself (the banner's CORS preflight) keeps its handler, which sets `Allow`
-    with `allowed_methods`. The 405 routes go first: otherwise `GET /v1/consents/batch` would be routed to
-    `GET /v1/consents/{subject_id}` and refused as a malformed id. Call this after every router is included.
+    with `allowed_methods`. The 405 routes of fixed paths go first: otherwise `GET /v1/consents/batch` would
+    be routed to `GET /v1/consents/{subject_id}` and refused as a malformed id. Those of templated paths go
+    last, so Starlette's partial match (whose `Allow` names one route's methods) is never the answer. Call
+    this after every router is included.
     """
     routes = [r for r in _api_routes(app) if isinstance(r.original_route, APIRoute)]
     answered = {r.path for r in routes if "OPTIONS" in (r.methods or ())}
@@ -256,15 +258,15 @@ def install_methods(app: FastAPI) -> None:
             app.add_api_route(path, _options_endpoint(path), methods=["OPTIONS"], include_in_schema=False)
     first: list[Any] = []
     for path in paths:
-        if "{" in path:
-            continue
         served = {m for r in routes if r.path == path for m in (r.methods or ())}
         unserved = sorted(_METHODS - served - {"OPTIONS"})
         cors = next((cors_resolver(r.endpoint) for r in routes if r.path == path and cors_resolver(r.endpoint)), None)
         if unserved:
             endpoint = _not_allowed_endpoint(path, cors)
             app.add_api_route(path, endpoint, methods=unserved, include_in_schema=False)
-            first.append(app.router.routes.pop())
+            if "{" not in path:
+                first.append(app.router.routes.pop())
+    # Fixed paths first; templated ones stay last, so they catch only what no documented route serves.
     app.router.routes[:0] = first
 
 
