@@ -42,14 +42,19 @@ class DuplicateKey(ValueError):
         self.path = path
 
 
+def _first_duplicate(pairs: list[tuple[str, Any]]) -> str | None:
+    seen: set[str] = set()
+    for key, _value in pairs:
+        if key in seen:
+            return key
+        seen.add(key)
+    return None
+
+
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
-        seen: set[str] = set()
-        for key, _value in pairs:
-            if key in seen:
-                raise DuplicateKey(key)
-            seen.add(key)
+        raise DuplicateKey(_first_duplicate(pairs) or "")
     return obj
 
 
@@ -62,8 +67,7 @@ class _Pairs(dict[str, Any]):
 def _keep_pairs(pairs: list[tuple[str, Any]]) -> _Pairs:
     obj = _Pairs(pairs)
     if len(obj) != len(pairs):
-        _refuse = [k for i, (k, _v) in enumerate(pairs) if k in dict(pairs[:i])]
-        obj.duplicate = _refuse[0]
+        obj.duplicate = _first_duplicate(pairs)  # linear: a hostile body may hold many keys
     return obj
 
 
