@@ -1,7 +1,7 @@
 """Benchmark: consent writes per second through the full path, single and batched, SQLite and PostgreSQL.
 
     .venv/bin/python bench/consent_write.py [--engine sqlite|postgresql|both] [--events 20000] [--single 1000]
-                                            [--runs 3] [--history 0] [--sqlite-pragma NAME=VALUE ...]
+                                            [--runs 3] [--history 0] [--sqlite-pragma NAME=VALUE ...] [--http]
 
 The full path is `ConsentService.record_many` / `record` followed by a commit: validation against the
 policy in force (purpose, ground, subject ids, people looked up for person ids), the ledger append
@@ -19,6 +19,10 @@ ratio plain/full says what the evidence costs. "ledger only" is `Ledger.append_b
 path calls) and `Ledger.append_many` (which also parses every payload back) with the same payloads, to
 show which part of the path is the ledger's.
 
+`--http` also sends the batched workload as `POST /v1/consents/batch` bodies of 1,000 items to uvicorn (one
+worker, a separate process) and times the request body parse on its own: `parse_json_body` (which refuses
+duplicate keys) against plain `json.loads` on the same bodies, so the hook's share of a batch is measured.
+
 Figures are best of `--runs` (default 3), wall and CPU separately; CPU is this process's own time
 (time.process_time; on PostgreSQL the server's work is not in it). The machine is shared, so wall time is
 noisy and the CPU figure is the stable one. Each batched run starts from a fresh database holding 5,000
@@ -29,6 +33,7 @@ consent_state table, so runs in one growing database would not be comparable.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from collections.abc import Callable
@@ -36,14 +41,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
-from _support import Engine, database, engines
+from _support import Engine, database, engines, server
 
+from fiduciary.auth.service import create_api_key
 from fiduciary.config import Settings
 from fiduciary.consent.evidence import Evidence
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService
 from fiduciary.runtime import Runtime, tune_process
 from fiduciary.vault.people import create_person, new_visitor_id
+from fiduciary.web.contract import parse_json_body
 
 BATCH = 1000
 TUNE = True  # --no-tune measures without fiduciary.runtime.tune_process
@@ -278,6 +286,63 @@ def measure(runtime: Runtime, events: int, single: int, repeats: int) -> dict[st
     return out
 
 
+def batch_body(items: list[ConsentInput]) -> bytes:
+    """A `POST /v1/consents/batch` body: one item per event, as a backend forwarding banner choices sends."""
+    body = {
+        "items": [
+            {
+                "subject_id": i.subject_id,
+                "channel": str(i.channel),
+                "actions": [{"purpose": i.purpose, "action": i.action}],
+                "evidence": {"user_agent": EVIDENCE.user_agent, "ip_address": "203.0.113.7"},
+            }
+            for i in items
+        ]
+    }
+    return json.dumps(body).encode()
+
+
+def run_http(engine_name: Engine, events: int, repeats: int) -> dict[str, dict[str, float]]:
+    """Batches of 1,000 over HTTP, and the body parse alone with and without the duplicate-key hook."""
+    out: dict[str, dict[str, float]] = {}
+    runs = []
+    bodies: list[bytes] = []
+    for _ in range(repeats):
+        with database(engine_name) as (url, tmp), server(url, tmp / "data") as base:
+            runtime = Runtime.start(Settings(database_url=url, data_dir=tmp / "data"), migrate=False)
+            try:
+                people = make_people(runtime)
+                with runtime.sessions() as session:
+                    key = create_api_key(session, "bench", ["consent:write"])[1]
+                    session.commit()
+            finally:
+                runtime.close()
+            bodies = [batch_body(workload(people, BATCH, k * BATCH)) for k in range(events // BATCH)]
+            headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+            with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+
+                def send(client: httpx.Client = client, bodies: list[bytes] = bodies) -> None:
+                    for body in bodies:
+                        answer = client.post("/v1/consents/batch", content=body)
+                        if answer.status_code != 201:
+                            raise RuntimeError(f"batch refused: {answer.status_code} {answer.text[:300]}")
+
+                runs.append(timed(send))
+    out["HTTP POST /v1/consents/batch, 1,000 items"] = best(runs, events)
+    parsers: list[tuple[str, Callable[[bytes], Any]]] = [
+        ("body parse, json.loads", json.loads),
+        ("body parse, parse_json_body", parse_json_body),
+    ]
+    for name, parse in parsers:
+
+        def parse_all(parse: Callable[[bytes], Any] = parse) -> None:
+            for body in bodies:
+                parse(body)
+
+        out[name] = best([timed(parse_all) for _ in range(max(repeats, 5))], events)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
@@ -294,6 +359,7 @@ def main() -> None:
         metavar="NAME=VALUE",
         help="extra SQLite PRAGMA on every connection, e.g. wal_autocheckpoint=20000 (repeatable)",
     )
+    parser.add_argument("--http", action="store_true", help="also send the batches over HTTP (uvicorn)")
     parser.add_argument(
         "--no-tune", action="store_true", help="skip tune_process() (the process settings `fiduciary serve` applies)"
     )
@@ -303,6 +369,8 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.1f}")
     for engine_name in engines(args.engine):
         results = run_engine(engine_name, args.events, args.single, args.runs, args.history, args.sqlite_pragma)
+        if args.http:
+            results.update(run_http(engine_name, args.events, args.runs))
         full = next(figures for name, figures in results.items() if name.startswith("full path, batches"))
         plain = results["plain insert of the same rows (no ledger)"]
         print(f"\n{engine_name}")
@@ -315,6 +383,10 @@ def main() -> None:
             f"  plain / full (batched): {plain['per_s'] / full['per_s']:.1f}x wall, "
             f"{plain['cpu_per_s'] / full['cpu_per_s']:.1f}x CPU"
         )
+        if args.http:
+            http = results["HTTP POST /v1/consents/batch, 1,000 items"]["wall_s"]
+            hook = results["body parse, parse_json_body"]["wall_s"] - results["body parse, json.loads"]["wall_s"]
+            print(f"  duplicate-key hook: {hook / http:+.2%} of the HTTP batch time ({hook * 1000:+.1f} ms in all)")
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
 
 

@@ -35,7 +35,8 @@ ID_ALPHABET = string.ascii_letters + string.digits
 NAME_MAX = 100
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
-_ID_RE = re.compile(r"[A-Za-z0-9]{12}")
+KEY_ID_PATTERN = r"^[A-Za-z0-9]{12}$"  # the public id; the OpenAPI's pattern for key ids in paths
+_ID_RE = re.compile(KEY_ID_PATTERN[1:-1])
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of 32 bytes, unpadded
 _KEY_LENGTH = len(KEY_PREFIX) + ID_LENGTH + 1 + 43
 

@@ -75,6 +75,7 @@ ConsentAction = Literal["grant", "withdraw", "deny"]
 ACTIONS: frozenset[str] = frozenset(get_args(ConsentAction))
 LANGUAGE_MAX = 16
 IDEMPOTENCY_KEY_MAX = 64
+IDEMPOTENCY_KEY_PATTERN = r"^[ -~]{1,64}$"  # printable ASCII, as check_idempotency_key demands
 _LANGUAGE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 
 

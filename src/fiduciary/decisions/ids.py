@@ -10,11 +10,13 @@ import re
 
 from fiduciary.vault.people import PERSON_ID_RE as _PERSON
 from fiduciary.vault.people import SUBJECT_ID_RE as _SUBJECT
+from fiduciary.vault.people import VISITOR_ID_RE as _VISITOR
 
 PERSON_PREFIX = "per_"
 VISITOR_PREFIX = "vis_"
 SUBJECT_ID_PATTERN = f"^{_SUBJECT.pattern}$"
 PERSON_ID_PATTERN = f"^{_PERSON.pattern}$"
+VISITOR_ID_PATTERN = f"^{_VISITOR.pattern}$"
 ACTOR_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,99}$"
 SUBJECT_ID_RE = re.compile(SUBJECT_ID_PATTERN)
 PERSON_ID_RE = re.compile(PERSON_ID_PATTERN)

@@ -30,14 +30,19 @@ from pydantic import (
 
 from fiduciary.policy.duration import Duration
 
+# The shape of every id a policy declares (purposes, categories, recipients, ...). The API checks ids it is
+# sent against the same pattern, so the OpenAPI, the server and the policy file agree on one definition.
+ID_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
+ID_MAX_LENGTH = 80
+LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 Slug = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$", min_length=1, max_length=80),
+    StringConstraints(pattern=ID_PATTERN, min_length=1, max_length=ID_MAX_LENGTH),
 ]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
-LanguageTag = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
+LanguageTag = Annotated[str, StringConstraints(pattern=LANGUAGE_PATTERN)]
 
 
 class StrictModel(BaseModel):

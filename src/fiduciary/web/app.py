@@ -11,6 +11,7 @@ from fiduciary import __version__
 from fiduciary.config import Settings
 from fiduciary.housekeeping import start_background_housekeeping
 from fiduciary.runtime import Runtime
+from fiduciary.web.contract import document_scopes, install_methods
 from fiduciary.web.problems import document_problems, install_problem_handlers
 from fiduciary.web.routes import api_docs, apikeys, health, keys, notice, policy
 from fiduciary.web.routes import audit as audit_routes
@@ -69,4 +70,6 @@ def create_app(
     app.include_router(audit_routes.router)
     app.include_router(vault_routes.router)
     app.include_router(receipts_routes.router)
+    install_methods(app)  # after every router: OPTIONS answers 204 with Allow, other methods 405 with Allow
+    document_scopes(app)  # after document_problems: each operation's description names its scope
     return app

@@ -289,11 +289,14 @@ def require_scopes(*scopes: AuthScope | str) -> Callable[..., ApiKey]:
     The key is returned and also put on `request.state.api_key` for audit events.
     """
     needed = tuple(AuthScope(s) for s in scopes)  # an unknown scope is a programming error: fail at import
+    # Declared on both security schemes, so the OpenAPI `security` requirement of every operation names the
+    # scopes it needs (OpenAPI 3.1 allows role names for non-OAuth schemes) and /docs shows them.
+    names = [s.value for s in needed]
 
     def api_key_dependency(
         request: Request,
-        bearer: HTTPAuthorizationCredentials | None = Security(_bearer),
-        header_key: str | None = Security(_header_key),
+        bearer: HTTPAuthorizationCredentials | None = Security(_bearer, scopes=names),
+        header_key: str | None = Security(_header_key, scopes=names),
         session: Session = Depends(get_session),
     ) -> ApiKey:
         guard = auth_failure_guard(request)
@@ -396,6 +399,14 @@ def cross_origin(resolve: CorsResolver) -> Callable[[_Endpoint], _Endpoint]:
         return endpoint
 
     return mark
+
+
+def cors_resolver(endpoint: Callable[..., Any] | None) -> CorsResolver | None:
+    """The resolver `endpoint` was marked with by `cross_origin`, if any (to mark routes derived from it)."""
+    try:
+        return _cors_endpoints.get(endpoint) if endpoint is not None else None
+    except TypeError:
+        return None
 
 
 def cors_headers(origin: str) -> dict[str, str]:

@@ -7,8 +7,9 @@ becomes a way to mint an `admin` key (DPDP Rule 6(1)(b): access limited to what 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -16,12 +17,14 @@ from fiduciary.audit.service import Action, AuditTrail
 from fiduciary.auth import service
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope, held_scopes, parse_scopes
+from fiduciary.auth.service import KEY_ID_PATTERN
 from fiduciary.errors import FieldProblem, ValidationFailed
+from fiduciary.web.contract import ContractRoute
 from fiduciary.web.deps import get_session
 from fiduciary.web.routes.audit import audit_trail, request_id
 from fiduciary.web.security import require_scopes
 
-router = APIRouter(prefix="/v1/apikeys", tags=["api keys"])
+router = APIRouter(prefix="/v1/apikeys", tags=["api keys"], route_class=ContractRoute)
 
 
 class ApiKeySelf(BaseModel):
@@ -103,7 +106,7 @@ def create_key(
 
 @router.delete("/{key_id}", status_code=204, summary="Revoke an API key (idempotent)")
 def revoke_key(
-    key_id: str,
+    key_id: Annotated[str, Path(pattern=KEY_ID_PATTERN, description="The key's public id.")],
     caller: ApiKey = Depends(require_scopes(Scope.APIKEYS_MANAGE)),
     session: Session = Depends(get_session),
     trail: AuditTrail = Depends(audit_trail),

@@ -31,10 +31,11 @@ from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
 from fiduciary.runtime import Runtime
 from fiduciary.web.access_log import accept_request_id, new_request_id
+from fiduciary.web.contract import WHOLE, ContractRoute, IsoDateTime
 from fiduciary.web.deps import get_runtime, get_session
 from fiduciary.web.security import require_scopes
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=ContractRoute)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A cursor is a ledger position, a BIGINT: a larger number fails in the database (SQLite's driver refuses
@@ -99,10 +100,12 @@ def list_audit(
     action: Annotated[str | None, Query(pattern=ACTION_PATTERN, description="e.g. field.read")] = None,
     purpose: Annotated[str | None, Query(pattern=SLUG_PATTERN, max_length=80)] = None,
     outcome: Annotated[Outcome | None, Query()] = None,
-    since: Annotated[datetime | None, Query(description="Recorded at or after (ISO 8601 with time zone).")] = None,
-    until: Annotated[datetime | None, Query(description="Recorded before (ISO 8601 with time zone).")] = None,
-    cursor: Annotated[int | None, Query(ge=0, le=MAX_CURSOR, description="`next_cursor` of the previous page.")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    since: Annotated[IsoDateTime | None, Query(description="Recorded at or after (RFC 3339, with time zone).")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="Recorded before (RFC 3339, with time zone).")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=0, le=MAX_CURSOR, description="`next_cursor` of the previous page."), WHOLE
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE), WHOLE] = DEFAULT_PAGE,
     order: Annotated[Literal["asc", "desc"], Query(description="asc: oldest first; desc: newest first.")] = "asc",
     key: ApiKey = Depends(require_scopes(Scope.AUDIT_READ)),
     session: Session = Depends(get_session),

@@ -26,6 +26,7 @@ from fiduciary.consent.evidence import Evidence, evidence_from
 from fiduciary.consent.gpc import GPC_JSON_LAST_UPDATE, apply_gpc, apply_gpc_many, gpc_enabled
 from fiduciary.consent.reconsent import reconsent_floors
 from fiduciary.consent.service import (
+    IDEMPOTENCY_KEY_PATTERN,
     ConsentChannel,
     ConsentInput,
     ConsentResult,
@@ -36,16 +37,36 @@ from fiduciary.consent.service import (
 from fiduciary.errors import FieldProblem, Forbidden, ValidationFailed
 from fiduciary.policy.versions import NoPolicyInForce
 from fiduciary.runtime import Runtime
-from fiduciary.vault.people import SUBJECT_ID_RE, get_person, new_visitor_id
+from fiduciary.vault.people import get_person, new_visitor_id
+from fiduciary.web.contract import (
+    WHOLE,
+    ContractRoute,
+    LanguageTag,
+    PersonIdField,
+    PurposeId,
+    SubjectIdField,
+    SubjectIdPath,
+    VisitorIdField,
+    allowed_methods,
+)
 from fiduciary.web.deps import get_runtime, get_session, request_base_url
 from fiduciary.web.security import cross_origin, public_rate_limit, require_scopes
 
-router = APIRouter(tags=["consent"])
+router = APIRouter(tags=["consent"], route_class=ContractRoute)
 
 MAX_ACTIONS = 100
 MAX_BATCH_ITEMS = 1000
 MAX_BATCH_ACTIONS = 10_000
 
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="Your key for safe retries (1-64 printable ASCII characters): the same key answers the first"
+        " answer again.",
+    ),
+]
 GpcHeader = Annotated[
     str | None,
     Header(
@@ -64,7 +85,7 @@ class ActionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    purpose: str = Field(min_length=1, max_length=80, description="A purpose id of the policy in force.")
+    purpose: PurposeId
     action: Literal["grant", "withdraw", "deny"] = Field(
         description="grant: the person said yes; withdraw: took back a yes; deny: said no when asked."
     )
@@ -93,13 +114,13 @@ class EvidenceIn(BaseModel):
 class ConsentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    subject_id: str = Field(max_length=40, description="A person id `per_…` or a banner visitor id `vis_…`.")
+    subject_id: SubjectIdField
     channel: ConsentChannel = Field(description="Where the person made the choice.")
-    language: str | None = Field(
-        default=None, max_length=16, description="Language of the notice shown; default the policy's."
+    language: LanguageTag | None = Field(
+        default=None, description="Language of the notice shown; default the policy's."
     )
-    guardian_id: str | None = Field(
-        default=None, max_length=40, description="For a child: the verified adult guardian's person id."
+    guardian_id: PersonIdField | None = Field(
+        default=None, description="For a child: the verified adult guardian's person id."
     )
     actions: list[ActionIn] = Field(min_length=1, max_length=MAX_ACTIONS)
     evidence: EvidenceIn | None = Field(
@@ -116,10 +137,10 @@ class ConsentBatch(BaseModel):
 class BannerRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    visitor_id: str | None = Field(
-        default=None, max_length=40, description="The visitor id this browser was given; omit on first visit."
+    visitor_id: VisitorIdField | None = Field(
+        default=None, description="The visitor id this browser was given; omit on first visit."
     )
-    language: str | None = Field(default=None, max_length=16)
+    language: LanguageTag | None = None
     actions: list[ActionIn] = Field(min_length=1, max_length=MAX_ACTIONS)
 
 
@@ -295,7 +316,7 @@ def record_consents(
     key: ApiKey = Depends(require_scopes(Scope.CONSENT_WRITE)),
     session: Session = Depends(get_session),
     service: ConsentService = Depends(consent_service),
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
     _sec_gpc: GpcHeader = None,
 ) -> Response:
     scoped = _scoped_key(key, idempotency_key)
@@ -333,7 +354,7 @@ def record_consent_batch(
     key: ApiKey = Depends(require_scopes(Scope.CONSENT_WRITE)),
     session: Session = Depends(get_session),
     service: ConsentService = Depends(consent_service),
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
     _sec_gpc: Annotated[
         str | None,
         Header(
@@ -388,7 +409,7 @@ def record_consent_batch(
     response_model=dict[str, Any],
 )
 def get_receipt(
-    position: Annotated[int, Path(ge=1, le=2**53 - 1)],
+    position: Annotated[int, Path(ge=1, le=2**53 - 1), WHOLE],
     request: Request,
     _key: ApiKey = Depends(require_scopes(Scope.CONSENT_READ)),
     session: Session = Depends(get_session),
@@ -403,18 +424,13 @@ def get_receipt(
     response_model=ConsentStateResponse,
 )
 def get_consent_state(
-    subject_id: Annotated[str, Path(max_length=40)],
+    subject_id: SubjectIdPath,
     request: Request,
     _key: ApiKey = Depends(require_scopes(Scope.CONSENT_READ)),
     session: Session = Depends(get_session),
     service: ConsentService = Depends(consent_service),
     _sec_gpc: GpcHeader = None,
 ) -> ConsentStateResponse:
-    if not SUBJECT_ID_RE.fullmatch(subject_id):
-        raise ValidationFailed(
-            "Malformed subject id.",
-            [FieldProblem("path.subject_id", "must be 'per_…' or 'vis_…' with 26 characters a-z or 2-7")],
-        )
     if subject_id.startswith("per_"):
         get_person(session, subject_id, field="path.subject_id")
     if _gpc(request):
@@ -499,7 +515,7 @@ def check_origin(request: Request) -> str:
 @cross_origin(banner_origin)
 def banner_preflight(request: Request) -> Response:
     """CORS preflight; Access-Control-Allow-Origin and Vary come from `cross_origin` like on every answer."""
-    response = Response(status_code=204)
+    response = Response(status_code=204, headers={"Allow": allowed_methods(request.app, "/v1/banner/consents")})
     if banner_origin(request):
         response.headers["Access-Control-Allow-Methods"] = "POST"
         response.headers["Access-Control-Allow-Headers"] = "Content-Type"

@@ -22,27 +22,29 @@ from sqlalchemy.orm import Session
 from fiduciary.audit.service import Action, AuditTrail, attach_audit, decision_event, refusals_audited, safe_slug
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
-from fiduciary.decisions.audiences import check_audience_request, eligible_people
+from fiduciary.decisions.audiences import MAX_SUBJECT_IDS, check_audience_request, eligible_people
 from fiduciary.decisions.engine import Decision, Reason
-from fiduciary.decisions.ids import ACTOR_PATTERN, SUBJECT_ID_PATTERN
+from fiduciary.decisions.ids import ACTOR_PATTERN
 from fiduciary.decisions.service import MAX_BATCH, MAX_CATEGORIES, DecisionRequest, DecisionService
 from fiduciary.errors import FieldProblem, NotFound, ValidationFailed
+from fiduciary.policy.schema import Channel
 from fiduciary.runtime import Runtime
+from fiduciary.web.contract import CategoryId, ContractRoute, PersonIdField, PurposeId, SubjectIdField
 from fiduciary.web.deps import get_runtime, get_session
 from fiduciary.web.routes.audit import audit_trail, request_id
 from fiduciary.web.security import require_scopes
 
-router = APIRouter(prefix="/v1", tags=["decisions"])
+router = APIRouter(prefix="/v1", tags=["decisions"], route_class=ContractRoute)
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-Category = Annotated[str, Field(min_length=1, max_length=80)]
+Category = CategoryId
 
 
 class DecisionItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    subject_id: str = Field(pattern=SUBJECT_ID_PATTERN, description="A person id `per_…` or a visitor id `vis_…`.")
-    purpose: str = Field(min_length=1, max_length=80, description="A purpose id of the policy in force.")
+    subject_id: SubjectIdField
+    purpose: PurposeId
     categories: list[Category] = Field(
         default_factory=list,
         max_length=MAX_CATEGORIES,
@@ -50,21 +52,48 @@ class DecisionItem(BaseModel):
     )
 
 
+# The rule `decisions` enforces, stated in the OpenAPI too: either one decision (subject_id and purpose) or
+# a batch in `requests` with subject_id, purpose and categories left out (null or absent).
+_ONE_OR_BATCH: dict[str, Any] = {
+    "anyOf": [
+        {
+            "required": ["subject_id", "purpose"],
+            "properties": {
+                "subject_id": {"type": "string"},
+                "purpose": {"type": "string"},
+                "requests": {"type": "null"},
+            },
+        },
+        {
+            "required": ["requests"],
+            "properties": {
+                "requests": {"type": "array"},
+                "subject_id": {"type": "null"},
+                "purpose": {"type": "null"},
+                "categories": {"maxItems": 0},
+            },
+        },
+    ]
+}
+
+
 class DecisionIn(BaseModel):
     """One decision, or a batch in `requests` (then leave subject_id, purpose and categories out)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_ONE_OR_BATCH)
 
     actor: str | None = Field(
         default=None,
         pattern=ACTOR_PATTERN,
         description="Who will use the data (a staff id, a job name); default: the API key's id.",
     )
-    subject_id: str | None = Field(default=None, pattern=SUBJECT_ID_PATTERN)
-    purpose: str | None = Field(default=None, min_length=1, max_length=80)
+    subject_id: SubjectIdField | None = None
+    purpose: PurposeId | None = None
     categories: list[Category] = Field(default_factory=list, max_length=MAX_CATEGORIES)
     requests: list[DecisionItem] | None = Field(default=None, min_length=1, max_length=MAX_BATCH)
-    strict: bool = Field(default=False, description="Deny outright when any requested category is outside the purpose.")
+    strict: bool = Field(
+        default=False, strict=True, description="Deny outright when any requested category is outside the purpose."
+    )
 
 
 class DecisionOut(BaseModel):
@@ -90,12 +119,10 @@ class DecisionBatchResponse(BaseModel):
 class AudienceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    purpose: str = Field(min_length=1, max_length=80, description="The purpose to reach, e.g. marketing.email.")
-    channel: str | None = Field(
-        default=None, max_length=20, description="A marketing channel the purpose declares, e.g. email."
-    )
-    subject_ids: list[str] | None = Field(
-        default=None, description="Only these people (person ids); omit for everyone."
+    purpose: PurposeId = Field(description="The purpose to reach, e.g. marketing.email.")
+    channel: Channel | None = Field(default=None, description="A marketing channel the purpose declares.")
+    subject_ids: list[PersonIdField] | None = Field(
+        default=None, max_length=MAX_SUBJECT_IDS, description="Only these people (person ids); omit for everyone."
     )
 
 
@@ -277,13 +304,13 @@ def audiences(
     accept: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     policy = service.policy()
-    check_audience_request(policy, body.purpose, body.channel, body.subject_ids)
+    check_audience_request(policy, body.purpose, body.channel.value if body.channel else None, body.subject_ids)
     trail.record(
         session,
         actor=key.id,
         action=Action.AUDIENCE,
         purpose=body.purpose,
-        target=safe_slug(body.channel),
+        target=safe_slug(body.channel.value if body.channel is not None else None),
         count=len(body.subject_ids) if body.subject_ids is not None else None,
         request_id=req_id,
     )

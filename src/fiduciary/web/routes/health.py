@@ -6,9 +6,10 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from fiduciary.web.contract import ContractRoute
 from fiduciary.web.deps import get_session
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=ContractRoute)
 
 
 @router.get("/healthz", summary="Service and database are up")

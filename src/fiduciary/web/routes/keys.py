@@ -13,9 +13,10 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from fiduciary.ledger.signing import Signer, load_signer, public_keys_document
 from fiduciary.runtime import Runtime
+from fiduciary.web.contract import ContractRoute
 from fiduciary.web.deps import get_runtime, request_base_url
 
-router = APIRouter(tags=["keys"])
+router = APIRouter(tags=["keys"], route_class=ContractRoute)
 
 _SIGNER_EXTRA = "ledger.signer"
 

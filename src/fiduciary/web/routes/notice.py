@@ -22,12 +22,13 @@ from fiduciary.policy.notice import (
     render_notice,
     resolve_language,
 )
+from fiduciary.web.contract import ContractRoute
 from fiduciary.web.deps import get_session, request_base_url
 from fiduciary.web.problems import problem_response, request_instance
 from fiduciary.web.security import public_rate_limit
 
 # A public page: anyone may read it, so it is rate limited per client address like every public endpoint.
-router = APIRouter(tags=["notice"], dependencies=[Depends(public_rate_limit)])
+router = APIRouter(tags=["notice"], dependencies=[Depends(public_rate_limit)], route_class=ContractRoute)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; "

@@ -7,10 +7,10 @@ Responses carry ids and statuses only, never a personal value: even the age is r
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -23,31 +23,57 @@ from fiduciary.consent.guardians import grant_for_account
 from fiduciary.consent.linking import link_visitor
 from fiduciary.consent.restrictions import Restriction, active_restrictions, add_restriction, lift_restriction
 from fiduciary.consent.service import ConsentService
+from fiduciary.policy.schema import ID_MAX_LENGTH, ID_PATTERN
 from fiduciary.runtime import Runtime
 from fiduciary.vault import guardianship as lawful_guardians
 from fiduciary.vault.age_tokens import verifier_for, verify_adult
 from fiduciary.vault.models import Person
 from fiduciary.vault.people import close_person, create_person, get_person, redeclare_age, require_active
+from fiduciary.web.contract import (
+    ContractRoute,
+    IsoDate,
+    LanguageTag,
+    PersonIdField,
+    PersonIdPath,
+    PurposeId,
+    VisitorIdField,
+)
 from fiduciary.web.deps import get_runtime, get_session
 from fiduciary.web.routes.audit import audit_trail, request_id
 from fiduciary.web.security import require_scopes
 
-router = APIRouter(prefix="/v1/people", tags=["people"])
+router = APIRouter(prefix="/v1/people", tags=["people"], route_class=ContractRoute)
 
-PersonId = Annotated[str, Path(max_length=40, description="A person id, `per_` + 26 characters a-z or 2-7.")]
+PersonId = PersonIdPath
+
+
+# `declare_age`'s rule in the OpenAPI: exactly one of the two (the other absent or null) ...
+_EXACTLY_ONE: dict[str, Any] = {
+    "anyOf": [
+        {
+            "required": ["date_of_birth"],
+            "properties": {"date_of_birth": {"type": "string"}, "is_child": {"type": "null"}},
+        },
+        {"required": ["is_child"], "properties": {"is_child": {"type": "boolean"}, "date_of_birth": {"type": "null"}}},
+    ]
+}
+# ... and on creation, where the declaration is optional, at most one.
+_AT_MOST_ONE: dict[str, Any] = {
+    "anyOf": [{"properties": {"date_of_birth": {"type": "null"}}}, {"properties": {"is_child": {"type": "null"}}}]
+}
 
 
 class AgeDeclaration(BaseModel):
     """Either a date of birth (not stored: only the day of coming of age is kept) or a yes/no declaration."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_EXACTLY_ONE)
 
-    date_of_birth: date | None = None
-    is_child: bool | None = None
+    date_of_birth: IsoDate | None = Field(default=None, description="An ISO 8601 date, YYYY-MM-DD.")
+    is_child: bool | None = Field(default=None, strict=True)
 
 
 class PersonCreate(AgeDeclaration):
-    pass
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_AT_MOST_ONE)
 
 
 class PersonOut(BaseModel):
@@ -68,8 +94,8 @@ class RestrictionIn(BaseModel):
         description="objection: stop a purpose on legitimate use/interests or contract (DPDP s.7(a), GDPR Art 21); "
         "restriction: pause processing (GDPR Art 18)."
     )
-    purpose: str | None = Field(
-        default=None, max_length=80, description="A purpose id; omit for every purpose not required by law."
+    purpose: PurposeId | None = Field(
+        default=None, description="A purpose id; omit for every purpose not required by law."
     )
 
 
@@ -87,7 +113,7 @@ class LiftedOut(BaseModel):
 class LinkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    visitor_id: str = Field(max_length=40, description="The banner visitor id `vis_…` of the browser that signed in.")
+    visitor_id: VisitorIdField = Field(description="The banner visitor id `vis_…` of the browser that signed in.")
 
 
 class LinkOut(BaseModel):
@@ -107,7 +133,7 @@ class AgeTokenIn(BaseModel):
 class GuardianshipIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    guardian_id: str = Field(max_length=40, description="The lawful guardian's person id (an active adult).")
+    guardian_id: PersonIdField = Field(description="The lawful guardian's person id (an active adult).")
     order_reference: str = Field(
         max_length=200, description="Reference to the order of appointment (court, designated authority, committee)."
     )
@@ -122,9 +148,9 @@ class GuardianshipVerifyIn(BaseModel):
 class GuardianConsentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    guardian_id: str = Field(max_length=40, description="The guardian's person id: an active, verified adult.")
+    guardian_id: PersonIdField = Field(description="The guardian's person id: an active, verified adult.")
     action: Literal["grant", "withdraw"] = "grant"
-    language: str = Field(default="en", max_length=16, description="The language of the notice the guardian saw.")
+    language: LanguageTag = Field(default="en", description="The language of the notice the guardian saw.")
 
 
 class GuardianConsentOut(BaseModel):
@@ -263,7 +289,7 @@ def restrict(
 )
 def unrestrict(
     person_id: PersonId,
-    purpose: Annotated[str | None, Query(max_length=80)] = None,
+    purpose: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)] = None,
     kind: Annotated[Literal["objection", "restriction"] | None, Query()] = None,
     _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
     session: Session = Depends(get_session),

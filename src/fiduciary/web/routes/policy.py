@@ -9,7 +9,7 @@ canonical JSON of `document` (sorted keys, no whitespace, UTF-8) equals `content
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import BaseModel, Field
@@ -18,13 +18,16 @@ from sqlalchemy.orm import Session
 from fiduciary.policy import versions
 from fiduciary.policy.diff import PolicyChange
 from fiduciary.policy.schema import PolicyDocument
+from fiduciary.web.contract import WHOLE, ContractRoute
 from fiduciary.web.deps import get_session
 from fiduciary.web.security import public_rate_limit
 
 # Version numbers are 32-bit integers on both engines; a larger one can only be a bad request.
 MAX_VERSION = 2**31 - 1
 
-router = APIRouter(prefix="/v1/policy", tags=["policy"], dependencies=[Depends(public_rate_limit)])
+router = APIRouter(
+    prefix="/v1/policy", tags=["policy"], dependencies=[Depends(public_rate_limit)], route_class=ContractRoute
+)
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
@@ -167,7 +170,7 @@ def list_versions(session: Session = Depends(get_session)) -> PolicyVersionList:
 )
 def get_version(
     response: Response,
-    version: int = Path(ge=1, le=MAX_VERSION, description="The version number."),
+    version: Annotated[int, Path(ge=1, le=MAX_VERSION, description="The version number."), WHOLE],
     if_none_match: str | None = Header(default=None),
     session: Session = Depends(get_session),
 ) -> PolicyVersionOut | Response:
@@ -193,10 +196,12 @@ def get_version(
     responses={404: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM},
 )
 def diff(
-    from_version: int = Query(alias="from", ge=1, le=MAX_VERSION, description="The earlier version."),
-    to_version: int | None = Query(
-        default=None, alias="to", ge=1, le=MAX_VERSION, description="The later version (default: the one in force)."
-    ),
+    from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_VERSION, description="The earlier version."), WHOLE],
+    to_version: Annotated[
+        int | None,
+        Query(alias="to", ge=1, le=MAX_VERSION, description="The later version (default: the one in force)."),
+        WHOLE,
+    ] = None,
     session: Session = Depends(get_session),
 ) -> PolicyDiffOut:
     if to_version is None:

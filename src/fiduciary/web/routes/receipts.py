@@ -9,7 +9,6 @@ receipt is the person's evidence; s.8(5): no personal data leaves through the ch
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -19,11 +18,12 @@ from starlette.concurrency import run_in_threadpool
 from fiduciary.consent.receipt_check import ReceiptComparison, ReceiptReason, compare_receipt, trusted_keys
 from fiduciary.errors import FiduciaryError, FieldProblem, ValidationFailed
 from fiduciary.runtime import Runtime
+from fiduciary.web.contract import ContractRoute, parse_json_body
 from fiduciary.web.deps import get_runtime
 from fiduciary.web.routes.keys import get_signer
 from fiduciary.web.security import public_rate_limit
 
-router = APIRouter(tags=["consent"])
+router = APIRouter(tags=["consent"], route_class=ContractRoute)
 
 MAX_RECEIPT_BYTES = 256 * 1024  # a receipt is a few KiB; a batch path adds ~32 hex hashes
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
@@ -77,7 +77,7 @@ async def _read_receipt(request: Request) -> dict[str, Any]:
         if len(body) > MAX_RECEIPT_BYTES:
             raise PayloadTooLarge()
     try:
-        data = json.loads(body)
+        data = parse_json_body(bytes(body))
     except (ValueError, RecursionError):
         raise ValidationFailed(
             "The body is not JSON.", [FieldProblem("body", "must be a consent receipt (JSON)")]

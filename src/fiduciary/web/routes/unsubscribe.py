@@ -19,7 +19,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Header, Request
+from fastapi import APIRouter, Depends, Form, Header, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +28,8 @@ from sqlalchemy.orm import Session
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
 from fiduciary.comms.unsubscribe import (
+    MAILTO_PATTERN,
+    TOKEN_PATTERN,
     InvalidToken,
     UnsubscribeToken,
     check_mailto,
@@ -45,10 +47,11 @@ from fiduciary.errors import Conflict, FieldProblem, ValidationFailed
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.runtime import Runtime
 from fiduciary.vault.people import get_person
+from fiduciary.web.contract import JSON_INTEGER, ContractRoute, PurposeId
 from fiduciary.web.deps import get_runtime, get_session, request_base_url
 from fiduciary.web.security import public_rate_limit, require_scopes
 
-router = APIRouter(tags=["unsubscribe"])
+router = APIRouter(tags=["unsubscribe"], route_class=ContractRoute)
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _pages = Environment(
@@ -57,6 +60,16 @@ _pages = Environment(
     auto_reload=False,
 )
 DEFAULT_VALID_DAYS = 365
+# The pattern is published, not enforced by request validation: a token that does not match it cannot carry
+# our signature, so `read_token` refuses it like any forged link, and a person who followed a truncated link
+# gets the "not valid" page (400) instead of a JSON 422.
+UnsubscribeTokenPath = Annotated[
+    str,
+    Path(
+        description="The signed token of an unsubscribe link (base64url).",
+        json_schema_extra={"pattern": TOKEN_PATTERN},
+    ),
+]
 ONE_CLICK = "One-Click"
 
 
@@ -134,7 +147,7 @@ def _read(runtime: Runtime, token: str) -> UnsubscribeToken:
     responses={400: {"description": "Forged, expired or malformed link (an HTML page)"}, 429: _PROBLEM},
 )
 def confirm_page(
-    token: str,
+    token: UnsubscribeTokenPath,
     runtime: Runtime = Depends(get_runtime),
     session: Session = Depends(get_session),
 ) -> HTMLResponse:
@@ -168,7 +181,7 @@ def confirm_page(
     },
 )
 def one_click(
-    token: str,
+    token: UnsubscribeTokenPath,
     request: Request,
     list_unsubscribe: Annotated[str | None, Form(alias="List-Unsubscribe", max_length=32)] = None,
     accept: Annotated[str | None, Header()] = None,
@@ -203,11 +216,14 @@ class HeadersIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     subject_id: str = Field(pattern=PERSON_ID_PATTERN, description="The recipient's person id.")
-    purpose: str = Field(min_length=1, max_length=80, description="The consent purpose the message is sent under.")
+    purpose: PurposeId = Field(description="The consent purpose the message is sent under.")
     mailto: str | None = Field(
-        default=None, max_length=254, description="An address that also unsubscribes (listed after the link)."
+        default=None,
+        max_length=254,
+        pattern=MAILTO_PATTERN,
+        description="An address that also unsubscribes (listed after the link).",
     )
-    valid_days: int = Field(
+    valid_days: Annotated[int, JSON_INTEGER] = Field(
         default=DEFAULT_VALID_DAYS,
         ge=30,
         le=3650,

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -29,19 +29,19 @@ from fiduciary.vault.access import MAX_CATEGORIES, VaultAccess
 from fiduciary.vault.identifiers import IDENTIFIER_KINDS
 from fiduciary.vault.service import MAX_IDENTIFIER_CHARS, MAX_VALUE_BYTES
 from fiduciary.web.access_log import problem_instance
+from fiduciary.web.contract import CategoryId, ContractRoute, PersonIdPath, PurposeId
 from fiduciary.web.deps import get_runtime, get_session
 from fiduciary.web.problems import problem_response
 from fiduciary.web.routes.audit import REQUEST_ID_HEADER, request_id
 from fiduciary.web.security import require_scopes
 
-router = APIRouter(prefix="/v1/people", tags=["personal data"])
+router = APIRouter(prefix="/v1/people", tags=["personal data"], route_class=ContractRoute)
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-PersonId = Annotated[str, Path(max_length=40, description="A person id, `per_` + 26 characters a-z or 2-7.")]
-Category = Annotated[str, Field(min_length=1, max_length=80, description="A data category id of the policy.")]
+PersonId = PersonIdPath
+Category = CategoryId
 Value = Annotated[str, Field(max_length=MAX_VALUE_BYTES, description="The value, as text (JSON types as JSON text).")]
 Identifier = Annotated[str, Field(min_length=1, max_length=MAX_IDENTIFIER_CHARS)]
-PurposeId = Annotated[str, Field(min_length=1, max_length=80, description="A purpose id of the policy in force.")]
 
 
 class FieldsWrite(BaseModel):
@@ -104,7 +104,7 @@ class LookupIn(BaseModel):
         description="Identifier kind: " + ", ".join(IDENTIFIER_KINDS)
     )
     value: str = Field(min_length=1, max_length=MAX_IDENTIFIER_CHARS, description="Matched exactly after normalising.")
-    purpose: str | None = Field(default=None, max_length=80, pattern=SLUG_PATTERN, description="Recorded if given.")
+    purpose: PurposeId | None = Field(default=None, description="Recorded if given.")
 
 
 class LookupOut(BaseModel):
