@@ -40,7 +40,7 @@ class Runtime:
     def start(cls, settings: Settings | None = None, *, migrate: bool = True, bootstrap: bool = True) -> Runtime:
         """Open the database; `bootstrap` publishes the configured policy if nothing is published yet."""
         settings = settings or get_settings()
-        engine = create_engine_for_url(settings.resolved_database_url)
+        engine = create_engine_for_url(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
         try:
             if migrate:
                 upgrade_to_head(engine)

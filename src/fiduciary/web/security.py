@@ -27,9 +27,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from fastapi import Depends, FastAPI, Request, Security
+from fastapi import FastAPI, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -39,7 +38,7 @@ from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope as AuthScope
 from fiduciary.auth.service import authenticate, require
 from fiduciary.errors import Unauthorized
-from fiduciary.web.deps import get_runtime, get_session
+from fiduciary.web.deps import SessionDep, get_runtime
 
 # Failed authentications tolerated per client address per minute before further attempts get 429. A real
 # backend with the right key never fails; a handful covers a developer pasting a key wrongly.
@@ -203,9 +202,9 @@ def require_scopes(*scopes: AuthScope | str) -> Callable[..., ApiKey]:
 
     def api_key_dependency(
         request: Request,
+        session: SessionDep,
         bearer: HTTPAuthorizationCredentials | None = Security(_bearer),
         header_key: str | None = Security(_header_key),
-        session: Session = Depends(get_session),
     ) -> ApiKey:
         limiter = auth_failure_limiter(request)
         client = client_key(request)

@@ -10,14 +10,13 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
 from fiduciary.audit.service import Action, AuditTrail
 from fiduciary.auth import service
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope, held_scopes, parse_scopes
 from fiduciary.errors import FieldProblem, ValidationFailed
-from fiduciary.web.deps import get_session
+from fiduciary.web.deps import SessionDep
 from fiduciary.web.routes.audit import audit_trail, request_id
 from fiduciary.web.security import require_scopes
 
@@ -69,9 +68,7 @@ def whoami(key: ApiKey = Depends(require_scopes())) -> ApiKeySelf:
 
 
 @router.get("", summary="List API keys (never their secrets)", response_model=list[ApiKeyOut])
-def list_keys(
-    _key: ApiKey = Depends(require_scopes(Scope.APIKEYS_MANAGE)), session: Session = Depends(get_session)
-) -> list[ApiKeyOut]:
+def list_keys(session: SessionDep, _key: ApiKey = Depends(require_scopes(Scope.APIKEYS_MANAGE))) -> list[ApiKeyOut]:
     return [_out(row) for row in service.list_api_keys(session)]
 
 
@@ -84,8 +81,8 @@ def list_keys(
 def create_key(
     body: ApiKeyCreate,
     response: Response,
+    session: SessionDep,
     caller: ApiKey = Depends(require_scopes(Scope.APIKEYS_MANAGE)),
-    session: Session = Depends(get_session),
     trail: AuditTrail = Depends(audit_trail),
     req_id: str = Depends(request_id),
 ) -> ApiKeyCreated:
@@ -104,8 +101,8 @@ def create_key(
 @router.delete("/{key_id}", status_code=204, summary="Revoke an API key (idempotent)")
 def revoke_key(
     key_id: str,
+    session: SessionDep,
     caller: ApiKey = Depends(require_scopes(Scope.APIKEYS_MANAGE)),
-    session: Session = Depends(get_session),
     trail: AuditTrail = Depends(audit_trail),
     req_id: str = Depends(request_id),
 ) -> Response:

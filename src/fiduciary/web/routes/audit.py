@@ -13,7 +13,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from fiduciary.audit.service import (
     ACTION_PATTERN,
@@ -32,7 +31,7 @@ from fiduciary.audit.service import (
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
 from fiduciary.runtime import Runtime
-from fiduciary.web.deps import get_runtime, get_session
+from fiduciary.web.deps import SessionDep, get_runtime
 from fiduciary.web.security import require_scopes
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -92,6 +91,7 @@ class AuditPageOut(BaseModel):
 
 @router.get("", summary="Audit events, filtered, oldest first (keyset pagination)", response_model=AuditPageOut)
 def list_audit(
+    session: SessionDep,
     actor: Annotated[str | None, Query(pattern=ACTOR_PATTERN, description="API key id or staff id.")] = None,
     person_id: Annotated[str | None, Query(pattern=SUBJECT_PATTERN, description="`per_…` or `vis_…`.")] = None,
     action: Annotated[str | None, Query(pattern=ACTION_PATTERN, description="e.g. field.read")] = None,
@@ -103,7 +103,6 @@ def list_audit(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
     order: Annotated[Literal["asc", "desc"], Query(description="asc: oldest first; desc: newest first.")] = "asc",
     key: ApiKey = Depends(require_scopes(Scope.AUDIT_READ)),
-    session: Session = Depends(get_session),
     trail: AuditTrail = Depends(audit_trail),
     req_id: str = Depends(request_id),
 ) -> AuditPageOut:

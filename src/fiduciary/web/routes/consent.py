@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
@@ -37,7 +36,7 @@ from fiduciary.errors import FieldProblem, Forbidden, ValidationFailed
 from fiduciary.policy.versions import NoPolicyInForce
 from fiduciary.runtime import Runtime
 from fiduciary.vault.people import SUBJECT_ID_RE, get_person, new_visitor_id
-from fiduciary.web.deps import get_runtime, get_session
+from fiduciary.web.deps import SessionDep, get_runtime
 from fiduciary.web.security import cross_origin, public_rate_limit, require_scopes
 
 router = APIRouter(tags=["consent"])
@@ -292,8 +291,8 @@ def _refuse_batch_gpc_header(request: Request) -> None:
 def record_consents(
     body: ConsentRequest,
     request: Request,
+    session: SessionDep,
     key: ApiKey = Depends(require_scopes(Scope.CONSENT_WRITE)),
-    session: Session = Depends(get_session),
     service: ConsentService = Depends(consent_service),
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     _sec_gpc: GpcHeader = None,
@@ -329,8 +328,8 @@ def record_consents(
 def record_consent_batch(
     body: ConsentBatch,
     request: Request,
+    session: SessionDep,
     key: ApiKey = Depends(require_scopes(Scope.CONSENT_WRITE)),
-    session: Session = Depends(get_session),
     service: ConsentService = Depends(consent_service),
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     _sec_gpc: Annotated[
@@ -382,9 +381,9 @@ def record_consent_batch(
     response_model=dict[str, Any],
 )
 def get_receipt(
+    session: SessionDep,
     position: Annotated[int, Path(ge=1, le=2**53 - 1)],
     _key: ApiKey = Depends(require_scopes(Scope.CONSENT_READ)),
-    session: Session = Depends(get_session),
     service: ConsentService = Depends(consent_service),
 ) -> dict[str, Any]:
     return service.receipt(session, position)
@@ -396,10 +395,10 @@ def get_receipt(
     response_model=ConsentStateResponse,
 )
 def get_consent_state(
+    session: SessionDep,
     subject_id: Annotated[str, Path(max_length=40)],
     request: Request,
     _key: ApiKey = Depends(require_scopes(Scope.CONSENT_READ)),
-    session: Session = Depends(get_session),
     service: ConsentService = Depends(consent_service),
     _sec_gpc: GpcHeader = None,
 ) -> ConsentStateResponse:
@@ -510,7 +509,7 @@ def banner_preflight(request: Request) -> Response:
 def banner_consents(
     body: BannerRequest,
     request: Request,
-    session: Session = Depends(get_session),
+    session: SessionDep,
     service: ConsentService = Depends(consent_service),
     _sec_gpc: GpcHeader = None,
 ) -> Response:

@@ -17,7 +17,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
 from fiduciary.audit.service import Action, AuditTrail, attach_audit, decision_event, refusals_audited, safe_slug
 from fiduciary.auth.models import ApiKey
@@ -28,7 +27,7 @@ from fiduciary.decisions.ids import ACTOR_PATTERN, SUBJECT_ID_PATTERN
 from fiduciary.decisions.service import MAX_BATCH, MAX_CATEGORIES, DecisionRequest, DecisionService
 from fiduciary.errors import FieldProblem, NotFound, ValidationFailed
 from fiduciary.runtime import Runtime
-from fiduciary.web.deps import get_runtime, get_session
+from fiduciary.web.deps import SessionDep, get_runtime
 from fiduciary.web.routes.audit import audit_trail, request_id
 from fiduciary.web.security import require_scopes
 
@@ -134,8 +133,8 @@ def _single_fields(body: DecisionIn) -> tuple[str, str]:
 )
 def decisions(
     body: DecisionIn,
+    session: SessionDep,
     key: ApiKey = Depends(require_scopes(Scope.DECISIONS)),
-    session: Session = Depends(get_session),
     service: DecisionService = Depends(decision_service),
     trail: AuditTrail = Depends(audit_trail),
     req_id: str = Depends(request_id),
@@ -268,10 +267,10 @@ def _stream(
 )
 def audiences(
     body: AudienceIn,
+    session: SessionDep,
     key: ApiKey = Depends(require_scopes(Scope.DECISIONS)),
     runtime: Runtime = Depends(get_runtime),
     service: DecisionService = Depends(decision_service),
-    session: Session = Depends(get_session),
     trail: AuditTrail = Depends(audit_trail),
     req_id: str = Depends(request_id),
     accept: Annotated[str | None, Header()] = None,
@@ -287,7 +286,8 @@ def audiences(
         count=len(body.subject_ids) if body.subject_ids is not None else None,
         request_id=req_id,
     )
-    session.commit()  # before streaming: the audit append must not hold SQLite's write lock meanwhile
+    # No explicit commit: SessionDep commits the audit event when this returns, before the stream starts, so
+    # the append never holds SQLite's write lock while the body streams (decision 0012).
     chunks = _stream(runtime, service, body.purpose, body.subject_ids)
     wants_array = accept is not None and "application/json" in accept and "ndjson" not in accept
     if wants_array:

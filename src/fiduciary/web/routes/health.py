@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from sqlalchemy import text
-from sqlalchemy.orm import Session
 
-from fiduciary.web.deps import get_session
+from fiduciary.web.deps import SessionDep
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="Service and database are up")
-def healthz(session: Session = Depends(get_session)) -> dict[str, str]:
+def healthz(session: SessionDep) -> dict[str, str]:
     session.execute(text("SELECT 1"))
     return {"status": "ok"}

@@ -22,7 +22,7 @@ from fiduciary.policy.notice import (
     render_notice,
     resolve_language,
 )
-from fiduciary.web.deps import get_runtime, get_session
+from fiduciary.web.deps import SessionDep, get_runtime
 from fiduciary.web.problems import problem_response
 from fiduciary.web.security import public_rate_limit
 
@@ -140,19 +140,19 @@ def _notice(request: Request, session: Session, fmt: NoticeFormat, lang: str | N
 
 
 @router.get("/privacy", response_class=Response, summary="The privacy notice (HTML)")
-def privacy_html(request: Request, lang: LanguageQuery = None, session: Session = Depends(get_session)) -> Response:
+def privacy_html(request: Request, session: SessionDep, lang: LanguageQuery = None) -> Response:
     """The privacy notice of the policy in force, as a standalone page."""
     return _notice(request, session, "html", lang)
 
 
 @router.get("/privacy.md", response_class=Response, summary="The privacy notice (Markdown)")
-def privacy_markdown(request: Request, lang: LanguageQuery = None, session: Session = Depends(get_session)) -> Response:
+def privacy_markdown(request: Request, session: SessionDep, lang: LanguageQuery = None) -> Response:
     """The privacy notice of the policy in force, as Markdown."""
     return _notice(request, session, "markdown", lang)
 
 
 @router.get("/privacy.json", response_class=Response, summary="The privacy notice (JSON view model)")
-def privacy_json(request: Request, lang: LanguageQuery = None, session: Session = Depends(get_session)) -> Response:
+def privacy_json(request: Request, session: SessionDep, lang: LanguageQuery = None) -> Response:
     """The privacy notice of the policy in force, as the structured data the pages are rendered from."""
     return _notice(request, session, "json", lang)
 

@@ -13,7 +13,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
 from fiduciary.audit.service import Action, AuditTrail
 from fiduciary.auth.models import ApiKey
@@ -24,7 +23,7 @@ from fiduciary.consent.service import ConsentService
 from fiduciary.runtime import Runtime
 from fiduciary.vault.models import Person
 from fiduciary.vault.people import close_person, create_person, declare_age, get_person, require_active
-from fiduciary.web.deps import get_runtime, get_session
+from fiduciary.web.deps import SessionDep, get_runtime
 from fiduciary.web.routes.audit import audit_trail, request_id
 from fiduciary.web.security import require_scopes
 
@@ -110,8 +109,8 @@ def _restriction(r: Restriction) -> RestrictionOut:
 )
 def create(
     body: PersonCreate,
+    session: SessionDep,
     key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
-    session: Session = Depends(get_session),
     runtime: Runtime = Depends(get_runtime),
     trail: AuditTrail = Depends(audit_trail),
     req_id: str = Depends(request_id),
@@ -124,8 +123,8 @@ def create(
 @router.get("/{person_id}", summary="A person's id, status and age status", response_model=PersonOut)
 def read(
     person_id: PersonId,
+    session: SessionDep,
     _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_READ)),
-    session: Session = Depends(get_session),
 ) -> PersonOut:
     return _out(get_person(session, person_id, field="path.person_id"))
 
@@ -134,8 +133,8 @@ def read(
 def age(
     person_id: PersonId,
     body: AgeDeclaration,
+    session: SessionDep,
     _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
-    session: Session = Depends(get_session),
     runtime: Runtime = Depends(get_runtime),
 ) -> PersonOut:
     person = get_person(session, person_id, field="path.person_id")
@@ -148,8 +147,8 @@ def age(
 @router.post("/{person_id}/close", summary="Close a person's account", response_model=PersonOut)
 def close(
     person_id: PersonId,
+    session: SessionDep,
     key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
-    session: Session = Depends(get_session),
     trail: AuditTrail = Depends(audit_trail),
     req_id: str = Depends(request_id),
 ) -> PersonOut:
@@ -163,8 +162,8 @@ def close(
 )
 def list_restrictions(
     person_id: PersonId,
+    session: SessionDep,
     _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_READ)),
-    session: Session = Depends(get_session),
 ) -> list[RestrictionOut]:
     person = get_person(session, person_id, field="path.person_id")
     return [_restriction(r) for r in active_restrictions(session, [person.id]).get(person.id, [])]
@@ -179,8 +178,8 @@ def list_restrictions(
 def restrict(
     person_id: PersonId,
     body: RestrictionIn,
+    session: SessionDep,
     _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
-    session: Session = Depends(get_session),
     runtime: Runtime = Depends(get_runtime),
 ) -> JSONResponse:
     restriction, created = add_restriction(session, runtime.policy(), person_id, purpose=body.purpose, kind=body.kind)
@@ -194,10 +193,10 @@ def restrict(
 )
 def unrestrict(
     person_id: PersonId,
+    session: SessionDep,
     purpose: Annotated[str | None, Query(max_length=80)] = None,
     kind: Annotated[Literal["objection", "restriction"] | None, Query()] = None,
     _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
-    session: Session = Depends(get_session),
 ) -> LiftedOut:
     return LiftedOut(lifted=lift_restriction(session, person_id, purpose=purpose, kind=kind))
 
@@ -210,8 +209,8 @@ def unrestrict(
 def link(
     person_id: PersonId,
     body: LinkIn,
+    session: SessionDep,
     _key: ApiKey = Depends(require_scopes(Scope.CONSENT_WRITE)),
-    session: Session = Depends(get_session),
     runtime: Runtime = Depends(get_runtime),
 ) -> LinkOut:
     result = link_visitor(ConsentService.for_runtime(runtime), session, person_id, body.visitor_id)

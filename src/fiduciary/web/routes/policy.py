@@ -13,12 +13,11 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from fiduciary.policy import versions
 from fiduciary.policy.diff import PolicyChange
 from fiduciary.policy.schema import PolicyDocument
-from fiduciary.web.deps import get_session
+from fiduciary.web.deps import SessionDep
 from fiduciary.web.security import public_rate_limit
 
 # Version numbers are 32-bit integers on both engines; a larger one can only be a bad request.
@@ -122,8 +121,8 @@ def _out(policy: versions.PublishedPolicy) -> PolicyOut:
 )
 def get_policy(
     response: Response,
+    session: SessionDep,
     if_none_match: str | None = Header(default=None),
-    session: Session = Depends(get_session),
 ) -> PolicyOut | Response:
     """The current version with its full document. The ETag is the content hash."""
     policy = versions.current(session)
@@ -138,7 +137,7 @@ def get_policy(
 
 
 @router.get("/versions", response_model=PolicyVersionList, summary="Every published version")
-def list_versions(session: Session = Depends(get_session)) -> PolicyVersionList:
+def list_versions(session: SessionDep) -> PolicyVersionList:
     in_force = versions.current(session)
     current_version = in_force.version if in_force else None
     return PolicyVersionList(
@@ -167,9 +166,9 @@ def list_versions(session: Session = Depends(get_session)) -> PolicyVersionList:
 )
 def get_version(
     response: Response,
+    session: SessionDep,
     version: int = Path(ge=1, le=MAX_VERSION, description="The version number."),
     if_none_match: str | None = Header(default=None),
-    session: Session = Depends(get_session),
 ) -> PolicyVersionOut | Response:
     policy = versions.get(session, version)
     etag = _etag(policy)
@@ -193,11 +192,11 @@ def get_version(
     responses={404: _PROBLEM, 422: _PROBLEM, 503: _PROBLEM},
 )
 def diff(
+    session: SessionDep,
     from_version: int = Query(alias="from", ge=1, le=MAX_VERSION, description="The earlier version."),
     to_version: int | None = Query(
         default=None, alias="to", ge=1, le=MAX_VERSION, description="The later version (default: the one in force)."
     ),
-    session: Session = Depends(get_session),
 ) -> PolicyDiffOut:
     if to_version is None:
         in_force = versions.current(session)

@@ -23,7 +23,6 @@ from fastapi import APIRouter, Depends, Form, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
@@ -45,7 +44,7 @@ from fiduciary.errors import Conflict, FieldProblem, ValidationFailed
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.runtime import Runtime
 from fiduciary.vault.people import get_person
-from fiduciary.web.deps import get_runtime, get_session
+from fiduciary.web.deps import SessionDep, get_runtime
 from fiduciary.web.security import public_rate_limit, require_scopes
 
 router = APIRouter(tags=["unsubscribe"])
@@ -135,8 +134,8 @@ def _read(runtime: Runtime, token: str) -> UnsubscribeToken:
 )
 def confirm_page(
     token: str,
+    session: SessionDep,
     runtime: Runtime = Depends(get_runtime),
-    session: Session = Depends(get_session),
 ) -> HTMLResponse:
     policy = runtime.policy()
     try:
@@ -170,10 +169,10 @@ def confirm_page(
 def one_click(
     token: str,
     request: Request,
+    session: SessionDep,
     list_unsubscribe: Annotated[str | None, Form(alias="List-Unsubscribe", max_length=32)] = None,
     accept: Annotated[str | None, Header()] = None,
     runtime: Runtime = Depends(get_runtime),
-    session: Session = Depends(get_session),
 ) -> Any:
     policy = runtime.policy()
     try:
@@ -229,9 +228,9 @@ class HeadersOut(BaseModel):
 )
 def unsubscribe_headers(
     body: HeadersIn,
+    session: SessionDep,
     _key: ApiKey = Depends(require_scopes(Scope.CONSENT_WRITE)),
     runtime: Runtime = Depends(get_runtime),
-    session: Session = Depends(get_session),
 ) -> HeadersOut:
     if body.mailto is not None:
         try:

@@ -28,7 +28,7 @@ from fiduciary.runtime import Runtime
 from fiduciary.vault.access import MAX_CATEGORIES, VaultAccess
 from fiduciary.vault.identifiers import IDENTIFIER_KINDS
 from fiduciary.vault.service import MAX_IDENTIFIER_CHARS, MAX_VALUE_BYTES
-from fiduciary.web.deps import get_runtime, get_session
+from fiduciary.web.deps import SessionDep, get_runtime
 from fiduciary.web.problems import problem_response
 from fiduciary.web.routes.audit import REQUEST_ID_HEADER, request_id
 from fiduciary.web.security import require_scopes
@@ -182,9 +182,9 @@ def _audited(session: Session, access: VaultAccess) -> Iterator[None]:
 def put_fields(
     person_id: PersonId,
     body: FieldsWrite,
+    session: SessionDep,
     access: VaultAccess = Depends(vault_access),
     key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
-    session: Session = Depends(get_session),
     req_id: str = Depends(request_id),
 ) -> FieldsWritten:
     with _audited(session, access):
@@ -216,9 +216,9 @@ def put_fields(
 def read_fields(
     person_id: PersonId,
     body: FieldsRead,
+    session: SessionDep,
     access: VaultAccess = Depends(vault_access),
     key: ApiKey = Depends(require_scopes(Scope.PEOPLE_READ)),
-    session: Session = Depends(get_session),
     req_id: str = Depends(request_id),
 ) -> FieldsReadOut:
     with _audited(session, access):
@@ -242,9 +242,9 @@ def read_fields(
 )
 def lookup(
     body: LookupIn,
+    session: SessionDep,
     access: VaultAccess = Depends(vault_access),
     key: ApiKey = Depends(require_scopes(Scope.PEOPLE_READ)),
-    session: Session = Depends(get_session),
     req_id: str = Depends(request_id),
 ) -> Any:
     with _audited(session, access):
@@ -270,9 +270,9 @@ def lookup(
 )
 def export(
     person_id: PersonId,
+    session: SessionDep,
     access: VaultAccess = Depends(vault_access),
     key: ApiKey = Depends(require_scopes(Scope.PEOPLE_READ)),
-    session: Session = Depends(get_session),
     req_id: str = Depends(request_id),
 ) -> JSONResponse:
     with _audited(session, access):
@@ -291,10 +291,10 @@ def export(
 )
 def erase(
     person_id: PersonId,
+    session: SessionDep,
     body: EraseIn | None = None,
     access: VaultAccess = Depends(vault_access),
     key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
-    session: Session = Depends(get_session),
     req_id: str = Depends(request_id),
 ) -> ErasureOut:
     reason = body.reason if body is not None else "erasure_request"
