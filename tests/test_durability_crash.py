@@ -238,12 +238,15 @@ def test_mixed_load_random_kill_loses_nothing_acknowledged(server: tuple[ServerP
     ]
     for thread in threads:
         thread.start()
-    time.sleep(random.uniform(1.0, 3.0))  # a random moment under load (not a timing assertion)
+    deadline = time.monotonic() + 120
+    while len(acked.grants) < 10 or len(acked.fields) < 2:  # every kind of write under way first
+        assert not errors and time.monotonic() < deadline, errors or "the writers made no progress"
+        time.sleep(0.05)
+    time.sleep(random.uniform(0.0, 0.5))  # then a random moment under load (not a timing assertion)
     proc.kill()
     for thread in threads:
         thread.join(timeout=60)
     assert not errors, errors
-    assert acked.grants and acked.fields, "no write was acknowledged before the kill"
     proc.start()
     with _client(proc, headers) as client:
         acked.check(client)
