@@ -109,6 +109,7 @@ def test_commit_precedes_the_answer(recorded: tuple[TestClient, list[str]], sess
             headers={"Origin": STORE},
         ),
         lambda: client.get(f"/v1/people/{person}/export", headers=headers),
+        lambda: client.get("/v1/policy/versions"),  # a router with router-level dependencies
         lambda: client.post("/v1/audiences", json={"purpose": "marketing.email", "channel": "email"}, headers=headers),
     ]
     for call in calls:
