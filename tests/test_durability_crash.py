@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -30,6 +31,7 @@ from server_support import STORE_ORIGIN, ServerProcess, make_server
 pytestmark = pytest.mark.slow
 
 PURPOSES = ("marketing.email", "marketing.sms", "analytics", "personalised_ads")
+_PIPES: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
 
 
 @pytest.fixture
@@ -65,15 +67,15 @@ def _receipt_stored(client: httpx.Client, position: int, subject: str, purpose: 
     assert subject in answer.text and purpose in answer.text
 
 
-def _cli(proc: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "fiduciary.cli.main", *args]
-    return subprocess.run(command, env=proc.env(), capture_output=True, text=True, timeout=300, check=False)
-
-
 def _verify_ledgers(proc: ServerProcess) -> None:
-    for args in (("ledger", "verify"), ("audit", "verify")):
-        done = _cli(proc, *args)
-        assert done.returncode == 0, f"fiduciary {' '.join(args)}: {done.stdout}{done.stderr}"
+    """`fiduciary ledger verify` and `fiduciary audit verify`, side by side, on the server's database."""
+    running = [
+        (args, subprocess.Popen([sys.executable, "-m", "fiduciary.cli.main", *args], env=proc.env(), **_PIPES))
+        for args in (("ledger", "verify"), ("audit", "verify"))
+    ]
+    for args, child in running:
+        out, _ = child.communicate(timeout=300)
+        assert child.returncode == 0, f"fiduciary {' '.join(args)}: {out}"
 
 
 # --------------------------------------------------------------------------- every kind of write, one kill each
