@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -34,14 +35,28 @@ PURPOSES = ("marketing.email", "marketing.sms", "analytics", "personalised_ads")
 _PIPES: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
 
 
-@pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
+def _running(database_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
     proc, key = make_server(database_url, tmp_path, ["admin"])
     proc.start()
     try:
         yield proc, {"Authorization": f"Bearer {key}"}
     finally:
         proc.kill()
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
+    """A running server on each engine (the PostgreSQL case carries the `postgres` marker)."""
+    yield from _running(database_url, tmp_path)
+
+
+@pytest.fixture
+def sqlite_server(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[ServerProcess, dict[str, str], Path]]:
+    """A running server on a copy of the migrated SQLite template, and the database file's path."""
+    path = tmp_path / "fiduciary.db"
+    shutil.copyfile(sqlite_template, path)
+    for proc, headers in _running(f"sqlite:///{path}", tmp_path):
+        yield proc, headers, path
 
 
 def _client(proc: ServerProcess, headers: dict[str, str]) -> httpx.Client:
@@ -349,19 +364,17 @@ sys.stdin.read()  # hold the transaction open until SIGKILL
 
 
 def test_restart_after_interrupted_commit_keeps_acknowledged_writes(
-    server: tuple[ServerProcess, dict[str, str]], database_url: str
+    sqlite_server: tuple[ServerProcess, dict[str, str], Path],
 ) -> None:
     """A writer dies mid-transaction with its pages already in the WAL; the restart drops them, keeps the rest."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("SQLite's own WAL; PostgreSQL's crash recovery belongs to its server, which we do not kill")
-    proc, headers = server
+    # SQLite only: PostgreSQL's crash recovery belongs to its server, which these tests do not kill.
+    proc, headers, path = sqlite_server
     acked = Acknowledged()
     with _client(proc, headers) as client:
         person = _person(client)
         _grant(client, acked, person)
         _fields(client, acked, person, "Kavya Menon")
     proc.kill()
-    path = Path(sa.engine.make_url(database_url).database or "")
     wal = path.with_name(path.name + "-wal")
     size_before = wal.stat().st_size
     assert size_before > 0, "the acknowledged writes should still be in the WAL (not yet checkpointed)"
@@ -377,7 +390,7 @@ def test_restart_after_interrupted_commit_keeps_acknowledged_writes(
     proc.start()
     with _client(proc, headers) as client:
         acked.check(client)
-    engine = sa.create_engine(database_url)
+    engine = sa.create_engine(f"sqlite:///{path}")
     try:
         assert "crash_probe" not in sa.inspect(engine).get_table_names()
     finally:
