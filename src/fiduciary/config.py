@@ -20,6 +20,7 @@ import secrets
 import tomllib
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -196,6 +197,12 @@ class Settings(BaseSettings):
     vault_key_cache_size: int = Field(
         default=10_000, ge=0, description="Unwrapped data keys kept in memory per process (LRU); 0 disables."
     )
+    sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = Field(
+        default="FULL",
+        description="SQLite only: FULL fsyncs the WAL at every commit, so an acknowledged write survives a power "
+        "cut; NORMAL survives a killed process but may lose the last commits to a power cut or OS crash "
+        "(faster writes; docs/decisions/0012-commit-before-answering.md).",
+    )
     # --- housekeeping (see fiduciary.housekeeping) ---
     housekeeping_interval_minutes: float = Field(
         default=10,
@@ -215,6 +222,11 @@ class Settings(BaseSettings):
     @classmethod
     def _origin_only(cls, value: str | None) -> str | None:
         return None if value is None or not value.strip() else check_public_base_url(value)
+
+    @field_validator("sqlite_synchronous", mode="before")
+    @classmethod
+    def _upper_synchronous(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @property
     def resolved_database_url(self) -> str:

@@ -49,7 +49,7 @@ class Runtime:
     ) -> Runtime:
         """Open the database; `bootstrap` publishes the configured policy if nothing is published yet."""
         settings = settings or get_settings()
-        engine = create_engine_for_url(settings.resolved_database_url)
+        engine = create_engine_for_url(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
         try:
             if migrate:
                 upgrade_to_head(engine)

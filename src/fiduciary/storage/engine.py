@@ -5,19 +5,31 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+SqliteSynchronous = Literal["NORMAL", "FULL", "EXTRA"]
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers run beside the single writer; NORMAL sync is durable across process crashes in WAL
-    # mode; foreign keys are off by default in SQLite and must be enabled on every connection.
+DEFAULT_SQLITE_SYNCHRONOUS: SqliteSynchronous = "FULL"
+"""What an acknowledged write survives on SQLite (WAL mode; docs/decisions/0012-commit-before-answering.md).
+
+NORMAL: a commit is in the -wal file but not fsynced; it survives the process being killed, not a power cut
+or an OS crash (the last commits before it can roll back; the database stays consistent). FULL (default):
+the WAL is fsynced at every commit, so a 2xx also survives a power cut. EXTRA: FULL plus an fsync of the
+directory when the WAL is created or reset. OFF is not offered: it gives up even that ordering.
+"""
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, synchronous: SqliteSynchronous) -> None:
+    # WAL lets readers run beside the single writer; `synchronous` says whether a commit is fsynced (see
+    # DEFAULT_SQLITE_SYNCHRONOUS); foreign keys are off by default in SQLite and must be enabled on every
+    # connection.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     # Checkpoint the WAL into the database every ~80 MB (20,000 pages) instead of every 4 MB: with the
@@ -28,14 +40,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine_for_url(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; for SQLite, create the parent folder and switch on WAL and foreign keys."""
+def create_engine_for_url(
+    url: str, *, sqlite_synchronous: SqliteSynchronous = DEFAULT_SQLITE_SYNCHRONOUS, **kwargs: Any
+) -> Engine:
+    """Create an engine; for SQLite, create the parent folder and switch on WAL, foreign keys and the
+    `sqlite_synchronous` level (PostgreSQL's commit is durable by its own `synchronous_commit`, default on)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if sqlite_synchronous not in ("NORMAL", "FULL", "EXTRA"):  # it goes into a PRAGMA: never free text
+            raise ValueError(f"sqlite_synchronous must be NORMAL, FULL or EXTRA, not {sqlite_synchronous!r}")
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+
+        def on_connect(dbapi_connection: Any, record: Any) -> None:
+            _sqlite_pragmas(dbapi_connection, record, sqlite_synchronous)
+
+        event.listen(engine, "connect", on_connect)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         # We ship psycopg 3; a bare postgresql:// URL would make SQLAlchemy look for psycopg2.

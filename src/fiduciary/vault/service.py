@@ -481,7 +481,7 @@ def check_vault_keys(runtime: Runtime) -> VaultKeys:
     install_secure_delete(runtime.engine)
     key_engine: Engine | None = None
     if settings.keys_database_url:
-        key_engine = create_engine_for_url(settings.keys_database_url)
+        key_engine = create_engine_for_url(settings.keys_database_url, sqlite_synchronous=settings.sqlite_synchronous)
         install_secure_delete(key_engine)
     store = KeyStore(key_engine)
     try:

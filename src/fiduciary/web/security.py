@@ -28,7 +28,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from fastapi import Depends, FastAPI, Request, Security
+from fastapi import FastAPI, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -41,7 +41,7 @@ from fiduciary.auth.scopes import Scope as AuthScope
 from fiduciary.auth.service import authenticate, parse_key, require
 from fiduciary.errors import Unauthorized
 from fiduciary.web.access_log import RequestContextMiddleware
-from fiduciary.web.deps import get_runtime, get_session
+from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime
 
 # Failed-authentication budgets (docs/api-keys.md, decision 0017). A real backend with the right key never
 # fails; a handful covers a developer pasting a key wrongly.
@@ -297,7 +297,7 @@ def require_scopes(*scopes: AuthScope | str) -> Callable[..., ApiKey]:
         request: Request,
         bearer: HTTPAuthorizationCredentials | None = Security(_bearer, scopes=names),
         header_key: str | None = Security(_header_key, scopes=names),
-        session: Session = Depends(get_session),
+        session: Session = SESSION_DEPENDENCY,
     ) -> ApiKey:
         guard = auth_failure_guard(request)
         client = client_key(request)

@@ -20,7 +20,7 @@ from fiduciary.auth.scopes import Scope, held_scopes, parse_scopes
 from fiduciary.auth.service import KEY_ID_PATTERN
 from fiduciary.errors import FieldProblem, ValidationFailed
 from fiduciary.web.contract import ContractRoute
-from fiduciary.web.deps import get_session
+from fiduciary.web.deps import SESSION_DEPENDENCY
 from fiduciary.web.routes.audit import audit_trail, request_id
 from fiduciary.web.security import require_scopes
 
@@ -73,7 +73,7 @@ def whoami(key: ApiKey = Depends(require_scopes())) -> ApiKeySelf:
 
 @router.get("", summary="List API keys (never their secrets)", response_model=list[ApiKeyOut])
 def list_keys(
-    _key: ApiKey = Depends(require_scopes(Scope.APIKEYS_MANAGE)), session: Session = Depends(get_session)
+    _key: ApiKey = Depends(require_scopes(Scope.APIKEYS_MANAGE)), session: Session = SESSION_DEPENDENCY
 ) -> list[ApiKeyOut]:
     return [_out(row) for row in service.list_api_keys(session)]
 
@@ -88,7 +88,7 @@ def create_key(
     body: ApiKeyCreate,
     response: Response,
     caller: ApiKey = Depends(require_scopes(Scope.APIKEYS_MANAGE)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     trail: AuditTrail = Depends(audit_trail),
     req_id: str = Depends(request_id),
 ) -> ApiKeyCreated:
@@ -108,7 +108,7 @@ def create_key(
 def revoke_key(
     key_id: Annotated[str, Path(pattern=KEY_ID_PATTERN, description="The key's public id.")],
     caller: ApiKey = Depends(require_scopes(Scope.APIKEYS_MANAGE)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     trail: AuditTrail = Depends(audit_trail),
     req_id: str = Depends(request_id),
 ) -> Response:

@@ -32,7 +32,7 @@ from fiduciary.auth.scopes import Scope
 from fiduciary.runtime import Runtime
 from fiduciary.web.access_log import accept_request_id, new_request_id
 from fiduciary.web.contract import WHOLE, ContractRoute, IsoDateTime
-from fiduciary.web.deps import get_runtime, get_session
+from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime
 from fiduciary.web.security import require_scopes
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=ContractRoute)
@@ -108,7 +108,7 @@ def list_audit(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE), WHOLE] = DEFAULT_PAGE,
     order: Annotated[Literal["asc", "desc"], Query(description="asc: oldest first; desc: newest first.")] = "asc",
     key: ApiKey = Depends(require_scopes(Scope.AUDIT_READ)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     trail: AuditTrail = Depends(audit_trail),
     req_id: str = Depends(request_id),
 ) -> AuditPageOut:

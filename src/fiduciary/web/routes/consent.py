@@ -49,7 +49,7 @@ from fiduciary.web.contract import (
     VisitorIdField,
     allowed_methods,
 )
-from fiduciary.web.deps import get_runtime, get_session, request_base_url
+from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime, request_base_url
 from fiduciary.web.security import cross_origin, public_rate_limit, require_scopes
 
 router = APIRouter(tags=["consent"], route_class=ContractRoute)
@@ -314,7 +314,7 @@ def record_consents(
     body: ConsentRequest,
     request: Request,
     key: ApiKey = Depends(require_scopes(Scope.CONSENT_WRITE)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     service: ConsentService = Depends(consent_service),
     idempotency_key: IdempotencyKeyHeader = None,
     _sec_gpc: GpcHeader = None,
@@ -352,7 +352,7 @@ def record_consent_batch(
     body: ConsentBatch,
     request: Request,
     key: ApiKey = Depends(require_scopes(Scope.CONSENT_WRITE)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     service: ConsentService = Depends(consent_service),
     idempotency_key: IdempotencyKeyHeader = None,
     _sec_gpc: Annotated[
@@ -412,7 +412,7 @@ def get_receipt(
     position: Annotated[int, Path(ge=1, le=2**53 - 1), WHOLE],
     request: Request,
     _key: ApiKey = Depends(require_scopes(Scope.CONSENT_READ)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     service: ConsentService = Depends(consent_service),
 ) -> dict[str, Any]:
     return service.receipt(session, position, base_url=request_base_url(request))
@@ -427,7 +427,7 @@ def get_consent_state(
     subject_id: SubjectIdPath,
     request: Request,
     _key: ApiKey = Depends(require_scopes(Scope.CONSENT_READ)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     service: ConsentService = Depends(consent_service),
     _sec_gpc: GpcHeader = None,
 ) -> ConsentStateResponse:
@@ -534,7 +534,7 @@ def banner_preflight(request: Request) -> Response:
 def banner_consents(
     body: BannerRequest,
     request: Request,
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     service: ConsentService = Depends(consent_service),
     _sec_gpc: GpcHeader = None,
 ) -> Response:

@@ -30,7 +30,7 @@ from fiduciary.errors import FieldProblem, NotFound, ValidationFailed
 from fiduciary.policy.schema import Channel
 from fiduciary.runtime import Runtime
 from fiduciary.web.contract import CategoryId, ContractRoute, PersonIdField, PurposeId, SubjectIdField
-from fiduciary.web.deps import get_runtime, get_session
+from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime
 from fiduciary.web.routes.audit import audit_trail, request_id
 from fiduciary.web.security import require_scopes
 
@@ -162,7 +162,7 @@ def _single_fields(body: DecisionIn) -> tuple[str, str]:
 def decisions(
     body: DecisionIn,
     key: ApiKey = Depends(require_scopes(Scope.DECISIONS)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     service: DecisionService = Depends(decision_service),
     trail: AuditTrail = Depends(audit_trail),
     req_id: str = Depends(request_id),
@@ -298,7 +298,7 @@ def audiences(
     key: ApiKey = Depends(require_scopes(Scope.DECISIONS)),
     runtime: Runtime = Depends(get_runtime),
     service: DecisionService = Depends(decision_service),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     trail: AuditTrail = Depends(audit_trail),
     req_id: str = Depends(request_id),
     accept: Annotated[str | None, Header()] = None,
@@ -314,7 +314,8 @@ def audiences(
         count=len(body.subject_ids) if body.subject_ids is not None else None,
         request_id=req_id,
     )
-    session.commit()  # before streaming: the audit append must not hold SQLite's write lock meanwhile
+    # No explicit commit: the function-scoped session commits the audit event when this returns, before the
+    # stream starts, so the append never holds SQLite's write lock while the body streams (decision 0012).
     chunks = _stream(runtime, service, body.purpose, body.subject_ids)
     wants_array = accept is not None and "application/json" in accept and "ndjson" not in accept
     if wants_array:

@@ -23,7 +23,7 @@ from fiduciary.policy.notice import (
     resolve_language,
 )
 from fiduciary.web.contract import ContractRoute
-from fiduciary.web.deps import get_session, request_base_url
+from fiduciary.web.deps import SESSION_DEPENDENCY, request_base_url
 from fiduciary.web.problems import problem_response, request_instance
 from fiduciary.web.security import public_rate_limit
 
@@ -141,19 +141,19 @@ def _notice(request: Request, session: Session, fmt: NoticeFormat, lang: str | N
 
 
 @router.get("/privacy", response_class=Response, summary="The privacy notice (HTML)")
-def privacy_html(request: Request, lang: LanguageQuery = None, session: Session = Depends(get_session)) -> Response:
+def privacy_html(request: Request, lang: LanguageQuery = None, session: Session = SESSION_DEPENDENCY) -> Response:
     """The privacy notice of the policy in force, as a standalone page."""
     return _notice(request, session, "html", lang)
 
 
 @router.get("/privacy.md", response_class=Response, summary="The privacy notice (Markdown)")
-def privacy_markdown(request: Request, lang: LanguageQuery = None, session: Session = Depends(get_session)) -> Response:
+def privacy_markdown(request: Request, lang: LanguageQuery = None, session: Session = SESSION_DEPENDENCY) -> Response:
     """The privacy notice of the policy in force, as Markdown."""
     return _notice(request, session, "markdown", lang)
 
 
 @router.get("/privacy.json", response_class=Response, summary="The privacy notice (JSON view model)")
-def privacy_json(request: Request, lang: LanguageQuery = None, session: Session = Depends(get_session)) -> Response:
+def privacy_json(request: Request, lang: LanguageQuery = None, session: Session = SESSION_DEPENDENCY) -> Response:
     """The privacy notice of the policy in force, as the structured data the pages are rendered from."""
     return _notice(request, session, "json", lang)
 

@@ -38,7 +38,7 @@ from fiduciary.web.contract import (
     PurposeId,
     VisitorIdField,
 )
-from fiduciary.web.deps import get_runtime, get_session
+from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime
 from fiduciary.web.routes.audit import audit_trail, request_id
 from fiduciary.web.security import require_scopes
 
@@ -185,7 +185,7 @@ def _restriction(r: Restriction) -> RestrictionOut:
 def create(
     body: PersonCreate,
     key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     runtime: Runtime = Depends(get_runtime),
     trail: AuditTrail = Depends(audit_trail),
     req_id: str = Depends(request_id),
@@ -199,7 +199,7 @@ def create(
 def read(
     person_id: PersonId,
     _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_READ)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
 ) -> PersonOut:
     return _out(get_person(session, person_id, field="path.person_id"))
 
@@ -209,7 +209,7 @@ def age(
     person_id: PersonId,
     body: AgeDeclaration,
     key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     runtime: Runtime = Depends(get_runtime),
     trail: AuditTrail = Depends(audit_trail),
     req_id: str = Depends(request_id),
@@ -232,7 +232,7 @@ def age_token(
     person_id: PersonId,
     body: AgeTokenIn,
     _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     runtime: Runtime = Depends(get_runtime),
 ) -> PersonOut:
     person = get_person(session, person_id, field="path.person_id")
@@ -244,7 +244,7 @@ def age_token(
 def close(
     person_id: PersonId,
     key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     trail: AuditTrail = Depends(audit_trail),
     req_id: str = Depends(request_id),
 ) -> PersonOut:
@@ -259,7 +259,7 @@ def close(
 def list_restrictions(
     person_id: PersonId,
     _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_READ)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
 ) -> list[RestrictionOut]:
     person = get_person(session, person_id, field="path.person_id")
     return [_restriction(r) for r in active_restrictions(session, [person.id]).get(person.id, [])]
@@ -275,7 +275,7 @@ def restrict(
     person_id: PersonId,
     body: RestrictionIn,
     _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     runtime: Runtime = Depends(get_runtime),
 ) -> JSONResponse:
     restriction, created = add_restriction(session, runtime.policy(), person_id, purpose=body.purpose, kind=body.kind)
@@ -292,7 +292,7 @@ def unrestrict(
     purpose: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)] = None,
     kind: Annotated[Literal["objection", "restriction"] | None, Query()] = None,
     _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
 ) -> LiftedOut:
     return LiftedOut(lifted=lift_restriction(session, person_id, purpose=purpose, kind=kind))
 
@@ -306,7 +306,7 @@ def link(
     person_id: PersonId,
     body: LinkIn,
     _key: ApiKey = Depends(require_scopes(Scope.CONSENT_WRITE)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     runtime: Runtime = Depends(get_runtime),
 ) -> LinkOut:
     result = link_visitor(ConsentService.for_runtime(runtime), session, person_id, body.visitor_id)
@@ -330,7 +330,7 @@ def guardian_consent(
     body: GuardianConsentIn,
     request: Request,
     _key: ApiKey = Depends(require_scopes(Scope.CONSENT_WRITE)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     runtime: Runtime = Depends(get_runtime),
 ) -> GuardianConsentOut:
     get_person(session, person_id, field="path.person_id")
@@ -361,7 +361,7 @@ def guardianship(
     person_id: PersonId,
     body: GuardianshipIn,
     _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     runtime: Runtime = Depends(get_runtime),
 ) -> PersonOut:
     return _out(lawful_guardians.appoint(session, runtime.policy(), person_id, body.guardian_id, body.order_reference))
@@ -376,6 +376,6 @@ def verify_guardianship(
     person_id: PersonId,
     body: GuardianshipVerifyIn,
     _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
 ) -> PersonOut:
     return _out(lawful_guardians.verify(session, person_id, body.verified_by))

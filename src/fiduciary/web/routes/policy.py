@@ -19,7 +19,7 @@ from fiduciary.policy import versions
 from fiduciary.policy.diff import PolicyChange
 from fiduciary.policy.schema import PolicyDocument
 from fiduciary.web.contract import WHOLE, ContractRoute
-from fiduciary.web.deps import get_session
+from fiduciary.web.deps import SESSION_DEPENDENCY
 from fiduciary.web.security import public_rate_limit
 
 # Version numbers are 32-bit integers on both engines; a larger one can only be a bad request.
@@ -126,7 +126,7 @@ def _out(policy: versions.PublishedPolicy) -> PolicyOut:
 def get_policy(
     response: Response,
     if_none_match: str | None = Header(default=None),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
 ) -> PolicyOut | Response:
     """The current version with its full document. The ETag is the content hash."""
     policy = versions.current(session)
@@ -141,7 +141,7 @@ def get_policy(
 
 
 @router.get("/versions", response_model=PolicyVersionList, summary="Every published version")
-def list_versions(session: Session = Depends(get_session)) -> PolicyVersionList:
+def list_versions(session: Session = SESSION_DEPENDENCY) -> PolicyVersionList:
     in_force = versions.current(session)
     current_version = in_force.version if in_force else None
     return PolicyVersionList(
@@ -172,7 +172,7 @@ def get_version(
     response: Response,
     version: Annotated[int, Path(ge=1, le=MAX_VERSION, description="The version number."), WHOLE],
     if_none_match: str | None = Header(default=None),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
 ) -> PolicyVersionOut | Response:
     policy = versions.get(session, version)
     etag = _etag(policy)
@@ -202,7 +202,7 @@ def diff(
         Query(alias="to", ge=1, le=MAX_VERSION, description="The later version (default: the one in force)."),
         WHOLE,
     ] = None,
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
 ) -> PolicyDiffOut:
     if to_version is None:
         in_force = versions.current(session)

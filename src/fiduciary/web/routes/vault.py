@@ -30,7 +30,7 @@ from fiduciary.vault.identifiers import IDENTIFIER_KINDS
 from fiduciary.vault.service import MAX_IDENTIFIER_CHARS, MAX_VALUE_BYTES
 from fiduciary.web.access_log import problem_instance
 from fiduciary.web.contract import CategoryId, ContractRoute, PersonIdPath, PurposeId
-from fiduciary.web.deps import get_runtime, get_session
+from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime
 from fiduciary.web.problems import problem_response
 from fiduciary.web.routes.audit import REQUEST_ID_HEADER, request_id
 from fiduciary.web.security import require_scopes
@@ -185,7 +185,7 @@ def put_fields(
     body: FieldsWrite,
     access: VaultAccess = Depends(vault_access),
     key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     req_id: str = Depends(request_id),
 ) -> FieldsWritten:
     with _audited(session, access):
@@ -219,7 +219,7 @@ def read_fields(
     body: FieldsRead,
     access: VaultAccess = Depends(vault_access),
     key: ApiKey = Depends(require_scopes(Scope.PEOPLE_READ)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     req_id: str = Depends(request_id),
 ) -> FieldsReadOut:
     with _audited(session, access):
@@ -245,7 +245,7 @@ def lookup(
     body: LookupIn,
     access: VaultAccess = Depends(vault_access),
     key: ApiKey = Depends(require_scopes(Scope.PEOPLE_READ)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     req_id: str = Depends(request_id),
 ) -> Any:
     with _audited(session, access):
@@ -274,7 +274,7 @@ def export(
     access: VaultAccess = Depends(vault_access),
     # An access/portability request (DPDP s.11, GDPR Art 15/20) is a rights request: rights:manage.
     key: ApiKey = Depends(require_scopes(Scope.RIGHTS_MANAGE)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     req_id: str = Depends(request_id),
 ) -> JSONResponse:
     with _audited(session, access):
@@ -298,7 +298,7 @@ def erase(
     # Irreversible erasure (DPDP s.12(3), GDPR Art 17) is a rights request: rights:manage, never the
     # people:write a checkout backend holds to create people.
     key: ApiKey = Depends(require_scopes(Scope.RIGHTS_MANAGE)),
-    session: Session = Depends(get_session),
+    session: Session = SESSION_DEPENDENCY,
     req_id: str = Depends(request_id),
 ) -> ErasureOut:
     reason = body.reason if body is not None else "erasure_request"
