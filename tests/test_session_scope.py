@@ -99,7 +99,7 @@ def _grant(subject: str) -> dict[str, Any]:
 
 def test_commit_precedes_the_answer(recorded: tuple[TestClient, list[str]], session: Session, runtime: Runtime) -> None:
     client, events = recorded
-    headers = api_headers(session, ["consent:write", "people:read", "decisions"])
+    headers = api_headers(session, ["consent:write", "people:read", "decisions", "rights:manage"])
     person = adult(session, runtime)
     calls = [
         lambda: client.post("/v1/consents", json=_grant(person), headers=headers),
