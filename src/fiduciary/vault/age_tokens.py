@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from fiduciary.runtime import Runtime
 
 MAX_TOKEN_LENGTH = 4096
+# The compact form of a signed token: base64url segments joined by dots (ours has two; a JWS has three), so
+# the OpenAPI states what a provider's token may look like and a value of another shape is refused unread.
+AGE_TOKEN_PATTERN = r"^[A-Za-z0-9_-]+={0,2}(?:\.[A-Za-z0-9_-]+={0,2}){0,4}$"  # noqa: S105 (a pattern, not a secret)
 FIELD = "body.token"
 
 

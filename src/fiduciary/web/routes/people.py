@@ -26,7 +26,7 @@ from fiduciary.consent.service import ConsentService
 from fiduciary.policy.schema import ID_MAX_LENGTH, ID_PATTERN
 from fiduciary.runtime import Runtime
 from fiduciary.vault import guardianship as lawful_guardians
-from fiduciary.vault.age_tokens import verifier_for, verify_adult
+from fiduciary.vault.age_tokens import AGE_TOKEN_PATTERN, MAX_TOKEN_LENGTH, verifier_for, verify_adult
 from fiduciary.vault.models import Person
 from fiduciary.vault.people import close_person, create_person, get_person, redeclare_age, require_active
 from fiduciary.web.contract import (
@@ -127,7 +127,11 @@ class LinkOut(BaseModel):
 class AgeTokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    token: str = Field(max_length=4096, description="A virtual age token naming this person (DPDP Rule 10(1)(b)).")
+    token: str = Field(
+        pattern=AGE_TOKEN_PATTERN,
+        max_length=MAX_TOKEN_LENGTH,
+        description="A virtual age token naming this person (DPDP Rule 10(1)(b)).",
+    )
 
 
 class GuardianshipIn(BaseModel):
