@@ -12,9 +12,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Literal
@@ -101,3 +102,14 @@ def server(database_url: str, data_dir: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def run_clients(count: int, worker: Callable[[int], None]) -> float:
+    """Run `worker(n)` for n in 0..count-1, each in its own thread at once; the wall seconds until all end."""
+    started = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(n,)) for n in range(count)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return time.perf_counter() - started

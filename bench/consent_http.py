@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import threading
 import time
 
 import httpx
-from _support import Engine, database, engines, server
+from _support import Engine, database, engines, run_clients, server
 
 from fiduciary.auth.service import create_api_key
 from fiduciary.config import Settings
@@ -74,13 +73,7 @@ def http(base: str, key: str, ids: list[str], requests_total: int, batches: int)
                 merged[n].append(time.perf_counter() - t)
                 assert r.status_code == 201, r.text
 
-    started = time.perf_counter()
-    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    seconds = time.perf_counter() - started
+    seconds = run_clients(threads, worker)
     flat = [x for lat in merged for x in lat]
     print(
         f"  HTTP single, 4 clients    : {len(flat) / seconds:>8,.0f} writes/s"

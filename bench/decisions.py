@@ -18,11 +18,10 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import threading
 import time
 
 import httpx
-from _support import Engine, database, engines, server
+from _support import Engine, database, engines, run_clients, server
 
 from fiduciary.auth.service import create_api_key
 from fiduciary.config import Settings
@@ -162,13 +161,7 @@ def http(base: str, key: str, ids: list[str], requests_total: int) -> None:
                 all_latencies[n].append(time.perf_counter() - t)
                 assert r.status_code == 200
 
-    started = time.perf_counter()
-    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    seconds = time.perf_counter() - started
+    seconds = run_clients(threads, worker)
     merged = [x for lat in all_latencies for x in lat]
     print(
         f"  HTTP single, 4 clients    : {len(merged) / seconds:>10,.0f} decisions/s"

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -115,3 +116,15 @@ def make_server(database_url: str, tmp_path: Path, scopes: list[str]) -> tuple[S
     finally:
         runtime.close()
     return server, key
+
+
+def running_server(
+    database_url: str, tmp_path: Path, scopes: list[str] | None = None
+) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
+    """A started server and the headers of an admin key (or one with `scopes`); killed however the test ends."""
+    proc, key = make_server(database_url, tmp_path, scopes or ["admin"])
+    proc.start()
+    try:
+        yield proc, {"Authorization": f"Bearer {key}"}
+    finally:
+        proc.kill()

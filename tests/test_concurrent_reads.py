@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server_support import STORE_ORIGIN, ServerProcess, make_server
+from server_support import STORE_ORIGIN, ServerProcess, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -27,12 +27,7 @@ ROUNDS = 3  # each client asks every endpoint this many times, in its own random
 
 @pytest.fixture
 def live(database_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
-    proc, key = make_server(database_url, tmp_path, ["admin"])
-    proc.start()
-    try:
-        yield proc, {"Authorization": f"Bearer {key}"}
-    finally:
-        proc.kill()
+    yield from running_server(database_url, tmp_path)
 
 
 def _fixtures(client: httpx.Client) -> dict[str, str]:

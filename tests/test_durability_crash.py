@@ -27,7 +27,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from server_support import STORE_ORIGIN, ServerProcess, make_server
+from server_support import STORE_ORIGIN, ServerProcess, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -35,19 +35,10 @@ PURPOSES = ("marketing.email", "marketing.sms", "analytics", "personalised_ads")
 _PIPES: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
 
 
-def _running(database_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
-    proc, key = make_server(database_url, tmp_path, ["admin"])
-    proc.start()
-    try:
-        yield proc, {"Authorization": f"Bearer {key}"}
-    finally:
-        proc.kill()
-
-
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
     """A running server on each engine (the PostgreSQL case carries the `postgres` marker)."""
-    yield from _running(database_url, tmp_path)
+    yield from running_server(database_url, tmp_path)
 
 
 @pytest.fixture
@@ -55,7 +46,7 @@ def sqlite_server(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[Serve
     """A running server on a copy of the migrated SQLite template, and the database file's path."""
     path = tmp_path / "fiduciary.db"
     shutil.copyfile(sqlite_template, path)
-    for proc, headers in _running(f"sqlite:///{path}", tmp_path):
+    for proc, headers in running_server(f"sqlite:///{path}", tmp_path):
         yield proc, headers, path
 
 
