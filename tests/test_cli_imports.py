@@ -6,6 +6,7 @@ Each check runs a fresh interpreter, since this test process has long imported e
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,9 @@ HEAVY = (
     "babel",
     "fiduciary.runtime",
     "fiduciary.config",
+    "fiduciary.auth.models",
+    "fiduciary.policy.schema",
+    "fiduciary.vault.service",
     "typer.rich_utils",
 )
 
@@ -34,24 +38,32 @@ PROBE = """
 import json, sys
 from fiduciary.cli.main import app
 sys.argv = ["fiduciary", *ARGS]
+code = 0
 try:
     app()
-except SystemExit:
-    pass
+except SystemExit as exc:
+    code = exc.code
+print(code)
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in HEAVY_ROOTS or m in HEAVY)))
 """
 
 
-def loaded_after(*args: str) -> list[str]:
+def probe(*args: str, env: dict[str, str] | None = None) -> tuple[str, list[str]]:
+    """The exit code of `fiduciary *args` and the heavy modules it loaded."""
     roots = {name.split(".")[0] for name in HEAVY if not name.startswith(("fiduciary", "typer"))}
     code = (
         PROBE.replace("ARGS", repr(list(args)))
         .replace("HEAVY_ROOTS", repr(roots))
         .replace("HEAVY", repr(set(HEAVY)), 1)
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    loaded: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
-    return loaded
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    *_, exit_code, modules = done.stdout.strip().splitlines()
+    loaded: list[str] = json.loads(modules)
+    return exit_code, loaded
+
+
+def loaded_after(*args: str) -> list[str]:
+    return probe(*args)[1]
 
 
 @pytest.mark.parametrize(
@@ -72,6 +84,38 @@ def test_help_imports_no_heavy_module(args: list[str]) -> None:
 def test_the_probe_sees_a_heavy_import() -> None:
     """The check above can fail: a command that opens the database does load SQLAlchemy."""
     assert "sqlalchemy" in loaded_after("apikey", "list")
+
+
+def test_apikey_list_reads_through_core_without_the_orm(tmp_path: Path) -> None:
+    """`apikey list` on an initialised folder reads with SQLAlchemy Core: no ORM, no models, no policy schema,
+    no vault or cryptography (bench/RESULTS.md "CLI start-up")."""
+    env = {**os.environ, "FIDUCIARY_DATA_DIR": str(tmp_path / "data")}
+    env.pop("FIDUCIARY_DATABASE_URL", None)
+    subprocess.run([sys.executable, "-m", "fiduciary.cli.main", "init"], env=env, check=True, capture_output=True)
+    exit_code, loaded = probe("apikey", "list", env=env)
+    assert exit_code == "0"
+    assert "sqlalchemy" in loaded  # it did read the database
+    heavy = {"sqlalchemy.orm", "fiduciary.auth.models", "fiduciary.policy.schema", "fiduciary.vault.service"}
+    assert heavy.isdisjoint(loaded)
+    assert not any(m.startswith(("cryptography", "yaml", "alembic", "fastapi")) for m in loaded)
+
+
+def test_the_core_listing_of_api_keys_matches_the_model() -> None:
+    """The Core columns `apikey list` reads are the model's columns, with the same types; the digest is not
+    among them."""
+    from fiduciary.auth.listing import API_KEYS, ID_LENGTH
+    from fiduciary.auth.models import ApiKey
+    from fiduciary.auth.service import KEY_ID_PATTERN
+
+    model = ApiKey.__table__
+    assert API_KEYS.name == model.name
+    for column in API_KEYS.columns:
+        twin = model.columns[column.name]
+        assert type(column.type) is type(twin.type), column.name
+        assert (column.primary_key, column.nullable) == (twin.primary_key, twin.nullable), column.name
+        assert getattr(column.type, "length", None) == getattr(twin.type, "length", None), column.name
+    assert set(model.columns.keys()) - set(API_KEYS.columns.keys()) == {"secret_hash"}
+    assert f"{{{ID_LENGTH}}}" in KEY_ID_PATTERN
 
 
 def test_the_job_names_in_help_are_the_jobs() -> None:

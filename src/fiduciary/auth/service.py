@@ -21,13 +21,13 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
+from fiduciary.auth.listing import ID_LENGTH
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope, missing_scopes, parse_scopes
 from fiduciary.errors import FieldProblem, Forbidden, NotFound, Unauthorized, ValidationFailed
 from fiduciary.storage.base import utcnow
 
 KEY_PREFIX = "fid_"
-ID_LENGTH = 12
 SECRET_BYTES = 32
 # Letters and digits only: the id appears in URLs and on command lines, where a leading '-' would read as an
 # option. 62**12 is about 2**71 ids, so a collision is practically impossible (and would be retried anyway).

@@ -17,7 +17,7 @@ import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from sqlalchemy.orm import Session
+    from sqlalchemy import Connection
 
     from fiduciary.config import Settings
     from fiduciary.runtime import Runtime
@@ -95,12 +95,11 @@ def start_runtime(*, migrate: bool = True, bootstrap: bool = True) -> Runtime:
 
 
 @contextmanager
-def read_session() -> Iterator[Session]:
-    """A read-only session on the data folder's database, without a runtime: for listing commands that need
-    neither the policy nor the vault's keys, so they skip importing and checking both."""
-    from sqlalchemy.orm import Session
-
-    from fiduciary.storage import create_engine_for_url, upgrade_to_head
+def read_connection() -> Iterator[Connection]:
+    """A read-only Core connection on the data folder's database, without a runtime or the ORM: for listing
+    commands that need neither the policy nor the vault's keys, so they skip importing and checking both."""
+    from fiduciary.storage.engine import create_engine_for_url
+    from fiduciary.storage.migrate import upgrade_to_head
 
     settings = load_settings()
     require_data_folder(settings)
@@ -108,8 +107,8 @@ def read_session() -> Iterator[Session]:
     engine = create_engine_for_url(settings.resolved_database_url)
     try:
         upgrade_to_head(engine)
-        with Session(engine) as session:
-            yield session
+        with engine.connect() as connection:
+            yield connection
     finally:
         engine.dispose()
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from fiduciary.auth.scopes import SCOPE_DESCRIPTIONS, Scope
-from fiduciary.cli import read_session, start_runtime
+from fiduciary.cli import read_connection, start_runtime
 from fiduciary.errors import NotFound, ValidationFailed
 
 # The audit trail, key service and SQLAlchemy are imported by the commands that run, not for --help.
@@ -111,15 +111,15 @@ def list_keys() -> None:
     """List keys: id, name, scopes and dates. Secrets and their digests are never shown."""
     from rich.table import Table
 
-    from fiduciary.auth import service
+    from fiduciary.auth.listing import ID_LENGTH, list_api_keys
 
-    with read_session() as session:
-        rows = service.list_api_keys(session)
+    with read_connection() as connection:
+        rows = list_api_keys(connection)
     if not rows:
         _err().print("No API keys. Create one with `fiduciary apikey create --name NAME --scopes ...`.")
         return
     table = Table()
-    table.add_column("id", no_wrap=True, min_width=service.ID_LENGTH)
+    table.add_column("id", no_wrap=True, min_width=ID_LENGTH)
     table.add_column("name", overflow="fold")
     table.add_column("scopes", overflow="fold", min_width=max(len(s.value) for s in Scope))
     for heading in ("created (UTC)", "last used", "revoked"):

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+
+# The ORM is imported by the session helpers when called: a Core-only reader does not load it.
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 SqliteSynchronous = Literal["NORMAL", "FULL", "EXTRA"]
 
@@ -66,6 +69,8 @@ def create_engine_for_url(
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    from sqlalchemy.orm import sessionmaker
+
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
