@@ -1,7 +1,8 @@
-"""Wall time of the `fiduciary` command: `--help`, an offline policy check, and `apikey list`.
+"""Wall time of the `fiduciary` command: `--help`, an offline policy check, and the common data commands.
 
-Each command runs in a fresh interpreter (as a user types it), best of `--runs`; `apikey list` runs on an
-initialised data folder in a temporary directory (SQLite). Run as `.venv/bin/python bench/cli_startup.py`.
+Each command runs in a fresh interpreter (as a user types it), best of `--runs`; the data commands (`apikey
+list`, `status`, `keys status`, `ledger verify`, `audit verify`) run on an initialised, otherwise empty data
+folder in a temporary directory (SQLite). Run as `.venv/bin/python bench/cli_startup.py`.
 The import profile behind the figures: `.venv/bin/python -X importtime -c "import fiduciary.cli.main"`.
 """
 
@@ -51,6 +52,10 @@ def main() -> None:
             ("fiduciary --help", ["--help"]),
             (f"fiduciary policy check examples/policies/{POLICY.name}", ["policy", "check", str(POLICY)]),
             ("fiduciary apikey list", ["apikey", "list"]),
+            ("fiduciary status", ["status"]),
+            ("fiduciary keys status", ["keys", "status"]),
+            ("fiduciary ledger verify", ["ledger", "verify"]),
+            ("fiduciary audit verify", ["audit", "verify"]),
         ):
             wall, cpu = best_of(args, env, runs)
             print(f"{label:<70} wall {wall * 1000:6.0f} ms  cpu {cpu * 1000:6.0f} ms  (best of {runs})")

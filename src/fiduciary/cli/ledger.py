@@ -54,7 +54,6 @@ def verify_command(
     ),
 ) -> None:
     """Check every event hash, link and signed checkpoint; exit 1 naming the first bad position."""
-    from fiduciary.consent.receipt_check import trusted_keys
     from fiduciary.ledger.service import streams, verify
     from fiduciary.ledger.signing import known_public_keys
 
@@ -67,6 +66,8 @@ def verify_command(
         with _key_errors():
             keys = known_public_keys(runtime.settings)
         if files is not None:
+            from fiduciary.consent.receipt_check import trusted_keys  # only with --receipts
+
             failed = not _check_receipts(runtime, files, trusted_keys(keys))
         with runtime.sessions() as session:
             names = streams(session) if stream == "all" else [stream]

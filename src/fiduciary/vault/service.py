@@ -34,8 +34,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from fiduciary.errors import Conflict, FiduciaryError, FieldProblem, NotFound, ValidationFailed
-from fiduciary.policy.compiled import CompiledPolicy
-from fiduciary.policy.schema import FieldType, Source
 from fiduciary.storage import create_engine_for_url, make_session_factory, utcnow
 from fiduciary.vault.crypto import (
     FieldCipher,
@@ -73,7 +71,11 @@ from fiduciary.vault.records import (
     dialect_insert,
 )
 
+# The policy's schema is needed only by the methods that store fields, so `fiduciary keys status` and the
+# other key commands do not import it (bench/RESULTS.md "CLI start-up").
 if TYPE_CHECKING:
+    from fiduciary.policy.compiled import CompiledPolicy
+    from fiduciary.policy.schema import FieldType
     from fiduciary.runtime import Runtime
     from fiduciary.vault.erasure import ErasureReceipt
 
@@ -562,7 +564,7 @@ class _PreparedIdentifier(NamedTuple):
 _IdentifierRow = tuple[str, str, bytes, int, bytes, str]
 # A category as the policy declares it: (its field type, that type as stored, the first named purpose
 # using it or None); None for a category the policy does not declare.
-_CategoryPlan = tuple[FieldType, str, str | None] | None
+_CategoryPlan = tuple["FieldType", str, str | None] | None
 
 
 class VaultService:
@@ -595,6 +597,8 @@ class VaultService:
 
     @staticmethod
     def _source(source: str) -> str:
+        from fiduciary.policy.schema import Source
+
         allowed = [s.value for s in Source]
         if source not in allowed:
             raise ValidationFailed(
