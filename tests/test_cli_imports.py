@@ -86,18 +86,32 @@ def test_the_probe_sees_a_heavy_import() -> None:
     assert "sqlalchemy" in loaded_after("apikey", "list")
 
 
-def test_apikey_list_reads_through_core_without_the_orm(tmp_path: Path) -> None:
-    """`apikey list` on an initialised folder reads with SQLAlchemy Core: no ORM, no models, no policy schema,
-    no vault or cryptography (bench/RESULTS.md "CLI start-up")."""
+@pytest.fixture
+def initialised(tmp_path: Path) -> dict[str, str]:
+    """The environment of a command run on a data folder `fiduciary init` has created (SQLite)."""
     env = {**os.environ, "FIDUCIARY_DATA_DIR": str(tmp_path / "data")}
     env.pop("FIDUCIARY_DATABASE_URL", None)
     subprocess.run([sys.executable, "-m", "fiduciary.cli.main", "init"], env=env, check=True, capture_output=True)
-    exit_code, loaded = probe("apikey", "list", env=env)
+    return env
+
+
+def test_apikey_list_reads_through_core_without_the_orm(initialised: dict[str, str]) -> None:
+    """`apikey list` on an initialised folder reads with SQLAlchemy Core: no ORM, no models, no policy schema,
+    no vault or cryptography (bench/RESULTS.md "CLI start-up")."""
+    exit_code, loaded = probe("apikey", "list", env=initialised)
     assert exit_code == "0"
     assert "sqlalchemy" in loaded  # it did read the database
     heavy = {"sqlalchemy.orm", "fiduciary.auth.models", "fiduciary.policy.schema", "fiduciary.vault.service"}
     assert heavy.isdisjoint(loaded)
     assert not any(m.startswith(("cryptography", "yaml", "alembic", "fastapi")) for m in loaded)
+
+
+def test_keys_status_does_not_import_the_policy_schema(initialised: dict[str, str]) -> None:
+    """The vault's key status needs the keys and the database, not the policy."""
+    exit_code, loaded = probe("keys", "status", env=initialised)
+    assert exit_code == "0"
+    assert "fiduciary.vault.service" in loaded  # it did check the keys
+    assert "fiduciary.policy.schema" not in loaded
 
 
 def test_the_core_listing_of_api_keys_matches_the_model() -> None:
