@@ -12,12 +12,12 @@ script writes now.
 
 How a citation is read, so that a reader can predict it:
 - A law is named (`DPDP`, `GDPR`, `CCPA`, `SPDI`, `IT Rules 2021`, `CERT-In`, `RFC 8058` …) and the provisions
-  after it in the same comment block or docstring belong to it: `DPDP s.9(1), Rule 11` is DPDP Act s.9(1)
-  and DPDP Rules Rule 11; `GDPR Art 17(3)(b), 18(2)` is Art 17(3)(b) and Art 18(2); `s.7(d)-(e)` is s.7(d)
-  and s.7(e).
-- A bare `s.N` with no law named before it is the DPDP Act (the code's house style after a first mention);
-  a bare `Rule N(…)` with a sub-clause is the DPDP Rules; a bare `Rule N` is nothing (the decision engine
-  numbers its own rules). `section N` counts only after a law's name.
+  after it in the same docstring or comment block (consecutive comment lines) belong to it:
+  `DPDP s.9(1), Rule 11` is DPDP Act s.9(1) and DPDP Rules Rule 11; `GDPR Art 17(3)(b), 18(2)` is
+  Art 17(3)(b) and Art 18(2); `s.7(d)-(e)` is s.7(d) and s.7(e). `§1798.x` and `§70xx` are always CCPA.
+- Where no law with that kind of provision is in force, the code's house style decides: a bare `s.N` is the
+  DPDP Act, a `Rule N(…)` with a sub-clause and a `… Schedule` the DPDP Rules. A bare `Rule N` is nothing
+  (the decision engine numbers its own rules), and `section N`, `Art N` and `§N` need a law's name.
 - Engineering standards (RFC 3339, RFC 9457, ISO 8601, NIST SP …) are not law: they end the run of the law
   before them, so `RFC 9110 s.9.3.7` is not a DPDP section. The standards the legal requirements name
   (RFC 8058, RFC 9116, ISO/IEC TS 27560, ISO/IEC 29184, W3C GPC, Kantara) are indexed.
