@@ -33,12 +33,10 @@ KNOWN_CYCLES = frozenset[tuple[str, ...]](
         ("decisions", "vault"),
         ("rights", "vault"),
         ("runtime", "vault"),
-        ("audit", "runtime", "vault"),
         ("consent", "vault", "decisions"),
         ("consent", "vault", "rights"),
         ("decisions", "runtime", "vault"),
         ("rights", "runtime", "vault"),
-        ("audit", "runtime", "vault", "rights"),
         ("consent", "runtime", "vault", "decisions"),
         ("consent", "runtime", "vault", "rights"),
     }
