@@ -70,7 +70,7 @@ def verify_journal_command() -> None:
     shows un-erased, as after restoring a backup: `fiduciary restore-replay` completes their erasure.
     """
     from fiduciary.vault.erasure import NO_GAP, unapplied_erasures
-    from fiduciary.vault.service import check_vault_keys
+    from fiduciary.vault.keys.startup import check_vault_keys
 
     with command_runtime(console) as runtime:
         keys = check_vault_keys(runtime)

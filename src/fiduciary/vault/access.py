@@ -39,10 +39,11 @@ from fiduciary.errors import Conflict, FiduciaryError, FieldProblem, Forbidden, 
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.schema import AccessRole, FieldType, Source
 from fiduciary.rights.registry import ErasureSummary, registry_for
-from fiduciary.vault.identifiers import IDENTIFIER_KINDS
+from fiduciary.vault.keys.blind_index import IDENTIFIER_KINDS
+from fiduciary.vault.keys.data_keys import PersonErased
 from fiduciary.vault.models import Person
 from fiduciary.vault.people import PERSON_ID_RE
-from fiduciary.vault.service import PersonErased, VaultService
+from fiduciary.vault.service import VaultService
 from fiduciary.vault.validation import MASK, validate_field
 
 if TYPE_CHECKING:

@@ -64,7 +64,7 @@ from fiduciary.vault.records import (
 
 if TYPE_CHECKING:
     from fiduciary.runtime import Runtime
-    from fiduciary.vault.service import VaultKeys
+    from fiduciary.vault.keys.startup import VaultKeys
 
 JOURNAL_FILE_NAME = "erasure-journal.log"
 GENESIS = "0" * 64
@@ -464,7 +464,7 @@ def restore_replay(runtime: Runtime, *, batch_size: int = 1000, actor: str = "cl
     such person gets a `person.erase` audit event by `actor` (request id `restore-replay`), as the erasure
     request's own event is in the audit ledger the backup predates (DPDP Rule 6(1)(e): processing is logged).
     """
-    from fiduciary.vault.service import check_vault_keys
+    from fiduciary.vault.keys.startup import check_vault_keys
 
     keys = check_vault_keys(runtime)
     journal = keys.journal
