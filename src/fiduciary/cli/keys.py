@@ -12,7 +12,7 @@ from rich.console import Console
 from fiduciary.cli import command_runtime, load_settings, report_data, require_data_folder
 from fiduciary.cli.vault import journal_gap_text
 
-# The vault service (SQLAlchemy, cryptography) is imported by the command that runs, not for --help.
+# The vault key modules (SQLAlchemy, cryptography) are imported by the command that runs, not for --help.
 if TYPE_CHECKING:
     from fiduciary.vault.keys.status import KeyStatus
 

@@ -10,5 +10,15 @@
 - `rotation`: re-wrapping every data key and record key under a new KEK, online.
 - `status`: what the database expects against what is configured (`fiduciary keys status`).
 
-Import the modules themselves: this package imports nothing, so `fiduciary.vault.keys.kek` stays cheap.
+Import the modules themselves: this package imports none of them, so `fiduciary.vault.keys.kek` stays cheap.
+`__all__` names the ones other packages may use.
 """
+
+__all__ = [
+    "blind_index",  # IDENTIFIER_KINDS and the index secret
+    "data_keys",  # PersonErased, is_erased
+    "kek",  # key-encryption keys, generate_kek
+    "rotation",  # rotate_keks
+    "startup",  # check_vault_keys, close_vault_keys, VaultKeys
+    "status",  # key_status, KeyStatus
+]
