@@ -10,7 +10,7 @@ plaintext reads. This package imports none of its modules itself: the CLI's star
 __all__ = [
     "access",  # VaultAccess: the purpose-bound read/write layer (decides, masks, audits)
     "age_tokens",  # verifiable age tokens (DPDP s.9(1), Rule 10)
-    "erasure",  # crypto-shredding, the erasure journal, restore-replay, the purge sweep
+    "erasure",  # crypto-shredding, the erasure journal, the purge sweep
     "fields",  # MAX_VALUE_BYTES: the limit on one field value
     "guardianship",  # lawful guardians of children
     "identifiers",  # MAX_IDENTIFIER_CHARS: the limit on one identifier
@@ -19,5 +19,6 @@ __all__ = [
     "models",  # Person
     "people",  # pseudonymous ids, age, account status
     "records",  # the vault's tables (for migrations, the rights registry's erasers)
+    "restore",  # restore-replay (`fiduciary restore-replay`), unapplied_erasures
     "service",  # VaultService: storage of encrypted fields, identifiers and legal-hold records
 ]

@@ -11,12 +11,13 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from fiduciary.storage import create_engine_for_url, make_session_factory
-from fiduciary.vault.erasure import NO_GAP, ErasureJournal, JournalDamaged, JournalGap, journal_path, unapplied_erasures
+from fiduciary.vault.erasure import ErasureJournal, JournalDamaged, journal_path
 from fiduciary.vault.keys.blind_index import load_index_keys
 from fiduciary.vault.keys.canary import CANARY, INDEX_META
 from fiduciary.vault.keys.kek import VaultKeyError, current_kek, previous_keks
 from fiduciary.vault.keys.store import KeyStore
 from fiduciary.vault.records import LegalHoldRecord, PersonKey, VaultMeta
+from fiduciary.vault.restore import NO_GAP, JournalGap, unapplied_erasures
 
 
 @dataclass(frozen=True)
