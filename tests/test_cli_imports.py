@@ -107,8 +107,8 @@ def test_the_data_folder_names_the_key_files_as_the_key_modules_do(tmp_path: Pat
     from fiduciary import datafolder
     from fiduciary.config import Settings
     from fiduciary.ledger.signing import key_file_path
-    from fiduciary.vault.identifiers import index_file_path
-    from fiduciary.vault.kek import kek_file_path
+    from fiduciary.vault.keys.blind_index import index_file_path
+    from fiduciary.vault.keys.kek import kek_file_path
 
     settings = Settings(data_dir=tmp_path)
     files = {source.name: source.file for source in datafolder.key_sources(settings)}
