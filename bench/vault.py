@@ -36,7 +36,8 @@ from fiduciary.config import Settings
 from fiduciary.runtime import Runtime
 from fiduciary.storage import create_engine_for_url
 from fiduciary.vault.erasure import checkpoint_sqlite
-from fiduciary.vault.service import NewPerson, VaultService, check_vault_keys, close_vault_keys
+from fiduciary.vault.keys.startup import check_vault_keys, close_vault_keys
+from fiduciary.vault.service import NewPerson, VaultService
 
 PG_ADMIN_URL = os.environ.get("FIDUCIARY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PURPOSES = ["account", "order_fulfilment", "security", "customer_support"]

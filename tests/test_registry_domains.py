@@ -27,10 +27,11 @@ from fiduciary.rights import registry as registry_module
 from fiduciary.rights.registry import EraseReport, RightsRegistry, registry_for
 from fiduciary.runtime import Runtime
 from fiduciary.storage.base import utcnow
+from fiduciary.vault.keys.data_keys import PersonErased
 from fiduciary.vault.models import Person
 from fiduciary.vault.people import create_person, new_visitor_id
 from fiduciary.vault.records import VaultErasure
-from fiduciary.vault.service import PersonErased, VaultService
+from fiduciary.vault.service import VaultService
 
 EMAIL = "asha.verma@example.in"
 NAME = "Asha Verma"

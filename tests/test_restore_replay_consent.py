@@ -37,9 +37,9 @@ from fiduciary.consent.service import ConsentChannel, ConsentService
 from fiduciary.rights.registry import registry_for
 from fiduciary.runtime import Runtime
 from fiduciary.storage.base import Base
-from fiduciary.vault.erasure import restore_replay
 from fiduciary.vault.models import Person
 from fiduciary.vault.people import new_visitor_id
+from fiduciary.vault.restore import restore_replay
 from fiduciary.vault.service import VaultService
 from fiduciary.web.app import create_app
 from restore_support import Backup

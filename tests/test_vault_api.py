@@ -19,7 +19,8 @@ from fiduciary.auth.service import create_api_key
 from fiduciary.config import Settings
 from fiduciary.ledger.models import LedgerEvent
 from fiduciary.runtime import Runtime
-from fiduciary.vault.service import PersonErased, VaultService
+from fiduciary.vault.keys.data_keys import PersonErased
+from fiduciary.vault.service import VaultService
 
 NAME = "Farhan Qureshi"
 EMAIL = "farhan.q@example.in"

@@ -26,8 +26,8 @@ from fiduciary.vault.crypto import (
     open_sealed,
     seal,
 )
-from fiduciary.vault.identifiers import INDEX_BYTES, IndexKeys, check_kind, load_index_keys
-from fiduciary.vault.kek import (
+from fiduciary.vault.keys.blind_index import INDEX_BYTES, IndexKeys, check_kind, load_index_keys
+from fiduciary.vault.keys.kek import (
     KeyEncryptionKeyProvider,
     KeyRing,
     LocalKek,

@@ -30,12 +30,14 @@ from fiduciary.vault.erasure import (
     JournalDamaged,
     checkpoint_sqlite,
     purge_erased_batch,
-    restore_replay,
 )
-from fiduciary.vault.kek import load_keyring
+from fiduciary.vault.keys.data_keys import PersonErased
+from fiduciary.vault.keys.kek import load_keyring
+from fiduciary.vault.keys.startup import close_vault_keys
 from fiduciary.vault.models import Person
 from fiduciary.vault.records import PersonalField, PersonIdentifier, PersonKey, VaultErasure, VaultMeta
-from fiduciary.vault.service import PersonErased, VaultService, close_vault_keys
+from fiduciary.vault.restore import restore_replay
+from fiduciary.vault.service import VaultService
 from vault_support import IDENTIFIERS, new_person, signed_up, snapshot, vault_runtime
 
 runner = CliRunner()

@@ -20,7 +20,7 @@ from fiduciary.cli.main import app
 from fiduciary.config import Settings, get_settings
 from fiduciary.rights.registry import registry_for
 from fiduciary.runtime import Runtime
-from fiduciary.vault.erasure import unapplied_erasures
+from fiduciary.vault.restore import unapplied_erasures
 from restore_support import Backup
 from vault_support import IDENTIFIERS, SIGNUP, new_person, signed_up, vault_runtime
 

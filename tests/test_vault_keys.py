@@ -20,14 +20,11 @@ from fiduciary.cli.main import app
 from fiduciary.config import Settings, get_settings
 from fiduciary.runtime import Runtime
 from fiduciary.storage import create_engine_for_url
-from fiduciary.vault.kek import VaultKeyError, generate_key_b64, kek_fingerprint
+from fiduciary.vault.keys.kek import VaultKeyError, generate_key_b64, kek_fingerprint
+from fiduciary.vault.keys.rotation import rotate_keks
+from fiduciary.vault.keys.startup import check_vault_keys, close_vault_keys
 from fiduciary.vault.records import LegalHoldRecord, PersonKey, VaultMeta
-from fiduciary.vault.service import (
-    VaultService,
-    check_vault_keys,
-    close_vault_keys,
-    rotate_keks,
-)
+from fiduciary.vault.service import VaultService
 from vault_support import PURPOSES, SIGNUP, counts, new_person, signed_up, start_vault, vault_runtime
 
 runner = CliRunner()

@@ -13,10 +13,14 @@ from sqlalchemy.orm import Session
 
 from fiduciary.errors import Conflict, NotFound, ValidationFailed
 from fiduciary.runtime import Runtime
+from fiduciary.vault import identifiers as identifiers_module
 from fiduciary.vault.crypto import CorruptCiphertext
+from fiduciary.vault.fields import MAX_VALUE_BYTES
+from fiduciary.vault.keys.startup import close_vault_keys
+from fiduciary.vault.legal_holds import RecordPurged
 from fiduciary.vault.people import close_person
 from fiduciary.vault.records import LegalHoldRecord, PersonalField, PersonIdentifier, PersonKey
-from fiduciary.vault.service import MAX_VALUE_BYTES, NewPerson, RecordPurged, VaultService, close_vault_keys
+from fiduciary.vault.service import NewPerson, VaultService
 from vault_support import IDENTIFIERS, PURPOSES, SIGNUP, new_person, signed_up, snapshot
 
 
@@ -588,7 +592,7 @@ def test_bulk_insert_of_a_taken_identifier_is_an_integrity_error_on_both_engines
     session: Session, runtime: Runtime, vault: VaultService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A duplicate (kind, blind index) fails as an INSERT would (PostgreSQL copies rows in), so a
-    concurrent registration still becomes 409 `identifier_in_use` in `_insert_identifiers`."""
+    concurrent registration still becomes 409 `identifier_in_use` in `insert_identifiers`."""
     from datetime import UTC, datetime
 
     from sqlalchemy.exc import IntegrityError
@@ -607,12 +611,10 @@ def test_bulk_insert_of_a_taken_identifier_is_an_integrity_error_on_both_engines
     session.rollback()
     assert snapshot(session) == before
     # The race: another writer registers the identifier between our check and our insert.
-    from fiduciary.vault import service as service_module
-
-    holders = service_module._HOLDERS
-    monkeypatch.setattr(service_module, "_HOLDERS", holders.where(sa.false()))
+    holders = identifiers_module._HOLDERS
+    monkeypatch.setattr(identifiers_module, "_HOLDERS", holders.where(sa.false()))
     with pytest.raises(Conflict) as caught:
-        vault._insert_identifiers(session, [(*row[:5], "identifiers")], row[5])
+        identifiers_module.insert_identifiers(session, [(*row[:5], "identifiers")], row[5])
     assert caught.value.code == "identifier_in_use"
     assert caught.value.fields[0].message == "one of them was registered to another person meanwhile"
     session.rollback()

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from fiduciary.config import Settings
 from fiduciary.runtime import Runtime
+from fiduciary.vault.keys.startup import check_vault_keys, close_vault_keys
 from fiduciary.vault.models import Person
 from fiduciary.vault.people import create_person
 from fiduciary.vault.records import (
@@ -21,7 +22,7 @@ from fiduciary.vault.records import (
     VaultErasure,
     VaultMeta,
 )
-from fiduciary.vault.service import VaultService, check_vault_keys, close_vault_keys
+from fiduciary.vault.service import VaultService
 
 VAULT_TABLES: tuple[Any, ...] = (Person, PersonKey, PersonIdentifier, PersonalField, LegalHoldRecord, VaultErasure)
 

@@ -20,7 +20,7 @@ from fiduciary.config import Settings, get_settings
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.versions import PolicyInForce, bootstrap_policy
 from fiduciary.storage import create_engine_for_url, make_session_factory, upgrade_to_head
-from fiduciary.vault.service import check_vault_keys, close_vault_keys
+from fiduciary.vault.keys.startup import check_vault_keys, close_vault_keys
 
 T = TypeVar("T")
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from fiduciary.config import Settings
     from fiduciary.runtime import Runtime
 
+CLI_ACTOR = "cli"  # the audit events' actor for an operator at the command line
 EXIT_CONFIG = 2
 EXIT_NO_DATA = 3
 NO_DATA_FOLDER = "no Fiduciary data folder here; run `fiduciary init` or set FIDUCIARY_DATA_DIR"

@@ -1,6 +1,7 @@
 """`fiduciary apikey ...`: create (shown once), list, revoke.
 
-Exit codes: 0 done, 1 no such key, 2 bad input (nothing stored).
+Exit codes: 0 done, 1 no such key, 2 bad input (nothing stored). Create and revoke are `auth.flows`, shared
+with the API, so both record the same audit events (actor `cli`, DPDP Rule 6(1)(c)).
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from fiduciary.auth.scopes import SCOPE_DESCRIPTIONS, Scope
-from fiduciary.cli import read_connection, start_runtime
+from fiduciary.cli import CLI_ACTOR, read_connection, start_runtime
 from fiduciary.errors import NotFound, ValidationFailed
 
 # The audit trail, key service and SQLAlchemy are imported by the commands that run, not for --help.
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from fiduciary.audit.service import Action
+    from fiduciary.audit.service import AuditTrail
 
 app = typer.Typer(help="Manage API keys for store backends.", no_args_is_help=True)
 
@@ -42,13 +43,15 @@ def _err() -> Console:
 
 
 @contextmanager
-def _session() -> Iterator[Session]:
+def _session() -> Iterator[tuple[Session, AuditTrail]]:
+    """One committed unit of work and the audit trail: the key change and its event commit together."""
+    from fiduciary.audit.service import AuditTrail
     from fiduciary.storage import session_scope
 
     runtime = start_runtime()
     try:
         with session_scope(runtime.sessions) as session:
-            yield session
+            yield session, AuditTrail.for_runtime(runtime)
     finally:
         runtime.close()
 
@@ -60,14 +63,6 @@ def _fail_validation(exc: ValidationFailed) -> typer.Exit:
         hint = f" ({escape(problem.hint)})" if problem.hint and problem.hint.lower() not in exc.detail.lower() else ""
         err.print(f"  {escape(problem.field)}: {escape(problem.message)}{hint}")
     return typer.Exit(EXIT_BAD_INPUT)
-
-
-def _audit(session: Session, action: Action, key_id: str) -> None:
-    """Key operations at the command line are audited with the actor `cli` (DPDP Rule 6(1)(c))."""
-    from fiduciary.audit.service import AuditTrail
-    from fiduciary.cli import load_settings
-
-    AuditTrail(settings=load_settings()).record(session, actor="cli", action=action, target=key_id)
 
 
 def _when(value: datetime | None) -> str:
@@ -84,17 +79,16 @@ def create(
     scope: list[str] | None = typer.Option(None, "--scope", help="One scope; repeat for several."),
 ) -> None:
     """Create a key and print it once; only its SHA-256 digest is stored, so it cannot be shown again."""
-    from fiduciary.audit.service import Action
-    from fiduciary.auth import service
+    # Imported here, not at the top, so `fiduciary --help` stays fast (tests/test_cli_imports.py).
+    from fiduciary.auth.flows import create_key_audited
 
     requested = [s for s in (scopes or "").split(",") if s.strip()] + list(scope or [])
     unknown = [s for s in requested if s.strip() not in {x.value for x in Scope}]
     for value in unknown:
         _err().print(f"[red]error:[/red] unknown scope {escape(value.strip())!r}")
     try:
-        with _session() as session:
-            row, plaintext = service.create_api_key(session, name, requested)
-            _audit(session, Action.APIKEY_CREATE, row.id)
+        with _session() as (session, trail):
+            row, plaintext = create_key_audited(session, trail, caller=CLI_ACTOR, name=name, scopes=requested)
     except ValidationFailed as exc:
         raise _fail_validation(exc) from None
     err = _err()
@@ -139,13 +133,12 @@ def list_keys() -> None:
 @app.command()
 def revoke(key_id: str = typer.Argument(..., metavar="ID", help="The key id shown by `apikey list`.")) -> None:
     """Revoke a key; it stops working on the next request. Revoking a revoked key changes nothing."""
-    from fiduciary.audit.service import Action
-    from fiduciary.auth import service
+    # Imported here, not at the top, so `fiduciary --help` stays fast (tests/test_cli_imports.py).
+    from fiduciary.auth.flows import revoke_key_audited
 
     try:
-        with _session() as session:
-            row = service.revoke_api_key(session, key_id)
-            _audit(session, Action.APIKEY_REVOKE, row.id)
+        with _session() as (session, trail):
+            row = revoke_key_audited(session, trail, caller=CLI_ACTOR, key_id=key_id)
     except NotFound as exc:
         _err().print(f"[red]error:[/red] {escape(exc.detail)}")
         raise typer.Exit(EXIT_NOT_FOUND) from None

@@ -1,6 +1,7 @@
 """`fiduciary decisions decide|audience`: the same decisions and audiences as the API, from a shell.
 
-Thin: parse, call `fiduciary.decisions`, print. Exit codes for scripts: 0 allowed, 1 denied, 2 bad input.
+Thin: parse, call `fiduciary.decisions.flows` (which decides and audits, as the API does), print.
+Exit codes for scripts: 0 allowed, 1 denied, 2 bad input.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from fiduciary.cli import start_runtime
+from fiduciary.cli import CLI_ACTOR, start_runtime
 from fiduciary.errors import FiduciaryError
 
 app = typer.Typer(help="Runtime decisions and audiences.", no_args_is_help=True)
@@ -36,13 +37,26 @@ def decide_command(
     strict: bool = typer.Option(False, help="Deny when any category is outside the purpose."),
     as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
 ) -> None:
-    """May ACTOR use these categories of SUBJECT_ID's data for PURPOSE? Exit 0 when allowed, 1 when denied."""
-    from fiduciary.decisions.service import DecisionService
+    """May ACTOR use these categories of SUBJECT_ID's data for PURPOSE? Exit 0 when allowed, 1 when denied.
+
+    Audited as the API's decisions are (actor `cli`; a named --actor as `on_behalf_of`)."""
+    # Imported here, not at the top, so `fiduciary --help` stays fast (tests/test_cli_imports.py).
+    from fiduciary.decisions.flows import decide_audited
+    from fiduciary.storage import session_scope
 
     runtime = start_runtime()
     try:
-        with runtime.sessions() as session:
-            decision = DecisionService(runtime).decide(session, actor, subject_id, purpose, category, strict=strict)
+        with session_scope(runtime.sessions) as session:
+            decision = decide_audited(
+                runtime,
+                session,
+                caller=CLI_ACTOR,
+                subject_id=subject_id,
+                purpose=purpose,
+                categories=category,
+                actor=actor,
+                strict=strict,
+            )
     except FiduciaryError as error:
         raise _fail(error) from None
     finally:
@@ -76,18 +90,23 @@ def audience_command(
         None, exists=True, dir_okay=False, help="A file of person ids, one a line; default everyone."
     ),
 ) -> None:
-    """Print the person ids PURPOSE may reach now, one a line, in id order."""
-    from fiduciary.decisions.audiences import check_audience_request, eligible_people
+    """Print the person ids PURPOSE may reach now, one a line, in id order (audited, actor `cli`)."""
+    # Imported here, not at the top, so `fiduciary --help` stays fast (tests/test_cli_imports.py).
+    from fiduciary.decisions.audiences import eligible_people
+    from fiduciary.decisions.flows import audience_audited
     from fiduciary.decisions.service import DecisionService
+    from fiduciary.storage import session_scope
 
     ids = None
     if subjects is not None:
         ids = [line.strip() for line in subjects.read_text(encoding="utf-8").splitlines() if line.strip()]
     runtime = start_runtime()
     try:
-        service = DecisionService(runtime)
+        service = DecisionService.for_runtime(runtime)
         policy = service.policy()
-        cp = check_audience_request(policy, purpose, channel, ids)
+        # The audit event is committed before the list streams, as the API does (decision 0012).
+        with session_scope(runtime.sessions) as session:
+            cp = audience_audited(runtime, session, caller=CLI_ACTOR, purpose=purpose, channel=channel, subject_ids=ids)
         count = 0
         with runtime.sessions() as session:
             for chunk in eligible_people(session, cp, today=service.today(policy), policy=policy, subject_ids=ids):

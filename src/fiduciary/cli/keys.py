@@ -12,9 +12,9 @@ from rich.console import Console
 from fiduciary.cli import command_runtime, load_settings, report_data, require_data_folder
 from fiduciary.cli.vault import journal_gap_text
 
-# The vault service (SQLAlchemy, cryptography) is imported by the command that runs, not for --help.
+# The vault key modules (SQLAlchemy, cryptography) are imported by the command that runs, not for --help.
 if TYPE_CHECKING:
-    from fiduciary.vault.service import KeyStatus
+    from fiduciary.vault.keys.status import KeyStatus
 
 app = typer.Typer(help="Vault keys: status, key-encryption-key rotation, new keys.", no_args_is_help=True)
 console = Console(highlight=False, soft_wrap=True)
@@ -47,7 +47,7 @@ def _problems(status: KeyStatus) -> list[str]:
 def status_command() -> None:
     """What the data expects against what is configured; exit 1 if the service would refuse to start."""
     from fiduciary.storage import create_engine_for_url
-    from fiduciary.vault.service import key_status
+    from fiduciary.vault.keys.status import key_status
 
     settings = load_settings()
     require_data_folder(settings)  # opening a missing SQLite file would create it
@@ -97,7 +97,9 @@ def rotate_command(
 
     from fiduciary.audit.service import Action, AuditTrail, Outcome
     from fiduciary.storage import session_scope
-    from fiduciary.vault.service import check_vault_keys, key_status, rotate_keks
+    from fiduciary.vault.keys.rotation import rotate_keks
+    from fiduciary.vault.keys.startup import check_vault_keys
+    from fiduciary.vault.keys.status import key_status
 
     with command_runtime(console) as runtime:
         keys = check_vault_keys(runtime)
@@ -138,7 +140,7 @@ def generate_command(
     file: Path | None = typer.Option(None, "--file", help="Write the key to this new file (mode 0600) instead."),
 ) -> None:
     """A new random key-encryption key: base64 for FIDUCIARY_KEK, or a new key file, with its kek id."""
-    from fiduciary.vault.service import generate_kek
+    from fiduciary.vault.keys.kek import generate_kek
 
     key_b64, kek_id = generate_kek()
     if file is None:

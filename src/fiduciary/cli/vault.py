@@ -11,7 +11,7 @@ from fiduciary.cli import command_runtime
 
 # The vault (SQLAlchemy, cryptography) is imported by the command that runs, not for --help.
 if TYPE_CHECKING:
-    from fiduciary.vault.erasure import JournalGap
+    from fiduciary.vault.restore import JournalGap
 
 app = typer.Typer(help="Personal-data vault maintenance: purge erased data, verify the erasure journal.")
 console = Console(highlight=False, soft_wrap=True)
@@ -21,7 +21,7 @@ def restore_replay_command(
     batch_size: int = typer.Option(1000, min=1, max=10_000, help="Journal entries applied per transaction."),
 ) -> None:
     """Re-apply every journaled erasure after restoring a database backup (idempotent; run before serving)."""
-    from fiduciary.vault.erasure import restore_replay
+    from fiduciary.vault.restore import restore_replay
 
     with command_runtime(console) as runtime:
         report = restore_replay(runtime, batch_size=batch_size)
@@ -69,8 +69,8 @@ def verify_journal_command() -> None:
     Exit 1 naming the first bad line, or listing (by pseudonymous id) the journaled people the database
     shows un-erased, as after restoring a backup: `fiduciary restore-replay` completes their erasure.
     """
-    from fiduciary.vault.erasure import NO_GAP, unapplied_erasures
-    from fiduciary.vault.service import check_vault_keys
+    from fiduciary.vault.keys.startup import check_vault_keys
+    from fiduciary.vault.restore import NO_GAP, unapplied_erasures
 
     with command_runtime(console) as runtime:
         keys = check_vault_keys(runtime)

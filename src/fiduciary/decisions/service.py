@@ -5,8 +5,9 @@ restrictions), whatever the number of subjects, and then decides in memory; the 
 re-consent floors are cached per policy content hash, so a published version brings fresh floors.
 
 Every decision names an actor (an API key id or a staff id): DESIGN principle 2, "every use of personal
-data names an actor and a purpose". The audit trail that records them comes with the audit issue; its
-call goes in `DecisionService.decide_many`, the one path every decision takes.
+data names an actor and a purpose". This service only decides; recording each decision on the audit trail
+is `fiduciary.decisions.flows` (`decide_audited`, `decide_many_audited`), which the API, the CLI and
+in-process callers share, so no entry point can decide without leaving its audit event.
 """
 
 from __future__ import annotations

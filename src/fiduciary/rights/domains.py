@@ -122,7 +122,8 @@ def erase_people(session: Session, person_id: str) -> EraseReport:
 
 def _vault_exporter(runtime: Runtime) -> Any:
     def export_vault(session: Session, person_id: str) -> Mapping[str, Any]:
-        from fiduciary.vault.service import PersonErased, VaultService
+        from fiduciary.vault.keys.data_keys import PersonErased
+        from fiduciary.vault.service import VaultService
 
         vault = VaultService(runtime)
         holds = [

@@ -39,51 +39,19 @@ from fiduciary.errors import Conflict, FiduciaryError, FieldProblem, Forbidden, 
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.schema import AccessRole, FieldType, Source
 from fiduciary.rights.registry import ErasureSummary, registry_for
-from fiduciary.vault.identifiers import IDENTIFIER_KINDS
+from fiduciary.vault.keys.blind_index import IDENTIFIER_KINDS
+from fiduciary.vault.keys.data_keys import PersonErased
+from fiduciary.vault.masking import full_value_roles, reveal
 from fiduciary.vault.models import Person
 from fiduciary.vault.people import PERSON_ID_RE
-from fiduciary.vault.service import PersonErased, VaultService
-from fiduciary.vault.validation import MASK, validate_field
+from fiduciary.vault.service import VaultService
 
 if TYPE_CHECKING:
     from fiduciary.runtime import Runtime
 
 DEFAULT_ROLE: Final = AccessRole.SERVICE
-DEFAULT_FULL_VALUE_ROLES: Final = frozenset({AccessRole.SERVICE})
 MAX_CATEGORIES: Final = 100
-# Types whose mask is a constant: no need to re-validate the stored value to mask it (free text would
-# otherwise run the recognisers again on every masked read).
-_CONSTANT_MASKS: Final[Mapping[FieldType, str]] = {
-    FieldType.TEXT: MASK,
-    FieldType.FREE_TEXT: MASK,
-    FieldType.JSON: MASK,
-    FieldType.PIN_CODE: MASK,
-    FieldType.DATE: "****-**-**",
-}
 _IDENTIFIER_TYPES: Final[Mapping[str, FieldType]] = {"email": FieldType.EMAIL, "phone": FieldType.PHONE}
-
-
-def mask_value(field_type: FieldType | str, stored: str, default_country: str) -> str:
-    """The masked form of a stored (already normalised) value, as validation defines it per type.
-
-    Falls back to the bare mask when the stored value no longer validates (e.g. the policy changed the
-    category's type): a masked read must never fail or leak.
-    """
-    kind = FieldType(field_type)
-    constant = _CONSTANT_MASKS.get(kind)
-    if constant is not None:
-        return constant
-    try:
-        return validate_field(kind, stored, default_country=default_country).masked
-    except FiduciaryError:
-        return MASK
-
-
-def full_value_roles(policy: CompiledPolicy, purpose: str) -> frozenset[str]:
-    declared = policy.purposes.get(purpose)
-    if declared is None or declared.full_values_for_roles is None:
-        return frozenset(r.value for r in DEFAULT_FULL_VALUE_ROLES)
-    return frozenset(r.value for r in declared.full_values_for_roles)
 
 
 @dataclass(frozen=True)
@@ -284,7 +252,6 @@ class VaultAccess:
         denied = self._denied(decision, compiled.categories if compiled is not None else frozenset())
         allowed = sorted(decision.allowed_categories)
         full = role_value in full_value_roles(policy, purpose_id)
-        events: list[AuditEvent] = []
         fields: dict[str, str] = {}
         masked: list[str] = []
         try:
@@ -306,15 +273,38 @@ class VaultAccess:
                 role=role_value,
             ) from None
         if allowed:
-            country = policy.document.controller.default_country
-            for category in allowed:
-                if category not in stored:
-                    continue
-                if full:
-                    fields[category] = stored[category]
-                else:
-                    fields[category] = mask_value(policy.categories[category].field_type, stored[category], country)
-                    masked.append(category)
+            fields, masked = reveal(policy, allowed, stored, full)
+        events = self._read_events(
+            actor, request_id, decision, person_id, purpose_id, allowed, denied, reasons, full, role_value
+        )
+        self.trail.record_many(session, events)
+        return ReadResult(
+            person_id=person_id,
+            purpose=purpose_id,
+            role=role_value,
+            fields=fields,
+            masked=masked,
+            denied=denied,
+            absent=[c for c in allowed if c not in fields],
+            reasons=reasons,
+        )
+
+    def _read_events(
+        self,
+        actor: str,
+        request_id: str | None,
+        decision: Decision,
+        person_id: str,
+        purpose_id: str,
+        allowed: list[str],
+        denied: dict[str, list[str]],
+        reasons: list[str],
+        full: bool,
+        role_value: str,
+    ) -> list[AuditEvent]:
+        """A read's audit events: what was given (and whether masked), what was withheld and why."""
+        events: list[AuditEvent] = []
+        if allowed:
             events.append(
                 self._event(
                     actor,
@@ -356,17 +346,7 @@ class VaultAccess:
                     role=role_value,
                 )
             )
-        self.trail.record_many(session, events)
-        return ReadResult(
-            person_id=person_id,
-            purpose=purpose_id,
-            role=role_value,
-            fields=fields,
-            masked=masked,
-            denied=denied,
-            absent=[c for c in allowed if c not in fields],
-            reasons=reasons,
-        )
+        return events
 
     @staticmethod
     def _denied(decision: Decision, declared: frozenset[str]) -> dict[str, list[str]]:
@@ -381,6 +361,50 @@ class VaultAccess:
         return out
 
     # ------------------------------------------------------------------------------------------ writes
+
+    @staticmethod
+    def _check_kinds(identifiers: Mapping[str, str], field_prefix: str) -> None:
+        unknown_kinds = [k for k in identifiers if k not in IDENTIFIER_KINDS]
+        if unknown_kinds:
+            raise ValidationFailed(
+                "Unknown identifier kind. Valid kinds: " + ", ".join(IDENTIFIER_KINDS) + ".",
+                [
+                    FieldProblem(
+                        f"{field_prefix}identifiers.{k}" if safe_slug(k) else field_prefix + "identifiers",
+                        "is not an identifier kind",
+                    )
+                    for k in unknown_kinds
+                ],
+            )
+
+    @staticmethod
+    def _check_collects(
+        policy: CompiledPolicy, purpose_id: str, wanted: Sequence[str], identifiers: Mapping[str, str]
+    ) -> None:
+        """403 unless the purpose is declared and collects every category and identifier kind asked for."""
+        compiled = policy.compiled_purposes.get(purpose_id)
+        if compiled is None:
+            raise Forbidden(
+                "The purpose of collection is not declared in the policy. Valid purposes: "
+                + ", ".join(sorted(policy.purposes))
+                + ".",
+                code=str(Reason.PURPOSE_NOT_DECLARED),
+            )
+        outside = [c for c in wanted if c not in compiled.categories]
+        if outside:
+            raise Forbidden(
+                f"The purpose {purpose_id} does not collect {', '.join(outside)}; it declares "
+                + ", ".join(sorted(compiled.categories))
+                + ".",
+                code=str(Reason.CATEGORY_NOT_IN_PURPOSE),
+            )
+        types = {policy.categories[c].field_type for c in compiled.categories if c in policy.categories}
+        uncovered = [k for k in identifiers if k in _IDENTIFIER_TYPES and _IDENTIFIER_TYPES[k] not in types]
+        if uncovered:
+            raise Forbidden(
+                f"The purpose {purpose_id} declares no category for the identifier kinds {', '.join(uncovered)}.",
+                code=str(Reason.CATEGORY_NOT_IN_PURPOSE),
+            )
 
     def write_fields(
         self,
@@ -422,18 +446,7 @@ class VaultAccess:
                     "Give at least one field.",
                     [FieldProblem(field_prefix + "fields", "must name at least one category")],
                 )
-            unknown_kinds = [k for k in identifiers if k not in IDENTIFIER_KINDS]
-            if unknown_kinds:
-                raise ValidationFailed(
-                    "Unknown identifier kind. Valid kinds: " + ", ".join(IDENTIFIER_KINDS) + ".",
-                    [
-                        FieldProblem(
-                            f"{field_prefix}identifiers.{k}" if safe_slug(k) else field_prefix + "identifiers",
-                            "is not an identifier kind",
-                        )
-                        for k in unknown_kinds
-                    ],
-                )
+            self._check_kinds(identifiers, field_prefix)
             wanted = self._categories(policy, names, field_prefix + "fields")
             sources = [s.value for s in Source]
             if source not in sources:
@@ -444,29 +457,7 @@ class VaultAccess:
             facts = self._context(session, person_id)
             if facts.facts[person_id].closed:
                 raise Conflict("The person's account is closed.", code="person_closed")
-            compiled = policy.compiled_purposes.get(purpose_id)
-            if compiled is None:
-                raise Forbidden(
-                    "The purpose of collection is not declared in the policy. Valid purposes: "
-                    + ", ".join(sorted(policy.purposes))
-                    + ".",
-                    code=str(Reason.PURPOSE_NOT_DECLARED),
-                )
-            outside = [c for c in wanted if c not in compiled.categories]
-            if outside:
-                raise Forbidden(
-                    f"The purpose {purpose_id} does not collect {', '.join(outside)}; it declares "
-                    + ", ".join(sorted(compiled.categories))
-                    + ".",
-                    code=str(Reason.CATEGORY_NOT_IN_PURPOSE),
-                )
-            types = {policy.categories[c].field_type for c in compiled.categories if c in policy.categories}
-            uncovered = [k for k in identifiers if k in _IDENTIFIER_TYPES and _IDENTIFIER_TYPES[k] not in types]
-            if uncovered:
-                raise Forbidden(
-                    f"The purpose {purpose_id} declares no category for the identifier kinds {', '.join(uncovered)}.",
-                    code=str(Reason.CATEGORY_NOT_IN_PURPOSE),
-                )
+            self._check_collects(policy, purpose_id, wanted, identifiers)
             decision = facts.decide(person_id, purpose_id, wanted, strict=True)
             if not decision.allow:
                 deny_reasons = [str(r) for r in decision.reasons]

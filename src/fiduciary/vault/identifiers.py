@@ -1,90 +1,149 @@
-"""Blind indexes: find a person by exact email, phone or customer id without decrypting anything.
+"""A person's identifiers (email, phone, customer id): normalised, blind-indexed, stored encrypted.
 
-The index of an identifier is HMAC-SHA256(kind key, normalised value) truncated to 16 bytes. Design:
-
-- **Keyed.** Without the index secret nobody can compute an index from a guessed email, so a stolen
-  database does not let an attacker confirm "is x@example.com a customer?" offline.
-- **A key per column.** Each kind's key is derived with HKDF-SHA256 from one index secret with the kind in
-  `info`, so the email column's indexes cannot be joined against the phone column's (or another
-  deployment's), and no index key equals the KEK: blind indexes survive a KEK rotation untouched.
-- **The secret is not the KEK.** `FIDUCIARY_INDEX_KEY` or `<data_dir>/index.key`. It also keys the erasure
-  journal's HMAC chain.
-- **Truncated to 128 bits.** Truncation is often sold as a defence against confirmation attacks: with
-  few enough bits, many values share an index and a match proves little. That only works at very short
-  lengths (~16-32 bits), where every lookup returns candidates that must be told apart by decrypting
-  them, costing a key unwrap per candidate and turning the unique constraint into a filter. We chose
-  exact-match semantics instead: 128 bits keep the collision probability negligible (about n²/2^129;
-  for a billion identifiers per kind, about 10^-21), so `unique (kind, blind_index)` means "this identifier
-  belongs to another person", and a lookup returns at most one person without decrypting. Against an
-  attacker who holds the index secret, no truncation length helps; the defence is the secret.
-  Truncation here only halves the index's storage.
+An identifier finds a person by exact match without decrypting anything (the blind index, see
+`fiduciary.vault.keys.blind_index`), and belongs to at most one person: `unique (kind, blind_index)`, so
+registering one that another person holds is a 409 `identifier_in_use` that never says whose it is.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from fiduciary.config import Settings
-from fiduciary.errors import FieldProblem, ValidationFailed
-from fiduciary.vault.kek import VaultKeyError, create_key_file, decode_key, read_key_file
+from fiduciary.errors import Conflict, FieldProblem, ValidationFailed
+from fiduciary.policy.compiled import CompiledPolicy
+from fiduciary.vault.crypto import FieldCipher
+from fiduciary.vault.fields import FieldValidator, PreparedField, Problems
+from fiduciary.vault.keys.blind_index import IndexKeys, check_kind
+from fiduciary.vault.records import PERSON_IDENTIFIERS, bulk_insert
 
-IDENTIFIER_KINDS: tuple[str, ...] = ("email", "phone", "customer_id")
-INDEX_BYTES = 16
-INDEX_FILE_NAME = "index.key"
+MAX_IDENTIFIER_CHARS = 320  # RFC 5321: 64 + 1 + 255, the longest email address
+_IDENTIFIER_OF_TYPE = {"email": "email", "phone": "phone"}  # field type -> identifier kind, same normalisation
+# Column order of the tuple rows `insert_identifiers` takes.
+_IDENTIFIER_COLUMNS = ("person_id", "kind", "blind_index", "key_version", "ciphertext", "created_at")
+# Who holds any of these blind indexes (an expanding IN: compiled once, not once per batch of 500).
+_HOLDERS = select(PERSON_IDENTIFIERS.c.person_id, PERSON_IDENTIFIERS.c.blind_index).where(
+    PERSON_IDENTIFIERS.c.kind == bindparam("kind"),
+    PERSON_IDENTIFIERS.c.blind_index.in_(bindparam("indexes", expanding=True)),
+)
 
-
-def _hkdf(secret: bytes, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
-
-
-class IndexKeys:
-    """The per-kind blind-index keys and the erasure-journal key, all derived from one index secret."""
-
-    def __init__(self, secret: bytes) -> None:
-        if len(secret) != 32:
-            raise VaultKeyError("the index secret must be 32 bytes")
-        self._macs = {
-            kind: hmac.new(_hkdf(secret, b"fiduciary.blind-index.v1:" + kind.encode()), digestmod=hashlib.sha256)
-            for kind in IDENTIFIER_KINDS
-        }
-        self.journal_key = _hkdf(secret, b"fiduciary.erasure-journal.v1")
-        self.key_id = "idx_" + hmac.new(secret, b"fiduciary.index-key-id.v1", hashlib.sha256).hexdigest()[:16]
-
-    def blind_index(self, kind: str, normalised: str) -> bytes:
-        """The 16-byte index of an already normalised identifier (see `check_kind` for the kinds)."""
-        mac = self._macs[check_kind(kind)].copy()
-        mac.update(normalised.encode("utf-8"))
-        return mac.digest()[:INDEX_BYTES]
+# (person id, kind, blind index, key version, ciphertext, where the request gave it): plain tuples.
+IdentifierRow = tuple[str, str, bytes, int, bytes, str]
 
 
-def check_kind(kind: str, field: str = "kind") -> str:
-    if kind not in IDENTIFIER_KINDS:
-        raise ValidationFailed(
-            "Unknown identifier kind.",
-            [FieldProblem(field, f"must be one of {', '.join(IDENTIFIER_KINDS)}")],
+class PreparedIdentifier(NamedTuple):
+    kind: str
+    normalised: str
+    blind_index: bytes
+
+
+def prepare_identifiers(
+    validator: FieldValidator,
+    index: IndexKeys,
+    policy: CompiledPolicy,
+    identifiers: Mapping[str, str],
+    prefix: str,
+    problems: Problems,
+    fields: Sequence[PreparedField] = (),
+) -> list[PreparedIdentifier]:
+    """Normalise and blind-index identifiers.
+
+    An identifier given with the same text as an email or phone field of the same request reuses that
+    field's validated value: `validate_field` and `normalise_identifier` normalise emails and phones
+    identically (pinned by tests/test_vault_service.py), and parsing each twice was a third of sign-up.
+    """
+    country = policy.document.controller.default_country
+    prepared: list[PreparedIdentifier] = []
+    already = {
+        (_IDENTIFIER_OF_TYPE[f.field_type], f.raw): f.value for f in fields if f.field_type in _IDENTIFIER_OF_TYPE
+    }
+    for kind, value in identifiers.items():
+        where = f"{prefix}.{kind}"
+        try:
+            check_kind(kind, where)
+        except ValidationFailed as exc:
+            problems.caught(exc)
+            continue
+        if not isinstance(value, str) or not value.strip():
+            problems.append(FieldProblem(where, "must be a non-empty string"))
+            continue
+        if len(value) > MAX_IDENTIFIER_CHARS:
+            problems.append(FieldProblem(where, f"is longer than {MAX_IDENTIFIER_CHARS} characters"))
+            continue
+        normalised = already.get((kind, value))
+        if normalised is None:
+            try:
+                normalised = validator.normalise_identifier(kind, value, default_country=country)
+            except ValidationFailed as exc:
+                problems.caught(exc, where)
+                continue
+        prepared.append(PreparedIdentifier(kind, normalised, index.blind_index(kind, normalised)))
+    return prepared
+
+
+def identifier_rows(cipher: FieldCipher, identifiers: Sequence[PreparedIdentifier], where: str) -> list[IdentifierRow]:
+    return [
+        (
+            cipher.person_id,
+            ident.kind,
+            ident.blind_index,
+            cipher.key_version,
+            cipher.encrypt("identifier." + ident.kind, ident.normalised),
+            where,
         )
-    return kind
+        for ident in identifiers
+    ]
 
 
-def index_file_path(settings: Settings) -> Path:
-    return settings.data_dir / INDEX_FILE_NAME
-
-
-def load_index_keys(settings: Settings, *, create_default: bool = False) -> IndexKeys:
-    """FIDUCIARY_INDEX_KEY, else `<data_dir>/index.key` (generated only when the vault is first initialised)."""
-    if settings.index_key is not None:
-        return IndexKeys(decode_key(settings.index_key.get_secret_value(), "FIDUCIARY_INDEX_KEY"))
-    path = index_file_path(settings)
-    if not path.exists():
-        if not create_default:
-            raise VaultKeyError(
-                f"No blind-index secret is configured: FIDUCIARY_INDEX_KEY is unset and {path} does not exist. "
-                "Restore the file or set the variable; without it no identifier can be found."
+def insert_identifiers(session: Session, items: Sequence[IdentifierRow], now: datetime) -> None:
+    """Insert (person, identifier) pairs; 409 naming the field if one already belongs to someone else."""
+    seen: dict[tuple[str, bytes], str] = {}
+    for person_id, kind, index, _version, _blob, where in items:
+        key = (kind, index)
+        if key in seen and seen[key] != person_id:
+            raise Conflict(
+                "Two people in this request share an identifier.",
+                code="identifier_in_use",
+                fields=[FieldProblem(f"{where}.{kind}", "is given for another person in this request")],
             )
-        create_key_file(path)
-    return IndexKeys(read_key_file(path, str(path)))
+        seen[key] = person_id
+    existing: dict[tuple[str, bytes], str] = {}
+    by_kind: dict[str, list[bytes]] = {}
+    for kind, index in seen:
+        by_kind.setdefault(kind, []).append(index)
+    conn = session.connection()
+    for kind, indexes in by_kind.items():
+        for start in range(0, len(indexes), 500):
+            chunk = indexes[start : start + 500]
+            for owner, index in conn.execute(_HOLDERS, {"kind": kind, "indexes": chunk}):
+                existing[(kind, bytes(index))] = owner
+    rows: list[tuple[Any, ...]] = []
+    added: set[tuple[str, bytes]] = set()
+    for person_id, kind, index, version, blob, where in items:
+        key = (kind, index)
+        holder = existing.get(key)
+        if holder is not None and holder != person_id:
+            raise Conflict(
+                "The identifier already belongs to another person.",
+                code="identifier_in_use",
+                fields=[FieldProblem(f"{where}.{kind}", "is already registered to another person")],
+            )
+        if holder == person_id or key in added:
+            continue
+        added.add(key)
+        rows.append((person_id, kind, index, version, blob, now))
+    if not rows:
+        return
+    try:
+        bulk_insert(session, PERSON_IDENTIFIERS, rows, columns=_IDENTIFIER_COLUMNS)
+    except IntegrityError:  # a concurrent writer registered it between check and insert; caller rolls back
+        raise Conflict(
+            "The identifier already belongs to another person.",
+            code="identifier_in_use",
+            fields=[FieldProblem("identifiers", "one of them was registered to another person meanwhile")],
+        ) from None

@@ -1,7 +1,8 @@
 """Routes: API keys. `/v1/apikeys/self` lets a store developer check a key; the rest manage keys.
 
 A managing key can grant, and revoke, only keys whose scopes it holds itself, so `apikeys:manage` never
-becomes a way to mint an `admin` key (DPDP Rule 6(1)(b): access limited to what each party needs).
+becomes a way to mint an `admin` key (DPDP Rule 6(1)(b): access limited to what each party needs). Creating
+and revoking, with their audit events, is `auth.flows`, shared with `fiduciary apikey`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from fiduciary.audit.service import Action, AuditTrail
+from fiduciary.audit.service import AuditTrail
 from fiduciary.auth import service
+from fiduciary.auth.flows import create_key_audited, revoke_key_audited
 from fiduciary.auth.models import ApiKey
-from fiduciary.auth.scopes import Scope, held_scopes, parse_scopes
+from fiduciary.auth.scopes import Scope
 from fiduciary.auth.service import KEY_ID_PATTERN
 from fiduciary.errors import FieldProblem, ValidationFailed
 from fiduciary.web.contract import ContractRoute
@@ -93,13 +95,11 @@ def create_key(
     req_id: str = Depends(request_id),
 ) -> ApiKeyCreated:
     try:
-        service.validate_name(body.name)
-        scopes = parse_scopes(body.scopes)
+        row, plaintext = create_key_audited(
+            session, trail, caller=caller.id, name=body.name, scopes=body.scopes, grantor=caller, request_id=req_id
+        )
     except ValidationFailed as exc:
         raise _in_body(exc) from None
-    service.require(caller, *scopes)
-    row, plaintext = service.create_api_key(session, body.name, scopes)
-    trail.record(session, actor=caller.id, action=Action.APIKEY_CREATE, target=row.id, request_id=req_id)
     response.headers["Cache-Control"] = "no-store"
     return ApiKeyCreated(**_out(row).model_dump(), key=plaintext)
 
@@ -112,8 +112,5 @@ def revoke_key(
     trail: AuditTrail = Depends(audit_trail),
     req_id: str = Depends(request_id),
 ) -> Response:
-    target = service.get_api_key(session, key_id)
-    service.require(caller, *held_scopes(target.scopes))
-    service.revoke_api_key(session, key_id)
-    trail.record(session, actor=caller.id, action=Action.APIKEY_REVOKE, target=target.id, request_id=req_id)
+    revoke_key_audited(session, trail, caller=caller.id, key_id=key_id, grantor=caller, request_id=req_id)
     return Response(status_code=204, headers={"X-Request-ID": req_id})

@@ -1,10 +1,10 @@
 """Routes: runtime decisions (single and batch) and audiences (streamed).
 
-Thin: parse, call `fiduciary.decisions`, render. A decision always answers — an undeclared purpose is a
-deny with `purpose_not_declared`, not an error — except for a malformed id (422) and a person id nobody
-has, asked about a purpose that needs no consent (404: the caller is confused about who exists; for a
-consent purpose the answer is simply `no_consent`). In a batch, that unknown person answers a deny with
-`unknown_subject` instead, so one stale id does not fail the other decisions.
+Thin: parse, call `fiduciary.decisions.flows` (which decides and audits), render. A decision always
+answers — an undeclared purpose is a deny with `purpose_not_declared`, not an error — except for a
+malformed id (422) and a person id nobody has, asked about a purpose that needs no consent (404: the caller
+is confused about who exists; for a consent purpose the answer is simply `no_consent`). In a batch, that
+unknown person answers a deny with `unknown_subject` instead, so one stale id does not fail the others.
 """
 
 from __future__ import annotations
@@ -19,19 +19,19 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from fiduciary.audit.service import Action, AuditTrail, attach_audit, decision_event, refusals_audited, safe_slug
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
-from fiduciary.decisions.audiences import MAX_SUBJECT_IDS, check_audience_request, eligible_people
+from fiduciary.decisions.audiences import MAX_SUBJECT_IDS, eligible_people
 from fiduciary.decisions.engine import Decision, Reason
+from fiduciary.decisions.flows import audience_audited, decide_audited, decide_many_audited
 from fiduciary.decisions.ids import ACTOR_PATTERN
 from fiduciary.decisions.service import MAX_BATCH, MAX_CATEGORIES, DecisionRequest, DecisionService
-from fiduciary.errors import FieldProblem, NotFound, ValidationFailed
+from fiduciary.errors import FieldProblem, ValidationFailed
 from fiduciary.policy.schema import Channel
 from fiduciary.runtime import Runtime
 from fiduciary.web.contract import CategoryId, ContractRoute, PersonIdField, PurposeId, SubjectIdField
 from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime
-from fiduciary.web.routes.audit import audit_trail, request_id
+from fiduciary.web.routes.audit import request_id
 from fiduciary.web.security import require_scopes
 
 router = APIRouter(prefix="/v1", tags=["decisions"], route_class=ContractRoute)
@@ -163,13 +163,13 @@ def decisions(
     body: DecisionIn,
     key: ApiKey = Depends(require_scopes(Scope.DECISIONS)),
     session: Session = SESSION_DEPENDENCY,
+    runtime: Runtime = Depends(get_runtime),
     service: DecisionService = Depends(decision_service),
-    trail: AuditTrail = Depends(audit_trail),
     req_id: str = Depends(request_id),
 ) -> JSONResponse:
     """Answers are built as plain dicts and sent as is: validating 1,000 decisions against the response
-    model again would cost more than deciding them. Every decision is audited (actor: the key; the named
-    actor as `on_behalf_of`)."""
+    model again would cost more than deciding them. Deciding and auditing is `decisions.flows` (actor: the
+    key; the named actor as `on_behalf_of`)."""
     actor = body.actor or key.id
     policy_version = service.policy().version
     if body.requests is not None:
@@ -183,22 +183,8 @@ def decisions(
         if stray:
             raise ValidationFailed("Give either one decision or a batch in requests, not both.", stray)
         reqs = [DecisionRequest(r.subject_id, r.purpose, r.categories) for r in body.requests]
-        made = service.decide_many(session, actor, reqs, strict=body.strict)
-        trail.record_many(
-            session,
-            [
-                decision_event(
-                    key.id,
-                    r.subject_id,
-                    r.purpose,
-                    list(r.categories),
-                    d.allow,
-                    d.reasons,
-                    on_behalf_of=body.actor,
-                    request_id=req_id,
-                )
-                for r, d in zip(reqs, made, strict=True)
-            ],
+        made = decide_many_audited(
+            runtime, session, caller=key.id, requests=reqs, actor=body.actor, strict=body.strict, request_id=req_id
         )
         return JSONResponse(
             {
@@ -208,37 +194,16 @@ def decisions(
             }
         )
     subject_id, purpose = _single_fields(body)
-    with refusals_audited(session, trail):
-        try:
-            decision = service.decide(session, actor, subject_id, purpose, body.categories, strict=body.strict)
-        except NotFound as exc:
-            raise attach_audit(
-                exc,
-                decision_event(
-                    key.id,
-                    subject_id,
-                    purpose,
-                    body.categories,
-                    False,
-                    [Reason.UNKNOWN_SUBJECT],
-                    on_behalf_of=body.actor,
-                    request_id=req_id,
-                ),
-            ) from None
-    trail.record_many(
+    decision = decide_audited(
+        runtime,
         session,
-        [
-            decision_event(
-                key.id,
-                subject_id,
-                purpose,
-                body.categories,
-                decision.allow,
-                decision.reasons,
-                on_behalf_of=body.actor,
-                request_id=req_id,
-            )
-        ],
+        caller=key.id,
+        subject_id=subject_id,
+        purpose=purpose,
+        categories=body.categories,
+        actor=body.actor,
+        strict=body.strict,
+        request_id=req_id,
     )
     return JSONResponse({"actor": actor, "policy_version": policy_version, **_out(subject_id, decision)})
 
@@ -299,19 +264,16 @@ def audiences(
     runtime: Runtime = Depends(get_runtime),
     service: DecisionService = Depends(decision_service),
     session: Session = SESSION_DEPENDENCY,
-    trail: AuditTrail = Depends(audit_trail),
     req_id: str = Depends(request_id),
     accept: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
-    policy = service.policy()
-    check_audience_request(policy, body.purpose, body.channel.value if body.channel else None, body.subject_ids)
-    trail.record(
+    audience_audited(
+        runtime,
         session,
-        actor=key.id,
-        action=Action.AUDIENCE,
+        caller=key.id,
         purpose=body.purpose,
-        target=safe_slug(body.channel.value if body.channel is not None else None),
-        count=len(body.subject_ids) if body.subject_ids is not None else None,
+        channel=body.channel.value if body.channel is not None else None,
+        subject_ids=body.subject_ids,
         request_id=req_id,
     )
     # No explicit commit: the function-scoped session commits the audit event when this returns, before the

@@ -26,8 +26,9 @@ from fiduciary.errors import FiduciaryError, FieldProblem
 from fiduciary.policy.schema import AccessRole, Source
 from fiduciary.runtime import Runtime
 from fiduciary.vault.access import MAX_CATEGORIES, VaultAccess
-from fiduciary.vault.identifiers import IDENTIFIER_KINDS
-from fiduciary.vault.service import MAX_IDENTIFIER_CHARS, MAX_VALUE_BYTES
+from fiduciary.vault.fields import MAX_VALUE_BYTES
+from fiduciary.vault.identifiers import MAX_IDENTIFIER_CHARS
+from fiduciary.vault.keys.blind_index import IDENTIFIER_KINDS
 from fiduciary.web.access_log import problem_instance
 from fiduciary.web.contract import CategoryId, ContractRoute, PersonIdPath, PurposeId
 from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime

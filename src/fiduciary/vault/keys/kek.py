@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import importlib
 import os
+import secrets
 import stat
 import tempfile
 from collections.abc import Iterable
@@ -198,6 +199,12 @@ def decode_key(text: str, source: str) -> bytes:
 
 def generate_key_b64() -> str:
     return base64.b64encode(os.urandom(KEY_BYTES)).decode("ascii")
+
+
+def generate_kek() -> tuple[str, str]:
+    """A new random KEK as (base64, kek id), for FIDUCIARY_KEK or a key file."""
+    raw = secrets.token_bytes(32)
+    return base64.b64encode(raw).decode("ascii"), kek_fingerprint(raw)
 
 
 def kek_file_path(settings: Settings) -> Path:

@@ -1,0 +1,164 @@
+"""The package-level import graph of src/fiduciary keeps its layering (issue 11).
+
+Built with `ast` from the source, so it sees every import: at module level, inside functions and under
+`TYPE_CHECKING`, all treated the same (a deferred import is still a dependency, only a hidden one). A node is
+a package of `fiduciary` (`consent`, `web`) or a top-level module (`config`, `runtime`); imports inside one
+package are not edges.
+
+One module is a node of its own: `fiduciary.storage.models`, which imports every domain's tables so that
+`Base.metadata` is complete for Alembic. It sits above all the domains (only `migrations` imports it);
+counted as `storage` it would put `storage` in a cycle with every domain that has a table.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "fiduciary"
+DOMAINS = frozenset(
+    {"policy", "ledger", "consent", "decisions", "vault", "audit", "rights", "comms", "auth", "storage"}
+)
+EDGE_LAYERS = frozenset({"web", "cli"})
+AGGREGATOR = "storage.models"
+# The domains below each base layer: `storage` depends on no domain, `ledger` on `storage` alone.
+BASE_ALLOWED = {"storage": frozenset[str](), "ledger": frozenset({"storage"})}
+
+# issue 11: remove these; the list may only shrink.
+KNOWN_CYCLES = frozenset[tuple[str, ...]](
+    {
+        ("decisions", "vault"),
+        ("rights", "vault"),
+        ("runtime", "vault"),
+        ("consent", "vault", "decisions"),
+        ("consent", "vault", "rights"),
+        ("decisions", "runtime", "vault"),
+        ("rights", "runtime", "vault"),
+        ("consent", "runtime", "vault", "decisions"),
+        ("consent", "runtime", "vault", "rights"),
+    }
+)
+
+
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _node(module: str) -> str | None:
+    """`fiduciary.consent.service` → `consent`; `fiduciary.config` → `config`; the root and others → None."""
+    parts = module.split(".")
+    if parts[0] != "fiduciary" or len(parts) < 2:
+        return None
+    if parts[1:3] == AGGREGATOR.split("."):
+        return AGGREGATOR
+    return parts[1]
+
+
+def _imported(path: Path, root: Path) -> Iterator[str]:
+    """Every module (or `package.name`, which names the same package) that the file imports, absolute."""
+    module = _module_name(path, root)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            if target == "fiduciary":  # `from fiduciary import consent` names packages directly
+                yield from (f"fiduciary.{alias.name}" for alias in node.names)
+            else:
+                yield target
+
+
+def import_graph(root: Path = SRC) -> dict[str, set[str]]:
+    """Package → the packages it imports, over every .py file under `root` (self-imports dropped)."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        source = _node(_module_name(path, root))
+        if source is None:
+            continue
+        targets = graph.setdefault(source, set())
+        for name in _imported(path, root):
+            target = _node(name)
+            if target is not None and target != source:
+                targets.add(target)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> set[tuple[str, ...]]:
+    """Every elementary cycle, each rotated to start at its smallest name (so it has one spelling)."""
+    found: set[tuple[str, ...]] = set()
+
+    def walk(start: str, node: str, path: list[str]) -> None:
+        for nxt in sorted(graph.get(node, ())):
+            if nxt == start:
+                found.add(tuple(path))
+            elif nxt > start and nxt not in path:  # only cycles whose smallest node is `start`
+                walk(start, nxt, [*path, nxt])
+
+    for start in sorted(graph):
+        walk(start, start, [start])
+    return found
+
+
+GRAPH = import_graph()
+
+
+def test_the_graph_sees_every_package() -> None:
+    assert set(GRAPH) >= DOMAINS | EDGE_LAYERS
+    assert "storage" in GRAPH["ledger"] and "web" in GRAPH["cli"]  # known edges: the walk finds imports
+
+
+@pytest.mark.parametrize("domain", sorted(DOMAINS))
+def test_no_domain_imports_the_web_or_cli_layer(domain: str) -> None:
+    assert not GRAPH[domain] & EDGE_LAYERS, f"{domain} imports {sorted(GRAPH[domain] & EDGE_LAYERS)}"
+
+
+def test_web_and_cli_are_imported_only_by_each_other() -> None:
+    importers = {source for source, targets in GRAPH.items() if targets & EDGE_LAYERS}
+    assert importers <= EDGE_LAYERS, sorted(importers - EDGE_LAYERS)
+
+
+@pytest.mark.parametrize("base", sorted(BASE_ALLOWED))
+def test_base_layers_import_no_higher_domain(base: str) -> None:
+    higher = GRAPH[base] & DOMAINS - BASE_ALLOWED[base]
+    assert not higher, f"{base} imports {sorted(higher)}"
+
+
+def test_the_table_aggregator_is_imported_only_by_migrations() -> None:
+    importers = {source for source, targets in GRAPH.items() if AGGREGATOR in targets}
+    assert importers <= {"migrations"}, sorted(importers)
+    assert {"consent", "vault", "ledger"} <= GRAPH[AGGREGATOR]
+
+
+def test_package_cycles_are_exactly_the_known_ones() -> None:
+    found = cycles(GRAPH)
+    new = sorted(found - KNOWN_CYCLES)
+    gone = sorted(KNOWN_CYCLES - found)
+    assert not new, f"new import cycles between packages: {new}"
+    assert not gone, f"these cycles are gone: remove them from KNOWN_CYCLES: {gone}"
+
+
+def test_the_checks_can_fail(tmp_path: Path) -> None:
+    """A crafted tree: a deferred relative import from a domain into web, and a two-package cycle."""
+    root = tmp_path / "fiduciary"
+    for package in ("storage", "web", "vault"):
+        (root / package).mkdir(parents=True)
+        (root / package / "__init__.py").write_text("")
+    (root / "__init__.py").write_text("")
+    (root / "storage" / "engine.py").write_text("def f() -> None:\n    from ..web import app\n")
+    (root / "vault" / "a.py").write_text("from fiduciary import storage\n")
+    (root / "web" / "app.py").write_text("import fiduciary.vault.a\n")
+    graph = import_graph(root)
+    assert graph == {"storage": {"web"}, "web": {"vault"}, "vault": {"storage"}}
+    assert cycles(graph) == {("storage", "web", "vault")}
