@@ -210,73 +210,230 @@ class _Frame:
 
 
 def compose(text: str, filename: str) -> tuple[Any, PositionIndex, list[PolicyProblem]]:
-    """Build plain dicts/lists/scalars from libyaml events, recording where every node was written.
+    """Build plain dicts/lists/scalars from libyaml events, recording where every node was written."""
+    return _Composer(text, filename).run()
 
-    The loop is the hot path of loading (about one event per key, value and list item), so the common
-    case (an untagged scalar inside a mapping or list) is handled inline; everything rarer goes through
-    `deliver`. Positions are kept as libyaml marks and turned into line/column only when asked for.
+
+class _Composer:
+    """One pass over libyaml's events: the open containers, the anchors seen, and the problems found.
+
+    The loop in `run` is the hot path of loading (about one event per key, value and list item), so the
+    common case (an untagged scalar inside a mapping or list) is handled inline there; everything rarer
+    goes through a method, and finished values through `deliver`. Positions are kept as libyaml marks and
+    turned into line/column only when asked for.
     """
-    positions = PositionIndex()
-    problems: list[PolicyProblem] = []
-    keys = positions.keys
-    values = positions.values
-    stack: list[_Frame] = []
-    anchors: dict[str, tuple[Any, int]] = {}
-    expanded = 0
-    documents = 0
 
-    def problem(mark: Any, path: NodePath, message: str, hint: str | None, code: str) -> None:
-        problems.append(problem_at(filename, mark_position(mark), message, hint, code, path))
+    def __init__(self, text: str, filename: str) -> None:
+        self.text = text
+        self.filename = filename
+        self.positions = PositionIndex()
+        self.problems: list[PolicyProblem] = []
+        self.keys = self.positions.keys
+        self.values = self.positions.values
+        self.stack: list[_Frame] = []
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.expanded = 0
+        self.documents = 0
 
-    def child_path(parent: _Frame) -> NodePath:
+    def run(self) -> tuple[Any, PositionIndex, list[PolicyProblem]]:
+        stack, keys, values = self.stack, self.keys, self.values
+        scalar_event, resolve, bad_key = yaml.ScalarEvent, _resolve_plain, _BAD_KEY
+        loader = _YAML_LOADER(self.text)
+        get_event = loader.get_event
+        try:
+            while True:
+                event = get_event()
+                kind = type(event)
+                if kind is scalar_event:
+                    if stack and event.tag is None and not event.anchor:
+                        # The common case, inline: an untagged scalar key or value in a mapping or a list.
+                        top = stack[-1]
+                        raw = event.value
+                        if not top.is_map:
+                            path = (*top.path, len(top.value))
+                            top.value.append(resolve(raw) if event.implicit[0] else raw)
+                            keys[path] = values[path] = event.start_mark
+                            top.weight += 1
+                            continue
+                        key = top.key
+                        if key is None:
+                            if raw != "<<" and raw not in top.value:
+                                keys[(*top.path, raw)] = event.start_mark
+                                top.key = raw
+                                top.weight += 1
+                                continue
+                        elif key is not bad_key and key != "<<":
+                            top.value[key] = resolve(raw) if event.implicit[0] else raw
+                            values[(*top.path, key)] = event.start_mark
+                            top.key = None
+                            top.weight += 1
+                            continue
+                    self.scalar(event)
+                elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                    if not self.open(event, kind is yaml.MappingStartEvent):
+                        return ABORTED, self.positions, self.problems
+                elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                    self.close()
+                elif kind is yaml.AliasEvent:
+                    if not self.alias(event):
+                        return ABORTED, self.positions, self.problems
+                elif kind is yaml.DocumentStartEvent:
+                    if not self.document_start(event):
+                        return ABORTED, self.positions, self.problems
+                elif kind is yaml.StreamEndEvent:
+                    break
+        except yaml.MarkedYAMLError as exc:
+            self.problems.append(_syntax_problem(exc, self.text, self.filename))
+            return ABORTED, self.positions, self.problems
+        except yaml.YAMLError as exc:  # reader errors carry an offset rather than a mark
+            line, col = line_col(self.text, min(int(getattr(exc, "position", 0)), len(self.text)))
+            self.problems.append(
+                problem_at(self.filename, (line, col), f"the file cannot be read as YAML: {exc}", None, "yaml_syntax")
+            )
+            return ABORTED, self.positions, self.problems
+        finally:
+            loader.dispose()
+        return self.positions.root_value, self.positions, self.problems
+
+    # ------------------------------------------------------------------------------- the rarer events
+
+    def problem(self, mark: Any, path: NodePath, message: str, hint: str | None, code: str) -> None:
+        self.problems.append(problem_at(self.filename, mark_position(mark), message, hint, code, path))
+
+    def next_path(self) -> NodePath:
+        """The path of the next value in the open container (the root's when none is open)."""
+        if not self.stack:
+            return ()
+        parent = self.stack[-1]
         if not parent.is_map:
             return (*parent.path, len(parent.value))
         if parent.key is None or parent.key is _BAD_KEY:
             return (*parent.path, "<key>")
         return (*parent.path, parent.key)
 
-    def deliver(value: Any, mark: Any, weight: int, scalar_text: str | None, plain: bool) -> None:
+    def scalar(self, event: Any) -> None:
+        """A scalar with a tag or an anchor, a scalar at the root, or a key the inline path declined."""
+        raw, tag, plain = event.value, event.tag, bool(event.implicit[0])
+        if tag is None or tag == "!":
+            value: Any = _resolve_plain(raw) if plain else raw
+        else:
+            value = raw if tag == _STR_TAG else _resolve_plain(raw)
+            if tag not in _KNOWN_TAGS:
+                self.problem(
+                    event.start_mark,
+                    self.next_path(),
+                    f"unsupported YAML tag '{tag}'",
+                    "remove the tag; a policy uses plain YAML values",
+                    "unsupported_tag",
+                )
+        if event.anchor:
+            self.anchors[event.anchor] = (value, 1)
+        self.deliver(value, event.start_mark, 1, raw, plain and tag is None)
+
+    def open(self, event: Any, is_map: bool) -> bool:
+        """Open a mapping or sequence; False when it nests too deep to go on."""
+        path = self.next_path()
+        if event.tag and event.tag not in _KNOWN_TAGS:
+            self.problem(
+                event.start_mark,
+                path,
+                f"unsupported YAML tag '{event.tag}'",
+                "remove the tag; a policy uses plain YAML values",
+                "unsupported_tag",
+            )
+        if len(self.stack) >= MAX_NESTING:
+            self.problem(
+                event.start_mark,
+                path,
+                f"the file nests lists or mappings more than {MAX_NESTING} levels deep",
+                "a policy needs only a few levels",
+                "too_deep",
+            )
+            return False
+        self.stack.append(_Frame(is_map, path, event.start_mark, event.anchor))
+        return True
+
+    def close(self) -> None:
+        frame = self.stack.pop()
+        if frame.merges:
+            for merged in frame.merges:
+                for key, item in merged.items():
+                    if key not in frame.value:
+                        frame.value[key] = item
+                        self.keys.setdefault((*frame.path, key), frame.merge_mark)
+        if frame.anchor:
+            self.anchors[frame.anchor] = (frame.value, frame.weight)
+        self.deliver(frame.value, frame.mark, frame.weight, None, False)
+
+    def alias(self, event: Any) -> bool:
+        """Repeat an anchored value; False when the alias is recursive or expands the file too far."""
+        path = self.next_path()
+        mark = event.start_mark
+        if any(f.anchor == event.anchor for f in self.stack):
+            self.problem(
+                mark,
+                path,
+                f"the alias '*{event.anchor}' refers to a value that contains it",
+                "an alias cannot repeat the list or mapping it is written inside",
+                "recursive_alias",
+            )
+            return False
+        if event.anchor not in self.anchors:
+            self.problem(
+                mark,
+                path,
+                f"the alias '*{event.anchor}' refers to no anchor",
+                f"define '&{event.anchor}' on a value before this line",
+                "undefined_alias",
+            )
+            self.deliver(None, mark, 1, None, False)
+            return True
+        value, weight = self.anchors[event.anchor]
+        self.expanded += weight
+        if self.expanded > MAX_EXPANDED_VALUES:
+            self.problem(
+                mark,
+                path,
+                f"aliases expand the file to more than {MAX_EXPANDED_VALUES:,} values",
+                "write the values out; a policy has no need for nested aliases",
+                "alias_expansion",
+            )
+            return False
+        self.deliver(value, mark, weight, None, False)
+        return True
+
+    def document_start(self, event: Any) -> bool:
+        """False at a second document: a policy is one."""
+        self.documents += 1
+        if self.documents > 1:
+            self.problem(
+                event.start_mark,
+                (),
+                "the file holds more than one YAML document",
+                "a policy is one document: remove the '---' line and what follows, or split the file",
+                "multiple_documents",
+            )
+            return False
+        return True
+
+    def deliver(self, value: Any, mark: Any, weight: int, scalar_text: str | None, plain: bool) -> None:
         """Place a finished value (scalar, alias or closed container) into the open container."""
-        if not stack:
-            positions.root_mark = mark
-            positions.root_value = value
+        if not self.stack:
+            self.positions.root_mark = mark
+            self.positions.root_value = value
             return
-        top = stack[-1]
+        top = self.stack[-1]
         top.weight += weight
         if not top.is_map:
             path = (*top.path, len(top.value))
             top.value.append(value)
-            keys[path] = mark
+            self.keys[path] = mark
             if scalar_text is not None:
-                values[path] = mark
+                self.values[path] = mark
             return
         key = top.key
         if key is None:  # the value is a key
-            if scalar_text is None:
-                problem(
-                    mark,
-                    top.path,
-                    "a key must be plain text, not a list or mapping",
-                    "write keys as 'name: value'",
-                    "complex_key",
-                )
-                top.key = _BAD_KEY
-            elif plain and scalar_text == "<<":
-                top.key = "<<"
-                top.merge_mark = mark
-            elif scalar_text in top.value:
-                path = (*top.path, scalar_text)
-                problem(
-                    mark,
-                    path,
-                    f"duplicate key '{scalar_text}': it is already set on line {mark_position(keys[path])[0]}",
-                    "keep one of the two; YAML would silently use only one value",
-                    "duplicate_key",
-                )
-                top.key = _BAD_KEY
-            else:
-                keys[(*top.path, scalar_text)] = mark
-                top.key = scalar_text
+            self.key(top, mark, scalar_text, plain)
             return
         top.key = None
         if key is _BAD_KEY:
@@ -286,7 +443,7 @@ def compose(text: str, filename: str) -> tuple[Any, PositionIndex, list[PolicyPr
             if all(isinstance(m, dict) for m in merged):
                 top.merges.extend(merged)
             else:
-                problem(
+                self.problem(
                     top.merge_mark,
                     top.path,
                     "a merge key '<<' needs a mapping or a list of mappings",
@@ -296,145 +453,35 @@ def compose(text: str, filename: str) -> tuple[Any, PositionIndex, list[PolicyPr
             return
         top.value[key] = value
         if scalar_text is not None:
-            values[(*top.path, key)] = mark
+            self.values[(*top.path, key)] = mark
 
-    scalar_event, resolve, bad_key = yaml.ScalarEvent, _resolve_plain, _BAD_KEY
-    loader = _YAML_LOADER(text)
-    get_event = loader.get_event
-    try:
-        while True:
-            event = get_event()
-            kind = type(event)
-            if kind is scalar_event:
-                if stack and event.tag is None and not event.anchor:
-                    # The common case, inline: an untagged scalar key or value in a mapping or a list.
-                    top = stack[-1]
-                    raw = event.value
-                    if not top.is_map:
-                        path = (*top.path, len(top.value))
-                        top.value.append(resolve(raw) if event.implicit[0] else raw)
-                        keys[path] = values[path] = event.start_mark
-                        top.weight += 1
-                        continue
-                    key = top.key
-                    if key is None:
-                        if raw != "<<" and raw not in top.value:
-                            keys[(*top.path, raw)] = event.start_mark
-                            top.key = raw
-                            top.weight += 1
-                            continue
-                    elif key is not bad_key and key != "<<":
-                        top.value[key] = resolve(raw) if event.implicit[0] else raw
-                        values[(*top.path, key)] = event.start_mark
-                        top.key = None
-                        top.weight += 1
-                        continue
-                raw, tag, plain = event.value, event.tag, bool(event.implicit[0])
-                if tag is None or tag == "!":
-                    value: Any = resolve(raw) if plain else raw
-                else:
-                    value = raw if tag == _STR_TAG else resolve(raw)
-                    if tag not in _KNOWN_TAGS:
-                        problem(
-                            event.start_mark,
-                            child_path(stack[-1]) if stack else (),
-                            f"unsupported YAML tag '{tag}'",
-                            "remove the tag; a policy uses plain YAML values",
-                            "unsupported_tag",
-                        )
-                if event.anchor:
-                    anchors[event.anchor] = (value, 1)
-                deliver(value, event.start_mark, 1, raw, plain and tag is None)
-            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
-                path = child_path(stack[-1]) if stack else ()
-                if event.tag and event.tag not in _KNOWN_TAGS:
-                    problem(
-                        event.start_mark,
-                        path,
-                        f"unsupported YAML tag '{event.tag}'",
-                        "remove the tag; a policy uses plain YAML values",
-                        "unsupported_tag",
-                    )
-                if len(stack) >= MAX_NESTING:
-                    problem(
-                        event.start_mark,
-                        path,
-                        f"the file nests lists or mappings more than {MAX_NESTING} levels deep",
-                        "a policy needs only a few levels",
-                        "too_deep",
-                    )
-                    return ABORTED, positions, problems
-                stack.append(_Frame(kind is yaml.MappingStartEvent, path, event.start_mark, event.anchor))
-            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-                frame = stack.pop()
-                if frame.merges:
-                    for merged in frame.merges:
-                        for key, item in merged.items():
-                            if key not in frame.value:
-                                frame.value[key] = item
-                                keys.setdefault((*frame.path, key), frame.merge_mark)
-                if frame.anchor:
-                    anchors[frame.anchor] = (frame.value, frame.weight)
-                deliver(frame.value, frame.mark, frame.weight, None, False)
-            elif kind is yaml.AliasEvent:
-                path = child_path(stack[-1]) if stack else ()
-                mark = event.start_mark
-                if any(f.anchor == event.anchor for f in stack):
-                    problem(
-                        mark,
-                        path,
-                        f"the alias '*{event.anchor}' refers to a value that contains it",
-                        "an alias cannot repeat the list or mapping it is written inside",
-                        "recursive_alias",
-                    )
-                    return ABORTED, positions, problems
-                if event.anchor not in anchors:
-                    problem(
-                        mark,
-                        path,
-                        f"the alias '*{event.anchor}' refers to no anchor",
-                        f"define '&{event.anchor}' on a value before this line",
-                        "undefined_alias",
-                    )
-                    deliver(None, mark, 1, None, False)
-                    continue
-                value, weight = anchors[event.anchor]
-                expanded += weight
-                if expanded > MAX_EXPANDED_VALUES:
-                    problem(
-                        mark,
-                        path,
-                        f"aliases expand the file to more than {MAX_EXPANDED_VALUES:,} values",
-                        "write the values out; a policy has no need for nested aliases",
-                        "alias_expansion",
-                    )
-                    return ABORTED, positions, problems
-                deliver(value, mark, weight, None, False)
-            elif kind is yaml.DocumentStartEvent:
-                documents += 1
-                if documents > 1:
-                    problem(
-                        event.start_mark,
-                        (),
-                        "the file holds more than one YAML document",
-                        "a policy is one document: remove the '---' line and what follows, or split the file",
-                        "multiple_documents",
-                    )
-                    return ABORTED, positions, problems
-            elif kind is yaml.StreamEndEvent:
-                break
-    except yaml.MarkedYAMLError as exc:
-        problems.append(_syntax_problem(exc, text, filename))
-        return ABORTED, positions, problems
-    except yaml.YAMLError as exc:  # reader errors carry an offset rather than a mark
-        line, col = line_col(text, min(int(getattr(exc, "position", 0)), len(text)))
-        problems.append(
-            problem_at(filename, (line, col), f"the file cannot be read as YAML: {exc}", None, "yaml_syntax")
-        )
-        return ABORTED, positions, problems
-    finally:
-        loader.dispose()
-    return positions.root_value, positions, problems
+    def key(self, top: _Frame, mark: Any, scalar_text: str | None, plain: bool) -> None:
+        """A mapping key: plain text, once per mapping; `<<` merges another mapping in."""
+        if scalar_text is None:
+            self.problem(
+                mark,
+                top.path,
+                "a key must be plain text, not a list or mapping",
+                "write keys as 'name: value'",
+                "complex_key",
+            )
+            top.key = _BAD_KEY
+        elif plain and scalar_text == "<<":
+            top.key = "<<"
+            top.merge_mark = mark
+        elif scalar_text in top.value:
+            path = (*top.path, scalar_text)
+            self.problem(
+                mark,
+                path,
+                f"duplicate key '{scalar_text}': it is already set on line {mark_position(self.keys[path])[0]}",
+                "keep one of the two; YAML would silently use only one value",
+                "duplicate_key",
+            )
+            top.key = _BAD_KEY
+        else:
+            self.keys[(*top.path, scalar_text)] = mark
+            top.key = scalar_text
 
 
 _SYNTAX_HINTS = [
