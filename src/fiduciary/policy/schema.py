@@ -2,9 +2,10 @@
 
 This Pydantic model is the single source of truth for the file format. It is published as JSON Schema
 (`fiduciary policy schema`, docs/policy-schema.json) and documented in docs/policy-reference.md, both
-generated from these classes. Field-level checks live here; checks that relate several sections (dangling
-references, legal problems) live in `policy.checks` so they can report every problem at once with the
-file position of each.
+generated from these classes. The classes of each section live in `schema_parties`, `schema_data` and
+`schema_rights` (on `schema_types`); this module holds the document and re-exports them all. Field-level
+checks live with the classes; checks that relate several sections (dangling references, legal problems)
+live in `policy.checks` so they can report every problem at once with the file position of each.
 
 Identifiers (`id`) are lower-case slugs with dots allowed (`contact.email`, `marketing.email`) so a store
 can group its categories and purposes; they are what the API, the ledger and the decisions refer to.
