@@ -1,15 +1,16 @@
-"""Checks on the children's settings: Fourth Schedule Part B purposes and the ages of consent.
+"""Checks on the children's settings: the age of a child and the guardian's verification in India, Fourth
+Schedule Part B purposes and the ages of consent.
 
-Registered with `checks.check` like every other check (imported at the end of `policy.checks`), kept in
-their own module so `checks` stays small.
+Registered with `@check` like every other check; `policy.checks` imports this module last, so these
+checks close the list.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from fiduciary.policy.checks import CheckContext, Finding, check
-from fiduciary.policy.schema import ChildrenExemption, FieldType, LegalGround
+from fiduciary.policy.checks_registry import CheckContext, Finding, check
+from fiduciary.policy.schema import ChildrenExemption, FieldType, Jurisdiction, LegalGround
 
 # The field types each Part B purpose can need. Confirming age: a date of birth, a token or document
 # reference; an email-only account: an email address and an account identifier; blocking harmful content:
@@ -23,6 +24,26 @@ _PART_B_FIELD_TYPES: dict[ChildrenExemption, frozenset[FieldType]] = {
         {FieldType.IDENTIFIER, FieldType.FREE_TEXT, FieldType.MEDIA_REFERENCE, FieldType.DEVICE}
     ),
 }
+
+
+@check("children_age_india")
+def children_rules_india(ctx: CheckContext) -> Iterator[Finding]:
+    """DPDP s.2(f): a child is under 18. Rule 10: the guardian must be verified as an identifiable adult."""
+    if not ctx.applies(Jurisdiction.IN):
+        return
+    children = ctx.document.children
+    if children.minimum_age < 18:
+        yield Finding(
+            ("children", "minimum_age"),
+            f"minimum_age is {children.minimum_age}, but under Indian law everyone under 18 is a child",
+            "set minimum_age: 18 (DPDP s.2(f))",
+        )
+    if children.guardian_consent and not children.guardian_verification:
+        yield Finding(
+            ("children", "guardian_consent"),
+            "children may use the service with a guardian's consent, but no way to verify the guardian is given",
+            "list guardian_verification, e.g. [existing_adult_account, virtual_token] (DPDP Rule 10)",
+        )
 
 
 @check("children_part_b")

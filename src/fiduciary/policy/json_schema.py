@@ -1,0 +1,69 @@
+"""The policy's JSON Schema, for editors that check YAML as it is typed (`fiduciary policy schema`)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from fiduciary.policy.schema import PolicyDocument
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+_UNIT_PATTERN = "|".join(
+    _any_case(u)
+    for u in (
+        "business days",
+        "business day",
+        "business_days",
+        "bd",
+        "hours",
+        "hour",
+        "h",
+        "days",
+        "day",
+        "d",
+        "weeks",
+        "week",
+        "w",
+        "months",
+        "month",
+        "mo",
+        "years",
+        "year",
+        "y",
+    )
+)
+DURATION_PATTERN = rf"^\s*([0-9]+\s*({_UNIT_PATTERN})|[pP]([0-9]+[yYmMwWdD]|[tT][0-9]+[hH]))\s*$"
+"""What `Duration` accepts as text, for editors that check YAML against the JSON Schema."""
+
+
+def policy_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the policy file, as published in docs/policy-schema.json.
+
+    Pydantic describes `Duration` by its parsed form ({amount, unit}); authors write text such as `30d`,
+    so the published schema accepts that text too, or an editor would flag every duration as invalid.
+    """
+    schema = PolicyDocument.model_json_schema()
+    definitions = schema.get("$defs", {})
+    parsed = definitions.get("Duration")
+    if parsed is not None:
+        definitions["Duration"] = {
+            "title": "Duration",
+            "description": "A positive length of time in one unit, at most 100 years: '30d', '6h', '2 weeks', "
+            "'13mo', '1y', '10 business days', or ISO 8601 with one unit ('P1Y', 'PT6H').",
+            "examples": ["30d", "48h", "10 business days", "1y", "P1Y"],
+            "anyOf": [
+                {"type": "string", "pattern": DURATION_PATTERN},
+                {key: value for key, value in parsed.items() if key not in ("title", "description")},
+            ],
+        }
+    return schema
+
+
+def policy_json_schema_text() -> str:
+    """The schema as committed: sorted keys, two-space indent, final newline."""
+    return json.dumps(policy_json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

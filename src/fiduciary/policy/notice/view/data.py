@@ -1,0 +1,227 @@
+"""The data sections of the notice: the itemised table of data, purpose, retention and recipients (DPDP
+Rule 3(a)-(b)), and the categories, purposes and recipients with their transfers (GDPR Art 13(1)(e)-(f)).
+"""
+
+from __future__ import annotations
+
+from fiduciary.policy.notice.view.base import BuilderBase
+from fiduciary.policy.notice.view.labels import (
+    ACTION,
+    CHANNEL,
+    RECIPIENT_KIND,
+    SENSITIVITY,
+    SOURCE,
+    TRIGGER_AFTER,
+    TRIGGER_AT,
+    TRIGGER_LABEL,
+)
+from fiduciary.policy.notice.view.model import (
+    CategoryView,
+    Coded,
+    ItemRow,
+    PurposeView,
+    RecipientView,
+    RetentionView,
+)
+from fiduciary.policy.schema import (
+    DataCategory,
+    LegalGround,
+    Purpose,
+    Recipient,
+    RetentionRule,
+    Source,
+)
+
+
+class DataSections(BuilderBase):
+    """Builds the itemised data table and the category, purpose and recipient sections of the notice."""
+
+    def retention_rules(self, category_id: str, purpose_id: str | None) -> list[RetentionRule]:
+        """Rules for a category; a rule limited to purposes applies only to data used for them."""
+        return [
+            rule
+            for rule in self.doc.retention
+            if category_id in rule.categories
+            and (purpose_id is None or not rule.purposes or purpose_id in rule.purposes)
+        ]
+
+    def retention(self, rule: RetentionRule) -> RetentionView:
+        if rule.keep_for is not None:
+            duration = self.duration(rule.keep_for)
+            when = self.label(TRIGGER_AFTER, rule.trigger) % {"duration": duration}
+        else:
+            duration = None
+            when = self.label(TRIGGER_AT, rule.trigger)
+        action_label, action_sentence = ACTION[rule.action]
+        summary = self._(action_sentence) % {"when": when}
+        hold = None
+        if rule.legal_hold is not None:
+            hold = self._(
+                "The law requires us to keep it for at least %(duration)s (%(basis)s), even if you ask us "
+                "to erase it sooner."
+            ) % {"duration": self.duration(rule.legal_hold.minimum), "basis": rule.legal_hold.basis}
+        notice = None
+        if rule.advance_notice is not None:
+            notice = self._("We will tell you at least %(duration)s before we erase it.") % {
+                "duration": self.duration(rule.advance_notice)
+            }
+        return RetentionView(
+            rule=rule.id,
+            summary=summary,
+            duration=duration,
+            trigger=Coded(rule.trigger.value, self.label(TRIGGER_LABEL, rule.trigger)),
+            action=Coded(rule.action.value, self._(action_label)),
+            legal_hold=hold,
+            advance_notice=notice,
+            exceptions=list(rule.exceptions),
+            description=rule.description,
+        )
+
+    def retention_text(self, category_id: str, purpose_id: str) -> list[str]:
+        rules = self.retention_rules(category_id, purpose_id)
+        if not rules:
+            purpose = self.purposes.get(purpose_id)
+            if purpose is not None and purpose.legal_ground is LegalGround.CONSENT:
+                return [
+                    self._(
+                        "No fixed period: kept only while this purpose needs it, and erased when you "
+                        "withdraw consent or the purpose is served (DPDP Act s.8(7))."
+                    )
+                ]
+            return [self._("No fixed period: kept only while this purpose needs it, then erased (DPDP Act s.8(7)).")]
+        texts: list[str] = []
+        for rule in rules:
+            view = self.retention(rule)
+            texts.append(" ".join(x for x in (view.summary, view.legal_hold, view.advance_notice) if x))
+            if view.exceptions:
+                texts.append(self._("Kept longer: %(items)s.") % {"items": self.join(view.exceptions)})
+        return texts
+
+    def recipients_for(self, category_id: str, purpose_id: str) -> list[str]:
+        return [r.name for r in self.doc.recipients if category_id in r.categories and purpose_id in r.purposes]
+
+    def required_label(self, required: bool) -> str:
+        return self._("Required") if required else self._("Optional")
+
+    def items(self) -> list[ItemRow]:
+        rows: list[ItemRow] = []
+        for purpose in self.doc.purposes:
+            ground = self.legal_ground(purpose)
+            optional = set(purpose.optional_categories)
+            for category_id in [*purpose.categories, *purpose.optional_categories]:
+                category = self.categories.get(category_id)
+                required = bool(category and category.required) and category_id not in optional
+                rows.append(
+                    ItemRow(
+                        category=category_id,
+                        category_name=self.category_name(category_id),
+                        purpose=purpose.id,
+                        purpose_name=purpose.name,
+                        service=purpose.service,
+                        legal_ground=ground.label,
+                        required=required,
+                        required_label=self.required_label(required),
+                        recipients=self.recipients_for(category_id, purpose.id),
+                        retention=self.retention_text(category_id, purpose.id),
+                    )
+                )
+        return rows
+
+    def obtained(self, category: DataCategory) -> tuple[list[Coded], str]:
+        sources: list[Coded] = []
+        phrases: list[str] = []
+        for source in category.sources:
+            label = self.label(SOURCE, source)
+            sources.append(Coded(source.value, label))
+            if source is Source.THIRD_PARTY:
+                phrases.append(
+                    self._("From others: %(sources)s") % {"sources": self.join(category.third_party_sources)}
+                )
+            else:
+                phrases.append(label)
+        return sources, "; ".join(phrases)
+
+    def category(self, category: DataCategory) -> CategoryView:
+        sources, obtained = self.obtained(category)
+        return CategoryView(
+            id=category.id,
+            name=category.name,
+            description=category.description,
+            sensitivity=Coded(category.sensitivity.value, self.label(SENSITIVITY, category.sensitivity)),
+            required=category.required,
+            required_label=self.required_label(category.required),
+            if_not_provided=category.if_not_provided,
+            sources=sources,
+            third_party_sources=list(category.third_party_sources),
+            obtained=obtained,
+            purposes=[
+                p.name for p in self.doc.purposes if category.id in p.categories or category.id in p.optional_categories
+            ],
+        )
+
+    def purpose_notes(self, purpose: Purpose) -> list[str]:
+        notes: list[str] = []
+        if purpose.required_for_service and purpose.legal_ground is not LegalGround.CONTRACT:
+            notes.append(self._("Needed for the service: without it we cannot provide the service."))
+        if purpose.marketing_channels:
+            notes.append(
+                self._("Direct marketing by %(channels)s.")
+                % {"channels": self.join([self.label(CHANNEL, c) for c in purpose.marketing_channels])}
+            )
+        if purpose.tracking:
+            notes.append(self._("Tracks or monitors how you use our services."))
+        if purpose.profiling:
+            notes.append(self._("Builds a profile of your interests."))
+        if purpose.targeted_advertising:
+            notes.append(self._("Used to show you targeted advertising."))
+        if purpose.sale_or_sharing:
+            notes.append(self._("Shares your data with another company for its advertising."))
+        if purpose.automated_decision:
+            notes.append(
+                self._(
+                    "Includes automated decisions that can significantly affect you; you can ask for a "
+                    "person to review them."
+                )
+            )
+        if purpose.spdi_written_consent:
+            notes.append(self._("We ask for your written consent before collecting this data (SPDI Rules r.5(1))."))
+        if purpose.barred_for_children:
+            notes.append(self._("Never used for children."))
+        return notes
+
+    def purpose(self, purpose: Purpose) -> PurposeView:
+        return PurposeView(
+            id=purpose.id,
+            name=purpose.name,
+            description=purpose.description,
+            service=purpose.service,
+            legal_ground=self.legal_ground(purpose),
+            required_for_service=purpose.required_for_service,
+            categories=[self.category_name(c) for c in purpose.categories],
+            optional_categories=[self.category_name(c) for c in purpose.optional_categories],
+            marketing_channels=[Coded(c.value, self.label(CHANNEL, c)) for c in purpose.marketing_channels],
+            notes=self.purpose_notes(purpose),
+        )
+
+    def recipient(self, recipient: Recipient) -> RecipientView:
+        countries = [self.country(code) for code in recipient.countries]
+        foreign = [c for c in countries if c.code != self.home]
+        transfer = None
+        if foreign:
+            safeguard = recipient.transfer_safeguard or self._("no safeguard is declared")
+            transfer = self._("Transferred outside %(home)s to %(countries)s. Safeguard: %(safeguard)s.") % {
+                "home": self.country(self.home).label,
+                "countries": self.join([c.label for c in foreign]),
+                "safeguard": safeguard,
+            }
+        return RecipientView(
+            id=recipient.id,
+            name=recipient.name,
+            kind=Coded(recipient.kind.value, self.label(RECIPIENT_KIND, recipient.kind)),
+            description=recipient.description,
+            categories=[self.category_name(c) for c in recipient.categories],
+            purposes=[self.purpose_name(p) for p in recipient.purposes],
+            countries=countries,
+            cross_border=bool(foreign),
+            transfer=transfer,
+        )

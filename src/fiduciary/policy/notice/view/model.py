@@ -1,0 +1,326 @@
+"""The notice's view model: plain frozen records of everything a reader is told, in the order told."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+VIEW_SCHEMA = "fiduciary-notice/1"
+
+
+class Translator(Protocol):
+    """The part of `gettext.NullTranslations` the view model uses."""
+
+    def gettext(self, message: str, /) -> str: ...
+
+    def ngettext(self, singular: str, plural: str, n: int, /) -> str: ...
+
+
+def N_(message: str) -> str:
+    """Marks a string for extraction by pybabel; it is translated where it is used."""
+    return message
+
+
+@dataclass(frozen=True)
+class Coded:
+    """An enumerated value: the stable code for machines, the translated label for people."""
+
+    code: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Links:
+    """DPDP Rule 3(c): the particular links to withdraw consent, exercise rights and complain."""
+
+    notice: str | None
+    rights: str | None
+    withdraw_consent: str | None
+    complain: list[str]
+
+
+@dataclass(frozen=True)
+class AddressView:
+    lines: list[str]
+    city: str
+    region: str | None
+    postal_code: str | None
+    country: Coded
+    text: str
+
+
+@dataclass(frozen=True)
+class ControllerView:
+    legal_name: str
+    trading_name: str | None
+    display_name: str
+    website: str
+    address: AddressView
+    jurisdictions: list[Coded]
+    role: Coded
+    statement: str
+
+
+@dataclass(frozen=True)
+class LegalGroundView:
+    code: str
+    dpdp_clause: str | None
+    reference: str | None
+    label: str
+    explanation: str
+
+
+@dataclass(frozen=True)
+class RetentionView:
+    rule: str
+    summary: str
+    duration: str | None
+    trigger: Coded
+    action: Coded
+    legal_hold: str | None
+    advance_notice: str | None
+    exceptions: list[str]
+    description: str | None
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """One data item used for one purpose: the itemised description DPDP Rule 3(b) asks for."""
+
+    category: str
+    category_name: str
+    purpose: str
+    purpose_name: str
+    service: str
+    legal_ground: str
+    required: bool
+    required_label: str
+    recipients: list[str]
+    retention: list[str]
+
+
+@dataclass(frozen=True)
+class CategoryView:
+    id: str
+    name: str
+    description: str | None
+    sensitivity: Coded
+    required: bool
+    required_label: str
+    if_not_provided: str | None
+    sources: list[Coded]
+    third_party_sources: list[str]
+    obtained: str
+    purposes: list[str]
+
+
+@dataclass(frozen=True)
+class PurposeView:
+    id: str
+    name: str
+    description: str
+    service: str
+    legal_ground: LegalGroundView
+    required_for_service: bool
+    categories: list[str]
+    optional_categories: list[str]
+    marketing_channels: list[Coded]
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class RecipientView:
+    id: str
+    name: str
+    kind: Coded
+    description: str | None
+    categories: list[str]
+    purposes: list[str]
+    countries: list[Coded]
+    cross_border: bool
+    transfer: str | None
+
+
+@dataclass(frozen=True)
+class CookieView:
+    name: str
+    provider: str
+    party: Coded
+    lifetime: str
+    purpose: str | None
+    consent_required: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class CookieGroup:
+    category: Coded
+    explanation: str
+    cookies: list[CookieView]
+
+
+@dataclass(frozen=True)
+class MarketingView:
+    purpose: str
+    name: str
+    channels: list[Coded]
+    legal_ground: str
+
+
+@dataclass(frozen=True)
+class MarketingSection:
+    purposes: list[MarketingView]
+    opt_out: list[ChannelView]
+    opt_out_deadline: str | None
+
+
+@dataclass(frozen=True)
+class DeadlineView:
+    respond_within: str
+    counting: Coded
+    acknowledge_within: str | None
+    extension: str | None
+    summary: str
+
+
+@dataclass(frozen=True)
+class ChannelView:
+    """One way to make a request; `url` is the link to follow (a page or a mailto:) when there is one."""
+
+    code: str
+    label: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class RightView:
+    kind: str
+    title: str
+    description: str
+    channels: list[ChannelView]
+    identifiers: list[Coded]
+    identifiers_text: str
+    verification: list[Coded]
+    verification_text: str
+    deadline: DeadlineView
+    limitations: list[str]
+    link: str | None
+
+
+@dataclass(frozen=True)
+class HolidayView:
+    date: str
+    date_text: str
+    name: str
+
+
+@dataclass(frozen=True)
+class BusinessDaysView:
+    timezone: str
+    weekend: list[str]
+    holidays: list[HolidayView]
+    statement: str
+
+
+@dataclass(frozen=True)
+class ChildrenView:
+    minimum_age: int
+    guardian_consent: bool
+    statement: str
+    guardian_verification: list[Coded]
+    age_assurance: str
+    never_for_children: list[str]
+    protection: str
+
+
+@dataclass(frozen=True)
+class SecurityMeasureView:
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class SecuritySection:
+    measures: list[SecurityMeasureView]
+    breach: str
+
+
+@dataclass(frozen=True)
+class ContactView:
+    role: Coded
+    name: str | None
+    designation: str | None
+    email: str | None
+    phone: str | None
+    address: str | None
+    url: str | None
+    hours: str | None
+    policy_url: str | None
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class AuthorityView:
+    name: str
+    url: str | None
+    jurisdiction: Coded
+
+
+@dataclass(frozen=True)
+class ComplaintsView:
+    grievance: str
+    authorities: list[AuthorityView]
+    statement: str
+
+
+@dataclass(frozen=True)
+class ChangesView:
+    announce_via: list[Coded]
+    advance_notice: str | None
+    reconsent: bool
+    statement: str
+
+
+@dataclass(frozen=True)
+class VersionView:
+    version: int
+    status: Coded
+    effective_from: str
+    effective_from_text: str
+    content_hash: str
+    material: bool
+    material_label: str
+    changes: list[str]
+
+
+@dataclass(frozen=True)
+class CurrentVersionView:
+    version: int | None
+    effective_from: str | None
+    effective_from_text: str | None
+    content_hash: str | None
+    statement: str
+
+
+@dataclass(frozen=True)
+class NoticeView:
+    schema: str
+    language: str
+    title: str
+    version: CurrentVersionView
+    controller: ControllerView
+    links: Links
+    items: list[ItemRow]
+    categories: list[CategoryView]
+    purposes: list[PurposeView]
+    recipients: list[RecipientView]
+    cookies: list[CookieGroup]
+    marketing: MarketingSection
+    rights: list[RightView]
+    business_days: BusinessDaysView
+    children: ChildrenView
+    security: SecuritySection
+    contacts: list[ContactView]
+    complaints: ComplaintsView
+    changes: ChangesView
+    history: list[VersionView] = field(default_factory=list)

@@ -1,0 +1,136 @@
+"""The policy schema for who is responsible: the controller, its jurisdictions, and its contacts."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import (
+    AnyUrl,
+    EmailStr,
+    Field,
+    model_validator,
+)
+
+from fiduciary.policy.schema_types import (
+    CountryCode,
+    LanguageTag,
+    ShortText,
+    StrictModel,
+)
+
+# --------------------------------------------------------------------------------------------- controller
+
+
+class Jurisdiction(StrEnum):
+    """Legal regimes a store declares it serves; each switches on the checks of that law."""
+
+    IN = "IN"  # DPDP Act 2023 + Rules 2025, IT Act 2000 / SPDI Rules 2011, CERT-In directions
+    EU = "EU"  # GDPR
+    UK = "UK"  # UK GDPR
+    US_CA = "US-CA"  # CCPA as amended by CPRA
+
+
+class StoreRole(StrEnum):
+    """Marketplaces are intermediaries under the IT Rules 2021, with stricter grievance timelines."""
+
+    SELLER = "seller"
+    MARKETPLACE = "marketplace"
+
+
+class PostalAddress(StrictModel):
+    lines: list[ShortText] = Field(min_length=1, description="Street address lines.")
+    city: ShortText
+    region: ShortText | None = Field(default=None, description="State or province.")
+    postal_code: ShortText | None = None
+    country: CountryCode
+
+
+class Controller(StrictModel):
+    """The store as data fiduciary / controller."""
+
+    legal_name: ShortText
+    trading_name: ShortText | None = Field(default=None, description="The brand customers know.")
+    website: AnyUrl
+    address: PostalAddress
+    jurisdictions: list[Jurisdiction] = Field(min_length=1, description="Legal regimes the store serves.")
+    role: StoreRole = StoreRole.SELLER
+    default_country: CountryCode = Field(
+        default="IN", description="Country used to normalise phone numbers given without a country code."
+    )
+    registered_users_in_india: int | None = Field(
+        default=None,
+        ge=0,
+        description="Registered users in India; at 2 crore or more the DPDP Third Schedule inactivity rule applies.",
+    )
+    significant_data_fiduciary: bool = Field(
+        default=False, description="Notified as a Significant Data Fiduciary under DPDP s.10."
+    )
+
+
+# ----------------------------------------------------------------------------------------------- contacts
+
+
+class Contact(StrictModel):
+    name: ShortText | None = None
+    designation: ShortText | None = None
+    email: EmailStr | None = None
+    phone: ShortText | None = None
+    address: PostalAddress | None = None
+    url: AnyUrl | None = None
+    hours: ShortText | None = Field(
+        default=None, description="When the contact is reachable, e.g. 'Mon-Fri 09:00-18:00 IST'."
+    )
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Contact:
+        if not (self.email or self.phone or self.address or self.url):
+            raise ValueError("a contact needs at least one of email, phone, address or url")
+        return self
+
+
+class GrievanceOfficer(Contact):
+    """IT Act / SPDI Rule 5(9) and Consumer Protection (E-Commerce) Rules r.4 require name and designation."""
+
+    name: ShortText
+    designation: ShortText
+    email: EmailStr
+
+
+class SecurityContact(StrictModel):
+    """Feeds /.well-known/security.txt (RFC 9116) and the vulnerability report form."""
+
+    email: EmailStr | None = None
+    url: AnyUrl | None = None
+    policy_url: AnyUrl | None = Field(default=None, description="The responsible-disclosure policy.")
+    preferred_languages: list[LanguageTag] = Field(default_factory=lambda: ["en"])
+    acknowledgments_url: AnyUrl | None = None
+
+    @model_validator(mode="after")
+    def _reachable(self) -> SecurityContact:
+        if not (self.email or self.url):
+            raise ValueError("a security contact needs an email or a url (RFC 9116 'Contact')")
+        return self
+
+
+class Authority(StrictModel):
+    """Where a person may complain after the store's own grievance route (DPDP s.13(3), GDPR Art 77)."""
+
+    name: ShortText
+    url: AnyUrl | None = None
+    jurisdiction: Jurisdiction
+
+
+class Contacts(StrictModel):
+    grievance_officer: GrievanceOfficer | None = Field(
+        default=None, description="Required where Indian law applies (IT Act / SPDI Rule 5(9), DPDP s.8(10))."
+    )
+    data_protection_officer: Contact | None = None
+    privacy_contact: Contact | None = Field(
+        default=None,
+        description="Person who answers questions on processing (DPDP Rule 9); defaults to the DPO.",
+    )
+    security: SecurityContact | None = None
+    cert_in_point_of_contact: Contact | None = Field(
+        default=None, description="CERT-In direction (iii) point of contact."
+    )
+    authorities: list[Authority] = Field(default_factory=list)
