@@ -4,7 +4,7 @@ The code cites the law where it implements it (`# DPDP s.9(1)`, `GDPR Art 17(3)(
 script reads those citations from comments and docstrings (not other strings: those are texts shown to
 people, such as the notice), normalises their spelling (`s. 9(1)`, `section 9(1)`, `Art. 17`, `Article 17`)
 and writes one table per law, sorted by provision, each row linking to the lines that cite it and naming the
-function or class they sit in. tests/test_law_index.py fails when the committed file differs from what this
+function or class they sit in. tests/docs/test_law_index.py fails when the committed file differs from what this
 script writes now.
 
     .venv/bin/python scripts/gen_law_index.py          # rewrite docs/law-index.md

@@ -1,7 +1,7 @@
 """Generate docs/policy-schema.json and docs/policy-reference.md from the policy schema classes.
 
 The reference is written by walking the Pydantic models, so it cannot drift from the code:
-tests/test_policy_docs.py fails when the committed files differ from what this script writes now.
+tests/policy/test_policy_docs.py fails when the committed files differ from what this script writes now.
 
     .venv/bin/python scripts/gen_policy_docs.py          # rewrite both files
     .venv/bin/python scripts/gen_policy_docs.py --check  # exit 1 if either file is out of date

@@ -138,7 +138,7 @@ def cli_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     Same database, data directory and (demo) policy as the `settings` fixture, so the CLI and the test's
     `runtime` agree; the cached settings are dropped on both sides so no other test sees this environment.
     The data folder is created by a real `fiduciary init`, as an operator would: the other commands refuse
-    a folder init has not created (tests/test_data_folder.py).
+    a folder init has not created (tests/cli/test_data_folder.py).
     """
     from cli_support import init_data_folder
 

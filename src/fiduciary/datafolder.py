@@ -21,7 +21,7 @@ from pathlib import Path
 from fiduciary.config import Settings, find_project_config
 
 # The key files' names, as fiduciary.ledger.signing, fiduciary.vault.keys.kek and fiduciary.vault.keys.blind_index
-# name them (tests/test_cli_imports.py checks); repeated so that checking a folder imports no cryptography.
+# name them (tests/cli/test_cli_imports.py checks); repeated so that checking a folder imports no cryptography.
 SIGNING_FILE_NAME = "signing.key"
 SECRET_FILE_NAME = "secret.key"  # noqa: S105 - a file name, not a secret
 KEK_FILE_NAME = "kek.key"

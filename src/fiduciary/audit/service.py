@@ -42,7 +42,7 @@ class RuntimeLike(Protocol):
     """What the audit trail needs of a runtime: its settings and its per-runtime objects.
 
     A protocol, not `fiduciary.runtime.Runtime`: the runtime starts the vault, whose erasure flow records
-    audit events, so importing it here would close a cycle between packages (tests/test_import_graph.py).
+    audit events, so importing it here would close a cycle between packages (tests/architecture/test_import_graph.py).
     """
 
     @property

@@ -2,7 +2,7 @@
 
 Importing the ORM (and the declarative models) costs a command about a tenth of a second of start-up, so the
 listing reads the `api_keys` table through a Core description of the columns it shows. The secret digest
-is not among them: a listing cannot select it. tests/test_cli_imports.py checks these columns against
+is not among them: a listing cannot select it. tests/cli/test_cli_imports.py checks these columns against
 `fiduciary.auth.models.ApiKey`, so the two cannot drift apart.
 """
 

@@ -79,7 +79,7 @@ def create(
     scope: list[str] | None = typer.Option(None, "--scope", help="One scope; repeat for several."),
 ) -> None:
     """Create a key and print it once; only its SHA-256 digest is stored, so it cannot be shown again."""
-    # Imported here, not at the top, so `fiduciary --help` stays fast (tests/test_cli_imports.py).
+    # Imported here, not at the top, so `fiduciary --help` stays fast (tests/cli/test_cli_imports.py).
     from fiduciary.auth.flows import create_key_audited
 
     requested = [s for s in (scopes or "").split(",") if s.strip()] + list(scope or [])
@@ -133,7 +133,7 @@ def list_keys() -> None:
 @app.command()
 def revoke(key_id: str = typer.Argument(..., metavar="ID", help="The key id shown by `apikey list`.")) -> None:
     """Revoke a key; it stops working on the next request. Revoking a revoked key changes nothing."""
-    # Imported here, not at the top, so `fiduciary --help` stays fast (tests/test_cli_imports.py).
+    # Imported here, not at the top, so `fiduciary --help` stays fast (tests/cli/test_cli_imports.py).
     from fiduciary.auth.flows import revoke_key_audited
 
     try:

@@ -40,7 +40,7 @@ def decide_command(
     """May ACTOR use these categories of SUBJECT_ID's data for PURPOSE? Exit 0 when allowed, 1 when denied.
 
     Audited as the API's decisions are (actor `cli`; a named --actor as `on_behalf_of`)."""
-    # Imported here, not at the top, so `fiduciary --help` stays fast (tests/test_cli_imports.py).
+    # Imported here, not at the top, so `fiduciary --help` stays fast (tests/cli/test_cli_imports.py).
     from fiduciary.decisions.flows import decide_audited
     from fiduciary.storage import session_scope
 
@@ -91,7 +91,7 @@ def audience_command(
     ),
 ) -> None:
     """Print the person ids PURPOSE may reach now, one a line, in id order (audited, actor `cli`)."""
-    # Imported here, not at the top, so `fiduciary --help` stays fast (tests/test_cli_imports.py).
+    # Imported here, not at the top, so `fiduciary --help` stays fast (tests/cli/test_cli_imports.py).
     from fiduciary.decisions.audiences import eligible_people
     from fiduciary.decisions.flows import audience_audited
     from fiduciary.decisions.service import DecisionService

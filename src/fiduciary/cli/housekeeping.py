@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from fiduciary.housekeeping import HousekeepingReport
 
 console = Console(highlight=False, soft_wrap=True)
-# The job names for --help without importing the jobs (SQLAlchemy); tests/test_cli_imports.py checks they
+# The job names for --help without importing the jobs (SQLAlchemy); tests/cli/test_cli_imports.py checks they
 # are fiduciary.housekeeping.JOBS.
 JOB_NAMES = ("ledger_seal", "vault_purge", "idempotency_purge")
 

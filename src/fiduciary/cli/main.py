@@ -2,7 +2,7 @@
 
 `fiduciary --help` imports this module and every sub-command module, so none of them imports FastAPI,
 SQLAlchemy, the domain services or cryptography at module level: each command imports what it needs when it
-runs (tests/test_cli_imports.py holds the line; bench/cli_startup.py measures it).
+runs (tests/cli/test_cli_imports.py holds the line; bench/cli_startup.py measures it).
 """
 
 from __future__ import annotations

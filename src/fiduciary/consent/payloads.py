@@ -3,7 +3,7 @@
 Every consent event is one flat payload of known keys. The ledger would canonicalise each payload again
 (`fiduciary.ledger.chain.canonical_payload`: check every key and value, sort, encode); for the write path's
 one fixed shape the text is assembled directly, in key order, from values that validation has already
-checked, and handed to `Ledger.append_texts`. `tests/test_consent_payloads.py` proves, for arbitrary
+checked, and handed to `Ledger.append_texts`. `tests/consent/test_consent_payloads.py` proves, for arbitrary
 values, that the text equals what the ledger's canonicaliser produces and that the ledger's guard refuses
 exactly what it would refuse.
 

@@ -55,7 +55,7 @@ def prepare_identifiers(
 
     An identifier given with the same text as an email or phone field of the same request reuses that
     field's validated value: `validate_field` and `normalise_identifier` normalise emails and phones
-    identically (pinned by tests/test_vault_service.py), and parsing each twice was a third of sign-up.
+    identically (pinned by tests/vault/test_vault_service.py), and parsing each twice was a third of sign-up.
     """
     country = policy.document.controller.default_country
     prepared: list[PreparedIdentifier] = []

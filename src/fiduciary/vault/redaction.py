@@ -21,7 +21,7 @@ Detection (docs/decisions/0004-pii-detection.md):
 False positives cost a useful message, so: toll-free and other non-personal phone numbers are kept, and a
 bare 12-digit "Aadhaar" or unformatted phone number preceded closely by "order", "UTR", "ref" and the like
 (with no "aadhaar"/"phone" word nearby) is treated as the reference it is. Order numbers, prices and dates
-are therefore left alone (tests/test_vault_redaction_corpus.py holds the corpus).
+are therefore left alone (tests/vault/test_vault_redaction_corpus.py holds the corpus).
 
 The patterns are compiled on the first redaction (or by `warm_up`), not at import time.
 """

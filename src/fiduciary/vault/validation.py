@@ -204,7 +204,7 @@ def _tail_mask(value: str, keep: int = 4) -> str:
 # these the library's answer is known exactly: a dot-atom local part is returned unchanged, an ASCII LDH
 # domain comes back from UTS-46 lower-cased, and the length limits reduce to the whole address's 254.
 # Anything else (Unicode, quoting, "--" labels such as Punycode, special-use names, odd TLDs) goes to the
-# library. tests/test_vault_validation_fastpaths.py proves equality on generated addresses.
+# library. tests/vault/test_vault_validation_fastpaths.py proves equality on generated addresses.
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LDH_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _FAST_EMAIL = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@(?:{_LDH_LABEL}\.)+[A-Za-z]{{2,63}}")
@@ -288,7 +288,7 @@ def _fast_indian_phone(value: str, default_country: str) -> str | None:
     `parse` never reads a leading "91" as the country code; so the national number is the digits as
     given, and `is_valid_number` holds whenever the mobile or fixed-line pattern matches. Matching the
     library's own patterns here skips its ~45 µs of parsing, type probing and formatting.
-    tests/test_vault_validation_fastpaths.py compares the two."""
+    tests/vault/test_vault_validation_fastpaths.py compares the two."""
     if _IN_PATTERNS is None or not value.isascii():
         return None
     shape = _IN_PHONE_SHAPE.fullmatch(value)

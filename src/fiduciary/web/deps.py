@@ -6,8 +6,8 @@ default), never `Depends(get_session)` directly: the alias carries `scope="funct
 the commit after the path operation returns and *before* the response is sent. With the default scope (a
 `yield` dependency's exit runs after the response has gone out, since FastAPI 0.118) a client could hold a 201
 for a write that a crash then lost (issue 8; docs/decisions/0012-commit-before-answering.md).
-tests/test_durability_crash.py kills a real server right after each acknowledged write, and
-tests/test_session_scope.py checks that every route's session dependency is the function-scoped one.
+tests/web/test_durability_crash.py kills a real server right after each acknowledged write, and
+tests/web/test_session_scope.py checks that every route's session dependency is the function-scoped one.
 """
 
 from __future__ import annotations

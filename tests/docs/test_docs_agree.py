@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from fiduciary.auth.service import create_api_key
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 VAULT_MD = ROOT / "docs" / "vault.md"
 EMAIL = "tanvi.rao@example.in"
 _serial = itertools.count()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parent.parent / "src" / "fiduciary"
+SRC = Path(__file__).resolve().parents[2] / "src" / "fiduciary"
 DOMAINS = frozenset(
     {"policy", "ledger", "consent", "decisions", "vault", "audit", "rights", "comms", "auth", "storage"}
 )

@@ -232,7 +232,7 @@ def test_a_route_that_sets_its_own_csp_keeps_it(client: TestClient) -> None:
 
 def test_docs_pages_set_their_own_strict_csp(client: TestClient) -> None:
     """/docs and /redoc serve their assets themselves and set a CSP with scripts from this origin only
-    (tests/test_api_docs_offline.py renders them in Chromium with the network blocked)."""
+    (tests/web/test_api_docs_offline.py renders them in Chromium with the network blocked)."""
     for path in ("/docs", "/redoc"):
         response = client.get(path)
         assert response.status_code == 200, path

@@ -27,7 +27,7 @@ from fiduciary.policy.notice import (
 )
 from fiduciary.policy.schema import PolicyDocument
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 

@@ -27,7 +27,7 @@ from fiduciary.config import DEMO_POLICY_PATH
 from fiduciary.policy.loader import load_policy
 from fiduciary.policy.schema import PolicyDocument
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 POLICIES = [*sorted((ROOT / "examples" / "policies").glob("*.yaml")), DEMO_POLICY_PATH]
 VARIANTS = (
     "/privacy",

@@ -144,7 +144,7 @@ def test_leaks() -> None:
 
 def test_the_session_fails_when_a_value_leaks(tmp_path: Path) -> None:
     """A whole pytest session with the guard: the leaking test passes on its own, the session fails."""
-    (tmp_path / "conftest.py").write_text(INNER_CONFTEST.format(tests=str(Path(__file__).parent)))
+    (tmp_path / "conftest.py").write_text(INNER_CONFTEST.format(tests=str(Path(__file__).resolve().parents[1])))
     (tmp_path / "test_inner.py").write_text(INNER_TEST)
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "test_inner.py"],

@@ -20,7 +20,7 @@ from fiduciary.datafolder import describe
 
 runner = CliRunner()
 NO_FOLDER = "error: no Fiduciary data folder here; run `fiduciary init` or set FIDUCIARY_DATA_DIR"
-POLICY = Path(__file__).resolve().parent.parent / "examples" / "policies" / "01_manufacturer_retailer.yaml"
+POLICY = Path(__file__).resolve().parents[2] / "examples" / "policies" / "01_manufacturer_retailer.yaml"
 
 
 @pytest.fixture

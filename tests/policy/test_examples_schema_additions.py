@@ -19,7 +19,7 @@ from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.loader import PolicyInvalid, load_policy_text
 from fiduciary.policy.schema import DpdpExemption, LegalGround, PolicyDocument
 
-BASE = Path(__file__).resolve().parent.parent / "examples" / "policies" / "05_b2b_import_platform.yaml"
+BASE = Path(__file__).resolve().parents[2] / "examples" / "policies" / "05_b2b_import_platform.yaml"
 
 
 def base_data() -> dict[str, Any]:

@@ -21,7 +21,7 @@ from fiduciary.auth.scopes import Scope
 from fiduciary.auth.service import create_api_key
 from fiduciary.web.contract import operation_scopes
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "api-keys.md"
 BEGIN, END = "<!-- operation-scopes:begin -->", "<!-- operation-scopes:end -->"
 # A value for each path parameter that has the right shape and names nothing that exists.

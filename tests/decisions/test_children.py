@@ -30,7 +30,7 @@ from fiduciary.runtime import Runtime
 from fiduciary.vault.models import Person
 from fiduciary.vault.people import add_years, create_person, redeclare_age
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "policies"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policies"
 ACTOR = "job:children-test"
 
 

@@ -66,7 +66,7 @@ def test_privacy_page_in_chromium(
     assert page.evaluate("document.documentElement.lang") == language
 
     # the calls to action (DPDP Rule 3(c)) lead to the rights table, which lists the store's channels: there
-    # is no privacy center yet (tests/test_notice_links.py checks every link of every notice)
+    # is no privacy center yet (tests/policy/test_notice_links.py checks every link of every notice)
     withdraw = page.locator("header .actions a").first
     assert withdraw.get_attribute("href") == "#right-withdraw_consent"
     withdraw.click()

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from fiduciary.auth.service import create_api_key
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 STORE_ORIGIN = "https://saffronlane.example"  # the demo policy's website: the banner accepts its pages only
 CALL = re.compile(r"`(?:(GET|POST|PUT|PATCH|DELETE) )?(/[^`\s]*)`")
 

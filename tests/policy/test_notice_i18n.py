@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po
 from fiduciary.policy.notice import available_languages, load_translations
 from fiduciary.policy.notice.i18n import LOCALE_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "src" / "fiduciary" / "policy" / "notice" / "templates"
 POT = LOCALE_DIR / "messages.pot"
 

@@ -31,7 +31,7 @@ from fiduciary.policy.schema import (
     Verification,
 )
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "policies"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policies"
 
 # Which seed document (in ../shared/seeds/) each example models.
 SEED_OF = {
@@ -414,7 +414,7 @@ def test_every_seed_practice_family_appears_somewhere() -> None:
 # ------------------------------------------------------------------------------- docs/seed-coverage.md
 
 
-COVERAGE = Path(__file__).resolve().parent.parent / "docs" / "seed-coverage.md"
+COVERAGE = Path(__file__).resolve().parents[2] / "docs" / "seed-coverage.md"
 _SECTION = re.compile(r"^## Seed (\d{3}) → `([^`]+)`", re.MULTILINE)
 _REF = re.compile(r"\b(categories|purposes|recipients|retention|cookies|rights)\[([^\]]+)\]")
 

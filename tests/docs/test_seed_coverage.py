@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "seed-coverage.md"
 PACKAGES = ROOT / "src" / "fiduciary"
-TEST_NAME = re.compile(r"`(tests/[a-z0-9_]+\.py)::([a-zA-Z0-9_]+)`")
+TEST_NAME = re.compile(r"`(tests/[a-z0-9_/]+\.py)::([a-zA-Z0-9_]+)`")
 
 
 def _split_top_level(cell: str) -> list[str]:

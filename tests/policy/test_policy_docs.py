@@ -11,7 +11,7 @@ from types import ModuleType
 from fiduciary.policy.loader import DURATION_PATTERN, policy_json_schema
 from fiduciary.policy.schema import PolicyDocument, Purpose, RightKind
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FIX = "run `.venv/bin/python scripts/gen_policy_docs.py` and commit the result"
 
 

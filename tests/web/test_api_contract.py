@@ -2,7 +2,7 @@
 integers are whole numbers, duplicate JSON keys are refused, and every path answers OPTIONS with `Allow`.
 
 Each refusal is a 422 problem naming the field and changes nothing. The generated side of the same contract
-is tests/test_api_fuzz.py; this file pins the cases the issue reported and the one-definition rule.
+is tests/web/test_api_fuzz.py; this file pins the cases the issue reported and the one-definition rule.
 """
 
 from __future__ import annotations
