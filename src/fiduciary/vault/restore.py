@@ -58,6 +58,15 @@ _OPEN_ACCOUNTS = select(Person.id).where(
 _RECORDED = select(VaultErasure.person_id).where(VaultErasure.person_id.in_(bindparam("ids", expanding=True)))
 
 
+def _unerased(main: Session, ids: list[str], key_destroyed: set[str]) -> set[str]:
+    """Which of `ids` the database shows un-erased: the one definition `unapplied_erasures` reports and
+    `restore_replay` completes. Un-erased is a data key not destroyed (live, or no key row at all), no
+    `vault_erasures` row, or an open account. Read before the replay writes anything."""
+    recorded = set(main.scalars(_RECORDED, {"ids": ids}))
+    open_accounts = set(main.scalars(_OPEN_ACCOUNTS, {"ids": ids}))
+    return {p for p in ids if p not in recorded or p in open_accounts or p not in key_destroyed}
+
+
 @dataclass(frozen=True)
 class JournalGap:
     """Journaled erasures the database does not show: what `restore-replay` would complete.
@@ -95,18 +104,14 @@ def unapplied_erasures(
 
     def check(ids: list[str]) -> None:
         nonlocal total
-        recorded = set(main.scalars(_RECORDED, {"ids": ids}))
-        open_accounts = set(main.scalars(_OPEN_ACCOUNTS, {"ids": ids}))
         destroyed = set(
             key_session.scalars(
                 select(PersonKey.person_id).where(PersonKey.person_id.in_(ids), PersonKey.wrapped_key.is_(None))
             )
         )
-        for person_id in ids:
-            if person_id not in recorded or person_id in open_accounts or person_id not in destroyed:
-                total += 1
-                if len(listed) < limit:
-                    listed.append(person_id)
+        unerased = _unerased(main, ids, destroyed)
+        total += len(unerased)
+        listed.extend([p for p in ids if p in unerased][: limit - len(listed)])
 
     for entry in journal.entries():
         if entry.person_id in seen:
@@ -196,9 +201,6 @@ class _Replayer:
         now = utcnow()
         store = self.keys.key_store
         with self.runtime.sessions() as main:
-            # Read before the key and erasure rows below are written: what the restored database lacked.
-            recorded = set(main.scalars(_RECORDED, {"ids": ids}))
-            open_accounts = set(main.scalars(_OPEN_ACCOUNTS, {"ids": ids}))
             with store.use(main, write=True) as ks:
                 states = {
                     person_id: bool(live)
@@ -210,6 +212,8 @@ class _Replayer:
                 }
                 live = [p for p in ids if states.get(p)]
                 missing = [p for p in ids if p not in states]
+                # Read before the key and erasure rows below are written: what the restored database lacked.
+                incomplete = _unerased(main, ids, {p for p, is_live in states.items() if not is_live})
                 if missing:
                     ks.execute(
                         dialect_insert(ks, PERSON_KEYS).on_conflict_do_nothing(),
@@ -235,7 +239,6 @@ class _Replayer:
                     for p in ids
                 ],
             )
-            incomplete = set(live) | set(missing) | (set(ids) - recorded) | open_accounts
             self._complete(main, [chunk[p] for p in ids if p in incomplete])
             main.commit()
         self.keys.cache.evict(ids)
