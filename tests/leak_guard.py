@@ -53,6 +53,21 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "API key": re.compile(r"fid_[A-Za-z0-9]{12}_[A-Za-z0-9_-]{43}"),
     "unsubscribe token": re.compile(r"/u/[A-Za-z0-9_-]{20,}"),
 }
+_OPAQUE_INSTANCE = re.compile(r"urn:fiduciary:request:req_[0-9a-f]{24}")
+
+
+def without_opaque_instance(problem: dict[str, Any]) -> dict[str, Any]:
+    """A problem document minus its `instance`, after checking it is our own opaque request id.
+
+    The id is random hex, so a short fragment of a submitted value ("5500") can occur in it by chance; a test
+    that looks for echoed values scans the rest of the document, having proved `instance` holds no value.
+    """
+    rest = dict(problem)
+    instance = rest.pop("instance")
+    assert _OPAQUE_INSTANCE.fullmatch(instance), instance
+    return rest
+
+
 _CONTACT = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|\+91[0-9 -]{9,14}[0-9]")
 _KEY = re.compile(r"fid_[A-Za-z0-9]{12}_([A-Za-z0-9_-]{43})")
 _WORD = re.compile(r"[A-Za-z0-9_-]{16,}")  # a secret or token appears as one such word (or ends one: a key)
