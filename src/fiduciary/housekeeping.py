@@ -47,14 +47,14 @@ from fiduciary.ledger.signing import load_signer
 from fiduciary.storage.base import utcnow
 
 if TYPE_CHECKING:
-    from fiduciary.runtime import Runtime
+    from fiduciary.context import RuntimeContext
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE: Final = 10_000  # rows per transaction: no purge holds a long lock
 STOP_TIMEOUT_SECONDS: Final = 30.0
 
-Job = Callable[["Runtime", threading.Event], dict[str, int]]
+Job = Callable[["RuntimeContext", threading.Event], dict[str, int]]
 
 
 def _stopping(stop: threading.Event | None) -> bool:
@@ -64,7 +64,7 @@ def _stopping(stop: threading.Event | None) -> bool:
 # ------------------------------------------------------------------------------------------------- jobs
 
 
-def seal_streams(runtime: Runtime, stop: threading.Event | None = None) -> dict[str, int]:
+def seal_streams(runtime: RuntimeContext, stop: threading.Event | None = None) -> dict[str, int]:
     """Seal every ledger stream now; each stream in its own short transaction (the head lock is brief)."""
     settings = runtime.settings
     signer = load_signer(settings)
@@ -88,7 +88,7 @@ def seal_streams(runtime: Runtime, stop: threading.Event | None = None) -> dict[
 
 
 def purge_vault(
-    runtime: Runtime,
+    runtime: RuntimeContext,
     stop: threading.Event | None = None,
     *,
     batch_size: int = BATCH_SIZE,
@@ -143,7 +143,7 @@ def delete_expired_idempotency(session: Session, before: datetime, *, limit: int
 
 
 def purge_idempotency_keys(
-    runtime: Runtime,
+    runtime: RuntimeContext,
     stop: threading.Event | None = None,
     *,
     now: datetime | None = None,
@@ -247,14 +247,14 @@ _process_locks_guard = threading.Lock()
 _ADVISORY_KEY: Final = int.from_bytes(hashlib.sha256(b"fiduciary.housekeeping").digest()[:8], "big", signed=True)
 
 
-def _process_lock(runtime: Runtime) -> threading.Lock:
+def _process_lock(runtime: RuntimeContext) -> threading.Lock:
     key = runtime.engine.url.render_as_string(hide_password=True)
     with _process_locks_guard:
         return _process_locks.setdefault(key, threading.Lock())
 
 
 @contextlib.contextmanager
-def _database_lock(runtime: Runtime) -> Iterator[bool]:
+def _database_lock(runtime: RuntimeContext) -> Iterator[bool]:
     """True while this process holds the housekeeping lock of the database (every process sharing it)."""
     engine = runtime.engine
     if engine.dialect.name == "postgresql":
@@ -289,7 +289,7 @@ def _database_lock(runtime: Runtime) -> Iterator[bool]:
 
 
 @contextlib.contextmanager
-def exclusive(runtime: Runtime) -> Iterator[bool]:
+def exclusive(runtime: RuntimeContext) -> Iterator[bool]:
     """True when no other housekeeping run on this database is going; hold it for the whole run."""
     lock = _process_lock(runtime)
     if not lock.acquire(blocking=False):
@@ -305,7 +305,7 @@ def exclusive(runtime: Runtime) -> Iterator[bool]:
 # ---------------------------------------------------------------------------------------------- running
 
 
-def _run_job(name: str, job: Job, runtime: Runtime, stop: threading.Event) -> JobResult:
+def _run_job(name: str, job: Job, runtime: RuntimeContext, stop: threading.Event) -> JobResult:
     began = time.monotonic()
     try:
         counts = job(runtime, stop)
@@ -318,7 +318,7 @@ def _run_job(name: str, job: Job, runtime: Runtime, stop: threading.Event) -> Jo
 
 
 def run_housekeeping(
-    runtime: Runtime, *, jobs: tuple[str, ...] | None = None, stop: threading.Event | None = None
+    runtime: RuntimeContext, *, jobs: tuple[str, ...] | None = None, stop: threading.Event | None = None
 ) -> HousekeepingReport:
     """Run every job (or the named ones, in their usual order) once; skipped if a run is in progress.
 
@@ -354,7 +354,7 @@ class BackgroundHousekeeping:
     and job only) and the next run comes on time.
     """
 
-    def __init__(self, runtime: Runtime, interval_seconds: float) -> None:
+    def __init__(self, runtime: RuntimeContext, interval_seconds: float) -> None:
         if interval_seconds <= 0:
             raise ValueError("interval_seconds must be positive")
         self.runtime = runtime
@@ -420,7 +420,7 @@ _WORK_DONE: Final = (
 )
 
 
-def start_background_housekeeping(runtime: Runtime) -> BackgroundHousekeeping | None:
+def start_background_housekeeping(runtime: RuntimeContext) -> BackgroundHousekeeping | None:
     """Start the background runner at the configured interval; None when the interval is 0 (disabled)."""
     minutes = runtime.settings.housekeeping_interval_minutes
     if minutes <= 0:

@@ -32,13 +32,8 @@ KNOWN_CYCLES = frozenset[tuple[str, ...]](
     {
         ("decisions", "vault"),
         ("rights", "vault"),
-        ("runtime", "vault"),
         ("consent", "vault", "decisions"),
         ("consent", "vault", "rights"),
-        ("decisions", "runtime", "vault"),
-        ("rights", "runtime", "vault"),
-        ("consent", "runtime", "vault", "decisions"),
-        ("consent", "runtime", "vault", "rights"),
     }
 )
 

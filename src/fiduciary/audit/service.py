@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final, Literal, Protocol, TypeVar, cast
+from typing import Any, Final, Literal, TypeVar, cast
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -31,24 +31,12 @@ from sqlalchemy.orm import Session
 
 from fiduciary.audit.models import AuditEventIndex
 from fiduciary.config import Settings
+from fiduciary.context import RuntimeContext
 from fiduciary.errors import FiduciaryError, FieldProblem, ValidationFailed
 from fiduciary.ledger.models import LedgerEvent
 from fiduciary.ledger.service import Ledger, VerificationReport, verify
 
 T = TypeVar("T")
-
-
-class RuntimeLike(Protocol):
-    """What the audit trail needs of a runtime: its settings and its per-runtime objects.
-
-    A protocol, not `fiduciary.runtime.Runtime`: the runtime starts the vault, whose erasure flow records
-    audit events, so importing it here would close a cycle between packages (tests/architecture/test_import_graph.py).
-    """
-
-    @property
-    def settings(self) -> Settings: ...
-
-    def shared(self, key: str, kind: type[T], build: Callable[[], T]) -> T: ...
 
 
 STREAM: Final = "audit"
@@ -193,7 +181,7 @@ class AuditTrail:
     """Records audit events. Stateless apart from its ledger; `for_runtime` shares one per runtime."""
 
     def __init__(
-        self, runtime: RuntimeLike | None = None, *, ledger: Ledger | None = None, settings: Settings | None = None
+        self, runtime: RuntimeContext | None = None, *, ledger: Ledger | None = None, settings: Settings | None = None
     ) -> None:
         if ledger is None:
             configured = settings if settings is not None else (runtime.settings if runtime is not None else None)
@@ -205,7 +193,7 @@ class AuditTrail:
         self.ledger = ledger
 
     @classmethod
-    def for_runtime(cls, runtime: RuntimeLike) -> AuditTrail:
+    def for_runtime(cls, runtime: RuntimeContext) -> AuditTrail:
         return runtime.shared("audit.trail", AuditTrail, lambda: cls(runtime))
 
     def record(

@@ -43,13 +43,13 @@ from fiduciary.consent.receipts import (
 )
 from fiduciary.consent.reconsent import reconsent_floors
 from fiduciary.consent.restrictions import Restriction, active_restrictions
+from fiduciary.context import RuntimeContext
 from fiduciary.errors import Conflict, FiduciaryError, FieldProblem, NotFound, ValidationFailed
 from fiduciary.ledger.service import Ledger, checkpoint_covering
 from fiduciary.ledger.service import entries as ledger_entries
 from fiduciary.ledger.signing import Signer, load_signer
 from fiduciary.policy import versions as policy_versions
 from fiduciary.policy.compiled import CompiledPolicy
-from fiduciary.runtime import Runtime
 from fiduciary.storage.base import utcnow
 from fiduciary.storage.ids import IDS, bind_ids, dialect_of, ids_in, per_dialect
 from fiduciary.vault.models import Person
@@ -279,7 +279,7 @@ def check_idempotency_key(client_key: str, field: str = "header.Idempotency-Key"
 class ConsentService:
     """Consent writes for one runtime; cheap to build, but `for_runtime` shares one per runtime."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: RuntimeContext) -> None:
         self.runtime = runtime
         self.signer: Signer = load_signer(runtime.settings)
         self.ledger = Ledger.from_settings(projection.STREAM, runtime.settings, self.signer)
@@ -288,7 +288,7 @@ class ConsentService:
         self._compiled: dict[int, CompiledPolicy] = {}
 
     @classmethod
-    def for_runtime(cls, runtime: Runtime) -> ConsentService:
+    def for_runtime(cls, runtime: RuntimeContext) -> ConsentService:
         return runtime.shared("consent.service", ConsentService, lambda: cls(runtime))
 
     def policy(self) -> CompiledPolicy:

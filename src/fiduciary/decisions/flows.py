@@ -28,16 +28,16 @@ from fiduciary.audit.service import (
     refusals_audited,
     safe_slug,
 )
+from fiduciary.context import RuntimeContext
 from fiduciary.decisions.audiences import check_audience_request
 from fiduciary.decisions.engine import Decision, Reason
 from fiduciary.decisions.service import DecisionRequest, DecisionService
 from fiduciary.errors import NotFound
 from fiduciary.policy.compiled import CompiledPurpose
-from fiduciary.runtime import Runtime
 
 
 def decide_audited(
-    runtime: Runtime,
+    runtime: RuntimeContext,
     session: Session,
     *,
     caller: str,
@@ -89,7 +89,7 @@ def decide_audited(
 
 
 def decide_many_audited(
-    runtime: Runtime,
+    runtime: RuntimeContext,
     session: Session,
     *,
     caller: str,
@@ -121,7 +121,7 @@ def decide_many_audited(
 
 
 def audience_audited(
-    runtime: Runtime,
+    runtime: RuntimeContext,
     session: Session,
     *,
     caller: str,

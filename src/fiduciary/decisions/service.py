@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from fiduciary.consent.models import ConsentState, VisitorLink
 from fiduciary.consent.reconsent import reconsent_floors
 from fiduciary.consent.restrictions import active_restrictions
+from fiduciary.context import RuntimeContext
 from fiduciary.decisions.engine import (
     ANONYMOUS,
     ConsentFact,
@@ -35,7 +36,6 @@ from fiduciary.decisions.engine import (
 from fiduciary.decisions.ids import ACTOR_RE, PERSON_PREFIX, SUBJECT_ID_RE, VISITOR_PREFIX
 from fiduciary.errors import FieldProblem, NotFound, ValidationFailed
 from fiduciary.policy.compiled import CompiledPolicy
-from fiduciary.runtime import Runtime
 from fiduciary.storage.ids import IDS, bind_ids, dialect_of, ids_in, per_dialect
 from fiduciary.vault.models import Person
 
@@ -145,13 +145,13 @@ def check_actor(value: str, field_name: str = "actor") -> str:
 
 
 class DecisionService:
-    def __init__(self, runtime: Runtime, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, runtime: RuntimeContext, *, clock: Callable[[], datetime] | None = None) -> None:
         self._runtime = runtime
         self._clock = clock or (lambda: datetime.now(UTC))
         self._floors: tuple[str, float, Mapping[str, int]] | None = None
 
     @classmethod
-    def for_runtime(cls, runtime: Runtime) -> DecisionService:
+    def for_runtime(cls, runtime: RuntimeContext) -> DecisionService:
         """The runtime's shared service, so the floors cache outlives a request."""
         return runtime.shared("decisions.service", DecisionService, lambda: cls(runtime))
 

@@ -43,7 +43,7 @@ from fiduciary.vault.models import Person
 from fiduciary.vault.records import LegalHoldRecord, PersonalField, VaultErasure
 
 if TYPE_CHECKING:
-    from fiduciary.runtime import Runtime
+    from fiduciary.context import RuntimeContext
 
 CONSENT_STREAM: Final = "consent"
 LOG_RETENTION_BASIS: Final = (
@@ -120,7 +120,7 @@ def erase_people(session: Session, person_id: str) -> EraseReport:
 # ------------------------------------------------------------------------------------------------- vault
 
 
-def _vault_exporter(runtime: Runtime) -> Any:
+def _vault_exporter(runtime: RuntimeContext) -> Any:
     def export_vault(session: Session, person_id: str) -> Mapping[str, Any]:
         from fiduciary.vault.keys.data_keys import PersonErased
         from fiduciary.vault.service import VaultService
@@ -209,7 +209,7 @@ def _vault_exporter(runtime: Runtime) -> Any:
     return export_vault
 
 
-def _vault_eraser(runtime: Runtime) -> Any:
+def _vault_eraser(runtime: RuntimeContext) -> Any:
     def erase_vault(session: Session, person_id: str) -> EraseReport:
         from fiduciary.vault.service import VaultService
 
@@ -415,7 +415,7 @@ def erase_audit(session: Session, person_id: str) -> EraseReport:
 # -------------------------------------------------------------------------------------------- installing
 
 
-def install_builtin(registry: RightsRegistry, runtime: Runtime) -> None:
+def install_builtin(registry: RightsRegistry, runtime: RuntimeContext) -> None:
     """Register the built-in domains; the vault runs first (the key destruction is the erasure), people last."""
     registry.register(
         "vault",

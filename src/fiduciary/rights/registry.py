@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
-    from fiduciary.runtime import Runtime
+    from fiduciary.context import RuntimeContext
 
 PERSON_TABLE: Final = "people"
 PERSON_COLUMN_NAMES: Final = frozenset({"person_id", "subject_id", "pii_principal_id", "guardian_id"})
@@ -211,7 +211,7 @@ def unregister(name: str) -> None:
         _extra_registrations[:] = [entry for entry in _extra_registrations if entry[0] != name]
 
 
-def registry_for(runtime: Runtime) -> RightsRegistry:
+def registry_for(runtime: RuntimeContext) -> RightsRegistry:
     """The runtime's registry: the built-in domains plus every `register`ed one, built once per runtime."""
     existing = runtime.extras.get(RUNTIME_EXTRA)
     if isinstance(existing, RightsRegistry):

@@ -47,7 +47,7 @@ from fiduciary.vault.people import PERSON_ID_RE
 from fiduciary.vault.service import VaultService
 
 if TYPE_CHECKING:
-    from fiduciary.runtime import Runtime
+    from fiduciary.context import RuntimeContext
 
 DEFAULT_ROLE: Final = AccessRole.SERVICE
 MAX_CATEGORIES: Final = 100
@@ -96,7 +96,7 @@ class VaultAccess:
 
     def __init__(
         self,
-        runtime: Runtime,
+        runtime: RuntimeContext,
         *,
         vault: VaultService | None = None,
         decisions: DecisionService | None = None,
@@ -108,7 +108,7 @@ class VaultAccess:
         self.trail = trail or AuditTrail.for_runtime(runtime)
 
     @classmethod
-    def for_runtime(cls, runtime: Runtime) -> VaultAccess:
+    def for_runtime(cls, runtime: RuntimeContext) -> VaultAccess:
         return runtime.shared("vault.access", VaultAccess, lambda: cls(runtime))
 
     # ------------------------------------------------------------------------------------------ checks

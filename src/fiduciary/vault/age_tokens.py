@@ -36,7 +36,7 @@ from fiduciary.vault.people import ADULT, require_active
 
 if TYPE_CHECKING:
     from fiduciary.config import Settings
-    from fiduciary.runtime import Runtime
+    from fiduciary.context import RuntimeContext
 
 MAX_TOKEN_LENGTH = 4096
 # The compact form of a signed token: base64url segments joined by dots (ours has two; a JWS has three), so
@@ -125,7 +125,7 @@ def load_age_verifier(settings: Settings) -> AgeTokenVerifier | None:
 RUNTIME_KEY = "vault.age_verifier"
 
 
-def verifier_for(runtime: Runtime) -> AgeTokenVerifier | None:
+def verifier_for(runtime: RuntimeContext) -> AgeTokenVerifier | None:
     """The runtime's verifier, loaded once (None when none is configured)."""
     if RUNTIME_KEY not in runtime.extras:
         runtime.extras[RUNTIME_KEY] = load_age_verifier(runtime.settings)

@@ -34,7 +34,7 @@ from fiduciary.vault.records import (
 )
 
 if TYPE_CHECKING:
-    from fiduciary.runtime import Runtime
+    from fiduciary.context import RuntimeContext
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def unapplied_erasures(
     return JournalGap(total, tuple(listed))
 
 
-def restore_replay(runtime: Runtime, *, batch_size: int = 1000, actor: str = "cli") -> ReplayReport:
+def restore_replay(runtime: RuntimeContext, *, batch_size: int = 1000, actor: str = "cli") -> ReplayReport:
     """Re-apply every journaled erasure to a (restored) database; safe to run any number of times.
 
     The whole journal is verified before anything changes: a damaged journal raises `JournalDamaged`.
@@ -188,7 +188,7 @@ def restore_replay(runtime: Runtime, *, batch_size: int = 1000, actor: str = "cl
 class _Replayer:
     """Applies batches of journal entries, one main-database transaction each, and counts what it did."""
 
-    def __init__(self, runtime: Runtime, keys: VaultKeys, actor: str) -> None:
+    def __init__(self, runtime: RuntimeContext, keys: VaultKeys, actor: str) -> None:
         self.runtime = runtime
         self.keys = keys
         self.actor = actor

@@ -60,7 +60,7 @@ from fiduciary.vault.records import (
 )
 
 if TYPE_CHECKING:
-    from fiduciary.runtime import Runtime
+    from fiduciary.context import RuntimeContext
     from fiduciary.vault.erasure import ErasureReceipt
 
 # Hot-path statements, built once (Core, so no ORM compile step per call).
@@ -105,7 +105,7 @@ class StoredRecord:
 class VaultService:
     """Encrypted personal fields for one runtime. Cheap to construct: the keys are checked once per process."""
 
-    def __init__(self, runtime: Runtime, *, validator: FieldValidator | None = None) -> None:
+    def __init__(self, runtime: RuntimeContext, *, validator: FieldValidator | None = None) -> None:
         self.runtime = runtime
         self.keys = check_vault_keys(runtime)
         self._validator = validator

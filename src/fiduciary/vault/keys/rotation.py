@@ -16,7 +16,7 @@ from fiduciary.vault.keys.startup import VaultKeys, check_vault_keys
 from fiduciary.vault.records import LEGAL_HOLD_RECORDS, PERSON_KEYS, LegalHoldRecord, PersonKey, VaultMeta
 
 if TYPE_CHECKING:
-    from fiduciary.runtime import Runtime
+    from fiduciary.context import RuntimeContext
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class RotationReport:
 
 
 def rotate_keks(
-    runtime: Runtime, *, batch_size: int = 1000, progress: Callable[[int], None] | None = None
+    runtime: RuntimeContext, *, batch_size: int = 1000, progress: Callable[[int], None] | None = None
 ) -> RotationReport:
     """Re-wrap every live data key and legal-hold record key under the current KEK, online.
 
@@ -55,7 +55,7 @@ def rotate_keks(
 
 
 def _rewrap_data_keys(
-    runtime: Runtime, keys: VaultKeys, batch_size: int, progress: Callable[[int], None] | None
+    runtime: RuntimeContext, keys: VaultKeys, batch_size: int, progress: Callable[[int], None] | None
 ) -> int:
     """Re-wrap the people's data keys (in the key store) not yet under the current KEK; how many were."""
     ring = keys.keyring
@@ -99,7 +99,7 @@ def _rewrap_data_keys(
 
 
 def _rewrap_record_keys(
-    runtime: Runtime, keys: VaultKeys, batch_size: int, progress: Callable[[int], None] | None
+    runtime: RuntimeContext, keys: VaultKeys, batch_size: int, progress: Callable[[int], None] | None
 ) -> int:
     """Re-wrap the legal-hold record keys (in the main database) not yet under the current KEK; how many were."""
     ring = keys.keyring

@@ -23,7 +23,7 @@ from fiduciary.vault.keys.store import DataKeyCache, KeyStore, install_secure_de
 from fiduciary.vault.records import LegalHoldRecord, PersonalField, PersonKey, VaultMeta, create_key_store_tables
 
 if TYPE_CHECKING:
-    from fiduciary.runtime import Runtime
+    from fiduciary.context import RuntimeContext
 
 VAULT_EXTRA = "vault.keys"
 
@@ -76,7 +76,7 @@ def _check_keks_in_use(ks: Session, main: Session, keyring: KeyRing) -> None:
         )
 
 
-def _verify_at_start(runtime: Runtime, store: KeyStore) -> tuple[KeyRing, IndexKeys, bool]:
+def _verify_at_start(runtime: RuntimeContext, store: KeyStore) -> tuple[KeyRing, IndexKeys, bool]:
     """(keyring, index keys, initialised). An empty vault is initialised lazily by its first write."""
     settings = runtime.settings
     with runtime.sessions() as main, store.use(main, write=True) as ks:
@@ -119,7 +119,7 @@ def _verify_at_start(runtime: Runtime, store: KeyStore) -> tuple[KeyRing, IndexK
         return keyring, index, True
 
 
-def check_vault_keys(runtime: Runtime) -> VaultKeys:
+def check_vault_keys(runtime: RuntimeContext) -> VaultKeys:
     """Prove the vault's keys at start, or raise `VaultKeyError` with an actionable message.
 
     Call from `Runtime.start` after migrations. Idempotent per runtime (the result is kept in
@@ -156,7 +156,7 @@ def check_vault_keys(runtime: Runtime) -> VaultKeys:
     return keys
 
 
-def close_vault_keys(runtime: Runtime) -> None:
+def close_vault_keys(runtime: RuntimeContext) -> None:
     """Release the key store's own engine (call from `Runtime.close`); harmless when never started."""
     keys = runtime.extras.pop(VAULT_EXTRA, None)
     if isinstance(keys, VaultKeys):
