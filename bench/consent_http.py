@@ -21,8 +21,8 @@ from _support import Engine, database, engines, run_clients, server
 
 from fiduciary.auth.service import create_api_key
 from fiduciary.config import Settings
+from fiduciary.people.service import create_person
 from fiduciary.runtime import Runtime
-from fiduciary.vault.people import create_person
 
 PURPOSES = ("marketing.email", "marketing.sms", "analytics", "personalised_ads")
 

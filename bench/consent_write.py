@@ -49,8 +49,8 @@ from fiduciary.auth.service import create_api_key
 from fiduciary.config import Settings
 from fiduciary.consent.evidence import Evidence
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService
+from fiduciary.people.service import create_person, new_visitor_id
 from fiduciary.runtime import Runtime, tune_process
-from fiduciary.vault.people import create_person, new_visitor_id
 from fiduciary.web.contract import parse_json_body
 
 BATCH = 1000

@@ -27,8 +27,8 @@ from fiduciary.auth.service import create_api_key
 from fiduciary.config import Settings
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService
 from fiduciary.decisions.service import DecisionRequest, DecisionService
+from fiduciary.people.service import create_person
 from fiduciary.runtime import Runtime
-from fiduciary.vault.people import create_person
 
 QUESTIONS = [
     ("marketing.email", ("contact.email",)),

@@ -12,8 +12,8 @@ from fiduciary.auth.service import create_api_key
 from fiduciary.consent.models import ConsentIdempotency, ConsentState, GpcOptOut, VisitorLink
 from fiduciary.consent.service import ConsentChannel, ConsentInput
 from fiduciary.ledger.models import LedgerEvent
+from fiduciary.people.service import create_person
 from fiduciary.runtime import Runtime
-from fiduciary.vault.people import create_person
 
 ALL_SCOPES = ["consent:read", "consent:write", "people:read", "people:write"]
 

@@ -10,21 +10,20 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from fiduciary.config import Settings
+from fiduciary.people.models import Person, PersonErasure
+from fiduciary.people.service import create_person
 from fiduciary.runtime import Runtime
 from fiduciary.vault.keys.startup import check_vault_keys, close_vault_keys
-from fiduciary.vault.models import Person
-from fiduciary.vault.people import create_person
 from fiduciary.vault.records import (
     LegalHoldRecord,
     PersonalField,
     PersonIdentifier,
     PersonKey,
-    VaultErasure,
     VaultMeta,
 )
 from fiduciary.vault.service import VaultService
 
-VAULT_TABLES: tuple[Any, ...] = (Person, PersonKey, PersonIdentifier, PersonalField, LegalHoldRecord, VaultErasure)
+VAULT_TABLES: tuple[Any, ...] = (Person, PersonKey, PersonIdentifier, PersonalField, LegalHoldRecord, PersonErasure)
 
 # A sign-up the demo policy accepts under the purposes account + order_fulfilment + customer_support.
 PURPOSES = ["account", "order_fulfilment", "customer_support"]

@@ -197,6 +197,13 @@ class Settings(BaseSettings):
     vault_key_cache_size: int = Field(
         default=10_000, ge=0, description="Unwrapped data keys kept in memory per process (LRU); 0 disables."
     )
+    environment: Literal["production", "development"] = Field(
+        default="production",
+        description=(
+            "development turns on start-up checks that cost time: e.g. that every table holding a person "
+            "reference has a registered exporter and eraser (the runtime refuses to start otherwise)."
+        ),
+    )
     sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = Field(
         default="FULL",
         description="SQLite only: FULL fsyncs the WAL at every commit, so an acknowledged write survives a power "

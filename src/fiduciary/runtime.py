@@ -11,18 +11,37 @@ import gc
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from fiduciary.audit import rights as audit_rights
 from fiduciary.config import Settings, get_settings
+from fiduciary.consent import rights as consent_rights
+from fiduciary.people import rights as people_rights
+from fiduciary.personal_data.coverage import describe_uncovered, person_reference_tables_in_database, uncovered_tables
+from fiduciary.personal_data.registry import Registrar, install_registry, registry_for
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.versions import PolicyInForce, bootstrap_policy
 from fiduciary.storage import create_engine_for_url, make_session_factory, upgrade_to_head
+from fiduciary.vault import rights as vault_rights
 from fiduciary.vault.keys.startup import check_vault_keys, close_vault_keys
 
 T = TypeVar("T")
+
+# Every domain that stores personal data registers its exporter and eraser from its own `rights` module;
+# this list is the one place that names them all (tests/rights/test_registry_schema.py proves it complete).
+DOMAIN_REGISTRARS: Final[tuple[Registrar, ...]] = (
+    vault_rights.register,
+    consent_rights.register,
+    audit_rights.register,
+    people_rights.register,
+)
+
+
+class UnregisteredPersonalData(RuntimeError):
+    """A table holds a person reference that no domain exports and erases (raised at start in development)."""
 
 
 @dataclass
@@ -37,6 +56,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self._policy = PolicyInForce(self.sessions)
+        install_registry(self, DOMAIN_REGISTRARS)
 
     @classmethod
     def start(
@@ -63,6 +83,8 @@ class Runtime:
                 bootstrap_policy(runtime.sessions, settings.resolved_policy_file)
             # A missing or wrong key-encryption key stops the start here, never a corrupt read later.
             check_vault_keys(runtime)
+            if settings.environment == "development":
+                runtime.check_personal_data_coverage()
         except BaseException:
             engine.dispose()
             raise
@@ -86,6 +108,14 @@ class Runtime:
     def policy(self) -> CompiledPolicy:
         """The compiled policy in force now (raises `NoPolicyInForce` when none is)."""
         return self._policy.get()
+
+    def check_personal_data_coverage(self) -> None:
+        """Refuse a database with a table that holds a person reference no registered domain exports and
+        erases: access and erasure requests (DPDP s.11, s.12(3); GDPR Art 15, 17) would silently miss it."""
+        covered = registry_for(self).covered_tables()
+        missing = uncovered_tables(person_reference_tables_in_database(self.engine), covered)
+        if missing:
+            raise UnregisteredPersonalData(describe_uncovered(missing))
 
     def close(self) -> None:
         close_vault_keys(self)

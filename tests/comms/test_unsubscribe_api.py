@@ -20,8 +20,8 @@ from fiduciary.config import Settings
 from fiduciary.consent.models import ConsentState
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService
 from fiduciary.ledger.models import LedgerEvent
+from fiduciary.people.service import close_person, create_person, new_person_id
 from fiduciary.runtime import Runtime
-from fiduciary.vault.people import close_person, create_person, new_person_id
 from fiduciary.web.app import create_app
 from fiduciary.web.routes.unsubscribe import secret_key
 

@@ -10,8 +10,8 @@ from consent_support import adult, api_headers, child, item, ledger_length, snap
 from fiduciary.consent.linking import link_visitor
 from fiduciary.consent.service import ConsentChannel, ConsentService, state_for
 from fiduciary.errors import Conflict, NotFound, ValidationFailed
+from fiduciary.people.service import close_person, new_visitor_id
 from fiduciary.runtime import Runtime
-from fiduciary.vault.people import close_person, new_visitor_id
 
 
 def test_link_copies_where_visitor_is_newer(session: Session, runtime: Runtime) -> None:

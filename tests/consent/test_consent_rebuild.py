@@ -15,8 +15,8 @@ from fiduciary.consent.linking import link_visitor
 from fiduciary.consent.models import ConsentState, GpcOptOut
 from fiduciary.consent.projection import rebuild_state
 from fiduciary.consent.service import ConsentChannel, ConsentService
+from fiduciary.people.service import new_visitor_id
 from fiduciary.runtime import Runtime
-from fiduciary.vault.people import new_visitor_id
 
 runner = CliRunner()
 

@@ -25,9 +25,9 @@ from fiduciary.consent.linking import link_visitor
 from fiduciary.consent.models import ConsentState, GpcOptOut, VisitorLink
 from fiduciary.consent.projection import Replay, rebuild_state
 from fiduciary.consent.service import ConsentChannel, ConsentService
-from fiduciary.rights.registry import registry_for
+from fiduciary.people.service import new_visitor_id
+from fiduciary.personal_data.registry import registry_for
 from fiduciary.runtime import Runtime
-from fiduciary.vault.people import new_visitor_id
 from fiduciary.vault.service import VaultService
 
 runner = CliRunner()

@@ -36,11 +36,11 @@ from fiduciary.consent.receipts import (
 )
 from fiduciary.consent.service import ConsentChannel, ConsentService
 from fiduciary.ledger.signing import Signer
+from fiduciary.people.service import new_visitor_id
 from fiduciary.policy.canonical import content_hash
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.loader import load_policy
 from fiduciary.runtime import Runtime
-from fiduciary.vault.people import new_visitor_id
 
 runner = CliRunner()
 SIGNER = Signer.generate()

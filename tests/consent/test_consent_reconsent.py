@@ -10,10 +10,10 @@ from fiduciary.config import DEMO_POLICY_PATH
 from fiduciary.consent.models import ReconsentNotice
 from fiduciary.consent.reconsent import handle_published, reconsent_floors
 from fiduciary.consent.service import ConsentChannel, ConsentService
+from fiduciary.people.service import close_person, new_visitor_id
 from fiduciary.policy import versions
 from fiduciary.policy.loader import load_policy_text
 from fiduciary.runtime import Runtime
-from fiduciary.vault.people import close_person, new_visitor_id
 
 DEMO = DEMO_POLICY_PATH.read_text(encoding="utf-8")
 EMAIL_PURPOSE = """    legal_ground: consent

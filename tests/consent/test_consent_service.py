@@ -13,8 +13,8 @@ from consent_support import adult, child, item, ledger_length, new_person, snaps
 from fiduciary.consent.evidence import Evidence
 from fiduciary.consent.service import ConsentChannel, ConsentService, state_for
 from fiduciary.errors import Conflict, NotFound, ValidationFailed
+from fiduciary.people.service import add_years, close_person, new_visitor_id, today_utc
 from fiduciary.runtime import Runtime
-from fiduciary.vault.people import add_years, close_person, new_visitor_id, today_utc
 
 VIS = "vis_" + "a" * 26
 
@@ -280,7 +280,7 @@ def test_coming_of_age_follows_the_policys_calendar_not_utc(
 
 
 def test_date_of_birth_not_stored(session: Session, runtime: Runtime) -> None:
-    from fiduciary.vault.models import Person
+    from fiduciary.people.models import Person
 
     dob = date(2012, 2, 29)
     person_id = new_person(session, runtime, date_of_birth=dob)

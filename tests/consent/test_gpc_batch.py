@@ -17,8 +17,8 @@ from consent_support import adult, api_headers, snapshot
 from fiduciary.consent.projection import GPC_SIGNAL
 from fiduciary.consent.service import state_for
 from fiduciary.ledger.models import LedgerEvent
+from fiduciary.people.service import new_visitor_id
 from fiduciary.runtime import Runtime
-from fiduciary.vault.people import new_visitor_id
 
 BATCH = "/v1/consents/batch"
 STORE = "https://saffronlane.example"

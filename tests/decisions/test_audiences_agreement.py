@@ -25,13 +25,13 @@ from fiduciary.consent.restrictions import add_restriction
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService
 from fiduciary.decisions.audiences import eligible_people
 from fiduciary.decisions.service import DecisionContext, DecisionService
+from fiduciary.people.models import Person
+from fiduciary.people.service import close_person, create_person, declare_age, new_person_id
 from fiduciary.policy import versions
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.diff import materially_changed_purposes
 from fiduciary.policy.schema import PolicyDocument, UnknownAge
 from fiduciary.runtime import Runtime
-from fiduciary.vault.models import Person
-from fiduciary.vault.people import close_person, create_person, declare_age, new_person_id
 
 NON_CONSENT_OBJECTABLE = ["account", "order_fulfilment", "customer_support"]
 

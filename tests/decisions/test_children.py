@@ -24,11 +24,11 @@ from fiduciary.decisions.audiences import eligible_people
 from fiduciary.decisions.engine import ConsentFact, Reason, SubjectFacts, decide
 from fiduciary.decisions.service import DecisionService
 from fiduciary.errors import Conflict
+from fiduciary.people.models import Person
+from fiduciary.people.service import add_years, create_person, redeclare_age
+from fiduciary.personal_data.registry import registry_for
 from fiduciary.policy.schema import UnknownAge
-from fiduciary.rights.registry import registry_for
 from fiduciary.runtime import Runtime
-from fiduciary.vault.models import Person
-from fiduciary.vault.people import add_years, create_person, redeclare_age
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policies"
 ACTOR = "job:children-test"

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from fiduciary.auth.service import create_api_key
 from fiduciary.consent.restrictions import add_restriction
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService
+from fiduciary.people.service import close_person, create_person, new_person_id, new_visitor_id
 from fiduciary.runtime import Runtime
-from fiduciary.vault.people import close_person, create_person, new_person_id, new_visitor_id
 
 
 def key(session: Session, scopes: list[str]) -> tuple[str, dict[str, str]]:

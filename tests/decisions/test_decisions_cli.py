@@ -14,8 +14,8 @@ from cli_support import init_data_folder
 from fiduciary.cli.decisions import app
 from fiduciary.config import get_settings
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService
+from fiduciary.people.service import create_person, new_person_id
 from fiduciary.runtime import Runtime
-from fiduciary.vault.people import create_person, new_person_id
 
 
 @pytest.fixture

@@ -25,10 +25,10 @@ from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentServi
 from fiduciary.decisions.flows import audience_audited, decide_audited, decide_many_audited
 from fiduciary.decisions.service import DecisionRequest
 from fiduciary.errors import NotFound
+from fiduciary.people.models import Person
+from fiduciary.people.service import create_person, new_person_id
 from fiduciary.runtime import Runtime
 from fiduciary.storage import session_scope
-from fiduciary.vault.models import Person
-from fiduciary.vault.people import create_person, new_person_id
 
 ENTRY_POINTS = ["cli", "http", "process"]
 PROCESS_CALLER = "svc:embedded"

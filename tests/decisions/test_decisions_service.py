@@ -17,9 +17,9 @@ from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentServi
 from fiduciary.decisions.engine import Reason
 from fiduciary.decisions.service import DecisionRequest, DecisionService
 from fiduciary.errors import NotFound, ValidationFailed
+from fiduciary.people.models import Person
+from fiduciary.people.service import close_person, create_person, new_person_id, new_visitor_id
 from fiduciary.runtime import Runtime
-from fiduciary.vault.models import Person
-from fiduciary.vault.people import close_person, create_person, new_person_id, new_visitor_id
 
 ACTOR = "key_test"
 

@@ -217,8 +217,8 @@ def test_publish_applies_reconsent_in_the_same_step(cli_db: str, changed_file: P
     from fiduciary.config import Settings
     from fiduciary.consent.models import ReconsentFloor, ReconsentNotice
     from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService
+    from fiduciary.people.service import create_person
     from fiduciary.runtime import Runtime
-    from fiduciary.vault.people import create_person
 
     assert run("publish", str(DEMO_POLICY_PATH)).exit_code == 0
     runtime = Runtime.start(Settings(database_url=cli_db, data_dir=get_settings().data_dir), migrate=False)

@@ -23,14 +23,13 @@ from fiduciary.consent.models import (
 from fiduciary.consent.restrictions import add_restriction
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService
 from fiduciary.ledger.models import LedgerEvent
-from fiduciary.rights import registry as registry_module
-from fiduciary.rights.registry import EraseReport, RightsRegistry, registry_for
-from fiduciary.runtime import Runtime
+from fiduciary.people.models import Person, PersonErasure
+from fiduciary.people.service import create_person, new_visitor_id
+from fiduciary.personal_data import registry as registry_module
+from fiduciary.personal_data.registry import EraseReport, PersonalDataRegistry, registry_for
+from fiduciary.runtime import DOMAIN_REGISTRARS, Runtime
 from fiduciary.storage.base import utcnow
 from fiduciary.vault.keys.data_keys import PersonErased
-from fiduciary.vault.models import Person
-from fiduciary.vault.people import create_person, new_visitor_id
-from fiduciary.vault.records import VaultErasure
 from fiduciary.vault.service import VaultService
 
 EMAIL = "asha.verma@example.in"
@@ -167,7 +166,7 @@ def test_erase_runs_every_eraser_and_keeps_what_the_law_keeps(
     assert count(session, AuditEventIndex, AuditEventIndex.person_id == pid) == 1
     row = session.get(Person, pid)
     assert row is not None and row.status == "closed" and row.adult_on is None and row.age_status == "unknown"
-    erasure = session.get(VaultErasure, pid)
+    erasure = session.get(PersonErasure, pid)
     assert erasure is not None and erasure.reason == "erasure_request"
 
     again = registry_for(runtime).erase_person(session, pid, reason="erasure_request")
@@ -181,12 +180,12 @@ def test_erase_runs_every_eraser_and_keeps_what_the_law_keeps(
 def test_the_reason_reaches_the_erasure_journal(session: Session, runtime: Runtime, person: dict[str, Any]) -> None:
     registry_for(runtime).erase_person(session, person["id"], reason="retention.inactivity")
     session.commit()
-    erasure = session.get(VaultErasure, person["id"])
+    erasure = session.get(PersonErasure, person["id"])
     assert erasure is not None and erasure.reason == "retention.inactivity"
 
 
 def test_a_failing_eraser_rolls_every_eraser_back(session: Session, runtime: Runtime, person: dict[str, Any]) -> None:
-    registry = RightsRegistry()
+    registry = PersonalDataRegistry()
     registry.register(
         "restrictions_first",
         lambda s, p: {},
@@ -209,7 +208,7 @@ def test_a_failing_eraser_rolls_every_eraser_back(session: Session, runtime: Run
 
 
 def test_registrations_are_checked() -> None:
-    registry = RightsRegistry()
+    registry = PersonalDataRegistry()
 
     def export(_s: Session, _p: str) -> dict[str, Any]:
         return {}
@@ -237,15 +236,14 @@ def test_a_new_domain_registers_for_every_runtime(runtime: Runtime) -> None:
     def erase(_s: Session, _p: str) -> EraseReport:
         return EraseReport("loyalty", deleted=1)
 
-    runtime.extras.pop(registry_module.RUNTIME_EXTRA, None)
     registry_module.register("loyalty", export, erase, ["loyalty_points"])
     try:
         with pytest.raises(ValueError):
             registry_module.register("loyalty", export, erase, ["loyalty_points"])
-        registry = registry_for(runtime)
+        registry = registry_module.install_registry(runtime, DOMAIN_REGISTRARS)
         assert registry.covered_tables()["loyalty_points"] == "loyalty"
         assert registry_for(runtime) is registry
     finally:
         registry_module.unregister("loyalty")
-        runtime.extras.pop(registry_module.RUNTIME_EXTRA, None)
+        registry_module.install_registry(runtime, DOMAIN_REGISTRARS)
     assert "loyalty_points" not in registry_for(runtime).covered_tables()

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from fiduciary.rights.registry import (
+from fiduciary.personal_data.coverage import (
     PERSON_COLUMN_NAMES,
     PSEUDONYMOUS_ONLY,
-    RightsRegistry,
     describe_uncovered,
     person_reference_tables,
     person_reference_tables_in_database,
-    registry_for,
     uncovered_tables,
 )
+from fiduciary.personal_data.registry import PersonalDataRegistry, registry_for
 from fiduciary.runtime import Runtime
 from fiduciary.storage.models import metadata
 
@@ -92,7 +91,7 @@ def test_the_live_walk_fails_naming_a_table_added_by_hand(runtime: Runtime) -> N
 
 
 def test_a_registration_covers_its_tables_and_the_allowlist_is_not_a_loophole() -> None:
-    registry = RightsRegistry()
+    registry = PersonalDataRegistry()
     referencing = {"wallets": ["column person_id"], "ledger_events": ["column subject_id"]}
     assert uncovered_tables(referencing, registry.covered_tables()) == {"wallets": ["column person_id"]}
     registry.register("wallets", lambda s, p: {}, lambda s, p: None, ["wallets"])  # type: ignore[arg-type,return-value]

@@ -29,8 +29,9 @@ from fiduciary.consent.service import ConsentService
 from fiduciary.housekeeping import BackgroundHousekeeping, exclusive, run_housekeeping
 from fiduciary.ledger.models import LedgerEvent
 from fiduciary.ledger.service import checkpoint_covering
+from fiduciary.people.models import PersonErasure
 from fiduciary.runtime import Runtime
-from fiduciary.vault.records import LegalHoldRecord, PersonalField, VaultErasure
+from fiduciary.vault.records import LegalHoldRecord, PersonalField
 from fiduciary.vault.service import VaultService
 from fiduciary.web.app import create_app
 
@@ -144,7 +145,7 @@ def test_vault_purge_deletes_erased_ciphertext_and_expired_holds(session: Sessio
     assert counts["sqlite_wal_truncated"] == int(runtime.engine.dialect.name == "sqlite")
     session.expire_all()
     assert rows(erased) == 0 and rows(kept) > 0
-    erasure = session.get(VaultErasure, erased)
+    erasure = session.get(PersonErasure, erased)
     assert erasure is not None and erasure.purged_at is not None
     hold = session.get(LegalHoldRecord, record_id)
     assert hold is not None and hold.purged_at is not None and hold.ciphertext is None

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from fiduciary.auth.service import create_api_key
+from fiduciary.people.service import new_person_id
 from fiduciary.sdk import DecisionResult, FiduciaryAPIError, FiduciaryClient
 from fiduciary.sdk.client import DecisionQuery
-from fiduciary.vault.people import new_person_id
 
 SCOPES = ["consent:read", "consent:write", "decisions", "people:read", "people:write"]
 

@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from fiduciary.people.models import Person
+from fiduciary.people.service import create_person, new_person_id
 from fiduciary.runtime import Runtime
 from fiduciary.storage.ids import IDS, bind_ids, dialect_of, ids_in, per_dialect
-from fiduciary.vault.models import Person
-from fiduciary.vault.people import create_person, new_person_id
 
 PROBE = sa.Table("ids_probe", sa.MetaData(), sa.Column("id", sa.String(40), primary_key=True))
 # Ids a JSON array or an array literal could get wrong: quotes, backslashes, commas, braces, non-ASCII.

@@ -34,11 +34,11 @@ from fiduciary.consent.models import ConsentState, VisitorLink
 from fiduciary.consent.projection import rebuild_state
 from fiduciary.consent.restrictions import add_restriction
 from fiduciary.consent.service import ConsentChannel, ConsentService
-from fiduciary.rights.registry import registry_for
+from fiduciary.people.models import Person
+from fiduciary.people.service import new_visitor_id
+from fiduciary.personal_data.registry import registry_for
 from fiduciary.runtime import Runtime
 from fiduciary.storage.base import Base
-from fiduciary.vault.models import Person
-from fiduciary.vault.people import new_visitor_id
 from fiduciary.vault.restore import restore_replay
 from fiduciary.vault.service import VaultService
 from fiduciary.web.app import create_app

@@ -15,11 +15,11 @@ from fiduciary.config import Settings
 from fiduciary.consent.restrictions import add_restriction
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService
 from fiduciary.errors import Conflict, FiduciaryError, Forbidden, NotFound, ValidationFailed
+from fiduciary.people.service import close_person, create_person
 from fiduciary.runtime import Runtime
 from fiduciary.vault.access import VaultAccess
 from fiduciary.vault.keys.data_keys import PersonErased
 from fiduciary.vault.masking import mask_value
-from fiduciary.vault.people import close_person, create_person
 from fiduciary.vault.service import VaultService
 
 ACTOR = "keyAAAAAAAAA"

@@ -22,6 +22,7 @@ from cli_support import init_data_folder
 from fiduciary.cli.main import app
 from fiduciary.config import Settings, get_settings
 from fiduciary.errors import Conflict, NotFound, ValidationFailed
+from fiduciary.people.models import Person, PersonErasure
 from fiduciary.runtime import Runtime
 from fiduciary.vault.crypto import CorruptCiphertext, FieldCipher, canary_ad
 from fiduciary.vault.erasure import (
@@ -34,8 +35,7 @@ from fiduciary.vault.erasure import (
 from fiduciary.vault.keys.data_keys import PersonErased
 from fiduciary.vault.keys.kek import load_keyring
 from fiduciary.vault.keys.startup import close_vault_keys
-from fiduciary.vault.models import Person
-from fiduciary.vault.records import PersonalField, PersonIdentifier, PersonKey, VaultErasure, VaultMeta
+from fiduciary.vault.records import PersonalField, PersonIdentifier, PersonKey, VaultMeta
 from fiduciary.vault.restore import restore_replay
 from fiduciary.vault.service import VaultService
 from vault_support import IDENTIFIERS, new_person, signed_up, snapshot, vault_runtime
@@ -104,7 +104,7 @@ def test_erasure_destroys_the_key_and_indexes_and_keeps_legal_holds(
     session.commit()
     assert again.already_erased and again.journal_seq is None and again.erased_at == receipt.erased_at
     assert vault.keys.journal.verify().entries == 1
-    erasure = session.get(VaultErasure, person_id)
+    erasure = session.get(PersonErasure, person_id)
     assert erasure is not None and erasure.reason == "rights_request" and erasure.journal_seq == 1
 
 
@@ -159,7 +159,7 @@ def test_purge_deletes_ciphertext_in_bounded_batches(session: Session, runtime: 
     assert reports == [(10, 0), (10, 0), (9, 1), (0, 0)]
     assert session.scalar(sa.select(sa.func.count()).where(PersonalField.person_id == person_id)) == 0
     assert session.scalar(sa.select(sa.func.count()).where(PersonalField.person_id == keep)) == 4
-    purged = session.get(VaultErasure, person_id)
+    purged = session.get(PersonErasure, person_id)
     assert purged is not None and purged.purged_at is not None
 
 
@@ -171,8 +171,8 @@ def _journal(tmp_path: Path, key: bytes = b"k" * 32) -> ErasureJournal:
 
 
 def _fill(journal: ErasureJournal, n: int) -> list[str]:
+    from fiduciary.people.service import new_person_id
     from fiduciary.storage import utcnow
-    from fiduciary.vault.people import new_person_id
 
     ids = [new_person_id() for _ in range(n)]
     for person_id in ids:
@@ -491,13 +491,13 @@ def test_erasure_on_both_engines_survives_a_replay(session: Session, runtime: Ru
     session.execute(
         sa.update(PersonKey).where(PersonKey.person_id == person_id).values(wrapped_key=b"restored", kek_id="kek_x")
     )
-    session.execute(sa.delete(VaultErasure))
+    session.execute(sa.delete(PersonErasure))
     session.commit()
     report = restore_replay(runtime)
     assert (report.re_erased, report.already_erased, report.tombstoned) == (1, 0, 0)
     session.expire_all()
     row = session.get(PersonKey, person_id)
     assert row is not None and row.wrapped_key is None
-    assert session.get(VaultErasure, person_id) is not None
+    assert session.get(PersonErasure, person_id) is not None
     second = restore_replay(runtime)
     assert (second.re_erased, second.already_erased) == (0, 1)

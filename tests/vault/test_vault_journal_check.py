@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from fiduciary.cli.main import app
 from fiduciary.config import Settings, get_settings
-from fiduciary.rights.registry import registry_for
+from fiduciary.personal_data.registry import registry_for
 from fiduciary.runtime import Runtime
 from fiduciary.vault.restore import unapplied_erasures
 from restore_support import Backup

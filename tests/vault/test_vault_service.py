@@ -12,13 +12,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from fiduciary.errors import Conflict, NotFound, ValidationFailed
+from fiduciary.people.service import close_person
 from fiduciary.runtime import Runtime
 from fiduciary.vault import identifiers as identifiers_module
 from fiduciary.vault.crypto import CorruptCiphertext
 from fiduciary.vault.fields import MAX_VALUE_BYTES
 from fiduciary.vault.keys.startup import close_vault_keys
 from fiduciary.vault.legal_holds import RecordPurged
-from fiduciary.vault.people import close_person
 from fiduciary.vault.records import LegalHoldRecord, PersonalField, PersonIdentifier, PersonKey
 from fiduciary.vault.service import NewPerson, VaultService
 from vault_support import IDENTIFIERS, PURPOSES, SIGNUP, new_person, signed_up, snapshot
@@ -483,7 +483,7 @@ def test_bulk_insert_stores_exactly_what_a_core_insert_stores(session: Session, 
     """The executemany fast path must convert timestamps and bytes as SQLAlchemy's own insert does."""
     from datetime import UTC, datetime
 
-    from fiduciary.vault.models import Person
+    from fiduciary.people.models import Person
     from fiduciary.vault.records import PERSONAL_FIELDS, bulk_insert
 
     moment = datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
@@ -537,7 +537,7 @@ def test_bulk_insert_of_tuples_in_any_column_order_stores_what_a_core_insert_sto
     a column left to its default falls back to Core's insert, which fills the default in."""
     from datetime import UTC, datetime
 
-    from fiduciary.vault.models import Person
+    from fiduciary.people.models import Person
     from fiduciary.vault.records import PERSONAL_FIELDS, bulk_insert
 
     moment = datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)

@@ -21,9 +21,9 @@ from fiduciary.auth.service import KEY_ID_PATTERN, create_api_key
 from fiduciary.comms.unsubscribe import TOKEN_PATTERN
 from fiduciary.decisions.ids import PERSON_ID_PATTERN, SUBJECT_ID_PATTERN, VISITOR_ID_PATTERN
 from fiduciary.ledger.models import LedgerEvent
+from fiduciary.people.models import Person
 from fiduciary.policy.schema import ID_PATTERN
 from fiduciary.vault.age_tokens import AGE_TOKEN_PATTERN
-from fiduciary.vault.models import Person
 from fiduciary.web.app import create_app
 from fiduciary.web.contract import ContractRoute, parse_json_body
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from consent_support import api_headers
 from fiduciary.consent.models import ProcessingRestriction
 from fiduciary.consent.restrictions import active_restrictions
-from fiduciary.vault.models import Person
-from fiduciary.vault.people import today_utc
+from fiduciary.people.models import Person
+from fiduciary.people.service import today_utc
 
 
 @pytest.fixture

@@ -301,6 +301,14 @@ def pending_audit(exc: BaseException) -> list[AuditEvent]:
     return list(events) if isinstance(events, list) else []
 
 
+def take_pending_audit(exc: BaseException) -> list[AuditEvent]:
+    """The refusal's events, detached from it: whoever records them takes them, so nobody records them twice."""
+    events = pending_audit(exc)
+    if events:
+        setattr(exc, _PENDING, [])
+    return events
+
+
 @contextmanager
 def refusals_audited(session: Session, trail: AuditTrail) -> Iterator[None]:
     """Run a call; if it is refused with audit events attached, roll its transaction back, then record and
@@ -312,7 +320,7 @@ def refusals_audited(session: Session, trail: AuditTrail) -> Iterator[None]:
     try:
         yield
     except FiduciaryError as exc:
-        events = pending_audit(exc)
+        events = take_pending_audit(exc)
         if events:
             session.rollback()
             trail.record_many(session, events)

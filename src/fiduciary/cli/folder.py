@@ -86,9 +86,9 @@ def status_command() -> None:
     from fiduciary.auth.models import ApiKey
     from fiduciary.datafolder import describe
     from fiduciary.ledger.models import LedgerHead
+    from fiduciary.people.models import Person
     from fiduciary.policy import versions
     from fiduciary.runtime import Runtime
-    from fiduciary.vault.models import Person
 
     settings = load_settings()
     require_data_folder(settings)

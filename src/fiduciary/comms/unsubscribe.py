@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session
 from fiduciary.consent.evidence import Evidence
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService, state_for
 from fiduciary.errors import FiduciaryError
+from fiduciary.people.models import Person
 from fiduciary.policy.compiled import CompiledPolicy
-from fiduciary.vault.models import Person
 
 TOKEN_VERSION = 1
 TAG_BYTES = 16

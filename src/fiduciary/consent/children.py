@@ -24,9 +24,9 @@ from datetime import date
 from typing import Protocol
 
 from fiduciary.errors import Conflict, FieldProblem
+from fiduciary.people.service import ACTIVE, UNKNOWN, add_years, is_adult, is_child
 from fiduciary.policy.compiled import CompiledPolicy, CompiledPurpose
 from fiduciary.policy.schema import UnknownAge
-from fiduciary.vault.people import ACTIVE, UNKNOWN, add_years, is_adult, is_child
 
 GUARDIAN_CHANNEL = "guardian"
 

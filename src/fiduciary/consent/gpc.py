@@ -37,7 +37,7 @@ from fiduciary.consent.service import (
     people_facts,
     state_for,
 )
-from fiduciary.vault.people import ACTIVE, SUBJECT_ID_RE
+from fiduciary.people.service import ACTIVE, SUBJECT_ID_RE
 
 GPC_JSON_LAST_UPDATE = "2026-11-23"  # change when the handling of GPC changes (GPC spec §4.1)
 

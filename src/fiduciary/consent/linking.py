@@ -23,8 +23,8 @@ from fiduciary.consent.children import child_by_age
 from fiduciary.consent.models import VisitorLink
 from fiduciary.consent.service import ConsentService, state_for
 from fiduciary.errors import Conflict, FieldProblem, ValidationFailed
-from fiduciary.vault.guardianship import lawful_guardian
-from fiduciary.vault.people import VISITOR_ID_RE, get_person, require_active
+from fiduciary.people.guardianship import lawful_guardian
+from fiduciary.people.service import VISITOR_ID_RE, get_person, require_active
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ class PayloadWriter:
     """Builds the payloads of one batch of consent events under one policy version.
 
     Subject, guardian and person ids are encoded as they are: validation admits only `per_`/`vis_` ids of
-    base32 characters (`fiduciary.vault.people.SUBJECT_ID_RE`), which JSON never escapes and the ledger's
+    base32 characters (`fiduciary.people.service.SUBJECT_ID_RE`), which JSON never escapes and the ledger's
     guard always accepts. Every other free value goes through the ledger's own check (`_Checked`).
     """
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from fiduciary.consent.models import ConsentState, GpcOptOut, VisitorLink
 from fiduciary.ledger.models import LedgerEvent
+from fiduciary.people.models import PersonErasure
 
 STREAM = "consent"
 STATUS_BY_EVENT = {"consent.granted": "granted", "consent.withdrawn": "withdrawn", "consent.denied": "denied"}
@@ -269,14 +270,12 @@ def ledger_events(session: Session, batch: int = 5000) -> Iterator[tuple[int, st
 
 
 def erasures(session: Session) -> list[tuple[datetime, str]]:
-    """(erased_at, person id) of every recorded erasure, oldest first (`vault_erasures`: one row a person)."""
-    from fiduciary.vault.records import VaultErasure  # here: the rebuild is the only reader in this module
-
+    """(erased_at, person id) of every recorded erasure, oldest first (`PersonErasure`: one row a person)."""
     return [
         (erased_at, person_id)
         for person_id, erased_at in session.execute(
-            select(VaultErasure.person_id, VaultErasure.erased_at).order_by(
-                VaultErasure.erased_at, VaultErasure.person_id
+            select(PersonErasure.person_id, PersonErasure.erased_at).order_by(
+                PersonErasure.erased_at, PersonErasure.person_id
             )
         )
     ]

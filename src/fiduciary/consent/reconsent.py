@@ -19,10 +19,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from fiduciary.consent.models import ConsentState, ReconsentFloor, ReconsentNotice
+from fiduciary.people.models import Person
 from fiduciary.policy.diff import materially_changed_purposes
 from fiduciary.policy.schema import LegalGround, PolicyDocument
 from fiduciary.storage.base import utcnow
-from fiduciary.vault.models import Person
 
 if TYPE_CHECKING:
     from fiduciary.policy.versions import PublishedPolicy

@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session
 
 from fiduciary.consent.models import ProcessingRestriction
 from fiduciary.errors import Conflict, FieldProblem, NotFound, ValidationFailed
+from fiduciary.people.service import get_person, require_active
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.schema import LegalGround
 from fiduciary.storage.base import utcnow
 from fiduciary.storage.ids import IDS, bind_ids, dialect_of, ids_in, per_dialect
-from fiduciary.vault.people import get_person, require_active
 
 RestrictionKind = Literal["objection", "restriction"]
 KINDS = ("objection", "restriction")

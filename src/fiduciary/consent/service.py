@@ -48,12 +48,12 @@ from fiduciary.errors import Conflict, FiduciaryError, FieldProblem, NotFound, V
 from fiduciary.ledger.service import Ledger, checkpoint_covering
 from fiduciary.ledger.service import entries as ledger_entries
 from fiduciary.ledger.signing import Signer, load_signer
+from fiduciary.people.models import Person
+from fiduciary.people.service import ACTIVE, SUBJECT_ID_RE
 from fiduciary.policy import versions as policy_versions
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.storage.base import utcnow
 from fiduciary.storage.ids import IDS, bind_ids, dialect_of, ids_in, per_dialect
-from fiduciary.vault.models import Person
-from fiduciary.vault.people import ACTIVE, SUBJECT_ID_RE
 
 __all__ = [
     "ConsentAction",

@@ -27,10 +27,10 @@ from sqlalchemy.orm import Session
 from fiduciary.consent.models import ConsentState, ProcessingRestriction, ReconsentFloor
 from fiduciary.decisions.ids import PERSON_ID_RE
 from fiduciary.errors import FieldProblem, ValidationFailed
+from fiduciary.people.models import Person
+from fiduciary.people.service import add_years
 from fiduciary.policy.compiled import CompiledPolicy, CompiledPurpose
 from fiduciary.policy.schema import LegalGround, UnknownAge
-from fiduciary.vault.models import Person
-from fiduciary.vault.people import add_years
 
 MAX_SUBJECT_IDS = 1_000_000
 

@@ -43,9 +43,9 @@ from datetime import date
 from enum import StrEnum
 from typing import NamedTuple
 
+from fiduciary.people.service import add_years
 from fiduciary.policy.compiled import CompiledPolicy, CompiledPurpose
 from fiduciary.policy.schema import LegalGround, UnknownAge
-from fiduciary.vault.people import add_years
 
 
 class Reason(StrEnum):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
-from fiduciary.vault.people import PERSON_ID_RE as _PERSON
-from fiduciary.vault.people import SUBJECT_ID_RE as _SUBJECT
-from fiduciary.vault.people import VISITOR_ID_RE as _VISITOR
+from fiduciary.people.service import PERSON_ID_RE as _PERSON
+from fiduciary.people.service import SUBJECT_ID_RE as _SUBJECT
+from fiduciary.people.service import VISITOR_ID_RE as _VISITOR
 
 PERSON_PREFIX = "per_"
 VISITOR_PREFIX = "vis_"

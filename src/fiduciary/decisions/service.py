@@ -35,9 +35,9 @@ from fiduciary.decisions.engine import (
 )
 from fiduciary.decisions.ids import ACTOR_RE, PERSON_PREFIX, SUBJECT_ID_RE, VISITOR_PREFIX
 from fiduciary.errors import FieldProblem, NotFound, ValidationFailed
+from fiduciary.people.models import Person
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.storage.ids import IDS, bind_ids, dialect_of, ids_in, per_dialect
-from fiduciary.vault.models import Person
 
 MAX_BATCH = 1000
 FLOORS_TTL_SECONDS = 5.0

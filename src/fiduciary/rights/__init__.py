@@ -1,6 +1,9 @@
-"""rights domain: data principals' rights. For now, the exporter/eraser registry every domain joins.
+"""rights domain: data principals' rights, orchestrated above the domains that hold their data.
 
-`registry.registry_for(runtime)` gives the runtime's registry (built-in domains from `domains`, plus any
-registered with `registry.register`); its `export_person` and `erase_person` run every domain. Rights
-requests (deadlines, identity verification, export packages) build on it. See docs/rights-registry.md.
+`flows.export_person` and `flows.erase_person` run every domain's exporter and eraser through the
+`fiduciary.personal_data` registry, audited through the unit of work. This package knows no other domain's
+tables: a domain joins by registering in its own `<domain>/rights.py`. Rights requests (deadlines, identity
+verification, export packages) build on these flows. See docs/rights-registry.md.
 """
+
+__all__ = ["flows"]

@@ -1,4 +1,4 @@
-"""vault domain: the people (data principals) Fiduciary knows, by pseudonymous id, and their personal data,
+"""vault domain: the personal data of the people Fiduciary knows (`fiduciary.people`),
 encrypted under a key of their own so that destroying the key erases them (crypto-shredding).
 
 `__all__` names the modules other packages may import from; the rest (`crypto`,
@@ -12,12 +12,9 @@ __all__ = [
     "age_tokens",  # verifiable age tokens (DPDP s.9(1), Rule 10)
     "erasure",  # crypto-shredding, the erasure journal, the purge sweep
     "fields",  # MAX_VALUE_BYTES: the limit on one field value
-    "guardianship",  # lawful guardians of children
     "identifiers",  # MAX_IDENTIFIER_CHARS: the limit on one identifier
     "keys",  # the vault's keys: startup (check_vault_keys), status, rotation, kek, blind_index, data_keys
     "legal_holds",  # records the law requires to be kept past erasure
-    "models",  # Person
-    "people",  # pseudonymous ids, age, account status
     "records",  # the vault's tables (for migrations, the rights registry's erasers)
     "restore",  # restore-replay (`fiduciary restore-replay`), unapplied_erasures
     "service",  # VaultService: storage of encrypted fields, identifiers and legal-hold records

@@ -36,14 +36,13 @@ from fiduciary.audit.service import (
 from fiduciary.decisions.engine import DENY_REASONS, Decision, Reason
 from fiduciary.decisions.service import DecisionContext, DecisionService
 from fiduciary.errors import Conflict, FiduciaryError, FieldProblem, Forbidden, NotFound, ValidationFailed
+from fiduciary.people.models import Person
+from fiduciary.people.service import PERSON_ID_RE
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.schema import AccessRole, FieldType, Source
-from fiduciary.rights.registry import ErasureSummary, registry_for
 from fiduciary.vault.keys.blind_index import IDENTIFIER_KINDS
 from fiduciary.vault.keys.data_keys import PersonErased
 from fiduciary.vault.masking import full_value_roles, reveal
-from fiduciary.vault.models import Person
-from fiduciary.vault.people import PERSON_ID_RE
 from fiduciary.vault.service import VaultService
 
 if TYPE_CHECKING:
@@ -530,60 +529,3 @@ class VaultAccess:
             request_id=safe_request_id(request_id),
         )
         return found
-
-    # ---------------------------------------------------------------------------------- export, erase
-
-    def export_person(
-        self, session: Session, actor: str, person_id: str, *, request_id: str | None = None
-    ) -> dict[str, Any]:
-        """Everything every registered domain holds about the person (DPDP s.11; GDPR Art 15, 20); audited."""
-        self._check_actor(actor)
-        try:
-            self._person(session, person_id, "person_id")
-        except FiduciaryError as exc:
-            raise self._fail(
-                exc, actor, Action.PERSON_EXPORT, request_id, person_id=self._person_field(person_id)
-            ) from None
-        record = self.trail.record(
-            session,
-            actor=actor,
-            action=Action.PERSON_EXPORT,
-            person_id=person_id,
-            request_id=safe_request_id(request_id),
-        )
-        exported = registry_for(self.runtime).export_person(session, person_id)
-        exported["audit_position"] = record.position
-        return exported
-
-    def erase_person(
-        self,
-        session: Session,
-        actor: str,
-        person_id: str,
-        *,
-        reason: str = "erasure_request",
-        request_id: str | None = None,
-    ) -> ErasureSummary:
-        """Run every registered eraser (the vault crypto-shreds first); audited. Idempotent."""
-        self._check_actor(actor)
-        try:
-            self._person(session, person_id, "person_id")
-            if safe_slug(reason) is None:
-                raise ValidationFailed(
-                    "The erasure reason must be a code.", [FieldProblem("reason", "e.g. erasure_request")]
-                )
-            summary = registry_for(self.runtime).erase_person(session, person_id, reason=reason)
-        except FiduciaryError as exc:
-            raise self._fail(
-                exc, actor, Action.PERSON_ERASE, request_id, person_id=self._person_field(person_id)
-            ) from None
-        self.trail.record(
-            session,
-            actor=actor,
-            action=Action.PERSON_ERASE,
-            person_id=person_id,
-            reasons=[reason],
-            count=sum(r.deleted + r.changed for r in summary.reports),
-            request_id=safe_request_id(request_id),
-        )
-        return summary

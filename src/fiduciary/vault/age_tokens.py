@@ -31,8 +31,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.orm import Session
 
 from fiduciary.errors import Conflict, FieldProblem, ValidationFailed
-from fiduciary.vault.models import Person
-from fiduciary.vault.people import ADULT, require_active
+from fiduciary.people.models import Person
+from fiduciary.people.service import ADULT, require_active
 
 if TYPE_CHECKING:
     from fiduciary.config import Settings

@@ -46,9 +46,9 @@ from sqlalchemy.orm import Session
 
 from fiduciary.config import Settings
 from fiduciary.errors import FiduciaryError, FieldProblem, NotFound, ValidationFailed
+from fiduciary.people.models import Person, PersonErasure
+from fiduciary.people.service import check_person_id
 from fiduciary.storage import utcnow
-from fiduciary.vault.models import Person
-from fiduciary.vault.people import check_person_id
 from fiduciary.vault.records import (
     LEGAL_HOLD_RECORDS,
     PERSON_IDENTIFIERS,
@@ -56,7 +56,6 @@ from fiduciary.vault.records import (
     VAULT_ERASURES,
     PersonalField,
     PersonIdentifier,
-    VaultErasure,
     dialect_insert,
 )
 
@@ -329,9 +328,9 @@ def purge_erased_batch(session: Session, *, batch_size: int = 10_000) -> PurgeRe
     """
     pending = list(
         session.scalars(
-            select(VaultErasure.person_id)
-            .where(VaultErasure.purged_at.is_(None))
-            .order_by(VaultErasure.erased_at, VaultErasure.person_id)
+            select(PersonErasure.person_id)
+            .where(PersonErasure.purged_at.is_(None))
+            .order_by(PersonErasure.erased_at, PersonErasure.person_id)
             .limit(100)
         )
     )
@@ -346,7 +345,9 @@ def purge_erased_batch(session: Session, *, batch_size: int = 10_000) -> PurgeRe
         rows += count
         if count < budget:
             session.execute(delete(PersonIdentifier).where(PersonIdentifier.person_id == person_id))
-            session.execute(update(VaultErasure).where(VaultErasure.person_id == person_id).values(purged_at=utcnow()))
+            session.execute(
+                update(PersonErasure).where(PersonErasure.person_id == person_id).values(purged_at=utcnow())
+            )
             completed += 1
     return PurgeReport(rows, completed)
 

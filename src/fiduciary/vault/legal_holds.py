@@ -15,10 +15,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from fiduciary.errors import FiduciaryError, FieldProblem, NotFound, ValidationFailed
+from fiduciary.people.service import get_person, new_id
 from fiduciary.storage import utcnow
 from fiduciary.vault.crypto import new_data_key, open_sealed, record_ad, seal
 from fiduciary.vault.keys.startup import VaultKeys
-from fiduciary.vault.people import get_person, new_id
 from fiduciary.vault.records import LegalHoldRecord
 
 MAX_RECORD_BYTES = 1024 * 1024  # one legal-hold record (an invoice, a transaction log excerpt)

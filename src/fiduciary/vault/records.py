@@ -24,7 +24,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     ForeignKey,
-    Index,
     Integer,
     LargeBinary,
     String,
@@ -38,6 +37,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import TypeEngine
 
+from fiduciary.people.models import PersonErasure
 from fiduciary.storage.base import Base
 
 ID = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only auto-increments INTEGER PRIMARY KEY
@@ -127,28 +127,12 @@ class LegalHoldRecord(Base):
     purged_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
-class VaultErasure(Base):
-    """The database copy of the erasure journal; `purged_at` is set when the ciphertext rows are gone.
-
-    No foreign key to `people`: restore-replay records erasures of people an old backup may not know.
-    """
-
-    __tablename__ = "vault_erasures"
-    __table_args__ = (Index("ix_vault_erasures_pending", "purged_at"),)
-
-    person_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    erased_at: Mapped[datetime] = mapped_column(nullable=False)
-    reason: Mapped[str] = mapped_column(String(64), nullable=False)
-    journal_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    purged_at: Mapped[datetime | None] = mapped_column(nullable=True)
-
-
 # The Core tables, for executemany inserts on the hot paths (no ORM unit-of-work per row).
 PERSON_KEYS = cast(Table, PersonKey.__table__)
 VAULT_META = cast(Table, VaultMeta.__table__)
 PERSON_IDENTIFIERS = cast(Table, PersonIdentifier.__table__)
 PERSONAL_FIELDS = cast(Table, PersonalField.__table__)
-VAULT_ERASURES = cast(Table, VaultErasure.__table__)
+VAULT_ERASURES = cast(Table, PersonErasure.__table__)
 LEGAL_HOLD_RECORDS = cast(Table, LegalHoldRecord.__table__)
 KEY_STORE_TABLES = (PERSON_KEYS, VAULT_META)
 

@@ -18,18 +18,17 @@ from sqlalchemy.orm import Session
 
 from fiduciary.audit.service import Action, AuditEvent, AuditTrail, safe_slug
 from fiduciary.errors import ValidationFailed
-from fiduciary.rights.registry import registry_for
+from fiduciary.people.models import Person, PersonErasure
+from fiduciary.people.service import CLOSED
+from fiduciary.personal_data.registry import registry_for
 from fiduciary.storage import utcnow
 from fiduciary.vault.erasure import ErasureJournal, JournalDamaged, JournalEntry, check_reason, tombstone
 from fiduciary.vault.keys.startup import VaultKeys, check_vault_keys
-from fiduciary.vault.models import Person
-from fiduciary.vault.people import CLOSED
 from fiduciary.vault.records import (
     PERSON_KEYS,
     VAULT_ERASURES,
     PersonIdentifier,
     PersonKey,
-    VaultErasure,
     dialect_insert,
 )
 
@@ -55,7 +54,7 @@ _OPEN_ACCOUNTS = select(Person.id).where(
     Person.id.in_(bindparam("ids", expanding=True)),
     (Person.status != CLOSED) | Person.adult_on.is_not(None) | (Person.age_status != "unknown"),
 )
-_RECORDED = select(VaultErasure.person_id).where(VaultErasure.person_id.in_(bindparam("ids", expanding=True)))
+_RECORDED = select(PersonErasure.person_id).where(PersonErasure.person_id.in_(bindparam("ids", expanding=True)))
 
 
 def _unerased(main: Session, ids: list[str], key_destroyed: set[str]) -> set[str]:
@@ -164,7 +163,9 @@ def restore_replay(runtime: RuntimeContext, *, batch_size: int = 1000, actor: st
     rejournaled: dict[str, JournalEntry] = {}
     with runtime.sessions() as main:
         for person_id, erased_at, reason in main.execute(
-            select(VaultErasure.person_id, VaultErasure.erased_at, VaultErasure.reason).order_by(VaultErasure.erased_at)
+            select(PersonErasure.person_id, PersonErasure.erased_at, PersonErasure.reason).order_by(
+                PersonErasure.erased_at
+            )
         ):
             if person_id not in seen:
                 with contextlib.suppress(ValidationFailed):

@@ -22,6 +22,8 @@ from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from fiduciary.errors import Conflict, FieldProblem, ValidationFailed
+from fiduciary.people.models import Person
+from fiduciary.people.service import check_person_id, get_person, new_id, new_person_id, require_active
 from fiduciary.storage import utcnow
 from fiduciary.vault import erasure, legal_holds
 from fiduciary.vault.crypto import FieldCipher, new_data_key
@@ -48,8 +50,6 @@ from fiduciary.vault.keys.blind_index import check_kind
 from fiduciary.vault.keys.data_keys import KEY_VERSION, cipher_for_read, cipher_for_write
 from fiduciary.vault.keys.startup import check_vault_keys
 from fiduciary.vault.legal_holds import LegalHoldContent
-from fiduciary.vault.models import Person
-from fiduciary.vault.people import check_person_id, get_person, new_id, new_person_id, require_active
 from fiduciary.vault.records import (
     PERSON_KEYS,
     PERSONAL_FIELDS,

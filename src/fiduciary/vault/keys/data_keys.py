@@ -16,10 +16,10 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from fiduciary.errors import Conflict, FiduciaryError
+from fiduciary.people.service import check_person_id, get_person
 from fiduciary.storage import utcnow
 from fiduciary.vault.crypto import FieldCipher, new_data_key
 from fiduciary.vault.keys.startup import VaultKeys
-from fiduciary.vault.people import check_person_id, get_person
 from fiduciary.vault.records import PERSON_KEYS, dialect_insert
 
 KEY_VERSION = 1

@@ -35,9 +35,9 @@ from fiduciary.consent.service import (
     state_for,
 )
 from fiduciary.errors import FieldProblem, Forbidden, ValidationFailed
+from fiduciary.people.service import get_person, new_visitor_id
 from fiduciary.policy.versions import NoPolicyInForce
 from fiduciary.runtime import Runtime
-from fiduciary.vault.people import get_person, new_visitor_id
 from fiduciary.web.contract import (
     WHOLE,
     ContractRoute,

@@ -23,12 +23,12 @@ from fiduciary.consent.guardians import grant_for_account
 from fiduciary.consent.linking import link_visitor
 from fiduciary.consent.restrictions import Restriction, active_restrictions, add_restriction, lift_restriction
 from fiduciary.consent.service import ConsentService
+from fiduciary.people import guardianship as lawful_guardians
+from fiduciary.people.models import Person
+from fiduciary.people.service import close_person, create_person, get_person, redeclare_age, require_active
 from fiduciary.policy.schema import ID_MAX_LENGTH, ID_PATTERN
 from fiduciary.runtime import Runtime
-from fiduciary.vault import guardianship as lawful_guardians
 from fiduciary.vault.age_tokens import AGE_TOKEN_PATTERN, MAX_TOKEN_LENGTH, verifier_for, verify_adult
-from fiduciary.vault.models import Person
-from fiduciary.vault.people import close_person, create_person, get_person, redeclare_age, require_active
 from fiduciary.web.contract import (
     ContractRoute,
     IsoDate,

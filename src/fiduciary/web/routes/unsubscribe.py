@@ -44,9 +44,9 @@ from fiduciary.consent.evidence import evidence_from
 from fiduciary.consent.service import ConsentService
 from fiduciary.decisions.ids import PERSON_ID_PATTERN
 from fiduciary.errors import Conflict, FieldProblem, ValidationFailed
+from fiduciary.people.service import get_person
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.runtime import Runtime
-from fiduciary.vault.people import get_person
 from fiduciary.web.contract import JSON_INTEGER, ContractRoute, PurposeId
 from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime, request_base_url
 from fiduciary.web.security import public_rate_limit, require_scopes

@@ -1,6 +1,7 @@
 """Routes: a person's personal fields through the purpose-bound access layer, lookup, export and erasure.
 
-Thin: parse, call `fiduciary.vault.access.VaultAccess`, render. Every call is audited, refused ones too:
+Thin: parse, call `fiduciary.vault.access.VaultAccess` (reads, writes, lookups) or `fiduciary.rights.flows`
+(export, erasure), render. Every call is audited, refused ones too:
 `refusals_audited` rolls the request back and records the refusal in its own transaction.
 
 Identifiers never travel in URLs (they would land in access logs and browser histories): lookup is a POST
@@ -24,6 +25,7 @@ from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
 from fiduciary.errors import FiduciaryError, FieldProblem
 from fiduciary.policy.schema import AccessRole, Source
+from fiduciary.rights import flows as rights_flows
 from fiduciary.runtime import Runtime
 from fiduciary.vault.access import MAX_CATEGORIES, VaultAccess
 from fiduciary.vault.fields import MAX_VALUE_BYTES
@@ -166,13 +168,18 @@ def _located(problems: list[FieldProblem]) -> list[FieldProblem]:
 
 
 @contextmanager
-def _audited(session: Session, access: VaultAccess) -> Iterator[None]:
+def _located_problems() -> Iterator[None]:
     try:
-        with refusals_audited(session, access.trail):
-            yield
+        yield
     except FiduciaryError as exc:
         exc.fields = _located(exc.fields)
         raise
+
+
+@contextmanager
+def _audited(session: Session, access: VaultAccess) -> Iterator[None]:
+    with _located_problems(), refusals_audited(session, access.trail):
+        yield
 
 
 @router.put(
@@ -272,14 +279,14 @@ def lookup(
 )
 def export(
     person_id: PersonId,
-    access: VaultAccess = Depends(vault_access),
+    runtime: Runtime = Depends(get_runtime),
     # An access/portability request (DPDP s.11, GDPR Art 15/20) is a rights request: rights:manage.
     key: ApiKey = Depends(require_scopes(Scope.RIGHTS_MANAGE)),
     session: Session = SESSION_DEPENDENCY,
     req_id: str = Depends(request_id),
 ) -> JSONResponse:
-    with _audited(session, access):
-        exported = access.export_person(session, key.id, person_id, request_id=req_id)
+    with _located_problems():
+        exported = rights_flows.export_person(runtime, session, actor=key.id, person_id=person_id, request_id=req_id)
     return JSONResponse(
         ExportOut.model_validate(exported).model_dump(mode="json"),
         headers={REQUEST_ID_HEADER: req_id, "Cache-Control": "no-store"},
@@ -295,7 +302,7 @@ def export(
 def erase(
     person_id: PersonId,
     body: EraseIn | None = None,
-    access: VaultAccess = Depends(vault_access),
+    runtime: Runtime = Depends(get_runtime),
     # Irreversible erasure (DPDP s.12(3), GDPR Art 17) is a rights request: rights:manage, never the
     # people:write a checkout backend holds to create people.
     key: ApiKey = Depends(require_scopes(Scope.RIGHTS_MANAGE)),
@@ -303,6 +310,8 @@ def erase(
     req_id: str = Depends(request_id),
 ) -> ErasureOut:
     reason = body.reason if body is not None else "erasure_request"
-    with _audited(session, access):
-        summary = access.erase_person(session, key.id, person_id, reason=reason, request_id=req_id)
+    with _located_problems():
+        summary = rights_flows.erase_person(
+            runtime, session, actor=key.id, person_id=person_id, reason=reason, request_id=req_id
+        )
     return ErasureOut.model_validate(summary.to_dict())

@@ -19,10 +19,10 @@ import re
 from sqlalchemy.orm import Session
 
 from fiduciary.errors import Conflict, FieldProblem, ValidationFailed
+from fiduciary.people.models import Person
+from fiduciary.people.service import ACTIVE, get_person, is_adult, require_active
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.storage.base import utcnow
-from fiduciary.vault.models import Person
-from fiduciary.vault.people import ACTIVE, get_person, is_adult, require_active
 
 ORDER_RE = re.compile(r"[\w./:() -]{1,200}")
 STAFF_RE = re.compile(r"[A-Za-z0-9_.:@-]{1,100}")

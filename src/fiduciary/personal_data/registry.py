@@ -1,14 +1,15 @@
 """The exporter/eraser registry: every domain that stores personal data says how to export and erase it.
 
+A base package below every domain (it imports none), so that a domain can register itself in its own
+`<domain>/rights.py` while the `rights` flows, which also record audit events, sit above all of them:
+kept inside `rights`, the audit domain (which registers its events for export) and the rights flows
+(which record audit events) would import each other.
+
 An access request (DPDP s.11, GDPR Art 15 and 20) runs every exporter; an erasure (DPDP s.8(7) and s.12(3),
 GDPR Art 17) runs every eraser, the vault's crypto-shredding among them. A registration names the tables it
-covers, and `uncovered_tables` walks the schema (the SQLAlchemy metadata and the live database) for tables
+covers, and `coverage.uncovered_tables` walks the schema (the SQLAlchemy metadata and the live database) for tables
 that hold a person reference but belong to no registration, so a new table can never be forgotten by the
 rights machinery (DESIGN.md, "Every domain that stores personal data registers an exporter and an eraser").
-
-A person reference is a foreign key to `people.id`, or a column named in `PERSON_COLUMN_NAMES`. Tables that
-by design hold only pseudonymous ids inside opaque, append-only evidence are listed, with the reason, in
-`PSEUDONYMOUS_ONLY`.
 
 Erasers run in the caller's transaction in ascending `order` (the vault's key destruction first, the person
 row last); the caller commits, so a failing eraser rolls back every other eraser's row changes. An eraser
@@ -19,34 +20,16 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
     from fiduciary.context import RuntimeContext
-
-PERSON_TABLE: Final = "people"
-PERSON_COLUMN_NAMES: Final = frozenset({"person_id", "subject_id", "pii_principal_id", "guardian_id"})
-
-# Tables with no person column of their own whose rows nevertheless mention pseudonymous person ids inside
-# an opaque payload. They are append-only evidence and are neither exported row by row nor erased:
-PSEUDONYMOUS_ONLY: Final[Mapping[str, str]] = {
-    "ledger_events": (
-        "append-only, hash-chained consent and audit events; payloads carry pseudonymous ids (per_…, vis_…) and "
-        "policy references, never a value (enforced by the ledger's payload guard). Erasing a person crypto-shreds "
-        "the vault, which leaves these events meaningless about them. Kept as proof of consent (DPDP s.6(10), "
-        "GDPR Art 7(1)) and as the processing logs DPDP Rule 6(1)(e) and 8(3) require for at least a year. The "
-        "consent and audit exporters export the person's own events from it."
-    ),
-    "ledger_checkpoints": "signatures over ledger hashes; no person id at all",
-    "ledger_heads": "one row per ledger stream (position and hash); no person id at all",
-}
 
 Exporter = Callable[[Session, str], Mapping[str, Any]]
 
@@ -73,6 +56,7 @@ class EraseReport:
 
 
 Eraser = Callable[[Session, str], EraseReport]
+AliasSource = Callable[[Session, str], Collection[str]]
 
 
 @dataclass(frozen=True)
@@ -121,12 +105,23 @@ def _erasing(reason: str) -> Iterator[None]:
         _reason.reset(token)
 
 
-class RightsRegistry:
+class PersonalDataRegistry:
     """Registrations by name; `export_person` and `erase_person` run them all."""
 
     def __init__(self) -> None:
         self._registrations: dict[str, Registration] = {}
+        self._alias_sources: list[AliasSource] = []
         self._lock = threading.Lock()
+
+    def add_alias_source(self, source: AliasSource) -> None:
+        """A domain that links other subject ids to a person (consent: banner visitors) names them here, so
+        an exporter of another domain can find rows kept under those ids without importing that domain."""
+        with self._lock:
+            self._alias_sources.append(source)
+
+    def aliases(self, session: Session, person_id: str) -> list[str]:
+        """The other subject ids that stand for the person (linked visitors), sorted, without the person's own."""
+        return sorted({alias for source in self._alias_sources for alias in source(session, person_id)} - {person_id})
 
     def register(
         self,
@@ -182,7 +177,7 @@ class RightsRegistry:
 
 _extra_registrations: list[tuple[str, Exporter, Eraser, tuple[str, ...], int]] = []
 _extra_lock = threading.Lock()
-RUNTIME_EXTRA: Final = "rights.registry"
+RUNTIME_EXTRA: Final = "personal_data.registry"
 
 
 def register(
@@ -195,7 +190,8 @@ def register(
 ) -> None:
     """Register a domain for every runtime of this process (call at import time of the domain's module).
 
-    The built-in domains are registered by `fiduciary.rights.domains`; a new domain calls this.
+    The built-in domains register through their own `<domain>/rights.py`, listed by the composition root
+    (`fiduciary.runtime.DOMAIN_REGISTRARS`); a plugin outside the package calls this instead.
     """
     if isinstance(tables, str) or not tables:
         raise ValueError(f"registration '{name}' must list the tables it covers")
@@ -211,15 +207,15 @@ def unregister(name: str) -> None:
         _extra_registrations[:] = [entry for entry in _extra_registrations if entry[0] != name]
 
 
-def registry_for(runtime: RuntimeContext) -> RightsRegistry:
-    """The runtime's registry: the built-in domains plus every `register`ed one, built once per runtime."""
-    existing = runtime.extras.get(RUNTIME_EXTRA)
-    if isinstance(existing, RightsRegistry):
-        return existing
-    from fiduciary.rights.domains import install_builtin
+Registrar = Callable[["PersonalDataRegistry", "RuntimeContext"], None]
 
-    registry = RightsRegistry()
-    install_builtin(registry, runtime)
+
+def install_registry(runtime: RuntimeContext, registrars: Sequence[Registrar]) -> PersonalDataRegistry:
+    """Build the runtime's registry: each domain's registrar (its `<domain>/rights.py`), then every
+    `register`ed extra. The composition root (`fiduciary.runtime.Runtime`) calls this once per runtime."""
+    registry = PersonalDataRegistry()
+    for registrar in registrars:
+        registrar(registry, runtime)
     with _extra_lock:
         extras = list(_extra_registrations)
     for name, exporter, eraser, tables, order in extras:
@@ -228,70 +224,9 @@ def registry_for(runtime: RuntimeContext) -> RightsRegistry:
     return registry
 
 
-# ------------------------------------------------------------------------------------- schema coverage
-
-
-def _reasons_for_columns(table: str, columns: Collection[str], fk_targets: Collection[tuple[str, str]]) -> list[str]:
-    reasons = [f"column {name}" for name in sorted(columns) if name in PERSON_COLUMN_NAMES]
-    reasons += [
-        f"foreign key {column} -> {PERSON_TABLE}.id"
-        for column, target in sorted(fk_targets)
-        if target == PERSON_TABLE and f"column {column}" not in reasons
-    ]
-    if table == PERSON_TABLE:
-        reasons.insert(0, "the person table itself")
-    return reasons
-
-
-def person_reference_tables(metadata: sa.MetaData) -> dict[str, list[str]]:
-    """Tables of `metadata` that reference a person, each with why (column names, foreign keys)."""
-    found: dict[str, list[str]] = {}
-    for table in metadata.tables.values():
-        fks = [
-            (element.parent.name, element.column.table.name)
-            for constraint in table.foreign_key_constraints
-            for element in constraint.elements
-        ]
-        reasons = _reasons_for_columns(table.name, [c.name for c in table.columns], fks)
-        if reasons:
-            found[table.name] = reasons
-    return found
-
-
-def person_reference_tables_in_database(bind: sa.Engine | sa.Connection) -> dict[str, list[str]]:
-    """The same walk over the live database schema (what migrations actually created)."""
-    inspector = sa.inspect(bind)
-    found: dict[str, list[str]] = {}
-    for table in inspector.get_table_names():
-        if table == "alembic_version":
-            continue
-        columns = [c["name"] for c in inspector.get_columns(table)]
-        fks = [
-            (column, fk["referred_table"])
-            for fk in inspector.get_foreign_keys(table)
-            for column in fk["constrained_columns"]
-        ]
-        reasons = _reasons_for_columns(table, columns, fks)
-        if reasons:
-            found[table] = reasons
-    return found
-
-
-def uncovered_tables(
-    referencing: Mapping[str, list[str]],
-    covered: Collection[str],
-    allowlist: Mapping[str, str] = PSEUDONYMOUS_ONLY,
-) -> dict[str, list[str]]:
-    """Tables that reference a person but are neither covered by a registration nor allowlisted."""
-    return {
-        table: reasons
-        for table, reasons in sorted(referencing.items())
-        if table not in covered and table not in allowlist
-    }
-
-
-def describe_uncovered(uncovered: Mapping[str, list[str]]) -> str:
-    return "; ".join(
-        f"table {table} ({', '.join(reasons)}) has no registered exporter and eraser"
-        for table, reasons in uncovered.items()
-    )
+def registry_for(runtime: RuntimeContext) -> PersonalDataRegistry:
+    """The runtime's registry, installed when the runtime was built."""
+    existing = runtime.extras.get(RUNTIME_EXTRA)
+    if not isinstance(existing, PersonalDataRegistry):
+        raise RuntimeError("this runtime has no personal-data registry: build it with fiduciary.runtime.Runtime")
+    return existing

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from fiduciary.errors import Conflict, FieldProblem, NotFound, ValidationFailed
+from fiduciary.people.models import Person
 from fiduciary.storage.base import utcnow
-from fiduciary.vault.models import Person
 
 if TYPE_CHECKING:  # annotations only: reading the vault's keys needs no policy
     from fiduciary.policy.compiled import CompiledPolicy

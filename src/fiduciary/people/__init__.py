@@ -1,0 +1,12 @@
+"""people domain: the data principals Fiduciary knows, by pseudonymous id — their status, the day they come of
+age, their lawful guardian, and whether they were erased. Never a personal value.
+
+Below consent, decisions and the vault, which all need to know who a person is and whether they are a child;
+it imports none of them. `__all__` names the modules other packages may import from.
+"""
+
+__all__ = [
+    "guardianship",  # lawful guardians (DPDP s.9(1), Rule 11)
+    "models",  # Person, PersonErasure
+    "service",  # pseudonymous ids, age, account status
+]

@@ -1,0 +1,133 @@
+"""How the vault answers an access or erasure request: the person's fields, records and identifiers
+decrypted, with their provenance and the legal-hold records; on erasure, crypto-shredding (the data key and
+blind indexes destroyed, the erasure journalled; DPDP s.8(7), GDPR Art 17) while legal-hold records survive
+until their purge date."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from fiduciary.context import RuntimeContext
+from fiduciary.people.models import PersonErasure
+from fiduciary.personal_data.registry import Eraser, EraseReport, Exporter, PersonalDataRegistry, erasure_reason
+from fiduciary.vault.keys.data_keys import PersonErased
+from fiduciary.vault.records import LegalHoldRecord, PersonalField
+from fiduciary.vault.service import VaultService
+
+LEGAL_HOLD_BASIS: Final = "legal-hold records are kept until their purge date under the law each one cites"
+TABLES: Final = ("person_keys", "person_identifiers", "personal_fields", "legal_hold_records", "vault_erasures")
+
+
+def _iso(value: datetime | date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _vault_exporter(runtime: RuntimeContext) -> Exporter:
+    def export_vault(session: Session, person_id: str) -> Mapping[str, Any]:
+        vault = VaultService(runtime)
+        holds = [
+            vault.read_legal_hold_record(session, record_id)
+            for record_id in session.scalars(
+                sa.select(LegalHoldRecord.id)
+                .where(LegalHoldRecord.person_id == person_id, LegalHoldRecord.purged_at.is_(None))
+                .order_by(LegalHoldRecord.created_at, LegalHoldRecord.id)
+            )
+        ]
+        out: dict[str, Any] = {
+            "legal_hold_records": [
+                {
+                    "id": h.id,
+                    "record_type": h.record_type,
+                    "basis": h.basis,
+                    "purge_after": _iso(h.purge_after),
+                    "created_at": _iso(h.created_at),
+                    "content": h.content,
+                }
+                for h in holds
+            ]
+        }
+        erasure = session.get(PersonErasure, person_id)
+        if erasure is not None:
+            out["erased"] = {"erased_at": _iso(erasure.erased_at), "reason": erasure.reason}
+            return out
+        try:
+            fields = vault.get_fields(session, person_id)
+            identifiers = vault.get_identifiers(session, person_id)
+            record_categories = list(
+                session.scalars(
+                    sa.select(PersonalField.category)
+                    .where(PersonalField.person_id == person_id, PersonalField.item != "")
+                    .distinct()
+                    .order_by(PersonalField.category)
+                )
+            )
+            records: dict[str, list[dict[str, Any]]] = {}
+            for category in record_categories:
+                items: list[dict[str, Any]] = []
+                while True:
+                    page = vault.get_records(session, person_id, category, limit=1000, offset=len(items))
+                    items.extend({"item": r.item, "created_at": _iso(r.created_at), "value": r.value} for r in page)
+                    if len(page) < 1000:
+                        break
+                records[category] = items
+        except PersonErased:
+            out["erased"] = {"erased_at": None, "reason": None}
+            return out
+        provenance = [
+            {
+                "category": category,
+                "item": item or None,
+                "purpose_of_collection": purpose,
+                "source": source,
+                "created_at": _iso(created),
+                "updated_at": _iso(updated),
+            }
+            for category, item, purpose, source, created, updated in session.execute(
+                sa.select(
+                    PersonalField.category,
+                    PersonalField.item,
+                    PersonalField.purpose_of_collection,
+                    PersonalField.source,
+                    PersonalField.created_at,
+                    PersonalField.updated_at,
+                )
+                .where(PersonalField.person_id == person_id)
+                .order_by(PersonalField.id)
+            )
+        ]
+        out.update(
+            {
+                "fields": dict(sorted(fields.items())),
+                "records": records,
+                "identifiers": [{"kind": kind, "value": value} for kind, value in identifiers],
+                "provenance": provenance,
+            }
+        )
+        return out
+
+    return export_vault
+
+
+def _vault_eraser(runtime: RuntimeContext) -> Eraser:
+    def erase_vault(session: Session, person_id: str) -> EraseReport:
+        receipt = VaultService(runtime).erase_person(session, person_id, erasure_reason())
+        return EraseReport(
+            "vault",
+            deleted=receipt.identifiers_deleted,
+            changed=0 if receipt.already_erased else 1,
+            kept=receipt.legal_holds_kept,
+            kept_basis=LEGAL_HOLD_BASIS if receipt.legal_holds_kept else None,
+            detail={"data_key_destroyed": 0 if receipt.already_erased else 1},
+        )
+
+    return erase_vault
+
+
+def register(registry: PersonalDataRegistry, runtime: RuntimeContext) -> None:
+    """First of all erasers (order 10): destroying the key is the erasure; the rest tidies up after it."""
+    registry.register("vault", _vault_exporter(runtime), _vault_eraser(runtime), TABLES, order=10)
