@@ -108,14 +108,14 @@ def data_dir_source(settings: Settings) -> str:
 
 def database_description(settings: Settings) -> str:
     """The database URL without its password."""
-    from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import make_url  # lazy: the CLI reads the folder before every command
 
     return make_url(settings.resolved_database_url).render_as_string(hide_password=True)
 
 
 def describe(settings: Settings) -> list[tuple[str, str]]:
     """Label/value lines naming everything this configuration reads and writes (never a key's value)."""
-    from fiduciary.vault.erasure import journal_path
+    from fiduciary.vault.erasure import journal_path  # lazy: the CLI reads the folder before every command
 
     lines = [
         ("data folder", f"{settings.data_dir.resolve()} (from {data_dir_source(settings)})"),
@@ -132,8 +132,9 @@ def initialise(settings: Settings) -> list[str]:
     Idempotent: an existing part is kept (a key file is never overwritten). The policy is not published
     here; the service publishes the configured one on its first start, as before.
     """
-    from fiduciary.ledger.signing import load_signer
-    from fiduciary.runtime import Runtime
+    # lazy: only `fiduciary init` creates the parts; the folder check before every command must stay cheap
+    from fiduciary.ledger.signing import load_signer  # lazy: see above
+    from fiduciary.runtime import Runtime  # lazy: see above
 
     before = {name for name in _parts(settings) if _exists(settings, name)}
     new_folder = not settings.data_dir.exists()

@@ -45,6 +45,8 @@ from fiduciary.errors import FiduciaryError
 from fiduciary.ledger.service import Ledger, streams
 from fiduciary.ledger.signing import load_signer
 from fiduciary.storage.base import utcnow
+from fiduciary.vault.erasure import checkpoint_sqlite, purge_erased_batch
+from fiduciary.vault.service import VaultService
 
 if TYPE_CHECKING:
     from fiduciary.context import RuntimeContext
@@ -100,9 +102,6 @@ def purge_vault(
     after an erasure always checkpoints, and an idle run does not block writers for a checkpoint. The
     operator's `fiduciary vault purge` passes `always_checkpoint`: asked for by hand, it truncates anyway.
     """
-    from fiduciary.vault.erasure import checkpoint_sqlite, purge_erased_batch
-    from fiduciary.vault.service import VaultService
-
     vault = VaultService(runtime)
     rows = people = records = 0
     while not _stopping(stop):

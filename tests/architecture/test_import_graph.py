@@ -27,12 +27,8 @@ AGGREGATOR = "storage.models"
 # The domains below each base layer: `storage` depends on no domain, `ledger` on `storage` alone.
 BASE_ALLOWED = {"storage": frozenset[str](), "ledger": frozenset({"storage"})}
 
-# issue 11: remove these; the list may only shrink.
-KNOWN_CYCLES = frozenset[tuple[str, ...]](
-    {
-        ("rights", "vault"),
-    }
-)
+# Every cycle between packages was removed in issue 11; this stays empty.
+KNOWN_CYCLES = frozenset[tuple[str, ...]]()
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -154,3 +150,31 @@ def test_the_checks_can_fail(tmp_path: Path) -> None:
     graph = import_graph(root)
     assert graph == {"storage": {"web"}, "web": {"vault"}, "vault": {"storage"}}
     assert cycles(graph) == {("storage", "web", "vault")}
+
+
+def _function_level_imports(root: Path) -> Iterator[tuple[str, int, str]]:
+    """(file, line, source line) of every import inside a function, outside the CLI (whose commands import
+    lazily so that `fiduciary --help` stays fast; tests/cli/test_cli_imports.py keeps those in line)."""
+    for path in sorted(root.rglob("*.py")):
+        if path.relative_to(root).parts[0] == "cli":
+            continue
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        for node in ast.walk(ast.parse(text, str(path))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.Import | ast.ImportFrom):
+                        yield str(path.relative_to(root)), inner.lineno, lines[inner.lineno - 1]
+
+
+def test_no_import_inside_a_function_hides_a_dependency() -> None:
+    """Issue 11: a lazy import is allowed only for a heavy or optional dependency, said so on its line."""
+    hidden = [f"{f}:{n}: {line.strip()}" for f, n, line in _function_level_imports(SRC) if "# lazy:" not in line]
+    assert not hidden, "imports inside functions (move them up, or say why with '# lazy: …'):\n" + "\n".join(hidden)
+
+
+def test_the_function_level_import_check_can_fail(tmp_path: Path) -> None:
+    root = tmp_path / "fiduciary"
+    (root / "vault").mkdir(parents=True)
+    (root / "vault" / "a.py").write_text("def f() -> None:\n    from fiduciary import rights\n")
+    assert [(f, n) for f, n, _ in _function_level_imports(root)] == [("vault/a.py", 2)]

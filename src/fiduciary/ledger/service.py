@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from fiduciary.config import Settings
+from fiduciary.config import Settings, get_settings
 from fiduciary.ledger.chain import (
     GENESIS_HASH,
     MAX_PAYLOAD_BYTES,
@@ -604,8 +604,6 @@ def _default_public_keys() -> list[Ed25519PublicKey]:
     keys = trusted_public_keys()
     if keys:
         return keys
-    from fiduciary.config import get_settings
-
     return known_public_keys(get_settings())
 
 

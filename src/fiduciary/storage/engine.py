@@ -69,7 +69,7 @@ def create_engine_for_url(
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    from sqlalchemy.orm import sessionmaker
+    from sqlalchemy.orm import sessionmaker  # lazy: a Core-only reader does not load the ORM
 
     return sessionmaker(bind=engine, expire_on_commit=False)
 

@@ -26,7 +26,7 @@ _DOWN_RE = re.compile(r'^down_revision(?:: [^=]+)? = (?:"([^"]+)"|None)', re.MUL
 
 
 def alembic_config(engine: Engine) -> Config:
-    from alembic.config import Config  # heavy; only when migrating
+    from alembic.config import Config  # lazy: heavy, only when migrating
 
     cfg = Config()
     cfg.set_main_option("script_location", str(PACKAGE_DIR / "migrations"))
@@ -68,6 +68,6 @@ def upgrade_to_head(engine: Engine) -> None:
     head = head_revision()
     if head is not None and current_revision(engine) == head:
         return
-    from alembic import command  # heavy; only when migrating
+    from alembic import command  # lazy: heavy, only when migrating
 
     command.upgrade(alembic_config(engine), "head")

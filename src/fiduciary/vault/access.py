@@ -34,7 +34,7 @@ from fiduciary.audit.service import (
     safe_slug,
 )
 from fiduciary.decisions.engine import DENY_REASONS, Decision, Reason
-from fiduciary.decisions.service import DecisionContext, DecisionService
+from fiduciary.decisions.service import DecisionContext, DecisionService, check_actor
 from fiduciary.errors import Conflict, FiduciaryError, FieldProblem, Forbidden, NotFound, ValidationFailed
 from fiduciary.people.models import Person
 from fiduciary.people.service import PERSON_ID_RE
@@ -123,8 +123,6 @@ class VaultAccess:
 
     @staticmethod
     def _check_actor(actor: str) -> None:
-        from fiduciary.decisions.service import check_actor
-
         check_actor(actor)
 
     @staticmethod

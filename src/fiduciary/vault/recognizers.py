@@ -73,7 +73,7 @@ def drop_contained(spans: Iterable[Span]) -> list[Span]:
 
 
 def compile_patterns(*patterns: str, flags: int) -> tuple[regex.Pattern[str], ...]:
-    import regex
+    import regex  # lazy: heavy, and only redaction needs it
 
     return tuple(regex.compile(pattern, flags) for pattern in patterns)
 
@@ -127,7 +127,7 @@ def _iban_format(country: str) -> regex.Pattern[str] | None:
     bban = IBAN_FORMATS.get(country)
     if bban is None:
         return None
-    import regex
+    import regex  # lazy: heavy, and only redaction needs it
 
     parts = [country, "[0-9]{2}"]
     for run in bban.split():

@@ -224,7 +224,7 @@ def _personal_phone(candidate: str, region: str) -> bool:
 @functools.cache
 def _recognizers(region: str) -> tuple[Recognizer, ...]:
     """Build the recognizers once per default region (recognizers.py holds the patterns and validators)."""
-    from tldextract import TLDExtract
+    from tldextract import TLDExtract  # lazy: heavy (public-suffix list), only redaction needs it
 
     # The bundled public-suffix snapshot only: no suffix_list_urls means no HTTP fetch, no cache_dir means
     # no write to the home directory (tldextract.extract() would try to download the list on first use).

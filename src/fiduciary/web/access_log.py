@@ -171,7 +171,7 @@ def serve_log_config() -> dict[str, Any]:
 
     Passed with `access_log=False`, so uvicorn's own access lines (raw path and query) are never written.
     """
-    from uvicorn.config import LOGGING_CONFIG
+    from uvicorn.config import LOGGING_CONFIG  # lazy: only `fiduciary serve` configures logging
 
     config: dict[str, Any] = {
         key: (dict(value) if isinstance(value, dict) else value) for key, value in LOGGING_CONFIG.items()

@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
+from fiduciary.policy import versions
 from fiduciary.policy.notice import (
     NoticeFormat,
     negotiate_language,
@@ -93,8 +94,6 @@ def _choose_language(request: Request, lang: str | None, default: str) -> str:
 
 
 def _notice(request: Request, session: Session, fmt: NoticeFormat, lang: str | None) -> Response:
-    from fiduciary.policy import versions
-
     current = versions.current(session)
     if current is None:
         return problem_response(
