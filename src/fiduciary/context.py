@@ -9,13 +9,16 @@ runtime satisfies structurally.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+# Annotations only: importing this module stays free, so a light CLI command that reaches it through the
+# audit trail does not load the policy schema or the ORM (tests/cli/test_cli_imports.py).
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
 
-from fiduciary.config import Settings
-from fiduciary.policy.compiled import CompiledPolicy
+    from fiduciary.config import Settings
+    from fiduciary.policy.compiled import CompiledPolicy
 
 T = TypeVar("T")
 
