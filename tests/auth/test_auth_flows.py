@@ -46,8 +46,8 @@ def create(entry: str, runtime: Runtime, client: TestClient, headers: dict[str, 
         return str(r.json()["id"])
     with session_scope(runtime.sessions) as s:
         row, _ = create_key_audited(
+            runtime,
             s,
-            AuditTrail.for_runtime(runtime),
             caller=PROCESS_CALLER,
             name="backend",
             scopes=["decisions"],
@@ -67,8 +67,8 @@ def revoke(
     else:
         with session_scope(runtime.sessions) as s:
             revoke_key_audited(
+                runtime,
                 s,
-                AuditTrail.for_runtime(runtime),
                 caller=PROCESS_CALLER,
                 key_id=key_id,
                 grantor=s.get(ApiKey, grantor.id),
@@ -125,16 +125,16 @@ def _keys(session: Session) -> list[tuple[str, bool]]:
 def test_a_failure_after_the_audit_event_leaves_neither(runtime: Runtime, session: Session) -> None:
     """Create and revoke run in the caller's transaction: the key change and its appended event roll back."""
     grantor, _ = manager(session)
-    failing = FailsAfterRecording(runtime)
+    runtime.extras["audit.trail"] = FailsAfterRecording(runtime)  # the trail the unit of work writes through
     before = _keys(session)
 
     with pytest.raises(RuntimeError, match="after the audit event"), session_scope(runtime.sessions) as s:
-        create_key_audited(s, failing, caller=PROCESS_CALLER, name="backend", scopes=["decisions"])
+        create_key_audited(runtime, s, caller=PROCESS_CALLER, name="backend", scopes=["decisions"])
     assert _keys(session) == before
     assert audit_rows(session) == []
 
     with pytest.raises(RuntimeError, match="after the audit event"), session_scope(runtime.sessions) as s:
-        revoke_key_audited(s, failing, caller=PROCESS_CALLER, key_id=grantor.id)
+        revoke_key_audited(runtime, s, caller=PROCESS_CALLER, key_id=grantor.id)
     assert _keys(session) == before  # still active
     assert audit_rows(session) == []
 
@@ -154,8 +154,8 @@ def test_refused_create_stores_and_records_nothing(
     before = _keys(session)
     with pytest.raises(error), session_scope(runtime.sessions) as s:
         create_key_audited(
+            runtime,
             s,
-            AuditTrail.for_runtime(runtime),
             caller=grantor.id,
             name=name,
             scopes=scopes,
@@ -171,8 +171,8 @@ def test_revoking_a_stronger_key_is_forbidden(runtime: Runtime, session: Session
     session.commit()
     with pytest.raises(Forbidden), session_scope(runtime.sessions) as s:
         revoke_key_audited(
+            runtime,
             s,
-            AuditTrail.for_runtime(runtime),
             caller=grantor.id,
             key_id=admin.id,
             grantor=s.get(ApiKey, grantor.id),

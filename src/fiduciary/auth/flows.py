@@ -17,15 +17,17 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
-from fiduciary.audit.service import Action, AuditTrail
+from fiduciary.audit.service import Action, AuditEvent, safe_request_id
 from fiduciary.auth import service
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import held_scopes, parse_scopes
+from fiduciary.context import RuntimeContext
+from fiduciary.unit_of_work import unit_of_work
 
 
 def create_key_audited(
+    runtime: RuntimeContext,
     session: Session,
-    trail: AuditTrail,
     *,
     caller: str,
     name: str,
@@ -41,14 +43,16 @@ def create_key_audited(
     parsed = parse_scopes(scopes)
     if grantor is not None:
         service.require(grantor, *parsed)
-    row, plaintext = service.create_api_key(session, name, parsed)
-    trail.record(session, actor=caller, action=Action.APIKEY_CREATE, target=row.id, request_id=request_id)
+    uow = unit_of_work(runtime, session)
+    with uow.step():
+        row, plaintext = service.create_api_key(session, name, parsed)
+        uow.audit(_event(caller, Action.APIKEY_CREATE, row.id, request_id))
     return row, plaintext
 
 
 def revoke_key_audited(
+    runtime: RuntimeContext,
     session: Session,
-    trail: AuditTrail,
     *,
     caller: str,
     key_id: str,
@@ -61,6 +65,12 @@ def revoke_key_audited(
     target = service.get_api_key(session, key_id)
     if grantor is not None:
         service.require(grantor, *held_scopes(target.scopes))
-    row = service.revoke_api_key(session, key_id)
-    trail.record(session, actor=caller, action=Action.APIKEY_REVOKE, target=row.id, request_id=request_id)
+    uow = unit_of_work(runtime, session)
+    with uow.step():
+        row = service.revoke_api_key(session, key_id)
+        uow.audit(_event(caller, Action.APIKEY_REVOKE, row.id, request_id))
     return row
+
+
+def _event(caller: str, action: Action, key_id: str, request_id: str | None) -> AuditEvent:
+    return AuditEvent(actor=caller, action=action, target=key_id, request_id=safe_request_id(request_id))

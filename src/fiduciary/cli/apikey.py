@@ -23,7 +23,7 @@ from fiduciary.errors import NotFound, ValidationFailed
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from fiduciary.audit.service import AuditTrail
+    from fiduciary.runtime import Runtime
 
 app = typer.Typer(help="Manage API keys for store backends.", no_args_is_help=True)
 
@@ -43,15 +43,14 @@ def _err() -> Console:
 
 
 @contextmanager
-def _session() -> Iterator[tuple[Session, AuditTrail]]:
-    """One committed unit of work and the audit trail: the key change and its event commit together."""
-    from fiduciary.audit.service import AuditTrail
+def _session() -> Iterator[tuple[Runtime, Session]]:
+    """One committed transaction: the key change and its audit event (the flow's unit of work) commit together."""
     from fiduciary.storage import session_scope
 
     runtime = start_runtime()
     try:
         with session_scope(runtime.sessions) as session:
-            yield session, AuditTrail.for_runtime(runtime)
+            yield runtime, session
     finally:
         runtime.close()
 
@@ -87,8 +86,8 @@ def create(
     for value in unknown:
         _err().print(f"[red]error:[/red] unknown scope {escape(value.strip())!r}")
     try:
-        with _session() as (session, trail):
-            row, plaintext = create_key_audited(session, trail, caller=CLI_ACTOR, name=name, scopes=requested)
+        with _session() as (runtime, session):
+            row, plaintext = create_key_audited(runtime, session, caller=CLI_ACTOR, name=name, scopes=requested)
     except ValidationFailed as exc:
         raise _fail_validation(exc) from None
     err = _err()
@@ -137,8 +136,8 @@ def revoke(key_id: str = typer.Argument(..., metavar="ID", help="The key id show
     from fiduciary.auth.flows import revoke_key_audited
 
     try:
-        with _session() as (session, trail):
-            row = revoke_key_audited(session, trail, caller=CLI_ACTOR, key_id=key_id)
+        with _session() as (runtime, session):
+            row = revoke_key_audited(runtime, session, caller=CLI_ACTOR, key_id=key_id)
     except NotFound as exc:
         _err().print(f"[red]error:[/red] {escape(exc.detail)}")
         raise typer.Exit(EXIT_NOT_FOUND) from None

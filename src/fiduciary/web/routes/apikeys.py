@@ -14,16 +14,16 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from fiduciary.audit.service import AuditTrail
 from fiduciary.auth import service
 from fiduciary.auth.flows import create_key_audited, revoke_key_audited
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
 from fiduciary.auth.service import KEY_ID_PATTERN
 from fiduciary.errors import FieldProblem, ValidationFailed
+from fiduciary.runtime import Runtime
 from fiduciary.web.contract import ContractRoute
-from fiduciary.web.deps import SESSION_DEPENDENCY
-from fiduciary.web.routes.audit import audit_trail, request_id
+from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime
+from fiduciary.web.routes.audit import request_id
 from fiduciary.web.security import require_scopes
 
 router = APIRouter(prefix="/v1/apikeys", tags=["api keys"], route_class=ContractRoute)
@@ -91,12 +91,12 @@ def create_key(
     response: Response,
     caller: ApiKey = Depends(require_scopes(Scope.APIKEYS_MANAGE)),
     session: Session = SESSION_DEPENDENCY,
-    trail: AuditTrail = Depends(audit_trail),
+    runtime: Runtime = Depends(get_runtime),
     req_id: str = Depends(request_id),
 ) -> ApiKeyCreated:
     try:
         row, plaintext = create_key_audited(
-            session, trail, caller=caller.id, name=body.name, scopes=body.scopes, grantor=caller, request_id=req_id
+            runtime, session, caller=caller.id, name=body.name, scopes=body.scopes, grantor=caller, request_id=req_id
         )
     except ValidationFailed as exc:
         raise _in_body(exc) from None
@@ -109,8 +109,8 @@ def revoke_key(
     key_id: Annotated[str, Path(pattern=KEY_ID_PATTERN, description="The key's public id.")],
     caller: ApiKey = Depends(require_scopes(Scope.APIKEYS_MANAGE)),
     session: Session = SESSION_DEPENDENCY,
-    trail: AuditTrail = Depends(audit_trail),
+    runtime: Runtime = Depends(get_runtime),
     req_id: str = Depends(request_id),
 ) -> Response:
-    revoke_key_audited(session, trail, caller=caller.id, key_id=key_id, grantor=caller, request_id=req_id)
+    revoke_key_audited(runtime, session, caller=caller.id, key_id=key_id, grantor=caller, request_id=req_id)
     return Response(status_code=204, headers={"X-Request-ID": req_id})
