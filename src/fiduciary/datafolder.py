@@ -160,3 +160,46 @@ def _parts(settings: Settings) -> list[str]:
 
 def _exists(settings: Settings, name: str) -> bool:
     return (settings.data_dir / name).exists()
+
+
+@dataclass(frozen=True)
+class FolderCounts:
+    """What `fiduciary status` reports about the data in the folder's database: counts, never a value."""
+
+    policy_in_force: str
+    policy_versions: int
+    people: int
+    active_api_keys: int
+    ledger_heads: dict[str, int]
+
+
+def folder_counts(settings: Settings) -> FolderCounts:
+    """Read-only: no migration, no policy bootstrap, nothing written."""
+    # lazy: the folder check before every command must not load the ORM and every domain's tables
+    from sqlalchemy import func, select  # lazy: see above
+
+    from fiduciary.auth.models import ApiKey  # lazy: see above
+    from fiduciary.ledger.models import LedgerHead  # lazy: see above
+    from fiduciary.people.models import Person  # lazy: see above
+    from fiduciary.policy import versions  # lazy: see above
+    from fiduciary.runtime import Runtime  # lazy: see above
+
+    runtime = Runtime.start(settings, migrate=False, bootstrap=False)
+    try:
+        with runtime.sessions() as session:
+            current = versions.current(session)
+            in_force = f"version {current.version} ({current.content_hash[:12]}…)" if current else "none published"
+            return FolderCounts(
+                policy_in_force=in_force,
+                policy_versions=versions.version_count(session),
+                people=session.scalar(select(func.count()).select_from(Person)) or 0,
+                active_api_keys=session.scalar(
+                    select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None))
+                )
+                or 0,
+                ledger_heads={
+                    row.stream: row.position for row in session.execute(select(LedgerHead.stream, LedgerHead.position))
+                },
+            )
+    finally:
+        runtime.close()

@@ -39,29 +39,30 @@ class UnitOfWork:
         self.runtime = runtime
         self.session = session
         self.trail = AuditTrail.for_runtime(runtime)
-        self._audit: list[AuditEvent] = []
+        self._audit: list[tuple[AuditEvent, dict[str, Any]]] = []
 
     def audit(self, *events: AuditEvent) -> None:
         """Collect events; they are written when the transaction commits."""
         self.audit_many(events)
 
     def audit_many(self, events: Iterable[AuditEvent]) -> None:
+        checked = [(e, e.payload()) for e in events]  # a malformed event fails here, in its step, not at commit
         if not self.session.in_transaction():
             self.session.begin()  # what is collected belongs to a transaction, so its rollback drops it
-        self._audit.extend(events)
+        self._audit.extend(checked)
 
     @property
     def pending(self) -> tuple[AuditEvent, ...]:
         """The events collected and not yet written."""
-        return tuple(self._audit)
+        return tuple(event for event, _ in self._audit)
 
     def flush(self) -> list[AuditRecord]:
         """Write what was collected now, in the open transaction: for a step whose answer names its audit
         event's ledger position (an access package). Commit calls this itself."""
         if not self._audit:
             return []
-        events, self._audit = self._audit, []
-        return self.trail.record_many(self.session, events)
+        checked, self._audit = self._audit, []
+        return self.trail.record_checked(self.session, checked)
 
     def discard(self) -> None:
         self._audit.clear()

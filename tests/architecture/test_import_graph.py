@@ -178,3 +178,24 @@ def test_the_function_level_import_check_can_fail(tmp_path: Path) -> None:
     (root / "vault").mkdir(parents=True)
     (root / "vault" / "a.py").write_text("def f() -> None:\n    from fiduciary import rights\n")
     assert [(f, n) for f, n, _ in _function_level_imports(root)] == [("vault/a.py", 2)]
+
+
+# The modules of the edge layers that expose the audit trail and the ledger themselves (issue 11): the audit
+# query route, the public-key route, and the `ledger` and `audit` commands. Everything else reaches them only
+# through a domain flow and its unit of work.
+EXPOSES_AUDIT_OR_LEDGER = frozenset({"web/routes/audit.py", "web/routes/keys.py", "cli/ledger.py", "cli/audit.py"})
+
+
+def _importers_of_audit_or_ledger(root: Path) -> set[str]:
+    found = set()
+    for layer in EDGE_LAYERS:
+        for path in sorted((root / layer).rglob("*.py")):
+            if any(_node(name) in {"audit", "ledger"} for name in _imported(path, root)):
+                found.add(str(path.relative_to(root)))
+    return found
+
+
+def test_web_and_cli_reach_audit_and_ledger_only_through_flows() -> None:
+    importers = _importers_of_audit_or_ledger(SRC)
+    assert importers <= EXPOSES_AUDIT_OR_LEDGER, sorted(importers - EXPOSES_AUDIT_OR_LEDGER)
+    assert importers == EXPOSES_AUDIT_OR_LEDGER  # the exposing modules still do, so the walk sees imports

@@ -30,6 +30,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.orm import Session
 
 from fiduciary.audit.models import AuditEventIndex
+from fiduciary.codes import (
+    ACTION_RE,
+    ACTOR_RE,
+    REQUEST_ID_RE,
+    SLUG_RE,
+    SUBJECT_RE,
+    TARGET_RE,
+    safe_request_id,
+    safe_slug,
+)
 from fiduciary.config import Settings
 from fiduciary.context import RuntimeContext
 from fiduciary.errors import FiduciaryError, FieldProblem, ValidationFailed
@@ -48,20 +58,6 @@ DEFAULT_PAGE: Final = 100
 MAX_CATEGORIES: Final = 100
 MAX_REASONS: Final = 20
 VERIFY_BATCH: Final = 5000
-
-ACTION_PATTERN: Final = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,3}$"
-SLUG_PATTERN: Final = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
-ACTOR_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,99}$"
-SUBJECT_PATTERN: Final = r"^(per|vis)_[a-z2-7]{26}$"
-REQUEST_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
-TARGET_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$"
-
-ACTION_RE: Final = re.compile(ACTION_PATTERN)
-SLUG_RE: Final = re.compile(SLUG_PATTERN)
-ACTOR_RE: Final = re.compile(ACTOR_PATTERN)
-SUBJECT_RE: Final = re.compile(SUBJECT_PATTERN)
-REQUEST_ID_RE: Final = re.compile(REQUEST_ID_PATTERN)
-TARGET_RE: Final = re.compile(TARGET_PATTERN)
 
 
 class Outcome(StrEnum):
@@ -156,15 +152,6 @@ def _require(pattern: re.Pattern[str], value: Any, name: str) -> str:
     return value
 
 
-def safe_slug(value: object) -> str | None:
-    """`value` if it is a policy-identifier-shaped string (safe to record), else None."""
-    return value if isinstance(value, str) and len(value) <= 80 and SLUG_RE.fullmatch(value) else None
-
-
-def safe_request_id(value: object) -> str | None:
-    return value if isinstance(value, str) and REQUEST_ID_RE.fullmatch(value) else None
-
-
 @dataclass(frozen=True, slots=True)
 class AuditRecord:
     """Where an event landed: its ledger position and hash."""
@@ -234,7 +221,13 @@ class AuditTrail:
 
         Every event is checked before anything is written, so a malformed one changes nothing.
         """
-        prepared = [(event, event.payload()) for event in events]
+        return self.record_checked(session, [(event, event.payload()) for event in events])
+
+    def record_checked(
+        self, session: Session, prepared: Sequence[tuple[AuditEvent, dict[str, Any]]]
+    ) -> list[AuditRecord]:
+        """`record_many` for events already checked (`AuditEvent.payload()`), e.g. by the unit of work when
+        it collected them, so a malformed event fails the step that made it rather than the commit."""
         if not prepared:
             return []
         entries = self.ledger.append_many(session, [(event.action, payload) for event, payload in prepared])

@@ -17,10 +17,11 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
-from fiduciary.audit.service import Action, AuditEvent, safe_request_id
+from fiduciary.audit.service import Action, AuditEvent
 from fiduciary.auth import service
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import held_scopes, parse_scopes
+from fiduciary.codes import safe_request_id
 from fiduciary.context import RuntimeContext
 from fiduciary.unit_of_work import unit_of_work
 

@@ -58,22 +58,20 @@ def rebuild_state_command(
 
 
 def _trusted_keys(public_keys: list[str]) -> dict[str, str]:
-    # cryptography, only when a receipt is verified.
-    from fiduciary.ledger.signing import key_id_for, known_public_keys, parse_public_key, public_key_b64
+    from fiduciary.consent.receipt_check import configured_trusted_keys, parse_trusted_key  # cryptography: lazy
 
     if public_keys:
         keys: dict[str, str] = {}
         for text in public_keys:
             try:
-                key = parse_public_key(text)
+                keys.update(parse_trusted_key(text))
             except ValueError as exc:
                 console.print(f"[red]--public-key is not usable[/red]: {exc}")
                 raise typer.Exit(2) from None
-            keys[key_id_for(key)] = public_key_b64(key)
         return keys
     settings = load_settings()
     report_data(settings)  # the configured keys are read from the data folder (or variables)
-    return {key_id_for(k): public_key_b64(k) for k in known_public_keys(settings)}
+    return configured_trusted_keys(settings)
 
 
 def _load(path: Path) -> Any:

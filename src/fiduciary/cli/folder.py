@@ -81,36 +81,17 @@ def init_command(
 
 def status_command() -> None:
     """Which data folder, database and key files the commands here use, the policy in force, and counts."""
-    from sqlalchemy import func, select
-
-    from fiduciary.auth.models import ApiKey
-    from fiduciary.datafolder import describe
-    from fiduciary.ledger.models import LedgerHead
-    from fiduciary.people.models import Person
-    from fiduciary.policy import versions
-    from fiduciary.runtime import Runtime
+    from fiduciary.datafolder import describe, folder_counts
 
     settings = load_settings()
     require_data_folder(settings)
     report_data(settings)
     for label, value in describe(settings):
         typer.echo(f"{label + ':':<20} {value}")
-    # Read-only: no migration, no policy bootstrap, nothing written.
-    runtime = Runtime.start(settings, migrate=False, bootstrap=False)
-    try:
-        with runtime.sessions() as session:
-            current = versions.current(session)
-            published = versions.version_count(session)
-            people = session.scalar(select(func.count()).select_from(Person)) or 0
-            active_keys = session.scalar(select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None)))
-            heads = {
-                row.stream: row.position for row in session.execute(select(LedgerHead.stream, LedgerHead.position))
-            }
-    finally:
-        runtime.close()
-    in_force = f"version {current.version} ({current.content_hash[:12]}…)" if current else "none published"
-    typer.echo(f"{'policy in force:':<20} {in_force}; {published} version(s) published")
-    typer.echo(f"{'people:':<20} {people:,}")
-    typer.echo(f"{'API keys (active):':<20} {active_keys or 0:,}")
-    events = ", ".join(f"{stream} {position:,}" for stream, position in sorted(heads.items())) or "none yet"
+    counts = folder_counts(settings)
+    typer.echo(f"{'policy in force:':<20} {counts.policy_in_force}; {counts.policy_versions} version(s) published")
+    typer.echo(f"{'people:':<20} {counts.people:,}")
+    typer.echo(f"{'API keys (active):':<20} {counts.active_api_keys:,}")
+    heads = sorted(counts.ledger_heads.items())
+    events = ", ".join(f"{stream} {position:,}" for stream, position in heads) or "none yet"
     typer.echo(f"{'ledger events:':<20} {events}")

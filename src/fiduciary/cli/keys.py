@@ -95,9 +95,7 @@ def rotate_command(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from fiduciary.audit.service import Action, AuditTrail, Outcome
-    from fiduciary.storage import session_scope
-    from fiduciary.vault.keys.rotation import rotate_keks
+    from fiduciary.vault.keys.rotation import record_rotation, rotate_keks
     from fiduciary.vault.keys.startup import check_vault_keys
     from fiduciary.vault.keys.status import key_status
 
@@ -113,15 +111,7 @@ def rotate_command(
         ) as progress:
             task = progress.add_task("rotate", total=total)
             report = rotate_keks(runtime, batch_size=batch_size, progress=lambda n: progress.advance(task, n))
-        with session_scope(runtime.sessions) as session:
-            AuditTrail.for_runtime(runtime).record(
-                session,
-                actor="cli",
-                action=Action.KEY_ROTATE,
-                outcome=Outcome.ALLOWED if not report.remaining else Outcome.ERROR,
-                target=report.current_kek_id,
-                count=report.data_keys_rewrapped + report.record_keys_rewrapped,
-            )
+        record_rotation(runtime, report, actor="cli")
     console.print(
         f"re-wrapped {report.data_keys_rewrapped:,} data keys and {report.record_keys_rewrapped:,} legal-hold record "
         f"keys under {report.current_kek_id}"

@@ -24,10 +24,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.orm import Session
 
+from fiduciary.config import Settings
 from fiduciary.consent.receipts import RECEIPT_EVENT_TYPES, verify_receipt
 from fiduciary.ledger.chain import STREAM_RE
 from fiduciary.ledger.lookup import StoredEvent, events_at, head_position
-from fiduciary.ledger.signing import key_id_for, public_key_b64
+from fiduciary.ledger.signing import key_id_for, known_public_keys, parse_public_key, public_key_b64
 
 MAX_POSITION = 2**53 - 1
 
@@ -104,6 +105,17 @@ class _Claim:
     position: int
     event_hash: str
     checkpoint: tuple[int, str] | None  # (position, hash) of an attached, signature-checked checkpoint
+
+
+def parse_trusted_key(text: str) -> dict[str, str]:
+    """{key id: base64} of one public key given as text (base64 of the raw 32 bytes, or PEM); ValueError says
+    why it is not usable."""
+    return trusted_keys([parse_public_key(text)])
+
+
+def configured_trusted_keys(settings: Settings) -> dict[str, str]:
+    """{key id: base64} of this installation's signing keys, current and previous."""
+    return trusted_keys(known_public_keys(settings))
 
 
 def _int(value: Any) -> int | None:

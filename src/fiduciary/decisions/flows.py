@@ -4,10 +4,11 @@
 functions, so every decision leaves the same audit event (DPDP Rule 6(1)(c): visibility of every use of
 personal data) however it was asked; the route and the command only translate input and output.
 
-Each flow runs in the caller's transaction: the decision's audit event is appended to `session` and commits
-or rolls back with whatever else the caller does there. The one exception is a refusal: an unknown person
-asked about a purpose that needs no consent raises `NotFound`, and `refusals_audited` rolls the caller's
-transaction back, records the refused attempt and commits it on its own, so the attempt leaves its trace.
+Each flow runs in the caller's transaction: the decision's audit event is collected on the session's unit of
+work (`fiduciary.unit_of_work`) and written when that transaction commits, or dropped if it rolls back. The
+one exception is a refusal: an unknown person asked about a purpose that needs no consent raises `NotFound`,
+and the unit of work rolls the caller's transaction back, records the refused attempt and commits it on its
+own, so the attempt leaves its trace.
 
 `caller` is who asked and is the audit event's actor (an API key id, `cli` at the command line); `actor`
 is who will use the data when the caller names someone else (a staff id, a job), recorded as
@@ -20,20 +21,15 @@ from collections.abc import Collection, Sequence
 
 from sqlalchemy.orm import Session
 
-from fiduciary.audit.service import (
-    Action,
-    AuditTrail,
-    attach_audit,
-    decision_event,
-    refusals_audited,
-    safe_slug,
-)
+from fiduciary.audit.service import Action, AuditEvent, attach_audit, decision_event
+from fiduciary.codes import safe_request_id, safe_slug
 from fiduciary.context import RuntimeContext
 from fiduciary.decisions.audiences import check_audience_request
 from fiduciary.decisions.engine import Decision, Reason
 from fiduciary.decisions.service import DecisionRequest, DecisionService
 from fiduciary.errors import NotFound
 from fiduciary.policy.compiled import CompiledPurpose
+from fiduciary.unit_of_work import unit_of_work
 
 
 def decide_audited(
@@ -51,28 +47,24 @@ def decide_audited(
     """One decision and its audit event. An unknown person on a non-consent purpose raises `NotFound`
     after recording the refusal (decision `unknown_subject`) in its own committed transaction."""
     service = DecisionService.for_runtime(runtime)
-    trail = AuditTrail.for_runtime(runtime)
+    uow = unit_of_work(runtime, session)
     cats = list(categories)
-    with refusals_audited(session, trail):
+    with uow.step():
         try:
             decision = service.decide(session, actor or caller, subject_id, purpose, cats, strict=strict)
         except NotFound as exc:
-            raise attach_audit(
-                exc,
-                decision_event(
-                    caller,
-                    subject_id,
-                    purpose,
-                    cats,
-                    False,
-                    [Reason.UNKNOWN_SUBJECT],
-                    on_behalf_of=actor,
-                    request_id=request_id,
-                ),
-            ) from None
-    trail.record_many(
-        session,
-        [
+            refusal = decision_event(
+                caller,
+                subject_id,
+                purpose,
+                cats,
+                False,
+                [Reason.UNKNOWN_SUBJECT],
+                on_behalf_of=actor,
+                request_id=request_id,
+            )
+            raise attach_audit(exc, refusal) from None
+        uow.audit(
             decision_event(
                 caller,
                 subject_id,
@@ -83,8 +75,7 @@ def decide_audited(
                 on_behalf_of=actor,
                 request_id=request_id,
             )
-        ],
-    )
+        )
     return decision
 
 
@@ -101,8 +92,7 @@ def decide_many_audited(
     """Decisions for a batch, in request order, with one audit event each (appended all or nothing).
     An unknown person answers a deny with `unknown_subject`, so one stale id does not fail the batch."""
     made = DecisionService.for_runtime(runtime).decide_many(session, actor or caller, requests, strict=strict)
-    AuditTrail.for_runtime(runtime).record_many(
-        session,
+    unit_of_work(runtime, session).audit_many(
         [
             decision_event(
                 caller,
@@ -135,13 +125,14 @@ def audience_audited(
     hold SQLite's write lock while the list streams: decision 0012)."""
     policy = DecisionService.for_runtime(runtime).policy()
     compiled = check_audience_request(policy, purpose, channel, subject_ids)
-    AuditTrail.for_runtime(runtime).record(
-        session,
-        actor=caller,
-        action=Action.AUDIENCE,
-        purpose=purpose,
-        target=safe_slug(channel),
-        count=len(subject_ids) if subject_ids is not None else None,
-        request_id=request_id,
+    unit_of_work(runtime, session).audit(
+        AuditEvent(
+            actor=caller,
+            action=Action.AUDIENCE,
+            purpose=purpose,
+            target=safe_slug(channel),
+            count=len(subject_ids) if subject_ids is not None else None,
+            request_id=safe_request_id(request_id),
+        )
     )
     return compiled

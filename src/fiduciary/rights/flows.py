@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from fiduciary.audit.service import Action, AuditEvent, Outcome, attach_audit, safe_request_id, safe_slug
+from fiduciary.audit.service import Action, AuditEvent, Outcome, attach_audit
+from fiduciary.codes import safe_request_id, safe_slug
 from fiduciary.context import RuntimeContext
 from fiduciary.decisions.service import check_actor
 from fiduciary.errors import FiduciaryError, FieldProblem, NotFound, ValidationFailed

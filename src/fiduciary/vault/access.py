@@ -10,29 +10,23 @@ limitation, s.8(5) and Rule 6(1)(a)-(c) masking, access control and logs; GDPR A
   needs the same lawful basis as any use. Values are validated, encrypted and stored by `VaultService`.
 - Every attempt is audited, allowed or not, with categories and reason codes and never a value.
 
-Refusals and errors raise a `FiduciaryError` carrying the audit events that record them
-(`pending_audit`). The request's transaction must roll back (the attempt changes nothing) and the events
-be written afterwards in a transaction of their own: `audit.service.refusals_audited` does that and is what
-the HTTP routes and in-process callers wrap their calls in.
+Each read, write and lookup is one step of the session's unit of work (`fiduciary.unit_of_work`): its
+audit events are written when the transaction commits. A refusal or error rolls the transaction back (the
+attempt changes nothing) and its audit events are recorded in a transaction of their own, so every caller
+— the HTTP routes, the SDK in process, a job — gets the same trail without wrapping anything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Concatenate, Final, ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session
 
-from fiduciary.audit.service import (
-    Action,
-    AuditEvent,
-    AuditTrail,
-    Outcome,
-    attach_audit,
-    safe_request_id,
-    safe_slug,
-)
+from fiduciary.audit.service import Action, AuditEvent, AuditTrail, Outcome, attach_audit
+from fiduciary.codes import safe_request_id, safe_slug
 from fiduciary.decisions.engine import DENY_REASONS, Decision, Reason
 from fiduciary.decisions.service import DecisionContext, DecisionService, check_actor
 from fiduciary.errors import Conflict, FiduciaryError, FieldProblem, Forbidden, NotFound, ValidationFailed
@@ -40,6 +34,7 @@ from fiduciary.people.models import Person
 from fiduciary.people.service import PERSON_ID_RE
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.schema import AccessRole, FieldType, Source
+from fiduciary.unit_of_work import unit_of_work
 from fiduciary.vault.keys.blind_index import IDENTIFIER_KINDS
 from fiduciary.vault.keys.data_keys import PersonErased
 from fiduciary.vault.masking import full_value_roles, reveal
@@ -47,6 +42,9 @@ from fiduciary.vault.service import VaultService
 
 if TYPE_CHECKING:
     from fiduciary.context import RuntimeContext
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 DEFAULT_ROLE: Final = AccessRole.SERVICE
 MAX_CATEGORIES: Final = 100
@@ -88,6 +86,20 @@ class WriteResult:
 
 def _problem_codes(exc: FiduciaryError) -> list[str]:
     return [exc.code] if safe_slug(exc.code) else ["error"]
+
+
+def _one_step(
+    method: Callable[Concatenate[VaultAccess, Session, P], R],
+) -> Callable[Concatenate[VaultAccess, Session, P], R]:
+    """Run the method as one step of the session's unit of work: its audit events commit with it, and a
+    refusal is rolled back and recorded on its own, whoever calls (the API, the SDK in process, a job)."""
+
+    @functools.wraps(method)
+    def run(self: VaultAccess, session: Session, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with unit_of_work(self.runtime, session).step():
+            return method(self, session, *args, **kwargs)
+
+    return run
 
 
 class VaultAccess:
@@ -202,6 +214,7 @@ class VaultAccess:
 
     # ------------------------------------------------------------------------------------------- reads
 
+    @_one_step
     def read_fields(
         self,
         session: Session,
@@ -274,7 +287,7 @@ class VaultAccess:
         events = self._read_events(
             actor, request_id, decision, person_id, purpose_id, allowed, denied, reasons, full, role_value
         )
-        self.trail.record_many(session, events)
+        unit_of_work(self.runtime, session).audit_many(events)
         return ReadResult(
             person_id=person_id,
             purpose=purpose_id,
@@ -403,6 +416,7 @@ class VaultAccess:
                 code=str(Reason.CATEGORY_NOT_IN_PURPOSE),
             )
 
+    @_one_step
     def write_fields(
         self,
         session: Session,
@@ -470,22 +484,24 @@ class VaultAccess:
             raise self._fail(
                 exc, actor, Action.FIELD_WRITE, request_id, reasons=deny_reasons or None, **context
             ) from None
-        self.trail.record(
-            session,
-            actor=actor,
-            action=Action.FIELD_WRITE,
-            outcome=Outcome.ALLOWED,
-            person_id=person_id,
-            purpose=purpose_id,
-            categories=wanted,
-            reasons=[str(r) for r in decision.reasons] + [f"identifier.{k}" for k in sorted(identifiers)],
-            count=len(identifiers) or None,
-            request_id=safe_request_id(request_id),
+        unit_of_work(self.runtime, session).audit(
+            AuditEvent(
+                actor=actor,
+                action=Action.FIELD_WRITE,
+                outcome=Outcome.ALLOWED,
+                person_id=person_id,
+                purpose=purpose_id,
+                categories=wanted,
+                reasons=[str(r) for r in decision.reasons] + [f"identifier.{k}" for k in sorted(identifiers)],
+                count=len(identifiers) or None,
+                request_id=safe_request_id(request_id),
+            )
         )
         return WriteResult(person_id, purpose_id, source, sorted(wanted), [str(r) for r in decision.reasons])
 
     # ----------------------------------------------------------------------------------------- lookups
 
+    @_one_step
     def lookup(
         self,
         session: Session,
@@ -515,15 +531,16 @@ class VaultAccess:
             raise self._fail(
                 exc, actor, Action.PERSON_LOOKUP, request_id, purpose=audit_purpose, target=safe_slug(kind)
             ) from None
-        self.trail.record(
-            session,
-            actor=actor,
-            action=Action.PERSON_LOOKUP,
-            outcome=Outcome.ALLOWED if found else Outcome.ERROR,
-            person_id=found,
-            purpose=audit_purpose,
-            reasons=[] if found else ["person_not_found"],
-            target=kind,
-            request_id=safe_request_id(request_id),
+        unit_of_work(self.runtime, session).audit(
+            AuditEvent(
+                actor=actor,
+                action=Action.PERSON_LOOKUP,
+                outcome=Outcome.ALLOWED if found else Outcome.ERROR,
+                person_id=found,
+                purpose=audit_purpose,
+                reasons=[] if found else ["person_not_found"],
+                target=kind,
+                request_id=safe_request_id(request_id),
+            )
         )
         return found

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Final
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from fiduciary.audit.service import Action, AuditEvent, AuditTrail, safe_slug
+from fiduciary.audit.service import Action, AuditEvent, AuditTrail
+from fiduciary.codes import safe_slug
 from fiduciary.errors import ValidationFailed
 from fiduciary.people.models import Person, PersonErasure
 from fiduciary.people.service import CLOSED

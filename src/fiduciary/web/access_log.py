@@ -32,7 +32,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fiduciary.audit.service import safe_request_id
+from fiduciary.codes import safe_request_id
 
 REQUEST_ID_HEADER: Final = "X-Request-ID"
 INSTANCE_PREFIX: Final = "urn:fiduciary:request:"

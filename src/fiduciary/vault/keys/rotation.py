@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, func, select, update
 
+from fiduciary.audit.service import Action, AuditEvent, Outcome
+from fiduciary.storage import session_scope
+from fiduciary.unit_of_work import unit_of_work
 from fiduciary.vault.keys.canary import CANARY, write_canary
 from fiduciary.vault.keys.startup import VaultKeys, check_vault_keys
 from fiduciary.vault.records import LEGAL_HOLD_RECORDS, PERSON_KEYS, LegalHoldRecord, PersonKey, VaultMeta
@@ -25,6 +28,20 @@ class RotationReport:
     data_keys_rewrapped: int
     record_keys_rewrapped: int
     remaining: int  # data and record keys still under another KEK (written meanwhile by a stale process)
+
+
+def record_rotation(runtime: RuntimeContext, report: RotationReport, *, actor: str) -> None:
+    """The rotation's audit event (key ids and counts only): an error while keys remain under another KEK."""
+    with session_scope(runtime.sessions) as session:
+        unit_of_work(runtime, session).audit(
+            AuditEvent(
+                actor=actor,
+                action=Action.KEY_ROTATE,
+                outcome=Outcome.ALLOWED if not report.remaining else Outcome.ERROR,
+                target=report.current_kek_id,
+                count=report.data_keys_rewrapped + report.record_keys_rewrapped,
+            )
+        )
 
 
 def rotate_keks(

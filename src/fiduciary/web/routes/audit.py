@@ -14,21 +14,10 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from fiduciary.audit.service import (
-    ACTION_PATTERN,
-    ACTOR_PATTERN,
-    DEFAULT_PAGE,
-    MAX_PAGE,
-    SLUG_PATTERN,
-    SUBJECT_PATTERN,
-    Action,
-    AuditFilter,
-    AuditTrail,
-    Outcome,
-    list_events,
-)
+from fiduciary.audit.service import DEFAULT_PAGE, MAX_PAGE, Action, AuditFilter, AuditTrail, Outcome, list_events
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
+from fiduciary.codes import ACTION_PATTERN, ACTOR_PATTERN, SLUG_PATTERN, SUBJECT_PATTERN
 from fiduciary.runtime import Runtime
 from fiduciary.web.access_log import accept_request_id, new_request_id
 from fiduciary.web.contract import WHOLE, ContractRoute, IsoDateTime

@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from fiduciary.audit.service import Action, AuditTrail
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
 from fiduciary.consent.evidence import evidence_from
@@ -24,8 +23,9 @@ from fiduciary.consent.linking import link_visitor
 from fiduciary.consent.restrictions import Restriction, active_restrictions, add_restriction, lift_restriction
 from fiduciary.consent.service import ConsentService
 from fiduciary.people import guardianship as lawful_guardians
+from fiduciary.people.flows import close_person_audited, create_person_audited, declare_age_audited
 from fiduciary.people.models import Person
-from fiduciary.people.service import close_person, create_person, get_person, redeclare_age, require_active
+from fiduciary.people.service import get_person
 from fiduciary.policy.schema import ID_MAX_LENGTH, ID_PATTERN
 from fiduciary.runtime import Runtime
 from fiduciary.vault.age_tokens import AGE_TOKEN_PATTERN, MAX_TOKEN_LENGTH, verifier_for, verify_adult
@@ -39,7 +39,7 @@ from fiduciary.web.contract import (
     VisitorIdField,
 )
 from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime
-from fiduciary.web.routes.audit import audit_trail, request_id
+from fiduciary.web.routes.audit import request_id
 from fiduciary.web.security import require_scopes
 
 router = APIRouter(prefix="/v1/people", tags=["people"], route_class=ContractRoute)
@@ -191,11 +191,11 @@ def create(
     key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
     session: Session = SESSION_DEPENDENCY,
     runtime: Runtime = Depends(get_runtime),
-    trail: AuditTrail = Depends(audit_trail),
     req_id: str = Depends(request_id),
 ) -> PersonOut:
-    person = create_person(session, policy=runtime.policy(), date_of_birth=body.date_of_birth, is_child=body.is_child)
-    trail.record(session, actor=key.id, action=Action.PERSON_CREATE, person_id=person.id, request_id=req_id)
+    person = create_person_audited(
+        runtime, session, actor=key.id, date_of_birth=body.date_of_birth, is_child=body.is_child, request_id=req_id
+    )
     return _out(person)
 
 
@@ -215,15 +215,19 @@ def age(
     key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
     session: Session = SESSION_DEPENDENCY,
     runtime: Runtime = Depends(get_runtime),
-    trail: AuditTrail = Depends(audit_trail),
     req_id: str = Depends(request_id),
 ) -> PersonOut:
-    person = get_person(session, person_id, field="path.person_id")
-    require_active(person)
     # A child found on a store that serves none: the account is closed (status `closed` in the answer).
-    policy = runtime.policy()
-    if redeclare_age(session, person, policy=policy, date_of_birth=body.date_of_birth, is_child=body.is_child):
-        trail.record(session, actor=key.id, action=Action.PERSON_CLOSE, person_id=person.id, request_id=req_id)
+    person = declare_age_audited(
+        runtime,
+        session,
+        actor=key.id,
+        person_id=person_id,
+        date_of_birth=body.date_of_birth,
+        is_child=body.is_child,
+        request_id=req_id,
+        field="path.person_id",
+    )
     return _out(person)
 
 
@@ -249,12 +253,10 @@ def close(
     person_id: PersonId,
     key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
     session: Session = SESSION_DEPENDENCY,
-    trail: AuditTrail = Depends(audit_trail),
+    runtime: Runtime = Depends(get_runtime),
     req_id: str = Depends(request_id),
 ) -> PersonOut:
-    person = close_person(session, person_id)
-    trail.record(session, actor=key.id, action=Action.PERSON_CLOSE, person_id=person.id, request_id=req_id)
-    return _out(person)
+    return _out(close_person_audited(runtime, session, actor=key.id, person_id=person_id, request_id=req_id))
 
 
 @router.get(

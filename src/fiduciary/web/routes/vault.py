@@ -1,8 +1,8 @@
 """Routes: a person's personal fields through the purpose-bound access layer, lookup, export and erasure.
 
 Thin: parse, call `fiduciary.vault.access.VaultAccess` (reads, writes, lookups) or `fiduciary.rights.flows`
-(export, erasure), render. Every call is audited, refused ones too:
-`refusals_audited` rolls the request back and records the refusal in its own transaction.
+(export, erasure), render. Every call is audited, refused ones too, by the flow's unit of work: a refusal
+rolls the request back and is recorded in its own transaction.
 
 Identifiers never travel in URLs (they would land in access logs and browser histories): lookup is a POST
 with the identifier in the body, and a miss answers 404 through the same code path as a hit.
@@ -20,9 +20,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from fiduciary.audit.service import SLUG_PATTERN, refusals_audited
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
+from fiduciary.codes import SLUG_PATTERN
 from fiduciary.errors import FiduciaryError, FieldProblem
 from fiduciary.policy.schema import AccessRole, Source
 from fiduciary.rights import flows as rights_flows
@@ -176,12 +176,6 @@ def _located_problems() -> Iterator[None]:
         raise
 
 
-@contextmanager
-def _audited(session: Session, access: VaultAccess) -> Iterator[None]:
-    with _located_problems(), refusals_audited(session, access.trail):
-        yield
-
-
 @router.put(
     "/{person_id}/fields",
     summary="Collect or correct a person's fields under a purpose of collection",
@@ -196,7 +190,7 @@ def put_fields(
     session: Session = SESSION_DEPENDENCY,
     req_id: str = Depends(request_id),
 ) -> FieldsWritten:
-    with _audited(session, access):
+    with _located_problems():
         result = access.write_fields(
             session,
             key.id,
@@ -230,7 +224,7 @@ def read_fields(
     session: Session = SESSION_DEPENDENCY,
     req_id: str = Depends(request_id),
 ) -> FieldsReadOut:
-    with _audited(session, access):
+    with _located_problems():
         result = access.read_fields(
             session,
             key.id,
@@ -256,7 +250,7 @@ def lookup(
     session: Session = SESSION_DEPENDENCY,
     req_id: str = Depends(request_id),
 ) -> Any:
-    with _audited(session, access):
+    with _located_problems():
         found = access.lookup(session, key.id, body.kind, body.value, purpose=body.purpose, request_id=req_id)
     if found is None:
         # Returned, not raised: the audit event of the miss commits with the request, as a hit's does.
