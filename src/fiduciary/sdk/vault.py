@@ -4,8 +4,8 @@
 class of your own. Every method is one HTTP request (`audit_events` pages through several). Values travel
 only in request and response bodies, never in URLs, and the SDK logs nothing.
 
-In-process (same Python process as the service, no HTTP): use `fiduciary.vault.access.VaultAccess`
-inside `fiduciary.audit.service.refusals_audited`, which is exactly what these endpoints call.
+In-process (same Python process as the service, no HTTP): use `fiduciary.vault.access.VaultAccess` and
+`fiduciary.rights.flows`, exactly what these endpoints call; each is audited by the session's unit of work.
 """
 
 from __future__ import annotations
