@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy.orm import Session
 
 from audit_support import all_audit_text, audit_rows, stored_counts, write_policy
-from fiduciary.audit.service import refusals_audited
 from fiduciary.config import Settings
 from fiduciary.consent.restrictions import add_restriction
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService
@@ -58,8 +57,8 @@ def person(session: Session, runtime: Runtime, access: VaultAccess) -> str:
 
 
 def attempt(session: Session, access: VaultAccess, call: Any, *args: Any, **kw: Any) -> FiduciaryError:
-    """Run a refused call the way the API does (refusals_audited) and return the error."""
-    with pytest.raises(FiduciaryError) as caught, refusals_audited(session, access.trail):
+    """Run a refused call as any caller does, wrapping nothing: the unit of work records the refusal."""
+    with pytest.raises(FiduciaryError) as caught:
         call(session, *args, **kw)
     return caught.value
 
@@ -338,7 +337,7 @@ def test_no_audit_event_ever_holds_a_value(
         lambda: access.read_fields(session, ACTOR, None, person, "account", [EMAIL]),
         lambda: access.lookup(session, ACTOR, "email", NAME),
     ):
-        with pytest.raises(FiduciaryError), refusals_audited(session, access.trail):
+        with pytest.raises(FiduciaryError):
             call()
     text = all_audit_text(session)
     assert len(audit_rows(session)) >= 10

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -284,7 +283,8 @@ _PENDING: Final = "pending_audit"
 
 
 def attach_audit(exc: FiduciaryError, *events: AuditEvent) -> FiduciaryError:
-    """Give a refusal the audit events that record it; `refusals_audited` writes them."""
+    """Give a refusal the audit events that record it; the unit of work's step (`fiduciary.unit_of_work`)
+    writes them in a transaction of their own."""
     setattr(exc, _PENDING, [*getattr(exc, _PENDING, []), *events])
     return exc
 
@@ -300,25 +300,6 @@ def take_pending_audit(exc: BaseException) -> list[AuditEvent]:
     if events:
         setattr(exc, _PENDING, [])
     return events
-
-
-@contextmanager
-def refusals_audited(session: Session, trail: AuditTrail) -> Iterator[None]:
-    """Run a call; if it is refused with audit events attached, roll its transaction back, then record and
-    commit the refusal in a transaction of its own, and re-raise.
-
-    The attempt changes nothing, yet leaves its trace (DPDP Rule 6(1)(c): logs to detect unauthorised
-    access). Any other exception rolls back as usual and propagates.
-    """
-    try:
-        yield
-    except FiduciaryError as exc:
-        events = take_pending_audit(exc)
-        if events:
-            session.rollback()
-            trail.record_many(session, events)
-            session.commit()
-        raise
 
 
 # --------------------------------------------------------------------------------------------- reading

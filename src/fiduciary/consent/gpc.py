@@ -29,12 +29,11 @@ from sqlalchemy.orm import Session
 
 from fiduciary.consent import projection
 from fiduciary.consent.evidence import Evidence, hash_user_agent
+from fiduciary.consent.facts import linked_persons, people_facts
 from fiduciary.consent.service import (
     ConsentChannel,
     ConsentService,
     gpc_covered,
-    linked_persons,
-    people_facts,
     state_for,
 )
 from fiduciary.people.service import ACTIVE, SUBJECT_ID_RE

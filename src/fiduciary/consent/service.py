@@ -22,17 +22,18 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, NamedTuple, cast, get_args
 
-from sqlalchemy import Table, bindparam, case, select
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fiduciary.consent import children, projection
 from fiduciary.consent.evidence import Evidence, evidence_from, truncate_ip
-from fiduciary.consent.models import ConsentIdempotency, ConsentState, GpcOptOut, VisitorLink
+from fiduciary.consent.facts import PersonFacts, linked_persons, people_facts
+from fiduciary.consent.models import ConsentIdempotency, ConsentState, GpcOptOut
 from fiduciary.consent.payloads import PayloadWriter
 from fiduciary.consent.receipts import (
     RECEIPT_EVENT_TYPES,
@@ -48,7 +49,6 @@ from fiduciary.errors import Conflict, FiduciaryError, FieldProblem, NotFound, V
 from fiduciary.ledger.service import Ledger, checkpoint_covering
 from fiduciary.ledger.service import entries as ledger_entries
 from fiduciary.ledger.signing import Signer, load_signer
-from fiduciary.people.models import Person
 from fiduciary.people.service import ACTIVE, SUBJECT_ID_RE
 from fiduciary.policy import versions as policy_versions
 from fiduciary.policy.compiled import CompiledPolicy
@@ -149,64 +149,6 @@ class ConsentStateRow:
 
 
 Locate = Callable[[int, str], str]
-
-
-# A batch looks up hundreds of ids. On SQLite and PostgreSQL the ids travel as one parameter (a JSON array
-# that json_each turns into rows driving one primary-key probe each, a third faster than `IN (SELECT …)`;
-# an array for ANY) and the rows come straight from the driver: an expanding IN binds one parameter per id,
-# and SQLAlchemy's row processing (a date parsed per person) cost more than the query.
-# The lawful guardian (DPDP Rule 11) only once staff verified the appointment (`vault.guardianship`).
-_GUARDIAN_COLUMN = case((Person.guardianship_verified_at.is_not(None), Person.lawful_guardian_id), else_=None)
-_PEOPLE_COLUMNS = (Person.id, Person.status, Person.age_status, Person.adult_on, _GUARDIAN_COLUMN)
-_LINK_COLUMNS = (VisitorLink.visitor_id, VisitorLink.person_id)
-_PEOPLE_QUERY = select(*_PEOPLE_COLUMNS).where(Person.id.in_(bindparam("ids", expanding=True)))
-_LINKS_QUERY = select(*_LINK_COLUMNS).where(VisitorLink.visitor_id.in_(bindparam("ids", expanding=True)))
-_PEOPLE_SQL = {
-    "sqlite": "SELECT p.id, p.status, p.age_status, p.adult_on, "
-    "CASE WHEN p.guardianship_verified_at IS NOT NULL THEN p.lawful_guardian_id END "
-    "FROM json_each(?) AS j JOIN people AS p ON p.id = j.value",
-    "postgresql": "SELECT id, status, age_status, adult_on, "
-    "CASE WHEN guardianship_verified_at IS NOT NULL THEN lawful_guardian_id END FROM people WHERE id = ANY(%s)",
-}
-_LINKS_SQL = {
-    "sqlite": "SELECT v.visitor_id, v.person_id "
-    "FROM json_each(?) AS j JOIN visitor_links AS v ON v.visitor_id = j.value",
-    "postgresql": "SELECT visitor_id, person_id FROM visitor_links WHERE visitor_id = ANY(%s)",
-}
-
-
-def _rows_for_ids(session: Session, sql: dict[str, str], fallback: Any, ids: list[str]) -> Sequence[Any]:
-    """`sql` for this dialect through the driver, the ids bound as one parameter (`storage.ids.bind_ids`);
-    `fallback` (a Core select with an expanding `:ids`) on any other database."""
-    connection = session.connection()
-    dialect = connection.dialect.name
-    if dialect not in sql:
-        return session.execute(fallback, {"ids": ids}).all()
-    return connection.exec_driver_sql(sql[dialect], (bind_ids(ids, dialect),)).fetchall()
-
-
-def people_facts(session: Session, ids: list[str]) -> list[_PersonFacts]:
-    """Status and age facts of the people among `ids` (unknown ids are simply absent)."""
-    # SQLite keeps dates as ISO text (what SQLAlchemy's Date stores); PostgreSQL's driver and Core give dates.
-    return [
-        _PersonFacts(id_, status, age, date.fromisoformat(adult_on) if type(adult_on) is str else adult_on, guardian)
-        for id_, status, age, adult_on, guardian in _rows_for_ids(session, _PEOPLE_SQL, _PEOPLE_QUERY, ids)
-    ]
-
-
-def linked_persons(session: Session, visitor_ids: list[str]) -> dict[str, str]:
-    """visitor id → the person it is linked to, for the linked ones among `visitor_ids`."""
-    return {visitor: person for visitor, person in _rows_for_ids(session, _LINKS_SQL, _LINKS_QUERY, visitor_ids)}
-
-
-class _PersonFacts(NamedTuple):
-    """What a consent write needs of a person (a plain row, not an ORM object: batches read thousands)."""
-
-    id: str
-    status: str
-    age_status: str
-    adult_on: date | None
-    lawful_guardian: str | None = None  # verified (DPDP Rule 11)
 
 
 def _fields_look_valid(policy: CompiledPolicy, items: Sequence[ConsentInput]) -> bool:
@@ -479,7 +421,7 @@ class ConsentService:
 
     def _validate(
         self, session: Session, policy: CompiledPolicy, items: Sequence[ConsentInput], locate: Locate
-    ) -> tuple[dict[str, _PersonFacts], dict[str, str]]:
+    ) -> tuple[dict[str, PersonFacts], dict[str, str]]:
         """Check everything; return the people involved and the visitor links.
 
         422 first (every invalid field at once), then 404, then 409.
@@ -549,7 +491,7 @@ class ConsentService:
 
     def _check_people(
         self, session: Session, policy: CompiledPolicy, items: Sequence[ConsentInput], locate: Locate
-    ) -> tuple[dict[str, _PersonFacts], dict[str, str]]:
+    ) -> tuple[dict[str, PersonFacts], dict[str, str]]:
         """Unknown people (404), closed accounts, guardians and children (409)."""
         subject_ids = {i.subject_id for i in items}
         person_ids = {s for s in subject_ids if s.startswith("per_")}

@@ -17,10 +17,11 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Select, case, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from fiduciary.consent.models import ConsentState, VisitorLink
+from fiduciary.consent.facts import linked_persons, people_facts
+from fiduciary.consent.models import ConsentState
 from fiduciary.consent.reconsent import reconsent_floors
 from fiduciary.consent.restrictions import active_restrictions
 from fiduciary.context import RuntimeContext
@@ -35,7 +36,6 @@ from fiduciary.decisions.engine import (
 )
 from fiduciary.decisions.ids import ACTOR_RE, PERSON_PREFIX, SUBJECT_ID_RE, VISITOR_PREFIX
 from fiduciary.errors import FieldProblem, NotFound, ValidationFailed
-from fiduciary.people.models import Person
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.storage.ids import IDS, bind_ids, dialect_of, ids_in, per_dialect
 
@@ -67,26 +67,11 @@ class DecisionContext:
         return decide(self.policy, facts, purpose, categories, floors=self.floors, today=self.today, strict=strict)
 
 
-# The fact queries, built once per dialect (`storage.ids`): building a select cost more than running it
-# for one person (about 45% of an audited vault read went there), and the ids travel as one parameter.
+# People and visitor links come from the one reader consent writes use too (`consent.facts`). The consent
+# query is built once per dialect (`storage.ids`): building a select cost more than running it for one
+# person (about 45% of an audited vault read went there), and the ids travel as one parameter.
 # Table columns, not ORM attributes: plain Core rows, without the ORM's per-call execution work.
-_LINK = VisitorLink.__table__.c
-_PERSON = Person.__table__.c
 _STATE = ConsentState.__table__.c
-
-
-@per_dialect
-def _links_query(dialect: str) -> Select[str, str]:
-    return select(_LINK.visitor_id, _LINK.person_id).where(ids_in(_LINK.visitor_id, dialect))
-
-
-@per_dialect
-def _people_query(dialect: str) -> Select[str, str, str, date | None, str | None]:
-    # The lawful guardian only once verified (vault.guardianship): an unverified appointment is not in force.
-    guardian = case((_PERSON.guardianship_verified_at.is_not(None), _PERSON.lawful_guardian_id), else_=None)
-    return select(_PERSON.id, _PERSON.status, _PERSON.age_status, _PERSON.adult_on, guardian).where(
-        ids_in(_PERSON.id, dialect)
-    )
 
 
 @per_dialect
@@ -95,25 +80,6 @@ def _consents_query(dialect: str) -> Select[str, str, str, int, str | None]:
     return select(_STATE.subject_id, _STATE.purpose, _STATE.status, _STATE.policy_version, _STATE.guardian_id).where(
         ids_in(_STATE.subject_id, dialect)
     )
-
-
-_PersonRow = tuple[str, str, date | None, str | None]  # status, age_status, adult_on, lawful guardian
-
-
-def _read_links(session: Session, dialect: str, visitor_ids: Collection[str]) -> dict[str, str]:
-    """visitor → the person it is linked to; no query without visitors."""
-    if not visitor_ids:
-        return {}
-    rows = session.execute(_links_query(dialect), {IDS: bind_ids(visitor_ids, dialect)})
-    return {visitor: person for visitor, person in rows}
-
-
-def _read_people(session: Session, dialect: str, person_ids: Collection[str]) -> dict[str, _PersonRow]:
-    """person → (status, age_status, adult_on, lawful guardian) for the ids that exist; no query without ids."""
-    if not person_ids:
-        return {}
-    rows = session.execute(_people_query(dialect), {IDS: bind_ids(person_ids, dialect)})
-    return {pid: (status, age_status, adult_on, guardian) for pid, status, age_status, adult_on, guardian in rows}
 
 
 def _read_consents(session: Session, dialect: str, subject_ids: Collection[str]) -> dict[str, dict[str, ConsentFact]]:
@@ -192,10 +158,12 @@ class DecisionService:
         """
         wanted = set(subject_ids)
         dialect = dialect_of(session)
-        links = _read_links(session, dialect, [s for s in wanted if s.startswith(VISITOR_PREFIX)])
+        visitors = [s for s in wanted if s.startswith(VISITOR_PREFIX)]
+        links = linked_persons(session, visitors) if visitors else {}
         resolved = {s: links.get(s, s) for s in wanted}
         targets = set(resolved.values())
-        people = _read_people(session, dialect, [t for t in targets if t.startswith(PERSON_PREFIX)])
+        person_ids = [t for t in targets if t.startswith(PERSON_PREFIX)]
+        people = {p.id: p for p in people_facts(session, person_ids)} if person_ids else {}
         consents = _read_consents(session, dialect, targets)
         restrictions = active_restrictions(session, list(people)) if people else {}
 
@@ -207,7 +175,7 @@ class DecisionService:
                 if person is None:
                     out[subject] = SubjectFacts(subject, exists=False)
                     continue
-                status, age_status, adult_on, guardian = person
+                _, status, age_status, adult_on, guardian = person
                 out[subject] = SubjectFacts(
                     subject,
                     exists=True,
