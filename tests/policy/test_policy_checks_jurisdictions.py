@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from fiduciary.policy.checks import CHECKS, Finding, run_checks
+from fiduciary.policy.diff import diff_policies
 from fiduciary.policy.loader import analyse_policy_text
 from fiduciary.policy.schema import PolicyDocument
 from jurisdictions_support import DEMO, GDPR_LI, RECOMMENDATIONS, Data, dump_yaml, three_jurisdictions
@@ -336,3 +337,23 @@ def test_undeclared_jurisdiction_is_reported_at_its_line(tmp_path: Path) -> None
     line = text.splitlines()[found[0].line - 1]
     assert "UK" in line, line
     assert RECOMMENDATIONS["id"] in text
+
+
+def test_a_changed_ground_for_one_jurisdiction_is_a_material_change() -> None:
+    """GDPR Art 13(3), DPDP s.5: a new basis for processing needs a new notice (and a new consent if it is one)."""
+    old = PolicyDocument.model_validate(BASE)
+    new = PolicyDocument.model_validate(
+        base(lambda d: purpose(d, "recommendations")["grounds_by_jurisdiction"].update(EU={"legal_ground": "consent"}))
+    )
+    changes = [c for c in diff_policies(old, new) if "grounds_by_jurisdiction" in c.path]
+    assert [(c.path, c.material, c.reason, c.affected_purposes) for c in changes] == [
+        (
+            "purposes[recommendations].grounds_by_jurisdiction.EU",
+            True,
+            "legal ground changed to or from consent",
+            ("recommendations",),
+        )
+    ]
+    assert "now relies on consent instead of legitimate interests for people in EU" in changes[0].summary
+    same = PolicyDocument.model_validate(base())
+    assert [c for c in diff_policies(old, same) if "grounds_by_jurisdiction" in c.path] == []
