@@ -88,6 +88,9 @@ def describe_type(tp: Any, metadata: list[Any] | None = None) -> str:
     suffix = f" ({', '.join(words)})" if words else ""
     if origin is list:
         return f"list of {describe_type(typing.get_args(tp)[0])}{suffix}"
+    if origin is dict:
+        key, value = typing.get_args(tp)
+        return f"map of {describe_type(key)} to {describe_type(value)}{suffix}"
     if origin is Literal:
         return " or ".join(f"`{a}`" for a in typing.get_args(tp))
     if tp is Duration:
@@ -147,6 +150,10 @@ def _model_order() -> tuple[list[type[BaseModel]], dict[type[BaseModel], list[st
                 visit_type(member, path)
         elif origin is list:
             visit_type(typing.get_args(tp)[0], path + "[]")
+        elif origin is dict:  # e.g. grounds_by_jurisdiction: {EU: {...}}
+            key, value = typing.get_args(tp)
+            visit_type(key, path)
+            visit_type(value, path + ".<key>")
         elif _is_enum(tp):
             if tp not in enums:
                 enums.append(tp)

@@ -1,6 +1,6 @@
 """`rebuild-state` after erasures: the projection rebuilt from the ledger equals the one the write path left.
 
-Erasure (the rights registry: fiduciary.rights.domains) deletes the erased person's consent_state rows and
+Erasure (the rights registry: fiduciary.consent.rights) deletes the erased person's consent_state rows and
 GPC opt-outs, their linked visitors' rows and the visitor links, and keeps the ledger. The replay applies
 the same deletions at the erasure's place in time (`vault_erasures.erased_at`), so a rebuild never brings
 an erased person's "granted" back (DPDP s.8(7), s.12(3)).

@@ -93,8 +93,9 @@ def test_the_demo_passes_every_check() -> None:
 
 
 def test_every_registered_check_has_a_test_case() -> None:
+    """The per-jurisdiction checks have their cases in test_policy_checks_jurisdictions.py."""
     covered = {case.values[0] for case in FAILING}
-    assert {code for code, _ in CHECKS} <= covered
+    assert {code for code, func in CHECKS if not func.__module__.endswith("checks_jurisdictions")} <= covered
 
 
 def test_format_path() -> None:

@@ -35,6 +35,9 @@ def decide_command(
     category: list[str] = typer.Option([], "--category", "-c", help="A data category to use (repeatable)."),
     actor: str = typer.Option("cli", help="Who will use the data (a staff id, a job name)."),
     strict: bool = typer.Option(False, help="Deny when any category is outside the purpose."),
+    jurisdiction: str | None = typer.Option(
+        None, help="Where the person lives (IN, EU, UK, US-CA; one the policy declares): decide on its grounds."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
 ) -> None:
     """May ACTOR use these categories of SUBJECT_ID's data for PURPOSE? Exit 0 when allowed, 1 when denied.
@@ -56,6 +59,7 @@ def decide_command(
                 categories=category,
                 actor=actor,
                 strict=strict,
+                jurisdiction=jurisdiction,
             )
     except FiduciaryError as error:
         raise _fail(error) from None
@@ -65,6 +69,7 @@ def decide_command(
         out = {
             "subject_id": subject_id,
             "purpose": purpose,
+            **({"jurisdiction": jurisdiction} if jurisdiction else {}),
             "allow": decision.allow,
             "reasons": [str(r) for r in decision.reasons],
             "allowed_categories": sorted(decision.allowed_categories),

@@ -176,7 +176,7 @@ class Replay:
 
     Erasures are applied too (`erase`), at their place in time among the events: an erasure is not a
     consent event, so the ledger does not hold it, but `vault_erasures` does, and the rights registry's
-    consent and visitor-link erasers (fiduciary.rights.domains) deleted rows when it happened.
+    consent and visitor-link erasers (fiduciary.consent.rights) deleted rows when it happened.
     """
 
     states: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)

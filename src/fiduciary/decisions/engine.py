@@ -5,6 +5,9 @@ Pure: no database session, no web framework. `DecisionService` loads the facts; 
 
 The rules, in order; every reason that applies is collected so a person can read why:
 
+0. Where the caller names the person's jurisdiction, each purpose is taken with the ground the policy
+   states for it there (`Purpose.grounds_by_jurisdiction`; GDPR Art 6(1), DPDP s.4 and s.7), else with
+   its own `legal_ground`. Every rule below reads the ground so chosen.
 1. The purpose must be declared in the policy (DPDP s.5(1), GDPR Art 5(1)(b) purpose limitation), else
    `purpose_not_declared` and nothing else is evaluated.
 2. Categories the purpose does not declare are masked out with `category_not_in_purpose` (DPDP s.6(1)
@@ -45,7 +48,7 @@ from typing import NamedTuple
 
 from fiduciary.people.service import add_years
 from fiduciary.policy.compiled import CompiledPolicy, CompiledPurpose
-from fiduciary.policy.schema import LegalGround, UnknownAge
+from fiduciary.policy.schema import Jurisdiction, LegalGround, UnknownAge
 
 
 class Reason(StrEnum):
@@ -160,9 +163,16 @@ def decide(
     floors: Mapping[str, int],
     today: date,
     strict: bool = False,
+    jurisdiction: Jurisdiction | None = None,
 ) -> Decision:
-    """Apply the rules in the module docstring; see there for the law behind each one."""
-    cp = policy.compiled_purposes.get(purpose)
+    """Apply the rules in the module docstring; see there for the law behind each one.
+
+    `jurisdiction` is where the person lives, when the caller knows it: the purpose is then decided on the
+    ground the policy states for that jurisdiction (`grounds_by_jurisdiction`), e.g. consent in India and
+    legitimate interests in the EU. None decides on each purpose's own ground. It must be one the policy
+    declares (the service checks; here an undeclared one is a KeyError).
+    """
+    cp = (policy.compiled_purposes if jurisdiction is None else policy.by_jurisdiction[jurisdiction]).get(purpose)
     if cp is None:
         requested = categories if type(categories) is frozenset else frozenset(categories)
         return _new(Decision, (False, _NOT_DECLARED, purpose, _EMPTY, requested))

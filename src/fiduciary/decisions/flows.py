@@ -29,6 +29,7 @@ from fiduciary.decisions.engine import Decision, Reason
 from fiduciary.decisions.service import DecisionRequest, DecisionService
 from fiduciary.errors import NotFound
 from fiduciary.policy.compiled import CompiledPurpose
+from fiduciary.policy.schema import Jurisdiction
 from fiduciary.unit_of_work import unit_of_work
 
 
@@ -43,15 +44,20 @@ def decide_audited(
     actor: str | None = None,
     strict: bool = False,
     request_id: str | None = None,
+    jurisdiction: Jurisdiction | str | None = None,
 ) -> Decision:
-    """One decision and its audit event. An unknown person on a non-consent purpose raises `NotFound`
-    after recording the refusal (decision `unknown_subject`) in its own committed transaction."""
+    """One decision and its audit event; `jurisdiction` is where the person lives (None: each purpose's own
+    ground; an unknown or undeclared one is a 422 before anything is recorded). An unknown person on a
+    non-consent purpose raises `NotFound` after recording the refusal (decision `unknown_subject`) in its own
+    committed transaction."""
     service = DecisionService.for_runtime(runtime)
     uow = unit_of_work(runtime, session)
     cats = list(categories)
     with uow.step():
         try:
-            decision = service.decide(session, actor or caller, subject_id, purpose, cats, strict=strict)
+            decision = service.decide(
+                session, actor or caller, subject_id, purpose, cats, strict=strict, jurisdiction=jurisdiction
+            )
         except NotFound as exc:
             refusal = decision_event(
                 caller,

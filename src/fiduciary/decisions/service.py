@@ -37,6 +37,7 @@ from fiduciary.decisions.engine import (
 from fiduciary.decisions.ids import ACTOR_RE, PERSON_PREFIX, SUBJECT_ID_RE, VISITOR_PREFIX
 from fiduciary.errors import FieldProblem, NotFound, ValidationFailed
 from fiduciary.policy.compiled import CompiledPolicy
+from fiduciary.policy.schema import Jurisdiction
 from fiduciary.storage.ids import IDS, bind_ids, dialect_of, ids_in, per_dialect
 
 MAX_BATCH = 1000
@@ -49,6 +50,7 @@ class DecisionRequest:
     subject_id: str
     purpose: str
     categories: Collection[str] = ()
+    jurisdiction: Jurisdiction | str | None = None  # where the person lives; None: each purpose's own ground
 
 
 @dataclass(frozen=True)
@@ -61,10 +63,26 @@ class DecisionContext:
     facts: Mapping[str, SubjectFacts] = field(default_factory=dict)
 
     def decide(
-        self, subject_id: str, purpose: str, categories: Collection[str] = (), *, strict: bool = False
+        self,
+        subject_id: str,
+        purpose: str,
+        categories: Collection[str] = (),
+        *,
+        strict: bool = False,
+        jurisdiction: Jurisdiction | None = None,
     ) -> Decision:
+        """`jurisdiction` must be one the policy declares (`check_jurisdiction`)."""
         facts = self.facts.get(subject_id) or SubjectFacts(subject_id, exists=False)
-        return decide(self.policy, facts, purpose, categories, floors=self.floors, today=self.today, strict=strict)
+        return decide(
+            self.policy,
+            facts,
+            purpose,
+            categories,
+            floors=self.floors,
+            today=self.today,
+            strict=strict,
+            jurisdiction=jurisdiction,
+        )
 
 
 # People and visitor links come from the one reader consent writes use too (`consent.facts`). The consent
@@ -99,6 +117,29 @@ def check_subject_id(value: str, field_name: str = "subject_id") -> str:
             [FieldProblem(field_name, "must be a person id (per_…) or a visitor id (vis_…)")],
         )
     return value
+
+
+def check_jurisdiction(
+    value: Jurisdiction | str | None, policy: CompiledPolicy, field_name: str = "jurisdiction"
+) -> Jurisdiction | None:
+    """The person's jurisdiction as the policy knows it; 422 naming the field for an unknown code or one
+    the policy does not declare (deciding on a law the store does not serve would be a guess)."""
+    if value is None:
+        return None
+    try:
+        jurisdiction = Jurisdiction(value)
+    except ValueError:
+        raise ValidationFailed(
+            "The jurisdiction is unknown.",
+            [FieldProblem(field_name, "must be one of " + ", ".join(j.value for j in Jurisdiction))],
+        ) from None
+    if jurisdiction not in policy.by_jurisdiction:
+        declared = ", ".join(j.value for j in policy.document.controller.jurisdictions)
+        raise ValidationFailed(
+            "The policy in force does not serve this jurisdiction.",
+            [FieldProblem(field_name, f"must be a jurisdiction the policy declares: {declared}")],
+        )
+    return jurisdiction
 
 
 def check_actor(value: str, field_name: str = "actor") -> str:
@@ -212,11 +253,11 @@ class DecisionService:
         categories: Collection[str] = (),
         *,
         strict: bool = False,
+        jurisdiction: Jurisdiction | str | None = None,
     ) -> Decision:
         """One decision; an unknown person asked about a non-consent purpose is a 404, not a deny."""
-        decision = self.decide_many(session, actor, [DecisionRequest(subject_id, purpose, categories)], strict=strict)[
-            0
-        ]
+        request = DecisionRequest(subject_id, purpose, categories, jurisdiction)
+        decision = self.decide_many(session, actor, [request], strict=strict)[0]
         if Reason.UNKNOWN_SUBJECT in decision.reasons:
             raise NotFound("No person has this id.", code="person_not_found")
         return decision
@@ -236,6 +277,8 @@ class DecisionService:
                 "Too many decisions in one batch.",
                 [FieldProblem("requests", f"at most {MAX_BATCH} decisions per batch")],
             )
+        policy = self.policy()
+        jurisdictions: list[Jurisdiction | None] = []
         for i, req in enumerate(requests):
             prefix = f"requests[{i}]." if len(requests) > 1 else ""
             check_subject_id(req.subject_id, prefix + "subject_id")
@@ -244,5 +287,9 @@ class DecisionService:
                     "Too many categories.",
                     [FieldProblem(prefix + "categories", f"at most {MAX_CATEGORIES} categories")],
                 )
+            jurisdictions.append(check_jurisdiction(req.jurisdiction, policy, prefix + "jurisdiction"))
         ctx = self.prepare(session, (r.subject_id for r in requests))
-        return [ctx.decide(r.subject_id, r.purpose, r.categories, strict=strict) for r in requests]
+        return [
+            ctx.decide(r.subject_id, r.purpose, r.categories, strict=strict, jurisdiction=j)
+            for r, j in zip(requests, jurisdictions, strict=True)
+        ]

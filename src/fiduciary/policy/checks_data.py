@@ -180,7 +180,8 @@ def no_legitimate_interests_in_india(ctx: CheckContext) -> Iterator[Finding]:
         return
     only_india = ctx.jurisdictions == {Jurisdiction.IN}
     for i, p in enumerate(ctx.document.purposes):
-        if p.legal_ground is LegalGround.LEGITIMATE_INTERESTS:
+        # An IN entry in grounds_by_jurisdiction is checked by `ground_of_another_law` (checks_jurisdictions).
+        if p.legal_ground is LegalGround.LEGITIMATE_INTERESTS and Jurisdiction.IN not in p.grounds_by_jurisdiction:
             yield Finding(
                 ("purposes", i, "legal_ground"),
                 f"purpose '{p.id}' relies on legitimate interests, which is not a ground under Indian law (DPDP s.4)",
@@ -196,7 +197,8 @@ def consent_for_marketing_in_india(ctx: CheckContext) -> Iterator[Finding]:
     if not ctx.applies(Jurisdiction.IN):
         return
     for i, p in enumerate(ctx.document.purposes):
-        if p.legal_ground is LegalGround.CONSENT:
+        ground = p.ground_for(Jurisdiction.IN).legal_ground  # the ground for people in India
+        if ground is LegalGround.CONSENT:
             continue
         what = [
             w
@@ -210,7 +212,7 @@ def consent_for_marketing_in_india(ctx: CheckContext) -> Iterator[Finding]:
         if what:
             yield Finding(
                 ("purposes", i, "legal_ground"),
-                f"purpose '{p.id}' is {' and '.join(what)} but relies on {p.legal_ground.value}",
+                f"purpose '{p.id}' is {' and '.join(what)} but relies on {ground.value}",
                 "use legal_ground: consent; under DPDP s.4 and s.7 only consent covers this",
             )
 

@@ -1,6 +1,6 @@
 """What every policy check is built on: the `Finding` it yields, the `CheckContext` it reads, the `@check`
 registry, and the small helpers several checks share. The checks themselves live in `checks_data`,
-`checks_rights` and `checks_children`; `policy.checks` registers them in order and runs them.
+`checks_rights`, `checks_children` and `checks_jurisdictions`; `policy.checks` registers them in order and runs them.
 """
 
 from __future__ import annotations

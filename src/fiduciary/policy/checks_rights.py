@@ -17,6 +17,7 @@ from fiduciary.policy.checks_registry import (
 )
 from fiduciary.policy.duration import DurationUnit
 from fiduciary.policy.schema import (
+    Deadline,
     Jurisdiction,
     RightKind,
     StoreRole,
@@ -129,41 +130,60 @@ def breach_deadlines(ctx: CheckContext) -> Iterator[Finding]:
 
 @check("rights_deadline")
 def rights_deadlines(ctx: CheckContext) -> Iterator[Finding]:
-    """GDPR Art 12(3): one month, extendable by two. CCPA §1798.130(a)(2): 45 days, extendable by 45."""
+    """GDPR Art 12(3): one month, extendable by two. CCPA §1798.130(a)(2): 45 days, extendable by 45.
+
+    Each deadline is checked against the laws of the people it is for: a right's `deadline` governs the
+    jurisdictions it is offered in (`jurisdictions`, default all) that have no entry of their own in
+    `deadlines_by_jurisdiction`, and each entry governs its own jurisdiction.
+    """
     for i, right in enumerate(ctx.document.rights):
-        respond = right.deadline.respond_within
-        extend = right.deadline.extendable_by
-        path: NodePath = ("rights", i, "deadline", "respond_within")
-        if ctx.eu_or_uk and over_one_month(respond):
-            yield Finding(
-                path,
-                f"'{right.kind.value}' requests are answered within {respond.describe()}, more than one month",
-                "use 1mo or less, and extendable_by: 2mo for complex requests (GDPR Art 12(3))",
-            )
-        elif ctx.applies(Jurisdiction.US_CA) and respond.approx_days > 45:
-            yield Finding(
-                path,
-                f"'{right.kind.value}' requests are answered within {respond.describe()}, more than 45 days",
-                "use 45d or less (CCPA §1798.130(a)(2))",
-            )
-        if extend is None:
-            continue
-        epath: NodePath = ("rights", i, "deadline", "extendable_by")
-        if ctx.eu_or_uk and (
-            (extend.unit is DurationUnit.MONTHS and extend.amount > 2)
-            or (extend.unit is not DurationUnit.MONTHS and extend.approx_days > 2 * ONE_MONTH_DAYS)
-        ):
-            yield Finding(
-                epath,
-                f"the extension of {extend.describe()} is more than two months",
-                "extendable_by may be at most 2mo (GDPR Art 12(3))",
-            )
-        elif ctx.applies(Jurisdiction.US_CA) and extend.approx_days > 45:
-            yield Finding(
-                epath,
-                f"the extension of {extend.describe()} is more than 45 days",
-                "extendable_by may be at most 45d (11 CCR §7021(b))",
-            )
+        offered = set(right.jurisdictions) or set(ctx.jurisdictions)
+        governed: list[tuple[NodePath, Deadline, set[Jurisdiction]]] = [
+            (("rights", i, "deadline"), right.deadline, offered - set(right.deadlines_by_jurisdiction))
+        ]
+        for j, deadline in right.deadlines_by_jurisdiction.items():
+            governed.append((("rights", i, "deadlines_by_jurisdiction", j.value), deadline, {j}))
+        for at, deadline, jurisdictions in governed:
+            yield from _deadline_findings(right.kind, at, deadline, jurisdictions)
+
+
+def _deadline_findings(
+    kind: RightKind, at: NodePath, deadline: Deadline, jurisdictions: set[Jurisdiction]
+) -> Iterator[Finding]:
+    respond, extend = deadline.respond_within, deadline.extendable_by
+    gdpr = bool(jurisdictions & {Jurisdiction.EU, Jurisdiction.UK})
+    ccpa = Jurisdiction.US_CA in jurisdictions
+    path: NodePath = (*at, "respond_within")
+    if gdpr and over_one_month(respond):
+        yield Finding(
+            path,
+            f"'{kind.value}' requests are answered within {respond.describe()}, more than one month",
+            "use 1mo or less, and extendable_by: 2mo for complex requests (GDPR Art 12(3))",
+        )
+    elif ccpa and respond.approx_days > 45:
+        yield Finding(
+            path,
+            f"'{kind.value}' requests are answered within {respond.describe()}, more than 45 days",
+            "use 45d or less (CCPA §1798.130(a)(2))",
+        )
+    if extend is None:
+        return
+    epath: NodePath = (*at, "extendable_by")
+    if gdpr and (
+        (extend.unit is DurationUnit.MONTHS and extend.amount > 2)
+        or (extend.unit is not DurationUnit.MONTHS and extend.approx_days > 2 * ONE_MONTH_DAYS)
+    ):
+        yield Finding(
+            epath,
+            f"the extension of {extend.describe()} is more than two months",
+            "extendable_by may be at most 2mo (GDPR Art 12(3))",
+        )
+    elif ccpa and extend.approx_days > 45:
+        yield Finding(
+            epath,
+            f"the extension of {extend.describe()} is more than 45 days",
+            "extendable_by may be at most 45d (11 CCR §7021(b))",
+        )
 
 
 _RIGHTS_BY_LAW: dict[Jurisdiction, dict[RightKind, str]] = {
@@ -204,15 +224,22 @@ _RIGHTS_BY_LAW: dict[Jurisdiction, dict[RightKind, str]] = {
 @check("missing_right")
 def required_rights(ctx: CheckContext) -> Iterator[Finding]:
     """Every right a declared law gives must be offered, with a deadline and a channel."""
-    offered = {r.kind for r in ctx.document.rights}
+    # A right limited by `jurisdictions` is offered only to the people of those (issue 12 item 1).
+    offered = {(r.kind, j) for r in ctx.document.rights for j in (r.jurisdictions or ctx.jurisdictions)}
     needed: dict[RightKind, list[str]] = {}
     for jurisdiction in sorted(ctx.jurisdictions):
         for kind, law in _RIGHTS_BY_LAW[jurisdiction].items():
-            needed.setdefault(kind, []).append(law)
-    if ctx.applies(Jurisdiction.US_CA) and any(p.sale_or_sharing for p in ctx.document.purposes):
+            if (kind, jurisdiction) not in offered:
+                needed.setdefault(kind, []).append(law)
+    sells = any(p.sale_or_sharing for p in ctx.document.purposes)
+    if (
+        ctx.applies(Jurisdiction.US_CA)
+        and sells
+        and (RightKind.OPT_OUT_SALE_SHARING, Jurisdiction.US_CA) not in offered
+    ):
         needed.setdefault(RightKind.OPT_OUT_SALE_SHARING, []).append("CCPA §1798.120")
     for kind in RightKind:
-        if kind in needed and kind not in offered:
+        if kind in needed:
             yield Finding(
                 ("rights",),
                 f"the right '{kind.value}' is missing ({', '.join(needed[kind])})",

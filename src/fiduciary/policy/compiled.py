@@ -6,7 +6,8 @@ children) are precomputed into frozensets and dicts so a decision is a few hash 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,7 @@ from fiduciary.policy.schema import (
     Channel,
     DataCategory,
     Jurisdiction,
+    JurisdictionGround,
     LegalGround,
     LegitimateUse,
     PolicyDocument,
@@ -41,17 +43,56 @@ class CompiledPurpose:
     child_exempt: bool = False
 
 
-def _objectable(purpose: Purpose) -> bool:
-    """Whether a person's objection or restriction stops this purpose.
+def _objectable(ground: JurisdictionGround) -> bool:
+    """Whether a person's objection or restriction stops a purpose on this ground.
 
     DPDP s.7(a) lasts only until the person says they do not consent (s.7 illustration II); the other s.7
     clauses (State functions, court orders, emergencies, employment) and the s.17(1) exemptions do not
     yield to an objection. GDPR Art 21 covers legitimate interests; Art 18 restriction also reaches
     processing for a contract. Legal obligations are never stopped by the person.
     """
-    if purpose.legal_ground is LegalGround.LEGITIMATE_USE:
-        return purpose.legitimate_use is LegitimateUse.VOLUNTARILY_PROVIDED
-    return purpose.legal_ground in (LegalGround.LEGITIMATE_INTERESTS, LegalGround.CONTRACT)
+    if ground.legal_ground is LegalGround.LEGITIMATE_USE:
+        return ground.legitimate_use is LegitimateUse.VOLUNTARILY_PROVIDED
+    return ground.legal_ground in (LegalGround.LEGITIMATE_INTERESTS, LegalGround.CONTRACT)
+
+
+def _compile(p: Purpose, ground: JurisdictionGround, india: bool) -> CompiledPurpose:
+    return CompiledPurpose(
+        id=p.id,
+        legal_ground=ground.legal_ground,
+        needs_consent=ground.legal_ground is LegalGround.CONSENT,
+        categories=frozenset(p.categories) | frozenset(p.optional_categories),
+        marketing_channels=frozenset(p.marketing_channels),
+        # DPDP s.9(3) bars tracking and targeted ads whatever the file says; a store may bar more. Where
+        # Indian law applies a sale or sharing is barred too: it feeds others' tracking and ads (D25).
+        barred_for_children=p.barred_for_children or p.children_allowed is False or (india and p.sale_or_sharing),
+        sale_or_sharing=p.sale_or_sharing,
+        targeted_advertising=p.targeted_advertising,
+        objectable=_objectable(ground),
+        part_b=p.children_exemption is not None,
+        child_exempt=p.children_exemption is not None or ground.legal_ground is LegalGround.EXEMPTION,
+    )
+
+
+def _by_jurisdiction(
+    document: PolicyDocument, compiled: dict[str, CompiledPurpose], india: bool
+) -> dict[Jurisdiction, dict[str, CompiledPurpose]]:
+    """The purposes as they apply to the people of each declared jurisdiction (`grounds_by_jurisdiction`).
+
+    A jurisdiction without a ground of its own anywhere shares the default mapping, so a single-law policy
+    costs nothing; otherwise only the purposes with an entry for it are compiled again.
+    """
+    out: dict[Jurisdiction, dict[str, CompiledPurpose]] = {}
+    for j in document.controller.jurisdictions:
+        own = [p for p in document.purposes if j in p.grounds_by_jurisdiction]
+        if not own:
+            out[j] = compiled
+            continue
+        purposes = dict(compiled)
+        for p in own:
+            purposes[p.id] = _compile(p, p.grounds_by_jurisdiction[j], india)
+        out[j] = purposes
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,31 +113,16 @@ class CompiledPolicy:
     sale_opt_in_age: int = 16
     sale_parent_age: int = 13
     sale_band_years: int = 0  # sale_opt_in_age - minimum_age when positive: the years of the minor-sale rule
+    # The purposes as they apply to the people of each declared jurisdiction; the default mapping
+    # (`compiled_purposes`, each purpose's own `legal_ground`) is shared where nothing differs.
+    by_jurisdiction: Mapping[Jurisdiction, Mapping[str, CompiledPurpose]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, document: PolicyDocument, content_hash: str, version: int | None = None) -> CompiledPolicy:
         india = Jurisdiction.IN in document.controller.jurisdictions
         children = document.children
-        compiled = {
-            p.id: CompiledPurpose(
-                id=p.id,
-                legal_ground=p.legal_ground,
-                needs_consent=p.legal_ground is LegalGround.CONSENT,
-                categories=frozenset(p.categories) | frozenset(p.optional_categories),
-                marketing_channels=frozenset(p.marketing_channels),
-                # DPDP s.9(3) bars tracking and targeted ads whatever the file says; a store may bar more. Where
-                # Indian law applies a sale or sharing is barred too: it feeds others' tracking and ads (D25).
-                barred_for_children=p.barred_for_children
-                or p.children_allowed is False
-                or (india and p.sale_or_sharing),
-                sale_or_sharing=p.sale_or_sharing,
-                targeted_advertising=p.targeted_advertising,
-                objectable=_objectable(p),
-                part_b=p.children_exemption is not None,
-                child_exempt=p.children_exemption is not None or p.legal_ground is LegalGround.EXEMPTION,
-            )
-            for p in document.purposes
-        }
+        compiled = {p.id: _compile(p, p.ground_for(None), india) for p in document.purposes}
+        by_jurisdiction = _by_jurisdiction(document, compiled, india)
         return cls(
             document=document,
             content_hash=content_hash,
@@ -106,7 +132,14 @@ class CompiledPolicy:
             compiled_purposes=compiled,
             recipients={r.id: r for r in document.recipients},
             retention={r.id: r for r in document.retention},
-            consent_purposes=frozenset(pid for pid, cp in compiled.items() if cp.needs_consent),
+            # A purpose on consent for the people of any jurisdiction takes consents (issue 12 item 1).
+            consent_purposes=frozenset(
+                pid
+                for purposes in (compiled, *by_jurisdiction.values())
+                for pid, cp in purposes.items()
+                if cp.needs_consent
+            ),
+            by_jurisdiction=by_jurisdiction,
             child_age=children.minimum_age,
             guardian_consent=children.guardian_consent,
             unknown_age=children.unknown_age or (UnknownAge.ASK if india else UnknownAge.TREAT_AS_ADULT),
@@ -115,8 +148,21 @@ class CompiledPolicy:
             sale_band_years=max(0, children.sale_opt_in_age - children.minimum_age),
         )
 
-    def purpose(self, purpose_id: str) -> CompiledPurpose | None:
-        return self.compiled_purposes.get(purpose_id)
+    def purpose(self, purpose_id: str, jurisdiction: Jurisdiction | None = None) -> CompiledPurpose | None:
+        """The purpose as it applies to people of `jurisdiction`; None: as declared (its own legal_ground)."""
+        return self.purposes_for(jurisdiction).get(purpose_id)
+
+    def purposes_for(self, jurisdiction: Jurisdiction | None) -> Mapping[str, CompiledPurpose]:
+        """Every purpose for the people of `jurisdiction`; KeyError for one the policy does not declare."""
+        if jurisdiction is None:
+            return self.compiled_purposes
+        return self.by_jurisdiction[jurisdiction]
+
+    def ground(self, purpose_id: str, jurisdiction: Jurisdiction | None = None) -> LegalGround | None:
+        """The legal ground of a purpose for the people of `jurisdiction` (GDPR Art 6(1), DPDP s.4); None
+        for an undeclared purpose. A jurisdiction without a ground of its own gets the purpose's own."""
+        compiled = self.purpose(purpose_id, jurisdiction)
+        return compiled.legal_ground if compiled is not None else None
 
     def today(self, now: datetime | None = None) -> date:
         """Today's date in the policy's time zone (`calendar.timezone`, Asia/Kolkata unless declared).

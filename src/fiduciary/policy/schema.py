@@ -26,6 +26,7 @@ from fiduciary.policy.schema_data import (
     DataCategory,
     DpdpExemption,
     FieldType,
+    JurisdictionGround,
     LegalGround,
     LegalHold,
     LegitimateUse,
@@ -38,6 +39,7 @@ from fiduciary.policy.schema_data import (
     Sensitivity,
     Source,
 )
+from fiduciary.policy.schema_jurisdictions import AgeBand
 from fiduciary.policy.schema_parties import (
     Authority,
     Contact,
@@ -46,6 +48,7 @@ from fiduciary.policy.schema_parties import (
     GrievanceOfficer,
     Jurisdiction,
     PostalAddress,
+    Representative,
     SecurityContact,
     StoreRole,
 )
@@ -87,6 +90,7 @@ __all__ = [
     "ID_PATTERN",
     "LANGUAGE_PATTERN",
     "AccessRole",
+    "AgeBand",
     "AnnouncementChannel",
     "Authority",
     "BreachDeadlines",
@@ -111,6 +115,7 @@ __all__ = [
     "Holiday",
     "Identifier",
     "Jurisdiction",
+    "JurisdictionGround",
     "LanguageTag",
     "LegalGround",
     "LegalHold",
@@ -122,6 +127,7 @@ __all__ = [
     "Purpose",
     "Recipient",
     "RecipientKind",
+    "Representative",
     "RequestChannel",
     "RetentionAction",
     "RetentionRule",

@@ -13,6 +13,7 @@ from pydantic import (
 )
 
 from fiduciary.policy.duration import Duration
+from fiduciary.policy.schema_parties import Jurisdiction
 from fiduciary.policy.schema_types import (
     CountryCode,
     LongText,
@@ -167,6 +168,44 @@ class ChildrenExemption(StrEnum):
     BLOCK_HARMFUL_CONTENT = "block_harmful_content"  # blocking information likely to harm the child
 
 
+def _check_ground_details(
+    ground: LegalGround, legitimate_use: LegitimateUse | None, exemption: DpdpExemption | None
+) -> None:
+    """DPDP s.7 and s.17(1) grounds are named by clause; a clause without its ground is a contradiction."""
+    if ground is LegalGround.LEGITIMATE_USE and legitimate_use is None:
+        raise ValueError("legal_ground legitimate_use needs the DPDP s.7 clause in legitimate_use (e.g. '7a')")
+    if ground is not LegalGround.LEGITIMATE_USE and legitimate_use is not None:
+        raise ValueError("legitimate_use is only meaningful when legal_ground is legitimate_use")
+    if ground is LegalGround.EXEMPTION and exemption is None:
+        raise ValueError("legal_ground exemption needs the DPDP s.17(1) clause in exemption (e.g. '17(1)(a)')")
+    if ground is not LegalGround.EXEMPTION and exemption is not None:
+        raise ValueError("exemption is only meaningful when legal_ground is exemption")
+
+
+class JurisdictionGround(StrictModel):
+    """The legal ground of a purpose for the people of one jurisdiction (issue 12 item 1).
+
+    One practice can rest on different grounds under different laws: fraud prevention is a GDPR Art 6(1)(f)
+    legitimate interest in the EU and UK, a DPDP s.17(1)(c) exemption (or a s.7 use) in India.
+    """
+
+    legal_ground: LegalGround
+    legitimate_use: LegitimateUse | None = Field(
+        default=None, description="The DPDP s.7 clause, required when legal_ground is legitimate_use."
+    )
+    exemption: DpdpExemption | None = Field(
+        default=None, description="The DPDP s.17(1) clause, required when legal_ground is exemption."
+    )
+    legal_basis_reference: ShortText | None = Field(
+        default=None, description="The law behind a legal_obligation in this jurisdiction, e.g. 'HGB s.257'."
+    )
+
+    @model_validator(mode="after")
+    def _ground_details(self) -> JurisdictionGround:
+        _check_ground_details(self.legal_ground, self.legitimate_use, self.exemption)
+        return self
+
+
 class Purpose(StrictModel):
     id: Slug
     name: ShortText
@@ -183,6 +222,12 @@ class Purpose(StrictModel):
         default=None,
         description="The DPDP s.17(1) clause, required when legal_ground is exemption (e.g. '17(1)(a)' for "
         "legal claims); the seed stores' dispute, fraud and merger clauses need it.",
+    )
+    grounds_by_jurisdiction: dict[Jurisdiction, JurisdictionGround] = Field(
+        default_factory=dict,
+        description="The ground for people of a jurisdiction where it differs from legal_ground, e.g. "
+        "{EU: {legal_ground: legitimate_interests}, IN: {legal_ground: exemption, exemption: '17(1)(c)'}}. "
+        "A jurisdiction not listed uses legal_ground; every key must be declared in controller.jurisdictions.",
     )
     required_for_service: bool = Field(
         default=False,
@@ -229,16 +274,22 @@ class Purpose(StrictModel):
     def barred_for_children(self) -> bool:
         return self.tracking or self.profiling or self.targeted_advertising
 
+    def ground_for(self, jurisdiction: Jurisdiction | None) -> JurisdictionGround:
+        """The ground that applies to the people of `jurisdiction`; None or an unlisted one: the purpose's own."""
+        if jurisdiction is not None:
+            found = self.grounds_by_jurisdiction.get(jurisdiction)
+            if found is not None:
+                return found
+        return JurisdictionGround.model_construct(
+            legal_ground=self.legal_ground,
+            legitimate_use=self.legitimate_use,
+            exemption=self.exemption,
+            legal_basis_reference=self.legal_basis_reference,
+        )
+
     @model_validator(mode="after")
     def _ground_details(self) -> Purpose:
-        if self.legal_ground is LegalGround.LEGITIMATE_USE and self.legitimate_use is None:
-            raise ValueError("legal_ground legitimate_use needs the DPDP s.7 clause in legitimate_use (e.g. '7a')")
-        if self.legal_ground is not LegalGround.LEGITIMATE_USE and self.legitimate_use is not None:
-            raise ValueError("legitimate_use is only meaningful when legal_ground is legitimate_use")
-        if self.legal_ground is LegalGround.EXEMPTION and self.exemption is None:
-            raise ValueError("legal_ground exemption needs the DPDP s.17(1) clause in exemption (e.g. '17(1)(a)')")
-        if self.legal_ground is not LegalGround.EXEMPTION and self.exemption is not None:
-            raise ValueError("exemption is only meaningful when legal_ground is exemption")
+        _check_ground_details(self.legal_ground, self.legitimate_use, self.exemption)
         return self
 
 

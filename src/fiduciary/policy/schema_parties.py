@@ -65,6 +65,12 @@ class Controller(StrictModel):
     significant_data_fiduciary: bool = Field(
         default=False, description="Notified as a Significant Data Fiduciary under DPDP s.10."
     )
+    occasional_processing: bool = Field(
+        default=False,
+        description="GDPR / UK GDPR Art 27(2)(a): processing of people in the EU or UK is occasional, not large-scale "
+        "special-category or criminal data, and unlikely to result in a risk; then no Art 27 representative is "
+        "required (`policy check` warns instead of failing).",
+    )
 
 
 # ----------------------------------------------------------------------------------------------- contacts
@@ -120,6 +126,20 @@ class Authority(StrictModel):
     jurisdiction: Jurisdiction
 
 
+class Representative(Contact):
+    """GDPR Art 27 / UK GDPR Art 27: a controller outside the EU (UK) that serves people there designates a
+    representative in it, named in the notice with its contact details (Art 13(1)(a))."""
+
+    name: ShortText
+    jurisdiction: Jurisdiction = Field(description="EU or UK: where the representative acts.")
+
+    @model_validator(mode="after")
+    def _eu_or_uk(self) -> Representative:
+        if self.jurisdiction not in (Jurisdiction.EU, Jurisdiction.UK):
+            raise ValueError("a representative (GDPR Art 27) is for the EU or the UK")
+        return self
+
+
 class Contacts(StrictModel):
     grievance_officer: GrievanceOfficer | None = Field(
         default=None, description="Required where Indian law applies (IT Act / SPDI Rule 5(9), DPDP s.8(10))."
@@ -134,3 +154,8 @@ class Contacts(StrictModel):
         default=None, description="CERT-In direction (iii) point of contact."
     )
     authorities: list[Authority] = Field(default_factory=list)
+    representatives: list[Representative] = Field(
+        default_factory=list,
+        description="EU / UK representatives (GDPR Art 27, UK GDPR Art 27), one per jurisdiction, required when "
+        "the controller is established outside it.",
+    )

@@ -15,6 +15,8 @@ from pydantic import (
 )
 
 from fiduciary.policy.duration import Duration
+from fiduciary.policy.schema_jurisdictions import AgeBand
+from fiduciary.policy.schema_parties import Jurisdiction
 from fiduciary.policy.schema_types import (
     CountryCode,
     ShortText,
@@ -84,6 +86,19 @@ class Right(StrictModel):
     limitations: list[ShortText] = Field(
         default_factory=list, description="When the store may refuse or keep data, stated for the notice."
     )
+    jurisdictions: list[Jurisdiction] = Field(
+        default_factory=list,
+        description="Offered only to people of these jurisdictions ('California residents may …'); empty: to "
+        "everyone the policy serves.",
+    )
+    deadlines_by_jurisdiction: dict[Jurisdiction, Deadline] = Field(
+        default_factory=dict,
+        description="The deadline for people of a jurisdiction where it differs from deadline, e.g. "
+        "{EU: {respond_within: 1mo, extendable_by: 2mo}, US-CA: {respond_within: 45d}}.",
+    )
+
+    def deadline_for(self, jurisdiction: Jurisdiction) -> Deadline:
+        return self.deadlines_by_jurisdiction.get(jurisdiction, self.deadline)
 
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -161,6 +176,13 @@ class ChildrenRules(StrictModel):
         default_factory=dict,
         description="GDPR Art 8(1) ages of digital consent by member state (13 to 16), e.g. {DE: 16, FR: 15}. "
         "People carry no country, so `minimum_age` must be at least the highest of them (`policy check`).",
+    )
+    by_jurisdiction: dict[Jurisdiction, AgeBand] = Field(
+        default_factory=dict,
+        description="The ages each jurisdiction sets, stated in the notice for the people who live there (DPDP "
+        "s.2(f): under 18 is a child; GDPR Art 8(1): 13 to 16 by member state; UK: 13; CCPA 1798.120(c): sale "
+        "opt-in under 16, a parent's under 13). Decisions apply the ages above to everyone, so they must be at "
+        "least every band's (`policy check`).",
     )
 
     @model_validator(mode="after")

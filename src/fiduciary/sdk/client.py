@@ -109,6 +109,7 @@ class DecisionQuery:
     subject_id: str
     purpose: str
     categories: Sequence[str] = field(default_factory=tuple)
+    jurisdiction: str | None = None  # where the person lives, if not the batch's
 
 
 class FiduciaryClient:
@@ -323,11 +324,17 @@ class FiduciaryClient:
         actor: str | None = None,
         *,
         strict: bool = False,
+        jurisdiction: str | None = None,
     ) -> DecisionResult:
-        """Ask before using data: apply `allowed_categories` as the field mask when `allow` is true."""
+        """Ask before using data: apply `allowed_categories` as the field mask when `allow` is true.
+
+        `jurisdiction` (IN, EU, UK, US-CA) is where the person lives, when known: the purpose is decided on
+        the ground the policy states for it there."""
         body: dict[str, Any] = {"subject_id": subject_id, "purpose": purpose, "categories": list(categories)}
         if actor is not None:
             body["actor"] = actor
+        if jurisdiction is not None:
+            body["jurisdiction"] = jurisdiction
         if strict:
             body["strict"] = True
         data = self._request("POST", "/v1/decisions", json_body=body)
@@ -339,17 +346,25 @@ class FiduciaryClient:
         actor: str | None = None,
         *,
         strict: bool = False,
+        jurisdiction: str | None = None,
     ) -> list[DecisionResult]:
-        """Up to 1,000 decisions in one request, answered in order."""
+        """Up to 1,000 decisions in one request, answered in order; `jurisdiction` is the default for
+        queries that name none (a `DecisionQuery` may)."""
         requests: list[dict[str, Any]] = []
         for q in queries:
+            where = None
             if isinstance(q, DecisionQuery):
-                subject_id, purpose, categories = q.subject_id, q.purpose, q.categories
+                subject_id, purpose, categories, where = q.subject_id, q.purpose, q.categories, q.jurisdiction
             else:
                 subject_id, purpose = q[0], q[1]
                 categories = q[2] if len(q) > 2 else ()
-            requests.append({"subject_id": subject_id, "purpose": purpose, "categories": list(categories)})
+            item: dict[str, Any] = {"subject_id": subject_id, "purpose": purpose, "categories": list(categories)}
+            if where is not None:
+                item["jurisdiction"] = where
+            requests.append(item)
         body: dict[str, Any] = {"requests": requests}
+        if jurisdiction is not None:
+            body["jurisdiction"] = jurisdiction
         if actor is not None:
             body["actor"] = actor
         if strict:

@@ -22,6 +22,8 @@ from fiduciary.policy.duration import Duration
 from fiduciary.policy.schema import (
     Contact,
     Cookie,
+    Jurisdiction,
+    JurisdictionGround,
     LegalGround,
     PolicyDocument,
     Purpose,
@@ -34,7 +36,7 @@ from fiduciary.policy.schema import (
 
 # ------------------------------------------------------------------------------------------ words
 
-GROUND_FIELDS = ("legal_ground", "legitimate_use", "exemption")
+GROUND_FIELDS = ("legal_ground", "legitimate_use", "exemption", "grounds_by_jurisdiction")
 
 VERIFICATION_BURDEN = {
     Verification.NONE: 0,
@@ -73,7 +75,7 @@ SOURCE_WORDS = {
 }
 
 
-def ground(purpose: Purpose) -> str:
+def ground(purpose: Purpose | JurisdictionGround) -> str:
     if purpose.legal_ground is LegalGround.LEGITIMATE_USE and purpose.legitimate_use is not None:
         return f"legitimate use (DPDP s.7({purpose.legitimate_use.value[1:]}))"
     if purpose.legal_ground is LegalGround.EXEMPTION and purpose.exemption is not None:
@@ -149,13 +151,37 @@ def address(d: Differ, at: At) -> None:
 def purpose_ground(d: Differ, at: At) -> None:
     old: Purpose = at.old
     new: Purpose = at.new
-    ground_changed = [f for f in GROUND_FIELDS if getattr(old, f) != getattr(new, f)]
+    ground_changed = [f for f in GROUND_FIELDS[:3] if getattr(old, f) != getattr(new, f)]
+    if not ground_changed and old.grounds_by_jurisdiction != new.grounds_by_jurisdiction:
+        _jurisdiction_grounds(d, at, old, new)
     if ground_changed:
         consent = LegalGround.CONSENT in (old.legal_ground, new.legal_ground)
         d.add(
             f"{at.path}.{ground_changed[0]}",
             "changed",
             f"{cap(at.label)} now relies on {ground(new)} instead of {ground(old)}.",
+            material=True,
+            reason="legal ground changed to or from consent" if consent else "legal ground changed",
+            purposes=at.scope,
+        )
+
+
+def _jurisdiction_grounds(d: Differ, at: At, old: Purpose, new: Purpose) -> None:
+    """A ground stated for one jurisdiction changed (issue 12 item 1): material as any change of ground is,
+    for the people who live there (GDPR Art 13(3), DPDP s.5: a new basis needs a new notice)."""
+    for j in Jurisdiction:
+        before, after = old.ground_for(j), new.ground_for(j)
+        if (before.legal_ground, before.legitimate_use, before.exemption) == (
+            after.legal_ground,
+            after.legitimate_use,
+            after.exemption,
+        ):
+            continue
+        consent = LegalGround.CONSENT in (before.legal_ground, after.legal_ground)
+        d.add(
+            f"{at.path}.grounds_by_jurisdiction.{j.value}",
+            "changed",
+            f"{cap(at.label)} now relies on {ground(after)} instead of {ground(before)} for people in {j.value}.",
             material=True,
             reason="legal ground changed to or from consent" if consent else "legal ground changed",
             purposes=at.scope,

@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from fiduciary.policy.notice.i18n import babel_locale, load_translations, resolve_language
 from fiduciary.policy.notice.view import NoticeVersion, NoticeView, build_notice_view
+from fiduciary.policy.notice.view.model import REGIONAL_KEYS
 from fiduciary.policy.schema import PolicyDocument
 
 NoticeFormat = Literal["html", "markdown", "json"]
@@ -99,9 +100,14 @@ def _environment(kind: Literal["html", "markdown"], language: str) -> Environmen
     return env
 
 
+def _without_empty_regional(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {k: v for k, v in items if not (k in REGIONAL_KEYS and v in (None, []))}
+
+
 def view_to_dict(view: NoticeView) -> dict[str, Any]:
-    """The view model as plain data, keys in declaration order (stable across runs)."""
-    return dataclasses.asdict(view)
+    """The view model as plain data, keys in declaration order (stable across runs). The per-jurisdiction
+    keys are left out where empty, so a single-law policy's JSON is what it was before they existed."""
+    return dataclasses.asdict(view, dict_factory=_without_empty_regional)
 
 
 def build_view(

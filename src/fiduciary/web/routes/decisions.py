@@ -25,9 +25,15 @@ from fiduciary.decisions.audiences import MAX_SUBJECT_IDS, eligible_people
 from fiduciary.decisions.engine import Decision, Reason
 from fiduciary.decisions.flows import audience_audited, decide_audited, decide_many_audited
 from fiduciary.decisions.ids import ACTOR_PATTERN
-from fiduciary.decisions.service import MAX_BATCH, MAX_CATEGORIES, DecisionRequest, DecisionService
+from fiduciary.decisions.service import (
+    MAX_BATCH,
+    MAX_CATEGORIES,
+    DecisionRequest,
+    DecisionService,
+    check_jurisdiction,
+)
 from fiduciary.errors import FieldProblem, ValidationFailed
-from fiduciary.policy.schema import Channel
+from fiduciary.policy.schema import Channel, Jurisdiction
 from fiduciary.runtime import Runtime
 from fiduciary.web.contract import CategoryId, ContractRoute, PersonIdField, PurposeId, SubjectIdField
 from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime
@@ -49,6 +55,9 @@ class DecisionItem(BaseModel):
         default_factory=list,
         max_length=MAX_CATEGORIES,
         description="Data categories the caller wants to use; empty means the purpose as declared.",
+    )
+    jurisdiction: Jurisdiction | None = Field(
+        default=None, description="Where this person lives, if not the batch's `jurisdiction`."
     )
 
 
@@ -94,11 +103,18 @@ class DecisionIn(BaseModel):
     strict: bool = Field(
         default=False, strict=True, description="Deny outright when any requested category is outside the purpose."
     )
+    jurisdiction: Jurisdiction | None = Field(
+        default=None,
+        description="Where the person lives (a jurisdiction the policy declares): each purpose is decided on the "
+        "ground the policy states for it there (`grounds_by_jurisdiction`). Absent: each purpose's own ground. "
+        "In a batch, the default for requests that name none.",
+    )
 
 
 class DecisionOut(BaseModel):
     subject_id: str
     purpose: str
+    jurisdiction: Jurisdiction | None = Field(default=None, description="Present when the request named one.")
     allow: bool
     reasons: list[Reason] = Field(description="Every rule that applied; an allow ends with its ground.")
     allowed_categories: list[str] = Field(description="The field mask: categories that may be used.")
@@ -130,15 +146,17 @@ def decision_service(runtime: Runtime = Depends(get_runtime)) -> DecisionService
     return DecisionService.for_runtime(runtime)
 
 
-def _out(subject_id: str, decision: Decision) -> dict[str, Any]:
-    return {
-        "subject_id": subject_id,
-        "purpose": decision.purpose,
-        "allow": decision.allow,
-        "reasons": [str(r) for r in decision.reasons],
-        "allowed_categories": sorted(decision.allowed_categories),
-        "denied_categories": sorted(decision.denied_categories),
-    }
+def _out(subject_id: str, decision: Decision, jurisdiction: Jurisdiction | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"subject_id": subject_id, "purpose": decision.purpose}
+    if jurisdiction is not None:
+        out["jurisdiction"] = jurisdiction.value
+    out.update(
+        allow=decision.allow,
+        reasons=[str(r) for r in decision.reasons],
+        allowed_categories=sorted(decision.allowed_categories),
+        denied_categories=sorted(decision.denied_categories),
+    )
+    return out
 
 
 def _single_fields(body: DecisionIn) -> tuple[str, str]:
@@ -182,7 +200,14 @@ def decisions(
             stray.append(FieldProblem("body.categories", "not allowed with requests; put it in each request"))
         if stray:
             raise ValidationFailed("Give either one decision or a batch in requests, not both.", stray)
-        reqs = [DecisionRequest(r.subject_id, r.purpose, r.categories) for r in body.requests]
+        policy = service.policy()
+        where = [
+            check_jurisdiction(r.jurisdiction or body.jurisdiction, policy, f"body.requests.{i}.jurisdiction")
+            for i, r in enumerate(body.requests)
+        ]
+        reqs = [
+            DecisionRequest(r.subject_id, r.purpose, r.categories, j) for r, j in zip(body.requests, where, strict=True)
+        ]
         made = decide_many_audited(
             runtime, session, caller=key.id, requests=reqs, actor=body.actor, strict=body.strict, request_id=req_id
         )
@@ -190,10 +215,11 @@ def decisions(
             {
                 "actor": actor,
                 "policy_version": policy_version,
-                "decisions": [_out(r.subject_id, d) for r, d in zip(reqs, made, strict=True)],
+                "decisions": [_out(r.subject_id, d, j) for r, d, j in zip(reqs, made, where, strict=True)],
             }
         )
     subject_id, purpose = _single_fields(body)
+    jurisdiction = check_jurisdiction(body.jurisdiction, service.policy(), "body.jurisdiction")
     decision = decide_audited(
         runtime,
         session,
@@ -204,8 +230,9 @@ def decisions(
         actor=body.actor,
         strict=body.strict,
         request_id=req_id,
+        jurisdiction=jurisdiction,
     )
-    return JSONResponse({"actor": actor, "policy_version": policy_version, **_out(subject_id, decision)})
+    return JSONResponse({"actor": actor, "policy_version": policy_version, **_out(subject_id, decision, jurisdiction)})
 
 
 _PLAIN_IDS = re.compile(r"[A-Za-z0-9_\n]*")

@@ -28,6 +28,7 @@ from fiduciary.policy.notice.view.model import (
 )
 from fiduciary.policy.schema import (
     Contact,
+    JurisdictionGround,
     LegalGround,
     PolicyDocument,
     PostalAddress,
@@ -117,7 +118,8 @@ class BuilderBase:
         text = labels.get(key)
         return self._(text) if text is not None else key.value
 
-    def legal_ground(self, purpose: Purpose) -> LegalGroundView:
+    def legal_ground(self, purpose: Purpose | JurisdictionGround) -> LegalGroundView:
+        """A purpose's own ground, or the one it states for a jurisdiction (the same fields)."""
         ground = purpose.legal_ground
         clause = None
         if ground is LegalGround.LEGITIMATE_USE and purpose.legitimate_use is not None:

@@ -4,7 +4,7 @@ verified (DPDP s.9).
 
 from __future__ import annotations
 
-from fiduciary.policy.notice.view.base import BuilderBase
+from fiduciary.policy.notice.view.jurisdictions import JurisdictionSections
 from fiduciary.policy.notice.view.labels import GUARDIAN
 from fiduciary.policy.notice.view.model import (
     ChildrenView,
@@ -12,7 +12,7 @@ from fiduciary.policy.notice.view.model import (
 )
 
 
-class ChildrenSections(BuilderBase):
+class ChildrenSections(JurisdictionSections):
     """Builds the children section of the notice."""
 
     def children(self) -> ChildrenView:
@@ -39,4 +39,5 @@ class ChildrenSections(BuilderBase):
             age_assurance=rules.age_assurance,
             never_for_children=[p.name for p in self.doc.purposes if p.barred_for_children],
             protection=protection,
+            bands=self.age_bands(),
         )

@@ -4,7 +4,7 @@ contacts, where to complain (DPDP s.13, GDPR Art 13(1)(a)-(b), 13(2)(d)), and it
 
 from __future__ import annotations
 
-from fiduciary.policy.notice.view.base import BuilderBase
+from fiduciary.policy.notice.view.jurisdictions import JurisdictionSections
 from fiduciary.policy.notice.view.labels import (
     JURISDICTION,
     REGION,
@@ -27,7 +27,7 @@ from fiduciary.policy.schema import (
 )
 
 
-class ContactSections(BuilderBase):
+class ContactSections(JurisdictionSections):
     """Builds the controller, links, contacts, complaints and security sections of the notice."""
 
     def controller(self) -> ControllerView:
@@ -138,6 +138,7 @@ class ContactSections(BuilderBase):
                     notes=notes,
                 )
             )
+        views.extend(self.representatives())  # GDPR Art 27, Art 13(1)(a)
         return views
 
     def complaints(self) -> ComplaintsView:
@@ -162,6 +163,7 @@ class ContactSections(BuilderBase):
                 name=a.name,
                 url=str(a.url) if a.url else None,
                 jurisdiction=Coded(a.jurisdiction.value, self.label(REGION, a.jurisdiction)),
+                applies_to=self.authority_applies_to(a.jurisdiction),
             )
             for a in self.doc.contacts.authorities
         ]

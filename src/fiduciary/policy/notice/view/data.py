@@ -4,7 +4,7 @@ Rule 3(a)-(b)), and the categories, purposes and recipients with their transfers
 
 from __future__ import annotations
 
-from fiduciary.policy.notice.view.base import BuilderBase
+from fiduciary.policy.notice.view.jurisdictions import JurisdictionSections
 from fiduciary.policy.notice.view.labels import (
     ACTION,
     CHANNEL,
@@ -33,7 +33,7 @@ from fiduciary.policy.schema import (
 )
 
 
-class DataSections(BuilderBase):
+class DataSections(JurisdictionSections):
     """Builds the itemised data table and the category, purpose and recipient sections of the notice."""
 
     def retention_rules(self, category_id: str, purpose_id: str | None) -> list[RetentionRule]:
@@ -106,7 +106,7 @@ class DataSections(BuilderBase):
     def items(self) -> list[ItemRow]:
         rows: list[ItemRow] = []
         for purpose in self.doc.purposes:
-            ground = self.legal_ground(purpose)
+            ground = self.ground_text(purpose)  # each jurisdiction's where they differ
             optional = set(purpose.optional_categories)
             for category_id in [*purpose.categories, *purpose.optional_categories]:
                 category = self.categories.get(category_id)
@@ -118,7 +118,7 @@ class DataSections(BuilderBase):
                         purpose=purpose.id,
                         purpose_name=purpose.name,
                         service=purpose.service,
-                        legal_ground=ground.label,
+                        legal_ground=ground,
                         required=required,
                         required_label=self.required_label(required),
                         recipients=self.recipients_for(category_id, purpose.id),
@@ -195,12 +195,13 @@ class DataSections(BuilderBase):
             name=purpose.name,
             description=purpose.description,
             service=purpose.service,
-            legal_ground=self.legal_ground(purpose),
+            legal_ground=self.purpose_ground(purpose),
             required_for_service=purpose.required_for_service,
             categories=[self.category_name(c) for c in purpose.categories],
             optional_categories=[self.category_name(c) for c in purpose.optional_categories],
             marketing_channels=[Coded(c.value, self.label(CHANNEL, c)) for c in purpose.marketing_channels],
             notes=self.purpose_notes(purpose),
+            grounds_by_jurisdiction=self.regional_grounds(purpose),
         )
 
     def recipient(self, recipient: Recipient) -> RecipientView:

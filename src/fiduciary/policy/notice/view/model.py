@@ -7,6 +7,10 @@ from typing import Protocol
 
 VIEW_SCHEMA = "fiduciary-notice/1"
 
+# Keys a single-jurisdiction notice never fills: left out of the JSON rendering when empty, so the notice of
+# a policy serving one law is the same document it was before per-jurisdiction statements existed.
+REGIONAL_KEYS = frozenset({"grounds_by_jurisdiction", "applies_to", "deadlines_by_jurisdiction", "bands"})
+
 
 class Translator(Protocol):
     """The part of `gettext.NullTranslations` the view model uses."""
@@ -71,6 +75,15 @@ class LegalGroundView:
 
 
 @dataclass(frozen=True)
+class RegionalGroundView:
+    """The ground of a purpose for the people of some jurisdictions (issue 12 item 1)."""
+
+    applies_to: str
+    jurisdictions: list[str]
+    legal_ground: LegalGroundView
+
+
+@dataclass(frozen=True)
 class RetentionView:
     rule: str
     summary: str
@@ -126,6 +139,7 @@ class PurposeView:
     optional_categories: list[str]
     marketing_channels: list[Coded]
     notes: list[str]
+    grounds_by_jurisdiction: list[RegionalGroundView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -193,6 +207,14 @@ class ChannelView:
 
 
 @dataclass(frozen=True)
+class RegionalDeadlineView:
+    """A right's deadline for the people of some jurisdictions."""
+
+    applies_to: str
+    deadline: DeadlineView
+
+
+@dataclass(frozen=True)
 class RightView:
     kind: str
     title: str
@@ -205,6 +227,8 @@ class RightView:
     deadline: DeadlineView
     limitations: list[str]
     link: str | None
+    applies_to: str | None = None  # "If you live in California": a right offered to some jurisdictions only
+    deadlines_by_jurisdiction: list[RegionalDeadlineView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -223,6 +247,16 @@ class BusinessDaysView:
 
 
 @dataclass(frozen=True)
+class AgeBandView:
+    """The ages one jurisdiction sets, for the people who live there."""
+
+    applies_to: str
+    jurisdiction: Coded
+    minimum_age: int
+    statement: str
+
+
+@dataclass(frozen=True)
 class ChildrenView:
     minimum_age: int
     guardian_consent: bool
@@ -231,6 +265,7 @@ class ChildrenView:
     age_assurance: str
     never_for_children: list[str]
     protection: str
+    bands: list[AgeBandView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -264,6 +299,7 @@ class AuthorityView:
     name: str
     url: str | None
     jurisdiction: Coded
+    applies_to: str | None = None  # set when the policy serves several jurisdictions
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from babel.dates import get_day_names
 
 from fiduciary.policy.duration import DurationUnit
-from fiduciary.policy.notice.view.base import BuilderBase
+from fiduciary.policy.notice.view.jurisdictions import JurisdictionSections
 from fiduciary.policy.notice.view.labels import (
     CHANNEL,
     IDENTIFIER,
@@ -22,10 +22,12 @@ from fiduciary.policy.notice.view.model import (
     HolidayView,
     MarketingSection,
     MarketingView,
+    RegionalDeadlineView,
     RightView,
 )
 from fiduciary.policy.schema import (
     Contact,
+    Deadline,
     RequestChannel,
     Right,
     RightKind,
@@ -33,7 +35,7 @@ from fiduciary.policy.schema import (
 )
 
 
-class RightsSections(BuilderBase):
+class RightsSections(JurisdictionSections):
     """Builds the rights, marketing opt-out and business-day sections of the notice."""
 
     def right_channel(self, channel: RequestChannel, right: Right) -> ChannelView:
@@ -79,7 +81,9 @@ class RightsSections(BuilderBase):
         return views
 
     def deadline(self, right: Right) -> DeadlineView:
-        d = right.deadline
+        return self.deadline_view(self.right_deadline(right))
+
+    def deadline_view(self, d: Deadline) -> DeadlineView:
         respond = self.duration(d.respond_within)
         if d.respond_within.unit is DurationUnit.BUSINESS_DAYS:
             counting = Coded("business_days", self._("Business days: weekends and public holidays do not count."))
@@ -132,6 +136,10 @@ class RightsSections(BuilderBase):
             deadline=self.deadline(right),
             limitations=list(right.limitations),
             link=link,
+            applies_to=self.right_applies_to(right),
+            deadlines_by_jurisdiction=[
+                RegionalDeadlineView(who, self.deadline_view(d)) for who, d in self.regional_deadlines(right)
+            ],
         )
 
     def marketing(self) -> MarketingSection:
