@@ -162,15 +162,35 @@ def _model_order() -> tuple[list[type[BaseModel]], dict[type[BaseModel], list[st
     return models, paths, enums
 
 
+_MEMBER_LINE = re.compile(r'^[ \t]+\w+[ \t]*=[ \t]*"([^"]*)"[ \t]*(?:#[ \t]*(.*?))?[ \t]*$')
+_COMMENT_LINE = re.compile(r"^[ \t]*#[ \t]?(.*?)[ \t]*$")
+
+
 def _enum_comments(enum: type[Enum]) -> dict[str, str]:
-    """The comment written after each member in the source: often the clause of the law it names."""
+    """The note of each member in the source: often the clause of the law it names.
+
+    A comment on the member's own line belongs to it; so does a block of comment lines directly above it
+    (the form used when the note is too long for one line). Reading line by line keeps a note from
+    sliding onto the member before it, which a pattern spanning newlines did.
+    """
     try:
         source = inspect.getsource(enum)
     except (OSError, TypeError):
         return {}
-    found = {}
-    for match in re.finditer(r'^\s+\w+\s*=\s*"([^"]*)"\s*#\s*(.+?)\s*$', source, re.MULTILINE):
-        found[match.group(1)] = match.group(2)
+    found: dict[str, str] = {}
+    above: list[str] = []
+    for line in source.splitlines():
+        member = _MEMBER_LINE.match(line)
+        comment = _COMMENT_LINE.match(line)
+        if member:
+            note = member.group(2) or " ".join(above)
+            if note:
+                found[member.group(1)] = note
+            above = []
+        elif comment:
+            above.append(comment.group(1))
+        else:
+            above = []
     return found
 
 

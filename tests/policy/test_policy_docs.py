@@ -6,6 +6,7 @@ import importlib.util
 import json
 import re
 from pathlib import Path
+from enum import StrEnum
 from types import ModuleType
 
 from fiduciary.policy.loader import DURATION_PATTERN, policy_json_schema
@@ -61,3 +62,29 @@ def test_schema_is_sorted_json_and_accepts_written_durations() -> None:
     patterns = [branch.get("pattern") for branch in duration["anyOf"]]
     assert DURATION_PATTERN in patterns
     assert re.match(DURATION_PATTERN, "10 business days") and not re.match(DURATION_PATTERN, "3 fortnights")
+
+
+class _Noted(StrEnum):
+    PLAIN = "plain"
+    # a note written above its member,
+    # over two lines
+    ABOVE = "above"
+    BESIDE = "beside"  # a note on the member's own line
+
+    AFTER_BLANK = "after_blank"
+
+
+def test_enum_notes_belong_to_the_member_they_are_written_for() -> None:
+    """A comment above a member is its note; it never slides onto the member before it (issue 12)."""
+    assert GEN._enum_comments(_Noted) == {
+        "above": "a note written above its member, over two lines",
+        "beside": "a note on the member's own line",
+    }
+
+
+def test_reference_prints_each_legal_ground_note_against_its_own_value() -> None:
+    rows = dict(re.findall(r"^\| `([a-z_]+)` \| (.*) \|$", GEN.render_reference(), re.MULTILINE))
+    assert rows["contract"].startswith("necessary to provide the service asked for")
+    assert rows["consent"] == ""
+    assert rows["exemption"].startswith("DPDP s.17(1)")
+    assert rows["vital_interests"] == ""
