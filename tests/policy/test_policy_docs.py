@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-from pathlib import Path
 from enum import StrEnum
+from pathlib import Path
 from types import ModuleType
 
 from fiduciary.policy.loader import DURATION_PATTERN, policy_json_schema
