@@ -223,3 +223,12 @@ def test_a_consent_purpose_whose_withdrawal_limits_the_service_says_so() -> None
     assert "product suggestions are no longer based" in render_notice(document, "markdown")
     plain = build_view(PolicyDocument.model_validate(demo_with()))
     assert not any("If you do:" in note for p in plain.purposes for note in p.notes)
+
+
+def test_a_purpose_names_the_opt_outs_others_run_for_it() -> None:
+    view = build_view(_with_opt_outs())
+    (ads,) = [p for p in view.purposes if p.id == "personalised_ads"]
+    assert any("NAI consumer opt-out" in note for note in ads.notes)
+    assert not any(
+        "opt out of this through" in note for p in view.purposes if p.id != "personalised_ads" for note in p.notes
+    )

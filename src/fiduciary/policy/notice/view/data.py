@@ -190,6 +190,12 @@ class DataSections(BuilderBase):
                 self._("You can withdraw your consent at any time. If you do: %(effect)s")
                 % {"effect": purpose.withdrawal_limits_service}
             )
+        others = [m.name for m in self.doc.external_opt_outs if purpose.id in m.purposes]
+        if others:
+            notes.append(
+                self._("You can also opt out of this through %(mechanisms)s (see “Opt-outs and browser signals”).")
+                % {"mechanisms": self.join_or(others)}
+            )
         if purpose.spdi_written_consent:
             notes.append(self._("We ask for your written consent before collecting this data (SPDI Rules r.5(1))."))
         if purpose.barred_for_children:
