@@ -695,6 +695,13 @@ FAILING += [
         id="external-channel-without-mechanism",
     ),
     pytest.param(
+        "external_opt_out",
+        both(_add("external_opt_outs", NAI), lambda d: right(d, "access")["channels"].append("external_mechanism")),
+        ("rights", idx("rights", "access", key="kind"), "channels", 2),
+        "error",
+        id="external-channel-on-access",
+    ),
+    pytest.param(
         "browser_signals",
         both(only_in("US-CA"), lambda d: d.update(browser_signals={"gpc": "ignored"})),
         ("browser_signals", "gpc"),

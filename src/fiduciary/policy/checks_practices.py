@@ -192,6 +192,12 @@ def security_measures_listed(ctx: CheckContext) -> Iterator[Finding]:
 # ------------------------------------------------------------------------- opt-outs others run, signals
 
 
+# Rights an opt-out run by someone else can serve: it stops a use, it cannot show, correct or erase data.
+_OPT_OUT_RIGHTS = frozenset(
+    {RightKind.OBJECTION, RightKind.WITHDRAW_CONSENT, RightKind.OPT_OUT_MARKETING, RightKind.OPT_OUT_SALE_SHARING}
+)
+
+
 @check("external_opt_out")
 def external_opt_outs_resolve(ctx: CheckContext) -> Iterator[Finding]:
     """An opt-out named for nothing, or a channel that points at no opt-out, is a promise about nothing."""
@@ -214,12 +220,20 @@ def external_opt_outs_resolve(ctx: CheckContext) -> Iterator[Finding]:
                     f"external opt-out '{mechanism.name}' refers to unknown recipient '{rid}'",
                     f"did you mean '{guess}'?" if guess else "declare it under recipients, or fix the id",
                 )
-    if doc.external_opt_outs:
-        return
     for i, right in enumerate(doc.rights):
-        if RequestChannel.EXTERNAL_MECHANISM in right.channels:
+        if RequestChannel.EXTERNAL_MECHANISM not in right.channels:
+            continue
+        path: NodePath = ("rights", i, "channels", right.channels.index(RequestChannel.EXTERNAL_MECHANISM))
+        if right.kind not in _OPT_OUT_RIGHTS:
             yield Finding(
-                ("rights", i, "channels", right.channels.index(RequestChannel.EXTERNAL_MECHANISM)),
+                path,
+                f"the right '{right.kind.value}' offers an opt-out run by another company, which cannot answer it",
+                "keep external_mechanism for objection, withdraw_consent, opt_out_marketing or "
+                "opt_out_sale_sharing; the store itself answers the other rights",
+            )
+        elif not doc.external_opt_outs:
+            yield Finding(
+                path,
                 f"the right '{right.kind.value}' offers an external mechanism, but external_opt_outs is empty",
                 "list the mechanism under external_opt_outs with its name, operator, url and purposes",
             )
