@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import inspect
-import re
 import sys
 import types
 import typing
@@ -27,6 +26,7 @@ from pydantic_core import PydanticUndefined
 
 from fiduciary.policy.checks import CHECKS
 from fiduciary.policy.duration import _UNIT_WORDS, Duration, DurationUnit
+from fiduciary.policy.enum_notes import enum_notes
 from fiduciary.policy.loader import MAX_POLICY_BYTES, policy_json_schema_text
 from fiduciary.policy.schema import PolicyDocument
 
@@ -162,36 +162,7 @@ def _model_order() -> tuple[list[type[BaseModel]], dict[type[BaseModel], list[st
     return models, paths, enums
 
 
-_MEMBER_LINE = re.compile(r'^[ \t]+\w+[ \t]*=[ \t]*"([^"]*)"[ \t]*(?:#[ \t]*(.*?))?[ \t]*$')
-_COMMENT_LINE = re.compile(r"^[ \t]*#[ \t]?(.*?)[ \t]*$")
-
-
-def _enum_comments(enum: type[Enum]) -> dict[str, str]:
-    """The note of each member in the source: often the clause of the law it names.
-
-    A comment on the member's own line belongs to it; so does a block of comment lines directly above it
-    (the form used when the note is too long for one line). Reading line by line keeps a note from
-    sliding onto the member before it, which a pattern spanning newlines did.
-    """
-    try:
-        source = inspect.getsource(enum)
-    except (OSError, TypeError):
-        return {}
-    found: dict[str, str] = {}
-    above: list[str] = []
-    for line in source.splitlines():
-        member = _MEMBER_LINE.match(line)
-        comment = _COMMENT_LINE.match(line)
-        if member:
-            note = member.group(2) or " ".join(above)
-            if note:
-                found[member.group(1)] = note
-            above = []
-        elif comment:
-            above.append(comment.group(1))
-        else:
-            above = []
-    return found
+_enum_comments = enum_notes  # one parser for the reference and the JSON Schema
 
 
 def _field_table(model: type[BaseModel]) -> list[str]:

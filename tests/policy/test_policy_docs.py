@@ -88,3 +88,11 @@ def test_reference_prints_each_legal_ground_note_against_its_own_value() -> None
     assert rows["consent"] == ""
     assert rows["exemption"].startswith("DPDP s.17(1)")
     assert rows["vital_interests"] == ""
+
+
+def test_json_schema_gives_each_enum_value_its_own_note() -> None:
+    legal_ground = policy_json_schema()["$defs"]["LegalGround"]
+    notes = dict(zip(legal_ground["enum"], legal_ground["enumDescriptions"], strict=True))
+    assert notes["contract"].startswith("necessary to provide the service asked for")
+    assert notes["consent"] == ""
+    assert notes["exemption"].startswith("DPDP s.17(1)")
