@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import inspect
-import re
 import sys
 import types
 import typing
@@ -27,6 +26,7 @@ from pydantic_core import PydanticUndefined
 
 from fiduciary.policy.checks import CHECKS
 from fiduciary.policy.duration import _UNIT_WORDS, Duration, DurationUnit
+from fiduciary.policy.enum_notes import enum_notes
 from fiduciary.policy.loader import MAX_POLICY_BYTES, policy_json_schema_text
 from fiduciary.policy.schema import PolicyDocument
 
@@ -169,16 +169,7 @@ def _model_order() -> tuple[list[type[BaseModel]], dict[type[BaseModel], list[st
     return models, paths, enums
 
 
-def _enum_comments(enum: type[Enum]) -> dict[str, str]:
-    """The comment written after each member in the source: often the clause of the law it names."""
-    try:
-        source = inspect.getsource(enum)
-    except (OSError, TypeError):
-        return {}
-    found = {}
-    for match in re.finditer(r'^\s+\w+\s*=\s*"([^"]*)"\s*#\s*(.+?)\s*$', source, re.MULTILINE):
-        found[match.group(1)] = match.group(2)
-    return found
+_enum_comments = enum_notes  # one parser for the reference and the JSON Schema
 
 
 def _field_table(model: type[BaseModel]) -> list[str]:

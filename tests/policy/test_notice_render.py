@@ -150,7 +150,6 @@ def test_every_format_states_what_the_law_requires(demo: PolicyDocument) -> None
         "we ask for your consent again",
         "Added purpose analytics",
         "sha256:" + "2" * 64,
-        "Republic Day",
     ]
     expected += [c.name for c in demo.categories]
     expected += [p.name for p in demo.purposes] + [p.service for p in demo.purposes]
@@ -257,6 +256,29 @@ def test_business_day_deadlines_are_labelled_and_extensions_shown() -> None:
     assert right.deadline.extension == "2 months"
     assert "up to 2 months more" in right.deadline.summary
     assert right.deadline.acknowledge_within is None
+    # Only now does the notice explain how business days are counted, with the store's holidays.
+    document = PolicyDocument.model_validate(data)
+    for fmt in ("html", "markdown"):
+        text = render_notice(document, fmt, history=HISTORY)
+        assert "How we count days" in text and "Republic Day" in text, fmt
+
+
+def test_no_day_counting_section_when_no_stated_deadline_is_in_business_days(demo: PolicyDocument) -> None:
+    """The demo's holidays serve only a deadline the notice does not state: no section, no filler."""
+    assert not build_view(demo).business_days.used
+    for fmt in ("html", "markdown"):
+        text = render_notice(demo, fmt, history=HISTORY)
+        assert "How we count days" not in text and "Republic Day" not in text, fmt
+
+
+def test_holiday_sentence_only_with_holidays() -> None:
+    data = demo_data()
+    data["rights"][0]["deadline"] = {"respond_within": "10 business days"}
+    data["calendar"]["holidays"] = []
+    days = build_view(PolicyDocument.model_validate(data)).business_days
+    assert days.used and days.holidays == []
+    assert "holiday" not in days.statement
+    assert days.statement.startswith("Where a deadline is in business days, Saturday and Sunday do not count")
 
 
 def test_children_and_marketing_sections(demo: PolicyDocument) -> None:
@@ -571,6 +593,7 @@ def test_json_is_the_view_model_with_stable_key_order(demo: PolicyDocument) -> N
         "contacts",
         "complaints",
         "changes",
+        "opt_outs",
         "history",
     ]
     assert view["schema"] == "fiduciary-notice/1"

@@ -518,6 +518,221 @@ FAILING = [
 ]
 
 
+# ----------------------------------------------------------- what real stores get wrong (issue 12)
+
+NAI = {
+    "name": "NAI consumer opt-out",
+    "operator": "Network Advertising Initiative",
+    "kind": "industry_portal",
+    "url": "https://optout.networkadvertising.org/",
+    "purposes": ["personalised_ads"],
+}
+
+
+def _add(section: str, entry: Data) -> Callable[[Data], None]:
+    def change(data: Data) -> None:
+        data.setdefault(section, []).append(copy.deepcopy(entry))
+
+    return change
+
+
+def _security_logs_purpose(pid: str, flag: bool) -> Callable[[Data], None]:
+    """A purpose keeping security logs under any id, and a six-month rule for its data only."""
+
+    def change(data: Data) -> None:
+        data["purposes"].append(
+            {
+                "id": pid,
+                "name": "Watching for abuse",
+                "description": "We look for abuse of our checkout.",
+                "service": "A safe checkout",
+                "legal_ground": "legitimate_use",
+                "legitimate_use": "7a",
+                "processing_logs": flag,
+                "categories": ["device.identifiers"],
+            }
+        )
+        data["retention"].append(
+            {
+                "id": "abuse_logs",
+                "categories": ["device.identifiers"],
+                "purposes": [pid],
+                "keep_for": "6mo",
+                "action": "delete",
+            }
+        )
+
+    return change
+
+
+def _ads_on_legitimate_interests(d: Data) -> None:
+    d["controller"]["jurisdictions"] = ["EU"]
+    purpose(d, "personalised_ads")["legal_ground"] = "legitimate_interests"
+    d["cookies"] = [c for c in d["cookies"] if c.get("purpose") != "personalised_ads"]
+
+
+def _no_post_address(d: Data) -> None:
+    right(d, "access")["channels"] = ["email", "post"]
+
+
+FAILING += [
+    pytest.param(
+        "placeholder_text",
+        lambda d: d["controller"].update(legal_name="[Company Legal Entity]"),
+        ("controller", "legal_name"),
+        "error",
+        id="placeholder-bracketed",
+    ),
+    pytest.param(
+        "placeholder_text",
+        lambda d: d["contacts"]["grievance_officer"].update(phone="+91 XXXXXXXXXX"),
+        ("contacts", "grievance_officer", "phone"),
+        "error",
+        id="placeholder-x-run",
+    ),
+    pytest.param(
+        "placeholder_text",
+        lambda d: purpose(d, "account").update(description="Lorem ipsum dolor sit amet."),
+        ("purposes", idx("purposes", "account"), "description"),
+        "error",
+        id="placeholder-lorem",
+    ),
+    pytest.param(
+        "placeholder_text",
+        lambda d: d["contacts"]["privacy_contact"].update(email="privacy@example.com"),
+        ("contacts", "privacy_contact", "email"),
+        "error",
+        id="placeholder-example-email",
+    ),
+    pytest.param(
+        "placeholder_text",
+        lambda d: d["contacts"]["security"].update(policy_url="https://www.example.org/disclosure"),
+        ("contacts", "security", "policy_url"),
+        "error",
+        id="placeholder-example-url",
+    ),
+    pytest.param(
+        "placeholder_text",
+        lambda d: purpose(d, "account").update(service="Retention period: TBD"),
+        ("purposes", idx("purposes", "account"), "service"),
+        "error",
+        id="placeholder-tbd",
+    ),
+    pytest.param(
+        "placeholder_text",
+        lambda d: d["controller"]["address"].update(city="<insert city>"),
+        ("controller", "address", "city"),
+        "error",
+        id="placeholder-insert",
+    ),
+    pytest.param(
+        "placeholder_text",
+        lambda d: purpose(d, "account").update(description="Questions? Write to help.example.com any time."),
+        ("purposes", idx("purposes", "account"), "description"),
+        "error",
+        id="placeholder-host-in-text",
+    ),
+    pytest.param(
+        "retention_minimum_india",
+        _security_logs_purpose("checkout_watch", True),
+        ("retention", new("retention"), "keep_for"),
+        "error",
+        id="processing-logs-flag-any-id",
+    ),
+    pytest.param(
+        "targeted_ads_legitimate_interests",
+        _ads_on_legitimate_interests,
+        ("purposes", idx("purposes", "personalised_ads"), "legal_ground"),
+        "error",
+        id="targeted-ads-li-no-cookie",
+    ),
+    pytest.param(
+        "withdrawal_effect_ground",
+        lambda d: purpose(d, "account").update(withdrawal_limits_service="You can no longer sign in."),
+        ("purposes", idx("purposes", "account"), "withdrawal_limits_service"),
+        "error",
+        id="withdrawal-effect-on-contract",
+    ),
+    pytest.param(
+        "post_without_address",
+        _no_post_address,
+        ("rights", idx("rights", "access", key="kind"), "channels", 1),
+        "error",
+        id="post-without-address",
+    ),
+    pytest.param(
+        "security_measures_missing",
+        lambda d: d.update(security_measures=[]),
+        ("security_measures",),
+        "error",
+        id="no-security-measures-india",
+    ),
+    pytest.param(
+        "security_measures_missing",
+        both(only_in("EU"), lambda d: d.pop("security_measures")),
+        (),
+        "warning",
+        id="no-security-measures-eu",
+    ),
+    pytest.param(
+        "external_opt_out",
+        _add("external_opt_outs", {**NAI, "purposes": ["personalised_adds"]}),
+        ("external_opt_outs", 0, "purposes", 0),
+        "error",
+        id="opt-out-unknown-purpose",
+    ),
+    pytest.param(
+        "external_opt_out",
+        _add("external_opt_outs", {**NAI, "purposes": [], "recipients": ["ad_netwrk"]}),
+        ("external_opt_outs", 0, "recipients", 0),
+        "error",
+        id="opt-out-unknown-recipient",
+    ),
+    pytest.param(
+        "external_opt_out",
+        lambda d: right(d, "opt_out_marketing")["channels"].append("external_mechanism"),
+        ("rights", idx("rights", "opt_out_marketing", key="kind"), "channels", 2),
+        "error",
+        id="external-channel-without-mechanism",
+    ),
+    pytest.param(
+        "external_opt_out",
+        both(_add("external_opt_outs", NAI), lambda d: right(d, "access")["channels"].append("external_mechanism")),
+        ("rights", idx("rights", "access", key="kind"), "channels", 2),
+        "error",
+        id="external-channel-on-access",
+    ),
+    pytest.param(
+        "browser_signals",
+        both(only_in("US-CA"), lambda d: d.update(browser_signals={"gpc": "ignored"})),
+        ("browser_signals", "gpc"),
+        "error",
+        id="gpc-ignored-california",
+    ),
+    pytest.param(
+        "browser_signals",
+        lambda d: d.update(browser_signals={"gpc": "ignored"}),
+        ("browser_signals", "gpc"),
+        "error",
+        id="gpc-ignored-untrue-to-code",
+    ),
+    pytest.param(
+        "browser_signals",
+        lambda d: d.update(browser_signals={"do_not_track": "honoured"}),
+        ("browser_signals", "do_not_track"),
+        "warning",
+        id="dnt-honoured",
+    ),
+    pytest.param(
+        "browser_signals",
+        both(only_in("US-CA"), lambda d: purpose(d, "personalised_ads").update(sale_or_sharing=True)),
+        (),
+        "warning",
+        id="california-seller-states-no-gpc",
+    ),
+]
+
+
 @pytest.mark.parametrize(("code", "change", "path", "severity"), FAILING)
 def test_check_fails(code: str, change: Callable[[Data], object], path: tuple[Any, ...], severity: str) -> None:
     found = findings(demo(change), code)
@@ -679,6 +894,62 @@ PASSING += [
 ]
 
 
+PASSING += [
+    pytest.param(
+        "placeholder_text",
+        lambda d: d["contacts"]["privacy_contact"].update(email="privacy@examplestore.in"),
+        id="domain-merely-containing-example",
+    ),
+    pytest.param(
+        "placeholder_text",
+        lambda d: d["cookies"][0].update(name="_ga_XXXXXXXXXX"),
+        id="cookie-name-pattern-is-vendor-form",
+    ),
+    pytest.param(
+        "placeholder_text",
+        lambda d: purpose(d, "account").update(description="Your [optional] nickname; TBDs and tbd are words."),
+        id="lowercase-brackets-and-words",
+    ),
+    pytest.param("retention_minimum_india", _security_logs_purpose("security_watch", False), id="id-spelling-ignored"),
+    pytest.param(
+        "retention_minimum_india",
+        both(_security_logs_purpose("checkout_watch", True), lambda d: rule(d, "abuse_logs").update(keep_for="1y")),
+        id="processing-logs-kept-a-year",
+    ),
+    pytest.param(
+        "targeted_ads_legitimate_interests",
+        both(only_in("EU", "IN"), lambda d: purpose(d, "personalised_ads").update(legal_ground="consent")),
+        id="targeted-ads-consent-eu",
+    ),
+    pytest.param(
+        "withdrawal_effect_ground",
+        lambda d: purpose(d, "analytics").update(withdrawal_limits_service="Recommendations stop."),
+        id="withdrawal-effect-on-consent",
+    ),
+    pytest.param(
+        "post_without_address",
+        both(
+            _no_post_address,
+            lambda d: d["contacts"]["privacy_contact"].update(address=d["contacts"]["grievance_officer"]["address"]),
+        ),
+        id="post-with-address",
+    ),
+    pytest.param(
+        "external_opt_out",
+        both(
+            _add("external_opt_outs", NAI),
+            lambda d: right(d, "opt_out_marketing")["channels"].append("external_mechanism"),
+        ),
+        id="external-channel-with-mechanism",
+    ),
+    pytest.param(
+        "browser_signals",
+        both(only_in("US-CA"), lambda d: d.update(browser_signals={"gpc": "opt_out", "do_not_track": "not_honoured"})),
+        id="gpc-honoured-california",
+    ),
+]
+
+
 @pytest.mark.parametrize(("code", "change"), PASSING)
 def test_check_passes(code: str, change: Callable[[Data], object]) -> None:
     assert findings(demo(change), code) == []
@@ -727,3 +998,37 @@ def test_a_new_check_can_be_registered() -> None:
         assert [f.message for f in found] == [f"{len(BASE['purposes'])} purposes"]
     finally:
         checks.CHECKS.pop()
+
+
+def test_targeted_ads_on_legitimate_interests_fail_with_a_cookie_listed_too() -> None:
+    data = demo(
+        both(only_in("EU"), lambda d: purpose(d, "personalised_ads").update(legal_ground="legitimate_interests"))
+    )
+    assert [f.path for f in findings(data, "targeted_ads_legitimate_interests")] == [
+        ("purposes", idx("purposes", "personalised_ads"), "legal_ground")
+    ]
+
+
+def test_consent_bundled_in_india_only_points_to_section_7a_not_contract() -> None:
+    """Indian law has no contract ground: the way out for data given to get the service is DPDP s.7(a)."""
+    bundled = lambda d: purpose(d, "marketing.email").update(required_for_service=True)  # noqa: E731
+    (india,) = findings(demo(bundled), "consent_bundled")
+    assert india.hint and "s.7(a)" in india.hint and "'7a'" in india.hint
+    assert "use contract" not in india.hint
+    (mixed,) = findings(demo(both(only_in("IN", "EU"), bundled)), "consent_bundled")
+    assert mixed.hint and "use contract" in mixed.hint
+
+
+def test_processing_log_floor_follows_the_flag_not_the_id() -> None:
+    """DPDP Rule 8(3): 'security' spelt in an id decides nothing; the flag and the categories do."""
+    assert findings(demo(_security_logs_purpose("fraud_security", False)), "retention_minimum_india") == []
+    assert findings(demo(_security_logs_purpose("zz_misc", True)), "retention_minimum_india")
+
+
+def test_log_floor_covers_an_unlimited_rule_through_the_purposes_categories() -> None:
+    def change(d: Data) -> None:
+        _security_logs_purpose("checkout_watch", True)(d)
+        rule(d, "abuse_logs")["purposes"] = []
+
+    (found,) = findings(demo(change), "retention_minimum_india")
+    assert "'checkout_watch'" in found.message

@@ -151,3 +151,24 @@ def test_schema_to_an_unwritable_place(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "cannot write" in result.output
     assert not (tmp_path / "missing-dir").exists()
+
+
+def test_what_stores_get_wrong_is_reported_at_its_line_with_a_hint(tmp_path: Path) -> None:
+    """Issue 12: a template placeholder, a post channel nobody can write to, GPC claimed ignored."""
+    text = (
+        DEMO.replace("    email: privacy@saffronlane.example", "    email: privacy@example.com", 1)
+        .replace("    channels: [privacy_center, email]", "    channels: [privacy_center, post]", 1)
+        .replace("security_measures:", "browser_signals: {gpc: ignored}\nsecurity_measures:", 1)
+    )
+    path = write(tmp_path, text)
+    result = runner.invoke(app, ["policy", "check", str(path)])
+    assert result.exit_code == 1, result.output
+    found = {m["rest"].split(" [", 1)[0]: int(m["line"]) for m in map(LINE.match, result.output.splitlines()) if m}
+    assert found == {
+        "placeholder left in the policy: the reserved example host 'example.com'": line_of(text, "privacy@example.com"),
+        "the right 'access' may be asked for by post, but the contact who answers it has no postal address": line_of(
+            text, "channels: [privacy_center, post]"
+        ),
+        "the policy says Global Privacy Control is ignored, but this service honours it": line_of(text, "gpc: ignored"),
+    }
+    assert result.output.count("(hint: ") == 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
 
@@ -61,3 +62,37 @@ def test_schema_is_sorted_json_and_accepts_written_durations() -> None:
     patterns = [branch.get("pattern") for branch in duration["anyOf"]]
     assert DURATION_PATTERN in patterns
     assert re.match(DURATION_PATTERN, "10 business days") and not re.match(DURATION_PATTERN, "3 fortnights")
+
+
+class _Noted(StrEnum):
+    PLAIN = "plain"
+    # a note written above its member,
+    # over two lines
+    ABOVE = "above"
+    BESIDE = "beside"  # a note on the member's own line
+
+    AFTER_BLANK = "after_blank"
+
+
+def test_enum_notes_belong_to_the_member_they_are_written_for() -> None:
+    """A comment above a member is its note; it never slides onto the member before it (issue 12)."""
+    assert GEN._enum_comments(_Noted) == {
+        "above": "a note written above its member, over two lines",
+        "beside": "a note on the member's own line",
+    }
+
+
+def test_reference_prints_each_legal_ground_note_against_its_own_value() -> None:
+    rows = dict(re.findall(r"^\| `([a-z_]+)` \| (.*) \|$", GEN.render_reference(), re.MULTILINE))
+    assert rows["contract"].startswith("necessary to provide the service asked for")
+    assert rows["consent"] == ""
+    assert rows["exemption"].startswith("DPDP s.17(1)")
+    assert rows["vital_interests"] == ""
+
+
+def test_json_schema_gives_each_enum_value_its_own_note() -> None:
+    legal_ground = policy_json_schema()["$defs"]["LegalGround"]
+    notes = dict(zip(legal_ground["enum"], legal_ground["enumDescriptions"], strict=True))
+    assert notes["contract"].startswith("necessary to provide the service asked for")
+    assert notes["consent"] == ""
+    assert notes["exemption"].startswith("DPDP s.17(1)")

@@ -7,7 +7,8 @@ law allows needs the whole document, and the answer depends on the jurisdictions
 Each check is a small function registered with `@check`; it yields `Finding`s that name the offending
 node by path (e.g. `("purposes", 3, "legal_ground")`). The loader turns paths into file positions, so a
 check never deals with YAML. To add a check, write a function in the module of its section (`checks_data`,
-`checks_rights`, `checks_children`, `checks_jurisdictions`) and decorate it; `run_checks` runs them all.
+`checks_rights`, `checks_children`, `checks_jurisdictions`, `checks_practices`) and decorate it; `run_checks`
+runs them all.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fiduciary.policy import checks_data  # noqa: F401
 from fiduciary.policy import checks_rights  # noqa: F401
 from fiduciary.policy import checks_children  # noqa: F401
 from fiduciary.policy import checks_jurisdictions  # noqa: F401
+from fiduciary.policy import checks_practices  # noqa: F401
 
 # isort: on
 from fiduciary.policy.checks_registry import (  # re-exported

@@ -13,7 +13,7 @@ from fiduciary.policy.checks_registry import (
     NodePath,
     check,
     closest,
-    is_security_purpose,
+    keeps_processing_logs,
     purpose_categories,
     span_days,
 )
@@ -142,13 +142,20 @@ def recipient_categories_within_purposes(ctx: CheckContext) -> Iterator[Finding]
 @check("consent_bundled")
 def consent_not_required_for_service(ctx: CheckContext) -> Iterator[Finding]:
     """DPDP s.6(1) / GDPR Art 7(4): the service must not be conditional on consent."""
+    # Indian law has no contract ground: what a person hands over to get the service is DPDP s.7(a).
+    alternative = (
+        "legal_ground: legitimate_use with legitimate_use: '7a' (DPDP s.7(a): data the person voluntarily "
+        "provided for a specified purpose; Indian law has no contract ground)"
+        if ctx.jurisdictions == {Jurisdiction.IN}
+        else "contract"
+    )
     for i, p in enumerate(ctx.document.purposes):
         if p.legal_ground is LegalGround.CONSENT and p.required_for_service:
             yield Finding(
                 ("purposes", i, "required_for_service"),
                 f"purpose '{p.id}' relies on consent but is required for the service (consent would not be free)",
-                "set required_for_service: false, or use contract if the service truly cannot work without it "
-                "(DPDP s.6(1), GDPR Art 7(4))",
+                f"set required_for_service: false, or use {alternative} if the service truly cannot work without "
+                "it (DPDP s.6(1), GDPR Art 7(4))",
             )
 
 
@@ -308,7 +315,8 @@ def retention_covers_hold(ctx: CheckContext) -> Iterator[Finding]:
 def retention_floor_india(ctx: CheckContext) -> Iterator[Finding]:
     """DPDP Rule 8(3) (with Rule 6(1)(e)): processing data and logs are kept at least one year.
 
-    A rule for a legal-obligation or security purpose is checked only when its clock starts at the
+    A rule for a purpose that keeps processing logs (`processing_logs: true`) or a legal-obligation purpose,
+    on categories that purpose declares, is checked only when its clock starts at the
     processing itself (collection, order, fulfilment, case): with account_closed, last_activity or
     consent_withdrawn the time since processing is unknown, and such rules usually govern a second copy
     while the records the law requires are held by a rule of their own.
@@ -329,7 +337,11 @@ def retention_floor_india(ctx: CheckContext) -> Iterator[Finding]:
                 "set legal_hold.minimum to 1y or more (DPDP Rule 8(3))",
             )
             continue
-        covered = [p for p in rule.purposes if p in ctx.purposes and is_security_purpose(ctx.purposes[p])]
+        # A rule limited to purposes covers those; an unlimited rule covers every purpose using its categories.
+        scope = (
+            [ctx.purposes[p] for p in rule.purposes if p in ctx.purposes] if rule.purposes else ctx.document.purposes
+        )
+        covered = [p.id for p in scope if keeps_processing_logs(p) and set(rule.categories) & purpose_categories(p)]
         kept = max(span_days(rule.keep_for), span_days(rule.legal_hold.minimum if rule.legal_hold else None))
         if covered and kept < 365 and rule.trigger not in late_triggers:
             yield Finding(

@@ -116,9 +116,7 @@ def purpose_categories(purpose: Purpose) -> set[str]:
     return set(purpose.categories) | set(purpose.optional_categories)
 
 
-def is_security_purpose(purpose: Purpose) -> bool:
-    """Rule 8(3) covers processing logs: the legal-obligation purposes and the security/fraud purposes."""
-    if purpose.legal_ground is LegalGround.LEGAL_OBLIGATION:
-        return True
-    parts = set(purpose.id.replace(".", "_").split("_"))
-    return bool(parts & {"security", "fraud"})
+def keeps_processing_logs(purpose: Purpose) -> bool:
+    """DPDP Rule 8(3) keeps processing data and logs one year: judged by what the purpose declares (its
+    `processing_logs` flag, or a legal obligation to keep records), never by how its id is spelt."""
+    return purpose.processing_logs or purpose.legal_ground is LegalGround.LEGAL_OBLIGATION

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from enum import Enum
 from typing import Any
 
+from fiduciary.policy import schema as policy_schema
+from fiduciary.policy.enum_notes import enum_notes
 from fiduciary.policy.schema import PolicyDocument
 
 
@@ -61,7 +64,20 @@ def policy_json_schema() -> dict[str, Any]:
                 {key: value for key, value in parsed.items() if key not in ("title", "description")},
             ],
         }
+    _describe_enum_values(definitions)
     return schema
+
+
+def _describe_enum_values(definitions: dict[str, Any]) -> None:
+    """Each enumeration's notes as `enumDescriptions` (read by editors' YAML and JSON support), in the order
+    of its values, so the note of `contract` shows against `contract` (issue 12)."""
+    for name, definition in definitions.items():
+        enum = getattr(policy_schema, name, None)
+        if not (isinstance(enum, type) and issubclass(enum, Enum)) or "enum" not in definition:
+            continue
+        notes = enum_notes(enum)
+        if notes:
+            definition["enumDescriptions"] = [notes.get(str(value), "") for value in definition["enum"]]
 
 
 def policy_json_schema_text() -> str:

@@ -40,6 +40,13 @@ from fiduciary.policy.schema_data import (
     Source,
 )
 from fiduciary.policy.schema_jurisdictions import AgeBand
+from fiduciary.policy.schema_optouts import (
+    BrowserSignals,
+    DoNotTrack,
+    ExternalOptOut,
+    GpcHandling,
+    OptOutKind,
+)
 from fiduciary.policy.schema_parties import (
     Authority,
     Contact,
@@ -94,6 +101,7 @@ __all__ = [
     "AnnouncementChannel",
     "Authority",
     "BreachDeadlines",
+    "BrowserSignals",
     "BusinessCalendar",
     "Cases",
     "Channel",
@@ -107,8 +115,11 @@ __all__ = [
     "CountryCode",
     "DataCategory",
     "Deadline",
+    "DoNotTrack",
     "DpdpExemption",
+    "ExternalOptOut",
     "FieldType",
+    "GpcHandling",
     "GrievanceDeadlines",
     "GrievanceOfficer",
     "GuardianVerification",
@@ -121,6 +132,7 @@ __all__ = [
     "LegalHold",
     "LegitimateUse",
     "LongText",
+    "OptOutKind",
     "PolicyChanges",
     "PolicyDocument",
     "PostalAddress",
@@ -171,3 +183,10 @@ class PolicyDocument(StrictModel):
     cases: Cases
     policy_changes: PolicyChanges
     security_measures: list[SecurityMeasure] = Field(default_factory=list)
+    external_opt_outs: list[ExternalOptOut] = Field(
+        default_factory=list,
+        description="Opt-outs others run (industry portals, platforms' ad settings), shown in the notice.",
+    )
+    browser_signals: BrowserSignals | None = Field(
+        default=None, description="The store's stated answer to Do Not Track and Global Privacy Control."
+    )

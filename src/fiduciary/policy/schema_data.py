@@ -259,6 +259,16 @@ class Purpose(StrictModel):
         description="Whether children may be included (with a guardian's consent); unset lets the engine decide. "
         "Never true for tracking, profiling or targeted advertising (DPDP s.9(3)).",
     )
+    processing_logs: bool = Field(
+        default=False,
+        description="Keeps logs of processing or traffic data (access, security or fraud logs): DPDP Rule 8(3) "
+        "then keeps the data it declares at least one year wherever Indian law applies.",
+    )
+    withdrawal_limits_service: ShortText | None = Field(
+        default=None,
+        description="For a consent purpose: what stops working if the person withdraws, in the store's words "
+        "(e.g. 'recommendations are no longer personalised'); the notice says so.",
+    )
     full_values_for_roles: list[AccessRole] | None = Field(
         default=None,
         description="Roles that see full values when reading fields for this purpose; every other role sees "

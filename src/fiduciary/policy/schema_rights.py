@@ -66,6 +66,7 @@ class RequestChannel(StrEnum):
     POST = "post"
     IN_APP = "in_app"
     EMAIL_LINK = "email_link"
+    EXTERNAL_MECHANISM = "external_mechanism"  # an opt-out someone else runs, listed in external_opt_outs
 
 
 class Deadline(StrictModel):

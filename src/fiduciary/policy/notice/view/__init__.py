@@ -47,6 +47,8 @@ from fiduciary.policy.notice.view.model import (
     MarketingSection,
     MarketingView,
     NoticeView,
+    OptOutSection,
+    OptOutView,
     PurposeView,
     RecipientView,
     RetentionView,
@@ -56,6 +58,7 @@ from fiduciary.policy.notice.view.model import (
     Translator,
     VersionView,
 )
+from fiduciary.policy.notice.view.optouts import OptOutSections
 from fiduciary.policy.notice.view.rights import RightsSections
 from fiduciary.policy.notice.view.versions import NoticeVersion, notice_versions
 from fiduciary.policy.schema import PolicyDocument
@@ -86,6 +89,8 @@ __all__ = [
     "MarketingView",
     "NoticeVersion",
     "NoticeView",
+    "OptOutSection",
+    "OptOutView",
     "PurposeView",
     "RecipientView",
     "RetentionView",
@@ -99,7 +104,9 @@ __all__ = [
 ]
 
 
-class _Builder(DataSections, CookieSections, RightsSections, ChildrenSections, ContactSections, ChangeSections):
+class _Builder(
+    DataSections, CookieSections, RightsSections, OptOutSections, ChildrenSections, ContactSections, ChangeSections
+):
     """Every section of the notice; each concept's methods live in its own module."""
 
 
@@ -136,5 +143,6 @@ def build_notice_view(
         contacts=b.contacts(),
         complaints=b.complaints(),
         changes=b.changes(),
+        opt_outs=b.opt_outs(),
         history=versions,
     )

@@ -11,6 +11,8 @@ from fiduciary.policy.notice.view.labels import (
     RECIPIENT_KIND,
     SENSITIVITY,
     SOURCE,
+    TRANSFER_AREA,
+    TRANSFER_ORIGIN,
     TRIGGER_AFTER,
     TRIGGER_AT,
     TRIGGER_LABEL,
@@ -183,6 +185,17 @@ class DataSections(JurisdictionSections):
                     "person to review them."
                 )
             )
+        if purpose.withdrawal_limits_service and purpose.legal_ground is LegalGround.CONSENT:
+            notes.append(
+                self._("You can withdraw your consent at any time. If you do: %(effect)s")
+                % {"effect": purpose.withdrawal_limits_service}
+            )
+        others = [m.name for m in self.doc.external_opt_outs if purpose.id in m.purposes]
+        if others:
+            notes.append(
+                self._("You can also opt out of this through %(mechanisms)s (see “Opt-outs and browser signals”).")
+                % {"mechanisms": self.join_or(others)}
+            )
         if purpose.spdi_written_consent:
             notes.append(self._("We ask for your written consent before collecting this data (SPDI Rules r.5(1))."))
         if purpose.barred_for_children:
@@ -204,17 +217,36 @@ class DataSections(JurisdictionSections):
             grounds_by_jurisdiction=self.regional_grounds(purpose),
         )
 
+    def transfers(self, countries: list[str]) -> list[tuple[str, list[str]]]:
+        """Where data leaves the place it comes from: for each law the store serves that restricts transfers
+        (DPDP s.16, GDPR and UK GDPR Chapter V), the recipient's countries outside that area. Counted from
+        the data's origin, not the store's address: an EU shopper's data sent to India leaves the EEA."""
+        origins = [j for j in self.doc.controller.jurisdictions if j in TRANSFER_AREA]
+        if not origins:
+            home = self.home
+            abroad = [c for c in countries if c != home]
+            return [(self.country(home).label, abroad)] if abroad else []
+        moves: list[tuple[str, list[str]]] = []
+        for origin in origins:
+            area = TRANSFER_AREA[origin]
+            abroad = [c for c in countries if c not in area]
+            if abroad:
+                moves.append((self._(TRANSFER_ORIGIN[origin]), abroad))
+        return moves
+
     def recipient(self, recipient: Recipient) -> RecipientView:
         countries = [self.country(code) for code in recipient.countries]
-        foreign = [c for c in countries if c.code != self.home]
+        moves = self.transfers(recipient.countries)
         transfer = None
-        if foreign:
+        if moves:
             safeguard = recipient.transfer_safeguard or self._("no safeguard is declared")
-            transfer = self._("Transferred outside %(home)s to %(countries)s. Safeguard: %(safeguard)s.") % {
-                "home": self.country(self.home).label,
-                "countries": self.join([c.label for c in foreign]),
-                "safeguard": safeguard,
-            }
+            sentences = [
+                self._("Transferred outside %(home)s to %(countries)s.")
+                % {"home": origin, "countries": self.join([self.country(c).label for c in abroad])}
+                for origin, abroad in moves
+            ]
+            sentences.append(self._("Safeguard: %(safeguard)s.") % {"safeguard": safeguard})
+            transfer = " ".join(sentences)
         return RecipientView(
             id=recipient.id,
             name=recipient.name,
@@ -223,6 +255,6 @@ class DataSections(JurisdictionSections):
             categories=[self.category_name(c) for c in recipient.categories],
             purposes=[self.purpose_name(p) for p in recipient.purposes],
             countries=countries,
-            cross_border=bool(foreign),
+            cross_border=bool(moves),
             transfer=transfer,
         )

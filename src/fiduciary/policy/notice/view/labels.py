@@ -227,6 +227,54 @@ REGION = {
     Jurisdiction.US_CA: N_("California"),
 }
 
+# The areas data may move within freely under each law that restricts transfers: DPDP s.16 (India), GDPR
+# Chapter V (the EEA: EU member states with Iceland, Liechtenstein and Norway), UK GDPR Chapter V. CCPA has
+# no transfer rule, so California is no origin.
+EEA = frozenset(
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+        "IS",
+        "LI",
+        "NO",
+    ]
+)
+TRANSFER_AREA: dict[Jurisdiction, frozenset[str]] = {
+    Jurisdiction.IN: frozenset({"IN"}),
+    Jurisdiction.EU: EEA,
+    Jurisdiction.UK: frozenset({"GB"}),
+}
+TRANSFER_ORIGIN = {
+    Jurisdiction.IN: N_("India"),
+    Jurisdiction.EU: N_("the European Economic Area"),
+    Jurisdiction.UK: N_("the United Kingdom"),
+}
+
 ROLE = {"seller": N_("Seller"), "marketplace": N_("Marketplace")}
 
 TRIGGER_AFTER = {

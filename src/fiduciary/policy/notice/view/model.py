@@ -244,6 +244,27 @@ class BusinessDaysView:
     weekend: list[str]
     holidays: list[HolidayView]
     statement: str
+    used: bool = True  # some deadline the notice states is in business days; else the section is left out
+
+
+@dataclass(frozen=True)
+class OptOutView:
+    """An opt-out someone else runs (an industry portal, a platform's ad settings)."""
+
+    name: str
+    operator: str
+    kind: Coded
+    url: str
+    covers: list[str]
+    scope: str | None
+
+
+@dataclass(frozen=True)
+class OptOutSection:
+    """Opt-outs others run, and the store's stated answer to Do Not Track and Global Privacy Control."""
+
+    mechanisms: list[OptOutView]
+    signals: list[str]
 
 
 @dataclass(frozen=True)
@@ -359,4 +380,5 @@ class NoticeView:
     contacts: list[ContactView]
     complaints: ComplaintsView
     changes: ChangesView
+    opt_outs: OptOutSection = field(default_factory=lambda: OptOutSection([], []))
     history: list[VersionView] = field(default_factory=list)

@@ -15,6 +15,7 @@ from fiduciary.policy.notice.view.labels import (
     VERIFICATION,
 )
 from fiduciary.policy.notice.view.model import (
+    N_,
     BusinessDaysView,
     ChannelView,
     Coded,
@@ -68,16 +69,31 @@ class RightsSections(JurisdictionSections):
             RequestChannel.IN_APP: self._("In our app"),
             RequestChannel.EMAIL_LINK: self._("The link in any email we send you"),
             RequestChannel.PRIVACY_CENTER: self._("Our privacy team"),
+            RequestChannel.EXTERNAL_MECHANISM: self._("An opt-out run by another company"),
         }[channel]
         return ChannelView(code, label, None)
+
+    def external_channels(self) -> list[ChannelView]:
+        """A right's `external_mechanism` channel: each opt-out others run, as a link to it."""
+        code = RequestChannel.EXTERNAL_MECHANISM.value
+        return [
+            ChannelView(
+                code, self._("%(name)s (run by %(operator)s)") % {"name": m.name, "operator": m.operator}, str(m.url)
+            )
+            for m in self.doc.external_opt_outs
+        ]
 
     def channels(self, right: Right) -> list[ChannelView]:
         """The right's channels, each way of asking once (the privacy center's stand-in may repeat one)."""
         views: list[ChannelView] = []
         for channel in right.channels:
-            view = self.right_channel(channel, right)
-            if not any(v.label == view.label and v.url == view.url for v in views):
-                views.append(view)
+            if channel is RequestChannel.EXTERNAL_MECHANISM:
+                found = self.external_channels()
+            else:
+                found = [self.right_channel(channel, right)]
+            for view in found:
+                if not any(v.label == view.label and v.url == view.url for v in views):
+                    views.append(view)
         return views
 
     def deadline(self, right: Right) -> DeadlineView:
@@ -174,8 +190,29 @@ class RightsSections(JurisdictionSections):
             HolidayView(date=h.date.isoformat(), date_text=self.date_text(h.date), name=h.name)
             for h in sorted(calendar.holidays, key=lambda h: h.date)
         ]
-        statement = self._(
-            "Where a deadline is in business days, %(weekend)s and the public holidays below do not count "
-            "(time zone %(timezone)s)."
-        ) % {"weekend": self.join(weekend), "timezone": calendar.timezone}
-        return BusinessDaysView(timezone=calendar.timezone, weekend=weekend, holidays=holidays, statement=statement)
+        # Say only what is true: no "holidays below" when none are listed.
+        if holidays:
+            text = N_(
+                "Where a deadline is in business days, %(weekend)s and the public holidays below do not count "
+                "(time zone %(timezone)s)."
+            )
+        else:
+            text = N_("Where a deadline is in business days, %(weekend)s do not count (time zone %(timezone)s).")
+        statement = self._(text) % {"weekend": self.join(weekend), "timezone": calendar.timezone}
+        return BusinessDaysView(
+            timezone=calendar.timezone,
+            weekend=weekend,
+            holidays=holidays,
+            statement=statement,
+            used=self.business_days_used(),
+        )
+
+    def business_days_used(self) -> bool:
+        """Whether a deadline the notice states (a right's, or a grievance's) is counted in business days."""
+        stated = [
+            d
+            for r in self.doc.rights
+            for d in (r.deadline.respond_within, r.deadline.acknowledge_within, r.deadline.extendable_by)
+        ]
+        stated += [self.doc.cases.grievance.acknowledge_within, self.doc.cases.grievance.resolve_within]
+        return any(d is not None and d.unit is DurationUnit.BUSINESS_DAYS for d in stated)
