@@ -50,6 +50,8 @@ def three_jurisdictions() -> Data:
     data = copy.deepcopy(DEMO)
     data["name"] = "Saffron Lane privacy policy (India, Europe, California)"
     data["controller"]["jurisdictions"] = ["IN", "EU", "UK", "US-CA"]
+    # a store serving California says how it treats the browser's privacy signals (11 CCR §7025)
+    data["browser_signals"] = {"do_not_track": "not_honoured", "gpc": "opt_out"}
     contacts = data["contacts"]
     contacts["authorities"] += [
         {"name": "Your EU country's data protection authority", "url": "https://edpb.europa.eu", "jurisdiction": "EU"},

@@ -108,13 +108,21 @@ def test_each_authority_is_its_own_list_item() -> None:
         {"name": "Data Protection Board of India", "url": "https://www.dpboard.gov.in", "jurisdiction": "IN"},
         {"name": "Data Protection Commission", "url": "https://www.dataprotection.ie", "jurisdiction": "EU"},
     ]
+    labels = {"IN": "India", "EU": "the European Union"}
     data = demo_with()
     data["controller"]["jurisdictions"] = ["IN", "EU"]
     data["contacts"]["authorities"] = authorities
     text = render_notice(PolicyDocument.model_validate(data), "markdown")
     for authority in authorities:
+        authority["label"] = labels[authority["jurisdiction"]]
         (line,) = [line for line in text.splitlines() if authority["name"] in line and "](" in line]
-        assert line.startswith(f"- {authority['name']} (")
+        # one list item per authority; a policy serving two laws says whom each applies to first
+        assert line.startswith("- ") and line.count("](") == 1, line
+        assert (
+            line.removeprefix("- ")
+            .removeprefix(f"If you live in {authority['label']}: ")
+            .startswith(f"{authority['name']} (")
+        )
 
 
 # ------------------------------------------------------------------------------------------- transfers
