@@ -41,7 +41,9 @@ class PolicyExport:
 
     def text(self) -> str:
         if self.format is ExportFormat.FIDESLANG:
-            dumped: str = yaml.safe_dump(self.data, sort_keys=False, allow_unicode=True, width=120)
+            # libyaml's dumper where present (as the loader uses libyaml's parser): the same YAML, ~10x faster.
+            dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+            dumped: str = yaml.dump(self.data, Dumper=dumper, sort_keys=False, allow_unicode=True, width=120)
             return dumped
         return json.dumps(self.data, indent=2, ensure_ascii=False) + "\n"
 
