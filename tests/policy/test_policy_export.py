@@ -232,7 +232,12 @@ def test_dpv_expands_offline_into_dpv_types(path: Path) -> None:
 
 
 def test_dpv_demo_grounds_purposes_and_data() -> None:
-    expanded = expand(export_policy(document(DEMO_POLICY_PATH), ExportFormat.DPV).data)
+    exported = export_policy(document(DEMO_POLICY_PATH), ExportFormat.DPV)
+    assert exported.notes == [
+        "purpose customer_support: dpv has no DPDP Act 2023 s.7(a) legitimate use; exported as the nearest legal "
+        "basis 'dpv:Contract', with the clause kept beside it"
+    ]
+    expanded = expand(exported.data)
     nodes = {n["@id"]: n for n in expanded}
     ads = nodes["https://saffronlane.example/#process-personalised_ads"]
     assert ids(ads[DPV + "hasLegalBasis"]) == {DPV + "Consent"}

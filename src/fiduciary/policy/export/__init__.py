@@ -16,6 +16,7 @@ import yaml
 
 from fiduciary.policy.export.dpv import dpv_document
 from fiduciary.policy.export.fideslang import fideslang_manifest
+from fiduciary.policy.export.mapping import approximations
 from fiduciary.policy.schema import PolicyDocument
 
 __all__ = ["ExportFormat", "PolicyExport", "export_policy"]
@@ -53,4 +54,4 @@ def export_policy(document: PolicyDocument, format: ExportFormat) -> PolicyExpor
     if format is ExportFormat.FIDESLANG:
         manifest, notes = fideslang_manifest(document)
         return PolicyExport(format, manifest, notes)
-    return PolicyExport(format, dpv_document(document))
+    return PolicyExport(format, dpv_document(document), approximations(document, "dpv"))

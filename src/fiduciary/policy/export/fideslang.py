@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from fiduciary.policy.export.mapping import (
+    approximations,
     data_use,
     fideslang_category,
     ground_of,
@@ -36,12 +37,8 @@ def fides_key(text: str) -> str:
 
 def fideslang_manifest(document: PolicyDocument) -> tuple[dict[str, Any], list[str]]:
     """The manifest (`{"system": [...]}`) and the notes on what had to be approximated."""
-    notes: list[str] = []
-    keys: dict[str, str] = {}
-    for category in document.categories:
-        keys[category.id], note = fideslang_category(category)
-        if note:
-            notes.append(note)
+    notes = approximations(document, "fideslang")
+    keys = {category.id: fideslang_category(category)[0] for category in document.categories}
     controller = document.controller
     store_key = fides_key(controller.trading_name or controller.legal_name)
     recipient_keys = {r.id: f"{store_key}-{fides_key(r.id)}" for r in document.recipients}
@@ -50,9 +47,6 @@ def fideslang_manifest(document: PolicyDocument) -> tuple[dict[str, Any], list[s
     for purpose in document.purposes:
         ground = ground_of(purpose)
         if ground.law:
-            notes.append(
-                f"purpose {purpose.id}: {ground.law} exported as the nearest fideslang legal basis {ground.fideslang!r}"
-            )
             grounds[purpose.id] = {"law": ground.law, "exported_as": ground.fideslang}
         declarations.extend(_declarations(document, purpose, keys, recipient_keys))
     system: dict[str, Any] = {

@@ -158,6 +158,22 @@ def fideslang_category(category: DataCategory) -> tuple[str, str | None]:
     )
 
 
+def approximations(document: PolicyDocument, vocabulary: str) -> list[str]:
+    """What the vocabulary (`fideslang` or `dpv`) can only approximate: one sentence each, for the CLI and the
+    document. DPV's personal-data concepts are chosen from the fideslang key, so its category notes are the same.
+    """
+    notes = [note for category in document.categories if (note := fideslang_category(category)[1])]
+    for purpose in document.purposes:
+        ground = ground_of(purpose)
+        if ground.law:
+            basis = ground.fideslang if vocabulary == "fideslang" else f"dpv:{ground.dpv}"
+            notes.append(
+                f"purpose {purpose.id}: {vocabulary} has no {ground.law}; exported as the nearest legal basis "
+                f"{basis!r}, with the clause kept beside it"
+            )
+    return notes
+
+
 # fideslang category → DPV personal-data concept (local name in dpv-pd:); the nearest ancestor listed
 # wins, and `user` itself is plain dpv:PersonalData.
 _DPV_PD = {
