@@ -43,12 +43,15 @@ def fideslang_manifest(document: PolicyDocument) -> tuple[dict[str, Any], list[s
     store_key = fides_key(controller.trading_name or controller.legal_name)
     recipient_keys = {r.id: f"{store_key}-{fides_key(r.id)}" for r in document.recipients}
     declarations: list[dict[str, Any]] = []
+    declared_for: dict[str, str] = {}  # declaration name → purpose id, for meta
     grounds: dict[str, dict[str, str]] = {}
     for purpose in document.purposes:
         ground = ground_of(purpose)
         if ground.law:
             grounds[purpose.id] = {"law": ground.law, "exported_as": ground.fideslang}
-        declarations.extend(_declarations(document, purpose, keys, recipient_keys))
+        for declaration in _declarations(document, purpose, keys, recipient_keys):
+            declarations.append(declaration)
+            declared_for[declaration["name"]] = purpose.id
     system: dict[str, Any] = {
         "fides_key": store_key,
         "organization_fides_key": ORGANIZATION_KEY,
@@ -58,7 +61,6 @@ def fideslang_manifest(document: PolicyDocument) -> tuple[dict[str, Any], list[s
         "legal_name": controller.legal_name,
         "legal_address": _address(document),
         "responsibility": ["Controller"],
-        "privacy_policy": str(controller.website),
         "processes_personal_data": True,
         "uses_profiling": any(p.profiling for p in document.purposes),
         "does_international_transfers": _transfers(document),
@@ -73,14 +75,12 @@ def fideslang_manifest(document: PolicyDocument) -> tuple[dict[str, Any], list[s
                 "policy_name": document.name,
                 "schema_version": document.schema_version,
                 "jurisdictions": [j.value for j in controller.jurisdictions],
-                "purposes": {d["name"]: d["_purpose"] for d in declarations},
+                "purposes": declared_for,
                 "legal_grounds": grounds,
                 "notes": notes,
             }
         },
     }
-    for declaration in declarations:
-        del declaration["_purpose"]
     if document.contacts.data_protection_officer and document.contacts.data_protection_officer.email:
         system["dpo"] = document.contacts.data_protection_officer.email
     systems = [system] + [_recipient_system(r, recipient_keys[r.id], store_key, keys) for r in document.recipients]
@@ -125,7 +125,6 @@ def _declaration(
         "flexible_legal_basis_for_processing": False,
         "features": [f for f in ("tracking", "profiling", "automated_decision") if getattr(purpose, f)],
         "data_shared_with_third_parties": bool(recipients),
-        "_purpose": purpose.id,
     }
     if recipients:
         declaration["egress"] = [recipient_keys[r.id] for r in recipients]
