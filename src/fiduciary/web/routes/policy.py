@@ -1,4 +1,4 @@
-"""Public policy endpoints: the version in force, the version history and what changed.
+"""Public policy endpoints: the version in force, the version history, what changed, and the exports.
 
 No API key, only the public rate limit: the notice and its history are public by law (DPDP Rule 3,
 GDPR Art 13, ISO/IEC 29184 5.2.9 "ongoing reference"). Each response carries the content hash, so anyone
@@ -12,11 +12,13 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from fiduciary.policy import versions
 from fiduciary.policy.diff import PolicyChange
+from fiduciary.policy.export import ExportFormat, export_policy
 from fiduciary.policy.schema import PolicyDocument
 from fiduciary.web.contract import WHOLE, ContractRoute
 from fiduciary.web.deps import SESSION_DEPENDENCY
@@ -217,3 +219,38 @@ def diff(
         reconsent_purposes=sorted({p for c in changes if c.material for p in c.affected_purposes}),
         changes=[PolicyChangeOut.of(c) for c in changes],
     )
+
+
+@router.get(
+    "/export",
+    summary="The policy in force as a fideslang manifest or W3C DPV JSON-LD",
+    response_class=JSONResponse,
+    responses={
+        200: {
+            "description": "fideslang: a manifest `{system: [...]}` (JSON; Fides reads it as it reads YAML). "
+            "dpv: a JSON-LD document with its `@context` inline.",
+            "content": {"application/json": {}, "application/ld+json": {}},
+        },
+        304: {"description": "Not modified."},
+        422: _PROBLEM,
+        503: _PROBLEM,
+    },
+)
+def export(
+    format: Annotated[ExportFormat, Query(description="fideslang (for Fides) or dpv (W3C Data Privacy Vocabulary).")],
+    if_none_match: str | None = Header(default=None),
+    session: Session = SESSION_DEPENDENCY,
+) -> Response:
+    """The data map of the policy in force, for other privacy tools (issue 12). Public like the policy itself:
+    it says nothing the published notice does not. Notes on approximations are in the fideslang system's
+    `meta.fiduciary.notes`."""
+    policy = versions.current(session)
+    if policy is None:
+        raise versions.NoPolicyInForce()
+    etag = f'"{policy.content_hash}:{format.value}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if _matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    exported = export_policy(policy.document, format)
+    media_type = "application/ld+json" if format is ExportFormat.DPV else "application/json"
+    return JSONResponse(exported.data, media_type=media_type, headers=headers)
