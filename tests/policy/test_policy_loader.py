@@ -381,6 +381,13 @@ def test_missing_key_in_a_list_item_points_at_the_item() -> None:
         ("5000y", "a duration longer than 100 years is not a plausible retention or deadline"),
         ("3 fortnights", "'3 fortnights' is not a duration"),
         ("30", "a duration needs a unit, e.g. '30d' or '30 years'"),
+        # issue 12: the bad inputs it names, in the short and the ISO 8601 forms
+        ("0min", "a duration must be longer than zero"),
+        ("PT0S", "a duration must be longer than zero"),
+        ("-5m", "'-5m': a duration cannot be negative"),
+        ("5m", "'5m': 'm' could mean minutes or months: write 'min' for minutes or 'mo' for months"),
+        ("PT30S", "'PT30S': seconds are not a policy unit"),
+        ("P1Y6M", "'P1Y6M': use a single unit, e.g. P1Y, P30D or PT30M"),
     ],
 )
 def test_impossible_durations(written: str, message: str) -> None:

@@ -37,6 +37,7 @@ from fiduciary.policy.schema_data import (
     RetentionTrigger,
     Sensitivity,
     Source,
+    trigger_code,
 )
 from fiduciary.policy.schema_parties import (
     Authority,
@@ -49,6 +50,7 @@ from fiduciary.policy.schema_parties import (
     SecurityContact,
     StoreRole,
 )
+from fiduciary.policy.schema_retention import EventTrigger, RetentionEvent
 from fiduciary.policy.schema_rights import (
     AnnouncementChannel,
     BreachDeadlines,
@@ -104,6 +106,7 @@ __all__ = [
     "DataCategory",
     "Deadline",
     "DpdpExemption",
+    "EventTrigger",
     "FieldType",
     "GrievanceDeadlines",
     "GrievanceOfficer",
@@ -124,6 +127,7 @@ __all__ = [
     "RecipientKind",
     "RequestChannel",
     "RetentionAction",
+    "RetentionEvent",
     "RetentionRule",
     "RetentionTrigger",
     "Right",
@@ -140,6 +144,7 @@ __all__ = [
     "Verification",
     "VulnerabilityDisclosure",
     "Weekday",
+    "trigger_code",
 ]
 
 
@@ -158,6 +163,11 @@ class PolicyDocument(StrictModel):
     purposes: list[Purpose] = Field(min_length=1)
     recipients: list[Recipient] = Field(default_factory=list)
     retention: list[RetentionRule] = Field(default_factory=list)
+    retention_events: list[RetentionEvent] = Field(
+        default_factory=list,
+        description="Events the store names itself that start a retention clock (issue 12), e.g. "
+        "warranty_ended; a rule counts from one with `trigger: {event: warranty_ended}`.",
+    )
     cookies: list[Cookie] = Field(default_factory=list)
     rights: list[Right] = Field(min_length=1)
     calendar: BusinessCalendar = Field(default_factory=BusinessCalendar)

@@ -13,6 +13,7 @@ from pydantic import (
 )
 
 from fiduciary.policy.duration import Duration
+from fiduciary.policy.schema_retention import EventTrigger
 from fiduciary.policy.schema_types import (
     CountryCode,
     LongText,
@@ -36,6 +37,11 @@ class Source(StrEnum):
     PROVIDED = "provided"  # the person gives it
     AUTOMATIC = "automatic"  # collected by our systems as the person uses them (cookies, logs, device)
     THIRD_PARTY = "third_party"  # received from someone else
+    # issue 12: what real policies also say. Data the store makes itself (support call notes, fraud scores,
+    # a location derived from an IP address: GDPR Art 14 and Art 15(1)(g) say where data came from) ...
+    CREATED_BY_US = "created_by_us"
+    # ... and collection at a counter or in a physical store, not online.
+    IN_STORE = "in_store"
 
 
 class FieldType(StrEnum):
@@ -251,6 +257,9 @@ class RecipientKind(StrEnum):
     THIRD_PARTY = "third_party"  # an independent controller / data fiduciary
     AUTHORITY = "authority"  # law enforcement, courts, regulators, on lawful request
     ACQUIRER = "acquirer"  # a buyer in a merger or sale of the business
+    # Anyone: what the person chooses to publish (reviews, photos, questions); `countries` is where the store
+    # publishes it. GDPR Art 13(1)(e) names recipients "or categories of recipients"; the public is one.
+    PUBLIC = "public"
 
 
 class Recipient(StrictModel):
@@ -258,7 +267,10 @@ class Recipient(StrictModel):
     name: ShortText = Field(description="The organisation, or the class of organisation (e.g. 'Courier partners').")
     kind: RecipientKind
     description: LongText | None = None
-    countries: list[CountryCode] = Field(min_length=1, description="Where the recipient processes the data.")
+    countries: list[CountryCode] = Field(
+        min_length=1,
+        description="Where the recipient processes the data (for kind public: where the store publishes it).",
+    )
     purposes: list[Slug] = Field(min_length=1)
     categories: list[Slug] = Field(min_length=1)
     contract_reference: ShortText | None = Field(
@@ -288,6 +300,16 @@ class RetentionTrigger(StrEnum):
     CONSENT_WITHDRAWN = "consent_withdrawn"
     PURPOSE_FULFILLED = "purpose_fulfilled"
     CASE_CLOSED = "case_closed"
+    # issue 12: how stores word the two open-ended rules. "Until you ask us to erase it": no clock, the
+    # person's request ends it (DPDP s.12(3), GDPR Art 17). "As long as the law requires": the law named in
+    # the rule's `law` sets the period (GDPR Art 13(2)(a): "the criteria used to determine that period").
+    ERASURE_REQUESTED = "erasure_requested"
+    LAW_REQUIRES = "law_requires"
+
+
+def trigger_code(trigger: RetentionTrigger | EventTrigger) -> str:
+    """One string for a trigger: its value, or `event:<id>` for a store-declared event (receipts, JSON)."""
+    return f"event:{trigger.event}" if isinstance(trigger, EventTrigger) else trigger.value
 
 
 class LegalHold(StrictModel):
@@ -302,9 +324,23 @@ class RetentionRule(StrictModel):
     description: LongText | None = None
     categories: list[Slug] = Field(min_length=1)
     purposes: list[Slug] = Field(default_factory=list, description="Limit the rule to data used for these purposes.")
-    trigger: RetentionTrigger = RetentionTrigger.COLLECTED
+    trigger: RetentionTrigger | EventTrigger = Field(
+        default=RetentionTrigger.COLLECTED,
+        description="When the clock starts: one of the values below, or `{event: <id>}` for an event the store "
+        "declares under `retention_events` and reports through the API. `collected` and `last_activity` need "
+        "keep_for; `erasure_requested` and `law_requires` take none.",
+    )
     keep_for: Duration | None = Field(
         default=None, description="How long after the trigger; unset keeps until the trigger itself."
+    )
+    law: ShortText | None = Field(
+        default=None,
+        description="The law that sets the period, required with trigger law_requires, e.g. 'Companies Act 2013 "
+        "s.128(5)'.",
+    )
+    store_wording: LongText | None = Field(
+        default=None,
+        description="The store's own sentence for this rule, shown in the notice beside the generated one.",
     )
     action: RetentionAction
     legal_hold: LegalHold | None = None

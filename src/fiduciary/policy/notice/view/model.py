@@ -42,7 +42,7 @@ class Links:
 @dataclass(frozen=True)
 class AddressView:
     lines: list[str]
-    city: str
+    city: str | None
     region: str | None
     postal_code: str | None
     country: Coded
@@ -81,6 +81,8 @@ class RetentionView:
     advance_notice: str | None
     exceptions: list[str]
     description: str | None
+    store_wording: str | None = None  # the store's own sentence, shown beside the generated one
+    law: str | None = None  # the law named by a rule kept "as long as the law requires"
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,7 @@ class RightView:
     deadline: DeadlineView
     limitations: list[str]
     link: str | None
+    authorised_agent: str | None = None  # CCPA Regulations §7063: asking through an authorised agent
 
 
 @dataclass(frozen=True)
