@@ -6,6 +6,7 @@
 - consent (consent_state, gpc_opt_outs, consent_idempotency): export the state and the person's own consent
   ledger events; erase the state rows, GPC opt-outs and cached answers naming the person; keep the ledger.
 - visitor_links, processing_restrictions, reconsent_notices: export the rows; erase them.
+- retention_events (retention_events): export the events the store reported (issue 12); erase them.
 - audit (audit_events): export the events about the person; keep the pseudonymous index.
 - people (people): export id, status and age facts; close the account, forget the age facts, keep the id.
 
@@ -41,6 +42,7 @@ from fiduciary.rights.registry import EraseReport, RightsRegistry, erasure_reaso
 from fiduciary.storage.base import utcnow
 from fiduciary.vault.models import Person
 from fiduciary.vault.records import LegalHoldRecord, PersonalField, VaultErasure
+from fiduciary.vault.retention_events import delete_events, events_for
 
 if TYPE_CHECKING:
     from fiduciary.runtime import Runtime
@@ -393,6 +395,24 @@ def erase_reconsent_notices(session: Session, person_id: str) -> EraseReport:
     return EraseReport("reconsent_notices", deleted=deleted)
 
 
+# -------------------------------------------------------------------------------------- retention events
+
+
+def export_retention_events(session: Session, person_id: str) -> Mapping[str, Any]:
+    """What the store reported about the person's retention clocks (DPDP s.11, GDPR Art 15)."""
+    return {
+        "events": [
+            {"event": e.event, "occurred_at": _iso(e.occurred_at), "recorded_at": _iso(e.recorded_at)}
+            for e in events_for(session, person_id)
+        ]
+    }
+
+
+def erase_retention_events(session: Session, person_id: str) -> EraseReport:
+    """Delete: once the person's data is erased no retention clock is left to run."""
+    return EraseReport("retention_events", deleted=delete_events(session, person_id))
+
+
 # ------------------------------------------------------------------------------------------------- audit
 
 
@@ -433,6 +453,9 @@ def install_builtin(registry: RightsRegistry, runtime: Runtime) -> None:
     )
     registry.register(
         "reconsent_notices", export_reconsent_notices, erase_reconsent_notices, ["reconsent_notices"], order=30
+    )
+    registry.register(
+        "retention_events", export_retention_events, erase_retention_events, ["retention_events"], order=30
     )
     registry.register("audit", export_audit, erase_audit, ["audit_events"], order=40)
     registry.register("people", export_people, erase_people, ["people"], order=90)
