@@ -23,7 +23,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -70,10 +70,11 @@ def add_duration(start: datetime, duration: Duration, business: BusinessCalendar
         raise ValueError("start must be a timezone-aware datetime")
     zone = ZoneInfo(business.timezone)
     n, unit = duration.amount, duration.unit
+    # Python adds a timedelta to an aware datetime on its wall clock; through UTC it is absolute time.
     if unit is DurationUnit.MINUTES:
-        return (start + timedelta(minutes=n)).astimezone(zone)
+        return (start.astimezone(UTC) + timedelta(minutes=n)).astimezone(zone)
     if unit is DurationUnit.HOURS:
-        return (start + timedelta(hours=n)).astimezone(zone)
+        return (start.astimezone(UTC) + timedelta(hours=n)).astimezone(zone)
     wall = start.astimezone(zone).replace(tzinfo=None)  # local wall time: calendar arithmetic on it
     if unit is DurationUnit.DAYS:
         wall += timedelta(days=n)
