@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, model_serializer, model_validator
 
 
 class DurationUnit(StrEnum):
-    MINUTES = "minutes"
+    MINUTES = "minutes"  # `30min`, `PT30M`: cookies and sessions
     HOURS = "hours"
     DAYS = "days"
     BUSINESS_DAYS = "business_days"

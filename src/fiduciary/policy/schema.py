@@ -165,7 +165,7 @@ class PolicyDocument(StrictModel):
     retention: list[RetentionRule] = Field(default_factory=list)
     retention_events: list[RetentionEvent] = Field(
         default_factory=list,
-        description="Events the store names itself that start a retention clock (issue 12), e.g. "
+        description="Events the store names itself that start a retention clock, e.g. "
         "warranty_ended; a rule counts from one with `trigger: {event: warranty_ended}`.",
     )
     cookies: list[Cookie] = Field(default_factory=list)

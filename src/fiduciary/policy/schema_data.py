@@ -37,11 +37,8 @@ class Source(StrEnum):
     PROVIDED = "provided"  # the person gives it
     AUTOMATIC = "automatic"  # collected by our systems as the person uses them (cookies, logs, device)
     THIRD_PARTY = "third_party"  # received from someone else
-    # issue 12: what real policies also say. Data the store makes itself (support call notes, fraud scores,
-    # a location derived from an IP address: GDPR Art 14 and Art 15(1)(g) say where data came from) ...
-    CREATED_BY_US = "created_by_us"
-    # ... and collection at a counter or in a physical store, not online.
-    IN_STORE = "in_store"
+    CREATED_BY_US = "created_by_us"  # made by us: call notes, fraud scores, location from an IP (GDPR Art 15(1)(g))
+    IN_STORE = "in_store"  # collected in a physical store or at a counter, not online
 
 
 class FieldType(StrEnum):
@@ -257,9 +254,7 @@ class RecipientKind(StrEnum):
     THIRD_PARTY = "third_party"  # an independent controller / data fiduciary
     AUTHORITY = "authority"  # law enforcement, courts, regulators, on lawful request
     ACQUIRER = "acquirer"  # a buyer in a merger or sale of the business
-    # Anyone: what the person chooses to publish (reviews, photos, questions); `countries` is where the store
-    # publishes it. GDPR Art 13(1)(e) names recipients "or categories of recipients"; the public is one.
-    PUBLIC = "public"
+    PUBLIC = "public"  # anyone: what the person publishes (reviews, photos); a GDPR Art 13(1)(e) category
 
 
 class Recipient(StrictModel):
@@ -300,11 +295,8 @@ class RetentionTrigger(StrEnum):
     CONSENT_WITHDRAWN = "consent_withdrawn"
     PURPOSE_FULFILLED = "purpose_fulfilled"
     CASE_CLOSED = "case_closed"
-    # issue 12: how stores word the two open-ended rules. "Until you ask us to erase it": no clock, the
-    # person's request ends it (DPDP s.12(3), GDPR Art 17). "As long as the law requires": the law named in
-    # the rule's `law` sets the period (GDPR Art 13(2)(a): "the criteria used to determine that period").
-    ERASURE_REQUESTED = "erasure_requested"
-    LAW_REQUIRES = "law_requires"
+    ERASURE_REQUESTED = "erasure_requested"  # "until you ask us to erase it" (DPDP s.12(3), GDPR Art 17)
+    LAW_REQUIRES = "law_requires"  # "as long as the law requires": the law named in `law` (GDPR Art 13(2)(a))
 
 
 def trigger_code(trigger: RetentionTrigger | EventTrigger) -> str:
