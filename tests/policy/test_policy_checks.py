@@ -200,6 +200,13 @@ def _address(**fields: Any) -> Callable[[Data], None]:
     return change
 
 
+def _agents(kind: str) -> Callable[[Data], None]:
+    def change(d: Data) -> None:
+        right(d, kind)["authorised_agents"] = True
+
+    return change
+
+
 _DELETE = object()
 
 # (code, failing change, path of the finding, severity)
@@ -646,6 +653,13 @@ FAILING = [
         "warning",
         id="country-only",
     ),
+    pytest.param(
+        "authorised_agents_california",
+        both(only_in("IN", "US-CA"), *[_agents(k) for k in ("access", "correction")]),
+        ("rights", idx("rights", "erasure", key="kind"), "kind"),
+        "warning",
+        id="erasure-without-agents-in-california",
+    ),
 ]
 
 
@@ -692,6 +706,12 @@ PASSING = [
         _support_rule(trigger="law_requires", law="Consumer Protection Act 2019 s.69", keep_for=None),
         id="law-named",
     ),
+    pytest.param(
+        "authorised_agents_california",
+        both(only_in("IN", "US-CA"), *[_agents(k) for k in ("access", "correction", "erasure")]),
+        id="agents-for-every-request-in-california",
+    ),
+    pytest.param("authorised_agents_california", only_in("IN"), id="no-california"),
     pytest.param(
         "partial_address",
         _address(lines=["Plot 14"], city="Noida", country="IN"),

@@ -1,11 +1,12 @@
-"""Checks on who the store is and how to reach it: addresses a letter could not be delivered to."""
+"""Checks on who the store is and how to reach it: addresses a letter could not be delivered to, and
+California's authorised agents (issue 12)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from fiduciary.policy.checks_registry import CheckContext, Finding, NodePath, check
-from fiduciary.policy.schema import Contact, PostalAddress
+from fiduciary.policy.schema import Contact, Jurisdiction, PostalAddress, RightKind
 
 
 def _addresses(ctx: CheckContext) -> Iterator[tuple[NodePath, PostalAddress]]:
@@ -34,4 +35,25 @@ def partial_addresses(ctx: CheckContext) -> Iterator[Finding]:
                 "add the street lines and city if people may write to it; the notice shows only what is given",
                 severity="warning",
                 at_value=False,
+            )
+
+
+# Requests a Californian may make through an authorised agent (CCPA Regulations §7063 for requests to know,
+# delete and correct; §7026(d) for opting out of sale or sharing).
+AGENT_RIGHTS = frozenset({RightKind.ACCESS, RightKind.ERASURE, RightKind.CORRECTION, RightKind.OPT_OUT_SALE_SHARING})
+
+
+@check("authorised_agents_california")
+def authorised_agents_in_california(ctx: CheckContext) -> Iterator[Finding]:
+    """CCPA §1798.185(a)(7) and Regulations §7063: a Californian may use an authorised agent; say so."""
+    if not ctx.applies(Jurisdiction.US_CA):
+        return
+    for i, right in enumerate(ctx.document.rights):
+        if right.kind in AGENT_RIGHTS and not right.authorised_agents:
+            yield Finding(
+                ("rights", i, "kind"),
+                f"the right '{right.kind.value}' does not say whether an authorised agent may ask for it, and "
+                "California residents may use one",
+                "set authorised_agents: true (CCPA §1798.185(a)(7), CCPA Regulations §7063)",
+                severity="warning",
             )
