@@ -94,11 +94,17 @@ def generate(n_categories: int = 500, n_purposes: int = 200) -> dict[str, Any]:
         }
         for i in range(n_purposes * 2 // 5)
     ]
+
+    # Every category is covered for every purpose that uses it (the `retention_missing` check, issue 12):
+    # rules on even indices cover their categories for every purpose, odd ones name the purposes using them.
+    def users(window: list[str]) -> list[str]:
+        return [p["id"] for p in purposes if set(window) & {*p["categories"], *p["optional_categories"]}]
+
     retention = [
         {
             "id": f"rule.r{i}",
             "categories": ids[(i * 5) % n_categories : (i * 5) % n_categories + 5],
-            "purposes": [purposes[(i * 4) % n_purposes]["id"]],
+            "purposes": [] if i % 2 == 0 else users(ids[(i * 5) % n_categories : (i * 5) % n_categories + 5]),
             "trigger": "order_completed",
             "keep_for": f"{1 + i % 8}y",
             "action": "delete" if i % 2 else "anonymise",

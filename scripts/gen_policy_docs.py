@@ -184,6 +184,7 @@ def _field_table(model: type[BaseModel]) -> list[str]:
 def _duration_rows() -> list[str]:
     """The unit words `parse_duration` accepts, read from its table so the reference cannot drift."""
     examples = {
+        DurationUnit.MINUTES: "30min",
         DurationUnit.HOURS: "48h",
         DurationUnit.DAYS: "30d",
         DurationUnit.BUSINESS_DAYS: "10 business days",
@@ -247,8 +248,9 @@ def render_reference() -> str:
         "|---|---|---|",
         *_duration_rows(),
         "",
-        "ISO 8601 with a single unit is accepted too (`P1Y`, `P30D`, `PT6H`). A duration must be longer than "
-        "zero and at most 100 years; `0d`, `-3d`, `5000y` and `3 fortnights` are refused. Months and years "
+        "ISO 8601 with a single unit is accepted too (`P2Y`, `P30D`, `PT6H`, `PT30M`). A duration must be longer "
+        "than zero and at most 100 years; `0d`, `0min`, `PT0S`, `-3d`, `5000y` and `3 fortnights` are refused, and "
+        "so is `5m`, which could mean minutes or months (write `5min` or `5mo`). Months and years "
         "are calendar lengths (one month runs to the same date next month); business days skip the weekend "
         "and holidays of the [BusinessCalendar](#businesscalendar).",
         "",

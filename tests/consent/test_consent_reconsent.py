@@ -19,6 +19,7 @@ DEMO = DEMO_POLICY_PATH.read_text(encoding="utf-8")
 EMAIL_PURPOSE = """    legal_ground: consent
     categories: [identity.name, contact.email]
     marketing_channels: [email]"""
+BROWSING_RULE = "    purposes: [analytics, personalised_ads]\n"
 
 
 def publish(session: Session, text: str) -> versions.PublishedPolicy:
@@ -54,10 +55,11 @@ def test_gained_category_sets_floor_and_queues_notices(session: Session, runtime
     session.commit()
     v1 = versions.current(session)
     assert v1 is not None and v1.version == 1
-    v2 = publish(
-        session,
-        DEMO.replace(EMAIL_PURPOSE, EMAIL_PURPOSE.replace("contact.email]", "contact.email, usage.browsing]")),
-    )
+    # The purpose gains browsing data, which a retention rule must then cover for it (policy check
+    # `retention_missing`): the browsing rule now names marketing.email too.
+    gained = DEMO.replace(EMAIL_PURPOSE, EMAIL_PURPOSE.replace("contact.email]", "contact.email, usage.browsing]"))
+    assert gained.count(BROWSING_RULE) == 1
+    v2 = publish(session, gained.replace(BROWSING_RULE, BROWSING_RULE.replace("]", ", marketing.email]")))
     outcome = handle_published(session, v1, v2)
     session.commit()
     assert outcome.purposes == frozenset({"marketing.email"})

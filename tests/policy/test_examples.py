@@ -409,7 +409,8 @@ def test_every_seed_practice_family_appears_somewhere() -> None:
         Sensitivity.GOVERNMENT_ID,
     }
     sources = {s for d in docs for c in d.categories for s in c.sources}
-    assert sources == set(Source)
+    # issue 12 item 4: no seed these five model collects in a physical store; the item 7 examples will.
+    assert sources == set(Source) - {Source.IN_STORE}
     channels = {ch for d in docs for p in d.purposes for ch in p.marketing_channels}
     assert {"email", "sms", "push", "whatsapp"} <= {c.value for c in channels}
     announce = {a for d in docs for a in d.policy_changes.announce_via}

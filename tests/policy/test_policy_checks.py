@@ -160,6 +160,54 @@ def _set(path: str, value: object) -> Callable[[Data], None]:
     return change
 
 
+# ---------------------------------------------------------------------------------- issue 12: retention
+
+
+SUPPORT = "support_history"
+
+
+def _events(*ids: str) -> Callable[[Data], None]:
+    def change(d: Data) -> None:
+        d["retention_events"] = [{"id": i, "description": f"the {i.replace('_', ' ')} happened"} for i in ids]
+
+    return change
+
+
+def _support_rule(**fields: Any) -> Callable[[Data], None]:
+    """Rewrite the demo's support-history rule (case_closed, 2y) with these fields; None deletes a field."""
+
+    def change(d: Data) -> None:
+        target = rule(d, SUPPORT)
+        for key, value in fields.items():
+            if value is None:
+                target.pop(key, None)
+            else:
+                target[key] = value
+
+    return change
+
+
+def _without_rule(rid: str) -> Callable[[Data], None]:
+    def change(d: Data) -> None:
+        d["retention"] = [r for r in d["retention"] if r["id"] != rid]
+
+    return change
+
+
+def _address(**fields: Any) -> Callable[[Data], None]:
+    def change(d: Data) -> None:
+        d["controller"]["address"] = fields
+
+    return change
+
+
+def _agents(kind: str) -> Callable[[Data], None]:
+    def change(d: Data) -> None:
+        right(d, kind)["authorised_agents"] = True
+
+    return change
+
+
 _DELETE = object()
 
 # (code, failing change, path of the finding, severity)
@@ -515,6 +563,104 @@ FAILING = [
         "error",
         id="country-age-above-minimum",
     ),
+    pytest.param(
+        "retention_missing",
+        _without_rule(SUPPORT),
+        ("categories", idx("categories", "support.messages"), "id"),
+        "error",
+        id="category-without-retention",
+    ),
+    pytest.param(
+        "retention_missing",
+        lambda d: rule(d, "delivery_data").update(purposes=["customer_support"]),
+        ("categories", idx("categories", "logistics.delivery_status"), "id"),
+        "error",
+        id="category-covered-for-one-purpose-only",
+    ),
+    pytest.param(
+        "retention_event_undeclared",
+        both(_events("dispute_closed"), _support_rule(trigger={"event": "dispute_closd"})),
+        ("retention", idx("retention", SUPPORT), "trigger", "event"),
+        "error",
+        id="undeclared-event",
+    ),
+    pytest.param(
+        "retention_event_duplicate",
+        both(_events("dispute_closed", "dispute_closed"), _support_rule(trigger={"event": "dispute_closed"})),
+        ("retention_events", 1, "id"),
+        "error",
+        id="duplicate-event",
+    ),
+    pytest.param(
+        "retention_event_unused",
+        _events("warranty_ended"),
+        ("retention_events", 0, "id"),
+        "warning",
+        id="unused-event",
+    ),
+    pytest.param(
+        "retention_duration_missing",
+        lambda d: rule(d, "processing_logs").pop("keep_for"),
+        ("retention", idx("retention", "processing_logs"), "trigger"),
+        "error",
+        id="collected-without-duration",
+    ),
+    pytest.param(
+        "retention_duration_missing",
+        _support_rule(trigger="last_activity", keep_for=None, advance_notice="48h"),
+        ("retention", idx("retention", SUPPORT), "trigger"),
+        "error",
+        id="last-activity-without-duration",
+    ),
+    pytest.param(
+        "retention_duration_contradicts",
+        _support_rule(trigger="erasure_requested"),
+        ("retention", idx("retention", SUPPORT), "keep_for"),
+        "error",
+        id="until-erasure-with-duration",
+    ),
+    pytest.param(
+        "retention_duration_contradicts",
+        _support_rule(trigger="law_requires", law="Consumer Protection Act 2019 s.69"),
+        ("retention", idx("retention", SUPPORT), "keep_for"),
+        "error",
+        id="law-requires-with-duration",
+    ),
+    pytest.param(
+        "retention_law",
+        _support_rule(trigger="law_requires", keep_for=None),
+        ("retention", idx("retention", SUPPORT), "trigger"),
+        "error",
+        id="law-requires-without-law",
+    ),
+    pytest.param(
+        "retention_law",
+        _support_rule(law="Consumer Protection Act 2019 s.69"),
+        ("retention", idx("retention", SUPPORT), "law"),
+        "error",
+        id="law-without-law-requires",
+    ),
+    pytest.param(
+        "partial_address",
+        _address(city="Noida", country="IN"),
+        ("controller", "address"),
+        "warning",
+        id="city-only",
+    ),
+    pytest.param(
+        "partial_address",
+        _address(country="IN"),
+        ("controller", "address"),
+        "warning",
+        id="country-only",
+    ),
+    pytest.param(
+        "authorised_agents_california",
+        both(only_in("IN", "US-CA"), *[_agents(k) for k in ("access", "correction")]),
+        ("rights", idx("rights", "erasure", key="kind"), "kind"),
+        "warning",
+        id="erasure-without-agents-in-california",
+    ),
 ]
 
 
@@ -742,6 +888,51 @@ def test_check_fails(code: str, change: Callable[[Data], object], path: tuple[An
 
 
 PASSING = [
+    pytest.param(
+        "retention_missing",
+        both(_without_rule(SUPPORT), lambda d: rule(d, "account_data")["categories"].append("support.messages")),
+        id="category-covered-by-another-rule",
+    ),
+    pytest.param(
+        "retention_missing", _support_rule(trigger="erasure_requested", keep_for=None), id="kept-until-erasure"
+    ),
+    pytest.param(
+        "retention_event_undeclared",
+        both(_events("dispute_closed"), _support_rule(trigger={"event": "dispute_closed"})),
+        id="declared-event",
+    ),
+    pytest.param(
+        "retention_event_duplicate",
+        both(_events("dispute_closed", "warranty_ended"), _support_rule(trigger={"event": "dispute_closed"})),
+        id="distinct-events",
+    ),
+    pytest.param(
+        "retention_event_unused",
+        both(_events("dispute_closed"), _support_rule(trigger={"event": "dispute_closed"}, keep_for=None)),
+        id="used-event-without-duration",
+    ),
+    pytest.param("retention_duration_missing", _support_rule(keep_for=None), id="case-closed-without-duration"),
+    pytest.param(
+        "retention_duration_contradicts",
+        _support_rule(trigger="law_requires", law="Consumer Protection Act 2019 s.69", keep_for=None),
+        id="law-requires-alone",
+    ),
+    pytest.param(
+        "retention_law",
+        _support_rule(trigger="law_requires", law="Consumer Protection Act 2019 s.69", keep_for=None),
+        id="law-named",
+    ),
+    pytest.param(
+        "authorised_agents_california",
+        both(only_in("IN", "US-CA"), *[_agents(k) for k in ("access", "correction", "erasure")]),
+        id="agents-for-every-request-in-california",
+    ),
+    pytest.param("authorised_agents_california", only_in("IN"), id="no-california"),
+    pytest.param(
+        "partial_address",
+        _address(lines=["Plot 14"], city="Noida", country="IN"),
+        id="full-address-without-region-or-postcode",
+    ),
     pytest.param("duplicate_id", _same_cookie_name_other_provider, id="same-cookie-name-other-provider"),
     pytest.param(
         "recipient_category_without_purpose",

@@ -20,8 +20,9 @@ from fiduciary.policy.diff import (
     materially_changed_purposes,
     summarise,
 )
-from fiduciary.policy.loader import load_policy
+from fiduciary.policy.loader import load_policy, load_policy_text
 from fiduciary.policy.schema import PolicyDocument
+from retention_support import events_policy_text
 
 Data = dict[str, Any]
 DEMO = load_policy(DEMO_POLICY_PATH).document
@@ -627,3 +628,16 @@ def test_changed_dpdp_exemption_clause_is_material() -> None:
     )
     change = one(changes, "purposes[security].exemption")
     assert change.material and "17(1)(a)" in change.summary
+
+
+def test_a_rule_moved_to_a_store_event_is_a_material_trigger_change() -> None:
+    """issue 12: `trigger: {event: ...}` is described in words, both ways, and counts as material."""
+    old = load_policy_text(DEMO_POLICY_PATH.read_text(encoding="utf-8"), "old.yaml").document
+    new = load_policy_text(events_policy_text(), "new.yaml").document
+    changes = {c.path: c for c in diff_policies(old, new)}
+    trigger = changes["retention[support_history].trigger"]
+    assert trigger.material
+    assert trigger.summary == (
+        "The retention rule support_history now counts from the event dispute_closed instead of case closed."
+    )
+    assert changes["document.retention_events"].kind == "added"

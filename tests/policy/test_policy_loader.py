@@ -381,6 +381,13 @@ def test_missing_key_in_a_list_item_points_at_the_item() -> None:
         ("5000y", "a duration longer than 100 years is not a plausible retention or deadline"),
         ("3 fortnights", "'3 fortnights' is not a duration"),
         ("30", "a duration needs a unit, e.g. '30d' or '30 years'"),
+        # issue 12: the bad inputs it names, in the short and the ISO 8601 forms
+        ("0min", "a duration must be longer than zero"),
+        ("PT0S", "a duration must be longer than zero"),
+        ("-5m", "'-5m': a duration cannot be negative"),
+        ("5m", "'5m': 'm' could mean minutes or months: write 'min' for minutes or 'mo' for months"),
+        ("PT30S", "'PT30S': seconds are not a policy unit"),
+        ("P1Y6M", "'P1Y6M': use a single unit, e.g. P1Y, P30D or PT30M"),
     ],
 )
 def test_impossible_durations(written: str, message: str) -> None:
@@ -506,3 +513,18 @@ def test_unknown_calendar_time_zone_names_its_line(zone: str) -> None:
     assert problem.path == "calendar.timezone"
     assert problem.line == line_of(text, "  timezone:")
     assert "unknown time zone" in problem.message and "Asia/Kolkata" in (problem.hint or "")
+
+
+def test_undeclared_retention_event_names_file_line_and_hint() -> None:
+    """issue 12: a rule counting from an event the policy never declared, reported where it is written."""
+    declared = "retention_events:\n  - id: dispute_closed\n    description: the dispute is closed\ncookies:\n"
+    text = edit("cookies:\n", declared, edit("    trigger: case_closed", "    trigger: {event: dispute_closd}"))
+    problem = only(report(text), "retention_event_undeclared")
+    assert problem.severity == "error"
+    assert problem.path == "retention[3].trigger.event"
+    assert problem.line == line_of(text, "trigger: {event: dispute_closd}")
+    assert problem.hint == "did you mean 'dispute_closed'?"
+    assert str(problem).startswith(f"policy.yaml:{problem.line}:")
+    # declared under its own id, the same file has no problem of that kind
+    fixed = text.replace("{event: dispute_closd}", "{event: dispute_closed}")
+    assert [p for p in report(fixed).problems if (p.code or "").startswith("retention_event")] == []

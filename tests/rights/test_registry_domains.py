@@ -30,6 +30,7 @@ from fiduciary.personal_data.registry import EraseReport, PersonalDataRegistry, 
 from fiduciary.runtime import DOMAIN_REGISTRARS, Runtime
 from fiduciary.storage.base import utcnow
 from fiduciary.vault.keys.data_keys import PersonErased
+from fiduciary.vault.retention_events import RetentionEventRow
 from fiduciary.vault.service import VaultService
 
 EMAIL = "asha.verma@example.in"
@@ -75,6 +76,8 @@ def person(session: Session, runtime: Runtime) -> dict[str, Any]:
     link_visitor(service, session, person_id, visitor)
     add_restriction(session, policy, person_id, purpose="customer_support", kind="objection")
     session.add(ReconsentNotice(person_id=person_id, purpose="marketing.email", policy_version=1, created_at=utcnow()))
+    now = utcnow()
+    session.add(RetentionEventRow(person_id=person_id, event="warranty_ended", occurred_at=now, recorded_at=now))
     AuditTrail.for_runtime(runtime).record(
         session, actor="keyAAAAAAAAA", action="field.read", person_id=person_id, purpose="account"
     )
@@ -96,6 +99,7 @@ def test_export_holds_everything_every_domain_has(session: Session, runtime: Run
         "visitor_links",
         "processing_restrictions",
         "reconsent_notices",
+        "retention_events",
         "audit",
         "people",
     }
@@ -117,6 +121,7 @@ def test_export_holds_everything_every_domain_has(session: Session, runtime: Run
     assert domains["visitor_links"]["links"][0]["visitor_id"] == person["visitor"]
     assert domains["processing_restrictions"]["restrictions"][0]["kind"] == "objection"
     assert domains["reconsent_notices"]["notices"][0]["purpose"] == "marketing.email"
+    assert [e["event"] for e in domains["retention_events"]["events"]] == ["warranty_ended"]
     assert domains["audit"]["events"][0]["person_id"] == pid
     assert domains["people"]["age_status"] == "adult" and domains["people"]["adult_on"] == "2008-05-17"
 
@@ -143,6 +148,7 @@ def test_erase_runs_every_eraser_and_keeps_what_the_law_keeps(
         "consent",
         "processing_restrictions",
         "reconsent_notices",
+        "retention_events",
         "visitor_links",
         "audit",
         "people",
@@ -161,6 +167,7 @@ def test_erase_runs_every_eraser_and_keeps_what_the_law_keeps(
     assert count(session, VisitorLink) == 0
     assert count(session, ProcessingRestriction) == 0
     assert count(session, ReconsentNotice) == 0
+    assert count(session, RetentionEventRow) == 0 and by_domain["retention_events"].deleted == 1
     assert count(session, ConsentIdempotency) == 0
     assert count(session, LedgerEvent) == ledger_before  # evidence is kept
     assert count(session, AuditEventIndex, AuditEventIndex.person_id == pid) == 1

@@ -84,6 +84,7 @@ class Action(StrEnum):
     APIKEY_CREATE = "apikey.create"
     APIKEY_REVOKE = "apikey.revoke"
     AUDIT_READ = "audit.read"
+    RETENTION_EVENT = "retention.event"  # a store-reported event that starts a retention clock (issue 12)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,19 +1,24 @@
-"""`fiduciary restore-replay` and `fiduciary vault ...`: erasure after a restore, purge, journal checks."""
+"""`fiduciary restore-replay` and `fiduciary vault ...`: erasure after a restore, purge, journal checks, and
+the retention events a store reports for a person (the API's `POST /v1/people/{person_id}/retention-events`)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
-from fiduciary.cli import command_runtime
+from fiduciary.cli import CLI_ACTOR, command_runtime, start_runtime
+from fiduciary.errors import FiduciaryError, FieldProblem, ValidationFailed
 
 # The vault (SQLAlchemy, cryptography) is imported by the command that runs, not for --help.
 if TYPE_CHECKING:
     from fiduciary.vault.restore import JournalGap
 
-app = typer.Typer(help="Personal-data vault maintenance: purge erased data, verify the erasure journal.")
+app = typer.Typer(
+    help="Personal-data vault maintenance: purge erased data, verify the erasure journal, report retention events."
+)
 console = Console(highlight=False, soft_wrap=True)
 
 
@@ -96,3 +101,51 @@ def journal_gap_text(gap: JournalGap) -> str:
         f"{gap.total:,} journaled erasures are not in the database (a restored backup?): "
         f"{', '.join(gap.people)}{more}; run `fiduciary restore-replay`"
     )
+
+
+@app.command("retention-event")
+def retention_event_command(
+    person_id: str = typer.Argument(..., help="The person id, per_…"),
+    event: str = typer.Argument(..., help="The id of an event the policy declares under retention_events."),
+    at: str = typer.Option(..., "--at", help="When it happened: ISO 8601 with a time zone, e.g. 2026-12-04T10:00Z."),
+) -> None:
+    """Record that EVENT happened for PERSON_ID (e.g. warranty_ended), as the store's backend does through the
+    API; audited with actor `cli`. A repeat of the same report records nothing. Exit 2 on bad input."""
+    from fiduciary.storage import session_scope
+    from fiduciary.vault.flows import report_retention_event_audited
+    from fiduciary.vault.retention_events import Fields
+
+    err = Console(highlight=False, soft_wrap=True, stderr=True)
+    runtime = start_runtime()
+    try:
+        occurred_at = _instant(at)
+        with session_scope(runtime.sessions) as session:
+            reported = report_retention_event_audited(
+                runtime,
+                session,
+                caller=CLI_ACTOR,
+                person_id=person_id,
+                event=event,
+                occurred_at=occurred_at,
+                fields=Fields(person_id="PERSON_ID", event="EVENT", occurred_at="--at"),
+            )
+    except FiduciaryError as error:
+        err.print(f"[red]{error.title}[/red]: {error.detail}")
+        for problem in error.fields:
+            hint = f" ({problem.hint})" if problem.hint else ""
+            err.print(f"  {problem.field}: {problem.message}{hint}")
+        raise typer.Exit(2) from None
+    finally:
+        runtime.close()
+    verb = "recorded" if reported.created else "already recorded"
+    console.print(f"{verb}: {reported.event} for {reported.person_id} at {reported.occurred_at.isoformat()}")
+
+
+def _instant(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed(
+            "The retention event cannot be recorded.",
+            [FieldProblem("--at", "must be an ISO 8601 date-time with a time zone, e.g. 2026-12-04T10:00:00Z")],
+        ) from None

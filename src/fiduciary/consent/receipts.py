@@ -31,7 +31,7 @@ from typing import Any, Final, Protocol
 from fiduciary.ledger.chain import checkpoint_statement, iso_utc
 from fiduciary.ledger.signing import b64, verify_signature
 from fiduciary.policy.compiled import CompiledPolicy
-from fiduciary.policy.schema import Contact, PostalAddress, RecipientKind
+from fiduciary.policy.schema import Contact, PostalAddress, RecipientKind, trigger_code
 
 RECEIPT_SCHEMA: Final = "fiduciary.consent-receipt.v1"
 ISO_SCHEMA: Final = "ISO/IEC TS 27560:2023"
@@ -344,7 +344,7 @@ def _template(policy: CompiledPolicy, purpose_id: str, base_url: str) -> _Templa
         {
             "rule": rule.id,
             "keep_for": str(rule.keep_for) if rule.keep_for else None,
-            "trigger": rule.trigger.value,
+            "trigger": trigger_code(rule.trigger),
             "action": rule.action.value,
         }
         for rule in doc.retention

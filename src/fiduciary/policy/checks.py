@@ -19,10 +19,12 @@ from dataclasses import replace
 # docs list them in, so it is kept by hand rather than sorted.
 # isort: off
 from fiduciary.policy import checks_data  # noqa: F401
+from fiduciary.policy import checks_retention  # noqa: F401
 from fiduciary.policy import checks_rights  # noqa: F401
 from fiduciary.policy import checks_children  # noqa: F401
 from fiduciary.policy import checks_jurisdictions  # noqa: F401
 from fiduciary.policy import checks_practices  # noqa: F401
+from fiduciary.policy import checks_parties  # noqa: F401
 
 # isort: on
 from fiduciary.policy.checks_registry import (  # re-exported

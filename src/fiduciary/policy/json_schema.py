@@ -23,6 +23,10 @@ _UNIT_PATTERN = "|".join(
         "business day",
         "business_days",
         "bd",
+        "minutes",
+        "minute",
+        "mins",
+        "min",
         "hours",
         "hour",
         "h",
@@ -40,7 +44,7 @@ _UNIT_PATTERN = "|".join(
         "y",
     )
 )
-DURATION_PATTERN = rf"^\s*([0-9]+\s*({_UNIT_PATTERN})|[pP]([0-9]+[yYmMwWdD]|[tT][0-9]+[hH]))\s*$"
+DURATION_PATTERN = rf"^\s*([0-9]+\s*({_UNIT_PATTERN})|[pP]([0-9]+[yYmMwWdD]|[tT][0-9]+[hHmM]))\s*$"
 """What `Duration` accepts as text, for editors that check YAML against the JSON Schema."""
 
 
@@ -57,8 +61,8 @@ def policy_json_schema() -> dict[str, Any]:
         definitions["Duration"] = {
             "title": "Duration",
             "description": "A positive length of time in one unit, at most 100 years: '30d', '6h', '2 weeks', "
-            "'13mo', '1y', '10 business days', or ISO 8601 with one unit ('P1Y', 'PT6H').",
-            "examples": ["30d", "48h", "10 business days", "1y", "P1Y"],
+            "'13mo', '1y', '10 business days', '30min', or ISO 8601 with one unit ('P1Y', 'PT6H', 'PT30M').",
+            "examples": ["30d", "48h", "30min", "10 business days", "1y", "P1Y", "PT30M"],
             "anyOf": [
                 {"type": "string", "pattern": DURATION_PATTERN},
                 {key: value for key, value in parsed.items() if key not in ("title", "description")},

@@ -38,6 +38,7 @@ from fiduciary.policy.schema_data import (
     RetentionTrigger,
     Sensitivity,
     Source,
+    trigger_code,
 )
 from fiduciary.policy.schema_jurisdictions import AgeBand
 from fiduciary.policy.schema_optouts import (
@@ -59,6 +60,7 @@ from fiduciary.policy.schema_parties import (
     SecurityContact,
     StoreRole,
 )
+from fiduciary.policy.schema_retention import EventTrigger, RetentionEvent
 from fiduciary.policy.schema_rights import (
     AnnouncementChannel,
     BreachDeadlines,
@@ -117,6 +119,7 @@ __all__ = [
     "Deadline",
     "DoNotTrack",
     "DpdpExemption",
+    "EventTrigger",
     "ExternalOptOut",
     "FieldType",
     "GpcHandling",
@@ -142,6 +145,7 @@ __all__ = [
     "Representative",
     "RequestChannel",
     "RetentionAction",
+    "RetentionEvent",
     "RetentionRule",
     "RetentionTrigger",
     "Right",
@@ -158,6 +162,7 @@ __all__ = [
     "Verification",
     "VulnerabilityDisclosure",
     "Weekday",
+    "trigger_code",
 ]
 
 
@@ -176,6 +181,11 @@ class PolicyDocument(StrictModel):
     purposes: list[Purpose] = Field(min_length=1)
     recipients: list[Recipient] = Field(default_factory=list)
     retention: list[RetentionRule] = Field(default_factory=list)
+    retention_events: list[RetentionEvent] = Field(
+        default_factory=list,
+        description="Events the store names itself that start a retention clock, e.g. "
+        "warranty_ended; a rule counts from one with `trigger: {event: warranty_ended}`.",
+    )
     cookies: list[Cookie] = Field(default_factory=list)
     rights: list[Right] = Field(min_length=1)
     calendar: BusinessCalendar = Field(default_factory=BusinessCalendar)

@@ -14,6 +14,7 @@ from pydantic import (
 
 from fiduciary.policy.duration import Duration
 from fiduciary.policy.schema_parties import Jurisdiction
+from fiduciary.policy.schema_retention import EventTrigger
 from fiduciary.policy.schema_types import (
     CountryCode,
     LongText,
@@ -37,6 +38,8 @@ class Source(StrEnum):
     PROVIDED = "provided"  # the person gives it
     AUTOMATIC = "automatic"  # collected by our systems as the person uses them (cookies, logs, device)
     THIRD_PARTY = "third_party"  # received from someone else
+    CREATED_BY_US = "created_by_us"  # made by us: call notes, fraud scores, location from an IP (GDPR Art 15(1)(g))
+    IN_STORE = "in_store"  # collected in a physical store or at a counter, not online
 
 
 class FieldType(StrEnum):
@@ -312,6 +315,7 @@ class RecipientKind(StrEnum):
     THIRD_PARTY = "third_party"  # an independent controller / data fiduciary
     AUTHORITY = "authority"  # law enforcement, courts, regulators, on lawful request
     ACQUIRER = "acquirer"  # a buyer in a merger or sale of the business
+    PUBLIC = "public"  # anyone: what the person publishes (reviews, photos); a GDPR Art 13(1)(e) category
 
 
 class Recipient(StrictModel):
@@ -319,7 +323,10 @@ class Recipient(StrictModel):
     name: ShortText = Field(description="The organisation, or the class of organisation (e.g. 'Courier partners').")
     kind: RecipientKind
     description: LongText | None = None
-    countries: list[CountryCode] = Field(min_length=1, description="Where the recipient processes the data.")
+    countries: list[CountryCode] = Field(
+        min_length=1,
+        description="Where the recipient processes the data (for kind public: where the store publishes it).",
+    )
     purposes: list[Slug] = Field(min_length=1)
     categories: list[Slug] = Field(min_length=1)
     contract_reference: ShortText | None = Field(
@@ -349,6 +356,13 @@ class RetentionTrigger(StrEnum):
     CONSENT_WITHDRAWN = "consent_withdrawn"
     PURPOSE_FULFILLED = "purpose_fulfilled"
     CASE_CLOSED = "case_closed"
+    ERASURE_REQUESTED = "erasure_requested"  # "until you ask us to erase it" (DPDP s.12(3), GDPR Art 17)
+    LAW_REQUIRES = "law_requires"  # "as long as the law requires": the law named in `law` (GDPR Art 13(2)(a))
+
+
+def trigger_code(trigger: RetentionTrigger | EventTrigger) -> str:
+    """One string for a trigger: its value, or `event:<id>` for a store-declared event (receipts, JSON)."""
+    return f"event:{trigger.event}" if isinstance(trigger, EventTrigger) else trigger.value
 
 
 class LegalHold(StrictModel):
@@ -363,9 +377,23 @@ class RetentionRule(StrictModel):
     description: LongText | None = None
     categories: list[Slug] = Field(min_length=1)
     purposes: list[Slug] = Field(default_factory=list, description="Limit the rule to data used for these purposes.")
-    trigger: RetentionTrigger = RetentionTrigger.COLLECTED
+    trigger: RetentionTrigger | EventTrigger = Field(
+        default=RetentionTrigger.COLLECTED,
+        description="When the clock starts: one of the values below, or `{event: <id>}` for an event the store "
+        "declares under `retention_events` and reports through the API. `collected` and `last_activity` need "
+        "keep_for; `erasure_requested` and `law_requires` take none.",
+    )
     keep_for: Duration | None = Field(
         default=None, description="How long after the trigger; unset keeps until the trigger itself."
+    )
+    law: ShortText | None = Field(
+        default=None,
+        description="The law that sets the period, required with trigger law_requires, e.g. 'Companies Act 2013 "
+        "s.128(5)'.",
+    )
+    store_wording: LongText | None = Field(
+        default=None,
+        description="The store's own sentence for this rule, shown in the notice beside the generated one.",
     )
     action: RetentionAction
     legal_hold: LegalHold | None = None

@@ -38,8 +38,12 @@ class StoreRole(StrEnum):
 
 
 class PostalAddress(StrictModel):
-    lines: list[ShortText] = Field(min_length=1, description="Street address lines.")
-    city: ShortText
+    """An address for letters. Some stores publish only a city or a country: that loads, with a warning from
+    `policy check` (`partial_address`), since a request by post needs an address it can reach (DPDP Rule
+    3(c), GDPR Art 13(1)(a) identity and contact details)."""
+
+    lines: list[ShortText] = Field(default_factory=list, description="Street address lines.")
+    city: ShortText | None = None
     region: ShortText | None = Field(default=None, description="State or province.")
     postal_code: ShortText | None = None
     country: CountryCode

@@ -87,6 +87,12 @@ class Right(StrictModel):
     limitations: list[ShortText] = Field(
         default_factory=list, description="When the store may refuse or keep data, stated for the notice."
     )
+    authorised_agents: bool = Field(
+        default=False,
+        description="A person may make this request through an authorised agent (CCPA Civ. Code "
+        "§1798.130(a)(3), §1798.135(e), §1798.185(a)(7); CCPA Regulations §7063); the store may ask the agent "
+        "for the person's signed permission and the person to verify their identity.",
+    )
     jurisdictions: list[Jurisdiction] = Field(
         default_factory=list,
         description="Offered only to people of these jurisdictions ('California residents may …'); empty: to "
@@ -233,6 +239,7 @@ class AnnouncementChannel(StrEnum):
     HOME_PAGE = "home_page"
     POP_UP = "pop_up"
     SMS = "sms"
+    POSTED_ON_PAGE = "posted_on_page"  # the new version is posted on the notice's page, nothing is sent
 
 
 class PolicyChanges(StrictModel):

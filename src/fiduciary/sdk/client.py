@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
@@ -224,6 +224,17 @@ class FiduciaryClient:
         """Record the person as an adult on a virtual age token (DPDP Rule 10(1)(b)); the token goes in the body."""
         result: dict[str, Any] = self._request(
             "POST", f"/v1/people/{_segment(person_id)}/age-token", json_body={"token": token}
+        )
+        return result
+
+    def report_retention_event(self, person_id: str, event: str, occurred_at: datetime) -> dict[str, Any]:
+        """The store's backend reports an event the policy declares (e.g. `warranty_ended`) for a person; the
+        retention rules counting from it start their clocks. A repeat of the same report answers `created`
+        false and writes nothing. `occurred_at` must carry a time zone."""
+        result: dict[str, Any] = self._request(
+            "POST",
+            f"/v1/people/{_segment(person_id)}/retention-events",
+            json_body={"event": event, "occurred_at": occurred_at.isoformat()},
         )
         return result
 

@@ -17,6 +17,7 @@ from fiduciary.people.models import PersonErasure
 from fiduciary.personal_data.registry import Eraser, EraseReport, Exporter, PersonalDataRegistry, erasure_reason
 from fiduciary.vault.keys.data_keys import PersonErased
 from fiduciary.vault.records import LegalHoldRecord, PersonalField
+from fiduciary.vault.retention_events import delete_events, events_for
 from fiduciary.vault.service import VaultService
 
 LEGAL_HOLD_BASIS: Final = "legal-hold records are kept until their purge date under the law each one cites"
@@ -128,6 +129,25 @@ def _vault_eraser(runtime: RuntimeContext) -> Eraser:
     return erase_vault
 
 
+def export_retention_events(session: Session, person_id: str) -> Mapping[str, Any]:
+    """What the store reported about the person's retention clocks (DPDP s.11, GDPR Art 15)."""
+    return {
+        "events": [
+            {"event": e.event, "occurred_at": _iso(e.occurred_at), "recorded_at": _iso(e.recorded_at)}
+            for e in events_for(session, person_id)
+        ]
+    }
+
+
+def erase_retention_events(session: Session, person_id: str) -> EraseReport:
+    """Delete: once the person's data is erased no retention clock is left to run."""
+    return EraseReport("retention_events", deleted=delete_events(session, person_id))
+
+
 def register(registry: PersonalDataRegistry, runtime: RuntimeContext) -> None:
-    """First of all erasers (order 10): destroying the key is the erasure; the rest tidies up after it."""
+    """The vault first of all erasers (order 10): destroying the key is the erasure; the rest tidies up after
+    it. The retention clocks the store reported (issue 12) go with the other per-person rows (order 30)."""
     registry.register("vault", _vault_exporter(runtime), _vault_eraser(runtime), TABLES, order=10)
+    registry.register(
+        "retention_events", export_retention_events, erase_retention_events, ["retention_events"], order=30
+    )

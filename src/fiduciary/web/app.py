@@ -19,6 +19,7 @@ from fiduciary.web.routes import consent as consent_routes
 from fiduciary.web.routes import decisions as decisions_routes
 from fiduciary.web.routes import people as people_routes
 from fiduciary.web.routes import receipts as receipts_routes
+from fiduciary.web.routes import retention as retention_routes
 from fiduciary.web.routes import unsubscribe as unsubscribe_routes
 from fiduciary.web.routes import vault as vault_routes
 from fiduciary.web.security import install_security
@@ -65,6 +66,7 @@ def create_app(
     app.include_router(keys.router)
     app.include_router(consent_routes.router)
     app.include_router(people_routes.router)
+    app.include_router(retention_routes.router)
     app.include_router(decisions_routes.router)
     app.include_router(unsubscribe_routes.router)
     app.include_router(audit_routes.router)

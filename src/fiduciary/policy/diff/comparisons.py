@@ -49,7 +49,7 @@ VERIFICATION_BURDEN = {
 }
 
 # A processor acts only on the store's instructions; other kinds use the data for their own ends.
-OWN_ENDS = {RecipientKind.AFFILIATE, RecipientKind.THIRD_PARTY, RecipientKind.ACQUIRER}
+OWN_ENDS = {RecipientKind.AFFILIATE, RecipientKind.THIRD_PARTY, RecipientKind.ACQUIRER, RecipientKind.PUBLIC}
 
 PURPOSE_FLAGS = {
     "tracking": "tracking",

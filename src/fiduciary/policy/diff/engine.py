@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from pydantic import BaseModel
 
 from fiduciary.policy.duration import Duration
-from fiduciary.policy.schema import PolicyDocument
+from fiduciary.policy.schema import EventTrigger, PolicyDocument
 
 ChangeKind = Literal["added", "removed", "changed"]
 T = TypeVar("T")
@@ -87,6 +87,8 @@ def text(value: object) -> str:
         return str(value.value).replace("_", " ")
     if isinstance(value, Duration):
         return value.describe()
+    if isinstance(value, EventTrigger):
+        return f"the event {value.event}"
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)

@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from fiduciary.policy.schema import (
     DataCategory,
     DpdpExemption,
+    EventTrigger,
     LegalGround,
     LegitimateUse,
     PolicyDocument,
     Purpose,
     RecipientKind,
     RetentionRule,
+    RetentionTrigger,
     Sensitivity,
 )
 
@@ -322,9 +324,17 @@ def is_payment(category: DataCategory) -> bool:
 
 def retention_sentence(rule: RetentionRule) -> str:
     """One plain sentence for a rule, the same in both exports (e.g. "delete 3 years after account closed")."""
-    trigger = rule.trigger.value.replace("_", " ")
-    when = f"{rule.keep_for.describe()} after {trigger}" if rule.keep_for else f"when {trigger}"
-    text = f"{rule.action.value} {when}"
+    if isinstance(rule.trigger, EventTrigger):
+        trigger = f"the store-reported event {rule.trigger.event}"
+    else:
+        trigger = rule.trigger.value.replace("_", " ")
+    if rule.trigger == RetentionTrigger.ERASURE_REQUESTED:
+        text = "keep until the person asks for erasure"
+    elif rule.trigger == RetentionTrigger.LAW_REQUIRES:
+        text = f"keep as long as the law requires ({rule.law}), then {rule.action.value}"
+    else:
+        when = f"{rule.keep_for.describe()} after {trigger}" if rule.keep_for else f"when {trigger}"
+        text = f"{rule.action.value} {when}"
     if rule.legal_hold:
         text += f" (kept at least {rule.legal_hold.minimum.describe()}: {rule.legal_hold.basis})"
     return text

@@ -53,7 +53,9 @@ class FieldsWrite(BaseModel):
     purpose_of_collection: PurposeId = Field(
         description="Why the store collects these values; the purpose must list every category (DPDP s.5, s.6(1))."
     )
-    source: Source = Field(description="How the store obtained them: provided, automatic or third_party.")
+    source: Source = Field(
+        description="How the store obtained them: provided, automatic, third_party, created_by_us or in_store."
+    )
     fields: dict[Category, Value] = Field(
         default_factory=dict,
         max_length=MAX_CATEGORIES,

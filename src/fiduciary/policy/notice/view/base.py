@@ -68,6 +68,7 @@ class BuilderBase:
         n = value.amount
         t = self.t
         text = {
+            DurationUnit.MINUTES: lambda: t.ngettext("%(num)d minute", "%(num)d minutes", n),
             DurationUnit.HOURS: lambda: t.ngettext("%(num)d hour", "%(num)d hours", n),
             DurationUnit.DAYS: lambda: t.ngettext("%(num)d day", "%(num)d days", n),
             DurationUnit.BUSINESS_DAYS: lambda: t.ngettext("%(num)d business day", "%(num)d business days", n),
@@ -79,7 +80,9 @@ class BuilderBase:
 
     def address(self, address: PostalAddress) -> AddressView:
         country = self.country(address.country)
-        parts = [*address.lines, address.city]
+        parts = [*address.lines]
+        if address.city:
+            parts.append(address.city)
         if address.region:
             parts.append(address.region)
         if address.postal_code:

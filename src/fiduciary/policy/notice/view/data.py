@@ -8,6 +8,9 @@ from fiduciary.policy.notice.view.jurisdictions import JurisdictionSections
 from fiduciary.policy.notice.view.labels import (
     ACTION,
     CHANNEL,
+    EVENT_AFTER,
+    EVENT_AT,
+    OPEN_ENDED,
     RECIPIENT_KIND,
     SENSITIVITY,
     SOURCE,
@@ -27,11 +30,14 @@ from fiduciary.policy.notice.view.model import (
 )
 from fiduciary.policy.schema import (
     DataCategory,
+    EventTrigger,
     LegalGround,
     Purpose,
     Recipient,
+    RecipientKind,
     RetentionRule,
     Source,
+    trigger_code,
 )
 
 
@@ -47,15 +53,35 @@ class DataSections(JurisdictionSections):
             and (purpose_id is None or not rule.purposes or purpose_id in rule.purposes)
         ]
 
-    def retention(self, rule: RetentionRule) -> RetentionView:
-        if rule.keep_for is not None:
-            duration = self.duration(rule.keep_for)
-            when = self.label(TRIGGER_AFTER, rule.trigger) % {"duration": duration}
+    def retention_summary(self, rule: RetentionRule) -> tuple[str, str | None, Coded]:
+        """The generated sentence, the period as text, and the trigger (a store event by its own words)."""
+        trigger = rule.trigger
+        duration = self.duration(rule.keep_for) if rule.keep_for is not None else None
+        if isinstance(trigger, EventTrigger):
+            words = self.events.get(trigger.event, trigger.event)
+            coded = Coded(trigger_code(trigger), words)
+            if duration is not None:
+                when = self._(EVENT_AFTER) % {"duration": duration, "event": words}
+            else:
+                when = self._(EVENT_AT) % {"event": words}
         else:
-            duration = None
-            when = self.label(TRIGGER_AT, rule.trigger)
-        action_label, action_sentence = ACTION[rule.action]
-        summary = self._(action_sentence) % {"when": when}
+            coded = Coded(trigger.value, self.label(TRIGGER_LABEL, trigger))
+            open_ended = OPEN_ENDED.get((trigger, rule.action))
+            if open_ended is not None:  # said as worded: no period the store did not state
+                return self._(open_ended) % {"law": rule.law or ""}, None, coded
+            if duration is not None:
+                when = self.label(TRIGGER_AFTER, trigger) % {"duration": duration}
+            else:
+                when = self.label(TRIGGER_AT, trigger)
+        return self._(ACTION[rule.action][1]) % {"when": when}, duration, coded
+
+    @property
+    def events(self) -> dict[str, str]:
+        return {e.id: e.description for e in self.doc.retention_events}
+
+    def retention(self, rule: RetentionRule) -> RetentionView:
+        summary, duration, trigger = self.retention_summary(rule)
+        action_label = ACTION[rule.action][0]
         hold = None
         if rule.legal_hold is not None:
             hold = self._(
@@ -71,32 +97,29 @@ class DataSections(JurisdictionSections):
             rule=rule.id,
             summary=summary,
             duration=duration,
-            trigger=Coded(rule.trigger.value, self.label(TRIGGER_LABEL, rule.trigger)),
+            trigger=trigger,
             action=Coded(rule.action.value, self._(action_label)),
             legal_hold=hold,
             advance_notice=notice,
             exceptions=list(rule.exceptions),
             description=rule.description,
+            store_wording=rule.store_wording,
+            law=rule.law,
         )
 
     def retention_text(self, category_id: str, purpose_id: str) -> list[str]:
         rules = self.retention_rules(category_id, purpose_id)
         if not rules:
-            purpose = self.purposes.get(purpose_id)
-            if purpose is not None and purpose.legal_ground is LegalGround.CONSENT:
-                return [
-                    self._(
-                        "No fixed period: kept only while this purpose needs it, and erased when you "
-                        "withdraw consent or the purpose is served (DPDP Act s.8(7))."
-                    )
-                ]
-            return [self._("No fixed period: kept only while this purpose needs it, then erased (DPDP Act s.8(7)).")]
+            # `policy check` refuses this (retention_missing); say so rather than promise a period (issue 12).
+            return [self._("This policy does not state how long it is kept for this use.")]
         texts: list[str] = []
         for rule in rules:
             view = self.retention(rule)
             texts.append(" ".join(x for x in (view.summary, view.legal_hold, view.advance_notice) if x))
             if view.exceptions:
                 texts.append(self._("Kept longer: %(items)s.") % {"items": self.join(view.exceptions)})
+            if view.store_wording:
+                texts.append(self._("In our own words: %(wording)s") % {"wording": view.store_wording})
         return texts
 
     def recipients_for(self, category_id: str, purpose_id: str) -> list[str]:
@@ -236,7 +259,8 @@ class DataSections(JurisdictionSections):
 
     def recipient(self, recipient: Recipient) -> RecipientView:
         countries = [self.country(code) for code in recipient.countries]
-        moves = self.transfers(recipient.countries)
+        # The public is not a transfer to a country: what a person publishes is visible wherever they are.
+        moves = [] if recipient.kind is RecipientKind.PUBLIC else self.transfers(recipient.countries)
         transfer = None
         if moves:
             safeguard = recipient.transfer_safeguard or self._("no safeguard is declared")

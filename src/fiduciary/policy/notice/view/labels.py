@@ -34,6 +34,8 @@ SOURCE = {
     Source.PROVIDED: N_("You give it to us"),
     Source.AUTOMATIC: N_("Collected automatically when you use our services"),
     Source.THIRD_PARTY: N_("From others"),
+    Source.CREATED_BY_US: N_("Created by us (for example notes, scores or inferences about you)"),
+    Source.IN_STORE: N_("Collected in our physical stores"),
 }
 
 LEGITIMATE_USE = {
@@ -88,6 +90,7 @@ RECIPIENT_KIND = {
     RecipientKind.THIRD_PARTY: N_("Independent third party: decides for itself how to use the data"),
     RecipientKind.AUTHORITY: N_("Authority: only when the law requires it"),
     RecipientKind.ACQUIRER: N_("A buyer, if our business is sold or merged"),
+    RecipientKind.PUBLIC: N_("The public: anyone can see what you choose to publish"),
 }
 
 COOKIE_CATEGORY = {
@@ -192,6 +195,7 @@ ANNOUNCE = {
     AnnouncementChannel.HOME_PAGE: N_("our home page"),
     AnnouncementChannel.POP_UP: N_("a pop-up notice"),
     AnnouncementChannel.SMS: N_("SMS"),
+    AnnouncementChannel.POSTED_ON_PAGE: N_("posting the new version on this page"),
 }
 
 JURISDICTION = {
@@ -286,6 +290,22 @@ TRIGGER_AFTER = {
     RetentionTrigger.PURPOSE_FULFILLED: N_("%(duration)s after the purpose is fulfilled"),
     RetentionTrigger.CASE_CLOSED: N_("%(duration)s after your case is closed"),
 }
+# A store-declared event (`trigger: {event: ...}`): `%(event)s` is the event's description from the policy.
+EVENT_AFTER = N_("%(duration)s after %(event)s")
+EVENT_AT = N_("when %(event)s")
+# The two open-ended rules, said exactly as worded (issue 12): no period the store did not state.
+OPEN_ENDED = {
+    (RetentionTrigger.ERASURE_REQUESTED, RetentionAction.DELETE): N_("Kept until you ask us to erase it."),
+    (RetentionTrigger.ERASURE_REQUESTED, RetentionAction.ANONYMISE): N_(
+        "Kept until you ask us to erase it; then anonymised, so it no longer identifies you."
+    ),
+    (RetentionTrigger.LAW_REQUIRES, RetentionAction.DELETE): N_(
+        "Kept as long as the law requires (%(law)s), then deleted."
+    ),
+    (RetentionTrigger.LAW_REQUIRES, RetentionAction.ANONYMISE): N_(
+        "Kept as long as the law requires (%(law)s), then anonymised, so it no longer identifies you."
+    ),
+}
 
 TRIGGER_AT = {
     RetentionTrigger.COLLECTED: N_("once it has been used"),
@@ -305,6 +325,8 @@ TRIGGER_LABEL = {
     RetentionTrigger.CONSENT_WITHDRAWN: N_("Consent withdrawn"),
     RetentionTrigger.PURPOSE_FULFILLED: N_("Purpose fulfilled"),
     RetentionTrigger.CASE_CLOSED: N_("Case closed"),
+    RetentionTrigger.ERASURE_REQUESTED: N_("Until you ask us to erase it"),
+    RetentionTrigger.LAW_REQUIRES: N_("As long as the law requires"),
 }
 
 ACTION = {

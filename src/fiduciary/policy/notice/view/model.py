@@ -46,7 +46,7 @@ class Links:
 @dataclass(frozen=True)
 class AddressView:
     lines: list[str]
-    city: str
+    city: str | None
     region: str | None
     postal_code: str | None
     country: Coded
@@ -94,6 +94,8 @@ class RetentionView:
     advance_notice: str | None
     exceptions: list[str]
     description: str | None
+    store_wording: str | None = None  # the store's own sentence, shown beside the generated one
+    law: str | None = None  # the law named by a rule kept "as long as the law requires"
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,7 @@ class RightView:
     link: str | None
     applies_to: str | None = None  # "If you live in California": a right offered to some jurisdictions only
     deadlines_by_jurisdiction: list[RegionalDeadlineView] = field(default_factory=list)
+    authorised_agent: str | None = None  # CCPA Regulations §7063: asking through an authorised agent
 
 
 @dataclass(frozen=True)

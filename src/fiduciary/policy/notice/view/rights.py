@@ -103,7 +103,7 @@ class RightsSections(JurisdictionSections):
         respond = self.duration(d.respond_within)
         if d.respond_within.unit is DurationUnit.BUSINESS_DAYS:
             counting = Coded("business_days", self._("Business days: weekends and public holidays do not count."))
-        elif d.respond_within.unit is DurationUnit.HOURS:
+        elif d.respond_within.unit in (DurationUnit.HOURS, DurationUnit.MINUTES):
             counting = Coded("hours", self._("Hours, counted around the clock."))
         else:
             counting = Coded("calendar_days", self._("Calendar days: weekends and holidays count."))
@@ -156,6 +156,17 @@ class RightsSections(JurisdictionSections):
             deadlines_by_jurisdiction=[
                 RegionalDeadlineView(who, self.deadline_view(d)) for who, d in self.regional_deadlines(right)
             ],
+            authorised_agent=self.authorised_agent(right),
+        )
+
+    def authorised_agent(self, right: Right) -> str | None:
+        """CCPA §1798.185(a)(7) and Regulations §7063(a): the agent may be asked for the person's signed
+        permission, and the person to verify their own identity or confirm the permission."""
+        if not right.authorised_agents:
+            return None
+        return self._(
+            "You can also ask through an authorised agent. We may ask the agent for your signed permission, and "
+            "ask you to verify your identity with us or confirm that you gave that permission."
         )
 
     def marketing(self) -> MarketingSection:
