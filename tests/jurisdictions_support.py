@@ -41,6 +41,25 @@ FRAUD: Data = {
     "categories": ["commerce.orders", "device.identifiers"],
 }
 
+# Every use of a category has a retention rule (issue 12 item 2): the two purposes above bring new uses.
+RETENTION: list[Data] = [
+    {
+        "id": "recommendation_history",
+        "categories": ["commerce.orders"],
+        "purposes": ["recommendations"],
+        "trigger": "erasure_requested",
+        "action": "delete",
+    },
+    {
+        "id": "fraud_screening_records",
+        "categories": ["commerce.orders", "device.identifiers"],
+        "purposes": ["fraud_screening"],
+        "trigger": "collected",
+        "keep_for": "1y",
+        "action": "delete",
+    },
+]
+
 _IDS = ["email", "phone"]
 _GDPR_RIGHT = {"identifiers": _IDS, "verification": ["signed_in_session", "email_otp"], "channels": ["email"]}
 
@@ -70,6 +89,7 @@ def three_jurisdictions() -> Data:
     support = next(p for p in data["purposes"] if p["id"] == "customer_support")
     support["grounds_by_jurisdiction"] = {"EU": GDPR_LI, "UK": GDPR_LI}
     data["purposes"] += [copy.deepcopy(RECOMMENDATIONS), copy.deepcopy(FRAUD)]
+    data["retention"] += copy.deepcopy(RETENTION)
     access = next(r for r in data["rights"] if r["kind"] == "access")
     access["deadlines_by_jurisdiction"] = {
         "EU": {"respond_within": "1mo", "extendable_by": "2mo"},
@@ -79,9 +99,13 @@ def three_jurisdictions() -> Data:
     for kind in ("portability", "restriction", "objection"):
         data["rights"].append({"kind": kind, "deadline": {"respond_within": "1mo"}, "jurisdictions": ["EU", "UK"]})
         data["rights"][-1].update(copy.deepcopy(_GDPR_RIGHT))
+    for right in data["rights"]:
+        if right["kind"] in ("access", "correction", "erasure"):
+            right["authorised_agents"] = True  # CCPA §1798.185(a)(7): California residents may use an agent
     data["rights"].append(
         {
             "kind": "opt_out_sale_sharing",
+            "authorised_agents": True,
             "deadline": {"respond_within": "15 business days"},
             "jurisdictions": ["US-CA"],
             "identifiers": _IDS,

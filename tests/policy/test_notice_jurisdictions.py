@@ -36,7 +36,8 @@ def three() -> PolicyDocument:
 def test_india_only_policy_renders_exactly_as_before(fmt: str, ext: str) -> None:
     """The snapshots were rendered from the demo policy by the code without issue 12's per-jurisdiction
     statements (commit bf13c66, then again from the notice fixes of issue 12 items 5-6 on their own branch,
-    which changed the demo's notice on purpose); if another change alters them on purpose, regenerate them."""
+    which changed the demo's notice on purpose; the JSON again for the `authorised_agent` key of item 4); if
+    another change alters them on purpose, regenerate them."""
     document = load_policy(DEMO_POLICY_PATH).document
     expected = (SNAPSHOTS / f"demo.{ext}").read_text(encoding="utf-8")
     assert render_notice(document, fmt, base_url="https://shop.example") == expected  # type: ignore[arg-type]

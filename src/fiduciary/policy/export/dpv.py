@@ -53,6 +53,7 @@ _RECIPIENT_TYPES = {
     RecipientKind.THIRD_PARTY: "dpv:ThirdParty",
     RecipientKind.AUTHORITY: "dpv:Authority",
     RecipientKind.ACQUIRER: "dpv:ThirdParty",
+    RecipientKind.PUBLIC: "dpv:Recipient",  # what a person publishes: DPV has no narrower term for the public
 }
 
 
