@@ -8,6 +8,7 @@ from fiduciary.auth import models as _auth_models  # noqa: F401
 from fiduciary.consent import models as _consent_models  # noqa: F401
 from fiduciary.ledger import models as _ledger_models  # noqa: F401
 from fiduciary.policy import models as _policy_models  # noqa: F401
+from fiduciary.storage import ratelimit as _ratelimit_models  # noqa: F401
 from fiduciary.storage.base import Base
 from fiduciary.vault import models as _vault_models  # noqa: F401
 from fiduciary.vault import records as _vault_records  # noqa: F401
