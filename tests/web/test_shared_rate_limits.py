@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from fiduciary.auth.service import create_api_key
 from fiduciary.config import Settings
 from fiduciary.runtime import Runtime
-from fiduciary.storage.ratelimit import BucketStore, DatabaseBuckets, RedisBuckets
+from fiduciary.storage.ratelimit import KEEP_SECONDS, BucketStore, DatabaseBuckets, RedisBuckets, purge_expired
 from fiduciary.web.app import create_app
 from fiduciary.web.limits import SharedRateLimiter, shared_store
 from fiduciary.web.security import AUTH_FAILURES_PER_MINUTE, AUTH_LIMITER_STATE, AuthFailureGuard
@@ -207,3 +207,16 @@ def test_auto_keeps_the_embedded_single_process_in_memory(tmp_path: Path) -> Non
         assert isinstance(shared_store(rt, single_process=False), DatabaseBuckets)  # --workers N on SQLite
     finally:
         rt.close()
+
+
+def test_purge_deletes_only_rows_no_limiter_needs(runtime: Runtime) -> None:
+    store = shared_store(runtime, single_process=False)
+    assert isinstance(store, DatabaseBuckets)
+    clock = Clock()
+    limiter = SharedRateLimiter("t", 60, store, clock=clock)
+    limiter.hit("old")
+    clock.now += KEEP_SECONDS + 10
+    limiter.hit("recent")
+    assert purge_expired(store.engine, clock.now) == 1  # the full, long-idle bucket
+    assert limiter.blocked_for("recent") is None and store.tats([limiter.key("recent")])  # kept
+    assert not store.tats([limiter.key("old")])
