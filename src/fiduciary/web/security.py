@@ -227,18 +227,22 @@ class AuthFailureGuard:
         # A shared store is read by processes on other machines: wall-clock time, the one they share.
         clock = clock or (time.monotonic if store is None else time.time)
         self.store = store
-        limiters: list[RateLimiter | SharedRateLimiter] = []
-        for name, rate in (
-            ("auth.key_address", per_key_address),
-            ("auth.key", per_key),
-            ("auth.address", per_address),
-            ("auth.malformed", malformed_per_address),
-        ):
-            if store is None:
-                limiters.append(RateLimiter(rate, max_keys=max_keys, clock=clock))
-            else:
-                limiters.append(SharedRateLimiter(name, rate, store, clock=clock))
+        budgets = {
+            "auth.key_address": per_key_address,
+            "auth.key": per_key,
+            "auth.address": per_address,
+            "auth.malformed": malformed_per_address,
+        }
+        shared = (
+            [SharedRateLimiter(name, rate, store, clock=clock) for name, rate in budgets.items()]
+            if store is not None
+            else []
+        )
+        limiters: list[RateLimiter | SharedRateLimiter] = [*shared] or [
+            RateLimiter(rate, max_keys=max_keys, clock=clock) for rate in budgets.values()
+        ]
         self.key_address, self.key, self.address, self.malformed = limiters
+        self._shared = shared  # the same four limiters when shared: `_shared_blocked_for` reads them at once
         self.trust_seconds = trust_seconds
         self._clock = clock
         self._max_keys = max_keys
@@ -269,9 +273,7 @@ class AuthFailureGuard:
         if key_id is None:
             return self.malformed.blocked_for(client)
         pair = f"{key_id} {client}"
-        limiters = (self.key_address, self.key, self.address)
-        assert all(isinstance(limiter, SharedRateLimiter) for limiter in limiters)
-        shared = [limiter for limiter in limiters if isinstance(limiter, SharedRateLimiter)]
+        shared = self._shared
         names = [shared[0].key(pair), shared[1].key(key_id), shared[2].key(client)]
         trust = bucket_key("auth.trust", pair)
         tats = store.tats([*names, trust])
