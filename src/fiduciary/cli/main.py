@@ -80,6 +80,12 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+# How long the supervisor waits for a worker to answer its health ping before killing and replacing it.
+# uvicorn's default of 5 s killed workers still importing on a loaded 2-core machine, over and over, so none
+# ever served; a worker that does not answer for a minute is hung.
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
 def default_workers() -> int:
     """One worker per core (`os.cpu_count()`; 1 when Python cannot tell)."""
     return os.cpu_count() or 1
@@ -162,7 +168,14 @@ def _serve_workers(sock: socket.socket, host: str, bound: str, count: int) -> No
     from fiduciary.serving import WorkerEnvironment
 
     os.environ.update(WorkerEnvironment(bound_base_url=bound, workers=count).export())  # spawned workers inherit it
-    config = _uvicorn_config("fiduciary.web.app:create_app_from_env", host, sock, factory=True, workers=count)
+    config = _uvicorn_config(
+        "fiduciary.web.app:create_app_from_env",
+        host,
+        sock,
+        factory=True,
+        workers=count,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+    )
     Multiprocess(config, sockets=[sock]).run()
 
 
