@@ -220,3 +220,17 @@ def test_purge_deletes_only_rows_no_limiter_needs(runtime: Runtime) -> None:
     assert purge_expired(store.engine, clock.now) == 1  # the full, long-idle bucket
     assert limiter.blocked_for("recent") is None and store.tats([limiter.key("recent")])  # kept
     assert not store.tats([limiter.key("old")])
+
+
+def test_the_store_purges_by_itself_every_so_many_charges(runtime: Runtime) -> None:
+    store = shared_store(runtime, single_process=False)
+    assert isinstance(store, DatabaseBuckets)
+    purging = DatabaseBuckets(store.engine, purge_every=3)
+    clock = Clock()
+    limiter = SharedRateLimiter("t", 60, purging, clock=clock)
+    limiter.hit("old")  # charge 1
+    clock.now += KEEP_SECONDS + 10
+    limiter.hit("recent")  # charge 2
+    assert purging.tats([limiter.key("old")])  # not yet
+    limiter.hit("recent")  # charge 3: purges
+    assert not purging.tats([limiter.key("old")]) and purging.tats([limiter.key("recent")])

@@ -20,6 +20,7 @@ different machines share; the in-process limiter (fiduciary.web.security.RateLim
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 REDIS_PREFIX: Final = "fiduciary:rl:"
 # Rows older than this are either full buckets or expired trust records: `purge_expired` deletes them.
 KEEP_SECONDS: Final = 3600.0
+PURGE_EVERY: Final = 1000  # charges between two purges of rows no limiter needs, per process
 
 
 class RateLimitBucket(Base):
@@ -83,10 +85,19 @@ def wait_seconds(tat: float | None, tolerance: float, now: float) -> float | Non
 
 
 class DatabaseBuckets:
-    """Buckets in the `rate_limit_buckets` table of the service's own database."""
+    """Buckets in the `rate_limit_buckets` table of the service's own database.
 
-    def __init__(self, engine: Engine) -> None:
+    The table keeps one row per key seen; every `purge_every` charges this store also deletes the rows no
+    limiter needs (`purge_expired`, an indexed range delete), so it stays bounded by the keys active in the
+    last hour without a scheduled job.
+    """
+
+    def __init__(self, engine: Engine, *, purge_every: int = PURGE_EVERY) -> None:
+        if purge_every < 1:
+            raise ValueError("purge_every must be at least 1")
         self.engine = engine
+        self.purge_every = purge_every
+        self._charges = itertools.count(1)
         dialect = engine.dialect.name
         if dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"no shared rate limits on {dialect}")
@@ -113,6 +124,8 @@ class DatabaseBuckets:
             return float(row.tat), bool(row.allowed)
 
         tat, ok = retry_busy(once)
+        if next(self._charges) % self.purge_every == 0:
+            retry_busy(lambda: purge_expired(self.engine, now))
         return None if ok else (wait_seconds(tat, tolerance, now) or 0.0)
 
     def tats(self, keys: Sequence[str]) -> dict[str, float]:
