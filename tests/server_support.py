@@ -45,6 +45,9 @@ class ServerProcess:
     data_dir: Path
     log_path: Path
     port: int = field(default_factory=free_port)
+    # One process by default: kill() must take the whole server down at once (a supervisor's workers would
+    # get SIGTERM and shut down cleanly instead, which is not the crash these tests are about).
+    workers: int = 1
     proc: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
@@ -72,6 +75,7 @@ class ServerProcess:
         assert self.proc is None, "already running"
         self._log = self.log_path.open("ab")
         command = [sys.executable, "-m", "fiduciary.cli.main", "serve", "--port", str(self.port)]
+        command += ["--workers", str(self.workers)]
         self.proc = subprocess.Popen(command, env=self.env(), stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
         deadline = time.monotonic() + 60
         while True:

@@ -134,6 +134,16 @@ class Settings(BaseSettings):
     public_rate_limit_per_minute: int = Field(
         default=120, ge=1, description="Requests per minute per client address on public endpoints."
     )
+    rate_limit_store: Literal["auto", "memory", "database", "redis"] = Field(
+        default="auto",
+        description="Where rate limits and failed-authentication budgets live: redis (FIDUCIARY_REDIS_URL), "
+        "database (shared by every process on the database), memory (per process); auto means redis when "
+        "FIDUCIARY_REDIS_URL is set, else database on PostgreSQL or with several workers, else memory.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:port/db for shared rate limits (install the `redis` extra); unset means none.",
+    )
     signing_key: SecretStr | None = Field(
         default=None,
         description="Base64 of the raw 32-byte Ed25519 private key that signs ledger checkpoints; "

@@ -119,6 +119,9 @@ class Runtime:
 
     def close(self) -> None:
         close_vault_keys(self)
+        for extra in self.extras.values():
+            if isinstance(extra, Engine):  # a second pool a service opened on the same database
+                extra.dispose()
         self.engine.dispose()
 
 

@@ -7,7 +7,9 @@ runs (tests/cli/test_cli_imports.py holds the line; bench/cli_startup.py measure
 
 from __future__ import annotations
 
+import os
 import socket
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -22,6 +24,9 @@ from fiduciary.cli import ledger as ledger_cli
 from fiduciary.cli import load_settings, options, report_data
 from fiduciary.cli import policy as policy_cli
 from fiduciary.cli import vault as vault_cli
+
+if TYPE_CHECKING:
+    from fiduciary.config import Settings
 
 app = typer.Typer(
     name="fiduciary",
@@ -75,49 +80,103 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+# How long the supervisor waits for a worker to answer its health ping before killing and replacing it.
+# uvicorn's default of 5 s killed workers still importing on a loaded 2-core machine, over and over, so none
+# ever served; a worker that does not answer for a minute is hung.
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
+def default_workers() -> int:
+    """One worker per core (`os.cpu_count()`; 1 when Python cannot tell)."""
+    return os.cpu_count() or 1
+
+
 @app.command()
 def serve(
     host: str | None = typer.Option(None, help="Address to bind (default 127.0.0.1 or FIDUCIARY_HOST)."),
     port: int | None = typer.Option(
         None, min=0, max=65535, help="Port (default 8000 or FIDUCIARY_PORT; 0 picks a free one)."
     ),
+    workers: int | None = typer.Option(
+        None,
+        min=1,
+        max=512,
+        help="Worker processes sharing the port and the database (default: the number of cores; 1 serves "
+        "in this process).",
+    ),
 ) -> None:
     """Run the HTTP service on the configured database (embedded SQLite by default).
 
     Creates the data folder on first start and prints the base URL its links use.
     """
-    import uvicorn
-
     from fiduciary.config import origin_for_bind
-    from fiduciary.runtime import tune_process
-    from fiduciary.web.app import create_app
+    from fiduciary.runtime import Runtime
 
     settings = load_settings()
     report_data(settings)
+    count = default_workers() if workers is None else workers
     bind_host, bind_port = host or settings.host, settings.port if port is None else port
     try:
         sock = bind_socket(bind_host, bind_port)
     except OSError as exc:
         typer.echo(f"error: cannot listen on {bind_host}:{bind_port}: {exc.strerror}", err=True)
         raise typer.Exit(1) from None
+    # Bound here, before any worker starts, so under --port 0 every worker serves (and links name) one port.
     bound = origin_for_bind(bind_host, sock.getsockname()[1])
     base_url = settings.public_base_url or bound
     typer.echo(f"Fiduciary listening on {bound}; links use {base_url}", err=True)
+    if count > 1:
+        typer.echo(f"{count} worker processes share this port and the database (--workers)", err=True)
     if settings.public_base_url is None and settings.trust_proxy_host:
         typer.echo("links follow each request's Host (FIDUCIARY_TRUST_PROXY_HOST)", err=True)
-    application = create_app(settings, bound_base_url=bound)
-    tune_process()
+    if count == 1:
+        _serve_here(settings, sock, bind_host, bound)
+        return
+    # Migrate, publish the policy and create the data folder's keys once, here, so N workers starting at
+    # once never race to do it (each then finds the schema at head and the policy published).
+    Runtime.start(settings, bound_base_url=bound).close()
+    _serve_workers(sock, bind_host, bound, count)
+
+
+def _uvicorn_config(app: Any, host: str, sock: socket.socket, **kwargs: Any) -> Any:
+    import uvicorn
+
     # Our access log names route templates, never raw paths or query values (decision 0017): uvicorn's is off.
     from fiduciary.web.access_log import serve_log_config
 
-    config = uvicorn.Config(
-        application,
-        host=bind_host,
-        port=sock.getsockname()[1],
-        access_log=False,
-        log_config=serve_log_config(),
+    return uvicorn.Config(
+        app, host=host, port=sock.getsockname()[1], access_log=False, log_config=serve_log_config(), **kwargs
     )
-    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _serve_here(settings: Settings, sock: socket.socket, host: str, bound: str) -> None:
+    import uvicorn
+
+    from fiduciary.runtime import tune_process
+    from fiduciary.web.app import create_app
+
+    application = create_app(settings, bound_base_url=bound)
+    tune_process()
+    uvicorn.Server(_uvicorn_config(application, host, sock)).run(sockets=[sock])
+
+
+def _serve_workers(sock: socket.socket, host: str, bound: str, count: int) -> None:
+    """uvicorn's supervisor: `count` spawned workers accept on the one socket bound here, each building the
+    app from the environment (`create_app_from_env`), and a worker that dies is replaced."""
+    from uvicorn.supervisors import Multiprocess
+
+    from fiduciary.serving import WorkerEnvironment
+
+    os.environ.update(WorkerEnvironment(bound_base_url=bound, workers=count).export())  # spawned workers inherit it
+    config = _uvicorn_config(
+        "fiduciary.web.app:create_app_from_env",
+        host,
+        sock,
+        factory=True,
+        workers=count,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+    )
+    Multiprocess(config, sockets=[sock]).run()
 
 
 if __name__ == "__main__":

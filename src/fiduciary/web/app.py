@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fiduciary import __version__
-from fiduciary.config import Settings
-from fiduciary.housekeeping import start_background_housekeeping
-from fiduciary.runtime import Runtime
+from fiduciary.config import Settings, get_settings
+from fiduciary.housekeeping import BackgroundHousekeeping, start_background_housekeeping
+from fiduciary.runtime import Runtime, tune_process
+from fiduciary.serving import HousekeepingLeader, WorkerEnvironment, die_with_parent
 from fiduciary.web.contract import document_scopes, install_methods
 from fiduciary.web.problems import document_problems, install_problem_handlers
 from fiduciary.web.routes import api_docs, apikeys, health, keys, notice, policy
@@ -25,24 +26,51 @@ from fiduciary.web.routes import vault as vault_routes
 from fiduciary.web.security import install_security
 
 
+def create_app_from_env() -> FastAPI:
+    """The app of one `fiduciary serve --workers N` worker process (uvicorn's factory import string
+    `fiduciary.web.app:create_app_from_env`): settings from the environment, as the supervisor had them, and
+    what the supervisor decided (the origin it bound) from `WorkerEnvironment`."""
+    die_with_parent()  # a SIGKILLed supervisor leaves no worker serving on its socket
+    worker = WorkerEnvironment.from_environment()
+    app = create_app(get_settings(), bound_base_url=worker.bound_base_url, single_process=worker.workers <= 1)
+    tune_process()
+    return app
+
+
+def _start_housekeeping(runtime: Runtime, leader: HousekeepingLeader | None) -> BackgroundHousekeeping | None:
+    """Seal the ledgers, purge erased data and expired idempotency keys every few minutes, in a daemon
+    thread stopped (and joined) before the runtime closes; None when the interval is 0, or when this is one
+    of several workers and another holds the leader lock (fiduciary.serving)."""
+    if leader is not None and runtime.settings.housekeeping_interval_minutes > 0 and not leader.acquire():
+        return None
+    return start_background_housekeeping(runtime)
+
+
 def create_app(
-    settings: Settings | None = None, runtime: Runtime | None = None, *, bound_base_url: str | None = None
+    settings: Settings | None = None,
+    runtime: Runtime | None = None,
+    *,
+    bound_base_url: str | None = None,
+    single_process: bool = True,
 ) -> FastAPI:
     """Build the app. Tests pass a `runtime` bound to their database; `serve` lets the app start its own,
-    telling it the origin it bound (`bound_base_url`) so generated links name the real port."""
+    telling it the origin it bound (`bound_base_url`) so generated links name the real port.
+    `single_process=False` (one of several workers): housekeeping runs only in the worker that wins the
+    leader lock."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = runtime is None
         app.state.runtime = runtime or Runtime.start(settings, bound_base_url=bound_base_url)
-        # Seal the ledgers, purge erased data and expired idempotency keys every few minutes, in a daemon
-        # thread stopped (and joined) before the runtime closes; None when the interval is 0.
-        app.state.housekeeping = start_background_housekeeping(app.state.runtime)
+        leader = None if single_process else HousekeepingLeader(app.state.runtime.settings.data_dir)
+        app.state.housekeeping = _start_housekeeping(app.state.runtime, leader)
         try:
             yield
         finally:
             if app.state.housekeeping is not None:
                 app.state.housekeeping.stop()
+            if leader is not None:
+                leader.release()
             if owned:
                 app.state.runtime.close()
 
@@ -55,6 +83,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
     )
+    app.state.single_process = single_process  # one of several workers: limits are shared (web/limits.py)
     install_problem_handlers(app)
     document_problems(app)
     install_security(app)

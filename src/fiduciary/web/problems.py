@@ -8,17 +8,25 @@ carry person ids, e-mail addresses typed into the wrong place and unsubscribe to
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fiduciary.errors import FiduciaryError, FieldProblem
 from fiduciary.web.access_log import problem_instance
 
+log = logging.getLogger(__name__)
+
 PROBLEM_JSON = "application/problem+json"
+# Seconds a client is asked to wait after 503 database_unavailable: a restarted database or a writer holding
+# SQLite's lock past busy_timeout is usually gone by then.
+DATABASE_RETRY_AFTER_SECONDS = 2
 PROBLEM_BASE = "https://fiduciary.dev/problems/"
 
 
@@ -98,10 +106,29 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database refused or dropped us (restarted, unreachable, pool exhausted, SQLite's write lock held
+    past busy_timeout): 503 with Retry-After, nothing committed (the request's transaction rolled back). The
+    pool has invalidated the broken connection and pre-ping tests the next one, so the service recovers by
+    itself when the database is back (issue 17). The driver's message may quote parameters: only the class
+    is logged."""
+    log.warning("database unavailable: %s", type(getattr(exc, "orig", None) or exc).__name__)
+    return problem_response(
+        503,
+        "Database unavailable",
+        "The database is unavailable or busy; nothing was changed. Retry after the time in Retry-After.",
+        "database_unavailable",
+        request_instance(request),
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FiduciaryError, _fiduciary_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for unavailable in (OperationalError, InterfaceError, PoolTimeoutError):
+        app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected_error)
 
 

@@ -10,8 +10,10 @@
   banner); `CrossOriginMiddleware` then puts the CORS headers on every response of that endpoint, errors
   included, so the script can read why a request failed.
 
-The limiters are in-process: with several API processes each enforces its own budget, so the effective
-limit is the per-process limit times the number of processes (see docs/api-keys.md). They key clients by
+The budgets are shared by every API process and machine (issue 17) when the runtime has a shared bucket
+store: the database, or Redis when FIDUCIARY_REDIS_URL is set (fiduciary.web.limits chooses,
+fiduciary.storage.ratelimit stores); the embedded default, one process on SQLite, keeps them in memory
+(`RateLimiter`). See docs/workers.md and docs/api-keys.md. They key clients by
 `request.client.host`, which is the peer address unless uvicorn's proxy-headers handling, limited to
 trusted proxies (`--forwarded-allow-ips`), rewrote it from X-Forwarded-For; we never read that header
 ourselves, because any client can forge it.
@@ -40,8 +42,10 @@ from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope as AuthScope
 from fiduciary.auth.service import authenticate, parse_key, require
 from fiduciary.errors import Unauthorized
+from fiduciary.storage.ratelimit import BucketStore, bucket_key
 from fiduciary.web.access_log import RequestContextMiddleware
 from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime
+from fiduciary.web.limits import SharedRateLimiter, shared_store
 
 # Failed-authentication budgets (docs/api-keys.md, decision 0017). A real backend with the right key never
 # fails; a handful covers a developer pasting a key wrongly.
@@ -174,10 +178,21 @@ def _app_limiter(app: Any, name: str, make: Callable[[], _Limiter]) -> _Limiter:
     return limiter
 
 
-def public_limiter(request: Request) -> RateLimiter:
-    """The app's limiter for public endpoints, sized from `public_rate_limit_per_minute`."""
+def _store(request: Request) -> BucketStore | None:
+    single = getattr(request.app.state, "single_process", True)
+    return shared_store(get_runtime(request), single_process=bool(single))
+
+
+def public_limiter(request: Request) -> RateLimiter | SharedRateLimiter:
+    """The app's limiter for public endpoints, sized from `public_rate_limit_per_minute`: shared by every
+    process when the runtime has a shared store."""
     rate = get_runtime(request).settings.public_rate_limit_per_minute
-    return _app_limiter(request.app, PUBLIC_LIMITER_STATE, lambda: RateLimiter(rate))
+
+    def make() -> RateLimiter | SharedRateLimiter:
+        store = _store(request)
+        return RateLimiter(rate) if store is None else SharedRateLimiter("public", rate, store)
+
+    return _app_limiter(request.app, PUBLIC_LIMITER_STATE, make)
 
 
 class AuthFailureGuard:
@@ -206,12 +221,28 @@ class AuthFailureGuard:
         malformed_per_address: int = AUTH_MALFORMED_PER_ADDRESS_PER_MINUTE,
         trust_seconds: float = AUTH_TRUST_SECONDS,
         max_keys: int = MAX_TRACKED_CLIENTS,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
+        store: BucketStore | None = None,
     ) -> None:
-        self.key_address = RateLimiter(per_key_address, max_keys=max_keys, clock=clock)
-        self.key = RateLimiter(per_key, max_keys=max_keys, clock=clock)
-        self.address = RateLimiter(per_address, max_keys=max_keys, clock=clock)
-        self.malformed = RateLimiter(malformed_per_address, max_keys=max_keys, clock=clock)
+        # A shared store is read by processes on other machines: wall-clock time, the one they share.
+        clock = clock or (time.monotonic if store is None else time.time)
+        self.store = store
+        budgets = {
+            "auth.key_address": per_key_address,
+            "auth.key": per_key,
+            "auth.address": per_address,
+            "auth.malformed": malformed_per_address,
+        }
+        shared = (
+            [SharedRateLimiter(name, rate, store, clock=clock) for name, rate in budgets.items()]
+            if store is not None
+            else []
+        )
+        limiters: list[RateLimiter | SharedRateLimiter] = [*shared] or [
+            RateLimiter(rate, max_keys=max_keys, clock=clock) for rate in budgets.values()
+        ]
+        self.key_address, self.key, self.address, self.malformed = limiters
+        self._shared = shared  # the same four limiters when shared: `_shared_blocked_for` reads them at once
         self.trust_seconds = trust_seconds
         self._clock = clock
         self._max_keys = max_keys
@@ -224,6 +255,8 @@ class AuthFailureGuard:
 
     def blocked_for(self, client: str, key_id: str | None) -> float | None:
         """Seconds until this presentation may be checked, or None if it may be now; spends nothing."""
+        if self.store is not None:
+            return self._shared_blocked_for(self.store, client, key_id)
         if key_id is None:
             return self.malformed.blocked_for(client)
         pair = f"{key_id} {client}"
@@ -232,6 +265,24 @@ class AuthFailureGuard:
             return wait
         waits = [w for w in (self.key.blocked_for(key_id), self.address.blocked_for(client)) if w is not None]
         if not waits or self._trusted(pair):
+            return None
+        return max(waits)
+
+    def _shared_blocked_for(self, store: BucketStore, client: str, key_id: str | None) -> float | None:
+        """`blocked_for` over a shared store: every bucket it needs and the trust record in one read."""
+        if key_id is None:
+            return self.malformed.blocked_for(client)
+        pair = f"{key_id} {client}"
+        shared = self._shared
+        names = [shared[0].key(pair), shared[1].key(key_id), shared[2].key(client)]
+        trust = bucket_key("auth.trust", pair)
+        tats = store.tats([*names, trust])
+        wait = shared[0].wait(tats.get(names[0]))
+        if wait is not None:
+            return wait
+        waits = [w for w in (shared[1].wait(tats.get(names[1])), shared[2].wait(tats.get(names[2]))) if w is not None]
+        seen = tats.get(trust)
+        if not waits or (seen is not None and self._clock() - seen < self.trust_seconds):
             return None
         return max(waits)
 
@@ -254,16 +305,23 @@ class AuthFailureGuard:
             self._successes.move_to_end(pair)
             while len(self._successes) > self._max_keys:
                 self._successes.popitem(last=False)
+        if self.store is not None:  # the trust holds on every process, not just the one that saw the success
+            self.store.put(bucket_key("auth.trust", pair), now, self.trust_seconds)
 
 
 def auth_failure_guard(request: Request) -> AuthFailureGuard:
-    """The app's guard against failed authentications (brute-force and credential-stuffing protection)."""
-    return _app_limiter(request.app, AUTH_LIMITER_STATE, AuthFailureGuard)
+    """The app's guard against failed authentications (brute-force and credential-stuffing protection),
+    its budgets shared by every process when the runtime has a shared store."""
+    return _app_limiter(request.app, AUTH_LIMITER_STATE, lambda: AuthFailureGuard(store=_store(request)))
 
 
 async def public_rate_limit(request: Request) -> None:
     """Dependency for public endpoints: 429 with Retry-After once a client address spends its minute's budget."""
-    retry = public_limiter(request).hit(client_key(request))
+    limiter = public_limiter(request)
+    if isinstance(limiter, RateLimiter):
+        retry = limiter.hit(client_key(request))
+    else:  # a database or Redis round trip: off the event loop
+        retry = await run_in_threadpool(limiter.hit, client_key(request))
     if retry is not None:
         raise _too_many(retry, "Too many requests from this address; retry after the time in Retry-After.")
 

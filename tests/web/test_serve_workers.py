@@ -1,0 +1,163 @@
+"""`fiduciary serve --workers N`: N real worker processes on one port and one database (issue 17).
+
+The server is a real subprocess under `--port 0`: the supervisor binds the port before any worker starts, so
+every worker serves the one port and every link names it. Only one worker runs the background
+housekeeping (it holds the leader lock in the data folder); SIGTERM to the supervisor stops every worker,
+and a SIGKILLed supervisor leaves no worker behind (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fiduciary.config import Settings
+from fiduciary.runtime import Runtime
+from fiduciary.serving import LEADER_FILE_NAME
+from server_support import ROOT, make_server
+
+pytestmark = pytest.mark.slow
+
+WORKERS = 2
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _workers(pid: int) -> list[int]:
+    """The supervisor's spawned worker processes (multiprocessing's spawn entry point in their command line)."""
+    found = []
+    for child in _children(pid):
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"spawn_main" in cmdline:  # not the resource tracker multiprocessing may also start
+            found.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(")")[-1].split()[0] != "Z"
+
+
+def _wait_gone(pids: list[int]) -> None:
+    deadline = time.monotonic() + 30
+    while any(_alive(p) for p in pids):
+        assert time.monotonic() < deadline, "a worker outlived its supervisor"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def served(database_url: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, dict[str, str], Path]]:
+    server, key = make_server(database_url, tmp_path, ["admin"])
+    env = server.env()
+    env.pop("FIDUCIARY_PUBLIC_BASE_URL")  # links must name the port the supervisor bound under --port 0
+    env["FIDUCIARY_HOUSEKEEPING_INTERVAL_MINUTES"] = "60"  # on, so exactly one worker leads it
+    command = [sys.executable, "-m", "fiduciary.cli.main", "serve", "--port", "0", "--workers", str(WORKERS)]
+    log_path = tmp_path / "serve.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        # Every worker has finished its start-up (so each is past die_with_parent) and the port answers.
+        while log_path.read_text().count("Application startup complete") < WORKERS:
+            assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()[-2000:]
+            time.sleep(0.2)
+        lines = log_path.read_text().splitlines()
+        match = re.fullmatch(r"Fiduciary listening on (\S+); links use (\S+)", lines[0])
+        assert match, lines[0]
+        bound, base = match.groups()
+        assert base == bound and not bound.endswith(":0")
+        assert lines[1].startswith(f"{WORKERS} worker processes")
+        assert len(_workers(proc.pid)) == WORKERS and _healthy(base)
+        yield proc, base, {"Authorization": f"Bearer {key}"}, server.data_dir
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_workers_share_the_port_and_the_database(
+    served: tuple[subprocess.Popen[str], str, dict[str, str], Path], database_url: str
+) -> None:
+    proc, base, headers, data_dir = served
+    workers = _workers(proc.pid)
+    assert len(workers) == WORKERS
+
+    keys = httpx.get(f"{base}/.well-known/fiduciary-keys.json").json()
+    assert keys["issuer"] == base  # every worker was told the port the supervisor bound
+
+    def grant(_: int) -> int:
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+            person = client.post("/v1/people", json={"is_child": False})
+            person.raise_for_status()
+            body = {
+                "subject_id": person.json()["id"],
+                "channel": "checkout",
+                "actions": [{"purpose": "marketing.email", "action": "grant"}],
+            }
+            answer = client.post("/v1/consents", json=body)
+            answer.raise_for_status()
+            return int(answer.json()["results"][0]["ledger_position"])
+
+    with ThreadPoolExecutor(8) as pool:
+        positions = sorted(pool.map(grant, range(40)))
+    assert positions == list(range(1, 41))  # one gap-free chain, whichever worker answered
+
+    # Exactly one worker holds the housekeeping leader lock; the test cannot take it.
+    fd = os.open(data_dir / LEADER_FILE_NAME, os.O_RDWR)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    _wait_gone(workers)
+
+    runtime = Runtime.start(Settings(database_url=database_url, data_dir=data_dir), migrate=False)
+    try:
+        from fiduciary.ledger.service import verify
+        from fiduciary.ledger.signing import known_public_keys
+
+        with runtime.sessions() as session:
+            assert verify(session, "consent", known_public_keys(runtime.settings)).ok
+    finally:
+        runtime.close()
+
+
+def test_a_killed_supervisor_leaves_no_worker(served: tuple[subprocess.Popen[str], str, dict[str, str], Path]) -> None:
+    proc, base, _headers, _data_dir = served
+    workers = _workers(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    _wait_gone(workers)
+    assert not _healthy(base)
