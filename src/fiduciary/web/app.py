@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fiduciary import __version__
+from fiduciary import housekeeping as _housekeeping  # noqa: F401 (registers the periodic job)
 from fiduciary.config import Settings
-from fiduciary.housekeeping import start_background_housekeeping
+from fiduciary.jobs.local import LocalJobRunner
 from fiduciary.runtime import Runtime
 from fiduciary.web.contract import document_scopes, install_methods
 from fiduciary.web.problems import document_problems, install_problem_handlers
@@ -17,11 +18,22 @@ from fiduciary.web.routes import api_docs, apikeys, health, keys, notice, policy
 from fiduciary.web.routes import audit as audit_routes
 from fiduciary.web.routes import consent as consent_routes
 from fiduciary.web.routes import decisions as decisions_routes
+from fiduciary.web.routes import jobs as jobs_routes
 from fiduciary.web.routes import people as people_routes
 from fiduciary.web.routes import receipts as receipts_routes
 from fiduciary.web.routes import unsubscribe as unsubscribe_routes
 from fiduciary.web.routes import vault as vault_routes
 from fiduciary.web.security import install_security
+
+
+def start_local_jobs(runtime: Runtime) -> LocalJobRunner | None:
+    """The in-process job runner on SQLite (the embedded default: no broker, no worker to start); None on
+    PostgreSQL, where `fiduciary worker` processes run the jobs."""
+    if runtime.engine.dialect.name != "sqlite":
+        return None
+    runner = LocalJobRunner(runtime, runtime.engine, runtime.sessions, runtime.settings)
+    runner.start()
+    return runner
 
 
 def create_app(
@@ -34,14 +46,15 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = runtime is None
         app.state.runtime = runtime or Runtime.start(settings, bound_base_url=bound_base_url)
-        # Seal the ledgers, purge erased data and expired idempotency keys every few minutes, in a daemon
-        # thread stopped (and joined) before the runtime closes; None when the interval is 0.
-        app.state.housekeeping = start_background_housekeeping(app.state.runtime)
+        # Background jobs (housekeeping every few minutes, and whatever the domains queue): on SQLite run
+        # here, by a thread stopped (and joined) before the runtime closes; on PostgreSQL by `fiduciary
+        # worker` processes, so app.state.jobs is None.
+        app.state.jobs = start_local_jobs(app.state.runtime)
         try:
             yield
         finally:
-            if app.state.housekeeping is not None:
-                app.state.housekeeping.stop()
+            if app.state.jobs is not None:
+                app.state.jobs.stop()
             if owned:
                 app.state.runtime.close()
 
@@ -70,6 +83,7 @@ def create_app(
     app.include_router(audit_routes.router)
     app.include_router(vault_routes.router)
     app.include_router(receipts_routes.router)
+    app.include_router(jobs_routes.router)
     install_methods(app)  # after every router: OPTIONS answers 204 with Allow, other methods 405 with Allow
     document_scopes(app)  # after document_problems: each operation's description names its scope
     return app
