@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from functools import lru_cache
@@ -192,6 +193,39 @@ async def _recovery_loop(app: procrastinate.App, stalled_after: float) -> None:
         await asyncio.sleep(max(stalled_after / 2, 0.2))
 
 
+class RedactJobArguments(logging.Filter):
+    """procrastinate names a job by its call string, `task[id](key='value', ...)`, in its log lines and puts
+    the arguments in the record's `job` extra; arguments may name a person. This keeps `task[id]` only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        job = getattr(record, "job", None)
+        if isinstance(job, dict):
+            call_string = job.get("call_string")
+            short = f"{job.get('task_name')}[{job.get('id')}]"
+            if isinstance(call_string, str) and call_string in (message := record.getMessage()):
+                record.msg, record.args = message.replace(call_string, short), ()
+            record.job = {k: job.get(k) for k in ("id", "task_name", "attempts", "status", "queue")}
+        elif "(" in str(record.msg) and "[" in str(record.msg):
+            record.msg, record.args = _CALL_STRING.sub(r"\1", record.getMessage()), ()
+        return True
+
+
+# `task[id](anything)` where no call string was attached (e.g. the periodic deferrer's lines).
+_CALL_STRING: Final = re.compile(r"([a-z][a-z0-9_.]*\[\d*\])\(.*\)(?=( |$|,))")
+
+
+def redact_procrastinate_logs() -> None:
+    """Attach `RedactJobArguments` to every procrastinate logger (a logger's filters see only its own records)."""
+    import procrastinate.worker  # noqa: F401 (lazy, see the module docstring; defines the loggers)
+
+    redactor = RedactJobArguments()
+    for name in list(logging.root.manager.loggerDict):
+        if name == "procrastinate" or name.startswith("procrastinate."):
+            found = logging.getLogger(name)
+            if not any(isinstance(f, RedactJobArguments) for f in found.filters):
+                found.addFilter(redactor)
+
+
 def run_worker(
     host: Any,
     engine: Engine,
@@ -205,6 +239,7 @@ def run_worker(
 ) -> None:
     """Run a procrastinate worker until SIGINT/SIGTERM (or, with `burst`, until the queue is empty)."""
     app = worker_app(host, engine, settings)
+    redact_procrastinate_logs()
 
     async def main() -> None:
         async with app.open_async():

@@ -1,8 +1,9 @@
 """Built-in jobs that test the queue itself: `jobs.noop` (throughput) and `jobs.probe` (effects, failures).
 
-`jobs.probe` records its effect under `effect_once`, then may hold the job (`hold_seconds`) so that a test or
-the cluster check can kill the worker after the effect committed and before the queue heard of it: the
-job runs again and its effect still happens once. With `fail` it always raises (retries, then dead letter).
+`jobs.probe` records its effect under `effect_once`, then the run that took effect may hold the job
+(`hold_seconds`) so that a test or the cluster check can kill the worker after the effect committed and
+before the queue heard of it: the job runs again and its effect still happens once.
+With `fail` it always raises (retries, then the dead-letter list).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def probe(host: Any, call: JobCall) -> Mapping[str, int]:
         first = effect_once(session, key, call.task_name)
         session.commit()
     hold = float(call.args.get("hold_seconds") or 0)
-    if hold > 0:
+    if first and hold > 0:  # held only by the run that took effect: a rerun finishes at once
         call.stop.wait(hold)
     return {"effects": int(first)}
 

@@ -204,7 +204,6 @@ def effect_once(session: Session, key: str, task_name: str) -> bool:
     it already had (the caller then skips the effect). Run twice, a job takes effect once."""
     dialect = session.get_bind().dialect.name
     build = pg_insert if dialect == "postgresql" else sqlite_insert
-    result = session.execute(
-        build(JobEffect).values(key=key, task_name=task_name, done_at=utcnow()).on_conflict_do_nothing()
-    )
-    return bool(getattr(result, "rowcount", 0))
+    statement = build(JobEffect).values(key=key, task_name=task_name, done_at=utcnow())
+    inserted = session.execute(statement.on_conflict_do_nothing().returning(JobEffect.key)).scalar_one_or_none()
+    return inserted is not None
