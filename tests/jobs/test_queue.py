@@ -15,6 +15,7 @@ from fiduciary.errors import Conflict, ValidationFailed
 from fiduciary.jobs import cancel, effect_once, enqueue, failed_jobs, queue_depth, register_job
 from fiduciary.jobs.local import LocalJobRunner
 from fiduciary.runtime import Runtime
+from fiduciary.web.app import create_app
 from jobs_support import queued
 
 
@@ -111,9 +112,7 @@ def test_registering_a_taken_name_or_a_bad_name_is_refused() -> None:
         register_job("Bad Name", lambda _host, _call: None)
 
 
-def test_the_dead_letter_list_needs_jobs_read_and_names_no_argument(
-    client: TestClient, session: Session, runtime: Runtime
-) -> None:
+def test_the_dead_letter_list_needs_jobs_read_and_names_no_argument(session: Session, runtime: Runtime) -> None:
     if runtime.engine.dialect.name == "postgresql":
         pytest.skip("dead-lettering by real workers on PostgreSQL: tests/jobs/test_worker.py")
     job_id = enqueue(session, "jobs.probe", {"fail": True, "key": "per_secret_looking_value"})
@@ -127,12 +126,13 @@ def test_the_dead_letter_list_needs_jobs_read_and_names_no_argument(
     _, reader = create_api_key(session, "ops", ["jobs:read"])
     _, other = create_api_key(session, "checkout", ["consent:write"])
     session.commit()
-    assert client.get("/v1/jobs/failed").status_code == 401
-    assert client.get("/v1/jobs/failed", headers={"Authorization": f"Bearer {other}"}).status_code == 403
-    response = client.get("/v1/jobs/failed", headers={"Authorization": f"Bearer {reader}"})
+    with TestClient(create_app(runtime=runtime)) as client:  # its own runner starts only now
+        assert client.get("/v1/jobs/failed").status_code == 401
+        assert client.get("/v1/jobs/failed", headers={"Authorization": f"Bearer {other}"}).status_code == 403
+        response = client.get("/v1/jobs/failed", headers={"Authorization": f"Bearer {reader}"})
+        bad = client.get("/v1/jobs/failed?limit=0", headers={"Authorization": f"Bearer {reader}"})
     assert response.status_code == 200
     [listed] = response.json()["failed"]
     assert listed["id"] == job_id and listed["attempts"] == 3 and listed["error"] == "ProbeFailed"
     assert "per_secret_looking_value" not in response.text
-    bad = client.get("/v1/jobs/failed?limit=0", headers={"Authorization": f"Bearer {reader}"})
     assert bad.status_code == 422 and "limit" in bad.text

@@ -102,16 +102,17 @@ class LocalJobRunner:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()  # before the round: a commit during it wakes the next wait at once
             try:
                 self.schedule_periodic()
                 self.requeue_stalled()
                 ran = self.run_pending()
-            except Exception as exc:  # the database may be busy or away: try again next round
+            except Exception as exc:  # the database may be busy or away: try again soon
                 log.error("job runner round failed: %s", type(exc).__name__)
-                ran = 0
+                self._wake.wait(min(self.poll_seconds, 1.0))
+                continue
             if not ran:
                 self._wake.wait(self.poll_seconds)
-                self._wake.clear()
 
     # ------------------------------------------------------------------------------------------ rounds
 
@@ -213,22 +214,24 @@ class LocalJobRunner:
         retries = spec.retries if spec is not None else 0
         values: dict[str, Any]
         if error is None:
-            self.succeeded += 1
             values = {"status": "succeeded", "finished_at": now, "error": None}
         elif spec is not None and attempts <= retries:
-            self.failed += 1
             wait = spec.delay_before_retry(attempts)
             log.warning(
                 "job %s #%d failed (%s); retry %d of %d in %.1f s", task_name, job_id, error, attempts, retries, wait
             )
             values = {"status": "todo", "scheduled_at": now + timedelta(seconds=wait), "error": error}
         else:
-            self.failed += 1
             log.error("job %s #%d failed (%s) after %d run(s): dead-lettered", task_name, job_id, error, attempts)
             values = {"status": "failed", "finished_at": now, "error": error}
         with self.sessions() as session:
             session.execute(update(QueuedJob).where(QueuedJob.id == job_id).values(heartbeat_at=None, **values))
             session.commit()
+        # Counted once the outcome is stored, so a reader of the counters finds it in the table.
+        if error is None:
+            self.succeeded += 1
+        else:
+            self.failed += 1
 
     def _beat(self, job_id: int, done: threading.Event) -> None:
         """Say the job's process is alive every quarter of `stalled_after` until the job ends."""
