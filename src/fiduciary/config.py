@@ -224,9 +224,10 @@ class Settings(BaseSettings):
     housekeeping_interval_minutes: float = Field(
         default=10,
         ge=0,
-        description="The service runs housekeeping (seal every ledger stream, purge erased vault data, delete "
-        "expired idempotency keys) in the background this often, first one interval after start; 0 disables it "
-        "(run `fiduciary housekeeping` from cron instead).",
+        description="The periodic job `housekeeping` (seal every ledger stream, purge erased vault data, delete "
+        "expired idempotency keys) is queued this often, once cluster-wide, first one interval after start; "
+        "0 disables it (run `fiduciary housekeeping` from cron instead). SQLite: the service runs it; "
+        "PostgreSQL: `fiduciary worker` processes do.",
     )
     idempotency_ttl_hours: int = Field(
         default=24,

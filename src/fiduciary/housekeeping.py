@@ -18,8 +18,10 @@ ever appears in a report, a log line or an error message from here. One job's fa
 others. Runs never overlap: a run that finds another one going (in this process, or in another process on
 the same database: a PostgreSQL advisory lock, a lock file beside an SQLite database) is skipped.
 
-The service runs it every `housekeeping_interval_minutes` in a daemon thread (`BackgroundHousekeeping`,
-started from the web app's lifespan); `fiduciary housekeeping` runs it once, for cron.
+It is the periodic job `housekeeping` (`HOUSEKEEPING_JOB`, every `housekeeping_interval_minutes`, queued once
+per occurrence however many processes run): on PostgreSQL `fiduciary worker` processes run it, on SQLite the
+service's in-process job runner (fiduciary.jobs). `fiduciary housekeeping` calls `run_housekeeping` once,
+directly, for cron or by hand.
 """
 
 from __future__ import annotations
@@ -40,8 +42,10 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from fiduciary.config import Settings
 from fiduciary.consent.models import ConsentIdempotency
 from fiduciary.errors import FiduciaryError
+from fiduciary.jobs import JobCall, register_job
 from fiduciary.ledger.service import Ledger, streams
 from fiduciary.ledger.signing import load_signer
 from fiduciary.storage.base import utcnow
@@ -54,7 +58,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_SIZE: Final = 10_000  # rows per transaction: no purge holds a long lock
-STOP_TIMEOUT_SECONDS: Final = 30.0
 
 Job = Callable[["RuntimeContext", threading.Event], dict[str, int]]
 
@@ -342,71 +345,12 @@ def run_housekeeping(
     return HousekeepingReport(started, utcnow(), tuple(results), stopped=stop.is_set())
 
 
-# ------------------------------------------------------------------------------------------- background
+# ------------------------------------------------------------------------------------------------ the job
 
 
-class BackgroundHousekeeping:
-    """`run_housekeeping` every `interval_seconds` in a daemon thread, first one interval after `start`.
-
-    The thread runs one job at a time by construction, and `run_housekeeping`'s lock keeps it from
-    overlapping a cron run or another worker. Nothing it raises ends the thread: an error is logged (class
-    and job only) and the next run comes on time.
-    """
-
-    def __init__(self, runtime: RuntimeContext, interval_seconds: float) -> None:
-        if interval_seconds <= 0:
-            raise ValueError("interval_seconds must be positive")
-        self.runtime = runtime
-        self.interval_seconds = interval_seconds
-        self.runs = 0  # runs finished (including skipped ones)
-        self.failures = 0  # runs with a failed job, or that raised
-        self.last_report: HousekeepingReport | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("background housekeeping was already started")
-        self._thread = threading.Thread(target=self._loop, name="fiduciary-housekeeping", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> bool:
-        """Ask the thread to end (a run in progress stops after its current batch) and wait; True if it did."""
-        self._stop.set()
-        thread = self._thread
-        if thread is None:
-            return True
-        thread.join(timeout)
-        if thread.is_alive():
-            log.warning("background housekeeping did not stop within %.0f s; it is a daemon thread", timeout)
-            return False
-        return True
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_seconds):
-            self.run_once()
-
-    def run_once(self) -> None:
-        try:
-            report = run_housekeeping(self.runtime, stop=self._stop)
-        except Exception as exc:
-            self.failures += 1
-            self.runs += 1
-            log.error("background housekeeping failed: %s", describe_error(exc))
-            return
-        self.last_report = report
-        self.runs += 1
-        if not report.ok:
-            self.failures += 1
-            log.warning(report.summary())
-        elif report.skipped or any(any(job.counts.get(k) for k in _WORK_DONE) for job in report.jobs):
-            log.info(report.summary())
-        else:
-            log.debug(report.summary())
+class HousekeepingFailed(RuntimeError):
+    """A run in which a housekeeping job failed; its message is the report's summary (names, counts and
+    error classes only), and the queue retries it, then dead-letters it where staff see it."""
 
 
 # Counts that mean a run changed something (an idle run logs at DEBUG only, not every few minutes).
@@ -419,11 +363,24 @@ _WORK_DONE: Final = (
 )
 
 
-def start_background_housekeeping(runtime: RuntimeContext) -> BackgroundHousekeeping | None:
-    """Start the background runner at the configured interval; None when the interval is 0 (disabled)."""
-    minutes = runtime.settings.housekeeping_interval_minutes
-    if minutes <= 0:
-        return None
-    runner = BackgroundHousekeeping(runtime, minutes * 60)
-    runner.start()
-    return runner
+def housekeeping_job(runtime: RuntimeContext, call: JobCall) -> dict[str, int]:
+    """The periodic job `housekeeping`: every `housekeeping_interval_minutes`, run once cluster-wide by the
+    job queue (procrastinate workers on PostgreSQL, the service's own runner on SQLite)."""
+    report = run_housekeeping(runtime, stop=call.stop)
+    if not report.ok:
+        log.warning(report.summary())
+        raise HousekeepingFailed(report.summary())
+    if report.skipped or any(any(job.counts.get(k) for k in _WORK_DONE) for job in report.jobs):
+        log.info(report.summary())
+    else:
+        log.debug(report.summary())
+    return {"jobs_run": len(report.jobs), "skipped": int(report.skipped)}
+
+
+def _interval_seconds(settings: Settings) -> float:
+    return settings.housekeeping_interval_minutes * 60
+
+
+HOUSEKEEPING_JOB: Final = register_job(
+    "housekeeping", housekeeping_job, retries=2, backoff_seconds=30, every=_interval_seconds
+)

@@ -75,6 +75,8 @@ def loaded_after(*args: str) -> list[str]:
         ["keys", "--help"],
         ["ledger", "--help"],
         ["serve", "--help"],
+        ["worker", "--help"],
+        ["jobs", "--help"],
     ],
 )
 def test_help_imports_no_heavy_module(args: list[str]) -> None:

@@ -82,6 +82,7 @@ def _paths(ids: dict[str, str]) -> dict[str, str]:
         "/v1/people/{person_id}/restrictions": f"/v1/people/{person}/restrictions",
         "/u/{token}": f"/u/{ids['token']}",
         "/v1/audit": f"/v1/audit?person_id={person}&limit=5",
+        "/v1/jobs/failed": "/v1/jobs/failed",
         "/v1/people/{person_id}/export": f"/v1/people/{person}/export",
     }
 

@@ -27,6 +27,7 @@ class Scope(StrEnum):
     AUDIT_READ = "audit:read"
     LEDGER_READ = "ledger:read"
     APIKEYS_MANAGE = "apikeys:manage"
+    JOBS_READ = "jobs:read"
     ADMIN = "admin"
 
 
@@ -41,6 +42,7 @@ SCOPE_DESCRIPTIONS: dict[Scope, str] = {
     Scope.AUDIT_READ: "Read the audit stream (who used what, for which purpose; never values).",
     Scope.LEDGER_READ: "Read the consent and audit ledgers, checkpoints and verification results.",
     Scope.APIKEYS_MANAGE: "Create, list and revoke API keys, granting at most the scopes the key itself holds.",
+    Scope.JOBS_READ: "Read the background jobs' dead-letter list (ids, task names, attempts; never arguments).",
     Scope.ADMIN: "Every scope, including scopes added in later versions.",
 }
 

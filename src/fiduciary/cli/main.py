@@ -19,6 +19,7 @@ from fiduciary.cli import consent as consent_cli
 from fiduciary.cli import decisions as decisions_cli
 from fiduciary.cli import folder as folder_cli
 from fiduciary.cli import housekeeping as housekeeping_cli
+from fiduciary.cli import jobs as jobs_cli
 from fiduciary.cli import keys as keys_cli
 from fiduciary.cli import ledger as ledger_cli
 from fiduciary.cli import load_settings, options, report_data
@@ -46,8 +47,10 @@ app.add_typer(decisions_cli.app, name="decisions")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(keys_cli.app, name="keys")
 app.add_typer(vault_cli.app, name="vault")
+app.add_typer(jobs_cli.app, name="jobs")
 app.command("restore-replay")(vault_cli.restore_replay_command)
 app.command("housekeeping")(housekeeping_cli.housekeeping_command)
+app.command("worker")(jobs_cli.worker_command)
 app.command("init")(folder_cli.init_command)
 app.command("status")(folder_cli.status_command)
 

@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fiduciary import __version__
+from fiduciary import housekeeping as _housekeeping  # noqa: F401 (registers the periodic job)
 from fiduciary.config import Settings, get_settings
-from fiduciary.housekeeping import BackgroundHousekeeping, start_background_housekeeping
+from fiduciary.jobs.local import LocalJobRunner
 from fiduciary.runtime import Runtime, tune_process
 from fiduciary.serving import HousekeepingLeader, WorkerEnvironment, die_with_parent
 from fiduciary.web.contract import document_scopes, install_methods
@@ -18,6 +19,7 @@ from fiduciary.web.routes import api_docs, apikeys, health, keys, notice, policy
 from fiduciary.web.routes import audit as audit_routes
 from fiduciary.web.routes import consent as consent_routes
 from fiduciary.web.routes import decisions as decisions_routes
+from fiduciary.web.routes import jobs as jobs_routes
 from fiduciary.web.routes import people as people_routes
 from fiduciary.web.routes import receipts as receipts_routes
 from fiduciary.web.routes import retention as retention_routes
@@ -37,13 +39,17 @@ def create_app_from_env() -> FastAPI:
     return app
 
 
-def _start_housekeeping(runtime: Runtime, leader: HousekeepingLeader | None) -> BackgroundHousekeeping | None:
-    """Seal the ledgers, purge erased data and expired idempotency keys every few minutes, in a daemon
-    thread stopped (and joined) before the runtime closes; None when the interval is 0, or when this is one
-    of several workers and another holds the leader lock (fiduciary.serving)."""
-    if leader is not None and runtime.settings.housekeeping_interval_minutes > 0 and not leader.acquire():
+def start_local_jobs(runtime: Runtime, leader: HousekeepingLeader | None = None) -> LocalJobRunner | None:
+    """The in-process job runner on SQLite (the embedded default: no broker, no worker to start); None on
+    PostgreSQL, where `fiduciary worker` processes run the jobs, and in every `serve --workers N` worker but
+    the one holding the leader lock (fiduciary.serving): one runner per machine is enough."""
+    if runtime.engine.dialect.name != "sqlite":
         return None
-    return start_background_housekeeping(runtime)
+    if leader is not None and not leader.acquire():
+        return None
+    runner = LocalJobRunner(runtime, runtime.engine, runtime.sessions, runtime.settings)
+    runner.start()
+    return runner
 
 
 def create_app(
@@ -62,13 +68,16 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = runtime is None
         app.state.runtime = runtime or Runtime.start(settings, bound_base_url=bound_base_url)
+        # Background jobs (housekeeping every few minutes, and whatever the domains queue): on SQLite run
+        # here, by a thread stopped (and joined) before the runtime closes; on PostgreSQL by `fiduciary
+        # worker` processes, so app.state.jobs is None.
         leader = None if single_process else HousekeepingLeader(app.state.runtime.settings.data_dir)
-        app.state.housekeeping = _start_housekeeping(app.state.runtime, leader)
+        app.state.jobs = start_local_jobs(app.state.runtime, leader)
         try:
             yield
         finally:
-            if app.state.housekeeping is not None:
-                app.state.housekeeping.stop()
+            if app.state.jobs is not None:
+                app.state.jobs.stop()
             if leader is not None:
                 leader.release()
             if owned:
@@ -101,6 +110,7 @@ def create_app(
     app.include_router(audit_routes.router)
     app.include_router(vault_routes.router)
     app.include_router(receipts_routes.router)
+    app.include_router(jobs_routes.router)
     install_methods(app)  # after every router: OPTIONS answers 204 with Allow, other methods 405 with Allow
     document_scopes(app)  # after document_problems: each operation's description names its scope
     return app
