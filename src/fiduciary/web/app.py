@@ -12,6 +12,7 @@ from fiduciary.config import Settings
 from fiduciary.housekeeping import start_background_housekeeping
 from fiduciary.runtime import Runtime
 from fiduciary.web.contract import document_scopes, install_methods
+from fiduciary.web.deps import install_database_gate
 from fiduciary.web.problems import document_problems, install_problem_handlers
 from fiduciary.web.routes import api_docs, apikeys, health, keys, notice, policy
 from fiduciary.web.routes import audit as audit_routes
@@ -34,6 +35,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = runtime is None
         app.state.runtime = runtime or Runtime.start(settings, bound_base_url=bound_base_url)
+        install_database_gate(app, app.state.runtime)
         # Seal the ledgers, purge erased data and expired idempotency keys every few minutes, in a daemon
         # thread stopped (and joined) before the runtime closes; None when the interval is 0.
         app.state.housekeeping = start_background_housekeeping(app.state.runtime)
