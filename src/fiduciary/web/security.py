@@ -36,9 +36,10 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fiduciary.auth.cache import KeyCache
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope as AuthScope
-from fiduciary.auth.service import authenticate, parse_key, require
+from fiduciary.auth.service import authenticate_and_cache, cached_key, parse_key, require
 from fiduciary.errors import Unauthorized
 from fiduciary.web.access_log import RequestContextMiddleware
 from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime
@@ -61,6 +62,7 @@ MAX_TRACKED_CLIENTS = 50_000
 
 PUBLIC_LIMITER_STATE = "fiduciary_public_limiter"
 AUTH_LIMITER_STATE = "fiduciary_auth_failure_limiter"
+KEY_CACHE_STATE = "fiduciary_key_cache"
 _limiter_lock = threading.Lock()
 _Limiter = TypeVar("_Limiter")
 
@@ -261,6 +263,11 @@ def auth_failure_guard(request: Request) -> AuthFailureGuard:
     return _app_limiter(request.app, AUTH_LIMITER_STATE, AuthFailureGuard)
 
 
+def key_cache(request: Request) -> KeyCache:
+    """The app's cache of recently authenticated keys (auth/cache.py: revocation-aware, 5 s at most)."""
+    return _app_limiter(request.app, KEY_CACHE_STATE, KeyCache)
+
+
 async def public_rate_limit(request: Request) -> None:
     """Dependency for public endpoints: 429 with Retry-After once a client address spends its minute's budget."""
     retry = public_limiter(request).hit(client_key(request))
@@ -293,7 +300,7 @@ def require_scopes(*scopes: AuthScope | str) -> Callable[..., ApiKey]:
     # scopes it needs (OpenAPI 3.1 allows role names for non-OAuth schemes) and /docs shows them.
     names = [s.value for s in needed]
 
-    def api_key_dependency(
+    async def api_key_dependency(
         request: Request,
         bearer: HTTPAuthorizationCredentials | None = Security(_bearer, scopes=names),
         header_key: str | None = Security(_header_key, scopes=names),
@@ -307,11 +314,14 @@ def require_scopes(*scopes: AuthScope | str) -> Callable[..., ApiKey]:
         wait = guard.blocked_for(client, key_id)
         if wait is not None:
             raise _too_many(wait, "Too many failed authentication attempts; retry after the time in Retry-After.")
-        try:
-            key = authenticate(session, presented)
-        except Unauthorized:
-            guard.failed(client, key_id)
-            raise
+        cache = key_cache(request)
+        key = cached_key(cache, presented)  # no database access: a key seen in the last few seconds
+        if key is None:
+            try:
+                key = await run_in_threadpool(authenticate_and_cache, cache, session, presented)
+            except Unauthorized:
+                guard.failed(client, key_id)
+                raise
         guard.succeeded(client, key.id)
         request.state.api_key = key
         require(key, *needed)
