@@ -31,7 +31,7 @@ from fiduciary.vault.identifiers import MAX_IDENTIFIER_CHARS
 from fiduciary.vault.keys.blind_index import IDENTIFIER_KINDS
 from fiduciary.web.access_log import problem_instance
 from fiduciary.web.contract import CategoryId, ContractRoute, PersonIdPath, PurposeId
-from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime
+from fiduciary.web.deps import SESSION_DEPENDENCY, runtime_dependency
 from fiduciary.web.problems import problem_response
 from fiduciary.web.routes.audit import REQUEST_ID_HEADER, request_id
 from fiduciary.web.security import require_scopes
@@ -146,7 +146,7 @@ class ExportOut(BaseModel):
     audit_position: int = Field(description="The audit event that records this export.")
 
 
-def vault_access(runtime: Runtime = Depends(get_runtime)) -> VaultAccess:
+def vault_access(runtime: Runtime = Depends(runtime_dependency)) -> VaultAccess:
     """Resolved before authentication: proving the vault keys on first use writes in a transaction of its
     own, which must not wait behind the request's (SQLite has one writer)."""
     return VaultAccess.for_runtime(runtime)
