@@ -203,6 +203,11 @@ class Settings(BaseSettings):
         "cut; NORMAL survives a killed process but may lose the last commits to a power cut or OS crash "
         "(faster writes; docs/decisions/0012-commit-before-answering.md).",
     )
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="`fiduciary serve` writes its logs to stderr as one JSON object a line (time, level, logger, "
+        "message, request_id, and for access lines route, status and duration_ms), or as plain text lines.",
+    )
     # --- housekeeping (see fiduciary.housekeeping) ---
     housekeeping_interval_minutes: float = Field(
         default=10,

@@ -27,6 +27,7 @@ class Scope(StrEnum):
     AUDIT_READ = "audit:read"
     LEDGER_READ = "ledger:read"
     APIKEYS_MANAGE = "apikeys:manage"
+    METRICS_READ = "metrics:read"
     ADMIN = "admin"
 
 
@@ -41,6 +42,8 @@ SCOPE_DESCRIPTIONS: dict[Scope, str] = {
     Scope.AUDIT_READ: "Read the audit stream (who used what, for which purpose; never values).",
     Scope.LEDGER_READ: "Read the consent and audit ledgers, checkpoints and verification results.",
     Scope.APIKEYS_MANAGE: "Create, list and revoke API keys, granting at most the scopes the key itself holds.",
+    Scope.METRICS_READ: "Read the service's Prometheus metrics (request counts and latencies, decisions, ledger "
+    "appends, queue depths; never personal values).",
     Scope.ADMIN: "Every scope, including scopes added in later versions.",
 }
 

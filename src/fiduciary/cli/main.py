@@ -108,16 +108,21 @@ def serve(
     application = create_app(settings, bound_base_url=bound)
     tune_process()
     # Our access log names route templates, never raw paths or query values (decision 0017): uvicorn's is off.
-    from fiduciary.web.access_log import serve_log_config
+    from fiduciary.web.access_log import serve_log_config, start_log_queue
 
     config = uvicorn.Config(
         application,
         host=bind_host,
         port=sock.getsockname()[1],
         access_log=False,
-        log_config=serve_log_config(),
+        log_config=serve_log_config(settings.log_format),
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    listeners = start_log_queue()  # after uvicorn.Config, which configures logging
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        for listener in listeners:
+            listener.stop()
 
 
 if __name__ == "__main__":

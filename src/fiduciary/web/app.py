@@ -18,6 +18,7 @@ from fiduciary.web.routes import api_docs, apikeys, health, keys, notice, policy
 from fiduciary.web.routes import audit as audit_routes
 from fiduciary.web.routes import consent as consent_routes
 from fiduciary.web.routes import decisions as decisions_routes
+from fiduciary.web.routes import metrics as metrics_routes
 from fiduciary.web.routes import people as people_routes
 from fiduciary.web.routes import receipts as receipts_routes
 from fiduciary.web.routes import unsubscribe as unsubscribe_routes
@@ -72,6 +73,7 @@ def create_app(
     app.include_router(audit_routes.router)
     app.include_router(vault_routes.router)
     app.include_router(receipts_routes.router)
+    app.include_router(metrics_routes.router)
     install_methods(app)  # after every router: OPTIONS answers 204 with Allow, other methods 405 with Allow
     document_scopes(app)  # after document_problems: each operation's description names its scope
     return app
