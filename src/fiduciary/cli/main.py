@@ -89,7 +89,7 @@ def serve(
     import uvicorn
 
     from fiduciary.config import origin_for_bind
-    from fiduciary.runtime import tune_process
+    from fiduciary.runtime import raise_open_files_limit, tune_process
     from fiduciary.web.app import create_app
 
     settings = load_settings()
@@ -107,6 +107,7 @@ def serve(
         typer.echo("links follow each request's Host (FIDUCIARY_TRUST_PROXY_HOST)", err=True)
     application = create_app(settings, bound_base_url=bound)
     tune_process()
+    raise_open_files_limit()  # every held connection is a file descriptor
     # Our access log names route templates, never raw paths or query values (decision 0017): uvicorn's is off.
     from fiduciary.web.access_log import serve_log_config, start_log_queue
 

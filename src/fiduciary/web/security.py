@@ -43,6 +43,7 @@ from fiduciary.auth.service import authenticate_and_cache, cached_key, parse_key
 from fiduciary.errors import Unauthorized
 from fiduciary.web.access_log import RequestContextMiddleware
 from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime
+from fiduciary.web.timeouts import BodyTimeoutMiddleware
 
 # Failed-authentication budgets (docs/api-keys.md, decision 0017). A real backend with the right key never
 # fails; a handful covers a developer pasting a key wrongly.
@@ -468,7 +469,9 @@ def install_security(app: FastAPI) -> None:
     build = app.build_middleware_stack
 
     def build_with_headers() -> ASGIApp:
-        return RequestContextMiddleware(SecurityHeadersMiddleware(CrossOriginMiddleware(build())))
+        return RequestContextMiddleware(
+            SecurityHeadersMiddleware(CrossOriginMiddleware(BodyTimeoutMiddleware(build())))
+        )
 
     # Starlette's ServerErrorMiddleware sits outside anything add_middleware() installs and answers 500s
     # itself; wrapping the built stack is the only way to put headers on those answers too.
