@@ -25,7 +25,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request, Security
@@ -289,7 +289,7 @@ _header_key = APIKeyHeader(
 )
 
 
-def require_scopes(*scopes: AuthScope | str) -> Callable[..., ApiKey]:
+def require_scopes(*scopes: AuthScope | str) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency that authenticates the request's API key and demands `scopes` (none: any valid key).
 
     401 (with WWW-Authenticate: Bearer, one generic message for every reason) when the key is missing or
