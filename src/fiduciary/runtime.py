@@ -144,4 +144,3 @@ def raise_open_files_limit() -> int:
         except (ValueError, OSError):
             pass
     return int(soft)
-
