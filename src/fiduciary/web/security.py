@@ -3,6 +3,8 @@
 - `require_scopes(*scopes)` authenticates the store backend's API key (DPDP Rule 6(1)(b), access control)
   and refuses a key that lacks a scope. Repeated failed attempts are throttled per key id and per address
   (`AuthFailureGuard`), so one client's wrong keys do not lock out valid keys behind the same address.
+  A key authenticated in the last 5 seconds is taken from the app's `KeyCache` (auth/cache.py: revocation
+  through this process evicts it at once), so most requests read no key row.
 - `public_rate_limit` protects the endpoints anyone can reach (notice, banner, consent logging, report
   forms) from abuse (DPDP s.15 duties of data principals; availability under Rule 6(1)(d)).
 - `SecurityHeadersMiddleware` sets headers that stop sniffing, framing and referrer leaks on every response.
