@@ -103,10 +103,10 @@ def load_main(  # noqa: PLR0915 (the load process: set-up, the client loop, the 
 ) -> None:
     """Send the mix through the balancer for `seconds`; write what was acknowledged to `out` (JSON)."""
     import httpx
-    from fiduciary.people.service import create_person
 
     from fiduciary.config import Settings
     from fiduciary.jobs import enqueue
+    from fiduciary.people.service import create_person
     from fiduciary.runtime import Runtime
 
     runtime = Runtime.start(Settings(database_url=url, data_dir=Path(data_dir)), migrate=False)

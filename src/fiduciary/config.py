@@ -220,6 +220,17 @@ class Settings(BaseSettings):
         "cut; NORMAL survives a killed process but may lose the last commits to a power cut or OS crash "
         "(faster writes; docs/decisions/0012-commit-before-answering.md).",
     )
+    body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A request's body must have arrived within this many seconds of the request, else the "
+        "service answers 408 and closes the connection (a client trickling its body cannot hold a request).",
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="`fiduciary serve` writes its logs to stderr as one JSON object a line (time, level, logger, "
+        "message, request_id, and for access lines route, status and duration_ms), or as plain text lines.",
+    )
     # --- housekeeping (see fiduciary.housekeeping) ---
     housekeeping_interval_minutes: float = Field(
         default=10,

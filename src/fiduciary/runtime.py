@@ -155,3 +155,25 @@ def tune_process(keep_free_heap_bytes: int = KEEP_FREE_HEAP_BYTES) -> bool:
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
     return bool(mallopt(_M_TRIM_THRESHOLD, keep_free_heap_bytes))
+
+
+def raise_open_files_limit() -> int:
+    """Raise this process's soft limit on open files to its hard limit and return the new soft limit.
+
+    Every held client connection is a file descriptor; the usual soft limit of 1,024 would make the service
+    refuse connections long before memory or the event loop bind (issue 17: 10,000 held connections). Off
+    POSIX (no `resource` module) nothing changes and -1 is returned.
+    """
+    try:
+        import resource  # POSIX only: imported here so the module still imports on Windows
+    except ImportError:
+        return -1
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return int(soft)

@@ -84,6 +84,7 @@ def _paths(ids: dict[str, str]) -> dict[str, str]:
         "/v1/audit": f"/v1/audit?person_id={person}&limit=5",
         "/v1/jobs/failed": "/v1/jobs/failed",
         "/v1/people/{person_id}/export": f"/v1/people/{person}/export",
+        "/metrics": "/metrics",
     }
 
 

@@ -28,6 +28,7 @@ class Scope(StrEnum):
     LEDGER_READ = "ledger:read"
     APIKEYS_MANAGE = "apikeys:manage"
     JOBS_READ = "jobs:read"
+    METRICS_READ = "metrics:read"
     ADMIN = "admin"
 
 
@@ -43,6 +44,8 @@ SCOPE_DESCRIPTIONS: dict[Scope, str] = {
     Scope.LEDGER_READ: "Read the consent and audit ledgers, checkpoints and verification results.",
     Scope.APIKEYS_MANAGE: "Create, list and revoke API keys, granting at most the scopes the key itself holds.",
     Scope.JOBS_READ: "Read the background jobs' dead-letter list (ids, task names, attempts; never arguments).",
+    Scope.METRICS_READ: "Read the service's Prometheus metrics (request counts and latencies, decisions, ledger "
+    "appends, queue depths; never personal values).",
     Scope.ADMIN: "Every scope, including scopes added in later versions.",
 }
 

@@ -3,7 +3,8 @@
 A key is `fid_<id>_<secret>`: the id is public (listings, logs, audit events name it), the secret is 256
 random bits of which only a SHA-256 digest is stored (docs/decisions/0001-api-key-hashing.md), so a copy of
 the database or a backup cannot be used to call the API. This is part of the access control DPDP Rule 6(1)(b)
-requires; revocation takes effect on the next request.
+requires; revocation takes effect on the next request (in this process; within AUTH_CACHE_SECONDS in other
+processes, auth/cache.py).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
+from fiduciary.auth.cache import KeyCache, key_revoked
 from fiduciary.auth.listing import ID_LENGTH
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope, missing_scopes, parse_scopes
@@ -131,6 +133,27 @@ def authenticate(session: Session, presented: str | None, *, now: datetime | Non
     return row
 
 
+def cached_key(cache: KeyCache, presented: str | None) -> ApiKey | None:
+    """The key `presented` names if `cache` holds it fresh and the secret matches; no database access.
+
+    None means "ask `authenticate_and_cache`", never "refused".
+    """
+    parts = parse_key(presented.strip()) if presented else None
+    if parts is None:
+        return None
+    return cache.lookup(parts[0], hash_secret(parts[1]))
+
+
+def authenticate_and_cache(
+    cache: KeyCache, session: Session, presented: str | None, *, now: datetime | None = None
+) -> ApiKey:
+    """`authenticate` against the database, then remember the key in `cache` (see auth/cache.py)."""
+    generation = cache.generation
+    row = authenticate(session, presented, now=now)
+    cache.store(row, generation)
+    return row
+
+
 def _touch(session: Session, row: ApiKey, now: datetime) -> None:
     """Record use, at most once per LAST_USED_RESOLUTION, without ever waiting on another transaction.
 
@@ -180,4 +203,8 @@ def revoke_api_key(session: Session, key_id: str, *, now: datetime | None = None
     if row.revoked_at is None:
         row.revoked_at = now or utcnow()
         session.flush()
+        # Caches in this process drop the key now and again once the revocation is committed, so a request
+        # that read the key before the commit cannot put it back (auth/cache.py).
+        key_revoked(key_id)
+        event.listen(session, "after_commit", lambda _session: key_revoked(key_id), once=True)
     return row

@@ -113,7 +113,7 @@ def serve(
     Creates the data folder on first start and prints the base URL its links use.
     """
     from fiduciary.config import origin_for_bind
-    from fiduciary.runtime import Runtime
+    from fiduciary.runtime import Runtime, raise_open_files_limit
 
     settings = load_settings()
     report_data(settings)
@@ -132,23 +132,29 @@ def serve(
         typer.echo(f"{count} worker processes share this port and the database (--workers)", err=True)
     if settings.public_base_url is None and settings.trust_proxy_host:
         typer.echo("links follow each request's Host (FIDUCIARY_TRUST_PROXY_HOST)", err=True)
+    raise_open_files_limit()  # every held connection is a file descriptor (workers inherit the limit)
     if count == 1:
         _serve_here(settings, sock, bind_host, bound)
         return
     # Migrate, publish the policy and create the data folder's keys once, here, so N workers starting at
     # once never race to do it (each then finds the schema at head and the policy published).
     Runtime.start(settings, bound_base_url=bound).close()
-    _serve_workers(sock, bind_host, bound, count)
+    _serve_workers(settings, sock, bind_host, bound, count)
 
 
-def _uvicorn_config(app: Any, host: str, sock: socket.socket, **kwargs: Any) -> Any:
+def _uvicorn_config(app: Any, host: str, sock: socket.socket, log_format: str, **kwargs: Any) -> Any:
     import uvicorn
 
     # Our access log names route templates, never raw paths or query values (decision 0017): uvicorn's is off.
     from fiduciary.web.access_log import serve_log_config
 
     return uvicorn.Config(
-        app, host=host, port=sock.getsockname()[1], access_log=False, log_config=serve_log_config(), **kwargs
+        app,
+        host=host,
+        port=sock.getsockname()[1],
+        access_log=False,
+        log_config=serve_log_config(log_format),
+        **kwargs,
     )
 
 
@@ -156,14 +162,21 @@ def _serve_here(settings: Settings, sock: socket.socket, host: str, bound: str) 
     import uvicorn
 
     from fiduciary.runtime import tune_process
+    from fiduciary.web.access_log import start_log_queue
     from fiduciary.web.app import create_app
 
     application = create_app(settings, bound_base_url=bound)
     tune_process()
-    uvicorn.Server(_uvicorn_config(application, host, sock)).run(sockets=[sock])
+    config = _uvicorn_config(application, host, sock, settings.log_format)
+    listeners = start_log_queue()  # after uvicorn.Config, which configures logging
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        for listener in listeners:
+            listener.stop()
 
 
-def _serve_workers(sock: socket.socket, host: str, bound: str, count: int) -> None:
+def _serve_workers(settings: Settings, sock: socket.socket, host: str, bound: str, count: int) -> None:
     """uvicorn's supervisor: `count` spawned workers accept on the one socket bound here, each building the
     app from the environment (`create_app_from_env`), and a worker that dies is replaced."""
     from uvicorn.supervisors import Multiprocess
@@ -175,6 +188,7 @@ def _serve_workers(sock: socket.socket, host: str, bound: str, count: int) -> No
         "fiduciary.web.app:create_app_from_env",
         host,
         sock,
+        settings.log_format,
         factory=True,
         workers=count,
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,

@@ -28,6 +28,7 @@ from fiduciary.decisions.audiences import check_audience_request
 from fiduciary.decisions.engine import Decision, Reason
 from fiduciary.decisions.service import DecisionRequest, DecisionService
 from fiduciary.errors import NotFound
+from fiduciary.metrics import count_decisions
 from fiduciary.policy.compiled import CompiledPurpose
 from fiduciary.policy.schema import Jurisdiction
 from fiduciary.unit_of_work import unit_of_work
@@ -82,6 +83,7 @@ def decide_audited(
                 request_id=request_id,
             )
         )
+    count_decisions(1 if decision.allow else 0, 0 if decision.allow else 1)
     return decision
 
 
@@ -113,6 +115,8 @@ def decide_many_audited(
             for r, d in zip(requests, made, strict=True)
         ],
     )
+    allowed = sum(1 for d in made if d.allow)
+    count_decisions(allowed, len(made) - allowed)
     return made
 
 

@@ -52,6 +52,7 @@ from fiduciary.ledger.signing import (
     trusted_public_keys,
     verify_with_key,
 )
+from fiduciary.metrics import count_ledger_appends
 from fiduciary.storage.base import utcnow
 
 EVENTS = cast(sa.Table, LedgerEvent.__table__)
@@ -376,6 +377,7 @@ class Ledger:
         ):
             self._write_checkpoint(session, head, now)
         self._save_head(session, head, now)
+        count_ledger_appends(stream, len(hashes))
         return batch
 
     def _insert_events(

@@ -19,12 +19,16 @@ Plain ASGI rather than BaseHTTPMiddleware: it adds one closure per request and l
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import queue
 import random
 import secrets
 import time
 import weakref
+from contextvars import ContextVar
+from logging.handlers import QueueHandler, QueueListener
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
@@ -33,12 +37,16 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fiduciary.codes import safe_request_id
+from fiduciary.metrics import observe_request
 
 REQUEST_ID_HEADER: Final = "X-Request-ID"
 INSTANCE_PREFIX: Final = "urn:fiduciary:request:"
 UNMATCHED: Final = "<unmatched>"
 
 access_log = logging.getLogger("fiduciary.access")
+current_request_id: ContextVar[str | None] = ContextVar("fiduciary_request_id", default=None)
+"""The id of the request being served, for every log line written while serving it (`RequestIdFilter`);
+worker threads started with anyio's `to_thread` inherit it."""
 
 _HEADER_KEY: Final = b"x-request-id"
 # Declared query parameter names per route object, computed once (APIRoute is not hashable, so by id, with a
@@ -151,23 +159,64 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        token = current_request_id.set(request_id)
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            current_request_id.reset(token)
+            seconds = time.perf_counter() - started
+            method, route = scope.get("method", "-"), route_template(scope)
+            observe_request(method, route, status, seconds)
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(
                     "%s %s query=%s %d %.1fms id=%s",
-                    scope.get("method", "-"),
-                    route_template(scope),
+                    method,
+                    route,
                     query_summary(scope),
                     status,
-                    (time.perf_counter() - started) * 1000.0,
+                    seconds * 1000.0,
                     request_id,
+                    extra={"route": route, "status": status, "duration_ms": round(seconds * 1000.0, 2)},
                 )
 
 
-def serve_log_config() -> dict[str, Any]:
-    """uvicorn's logging configuration plus our loggers (access log and housekeeping lines) at INFO on stderr.
+class RequestIdFilter(logging.Filter):
+    """Puts the id of the request being served (or None) on every record as `request_id`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = current_request_id.get()
+        return True
+
+
+# Attributes a record may carry into a JSON line besides the fixed ones: only what our own code sets, and only
+# values that are never personal (route templates, statuses, durations, ids we generate or vetted).
+_JSON_EXTRAS: Final = ("route", "status", "duration_ms")
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object a line: time (UTC, ISO 8601), level, logger, message, request_id, and the access-log
+    fields. A traceback is kept as text under `exception` (our messages never hold values; decision 0017)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+        }
+        for name in _JSON_EXTRAS:
+            if hasattr(record, name):
+                line[name] = getattr(record, name)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def serve_log_config(log_format: str = "json") -> dict[str, Any]:
+    """uvicorn's logging configuration plus our loggers (access log and housekeeping lines) at INFO on stderr,
+    every line of uvicorn's and ours as JSON (`log_format="json"`) or text.
 
     Passed with `access_log=False`, so uvicorn's own access lines (raw path and query) are never written.
     """
@@ -176,11 +225,41 @@ def serve_log_config() -> dict[str, Any]:
     config: dict[str, Any] = {
         key: (dict(value) if isinstance(value, dict) else value) for key, value in LOGGING_CONFIG.items()
     }
-    config["formatters"]["fiduciary"] = {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    config["filters"] = {"request_id": {"()": RequestIdFilter}}
+    if log_format == "json":
+        config["formatters"]["fiduciary"] = {"()": JsonLogFormatter}
+        config["handlers"]["default"] = {**config["handlers"]["default"], "formatter": "fiduciary"}
+    else:
+        config["formatters"]["fiduciary"] = {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
     config["handlers"]["fiduciary"] = {
         "formatter": "fiduciary",
         "class": "logging.StreamHandler",
         "stream": "ext://sys.stderr",
+        "filters": ["request_id"],
     }
     config["loggers"]["fiduciary"] = {"handlers": ["fiduciary"], "level": "INFO", "propagate": False}
     return config
+
+
+def start_log_queue(logger_names: tuple[str, ...] = ("fiduciary", "uvicorn")) -> list[QueueListener]:
+    """Put each of `logger_names`' handlers behind a queue written by a listener thread: a request then only
+    queues its access-log record instead of formatting and writing it on the event loop.
+
+    Call after logging is configured; stop the listeners at exit (each writes what is queued first).
+    """
+    listeners: list[QueueListener] = []
+    for name in logger_names:
+        logger = logging.getLogger(name)
+        handlers = list(logger.handlers)
+        if not handlers:
+            continue
+        records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        front = QueueHandler(records)
+        front.addFilter(RequestIdFilter())  # read the request's id where the record is made, not in the thread
+        for handler in handlers:
+            logger.removeHandler(handler)
+        logger.addHandler(front)
+        listener = QueueListener(records, *handlers, respect_handler_level=True)
+        listener.start()
+        listeners.append(listener)
+    return listeners

@@ -14,12 +14,14 @@ from fiduciary.jobs.local import LocalJobRunner
 from fiduciary.runtime import Runtime, tune_process
 from fiduciary.serving import HousekeepingLeader, WorkerEnvironment, die_with_parent
 from fiduciary.web.contract import document_scopes, install_methods
+from fiduciary.web.deps import install_database_gate
 from fiduciary.web.problems import document_problems, install_problem_handlers
 from fiduciary.web.routes import api_docs, apikeys, health, keys, notice, policy
 from fiduciary.web.routes import audit as audit_routes
 from fiduciary.web.routes import consent as consent_routes
 from fiduciary.web.routes import decisions as decisions_routes
 from fiduciary.web.routes import jobs as jobs_routes
+from fiduciary.web.routes import metrics as metrics_routes
 from fiduciary.web.routes import people as people_routes
 from fiduciary.web.routes import receipts as receipts_routes
 from fiduciary.web.routes import retention as retention_routes
@@ -68,6 +70,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = runtime is None
         app.state.runtime = runtime or Runtime.start(settings, bound_base_url=bound_base_url)
+        install_database_gate(app, app.state.runtime)
         # Background jobs (housekeeping every few minutes, and whatever the domains queue): on SQLite run
         # here, by a thread stopped (and joined) before the runtime closes; on PostgreSQL by `fiduciary
         # worker` processes, so app.state.jobs is None.
@@ -111,6 +114,7 @@ def create_app(
     app.include_router(vault_routes.router)
     app.include_router(receipts_routes.router)
     app.include_router(jobs_routes.router)
+    app.include_router(metrics_routes.router)
     install_methods(app)  # after every router: OPTIONS answers 204 with Allow, other methods 405 with Allow
     document_scopes(app)  # after document_problems: each operation's description names its scope
     return app

@@ -13,9 +13,11 @@ tests/web/test_session_scope.py checks that every route's session dependency is 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
 
+from anyio import CancelScope, Lock, to_thread
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
@@ -27,22 +29,86 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def runtime_dependency(request: Request) -> Runtime:
+    """`get_runtime` as a dependency: async, because FastAPI runs a plain function dependency in a worker
+    thread, and a thread hop per trivial dependency was a measurable share of a request (issue 17)."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One transaction per request: committed when the handler returns, rolled back on any error.
 
     Use it only through `SessionDep`. A failed commit raises here, before the response exists, so the client
     gets a problem+json 500 and never a receipt for a write that was not stored.
+
+    Async so that waiting for the database gate (`database_gate`) holds no worker thread. On SQLite the
+    commit (a local fsync, sub-millisecond on an idle disk) runs inline: the gate already serialises the
+    database work, and a hop to a worker thread and back cost more CPU than the commit (bench/RESULTS.md
+    "serving": /healthz 2.4 → 1.4 ms of CPU). On PostgreSQL it runs in a worker thread (a network round
+    trip). Creating the session does no I/O (it connects on first use).
     """
-    runtime = get_runtime(request)
-    session = runtime.sessions()
+    gate = database_gate(request.app)
+    if gate is None:
+        async with _session(request) as session:
+            yield session
+        return
+    async with gate, _session(request, inline=True) as session:
+        yield session
+
+
+@asynccontextmanager
+async def _session(request: Request, *, inline: bool = False) -> AsyncIterator[Session]:
+    session = get_runtime(request).sessions()
     try:
         yield session
-        session.commit()
+        if inline:
+            _commit_and_close(session)
+        else:
+            await to_thread.run_sync(_commit_and_close, session)
     except BaseException:
-        session.rollback()
+        if inline:
+            _rollback_and_close(session)
+        else:
+            with CancelScope(shield=True):
+                await to_thread.run_sync(_rollback_and_close, session)
         raise
+
+
+def _commit_and_close(session: Session) -> None:
+    try:
+        session.commit()
     finally:
         session.close()
+
+
+def _rollback_and_close(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
+
+
+GATE_STATE = "fiduciary_database_gate"
+
+
+def install_database_gate(app: Any, runtime: Runtime) -> None:
+    """On SQLite, one request at a time holds a session in this process (an `anyio.Lock`, first come first
+    served); elsewhere, none. Called by the app's lifespan, inside the event loop that will use the lock.
+
+    SQLite has one writer at a time, and a writer that finds the database locked waits in SQLite's busy
+    handler, which sleeps 1, 2, 5, 10 ... 100 ms between tries: under eight concurrent requests most of
+    them slept, and p99 was above a second (bench/RESULTS.md "serving"). Queueing for the database here,
+    in order, without holding a worker thread, replaces those sleeps with a wait of about one request's
+    service time. Other processes (the CLI, other workers) still meet at SQLite's own lock.
+    """
+    name = runtime.engine.dialect.name
+    setattr(app.state, GATE_STATE, Lock() if name == "sqlite" else None)
+
+
+def database_gate(app: Any) -> Lock | None:
+    gate: Lock | None = getattr(app.state, GATE_STATE, None)
+    return gate
 
 
 SESSION_DEPENDENCY = Depends(get_session, scope="function")

@@ -88,8 +88,12 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed", 429: "rate_limited"}.get(exc.status_code, "http_error")
-    title = {404: "Not found", 405: "Method not allowed", 429: "Too many requests"}.get(exc.status_code, "Error")
+    code = {404: "not_found", 405: "method_not_allowed", 408: "request_timeout", 429: "rate_limited"}.get(
+        exc.status_code, "http_error"
+    )
+    title = {404: "Not found", 405: "Method not allowed", 408: "Request timeout", 429: "Too many requests"}.get(
+        exc.status_code, "Error"
+    )
     return problem_response(
         exc.status_code, title, str(exc.detail), code, request_instance(request), headers=dict(exc.headers or {})
     )

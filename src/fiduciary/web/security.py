@@ -3,6 +3,8 @@
 - `require_scopes(*scopes)` authenticates the store backend's API key (DPDP Rule 6(1)(b), access control)
   and refuses a key that lacks a scope. Repeated failed attempts are throttled per key id and per address
   (`AuthFailureGuard`), so one client's wrong keys do not lock out valid keys behind the same address.
+  A key authenticated in the last 5 seconds is taken from the app's `KeyCache` (auth/cache.py: revocation
+  through this process evicts it at once), so most requests read no key row.
 - `public_rate_limit` protects the endpoints anyone can reach (notice, banner, consent logging, report
   forms) from abuse (DPDP s.15 duties of data principals; availability under Rule 6(1)(d)).
 - `SecurityHeadersMiddleware` sets headers that stop sniffing, framing and referrer leaks on every response.
@@ -27,7 +29,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request, Security
@@ -38,14 +40,16 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fiduciary.auth.cache import KeyCache
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope as AuthScope
-from fiduciary.auth.service import authenticate, parse_key, require
+from fiduciary.auth.service import authenticate_and_cache, cached_key, parse_key, require
 from fiduciary.errors import Unauthorized
 from fiduciary.storage.ratelimit import BucketStore, bucket_key
 from fiduciary.web.access_log import RequestContextMiddleware
 from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime
 from fiduciary.web.limits import SharedRateLimiter, shared_store
+from fiduciary.web.timeouts import BodyTimeoutMiddleware
 
 # Failed-authentication budgets (docs/api-keys.md, decision 0017). A real backend with the right key never
 # fails; a handful covers a developer pasting a key wrongly.
@@ -65,6 +69,7 @@ MAX_TRACKED_CLIENTS = 50_000
 
 PUBLIC_LIMITER_STATE = "fiduciary_public_limiter"
 AUTH_LIMITER_STATE = "fiduciary_auth_failure_limiter"
+KEY_CACHE_STATE = "fiduciary_key_cache"
 _limiter_lock = threading.Lock()
 _Limiter = TypeVar("_Limiter")
 
@@ -315,6 +320,11 @@ def auth_failure_guard(request: Request) -> AuthFailureGuard:
     return _app_limiter(request.app, AUTH_LIMITER_STATE, lambda: AuthFailureGuard(store=_store(request)))
 
 
+def key_cache(request: Request) -> KeyCache:
+    """The app's cache of recently authenticated keys (auth/cache.py: revocation-aware, 5 s at most)."""
+    return _app_limiter(request.app, KEY_CACHE_STATE, KeyCache)
+
+
 async def public_rate_limit(request: Request) -> None:
     """Dependency for public endpoints: 429 with Retry-After once a client address spends its minute's budget."""
     limiter = public_limiter(request)
@@ -339,7 +349,7 @@ _header_key = APIKeyHeader(
 )
 
 
-def require_scopes(*scopes: AuthScope | str) -> Callable[..., ApiKey]:
+def require_scopes(*scopes: AuthScope | str) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency that authenticates the request's API key and demands `scopes` (none: any valid key).
 
     401 (with WWW-Authenticate: Bearer, one generic message for every reason) when the key is missing or
@@ -351,7 +361,7 @@ def require_scopes(*scopes: AuthScope | str) -> Callable[..., ApiKey]:
     # scopes it needs (OpenAPI 3.1 allows role names for non-OAuth schemes) and /docs shows them.
     names = [s.value for s in needed]
 
-    def api_key_dependency(
+    async def api_key_dependency(
         request: Request,
         bearer: HTTPAuthorizationCredentials | None = Security(_bearer, scopes=names),
         header_key: str | None = Security(_header_key, scopes=names),
@@ -365,11 +375,14 @@ def require_scopes(*scopes: AuthScope | str) -> Callable[..., ApiKey]:
         wait = guard.blocked_for(client, key_id)
         if wait is not None:
             raise _too_many(wait, "Too many failed authentication attempts; retry after the time in Retry-After.")
-        try:
-            key = authenticate(session, presented)
-        except Unauthorized:
-            guard.failed(client, key_id)
-            raise
+        cache = key_cache(request)
+        key = cached_key(cache, presented)  # no database access: a key seen in the last few seconds
+        if key is None:
+            try:
+                key = await run_in_threadpool(authenticate_and_cache, cache, session, presented)
+            except Unauthorized:
+                guard.failed(client, key_id)
+                raise
         guard.succeeded(client, key.id)
         request.state.api_key = key
         require(key, *needed)
@@ -516,7 +529,9 @@ def install_security(app: FastAPI) -> None:
     build = app.build_middleware_stack
 
     def build_with_headers() -> ASGIApp:
-        return RequestContextMiddleware(SecurityHeadersMiddleware(CrossOriginMiddleware(build())))
+        return RequestContextMiddleware(
+            SecurityHeadersMiddleware(CrossOriginMiddleware(BodyTimeoutMiddleware(build())))
+        )
 
     # Starlette's ServerErrorMiddleware sits outside anything add_middleware() installs and answers 500s
     # itself; wrapping the built stack is the only way to put headers on those answers too.

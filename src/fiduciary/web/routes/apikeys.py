@@ -22,7 +22,7 @@ from fiduciary.auth.service import KEY_ID_PATTERN
 from fiduciary.errors import FieldProblem, ValidationFailed
 from fiduciary.runtime import Runtime
 from fiduciary.web.contract import ContractRoute
-from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime
+from fiduciary.web.deps import SESSION_DEPENDENCY, runtime_dependency
 from fiduciary.web.routes.audit import request_id
 from fiduciary.web.security import require_scopes
 
@@ -91,7 +91,7 @@ def create_key(
     response: Response,
     caller: ApiKey = Depends(require_scopes(Scope.APIKEYS_MANAGE)),
     session: Session = SESSION_DEPENDENCY,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(runtime_dependency),
     req_id: str = Depends(request_id),
 ) -> ApiKeyCreated:
     try:
@@ -109,7 +109,7 @@ def revoke_key(
     key_id: Annotated[str, Path(pattern=KEY_ID_PATTERN, description="The key's public id.")],
     caller: ApiKey = Depends(require_scopes(Scope.APIKEYS_MANAGE)),
     session: Session = SESSION_DEPENDENCY,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(runtime_dependency),
     req_id: str = Depends(request_id),
 ) -> Response:
     revoke_key_audited(runtime, session, caller=caller.id, key_id=key_id, grantor=caller, request_id=req_id)

@@ -21,7 +21,7 @@ from fiduciary.codes import ACTION_PATTERN, ACTOR_PATTERN, SLUG_PATTERN, SUBJECT
 from fiduciary.runtime import Runtime
 from fiduciary.web.access_log import accept_request_id, new_request_id
 from fiduciary.web.contract import WHOLE, ContractRoute, IsoDateTime
-from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime
+from fiduciary.web.deps import SESSION_DEPENDENCY, runtime_dependency
 from fiduciary.web.security import require_scopes
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=ContractRoute)
@@ -32,7 +32,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 MAX_CURSOR = 2**63 - 1
 
 
-def request_id(
+async def request_id(
     request: Request,
     response: Response,
     x_request_id: Annotated[
@@ -54,7 +54,7 @@ def request_id(
     return value
 
 
-def audit_trail(runtime: Runtime = Depends(get_runtime)) -> AuditTrail:
+async def audit_trail(runtime: Runtime = Depends(runtime_dependency)) -> AuditTrail:
     return AuditTrail.for_runtime(runtime)
 
 

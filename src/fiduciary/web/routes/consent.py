@@ -49,7 +49,7 @@ from fiduciary.web.contract import (
     VisitorIdField,
     allowed_methods,
 )
-from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime, request_base_url
+from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime, request_base_url, runtime_dependency
 from fiduciary.web.security import cross_origin, public_rate_limit, require_scopes
 
 router = APIRouter(tags=["consent"], route_class=ContractRoute)
@@ -188,7 +188,7 @@ class ConsentStateResponse(BaseModel):
 # ------------------------------------------------------------------------------------------------ helpers
 
 
-def consent_service(runtime: Runtime = Depends(get_runtime)) -> ConsentService:
+async def consent_service(runtime: Runtime = Depends(runtime_dependency)) -> ConsentService:
     return ConsentService.for_runtime(runtime)
 
 

@@ -36,7 +36,7 @@ from fiduciary.errors import FieldProblem, ValidationFailed
 from fiduciary.policy.schema import Channel, Jurisdiction
 from fiduciary.runtime import Runtime
 from fiduciary.web.contract import CategoryId, ContractRoute, PersonIdField, PurposeId, SubjectIdField
-from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime
+from fiduciary.web.deps import SESSION_DEPENDENCY, runtime_dependency
 from fiduciary.web.routes.audit import request_id
 from fiduciary.web.security import require_scopes
 
@@ -142,7 +142,7 @@ class AudienceIn(BaseModel):
     )
 
 
-def decision_service(runtime: Runtime = Depends(get_runtime)) -> DecisionService:
+async def decision_service(runtime: Runtime = Depends(runtime_dependency)) -> DecisionService:
     return DecisionService.for_runtime(runtime)
 
 
@@ -181,7 +181,7 @@ def decisions(
     body: DecisionIn,
     key: ApiKey = Depends(require_scopes(Scope.DECISIONS)),
     session: Session = SESSION_DEPENDENCY,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(runtime_dependency),
     service: DecisionService = Depends(decision_service),
     req_id: str = Depends(request_id),
 ) -> JSONResponse:
@@ -288,7 +288,7 @@ def _stream(
 def audiences(
     body: AudienceIn,
     key: ApiKey = Depends(require_scopes(Scope.DECISIONS)),
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(runtime_dependency),
     service: DecisionService = Depends(decision_service),
     session: Session = SESSION_DEPENDENCY,
     req_id: str = Depends(request_id),

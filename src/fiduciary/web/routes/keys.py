@@ -14,14 +14,14 @@ from fastapi import APIRouter, Depends, Request, Response
 from fiduciary.ledger.signing import Signer, load_signer, public_keys_document
 from fiduciary.runtime import Runtime
 from fiduciary.web.contract import ContractRoute
-from fiduciary.web.deps import get_runtime, request_base_url
+from fiduciary.web.deps import request_base_url, runtime_dependency
 
 router = APIRouter(tags=["keys"], route_class=ContractRoute)
 
 _SIGNER_EXTRA = "ledger.signer"
 
 
-def get_signer(runtime: Runtime = Depends(get_runtime)) -> Signer:
+def get_signer(runtime: Runtime = Depends(runtime_dependency)) -> Signer:
     """The runtime's checkpoint signer, loaded (or generated) once per runtime."""
     return runtime.shared(_SIGNER_EXTRA, Signer, lambda: load_signer(runtime.settings))
 
@@ -31,6 +31,8 @@ def get_signer(runtime: Runtime = Depends(get_runtime)) -> Signer:
     summary="Public keys that verify ledger checkpoints and receipts",
     response_description="Current and retired Ed25519 keys, as raw base64, PEM and JWK.",
 )
-def fiduciary_keys(request: Request, response: Response, runtime: Runtime = Depends(get_runtime)) -> dict[str, Any]:
+def fiduciary_keys(
+    request: Request, response: Response, runtime: Runtime = Depends(runtime_dependency)
+) -> dict[str, Any]:
     response.headers["Cache-Control"] = "public, max-age=300"
     return public_keys_document(get_signer(runtime), issuer=request_base_url(request))

@@ -38,7 +38,7 @@ from fiduciary.web.contract import (
     PurposeId,
     VisitorIdField,
 )
-from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime
+from fiduciary.web.deps import SESSION_DEPENDENCY, runtime_dependency
 from fiduciary.web.routes.audit import request_id
 from fiduciary.web.security import require_scopes
 
@@ -190,7 +190,7 @@ def create(
     body: PersonCreate,
     key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
     session: Session = SESSION_DEPENDENCY,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(runtime_dependency),
     req_id: str = Depends(request_id),
 ) -> PersonOut:
     person = create_person_audited(
@@ -214,7 +214,7 @@ def age(
     body: AgeDeclaration,
     key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
     session: Session = SESSION_DEPENDENCY,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(runtime_dependency),
     req_id: str = Depends(request_id),
 ) -> PersonOut:
     # A child found on a store that serves none: the account is closed (status `closed` in the answer).
@@ -241,7 +241,7 @@ def age_token(
     body: AgeTokenIn,
     _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
     session: Session = SESSION_DEPENDENCY,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(runtime_dependency),
 ) -> PersonOut:
     person = get_person(session, person_id, field="path.person_id")
     verify_adult(session, person, body.token, verifier_for(runtime), now=datetime.now(UTC))
@@ -253,7 +253,7 @@ def close(
     person_id: PersonId,
     key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
     session: Session = SESSION_DEPENDENCY,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(runtime_dependency),
     req_id: str = Depends(request_id),
 ) -> PersonOut:
     return _out(close_person_audited(runtime, session, actor=key.id, person_id=person_id, request_id=req_id))
@@ -282,7 +282,7 @@ def restrict(
     body: RestrictionIn,
     _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
     session: Session = SESSION_DEPENDENCY,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(runtime_dependency),
 ) -> JSONResponse:
     restriction, created = add_restriction(session, runtime.policy(), person_id, purpose=body.purpose, kind=body.kind)
     return JSONResponse(_restriction(restriction).model_dump(mode="json"), status_code=201 if created else 200)
@@ -313,7 +313,7 @@ def link(
     body: LinkIn,
     _key: ApiKey = Depends(require_scopes(Scope.CONSENT_WRITE)),
     session: Session = SESSION_DEPENDENCY,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(runtime_dependency),
 ) -> LinkOut:
     result = link_visitor(ConsentService.for_runtime(runtime), session, person_id, body.visitor_id)
     return LinkOut(
@@ -337,7 +337,7 @@ def guardian_consent(
     request: Request,
     _key: ApiKey = Depends(require_scopes(Scope.CONSENT_WRITE)),
     session: Session = SESSION_DEPENDENCY,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(runtime_dependency),
 ) -> GuardianConsentOut:
     get_person(session, person_id, field="path.person_id")
     evidence = evidence_from(request.headers.get("user-agent"), request.client.host if request.client else None)
@@ -368,7 +368,7 @@ def guardianship(
     body: GuardianshipIn,
     _key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
     session: Session = SESSION_DEPENDENCY,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(runtime_dependency),
 ) -> PersonOut:
     return _out(lawful_guardians.appoint(session, runtime.policy(), person_id, body.guardian_id, body.order_reference))
 

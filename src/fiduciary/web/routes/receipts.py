@@ -19,7 +19,7 @@ from fiduciary.consent.receipt_check import ReceiptComparison, ReceiptReason, co
 from fiduciary.errors import FiduciaryError, FieldProblem, ValidationFailed
 from fiduciary.runtime import Runtime
 from fiduciary.web.contract import ContractRoute, parse_json_body
-from fiduciary.web.deps import get_runtime
+from fiduciary.web.deps import runtime_dependency
 from fiduciary.web.routes.keys import get_signer
 from fiduciary.web.security import public_rate_limit
 
@@ -111,7 +111,7 @@ def _compare(runtime: Runtime, receipt: dict[str, Any]) -> ReceiptComparison:
         }
     },
 )
-async def verify_receipt_route(request: Request, runtime: Runtime = Depends(get_runtime)) -> ReceiptVerification:
+async def verify_receipt_route(request: Request, runtime: Runtime = Depends(runtime_dependency)) -> ReceiptVerification:
     receipt = await _read_receipt(request)
     result = await run_in_threadpool(_compare, runtime, receipt)
     return ReceiptVerification.of(result)

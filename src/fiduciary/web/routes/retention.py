@@ -21,7 +21,7 @@ from fiduciary.runtime import Runtime
 from fiduciary.vault.flows import report_retention_event_audited
 from fiduciary.vault.retention_events import Fields, ReportedEvent
 from fiduciary.web.contract import ContractRoute, IsoDateTime, PersonIdPath
-from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime
+from fiduciary.web.deps import SESSION_DEPENDENCY, runtime_dependency
 from fiduciary.web.routes.audit import request_id
 from fiduciary.web.security import require_scopes
 
@@ -72,7 +72,7 @@ def report_retention_event(
     body: RetentionEventIn,
     key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
     session: Session = SESSION_DEPENDENCY,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(runtime_dependency),
     req_id: str = Depends(request_id),
 ) -> JSONResponse:
     reported = report_retention_event_audited(

@@ -48,7 +48,7 @@ from fiduciary.people.service import get_person
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.runtime import Runtime
 from fiduciary.web.contract import JSON_INTEGER, ContractRoute, PurposeId
-from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime, request_base_url
+from fiduciary.web.deps import SESSION_DEPENDENCY, request_base_url, runtime_dependency
 from fiduciary.web.security import public_rate_limit, require_scopes
 
 router = APIRouter(tags=["unsubscribe"], route_class=ContractRoute)
@@ -148,7 +148,7 @@ def _read(runtime: Runtime, token: str) -> UnsubscribeToken:
 )
 def confirm_page(
     token: UnsubscribeTokenPath,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(runtime_dependency),
     session: Session = SESSION_DEPENDENCY,
 ) -> HTMLResponse:
     policy = runtime.policy()
@@ -185,7 +185,7 @@ def one_click(
     request: Request,
     list_unsubscribe: Annotated[str | None, Form(alias="List-Unsubscribe", max_length=32)] = None,
     accept: Annotated[str | None, Header()] = None,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(runtime_dependency),
     session: Session = SESSION_DEPENDENCY,
 ) -> Any:
     policy = runtime.policy()
@@ -247,7 +247,7 @@ def unsubscribe_headers(
     body: HeadersIn,
     request: Request,
     _key: ApiKey = Depends(require_scopes(Scope.CONSENT_WRITE)),
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(runtime_dependency),
     session: Session = SESSION_DEPENDENCY,
 ) -> HeadersOut:
     if body.mailto is not None:

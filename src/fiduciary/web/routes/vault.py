@@ -33,7 +33,7 @@ from fiduciary.vault.identifiers import MAX_IDENTIFIER_CHARS
 from fiduciary.vault.keys.blind_index import IDENTIFIER_KINDS
 from fiduciary.web.access_log import problem_instance
 from fiduciary.web.contract import CategoryId, ContractRoute, PersonIdPath, PurposeId
-from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime
+from fiduciary.web.deps import SESSION_DEPENDENCY, runtime_dependency
 from fiduciary.web.problems import problem_response
 from fiduciary.web.routes.audit import REQUEST_ID_HEADER, request_id
 from fiduciary.web.security import require_scopes
@@ -150,7 +150,7 @@ class ExportOut(BaseModel):
     audit_position: int = Field(description="The audit event that records this export.")
 
 
-def vault_access(runtime: Runtime = Depends(get_runtime)) -> VaultAccess:
+def vault_access(runtime: Runtime = Depends(runtime_dependency)) -> VaultAccess:
     """Resolved before authentication: proving the vault keys on first use writes in a transaction of its
     own, which must not wait behind the request's (SQLite has one writer)."""
     return VaultAccess.for_runtime(runtime)
@@ -275,7 +275,7 @@ def lookup(
 )
 def export(
     person_id: PersonId,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(runtime_dependency),
     # An access/portability request (DPDP s.11, GDPR Art 15/20) is a rights request: rights:manage.
     key: ApiKey = Depends(require_scopes(Scope.RIGHTS_MANAGE)),
     session: Session = SESSION_DEPENDENCY,
@@ -298,7 +298,7 @@ def export(
 def erase(
     person_id: PersonId,
     body: EraseIn | None = None,
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(runtime_dependency),
     # Irreversible erasure (DPDP s.12(3), GDPR Art 17) is a rights request: rights:manage, never the
     # people:write a checkout backend holds to create people.
     key: ApiKey = Depends(require_scopes(Scope.RIGHTS_MANAGE)),
