@@ -87,6 +87,10 @@ def policy_contacts(document: PolicyDocument) -> tuple[set[str], set[str]]:
     emails = {str(p.email) for p in people if p is not None and getattr(p, "email", None)}
     urls = {str(document.controller.website)}
     urls |= {str(a.url) for a in contacts.authorities if a.url}
+    urls |= {str(o.url) for o in document.external_opt_outs}  # opt-out pages others run (issue 12)
+    # GDPR Art 27 representatives, named in the notice with their contact details
+    emails |= {str(r.email) for r in contacts.representatives if r.email}
+    urls |= {str(r.url) for r in contacts.representatives if r.url}
     for p in people:
         for name in ("url", "policy_url"):
             if p is not None and getattr(p, name, None):
