@@ -4,7 +4,7 @@ fideslang is checked two ways. Always: against fideslang 3.1.4's own JSON Schema
 from its pydantic models and kept in tests/policy/fixtures/fideslang/; regenerate with
 `python -c "import json; from fideslang.models import System; print(json.dumps(System.model_json_schema()))"`)
 and its default taxonomy keys. Where the `fideslang` package is installed (it is not in our lock: it
-pins pydantic<2.13, we run 2.14; see docs/decisions/00xx-policy-exports.md): by `fideslang.Taxonomy` itself,
+pins pydantic<2.13, we run 2.14; see docs/decisions/0022-policy-exports.md): by `fideslang.Taxonomy` itself,
 which also runs its cross-field validators, and the vendored schema and keys are compared with it.
 
 DPV is expanded by pyld with a document loader that refuses every remote context, so it passes only

@@ -8,7 +8,7 @@
 - `memory`: each process its own budgets; `auto` picks it for the embedded default, one process on SQLite,
   where no other server can share the budgets and a database write per public request would cost an fsync.
 
-docs/workers.md says why; decision 00xx-workers-and-shared-limits.
+docs/workers.md says why; decision 0023-workers-and-shared-limits.
 """
 
 from __future__ import annotations

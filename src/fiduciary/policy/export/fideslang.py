@@ -3,7 +3,7 @@
 One fideslang `system` for the store (the controller) with one privacy declaration per purpose, and one
 `system` per recipient, linked by data flows (`egress` / `ingress`), which is how fideslang models who
 receives what. Pure: a `PolicyDocument` in, plain dicts out; fideslang itself is only used by the tests
-to validate the result (its pydantic pin is older than ours, see docs/decisions/00xx-policy-exports.md).
+to validate the result (its pydantic pin is older than ours, see docs/decisions/0022-policy-exports.md).
 
 Where fideslang cannot say what the policy says, the export says the nearest thing and records why in
 the system's `meta.fiduciary.notes` (fideslang's extension field): a DPDP ground exported as the nearest
