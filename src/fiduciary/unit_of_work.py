@@ -1,7 +1,8 @@
 """The unit of work: a session plus the side effects a step must not forget, written when it commits.
 
 A flow (`decisions.flows`, `vault.flows`, `rights.flows`, `auth.flows`, …) collects its audit events on the
-unit of work while it runs; they are written in the same transaction, just before it commits (SQLAlchemy's
+unit of work while it runs, and queues its background jobs through it (`enqueue`, written at once into the
+same transaction); the audit events are written in the same transaction, just before it commits (SQLAlchemy's
 `before_commit`), and dropped when it rolls back. So a state change and the audit event that records it
 commit together or not at all, whoever drives the transaction — the HTTP session dependency, a CLI command,
 an application embedding Fiduciary, a job — and "every use of personal data is audited" (DPDP Rule 6(1)(c),
@@ -18,8 +19,9 @@ it, creating it on first use.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import event
@@ -28,6 +30,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from fiduciary.audit.service import AuditEvent, AuditRecord, AuditTrail, take_pending_audit
 from fiduciary.context import RuntimeContext
 from fiduciary.errors import FiduciaryError
+from fiduciary.jobs import enqueue as enqueue_job
 
 SESSION_KEY: Final = "fiduciary.unit_of_work"
 
@@ -55,6 +58,19 @@ class UnitOfWork:
     def pending(self) -> tuple[AuditEvent, ...]:
         """The events collected and not yet written."""
         return tuple(event for event, _ in self._audit)
+
+    def enqueue(
+        self,
+        job_name: str,
+        args: Mapping[str, Any],
+        *,
+        run_at: datetime | None = None,
+        lock: str | None = None,
+        queueing_lock: str | None = None,
+    ) -> int:
+        """Queue a background job in this transaction (`fiduciary.jobs.enqueue`): it runs only if the step's
+        change commits, and a rollback takes it back with everything else."""
+        return enqueue_job(self.session, job_name, args, run_at=run_at, lock=lock, queueing_lock=queueing_lock)
 
     def flush(self) -> list[AuditRecord]:
         """Write what was collected now, in the open transaction: for a step whose answer names its audit

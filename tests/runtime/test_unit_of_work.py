@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from fiduciary.audit.models import AuditEventIndex
 from fiduciary.audit.service import Action, AuditEvent, attach_audit
 from fiduciary.errors import Forbidden
+from fiduciary.jobs import queue_depth
 from fiduciary.people.models import Person
 from fiduciary.people.service import create_person
 from fiduciary.runtime import Runtime
@@ -81,3 +82,15 @@ def test_flush_writes_now_for_a_step_that_needs_the_position(runtime: Runtime, s
     assert record.position >= 1 and audit_count(session) == 1
     session.rollback()
     assert audit_count(session) == 0  # written in the open transaction, so it rolls back with it
+
+
+def test_a_job_queued_through_the_unit_of_work_goes_with_its_transaction(runtime: Runtime, session: Session) -> None:
+    uow = unit_of_work(runtime, session)
+    before = queue_depth(session).waiting
+    with pytest.raises(RuntimeError), uow.step():
+        uow.enqueue("jobs.noop", {})
+        raise RuntimeError("the step fails after queueing")
+    assert queue_depth(session).waiting == before
+    uow.enqueue("jobs.noop", {})
+    session.commit()
+    assert queue_depth(session).waiting == before + 1

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
 from fiduciary.consent.evidence import Evidence, evidence_from
-from fiduciary.consent.gpc import GPC_JSON_LAST_UPDATE, apply_gpc, apply_gpc_many, gpc_enabled
+from fiduciary.consent.flows import record_with_gpc
+from fiduciary.consent.gpc import GPC_JSON_LAST_UPDATE, apply_gpc, gpc_enabled
 from fiduciary.consent.reconsent import reconsent_floors
 from fiduciary.consent.service import (
     IDEMPOTENCY_KEY_PATTERN,
@@ -322,16 +323,15 @@ def record_consents(
     scoped = _scoped_key(key, idempotency_key)
     evidence = _request_evidence(request, body.evidence)
     signalled = _gpc(request) or _evidence_gpc(body.evidence)
-    if signalled:
-        apply_gpc(service, session, body.subject_id, evidence)
     policy = service.policy()
     items, origins = _inputs(body, evidence, policy.document.language, "body")
-    results = service.record_many(
+    results = record_with_gpc(
+        service,
         session,
         items,
+        gpc_signals=[(body.subject_id, evidence)] if signalled else (),
         idempotency_key=scoped,
         locate=_locator(origins),
-        gpc_subjects=[body.subject_id] if signalled else (),
         base_url=request_base_url(request),
     )
     return _reply(_subject_json(body.subject_id, results), any(r.replayed for r in results))
@@ -383,15 +383,14 @@ def record_consent_batch(
         more, where = _inputs(item, evidence, language, f"body.items.{index}")
         items.extend(more)
         origins.extend(where)
-    # Before the batch's own actions, as the header is on one subject: an explicit grant in the same batch
-    # then stands (11 CCR §7025(c)(3)). A batch that then fails validation rolls the opt-outs back with it.
-    apply_gpc_many(service, session, signals)
-    results = service.record_many(
+    # Before the batch's own actions (consent.flows): an explicit grant in the same batch then stands.
+    results = record_with_gpc(
+        service,
         session,
         items,
+        gpc_signals=signals,
         idempotency_key=scoped,
         locate=_locator(origins),
-        gpc_subjects=[s for s, _ in signals],
         base_url=request_base_url(request),
     )
     grouped: list[str] = []
@@ -545,8 +544,7 @@ def banner_consents(
             [FieldProblem("body.visitor_id", "must be a visitor id 'vis_…'")],
         )
     evidence = _request_evidence(request)
-    if _gpc(request):
-        apply_gpc(service, session, visitor_id, evidence)
+    signals = [(visitor_id, evidence)] if _gpc(request) else []
     policy = service.policy()
     request_model = ConsentRequest(
         subject_id=visitor_id,
@@ -559,7 +557,9 @@ def banner_consents(
     def locate(index: int, name: str) -> str:
         return "body.visitor_id" if name == "subject_id" else _locator(origins)(index, name)
 
-    results = service.record_many(session, items, locate=locate, base_url=request_base_url(request))
+    results = record_with_gpc(
+        service, session, items, gpc_signals=signals, locate=locate, base_url=request_base_url(request)
+    )
     return _reply(_subject_json(visitor_id, results, visitor_id=visitor_id))
 
 
