@@ -165,7 +165,7 @@ def raise_open_files_limit() -> int:
     POSIX (no `resource` module) nothing changes and -1 is returned.
     """
     try:
-        import resource  # POSIX only: imported here so the module still imports on Windows
+        import resource  # lazy: POSIX only, so the module still imports on Windows
     except ImportError:
         return -1
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -111,8 +111,11 @@ def test_create_and_revoke_record_the_same_events(
 class FailsAfterRecording(AuditTrail):
     """A real audit trail that appends its event, then fails: the flow's last step going wrong."""
 
-    def record_many(self, session: Session, events: Sequence[AuditEvent]) -> list[AuditRecord]:
-        super().record_many(session, events)
+    def record_checked(
+        self, session: Session, prepared: Sequence[tuple[AuditEvent, dict[str, Any]]]
+    ) -> list[AuditRecord]:
+        # record_many and the unit of work (at commit) both write through here
+        super().record_checked(session, prepared)
         session.flush()
         raise RuntimeError("failed after the audit event was recorded")
 

@@ -221,8 +221,11 @@ class FailsAfterRecording(AuditTrail):
 
     appended = 0
 
-    def record_many(self, session: Session, events: Sequence[AuditEvent]) -> list[AuditRecord]:
-        records = super().record_many(session, events)
+    def record_checked(
+        self, session: Session, prepared: Sequence[tuple[AuditEvent, dict[str, Any]]]
+    ) -> list[AuditRecord]:
+        # record_many and the unit of work (at commit) both write through here
+        records = super().record_checked(session, prepared)
         session.flush()
         FailsAfterRecording.appended += len(records)
         raise RuntimeError("failed after the audit event was recorded")

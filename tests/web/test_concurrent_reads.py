@@ -69,6 +69,7 @@ def _paths(ids: dict[str, str]) -> dict[str, str]:
         "/v1/policy/versions": "/v1/policy/versions",
         "/v1/policy/versions/{version}": "/v1/policy/versions/1",
         "/v1/policy/diff": "/v1/policy/diff?from=1&to=1",
+        "/v1/policy/export": "/v1/policy/export?format=dpv",
         "/privacy": "/privacy?lang=hi",
         "/privacy.md": "/privacy.md",
         "/privacy.json": "/privacy.json",
