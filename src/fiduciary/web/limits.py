@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
+from sqlalchemy.schema import CreateTable
 
 from fiduciary.runtime import Runtime
 from fiduciary.storage.engine import create_engine_for_url
@@ -120,7 +121,10 @@ def _sqlite_buckets_engine(runtime: Runtime) -> Engine:
     if not database or database == ":memory:":
         raise ValueError("shared rate limits need a database file, not an in-memory SQLite database")
     engine = create_engine_for_url(f"sqlite:///{database}-ratelimits", sqlite_synchronous="NORMAL")
-    BUCKETS.create(engine, checkfirst=True)
+    # IF NOT EXISTS in one statement: `serve --workers N` starts N processes that all get here at once, and a
+    # check-then-create lets two of them create it (the second failed with "table already exists").
+    with engine.begin() as connection:
+        connection.execute(CreateTable(BUCKETS, if_not_exists=True))
     runtime.extras["ratelimit.engine"] = engine  # disposed when the runtime closes
     return engine
 
