@@ -35,13 +35,8 @@ from fiduciary.consent.evidence import Evidence, evidence_from, truncate_ip
 from fiduciary.consent.facts import PersonFacts, linked_persons, people_facts
 from fiduciary.consent.models import ConsentIdempotency, ConsentState, GpcOptOut
 from fiduciary.consent.payloads import PayloadWriter
-from fiduciary.consent.receipts import (
-    RECEIPT_EVENT_TYPES,
-    ReceiptEvent,
-    build_receipt,
-    sign_receipts,
-    signed_receipt_texts,
-)
+from fiduciary.consent.receipt_signing import sign_receipts
+from fiduciary.consent.receipts import RECEIPT_EVENT_TYPES, ReceiptEvent, build_receipt, signed_receipt_texts
 from fiduciary.consent.reconsent import reconsent_floors
 from fiduciary.consent.restrictions import Restriction, active_restrictions
 from fiduciary.context import RuntimeContext
