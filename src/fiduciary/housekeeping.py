@@ -42,7 +42,8 @@ from sqlalchemy.orm import Session
 
 from fiduciary.consent.models import ConsentIdempotency
 from fiduciary.errors import FiduciaryError
-from fiduciary.ledger.service import Ledger, streams
+from fiduciary.ledger.reads import streams
+from fiduciary.ledger.service import Ledger
 from fiduciary.ledger.signing import load_signer
 from fiduciary.storage.base import utcnow
 from fiduciary.vault.erasure import checkpoint_sqlite, purge_erased_batch

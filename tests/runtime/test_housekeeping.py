@@ -28,7 +28,7 @@ from fiduciary.consent.models import ConsentIdempotency
 from fiduciary.consent.service import ConsentService
 from fiduciary.housekeeping import BackgroundHousekeeping, exclusive, run_housekeeping
 from fiduciary.ledger.models import LedgerEvent
-from fiduciary.ledger.service import checkpoint_covering
+from fiduciary.ledger.reads import checkpoint_covering
 from fiduciary.people.models import PersonErasure
 from fiduciary.runtime import Runtime
 from fiduciary.vault.records import LegalHoldRecord, PersonalField

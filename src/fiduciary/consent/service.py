@@ -41,8 +41,9 @@ from fiduciary.consent.reconsent import reconsent_floors
 from fiduciary.consent.restrictions import Restriction, active_restrictions
 from fiduciary.context import RuntimeContext
 from fiduciary.errors import Conflict, FiduciaryError, FieldProblem, NotFound, ValidationFailed
-from fiduciary.ledger.service import Ledger, checkpoint_covering
-from fiduciary.ledger.service import entries as ledger_entries
+from fiduciary.ledger.reads import checkpoint_covering
+from fiduciary.ledger.reads import entries as ledger_entries
+from fiduciary.ledger.service import Ledger
 from fiduciary.ledger.signing import Signer, load_signer
 from fiduciary.people.service import ACTIVE, SUBJECT_ID_RE
 from fiduciary.policy import versions as policy_versions
