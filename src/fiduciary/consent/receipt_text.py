@@ -128,7 +128,7 @@ class TextTemplate:
         return "".join(out)
 
 
-# The per-event members of a receipt, in the order `_event_values` lists them.
+# The per-event members of a receipt, in the order `receipts._receipt_values` lists them.
 SLOTS: Final = (
     "subject",
     "guardian",
