@@ -22,8 +22,9 @@ from collections.abc import Callable
 from _support import Engine, database, engines
 from sqlalchemy.orm import Session, sessionmaker
 
-from fiduciary.ledger.service import Ledger, verify
+from fiduciary.ledger.service import Ledger
 from fiduciary.ledger.signing import Signer
+from fiduciary.ledger.verification import verify
 from fiduciary.storage import create_engine_for_url, make_session_factory, upgrade_to_head
 
 

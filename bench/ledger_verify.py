@@ -15,8 +15,9 @@ import time
 import sqlalchemy as sa
 from _support import Engine, database, engines
 
-from fiduciary.ledger.service import Ledger, verify
+from fiduciary.ledger.service import Ledger
 from fiduciary.ledger.signing import Signer
+from fiduciary.ledger.verification import verify
 from fiduciary.storage import create_engine_for_url, make_session_factory, upgrade_to_head
 
 

@@ -46,7 +46,8 @@ from fiduciary.config import Settings
 from fiduciary.consent.models import ConsentIdempotency
 from fiduciary.errors import FiduciaryError
 from fiduciary.jobs import JobCall, register_job
-from fiduciary.ledger.service import Ledger, streams
+from fiduciary.ledger.reads import streams
+from fiduciary.ledger.service import Ledger
 from fiduciary.ledger.signing import load_signer
 from fiduciary.storage.base import utcnow
 from fiduciary.vault.erasure import checkpoint_sqlite, purge_erased_batch

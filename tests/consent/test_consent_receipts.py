@@ -20,19 +20,17 @@ from consent_support import adult, item
 from fiduciary.cli.consent import receipt_app
 from fiduciary.cli.main import app
 from fiduciary.config import DEMO_POLICY_PATH
-from fiduciary.consent import receipts as receipts_module
+from fiduciary.consent import receipt_signing
+from fiduciary.consent.receipt_signing import merkle_paths, sign_receipts, sign_texts
+from fiduciary.consent.receipt_text import canonical, signed_bytes
+from fiduciary.consent.receipt_verify import verify_receipt
 from fiduciary.consent.receipts import (
     ReceiptEvent,
     build_receipt,
     build_receipt_text,
     build_receipt_texts,
-    canonical,
-    merkle_paths,
-    sign_receipts,
-    sign_texts,
-    signed_bytes,
+    record_id_for,
     signed_receipt_texts,
-    verify_receipt,
 )
 from fiduciary.consent.service import ConsentChannel, ConsentService
 from fiduciary.ledger.signing import Signer
@@ -161,7 +159,7 @@ def test_a_rebuilt_receipt_stays_canonical_whatever_hash_the_row_holds(
     receipt = json.loads(text)
     assert text.encode() == canonical(receipt)
     assert receipt["ledger"]["event_hash"] == stored_hash
-    assert receipt["header"]["record_id"] == receipts_module.record_id_for(stored_hash)
+    assert receipt["header"]["record_id"] == record_id_for(stored_hash)
 
 
 @pytest.mark.parametrize("size", [2, 3, 4, 5, 7, 8, 9, 16, 17, 33])
@@ -191,7 +189,7 @@ def test_merkle_batch_every_receipt_verifies(policy: CompiledPolicy, size: int) 
 def test_path_texts_equal_the_leaf_by_leaf_merkle_paths(size: int) -> None:
     leaves = [hashlib.sha256(str(i).encode()).digest() for i in range(size)]
     root, paths = merkle_paths(leaves)
-    root_hex, texts = receipts_module._path_texts(leaves)
+    root_hex, texts = receipt_signing.path_texts(leaves)
     assert root_hex == root.hex()
     assert texts == [",".join(f'"{h}"' for h in path) for path in paths]
 

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from cli_support import init_data_folder
 from fiduciary.cli.main import app
 from fiduciary.config import Settings, get_settings
-from fiduciary.ledger.service import Ledger, checkpoints
+from fiduciary.ledger.reads import checkpoints
+from fiduciary.ledger.service import Ledger
 from fiduciary.ledger.signing import KEY_FILE_NAME, load_signer
 from fiduciary.runtime import Runtime
 from fiduciary.web.app import create_app

@@ -26,7 +26,7 @@ from consent_support import adult, item
 from fiduciary.cli.main import app
 from fiduciary.config import Settings
 from fiduciary.consent.receipt_check import ReceiptReason, compare_receipts, trusted_keys
-from fiduciary.consent.receipts import sign_receipts
+from fiduciary.consent.receipt_signing import sign_receipts
 from fiduciary.consent.service import ConsentService
 from fiduciary.ledger.service import Ledger
 from fiduciary.ledger.signing import load_signer

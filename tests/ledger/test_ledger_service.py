@@ -16,10 +16,13 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from fiduciary.config import Settings
+from fiduciary.ledger import reads as ledger_reads
 from fiduciary.ledger import service as ledger_service
 from fiduciary.ledger.chain import GENESIS_HASH, canonical_payload, event_hash, iso_utc
-from fiduciary.ledger.service import Ledger, checkpoint_covering, checkpoints, entries, streams, verify
+from fiduciary.ledger.reads import checkpoint_covering, checkpoints, entries, streams
+from fiduciary.ledger.service import Ledger
 from fiduciary.ledger.signing import Signer, load_signer, verify_signature
+from fiduciary.ledger.verification import verify
 from fiduciary.runtime import Runtime
 
 
@@ -112,7 +115,7 @@ def test_entries_refuses_bad_ranges(session: Session) -> None:
 
 
 def test_entries_pages_through_more_than_one_batch(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ledger_service, "ENTRIES_BATCH", 3)
+    monkeypatch.setattr(ledger_reads, "ENTRIES_BATCH", 3)
     ledger = Ledger("audit")
     ledger.append_many(session, [("audit.read", {"i": i}) for i in range(10)])
     assert [e.payload["i"] for e in entries(session, "audit")] == list(range(10))

@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 
 import tamper_support
 from fiduciary.ledger.chain import GENESIS_HASH, canonical_payload, event_hash, iso_utc
-from fiduciary.ledger.service import Ledger, LedgerEntry, VerificationReport, checkpoints, entries, verify
+from fiduciary.ledger.reads import LedgerEntry, checkpoints, entries
+from fiduciary.ledger.service import Ledger
 from fiduciary.ledger.signing import Signer
+from fiduciary.ledger.verification import VerificationReport, verify
 from fiduciary.runtime import Runtime
 from fiduciary.storage.base import UTCDateTime
 

@@ -31,7 +31,7 @@ from fiduciary.jobs import enqueue
 from fiduciary.jobs.local import LocalJobRunner
 from fiduciary.jobs.models import PeriodicClock, QueuedJob
 from fiduciary.ledger.models import LedgerEvent
-from fiduciary.ledger.service import checkpoint_covering
+from fiduciary.ledger.reads import checkpoint_covering
 from fiduciary.people.models import PersonErasure
 from fiduciary.runtime import Runtime
 from fiduciary.vault.records import LegalHoldRecord, PersonalField

@@ -23,15 +23,10 @@ from hypothesis import strategies as st
 from fiduciary.errors import ValidationFailed
 from fiduciary.policy.schema import FieldType
 from fiduciary.vault.redaction import count_ascii_digits
-from fiduciary.vault.validation import (
-    _TOKEN_CHARS,
-    JSON_MAX_DEPTH,
-    _fast_email,
-    _fast_indian_phone,
-    contains_card_number,
-    normalise_identifier,
-    validate_field,
-)
+from fiduciary.vault.validation import contains_card_number, normalise_identifier, validate_field
+from fiduciary.vault.value_checks import JSON_MAX_DEPTH
+from fiduciary.vault.value_documents import _TOKEN_CHARS
+from fiduciary.vault.value_identifiers import _fast_email, _fast_indian_phone
 
 # ------------------------------------------------------------------------------------------- references
 

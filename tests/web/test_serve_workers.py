@@ -148,8 +148,8 @@ def test_workers_share_the_port_and_the_database(
 
     runtime = Runtime.start(Settings(database_url=database_url, data_dir=data_dir), migrate=False)
     try:
-        from fiduciary.ledger.service import verify
         from fiduciary.ledger.signing import known_public_keys
+        from fiduciary.ledger.verification import verify
 
         with runtime.sessions() as session:
             assert verify(session, "consent", known_public_keys(runtime.settings)).ok

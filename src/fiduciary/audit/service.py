@@ -43,7 +43,8 @@ from fiduciary.config import Settings
 from fiduciary.context import RuntimeContext
 from fiduciary.errors import FiduciaryError, FieldProblem, ValidationFailed
 from fiduciary.ledger.models import LedgerEvent
-from fiduciary.ledger.service import Ledger, VerificationReport, verify
+from fiduciary.ledger.service import Ledger
+from fiduciary.ledger.verification import VerificationReport, verify
 
 T = TypeVar("T")
 

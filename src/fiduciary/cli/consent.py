@@ -98,7 +98,7 @@ def verify_receipt_file(
     ),
 ) -> None:
     """Check a consent receipt offline: its signature and, if attached, its signed checkpoint."""
-    from fiduciary.consent.receipts import verify_receipt
+    from fiduciary.consent.receipt_verify import verify_receipt
 
     keys = _trusted_keys(public_key)
     receipt = _load(file)

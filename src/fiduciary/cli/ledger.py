@@ -54,8 +54,9 @@ def verify_command(
     ),
 ) -> None:
     """Check every event hash, link and signed checkpoint; exit 1 naming the first bad position."""
-    from fiduciary.ledger.service import streams, verify
+    from fiduciary.ledger.reads import streams
     from fiduciary.ledger.signing import known_public_keys
+    from fiduciary.ledger.verification import verify
 
     if stream != "all":
         _stream_name(stream)

@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.orm import Session
 
 from fiduciary.config import Settings
-from fiduciary.consent.receipts import RECEIPT_EVENT_TYPES, verify_receipt
+from fiduciary.consent.receipt_verify import verify_receipt
+from fiduciary.consent.receipts import RECEIPT_EVENT_TYPES
 from fiduciary.ledger.chain import STREAM_RE
 from fiduciary.ledger.lookup import StoredEvent, events_at, head_position
 from fiduciary.ledger.signing import key_id_for, known_public_keys, parse_public_key, public_key_b64

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -35,19 +35,15 @@ from fiduciary.consent.evidence import Evidence, evidence_from, truncate_ip
 from fiduciary.consent.facts import PersonFacts, linked_persons, people_facts
 from fiduciary.consent.models import ConsentIdempotency, ConsentState, GpcOptOut
 from fiduciary.consent.payloads import PayloadWriter
-from fiduciary.consent.receipts import (
-    RECEIPT_EVENT_TYPES,
-    ReceiptEvent,
-    build_receipt,
-    sign_receipts,
-    signed_receipt_texts,
-)
+from fiduciary.consent.receipt_signing import sign_receipts
+from fiduciary.consent.receipts import RECEIPT_EVENT_TYPES, ReceiptEvent, build_receipt, signed_receipt_texts
 from fiduciary.consent.reconsent import reconsent_floors
 from fiduciary.consent.restrictions import Restriction, active_restrictions
 from fiduciary.context import RuntimeContext
 from fiduciary.errors import Conflict, FiduciaryError, FieldProblem, NotFound, ValidationFailed
-from fiduciary.ledger.service import Ledger, checkpoint_covering
-from fiduciary.ledger.service import entries as ledger_entries
+from fiduciary.ledger.reads import checkpoint_covering
+from fiduciary.ledger.reads import entries as ledger_entries
+from fiduciary.ledger.service import Ledger
 from fiduciary.ledger.signing import Signer, load_signer
 from fiduciary.people.service import ACTIVE, SUBJECT_ID_RE
 from fiduciary.policy import versions as policy_versions
@@ -274,68 +270,36 @@ class ConsentService:
                     "Malformed Idempotency-Key.", [FieldProblem("header.Idempotency-Key", "too long")]
                 )
             fingerprint = request_hash(items, gpc_subjects)
-            stored = session.get(ConsentIdempotency, idempotency_key)
-            if stored is not None and stored.created_at < utcnow() - self._idempotency_ttl:
-                # Expired: the key is a new request (housekeeping deletes such rows; this one first).
-                session.delete(stored)
-                session.flush()
-                stored = None
-            if stored is not None:
-                if stored.request_hash != fingerprint:
-                    raise Conflict(
-                        "This Idempotency-Key was already used for a different request; use a new key.",
-                        code="idempotency_key_reused",
-                        fields=[FieldProblem("header.Idempotency-Key", "already used with another body")],
-                    )
-                return [ConsentResult(**{**r, "replayed": True}) for r in stored.response["results"]]
+            replayed = self._replay(session, idempotency_key, fingerprint)
+            if replayed is not None:
+                return replayed
         policy = self.policy()
         people, links = self._validate(session, policy, items, locate)
         ref = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32] if idempotency_key else None
-        writer = PayloadWriter(cast(int, policy.version), policy.content_hash, ref)
-        events: list[tuple[str, dict[str, Any]]] = []
-        texts: list[str] = []
-        event_by_action = projection.EVENT_BY_ACTION
-        for item in items:
-            person: str | None = None
-            if links and item.action != "grant":
-                # A withdrawal or refusal from a signed-out device of a linked visitor reaches the person too:
-                # withdrawing must be as easy as consenting (DPDP s.6(4)). Grants do not travel: we cannot
-                # know who is at a signed-out device.
-                person = links.get(item.subject_id)
-                linked = people.get(person) if person is not None else None
-                if linked is None or linked.status != ACTIVE:
-                    person = None
-            evidence = item.evidence
-            payload, text = writer.build(
-                item.subject_id,
-                item.purpose,
-                item.language,
-                _CHANNEL_VALUES[item.channel],
-                guardian=item.guardian_id or None,
-                ua=writer.user_agent_hash(evidence.user_agent) if evidence is not None else None,
-                ip_prefix=evidence.ip_prefix if evidence is not None else None,
-                person=person,
-            )
-            events.append((event_by_action[item.action], payload))
-            texts.append(text)
+        events, texts = _consent_events(policy, items, people, links, ref)
         results = self._append(session, policy, events, texts, base_url or self.base_url)
         if idempotency_key is not None:
-            session.add(
-                ConsentIdempotency(
-                    key=idempotency_key,
-                    request_hash=fingerprint,
-                    response={"results": [r.as_dict() for r in results]},
-                    created_at=utcnow(),
-                )
-            )
-            try:
-                session.flush()
-            except IntegrityError:
-                raise Conflict(
-                    "Another request with this Idempotency-Key is being processed; retry shortly.",
-                    code="idempotency_key_in_use",
-                ) from None
+            _remember_results(session, idempotency_key, fingerprint, results)
         return results
+
+    def _replay(self, session: Session, idempotency_key: str, fingerprint: str) -> list[ConsentResult] | None:
+        """The stored results of an earlier request with this key (None if there is none, or it expired);
+        a 409 if the key was used for a different request."""
+        stored = session.get(ConsentIdempotency, idempotency_key)
+        if stored is not None and stored.created_at < utcnow() - self._idempotency_ttl:
+            # Expired: the key is a new request (housekeeping deletes such rows; this one first).
+            session.delete(stored)
+            session.flush()
+            stored = None
+        if stored is None:
+            return None
+        if stored.request_hash != fingerprint:
+            raise Conflict(
+                "This Idempotency-Key was already used for a different request; use a new key.",
+                code="idempotency_key_reused",
+                fields=[FieldProblem("header.Idempotency-Key", "already used with another body")],
+            )
+        return [ConsentResult(**{**r, "replayed": True}) for r in stored.response["results"]]
 
     def _append(
         self,
@@ -560,3 +524,62 @@ def _state_query(dialect: str) -> Any:
 def _gpc_query(dialect: str) -> Any:
     table = cast(Table, GpcOptOut.__table__)
     return select(table.c.subject_id, table.c.purpose).where(ids_in(table.c.subject_id, dialect))
+
+
+def _consent_events(
+    policy: CompiledPolicy,
+    items: Sequence[ConsentInput],
+    people: Mapping[str, PersonFacts],
+    links: Mapping[str, str],
+    ref: str | None,
+) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+    """Each item's ledger event (type, payload) and the payload's canonical text, in item order."""
+    writer = PayloadWriter(cast(int, policy.version), policy.content_hash, ref)
+    events: list[tuple[str, dict[str, Any]]] = []
+    texts: list[str] = []
+    event_by_action = projection.EVENT_BY_ACTION
+    for item in items:
+        person: str | None = None
+        if links and item.action != "grant":
+            # A withdrawal or refusal from a signed-out device of a linked visitor reaches the person too:
+            # withdrawing must be as easy as consenting (DPDP s.6(4)). Grants do not travel: we cannot
+            # know who is at a signed-out device.
+            person = links.get(item.subject_id)
+            linked = people.get(person) if person is not None else None
+            if linked is None or linked.status != ACTIVE:
+                person = None
+        evidence = item.evidence
+        payload, text = writer.build(
+            item.subject_id,
+            item.purpose,
+            item.language,
+            _CHANNEL_VALUES[item.channel],
+            guardian=item.guardian_id or None,
+            ua=writer.user_agent_hash(evidence.user_agent) if evidence is not None else None,
+            ip_prefix=evidence.ip_prefix if evidence is not None else None,
+            person=person,
+        )
+        events.append((event_by_action[item.action], payload))
+        texts.append(text)
+    return events, texts
+
+
+def _remember_results(
+    session: Session, idempotency_key: str, fingerprint: str, results: Sequence[ConsentResult]
+) -> None:
+    """Store the results under the idempotency key, so a retry answers them; a concurrent twin is a 409."""
+    session.add(
+        ConsentIdempotency(
+            key=idempotency_key,
+            request_hash=fingerprint,
+            response={"results": [r.as_dict() for r in results]},
+            created_at=utcnow(),
+        )
+    )
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(
+            "Another request with this Idempotency-Key is being processed; retry shortly.",
+            code="idempotency_key_in_use",
+        ) from None

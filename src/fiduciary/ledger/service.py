@@ -14,26 +14,21 @@ window on a quiet stream.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from fiduciary.config import Settings, get_settings
+from fiduciary.config import Settings
 from fiduciary.ledger.chain import (
     GENESIS_HASH,
     MAX_PAYLOAD_BYTES,
-    ChainProblem,
-    ChainWalker,
-    EventRow,
     LedgerPayloadError,
     canonical_payload,
     check_event_type,
@@ -42,51 +37,26 @@ from fiduciary.ledger.chain import (
     fast_canonical,
     iso_utc,
 )
-from fiduciary.ledger.models import LedgerCheckpoint, LedgerEvent, LedgerHead
+from fiduciary.ledger.reads import (
+    CHECKPOINTS,
+    EVENTS,
+    HEAD_COLUMNS,
+    HEADS,
+    Checkpoint,
+    LedgerEntry,
+    checkpoint_covering,
+    entries,
+)
 from fiduciary.ledger.signing import (
     Signer,
     b64,
-    key_id_for,
-    known_public_keys,
     load_signer,
-    trusted_public_keys,
-    verify_with_key,
 )
+from fiduciary.ledger.verification import VerificationReport, verify
 from fiduciary.metrics import count_ledger_appends
 from fiduciary.storage.base import utcnow
 
-EVENTS = cast(sa.Table, LedgerEvent.__table__)
-HEADS = cast(sa.Table, LedgerHead.__table__)
-CHECKPOINTS = cast(sa.Table, LedgerCheckpoint.__table__)
-
-VERIFY_BATCH = 10_000
-ENTRIES_BATCH = 1_000
 MAX_APPEND_MANY = 100_000
-
-# The verifier hashes the stored text directly and reads rows through the driver's own cursor: the
-# database renders the timestamp in `iso_utc` form, so Python builds no datetime or Row object per event
-# (verification must keep up with 100,000 events/s). Keyset pagination keeps memory flat.
-_VERIFY_COLUMNS = "position, event_type, {time}, payload, prev_hash, hash FROM ledger_events"
-_VERIFY_SQL = {
-    "postgresql": "SELECT "
-    + _VERIFY_COLUMNS.format(time="to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
-    + " WHERE stream = %(stream)s AND position > %(after)s AND position <= %(bound)s ORDER BY position LIMIT %(limit)s",
-    # SQLAlchemy stores SQLite datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC here, by UTCDateTime).
-    "sqlite": "SELECT "
-    + _VERIFY_COLUMNS.format(time="replace(recorded_at, ' ', 'T') || 'Z'")
-    + " WHERE stream = :stream AND position > :after AND position <= :bound ORDER BY position LIMIT :limit",
-}
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    stream: str
-    position: int
-    event_type: str
-    recorded_at: datetime
-    payload: dict[str, Any]
-    prev_hash: str
-    hash: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,46 +90,6 @@ class AppendedBatch:
         ]
 
 
-@dataclass(frozen=True)
-class Checkpoint:
-    """A signed statement that `stream` had `hash` at `position`; portable into receipts and exports."""
-
-    stream: str
-    position: int
-    hash: str
-    signed_at: datetime
-    key_id: str
-    signature: str  # base64 Ed25519 signature over `statement()`
-
-    def statement(self) -> bytes:
-        return checkpoint_statement(self.stream, self.position, self.hash, iso_utc(self.signed_at), self.key_id)
-
-    def verify_with(self, public_key: Ed25519PublicKey) -> bool:
-        return key_id_for(public_key) == self.key_id and verify_with_key(public_key, self.statement(), self.signature)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "stream": self.stream,
-            "position": self.position,
-            "hash": self.hash,
-            "signed_at": iso_utc(self.signed_at),
-            "key_id": self.key_id,
-            "signature": self.signature,
-        }
-
-
-@dataclass(frozen=True)
-class VerificationReport:
-    stream: str
-    ok: bool
-    events_checked: int
-    checkpoints_checked: int
-    first_bad_position: int | None
-    problem: str | None
-    head_position: int = 0
-    head_hash: str = GENESIS_HASH
-
-
 @dataclass
 class _Head:
     position: int
@@ -167,19 +97,6 @@ class _Head:
     checkpoint_position: int
     checkpoint_at: datetime
 
-
-def _row_to_checkpoint(stream: str, row: sa.Row[Any]) -> Checkpoint:
-    return Checkpoint(
-        stream=stream,
-        position=row.position,
-        hash=row.hash,
-        signed_at=row.signed_at,
-        key_id=row.key_id,
-        signature=row.signature,
-    )
-
-
-_HEAD_COLUMNS = (HEADS.c.position, HEADS.c.hash, HEADS.c.checkpoint_position, HEADS.c.checkpoint_at)
 
 # Statements built once with bind parameters: an append is a handful of round trips, and building
 # SQLAlchemy constructs per call would cost more than the database work.
@@ -215,7 +132,7 @@ def _sqlite_time(moment: datetime) -> str:
 
 
 _INSERT_CHECKPOINT = sa.insert(CHECKPOINTS)
-_SELECT_HEAD = sa.select(*_HEAD_COLUMNS).where(HEADS.c.stream == sa.bindparam("head_stream"))
+_SELECT_HEAD = sa.select(*HEAD_COLUMNS).where(HEADS.c.stream == sa.bindparam("head_stream"))
 _SELECT_HEAD_FOR_UPDATE = _SELECT_HEAD.with_for_update()
 _CREATE_HEAD: dict[str, sa.Insert] = {
     "sqlite": sqlite.insert(HEADS).on_conflict_do_nothing(index_elements=["stream"]),
@@ -535,208 +452,3 @@ class Ledger:
     def verify(self, session: Session) -> VerificationReport:
         keys = self.signer.known_public_keys() if self.signer is not None else None
         return verify(session, self.stream, keys)
-
-
-def entries(session: Session, stream: str, start: int = 1, end: int | None = None) -> Iterator[LedgerEntry]:
-    """Events from `start` to `end` (inclusive), fetched in keyset-paginated batches."""
-    check_stream(stream)
-    if start < 1:
-        raise ValueError("start must be at least 1")
-    if end is not None and end < start - 1:
-        raise ValueError("end must not be before start")
-    after = start - 1
-    while True:
-        query = (
-            sa.select(EVENTS)
-            .where(EVENTS.c.stream == stream, EVENTS.c.position > after)
-            .order_by(EVENTS.c.position)
-            .limit(ENTRIES_BATCH)
-        )
-        if end is not None:
-            query = query.where(EVENTS.c.position <= end)
-        rows = session.execute(query).all()
-        for row in rows:
-            yield LedgerEntry(
-                row.stream,
-                row.position,
-                row.event_type,
-                row.recorded_at,
-                json.loads(row.payload),
-                row.prev_hash,
-                row.hash,
-            )
-        if len(rows) < ENTRIES_BATCH:
-            return
-        after = rows[-1].position
-
-
-def checkpoint_covering(session: Session, stream: str, position: int) -> Checkpoint | None:
-    """The first checkpoint at or after `position`: the signature that vouches for that event."""
-    row = session.execute(
-        sa.select(CHECKPOINTS)
-        .where(CHECKPOINTS.c.stream == stream, CHECKPOINTS.c.position >= position)
-        .order_by(CHECKPOINTS.c.position)
-        .limit(1)
-    ).one_or_none()
-    return None if row is None else _row_to_checkpoint(stream, row)
-
-
-def checkpoints(session: Session, stream: str) -> list[Checkpoint]:
-    rows = session.execute(
-        sa.select(CHECKPOINTS).where(CHECKPOINTS.c.stream == stream).order_by(CHECKPOINTS.c.position)
-    ).all()
-    return [_row_to_checkpoint(stream, row) for row in rows]
-
-
-def streams(session: Session) -> list[str]:
-    """Every stream with a head, a checkpoint or an event (a loose index scan: one seek per stream)."""
-    found: set[str] = set(session.execute(sa.select(HEADS.c.stream)).scalars())
-    found.update(session.execute(sa.select(CHECKPOINTS.c.stream).distinct()).scalars())
-    last = ""
-    while True:
-        nxt = session.execute(sa.select(sa.func.min(EVENTS.c.stream)).where(EVENTS.c.stream > last)).scalar()
-        if nxt is None:
-            break
-        found.add(nxt)
-        last = nxt
-    return sorted(found)
-
-
-def _default_public_keys() -> list[Ed25519PublicKey]:
-    keys = trusted_public_keys()
-    if keys:
-        return keys
-    return known_public_keys(get_settings())
-
-
-def _event_batches(session: Session, stream: str, bound: int, batch_size: int) -> Iterator[Sequence[EventRow]]:
-    """Rows with position <= bound in position order, `batch_size` at a time (keyset pagination)."""
-    connection = session.connection()
-    sql = _VERIFY_SQL.get(connection.dialect.name)
-    after = 0
-    while after < bound:
-        params = {"stream": stream, "after": after, "bound": bound, "limit": batch_size}
-        rows: Sequence[EventRow]
-        if sql is not None:
-            cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
-                cursor.execute(sql, params)
-                rows = cursor.fetchall()
-            finally:
-                cursor.close()
-        else:  # another engine: render the timestamp in Python
-            query = (
-                sa.select(EVENTS)
-                .where(EVENTS.c.stream == stream, EVENTS.c.position > after, EVENTS.c.position <= bound)
-                .order_by(EVENTS.c.position)
-                .limit(batch_size)
-            )
-            rows = [
-                (r.position, r.event_type, iso_utc(r.recorded_at), r.payload, r.prev_hash, r.hash)
-                for r in session.execute(query)
-            ]
-        if not rows:
-            return
-        yield rows
-        after = rows[-1][0]
-
-
-def verify(
-    session: Session,
-    stream: str,
-    public_keys: Sequence[Ed25519PublicKey] | None = None,
-    *,
-    batch_size: int = VERIFY_BATCH,
-) -> VerificationReport:
-    """Walk the whole stream and its checkpoints; report the first position that cannot be trusted.
-
-    Detects changed, deleted, inserted and reordered events (hash / prev_hash / position checks), a
-    rewritten chain (hash differs from a signed checkpoint), forged or unknown-key checkpoints, and a
-    truncated tail (checkpoint or head beyond the last event). `public_keys` are the keys trusted to have
-    signed checkpoints; None means the keys this process was configured with (see signing.load_signer).
-    """
-    check_stream(stream)
-    keys = {key_id_for(key): key for key in (public_keys if public_keys is not None else _default_public_keys())}
-    # Checkpoints before the head: a committed checkpoint implies its head update committed with it, so a
-    # checkpoint beyond the head we read next can only mean removed events.
-    sealed = checkpoints(session, stream)
-    head_row = session.execute(sa.select(*_HEAD_COLUMNS).where(HEADS.c.stream == stream)).one_or_none()
-    if head_row is not None:
-        bound: int = head_row.position
-    else:
-        bound = (
-            session.execute(sa.select(sa.func.max(EVENTS.c.position)).where(EVENTS.c.stream == stream)).scalar() or 0
-        )
-
-    walker = ChainWalker(stream)
-    checked = 0
-    trusted_until = 0  # position of the last checkpoint that matched the chain
-
-    def report(problem: ChainProblem | None) -> VerificationReport:
-        return VerificationReport(
-            stream=stream,
-            ok=problem is None,
-            events_checked=walker.events,
-            checkpoints_checked=checked,
-            first_bad_position=None if problem is None else problem.position,
-            problem=None if problem is None else problem.problem,
-            head_position=walker.last_position,
-            head_hash=walker.last_hash,
-        )
-
-    for checkpoint in sealed:
-        if checkpoint.position > bound:
-            return report(
-                ChainProblem(
-                    bound + 1,
-                    f"checkpoint at position {checkpoint.position} is beyond the last event ({bound}): "
-                    f"events {bound + 1}..{checkpoint.position} were removed",
-                )
-            )
-
-    by_position = {checkpoint.position: checkpoint for checkpoint in sealed}
-
-    def check_checkpoint(position: int, hash_: str) -> ChainProblem | None:
-        nonlocal checked, trusted_until
-        checkpoint = by_position[position]
-        key = keys.get(checkpoint.key_id)
-        if key is None:
-            return ChainProblem(position, f"checkpoint at position {position} names unknown key {checkpoint.key_id}")
-        if not checkpoint.verify_with(key):
-            return ChainProblem(position, f"checkpoint at position {position}: signature does not verify")
-        if checkpoint.hash != hash_:
-            return ChainProblem(
-                trusted_until + 1,
-                f"hash at position {position} differs from the checkpoint signed {iso_utc(checkpoint.signed_at)}: "
-                f"events {trusted_until + 1}..{position} were rewritten",
-            )
-        checked += 1
-        trusted_until = position
-        return None
-
-    for batch in _event_batches(session, stream, bound, batch_size):
-        problem = walker.walk(batch, by_position, check_checkpoint)
-        if problem is not None:
-            return report(problem)
-
-    if walker.last_position < bound:
-        first = walker.last_position + 1
-        return report(ChainProblem(first, f"events {first}..{bound} missing (the stream head is at {bound})"))
-    if head_row is None:
-        if walker.last_position or sealed:
-            missing_head = report(ChainProblem(0, "the stream has events but its head row is missing"))
-            return dataclasses.replace(missing_head, first_bad_position=None)
-        return report(None)
-    recorded = head_row.checkpoint_position
-    if recorded and recorded not in by_position:
-        earlier = max((p for p in by_position if p < recorded), default=0)
-        return report(
-            ChainProblem(
-                earlier + 1,
-                f"the head records a checkpoint at position {recorded} that is missing: "
-                f"events {earlier + 1}..{recorded} are no longer vouched for by a signature",
-            )
-        )
-    if head_row.hash != walker.last_hash:
-        return report(ChainProblem(bound, f"the stream head's hash differs from the hash at position {bound}"))
-    return report(None)

@@ -264,24 +264,7 @@ class VaultAccess:
         full = role_value in full_value_roles(policy, purpose_id)
         fields: dict[str, str] = {}
         masked: list[str] = []
-        try:
-            # A read of an erased person is 410 whatever the decision: with nothing allowed (a consent purpose
-            # after erasure closed the account) the key row is checked without decrypting anything, so the
-            # caller learns the data is gone rather than seeing a deny it could retry after a new consent.
-            if not allowed and self.vault.is_erased(session, person_id):
-                raise PersonErased()
-            stored = self.vault.get_fields(session, person_id, allowed) if allowed else {}
-        except PersonErased as exc:
-            raise self._fail(
-                exc,
-                actor,
-                Action.FIELD_READ,
-                request_id,
-                person_id=person_id,
-                purpose=purpose_id,
-                categories=allowed,
-                role=role_value,
-            ) from None
+        stored = self._stored_fields(session, actor, request_id, person_id, purpose_id, allowed, role_value)
         if allowed:
             fields, masked = reveal(policy, allowed, stored, full)
         events = self._read_events(
@@ -298,6 +281,36 @@ class VaultAccess:
             absent=[c for c in allowed if c not in fields],
             reasons=reasons,
         )
+
+    def _stored_fields(
+        self,
+        session: Session,
+        actor: str,
+        request_id: str | None,
+        person_id: str,
+        purpose_id: str,
+        allowed: list[str],
+        role_value: str,
+    ) -> dict[str, str]:
+        """The stored values of the allowed categories; an erased person is a 410 (audited)."""
+        try:
+            # A read of an erased person is 410 whatever the decision: with nothing allowed (a consent purpose
+            # after erasure closed the account) the key row is checked without decrypting anything, so the
+            # caller learns the data is gone rather than seeing a deny it could retry after a new consent.
+            if not allowed and self.vault.is_erased(session, person_id):
+                raise PersonErased()
+            return self.vault.get_fields(session, person_id, allowed) if allowed else {}
+        except PersonErased as exc:
+            raise self._fail(
+                exc,
+                actor,
+                Action.FIELD_READ,
+                request_id,
+                person_id=person_id,
+                purpose=purpose_id,
+                categories=allowed,
+                role=role_value,
+            ) from None
 
     def _read_events(
         self,
@@ -451,20 +464,9 @@ class VaultAccess:
         context: dict[str, Any] = {"person_id": audit_person, "purpose": audit_purpose, "categories": safe_names}
         deny_reasons: list[str] = []
         try:
-            purpose_id = self._purpose(purpose_of_collection, field_prefix + "purpose_of_collection")
-            if not isinstance(fields, Mapping) or not isinstance(identifiers, Mapping) or not (fields or identifiers):
-                raise ValidationFailed(
-                    "Give at least one field.",
-                    [FieldProblem(field_prefix + "fields", "must name at least one category")],
-                )
-            self._check_kinds(identifiers, field_prefix)
-            wanted = self._categories(policy, names, field_prefix + "fields")
-            sources = [s.value for s in Source]
-            if source not in sources:
-                raise ValidationFailed(
-                    "Unknown source. Valid sources: " + ", ".join(sources) + ".",
-                    [FieldProblem(field_prefix + "source", "must be one of " + ", ".join(sources))],
-                )
+            purpose_id, wanted = self._write_input(
+                policy, purpose_of_collection, source, fields, identifiers, names, field_prefix
+            )
             facts = self._context(session, person_id)
             if facts.facts[person_id].closed:
                 raise Conflict("The person's account is closed.", code="person_closed")
@@ -498,6 +500,34 @@ class VaultAccess:
             )
         )
         return WriteResult(person_id, purpose_id, source, sorted(wanted), [str(r) for r in decision.reasons])
+
+    def _write_input(
+        self,
+        policy: CompiledPolicy,
+        purpose_of_collection: str | None,
+        source: str,
+        fields: Mapping[str, str],
+        identifiers: Mapping[str, str],
+        names: list[str],
+        field_prefix: str,
+    ) -> tuple[str, list[str]]:
+        """The 422 checks of a write, in order (purpose, something to write, identifier kinds, categories,
+        source); returns the purpose id and the categories to write."""
+        purpose_id = self._purpose(purpose_of_collection, field_prefix + "purpose_of_collection")
+        if not isinstance(fields, Mapping) or not isinstance(identifiers, Mapping) or not (fields or identifiers):
+            raise ValidationFailed(
+                "Give at least one field.",
+                [FieldProblem(field_prefix + "fields", "must name at least one category")],
+            )
+        self._check_kinds(identifiers, field_prefix)
+        wanted = self._categories(policy, names, field_prefix + "fields")
+        sources = [s.value for s in Source]
+        if source not in sources:
+            raise ValidationFailed(
+                "Unknown source. Valid sources: " + ", ".join(sources) + ".",
+                [FieldProblem(field_prefix + "source", "must be one of " + ", ".join(sources))],
+            )
+        return purpose_id, wanted
 
     # ----------------------------------------------------------------------------------------- lookups
 

@@ -31,27 +31,7 @@ def _iso(value: datetime | date | None) -> str | None:
 def _vault_exporter(runtime: RuntimeContext) -> Exporter:
     def export_vault(session: Session, person_id: str) -> Mapping[str, Any]:
         vault = VaultService(runtime)
-        holds = [
-            vault.read_legal_hold_record(session, record_id)
-            for record_id in session.scalars(
-                sa.select(LegalHoldRecord.id)
-                .where(LegalHoldRecord.person_id == person_id, LegalHoldRecord.purged_at.is_(None))
-                .order_by(LegalHoldRecord.created_at, LegalHoldRecord.id)
-            )
-        ]
-        out: dict[str, Any] = {
-            "legal_hold_records": [
-                {
-                    "id": h.id,
-                    "record_type": h.record_type,
-                    "basis": h.basis,
-                    "purge_after": _iso(h.purge_after),
-                    "created_at": _iso(h.created_at),
-                    "content": h.content,
-                }
-                for h in holds
-            ]
-        }
+        out: dict[str, Any] = {"legal_hold_records": _legal_hold_records(session, vault, person_id)}
         erasure = session.get(PersonErasure, person_id)
         if erasure is not None:
             out["erased"] = {"erased_at": _iso(erasure.erased_at), "reason": erasure.reason}
@@ -59,59 +39,92 @@ def _vault_exporter(runtime: RuntimeContext) -> Exporter:
         try:
             fields = vault.get_fields(session, person_id)
             identifiers = vault.get_identifiers(session, person_id)
-            record_categories = list(
-                session.scalars(
-                    sa.select(PersonalField.category)
-                    .where(PersonalField.person_id == person_id, PersonalField.item != "")
-                    .distinct()
-                    .order_by(PersonalField.category)
-                )
-            )
-            records: dict[str, list[dict[str, Any]]] = {}
-            for category in record_categories:
-                items: list[dict[str, Any]] = []
-                while True:
-                    page = vault.get_records(session, person_id, category, limit=1000, offset=len(items))
-                    items.extend({"item": r.item, "created_at": _iso(r.created_at), "value": r.value} for r in page)
-                    if len(page) < 1000:
-                        break
-                records[category] = items
+            records = _records(session, vault, person_id)
         except PersonErased:
             out["erased"] = {"erased_at": None, "reason": None}
             return out
-        provenance = [
-            {
-                "category": category,
-                "item": item or None,
-                "purpose_of_collection": purpose,
-                "source": source,
-                "created_at": _iso(created),
-                "updated_at": _iso(updated),
-            }
-            for category, item, purpose, source, created, updated in session.execute(
-                sa.select(
-                    PersonalField.category,
-                    PersonalField.item,
-                    PersonalField.purpose_of_collection,
-                    PersonalField.source,
-                    PersonalField.created_at,
-                    PersonalField.updated_at,
-                )
-                .where(PersonalField.person_id == person_id)
-                .order_by(PersonalField.id)
-            )
-        ]
         out.update(
             {
                 "fields": dict(sorted(fields.items())),
                 "records": records,
                 "identifiers": [{"kind": kind, "value": value} for kind, value in identifiers],
-                "provenance": provenance,
+                "provenance": _provenance(session, person_id),
             }
         )
         return out
 
     return export_vault
+
+
+def _legal_hold_records(session: Session, vault: VaultService, person_id: str) -> list[dict[str, Any]]:
+    """The person's legal-hold records not yet purged, decrypted under their own record keys."""
+    holds = [
+        vault.read_legal_hold_record(session, record_id)
+        for record_id in session.scalars(
+            sa.select(LegalHoldRecord.id)
+            .where(LegalHoldRecord.person_id == person_id, LegalHoldRecord.purged_at.is_(None))
+            .order_by(LegalHoldRecord.created_at, LegalHoldRecord.id)
+        )
+    ]
+    return [
+        {
+            "id": h.id,
+            "record_type": h.record_type,
+            "basis": h.basis,
+            "purge_after": _iso(h.purge_after),
+            "created_at": _iso(h.created_at),
+            "content": h.content,
+        }
+        for h in holds
+    ]
+
+
+def _records(session: Session, vault: VaultService, person_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Every multi-valued record of the person, per category, read 1,000 at a time."""
+    record_categories = list(
+        session.scalars(
+            sa.select(PersonalField.category)
+            .where(PersonalField.person_id == person_id, PersonalField.item != "")
+            .distinct()
+            .order_by(PersonalField.category)
+        )
+    )
+    records: dict[str, list[dict[str, Any]]] = {}
+    for category in record_categories:
+        items: list[dict[str, Any]] = []
+        while True:
+            page = vault.get_records(session, person_id, category, limit=1000, offset=len(items))
+            items.extend({"item": r.item, "created_at": _iso(r.created_at), "value": r.value} for r in page)
+            if len(page) < 1000:
+                break
+        records[category] = items
+    return records
+
+
+def _provenance(session: Session, person_id: str) -> list[dict[str, Any]]:
+    """Where each stored value came from and for which purpose it was collected."""
+    return [
+        {
+            "category": category,
+            "item": item or None,
+            "purpose_of_collection": purpose,
+            "source": source,
+            "created_at": _iso(created),
+            "updated_at": _iso(updated),
+        }
+        for category, item, purpose, source, created, updated in session.execute(
+            sa.select(
+                PersonalField.category,
+                PersonalField.item,
+                PersonalField.purpose_of_collection,
+                PersonalField.source,
+                PersonalField.created_at,
+                PersonalField.updated_at,
+            )
+            .where(PersonalField.person_id == person_id)
+            .order_by(PersonalField.id)
+        )
+    ]
 
 
 def _vault_eraser(runtime: RuntimeContext) -> Eraser:
