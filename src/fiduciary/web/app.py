@@ -24,9 +24,7 @@ from fiduciary.web.routes import jobs as jobs_routes
 from fiduciary.web.routes import metrics as metrics_routes
 from fiduciary.web.routes import people as people_routes
 from fiduciary.web.routes import receipts as receipts_routes
-from fiduciary.web.routes import retention as retention_routes
 from fiduciary.web.routes import unsubscribe as unsubscribe_routes
-from fiduciary.web.routes import vault as vault_routes
 from fiduciary.web.security import install_security
 
 
@@ -107,11 +105,9 @@ def create_app(
     app.include_router(keys.router)
     app.include_router(consent_routes.router)
     app.include_router(people_routes.router)
-    app.include_router(retention_routes.router)
     app.include_router(decisions_routes.router)
     app.include_router(unsubscribe_routes.router)
     app.include_router(audit_routes.router)
-    app.include_router(vault_routes.router)
     app.include_router(receipts_routes.router)
     app.include_router(jobs_routes.router)
     app.include_router(metrics_routes.router)
