@@ -199,3 +199,49 @@ def test_web_and_cli_reach_audit_and_ledger_only_through_flows() -> None:
     importers = _importers_of_audit_or_ledger(SRC)
     assert importers <= EXPOSES_AUDIT_OR_LEDGER, sorted(importers - EXPOSES_AUDIT_OR_LEDGER)
     assert importers == EXPOSES_AUDIT_OR_LEDGER  # the exposing modules still do, so the walk sees imports
+
+
+# Domain packages whose `__init__.py` names, in `__all__`, the modules other packages may import (issue 11).
+PUBLIC_SURFACES = (
+    "audit",
+    "auth",
+    "comms",
+    "consent",
+    "decisions",
+    "ledger",
+    "people",
+    "personal_data",
+    "policy",
+    "rights",
+    "vault",
+)
+
+
+def _declared_surface(package: str, root: Path = SRC) -> set[str]:
+    tree = ast.parse((root / package / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            return {elt.value for elt in ast.walk(node.value) if isinstance(elt, ast.Constant)}
+    return set()
+
+
+def _imported_from_outside(package: str, root: Path = SRC) -> dict[str, set[str]]:
+    """module of `package` -> the files of other packages that import it."""
+    found: dict[str, set[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        if _node(_module_name(path, root)) == package:
+            continue
+        for name in _imported(path, root):
+            parts = name.split(".")
+            if parts[:2] == ["fiduciary", package] and len(parts) > 2:
+                found.setdefault(parts[2], set()).add(str(path.relative_to(root)))
+    return found
+
+
+@pytest.mark.parametrize("package", PUBLIC_SURFACES)
+def test_other_packages_import_only_the_public_surface(package: str) -> None:
+    surface = _declared_surface(package)
+    assert surface, f"fiduciary/{package}/__init__.py names no __all__"
+    assert all((SRC / package / f"{m}.py").exists() or (SRC / package / m).is_dir() for m in surface), surface
+    private = {m: sorted(f) for m, f in _imported_from_outside(package).items() if m not in surface}
+    assert not private, f"add to {package}.__all__, or import what it names instead: {private}"

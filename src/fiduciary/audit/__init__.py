@@ -4,3 +4,10 @@ Events go on the ledger stream "audit" (hash-chained, signed checkpoints) and in
 index in the same transaction; `service.AuditTrail` records them, `service.list_events` serves
 GET /v1/audit, `service.verify_audit` backs `fiduciary audit verify`. See docs/audit.md.
 """
+
+# The modules other packages may import; the rest are this package's own workings.
+__all__ = [
+    "models",  # AuditEventIndex, the query index
+    "rights",  # the audit domain's exporter and eraser
+    "service",  # AuditTrail, events, listing and verification
+]

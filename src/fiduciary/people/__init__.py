@@ -6,7 +6,9 @@ it imports none of them. `__all__` names the modules other packages may import f
 """
 
 __all__ = [
+    "flows",  # create, re-age and close, audited
     "guardianship",  # lawful guardians (DPDP s.9(1), Rule 11)
     "models",  # Person, PersonErasure
+    "rights",  # the people domain's exporter and eraser
     "service",  # pseudonymous ids, age, account status
 ]

@@ -1,1 +1,14 @@
 """The policy file: schema, loading with file:line errors, checks, versions, diffs, the rendered notice."""
+
+# The modules other packages may import; the rest are this package's own workings.
+__all__ = [
+    "compiled",  # CompiledPolicy for decisions
+    "diff",  # policy diffs
+    "export",  # fideslang and DPV exports
+    "loader",  # loading with file:line problems
+    "models",  # the policy versions table
+    "notice",  # the rendered notice
+    "retention_due",  # when retained data falls due
+    "schema",  # the policy file's schema
+    "versions",  # published versions
+]

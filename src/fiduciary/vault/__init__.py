@@ -12,10 +12,13 @@ __all__ = [
     "age_tokens",  # verifiable age tokens (DPDP s.9(1), Rule 10)
     "erasure",  # crypto-shredding, the erasure journal, the purge sweep
     "fields",  # MAX_VALUE_BYTES: the limit on one field value
+    "flows",  # record-and-audit of store-reported facts
     "identifiers",  # MAX_IDENTIFIER_CHARS: the limit on one identifier
     "keys",  # the vault's keys: startup (check_vault_keys), status, rotation, kek, blind_index, data_keys
     "legal_holds",  # records the law requires to be kept past erasure
     "records",  # the vault's tables (for migrations, the rights registry's erasers)
     "restore",  # restore-replay (`fiduciary restore-replay`), unapplied_erasures
+    "retention_events",  # retention events the store reports
+    "rights",  # the vault's exporters and erasers
     "service",  # VaultService: storage of encrypted fields, identifiers and legal-hold records
 ]
