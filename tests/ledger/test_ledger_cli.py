@@ -19,7 +19,7 @@ from fiduciary.ledger.service import Ledger
 from fiduciary.ledger.signing import KEY_FILE_NAME, load_signer
 from fiduciary.runtime import Runtime
 from fiduciary.web.app import create_app
-from fiduciary.web.routes import keys as keys_routes
+from fiduciary.web.routes import signing_keys as keys_routes
 
 runner = CliRunner()
 

@@ -20,9 +20,8 @@ from fiduciary.cli import decisions as decisions_cli
 from fiduciary.cli import folder as folder_cli
 from fiduciary.cli import housekeeping as housekeeping_cli
 from fiduciary.cli import jobs as jobs_cli
-from fiduciary.cli import keys as keys_cli
 from fiduciary.cli import ledger as ledger_cli
-from fiduciary.cli import load_settings, options, report_data
+from fiduciary.cli import load_settings, options, report_data, vault_keys
 from fiduciary.cli import policy as policy_cli
 from fiduciary.cli import vault as vault_cli
 
@@ -45,7 +44,7 @@ app.add_typer(consent_cli.app, name="consent")
 app.add_typer(consent_cli.receipt_app, name="receipt")
 app.add_typer(decisions_cli.app, name="decisions")
 app.add_typer(audit_cli.app, name="audit")
-app.add_typer(keys_cli.app, name="keys")
+app.add_typer(vault_keys.app, name="keys")
 app.add_typer(vault_cli.app, name="vault")
 app.add_typer(jobs_cli.app, name="jobs")
 app.command("restore-replay")(vault_cli.restore_replay_command)

@@ -16,7 +16,7 @@ from fiduciary.serving import HousekeepingLeader, WorkerEnvironment, die_with_pa
 from fiduciary.web.contract import document_scopes, install_methods
 from fiduciary.web.deps import install_database_gate
 from fiduciary.web.problems import document_problems, install_problem_handlers
-from fiduciary.web.routes import api_docs, apikeys, health, keys, notice, policy
+from fiduciary.web.routes import api_docs, apikeys, health, notice, policy, signing_keys
 from fiduciary.web.routes import audit as audit_routes
 from fiduciary.web.routes import consent as consent_routes
 from fiduciary.web.routes import decisions as decisions_routes
@@ -102,7 +102,7 @@ def create_app(
     app.include_router(policy.router)
     app.include_router(notice.router)
     app.include_router(apikeys.router)
-    app.include_router(keys.router)
+    app.include_router(signing_keys.router)
     app.include_router(consent_routes.router)
     app.include_router(people_routes.router)
     app.include_router(decisions_routes.router)

@@ -20,7 +20,7 @@ from fiduciary.errors import FiduciaryError, FieldProblem, ValidationFailed
 from fiduciary.runtime import Runtime
 from fiduciary.web.contract import ContractRoute, parse_json_body
 from fiduciary.web.deps import runtime_dependency
-from fiduciary.web.routes.keys import get_signer
+from fiduciary.web.routes.signing_keys import get_signer
 from fiduciary.web.security import public_rate_limit
 
 router = APIRouter(tags=["consent"], route_class=ContractRoute)
