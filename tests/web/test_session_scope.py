@@ -42,8 +42,9 @@ def _session_dependants(dependant: Dependant) -> Iterator[Dependant]:
 
 def _routes() -> list[APIRoute]:
     found: list[APIRoute] = []
-    for info in pkgutil.iter_modules(routes_package.__path__):
-        module = importlib.import_module(f"{routes_package.__name__}.{info.name}")
+    # every module, sub-packages' too (the /v1/people router is a package of three modules)
+    for info in pkgutil.walk_packages(routes_package.__path__, prefix=f"{routes_package.__name__}."):
+        module = importlib.import_module(info.name)
         router = getattr(module, "router", None)
         found += [r for r in getattr(router, "routes", []) if isinstance(r, APIRoute)]
     return found
