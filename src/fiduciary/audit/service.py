@@ -284,6 +284,24 @@ def decision_event(
 _PENDING: Final = "pending_audit"
 
 
+def refusal_event(
+    exc: FiduciaryError,
+    *,
+    actor: str,
+    action: str,
+    request_id: str | None = None,
+    reasons: Sequence[str] | None = None,
+    **fields: Any,
+) -> AuditEvent:
+    """The audit event of a refused attempt: denied for a 403, else an error, with the problem's code as its
+    reason (or `reasons`) and only ids and slugs in `fields`."""
+    outcome = Outcome.DENIED if exc.status == 403 else Outcome.ERROR
+    codes = list(reasons) if reasons else ([exc.code] if safe_slug(exc.code) else ["error"])
+    return AuditEvent(
+        actor=actor, action=action, outcome=outcome, reasons=codes, request_id=safe_request_id(request_id), **fields
+    )
+
+
 def attach_audit(exc: FiduciaryError, *events: AuditEvent) -> FiduciaryError:
     """Give a refusal the audit events that record it; the unit of work's step (`fiduciary.unit_of_work`)
     writes them in a transaction of their own."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from fiduciary.audit.service import Action, AuditEvent, Outcome, attach_audit
+from fiduciary.audit.service import Action, AuditEvent, attach_audit, refusal_event
 from fiduciary.codes import safe_request_id, safe_slug
 from fiduciary.context import RuntimeContext
 from fiduciary.decisions.service import check_actor
@@ -35,16 +35,7 @@ def _known_person(session: Session, person_id: object) -> str:
 
 def _refused(exc: FiduciaryError, actor: str, action: Action, person_id: object, request_id: str | None) -> Exception:
     audited_person = person_id if isinstance(person_id, str) and PERSON_ID_RE.fullmatch(person_id) else None
-    outcome = Outcome.DENIED if exc.status == 403 else Outcome.ERROR
-    reasons = [exc.code] if safe_slug(exc.code) else ["error"]
-    event = AuditEvent(
-        actor=actor,
-        action=action,
-        outcome=outcome,
-        person_id=audited_person,
-        reasons=reasons,
-        request_id=safe_request_id(request_id),
-    )
+    event = refusal_event(exc, actor=actor, action=action, request_id=request_id, person_id=audited_person)
     return attach_audit(exc, event)
 
 

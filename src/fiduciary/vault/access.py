@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, Final, ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session
 
-from fiduciary.audit.service import Action, AuditEvent, AuditTrail, Outcome, attach_audit
+from fiduciary.audit.service import Action, AuditEvent, AuditTrail, Outcome, attach_audit, refusal_event
 from fiduciary.codes import safe_request_id, safe_slug
 from fiduciary.decisions.engine import DENY_REASONS, Decision, Reason
 from fiduciary.decisions.service import DecisionContext, DecisionService, check_actor
@@ -84,10 +84,6 @@ class WriteResult:
     reasons: list[str] = field(default_factory=list)
 
 
-def _problem_codes(exc: FiduciaryError) -> list[str]:
-    return [exc.code] if safe_slug(exc.code) else ["error"]
-
-
 def _one_step(
     method: Callable[Concatenate[VaultAccess, Session, P], R],
 ) -> Callable[Concatenate[VaultAccess, Session, P], R]:
@@ -129,9 +125,7 @@ class VaultAccess:
 
     def _fail(self, exc: FiduciaryError, actor: str, action: str, request_id: str | None, **kw: Any) -> FiduciaryError:
         """`exc` carrying its audit event (outcome error, or denied for a 403)."""
-        outcome = Outcome.DENIED if exc.status == 403 else Outcome.ERROR
-        reasons = kw.pop("reasons", None) or _problem_codes(exc)
-        return attach_audit(exc, self._event(actor, action, request_id, outcome=outcome, reasons=reasons, **kw))
+        return attach_audit(exc, refusal_event(exc, actor=actor, action=action, request_id=request_id, **kw))
 
     @staticmethod
     def _check_actor(actor: str) -> None:
