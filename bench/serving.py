@@ -39,10 +39,10 @@ from pathlib import Path
 
 import httpx
 from _support import database, free_port
-from fiduciary.vault.people import create_person
 
 from fiduciary.auth.service import create_api_key
 from fiduciary.config import Settings
+from fiduciary.people.service import create_person
 from fiduciary.runtime import Runtime
 
 BENCH = Path(__file__).resolve().parent
