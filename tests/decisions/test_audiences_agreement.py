@@ -32,6 +32,7 @@ from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.diff import materially_changed_purposes
 from fiduciary.policy.schema import PolicyDocument, UnknownAge
 from fiduciary.runtime import Runtime
+from jurisdictions_support import three_jurisdictions_document
 
 NON_CONSENT_OBJECTABLE = ["account", "order_fulfilment", "customer_support"]
 
@@ -220,3 +221,25 @@ def test_empty_subject_list_is_empty(session: Session, runtime: Runtime) -> None
     cp = policy.compiled_purposes["account"]
     assert [c for c in eligible_people(session, cp, today=date.today(), policy=policy, subject_ids=[])] == []
     assert [i for c in eligible_people(session, cp, today=date.today(), policy=policy) for i in c] == [pid]
+
+
+def test_audience_equals_a_loop_over_decide_by_residence(session: Session, runtime: Runtime) -> None:
+    """The same agreement when people live in different jurisdictions (issue 12 item 1): a policy serving
+    India, the EU, the UK and California, with grounds and age bands that differ by jurisdiction, and people
+    whose recorded residence is unknown, one of those, or a code the policy does not declare."""
+    everyone = build_population(session, runtime, 3, size=160)
+    three = CompiledPolicy.build(three_jurisdictions_document(), "sha256:three", runtime.policy().version)
+    rng = random.Random(3)
+    for pid in everyone:
+        session.get_one(Person, pid).jurisdiction = rng.choice([None, "IN", "EU", "UK", "US-CA", "US-CA", "FR"])
+    session.commit()
+    mixed = 0
+    for years in (0, 2, 20):
+        service = DecisionService(runtime, clock=clock_at(datetime.now(UTC) + timedelta(days=365 * years)))
+        loaded = service.prepare(session, everyone)
+        ctx = DecisionContext(three, loaded.floors, loaded.today, service.load_facts(session, everyone, three))
+        mixed += _agree(session, three, ctx, everyone, rng, years)
+    assert mixed >= 20
+    # and residence really changed answers: some decision differs from the one for an unknown residence
+    unknown = DecisionContext(three, loaded.floors, loaded.today, loaded.facts)
+    assert any(ctx.decide(p, q).allow != unknown.decide(p, q).allow for p in everyone for q in three.purposes)

@@ -25,9 +25,10 @@ from pyld import jsonld
 from fiduciary.config import DEMO_POLICY_PATH
 from fiduciary.policy.export import ExportFormat, export_policy
 from fiduciary.policy.export.dpv import DPV, DPV_PD
-from fiduciary.policy.export.mapping import FIDESLANG_DATA_CATEGORIES, FIDESLANG_DATA_USES
+from fiduciary.policy.export.mapping import FIDESLANG_DATA_CATEGORIES, FIDESLANG_DATA_USES, grounds_apart
 from fiduciary.policy.loader import load_policy
 from fiduciary.policy.schema import LegalGround, PolicyDocument
+from jurisdictions_support import three_jurisdictions_document
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = [*sorted((ROOT / "examples" / "policies").glob("*.yaml")), DEMO_POLICY_PATH]
@@ -119,7 +120,19 @@ def test_fideslang_manifest_carries_every_purpose_ground_recipient_and_retention
         names = {n for n, purpose_id in meta["purposes"].items() if purpose_id == p.id}
         stated = " ".join(x.get("retention_period", "") for x in system["privacy_declarations"] if x["name"] in names)
         assert all(f"{r.id}: " in stated for r in governed), p.id
-    assert len(meta["notes"]) >= len(meta["legal_grounds"])
+    assert len(meta["notes"]) >= len([g for g in meta["legal_grounds"].values() if "law" in g])
+    # A ground that differs by jurisdiction: the same declarations again, named for where they apply.
+    for p in doc.purposes:
+        for ground, jurisdictions in grounds_apart(p):
+            where = ", ".join(j.value for j in jurisdictions)
+            again = [
+                x
+                for x in system["privacy_declarations"]
+                if x["name"].endswith(f"({where})") and meta["purposes"][x["name"]] == p.id
+            ]
+            assert again and all(x["legal_basis_for_processing"] == ground.fideslang for x in again), (p.id, where)
+            for j in jurisdictions:
+                assert meta["legal_grounds"][p.id]["by_jurisdiction"][j.value]["exported_as"] == ground.fideslang
 
 
 @pytest.mark.skipif(not HAS_FIDESLANG, reason="fideslang is not installed (not locked: it pins pydantic<2.13)")
@@ -222,8 +235,8 @@ def test_dpv_expands_offline_into_dpv_types(path: Path) -> None:
         assert DPV + "PersonalDataHandling" in node["@type"]
         [purpose] = node[DPV + "hasPurpose"]
         assert DPV + "Purpose" in purpose["@type"] and len(purpose["@type"]) == 2
-        [basis] = ids(node[DPV + "hasLegalBasis"])
-        assert basis.startswith(DPV) or basis in local_bases
+        bases = ids(node[DPV + "hasLegalBasis"])
+        assert bases and all(b.startswith(DPV) or b in local_bases for b in bases)
         data_iris = ids(node[DPV + "hasPersonalData"])
         assert data_iris and all(i.startswith(DPV_PD) or i == DPV + "PersonalData" for i in data_iris)
         assert ids(node[DPV + "hasDataSubject"]) == {DPV + "Customer"}
@@ -263,3 +276,26 @@ def test_the_offline_loader_really_refuses_a_remote_context() -> None:
     """Guards the DPV test above: a document that needs the network cannot expand here."""
     with pytest.raises(jsonld.JsonLdError):
         expand({"@context": "https://w3id.org/dpv", "@id": "https://shop.example/#x", "@type": "Consent"})
+
+
+def test_a_ground_that_differs_by_jurisdiction_is_exported_per_jurisdiction() -> None:
+    """Fraud screening: a DPDP s.17(1)(c) exemption in India, legitimate interests in the EU and UK (issue 12
+    item 1). fideslang gets a declaration per ground; DPV a legal basis per ground, scoped by dct:spatial."""
+    doc = three_jurisdictions_document()
+    fraud = next(p for p in doc.purposes if p.id == "fraud_screening")
+    [(ground, where)] = grounds_apart(fraud)
+    assert (ground.fideslang, [j.value for j in where]) == ("Legitimate interests", ["EU", "UK"])
+    system = store_system(export_policy(doc, ExportFormat.FIDESLANG).data)
+    declared = {d["name"]: d["legal_basis_for_processing"] for d in system["privacy_declarations"]}
+    assert declared["Fraud screening (EU, UK)"] == "Legitimate interests"
+    assert system["meta"]["fiduciary"]["legal_grounds"]["fraud_screening"]["law"] == (
+        "DPDP Act 2023 s.17(1)(c) exemption"
+    )
+    graph = export_policy(doc, ExportFormat.DPV).data["@graph"]
+    process = next(n for n in graph if n["@id"].endswith("process-fraud_screening"))
+    scopes = {json.dumps(b.get("dct:spatial")): b["@id"] for b in process["dpv:hasLegalBasis"]}
+    assert scopes['["EU", "UK"]'] == "dpv:LegitimateInterest"
+    assert scopes['["IN", "US-CA"]'].endswith("legal-basis-dpdp-act-2023-s-17-1--c--exemption")
+    data = export_policy(doc, ExportFormat.DPV).data
+    quads = jsonld.to_rdf(data, {"format": "application/n-quads", "documentLoader": refuse_remote})
+    assert quads.count(f"<{DPV}hasLegalBasis>") >= 2

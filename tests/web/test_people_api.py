@@ -40,6 +40,7 @@ def test_create_read_close(client: TestClient, session: Session, headers: dict[s
         "created_at",
         "closed_at",
         "guardianship",
+        "jurisdiction",
     }
     closed = client.post(f"/v1/people/{person['id']}/close", headers=headers)
     assert closed.status_code == 200 and closed.json()["status"] == "closed"

@@ -77,6 +77,7 @@ class Action(StrEnum):
     PERSON_LOOKUP = "person.lookup"
     PERSON_CREATE = "person.create"
     PERSON_CLOSE = "person.close"
+    PERSON_UPDATE = "person.update"  # a fact about the person changed (`target` names which, never its value)
     PERSON_ERASE = "person.erase"
     PERSON_EXPORT = "person.export"
     DECISION = "decision"

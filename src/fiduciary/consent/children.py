@@ -24,7 +24,7 @@ from datetime import date
 from typing import Protocol
 
 from fiduciary.errors import Conflict, FieldProblem
-from fiduciary.people.service import ACTIVE, UNKNOWN, add_years, is_adult, is_child
+from fiduciary.people.service import ACTIVE, UNKNOWN, is_adult
 from fiduciary.policy.compiled import CompiledPolicy, CompiledPurpose
 from fiduciary.policy.schema import UnknownAge
 
@@ -44,6 +44,8 @@ class PersonFacts(Protocol):
     def adult_on(self) -> date | None: ...
     @property
     def lawful_guardian(self) -> str | None: ...
+    @property
+    def jurisdiction(self) -> str | None: ...
 
 
 class Item(Protocol):
@@ -60,20 +62,30 @@ class Item(Protocol):
 
 
 def treated_as_child(policy: CompiledPolicy, person: PersonFacts, today: date) -> bool:
-    """A child today (DPDP s.2(f)), or a person of unknown age under `unknown_age: treat_as_child`."""
-    return child_by_age(policy, person.age_status, person.adult_on, today)
+    """A child today (DPDP s.2(f)) under the ages of where the person lives (`policy.ages`), or a person of
+    unknown age under `unknown_age: treat_as_child`."""
+    return child_by_age(policy, person.age_status, person.adult_on, today, person.jurisdiction)
 
 
-def child_by_age(policy: CompiledPolicy, age_status: str, adult_on: date | None, today: date) -> bool:
+def child_by_age(
+    policy: CompiledPolicy, age_status: str, adult_on: date | None, today: date, residence: str | None = None
+) -> bool:
     if age_status == UNKNOWN:
         return policy.unknown_age is UnknownAge.TREAT_AS_CHILD
-    return is_child(age_status, adult_on, today)
+    return policy.ages_for(policy.residence(residence)).is_child(age_status, adult_on, today)
 
 
 def minor_for_sale(policy: CompiledPolicy, person: PersonFacts, today: date) -> bool:
-    """Under `sale_opt_in_age` by the declared date of birth (`adult_on`), though not a child under the policy."""
-    adult_on = person.adult_on
-    return policy.sale_band_years > 0 and adult_on is not None and adult_on > add_years(today, -policy.sale_band_years)
+    """Under the sale opt-in age of where the person lives, by the declared date of birth (`adult_on`),
+    though not a child there (CCPA 1798.120(c))."""
+    return policy.ages_for(policy.residence(person.jurisdiction)).minor_for_sale(person.adult_on, today)
+
+
+def purpose_for(policy: CompiledPolicy, purpose: str, person: PersonFacts | None) -> CompiledPurpose:
+    """The purpose as it applies to where the person lives (`grounds_by_jurisdiction`); a visitor or a person
+    of unknown residence gets the purpose's own ground."""
+    where = policy.residence(person.jurisdiction) if person is not None else None
+    return policy.purposes_for(where)[purpose]
 
 
 def guardian_takes(cp: CompiledPurpose) -> bool:
@@ -89,9 +101,10 @@ def account_purposes(policy: CompiledPolicy) -> list[str]:
 
 
 def needs_people_check(policy: CompiledPolicy, items: Sequence[Item]) -> bool:
-    """True when some item is for a non-consent purpose (a guardian's or a minor's opt-in): check each person."""
-    compiled = policy.compiled_purposes
-    return not all(compiled[i.purpose].needs_consent for i in items)
+    """True when some item is for a purpose that is not on consent for everyone (a guardian's or a minor's
+    opt-in, or a ground that differs where the person lives): check each person."""
+    mappings = {id(m): m for m in (policy.compiled_purposes, *policy.by_jurisdiction.values())}.values()
+    return not all(m[i.purpose].needs_consent for m in mappings for i in items)
 
 
 def check_item(
@@ -104,7 +117,7 @@ def check_item(
     locate: Locate,
 ) -> None:
     """409 for a grant the children's rules forbid; the guardian has been validated already."""
-    cp = policy.compiled_purposes[item.purpose]
+    cp = purpose_for(policy, item.purpose, subject)
     child = subject is not None and treated_as_child(policy, subject, today)
     if not child and subject is not None and subject.lawful_guardian is not None:
         _check_ward(index, item, cp, subject.lawful_guardian, locate)

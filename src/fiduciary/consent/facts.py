@@ -29,21 +29,23 @@ class PersonFacts(NamedTuple):
     age_status: str
     adult_on: date | None
     lawful_guardian: str | None = None  # verified (DPDP Rule 11)
+    jurisdiction: str | None = None  # where the person lives, as recorded (a code; may be one no longer declared)
 
 
 # json_each drives one primary-key probe per id, a third faster than `IN (SELECT …)`.
 # The lawful guardian (DPDP Rule 11) only once staff verified the appointment (`people.guardianship`).
 _GUARDIAN_COLUMN = case((Person.guardianship_verified_at.is_not(None), Person.lawful_guardian_id), else_=None)
-_PEOPLE_COLUMNS = (Person.id, Person.status, Person.age_status, Person.adult_on, _GUARDIAN_COLUMN)
+_PEOPLE_COLUMNS = (Person.id, Person.status, Person.age_status, Person.adult_on, _GUARDIAN_COLUMN, Person.jurisdiction)
 _LINK_COLUMNS = (VisitorLink.visitor_id, VisitorLink.person_id)
 _PEOPLE_QUERY = select(*_PEOPLE_COLUMNS).where(Person.id.in_(bindparam("ids", expanding=True)))
 _LINKS_QUERY = select(*_LINK_COLUMNS).where(VisitorLink.visitor_id.in_(bindparam("ids", expanding=True)))
 _PEOPLE_SQL = {
     "sqlite": "SELECT p.id, p.status, p.age_status, p.adult_on, "
-    "CASE WHEN p.guardianship_verified_at IS NOT NULL THEN p.lawful_guardian_id END "
+    "CASE WHEN p.guardianship_verified_at IS NOT NULL THEN p.lawful_guardian_id END, p.jurisdiction "
     "FROM json_each(?) AS j JOIN people AS p ON p.id = j.value",
     "postgresql": "SELECT id, status, age_status, adult_on, "
-    "CASE WHEN guardianship_verified_at IS NOT NULL THEN lawful_guardian_id END FROM people WHERE id = ANY(%s)",
+    "CASE WHEN guardianship_verified_at IS NOT NULL THEN lawful_guardian_id END, jurisdiction "
+    "FROM people WHERE id = ANY(%s)",
 }
 _LINKS_SQL = {
     "sqlite": "SELECT v.visitor_id, v.person_id "
@@ -66,8 +68,10 @@ def people_facts(session: Session, ids: list[str]) -> list[PersonFacts]:
     """Status and age facts of the people among `ids` (unknown ids are simply absent)."""
     # SQLite keeps dates as ISO text (what SQLAlchemy's Date stores); PostgreSQL's driver and Core give dates.
     return [
-        PersonFacts(id_, status, age, date.fromisoformat(adult_on) if type(adult_on) is str else adult_on, guardian)
-        for id_, status, age, adult_on, guardian in _rows_for_ids(session, _PEOPLE_SQL, _PEOPLE_QUERY, ids)
+        PersonFacts(
+            id_, status, age, date.fromisoformat(adult_on) if type(adult_on) is str else adult_on, guardian, where
+        )
+        for id_, status, age, adult_on, guardian, where in _rows_for_ids(session, _PEOPLE_SQL, _PEOPLE_QUERY, ids)
     ]
 
 

@@ -59,7 +59,7 @@ def link_visitor(service: ConsentService, session: Session, person_id: str, visi
     policy = service.policy()
     # A child (or unknown age treated as one), or a person under lawful guardianship (DPDP s.9(1), Rule 11):
     # only a guardian grants for them, so a grant made on the banner is not theirs to copy.
-    child = child_by_age(policy, person.age_status, person.adult_on, policy.today()) or (
+    child = child_by_age(policy, person.age_status, person.adult_on, policy.today(), person.jurisdiction) or (
         lawful_guardian(person) is not None
     )
     copied = tuple(

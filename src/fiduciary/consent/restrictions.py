@@ -24,7 +24,7 @@ from fiduciary.consent.models import ProcessingRestriction
 from fiduciary.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from fiduciary.people.service import get_person, require_active
 from fiduciary.policy.compiled import CompiledPolicy
-from fiduciary.policy.schema import LegalGround
+from fiduciary.policy.schema import Jurisdiction, LegalGround
 from fiduciary.storage.base import utcnow
 from fiduciary.storage.ids import IDS, bind_ids, dialect_of, ids_in, per_dialect
 
@@ -45,12 +45,14 @@ def _to_dataclass(row: ProcessingRestriction) -> Restriction:
     return Restriction(row.id, row.person_id, row.purpose, row.kind, row.created_at)
 
 
-def _check_purpose(policy: CompiledPolicy, purpose: str | None, kind: str) -> None:
+def _check_purpose(policy: CompiledPolicy, purpose: str | None, kind: str, where: Jurisdiction | None = None) -> None:
+    """The purpose's ground where the person lives (`where`) decides what they may object to (GDPR Art 21
+    for legitimate interests in the EU, DPDP s.7(a) in India); an unknown residence takes its own ground."""
     if kind not in KINDS:
         raise ValidationFailed("Unknown kind.", [FieldProblem("body.kind", "must be objection or restriction")])
     if purpose is None:
         return
-    compiled = policy.purpose(purpose)
+    compiled = policy.purpose(purpose, where)
     if compiled is None:
         raise ValidationFailed(
             "Unknown purpose. Valid purposes: " + ", ".join(sorted(policy.purposes)) + ".",
@@ -85,7 +87,7 @@ def add_restriction(
 ) -> tuple[Restriction, bool]:
     """Record an objection or restriction; an identical active one is returned as is (created=False)."""
     person = get_person(session, person_id)
-    _check_purpose(policy, purpose, kind)
+    _check_purpose(policy, purpose, kind, policy.residence(person.jurisdiction))
     require_active(person)
     existing = session.scalars(
         select(ProcessingRestriction).where(

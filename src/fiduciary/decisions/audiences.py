@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -28,9 +29,9 @@ from fiduciary.consent.models import ConsentState, ProcessingRestriction, Recons
 from fiduciary.decisions.ids import PERSON_ID_RE
 from fiduciary.errors import FieldProblem, ValidationFailed
 from fiduciary.people.models import Person
-from fiduciary.people.service import add_years
+from fiduciary.policy.ages import AgeRules, add_years, child_cutoff
 from fiduciary.policy.compiled import CompiledPolicy, CompiledPurpose
-from fiduciary.policy.schema import LegalGround, UnknownAge
+from fiduciary.policy.schema import Jurisdiction, LegalGround, UnknownAge
 
 MAX_SUBJECT_IDS = 1_000_000
 
@@ -71,8 +72,9 @@ def check_audience_request(
     return cp
 
 
-def _is_child(p: sa.FromClause, today: sa.BindParameter[Any], unknown_is_child: bool) -> sa.ColumnElement[bool]:
-    declared = sa.and_(p.c.age_status == "child", sa.or_(p.c.adult_on.is_(None), p.c.adult_on > today))
+def _is_child(p: sa.FromClause, cutoff: sa.BindParameter[Any], unknown_is_child: bool) -> sa.ColumnElement[bool]:
+    """`AgeRules.is_child` set-wise: declared a child, `adult_on` unknown or after the band's cutoff today."""
+    declared = sa.and_(p.c.age_status == "child", sa.or_(p.c.adult_on.is_(None), p.c.adult_on > cutoff))
     return sa.or_(declared, p.c.age_status == "unknown") if unknown_is_child else declared
 
 
@@ -85,15 +87,19 @@ def _date_bind(name: str, value: date, postgres: bool) -> sa.BindParameter[Any]:
 
 def _children_conditions(
     policy: CompiledPolicy,
+    ages: AgeRules,
     cp: CompiledPurpose,
     p: sa.FromClause,
     c: sa.FromClause,
     today: date,
     postgres: bool,
+    tag: str = "",
 ) -> list[sa.ColumnElement[bool]]:
-    """Rule 4 of `engine.decide`, set-wise: the children's rules, unknown ages and the minor-sale band."""
+    """Rule 4 of `engine.decide`, set-wise, under the ages `ages`: the children's rules, unknown ages and the
+    minor-sale band. `tag` keeps bind names apart when one statement holds a query per jurisdiction."""
     conditions: list[sa.ColumnElement[bool]] = []
-    child = _is_child(p, _date_bind("today", today, postgres), policy.unknown_age is UnknownAge.TREAT_AS_CHILD)
+    cutoff = _date_bind(f"child_cutoff{tag}", child_cutoff(today, ages.years_earlier), postgres)
+    child = _is_child(p, cutoff, policy.unknown_age is UnknownAge.TREAT_AS_CHILD)
     if cp.needs_consent and policy.unknown_age is UnknownAge.ASK:
         conditions.append(p.c.age_status != "unknown")
     if cp.barred_for_children or (not cp.child_exempt and not policy.guardian_consent):
@@ -125,15 +131,17 @@ def _children_conditions(
             )
         ward = sa.and_(p.c.guardianship_verified_at.is_not(None), p.c.lawful_guardian_id.is_not(None))
         conditions.append(sa.or_(sa.not_(ward), child, ward_grant))
-    if cp.sale_or_sharing and policy.sale_band_years > 0:
+    if cp.sale_or_sharing and ages.sale_rule:
         # CCPA 1798.120(c): under sale_opt_in_age, an opt-in grant (a guardian's under sale_parent_age).
         minor = sa.and_(
             sa.not_(child),
             p.c.adult_on.is_not(None),
-            p.c.adult_on > _date_bind("opt_in_cutoff", add_years(today, -policy.sale_band_years), postgres),
+            p.c.adult_on > _date_bind(f"opt_in_cutoff{tag}", add_years(today, -ages.sale_years), postgres),
         )
-        under_parent = p.c.adult_on > _date_bind(
-            "parent_cutoff", add_years(today, policy.child_age - policy.sale_parent_age), postgres
+        under_parent: sa.ColumnElement[bool] = (
+            p.c.adult_on > _date_bind(f"parent_cutoff{tag}", add_years(today, ages.parent_years), postgres)
+            if ages.sale_parent_age is not None
+            else sa.false()
         )
         s = ConsentState.__table__.alias("sale_opt_in")
         opted_in = sa.exists().where(
@@ -156,9 +164,58 @@ def audience_query(
 ) -> sa.Select[tuple[str]]:
     """The SELECT of eligible person ids for purpose `cp`, in id order; mirrors `engine.decide`.
 
+    Where the policy makes the person's residence matter for this purpose (another ground or another age
+    band in some jurisdiction), one query per group of residences, joined by UNION ALL; else one query.
     Every bind value is one the driver takes natively (the date as ISO text on SQLite, where SQLAlchemy
     stores dates as text), so `eligible_people` can run the compiled statement on the raw cursor.
     """
+    groups = residence_groups(policy, cp.id)
+    if len(groups) == 1:
+        return _group_query(dialect, groups[0], today=today, policy=policy, subject_ids=subject_ids)
+    parts = [
+        _group_query(dialect, group, today=today, policy=policy, subject_ids=subject_ids, tag=f"_{i}").order_by(None)
+        for i, group in enumerate(groups)
+    ]
+    union = sa.union_all(*parts).subquery("eligible")
+    return sa.select(union.c.id).order_by(union.c.id)
+
+
+@dataclass(frozen=True)
+class ResidenceGroup:
+    """People decided alike for one purpose: those living in `jurisdictions` (None: every other residence,
+    unknown or one the policy no longer declares, decided on the purpose's own ground and the policy-wide
+    ages), with the purpose and ages that apply to them."""
+
+    jurisdictions: frozenset[Jurisdiction] | None
+    purpose: CompiledPurpose
+    ages: AgeRules
+    others_than: frozenset[Jurisdiction] = frozenset()  # for the default group: residences decided apart
+
+
+def residence_groups(policy: CompiledPolicy, purpose: str) -> list[ResidenceGroup]:
+    """The default group first, then one per jurisdiction whose ground or ages for `purpose` differ."""
+    default = policy.compiled_purposes[purpose]
+    apart = [
+        j
+        for j in policy.by_jurisdiction
+        if policy.by_jurisdiction[j][purpose] is not default or policy.ages_for(j) is not policy.default_ages
+    ]
+    groups = [ResidenceGroup(None, default, policy.default_ages, frozenset(apart))]
+    groups += [ResidenceGroup(frozenset({j}), policy.by_jurisdiction[j][purpose], policy.ages_for(j)) for j in apart]
+    return groups
+
+
+def _group_query(
+    dialect: str,
+    group: ResidenceGroup,
+    *,
+    today: date,
+    policy: CompiledPolicy,
+    subject_ids: Sequence[str] | None,
+    tag: str = "",
+) -> sa.Select[tuple[str]]:
+    """The eligible people of one residence group (`audience_query`)."""
+    cp = group.purpose
     p = Person.__table__
     c = ConsentState.__table__
     r = ProcessingRestriction.__table__
@@ -167,28 +224,22 @@ def audience_query(
     legal_obligation = cp.legal_ground is LegalGround.LEGAL_OBLIGATION
     source: sa.FromClause = p
     if subject_ids is not None:
-        ids = sorted(set(subject_ids))
-        given: sa.FromClause
-        if postgres:
-            given = (
-                sa.func.unnest(sa.bindparam("ids", ids, type_=postgresql.ARRAY(sa.String)))
-                .table_valued("value")
-                .render_derived(name="given")
-            )
-        else:
-            given = (
-                sa.func.json_each(sa.bindparam("ids", json.dumps(ids), type_=sa.String))
-                .table_valued("value")
-                .alias("given")
-            )
+        given = _given(subject_ids, postgres, tag)
         source = given.join(p, p.c.id == given.c.value)
 
     conditions: list[sa.ColumnElement[bool]] = []
+    # One plain bind per code, never an expanding IN: `eligible_people` runs the statement on the raw cursor.
+    if group.jurisdictions is not None:
+        codes = [_code(j, f"{tag}_{k}") for k, j in enumerate(sorted(group.jurisdictions))]
+        conditions.append(sa.or_(*(p.c.jurisdiction == code for code in codes)))
+    elif group.others_than:
+        codes = [_code(j, f"{tag}_{k}") for k, j in enumerate(sorted(group.others_than))]
+        conditions.append(sa.or_(p.c.jurisdiction.is_(None), sa.and_(*(p.c.jurisdiction != code for code in codes))))
     if cp.needs_consent:
         floor = sa.select(f.c.min_version).where(f.c.purpose == cp.id).scalar_subquery()
         source = source.join(c, sa.and_(c.c.subject_id == p.c.id, c.c.purpose == cp.id))
         conditions += [c.c.status == "granted", c.c.policy_version >= sa.func.coalesce(floor, 0)]
-    conditions += _children_conditions(policy, cp, p, c, today, postgres)
+    conditions += _children_conditions(policy, group.ages, cp, p, c, today, postgres, tag)
     if not legal_obligation:
         conditions.append(p.c.status != "closed")
         conditions.append(
@@ -202,6 +253,27 @@ def audience_query(
     # by that column costs no sort; it equals people.id through the join.
     order = c.c.subject_id if cp.needs_consent and not postgres else p.c.id
     return sa.select(p.c.id).select_from(source).where(*conditions).order_by(order)
+
+
+def _code(jurisdiction: Jurisdiction, tag: str) -> sa.BindParameter[str]:
+    return sa.bindparam(f"residence{tag}", jurisdiction.value, type_=sa.String)
+
+
+def _given(subject_ids: Sequence[str], postgres: bool, tag: str) -> sa.FromClause:
+    """A given subject list as a table `given(value)`: `unnest` of one array parameter on PostgreSQL,
+    `json_each` of one JSON text on SQLite, never one bind parameter per id."""
+    ids = sorted(set(subject_ids))
+    if postgres:
+        return (
+            sa.func.unnest(sa.bindparam(f"ids{tag}", ids, type_=postgresql.ARRAY(sa.String)))
+            .table_valued("value")
+            .render_derived(name="given")
+        )
+    return (
+        sa.func.json_each(sa.bindparam(f"ids{tag}", json.dumps(ids), type_=sa.String))
+        .table_valued("value")
+        .alias("given")
+    )
 
 
 def eligible_people(

@@ -5,9 +5,12 @@ Pure: no database session, no web framework. `DecisionService` loads the facts; 
 
 The rules, in order; every reason that applies is collected so a person can read why:
 
-0. Where the caller names the person's jurisdiction, each purpose is taken with the ground the policy
-   states for it there (`Purpose.grounds_by_jurisdiction`; GDPR Art 6(1), DPDP s.4 and s.7), else with
-   its own `legal_ground`. Every rule below reads the ground so chosen.
+0. Where the caller names the person's jurisdiction, or the person's residence is recorded
+   (`people.jurisdiction`; the caller's wins), each purpose is taken with the ground the policy states for
+   it there (`Purpose.grounds_by_jurisdiction`; GDPR Art 6(1), DPDP s.4 and s.7), else with its own
+   `legal_ground`, and the ages are that jurisdiction's band (`policy.ages`: DPDP s.2(f) 18, GDPR Art 8(1)
+   16 or lower by member state, CCPA 1798.120(c) 16 and 13), else the policy-wide ages, which are at least
+   every band's. Every rule below reads the ground and the ages so chosen.
 1. The purpose must be declared in the policy (DPDP s.5(1), GDPR Art 5(1)(b) purpose limitation), else
    `purpose_not_declared` and nothing else is evaluated.
 2. Categories the purpose does not declare are masked out with `category_not_in_purpose` (DPDP s.6(1)
@@ -46,7 +49,7 @@ from datetime import date
 from enum import StrEnum
 from typing import NamedTuple
 
-from fiduciary.people.service import add_years
+from fiduciary.policy.ages import AgeRules
 from fiduciary.policy.compiled import CompiledPolicy, CompiledPurpose
 from fiduciary.policy.schema import Jurisdiction, LegalGround, UnknownAge
 
@@ -76,6 +79,7 @@ class Reason(StrEnum):
 DENY_REASONS = frozenset(r for r in Reason if r not in (Reason.CONSENT_GIVEN, Reason.LEGAL_GROUND))
 
 GRANTED = "granted"
+ADULT = "adult"
 CHILD = "child"
 UNKNOWN = "unknown"
 ANONYMOUS = "anonymous"  # an unlinked banner visitor: no account, no age (docs/decisions/0015-unknown-age.md)
@@ -114,6 +118,7 @@ class SubjectFacts:
     consents: Mapping[str, ConsentFact] = field(default_factory=dict)
     restrictions: tuple[RestrictionFact, ...] = ()
     lawful_guardian: str | None = None  # a verified lawful guardian (DPDP s.9(1), Rule 11): consents for them
+    jurisdiction: Jurisdiction | None = None  # where the person lives, as recorded and declared by the policy
 
     def is_child(self, today: date) -> bool:
         """Child under the policy's minimum age today (DPDP s.2(f)); `adult_on` is the birthday that ends it."""
@@ -167,12 +172,14 @@ def decide(
 ) -> Decision:
     """Apply the rules in the module docstring; see there for the law behind each one.
 
-    `jurisdiction` is where the person lives, when the caller knows it: the purpose is then decided on the
-    ground the policy states for that jurisdiction (`grounds_by_jurisdiction`), e.g. consent in India and
-    legitimate interests in the EU. None decides on each purpose's own ground. It must be one the policy
-    declares (the service checks; here an undeclared one is a KeyError).
+    `jurisdiction` is where the person lives, when the caller knows it; else `facts.jurisdiction`, the
+    residence recorded for the person. The purpose is then decided on the ground the policy states for that
+    jurisdiction (`grounds_by_jurisdiction`), e.g. consent in India and legitimate interests in the EU, and
+    under its age band. None decides on each purpose's own ground and the policy-wide ages. It must be one
+    the policy declares (the service checks; here an undeclared one is a KeyError).
     """
-    cp = (policy.compiled_purposes if jurisdiction is None else policy.by_jurisdiction[jurisdiction]).get(purpose)
+    where = jurisdiction if jurisdiction is not None else facts.jurisdiction
+    cp = (policy.compiled_purposes if where is None else policy.by_jurisdiction[where]).get(purpose)
     if cp is None:
         requested = categories if type(categories) is frozenset else frozenset(categories)
         return _new(Decision, (False, _NOT_DECLARED, purpose, _EMPTY, requested))
@@ -200,25 +207,11 @@ def decide(
     if facts.closed and not legal_obligation:
         reasons.append(_CLOSED)
         deny = True
-    age = facts.age_status
-    if age == CHILD:
-        child = facts.adult_on is None or facts.adult_on > today
-    elif age == UNKNOWN:
-        child = policy.unknown_age is _TREAT_AS_CHILD
-        if needs_consent and policy.unknown_age is _ASK:
-            reasons.append(_AGE_UNKNOWN)
-            deny = True
-    else:
-        child = False
-    if child:
-        deny = _child_rules(policy, cp, facts, purpose, reasons) or deny
-    elif facts.lawful_guardian is not None and not cp.child_exempt:
-        row = facts.consents.get(purpose)  # DPDP s.9(1), Rule 11: only the lawful guardian's grant counts
-        if row is None or row.status != GRANTED or row.guardian_id != facts.lawful_guardian:
-            reasons.append(_GUARDIAN)
-            deny = True
-    elif cp.sale_or_sharing and facts.adult_on is not None and policy.sale_band_years > 0:
-        deny = _minor_sale(policy, facts, purpose, today, reasons) or deny
+    # Rule 4 is skipped at the cost of three tests for the common case: a known adult, no lawful guardian,
+    # no age that a sale could turn on.
+    if facts.age_status != ADULT or facts.lawful_guardian is not None or (cp.sale_or_sharing and facts.adult_on):
+        ages = policy.default_ages if where is None else policy.ages_for(where)
+        deny = _age_rules(policy, ages, cp, facts, purpose, today, reasons) or deny
 
     if needs_consent:
         row = facts.consents.get(purpose)
@@ -247,6 +240,40 @@ def decide(
     return _new(Decision, (True, _ALLOW_CONSENT if needs_consent else _ALLOW_GROUND, purpose, allowed, denied))
 
 
+def _age_rules(
+    policy: CompiledPolicy,
+    ages: AgeRules,
+    cp: CompiledPurpose,
+    facts: SubjectFacts,
+    purpose: str,
+    today: date,
+    reasons: list[Reason],
+) -> bool:
+    """Rule 4, under the ages of the person's jurisdiction (`policy.ages`); True when it denies."""
+    deny = False
+    age = facts.age_status
+    if age == CHILD:
+        child = ages.is_child(age, facts.adult_on, today)
+    elif age == UNKNOWN:
+        child = policy.unknown_age is _TREAT_AS_CHILD
+        if cp.needs_consent and policy.unknown_age is _ASK:
+            reasons.append(_AGE_UNKNOWN)
+            deny = True
+    else:
+        child = False
+    if child:
+        return _child_rules(policy, cp, facts, purpose, reasons) or deny
+    if facts.lawful_guardian is not None and not cp.child_exempt:
+        row = facts.consents.get(purpose)  # DPDP s.9(1), Rule 11: only the lawful guardian's grant counts
+        if row is None or row.status != GRANTED or row.guardian_id != facts.lawful_guardian:
+            reasons.append(_GUARDIAN)
+            return True
+        return deny
+    if cp.sale_or_sharing and ages.minor_for_sale(facts.adult_on, today):
+        return _minor_sale(ages, facts, purpose, today, reasons) or deny
+    return deny
+
+
 def _child_rules(
     policy: CompiledPolicy, cp: CompiledPurpose, facts: SubjectFacts, purpose: str, reasons: list[Reason]
 ) -> bool:
@@ -266,19 +293,16 @@ def _child_rules(
     return False
 
 
-def _minor_sale(policy: CompiledPolicy, facts: SubjectFacts, purpose: str, today: date, reasons: list[Reason]) -> bool:
+def _minor_sale(ages: AgeRules, facts: SubjectFacts, purpose: str, today: date, reasons: list[Reason]) -> bool:
     """CCPA Civ. Code 1798.120(c): no sale or sharing under 16 without an opt-in (a parent's under 13).
 
-    Only reached for someone who is not a child under the policy (so only when `minimum_age` is below
-    `sale_opt_in_age`); the age comes from `adult_on`, the day of reaching `minimum_age`.
+    Only reached for someone below the opt-in age who is not a child under their ages (so only when the
+    band's age of a child is below its `sale_opt_in_age`); the age comes from `adult_on`.
     """
     adult_on = facts.adult_on
     assert adult_on is not None
-    if adult_on <= add_years(today, -policy.sale_band_years):
-        return False  # already sale_opt_in_age
     row = facts.consents.get(purpose)
-    parent_needed = adult_on > add_years(today, policy.child_age - policy.sale_parent_age)
-    if row is None or row.status != GRANTED or (parent_needed and row.guardian_id is None):
+    if row is None or row.status != GRANTED or (ages.parent_needed(adult_on, today) and row.guardian_id is None):
         reasons.append(_SALE_OPT_IN)
         return True
     return False

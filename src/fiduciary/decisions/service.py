@@ -191,12 +191,17 @@ class DecisionService:
 
     # -------------------------------------------------------------------------------------------- facts
 
-    def load_facts(self, session: Session, subject_ids: Iterable[str]) -> dict[str, SubjectFacts]:
+    def load_facts(
+        self, session: Session, subject_ids: Iterable[str], policy: CompiledPolicy | None = None
+    ) -> dict[str, SubjectFacts]:
         """Facts for every subject, with one query per table.
 
         A visitor id that has been linked to a person (they signed in) is decided as that person: the
         link copied the visitor's consents to the person, who is now the one whose choices count.
+        A recorded residence counts only while the policy in force declares it (`policy`; default: the
+        runtime's): a jurisdiction the store no longer serves decides as an unknown residence.
         """
+        residences = {j.value: j for j in (policy or self.policy()).by_jurisdiction}
         wanted = set(subject_ids)
         dialect = dialect_of(session)
         visitors = [s for s in wanted if s.startswith(VISITOR_PREFIX)]
@@ -216,7 +221,7 @@ class DecisionService:
                 if person is None:
                     out[subject] = SubjectFacts(subject, exists=False)
                     continue
-                _, status, age_status, adult_on, guardian = person
+                _, status, age_status, adult_on, guardian, where = person
                 out[subject] = SubjectFacts(
                     subject,
                     exists=True,
@@ -226,6 +231,7 @@ class DecisionService:
                     consents=held,
                     restrictions=tuple(RestrictionFact(r.purpose, r.kind) for r in restrictions.get(target, ())),
                     lawful_guardian=guardian,
+                    jurisdiction=residences.get(where) if where is not None else None,
                 )
             else:
                 # An unlinked visitor is anonymous: no account and no age to ask for (decision 0015).
@@ -239,7 +245,7 @@ class DecisionService:
             policy=policy,
             floors=self.floors(session, policy),
             today=self.today(policy),
-            facts=self.load_facts(session, subject_ids),
+            facts=self.load_facts(session, subject_ids, policy),
         )
 
     # -------------------------------------------------------------------------------------- decisions

@@ -29,6 +29,9 @@ class Person(Base):
     guardianship_order: Mapped[str | None] = mapped_column(String(200), nullable=True)
     guardianship_verified_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     guardianship_verified_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Where the person lives, when the store knows it (a jurisdiction code the policy declared when it was
+    # recorded): decisions then apply that jurisdiction's ground and age band (issue 12; policy.ages).
+    jurisdiction: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
 
 class PersonErasure(Base):

@@ -33,11 +33,13 @@ def export_people(session: Session, person_id: str) -> Mapping[str, Any]:
         "lawful_guardian_id": person.lawful_guardian_id,
         "guardianship_order": person.guardianship_order,
         "guardianship_verified_at": _iso(person.guardianship_verified_at),
+        "jurisdiction": person.jurisdiction,
     }
 
 
 def erase_people(session: Session, person_id: str) -> EraseReport:
-    """Close the account and drop the age facts (derived from the date of birth); keep the pseudonymous row.
+    """Close the account and drop the age facts (derived from the date of birth) and the residence; keep the
+    pseudonymous row.
 
     The row stays as a tombstone: ledger events and the erasure journal name this id, and a closed account
     takes no new consent or data.
@@ -50,6 +52,7 @@ def erase_people(session: Session, person_id: str) -> EraseReport:
         or person.adult_on is not None
         or person.age_status != "unknown"
         or person.lawful_guardian_id is not None
+        or person.jurisdiction is not None
     )
     if changed:
         if person.status != "closed":
@@ -60,6 +63,7 @@ def erase_people(session: Session, person_id: str) -> EraseReport:
         # the guardianship (DPDP Rule 11): the order's reference says something about the person
         person.lawful_guardian_id = person.guardianship_order = None
         person.guardianship_verified_by = person.guardianship_verified_at = None
+        person.jurisdiction = None  # where they live is about the person too
         session.flush()
     return EraseReport("people", changed=int(changed), kept=1, kept_basis="pseudonymous id kept as a tombstone")
 

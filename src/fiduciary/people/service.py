@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from fiduciary.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from fiduciary.people.models import Person
+from fiduciary.policy.ages import add_years
 from fiduciary.storage.base import utcnow
 
 if TYPE_CHECKING:  # annotations only: reading the vault's keys needs no policy
@@ -54,14 +55,6 @@ def new_visitor_id() -> str:
 
 def today_utc() -> date:
     return datetime.now(UTC).date()
-
-
-def add_years(day: date, years: int) -> date:
-    """The same calendar day `years` later; 29 February becomes 1 March in a common year."""
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:
-        return date(day.year + years, 3, 1)
 
 
 def is_child(age_status: str, adult_on: date | None, today: date) -> bool:
@@ -135,6 +128,26 @@ def declare_age(
         person.age_status = CHILD if is_child else ADULT
 
 
+def check_residence(policy: CompiledPolicy, value: str | None, field: str = "body.jurisdiction") -> str | None:
+    """A residence the policy in force declares (its code), or None; 422 naming the field otherwise: a
+    residence the store does not serve would decide on a law it never stated (issue 12 item 1)."""
+    if value is None:
+        return None
+    where = policy.residence(value)
+    if where is None:
+        declared = ", ".join(j.value for j in policy.by_jurisdiction) or "none"
+        raise ValidationFailed(
+            "The policy in force does not serve this jurisdiction.",
+            [FieldProblem(field, f"must be a jurisdiction the policy declares: {declared}")],
+        )
+    return where.value
+
+
+def _child_where(policy: CompiledPolicy, person: Person, today: date) -> bool:
+    """A child today under the ages of where the person lives (`policy.ages`; unknown: the policy-wide)."""
+    return policy.ages_for(policy.residence(person.jurisdiction)).is_child(person.age_status, person.adult_on, today)
+
+
 def create_person(
     session: Session,
     *,
@@ -142,21 +155,42 @@ def create_person(
     date_of_birth: date | None = None,
     is_child: bool | None = None,
     today: date | None = None,
+    jurisdiction: str | None = None,
 ) -> Person:
-    """A new person, optionally with an age declaration (validated before anything is written)."""
-    person = Person(id=new_person_id(), status=ACTIVE, age_status=UNKNOWN, created_at=utcnow())
+    """A new person, optionally with an age declaration and a residence (validated before anything is
+    written)."""
+    person = Person(
+        id=new_person_id(),
+        status=ACTIVE,
+        age_status=UNKNOWN,
+        created_at=utcnow(),
+        jurisdiction=check_residence(policy, jurisdiction),
+    )
     if date_of_birth is not None or is_child is not None:
+        today = today or policy.today()
         declare_age(person, policy=policy, date_of_birth=date_of_birth, is_child=is_child, today=today)
-        if not policy.guardian_consent and person.age_status == CHILD:
+        if not policy.guardian_consent and _child_where(policy, person, today):
             # The policy serves no children (children.guardian_consent: false): refused at collection.
+            age = policy.ages_for(policy.residence(person.jurisdiction)).child_age
             raise Conflict(
-                f"This store serves no one under {policy.child_age}: the person cannot be created.",
+                f"This store serves no one under {age}: the person cannot be created.",
                 code="children_not_served",
                 fields=[FieldProblem("body.date_of_birth" if date_of_birth else "body.is_child", "below the age")],
             )
     session.add(person)
     session.flush()
     return person
+
+
+def record_residence(session: Session, policy: CompiledPolicy, person: Person, jurisdiction: str | None) -> bool:
+    """Record (or clear, with None) where the person lives; True when it changed. From the next decision
+    on, that jurisdiction's ground and ages apply to them (`decisions.engine` rule 0)."""
+    code = check_residence(policy, jurisdiction)
+    if person.jurisdiction == code:
+        return False
+    person.jurisdiction = code
+    session.flush()
+    return True
 
 
 def redeclare_age(
@@ -175,9 +209,10 @@ def redeclare_age(
     serves no children ends the account of a person found to be one (the membership seed's "false age ends
     the membership"); its data then follows the policy's retention rules for closed accounts.
     """
+    today = today or policy.today()
     declare_age(person, policy=policy, date_of_birth=date_of_birth, is_child=is_child, today=today)
     closed = False
-    if not policy.guardian_consent and person.age_status == CHILD and person.status != CLOSED:
+    if not policy.guardian_consent and _child_where(policy, person, today) and person.status != CLOSED:
         person.status = CLOSED
         person.closed_at = utcnow()
         closed = True

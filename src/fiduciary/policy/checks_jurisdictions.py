@@ -154,7 +154,8 @@ def age_bands(ctx: CheckContext) -> Iterator[Finding]:
                     f"the US-CA age band asks a parent's opt-in to a sale only under {band.sale_parent_age}",
                     "set sale_parent_age to at least 13 (CCPA Civ. Code 1798.120(c), 11 CCR 7070)",
                 )
-        # People carry no jurisdiction of residence: decisions apply the policy-wide ages to everyone.
+        # Decisions apply the policy-wide ages to everyone whose residence is unknown (`policy.ages`): they
+        # must hold for whichever jurisdiction such a person lives in.
         for name, band_age, applied in (
             ("minimum_age", band.minimum_age, children.minimum_age),
             ("sale_opt_in_age", band.sale_opt_in_age, children.sale_opt_in_age),
@@ -164,8 +165,8 @@ def age_bands(ctx: CheckContext) -> Iterator[Finding]:
                 yield Finding(
                     (*at, name),
                     f"the {j.value} age band says {band_age}, above children.{name} ({applied}), the age decisions "
-                    "apply to everyone",
-                    f"set children.{name} to at least {band_age}: people carry no jurisdiction of residence",
+                    "apply to everyone whose residence is unknown",
+                    f"set children.{name} to at least {band_age}: a person of unknown residence may live there",
                 )
 
 

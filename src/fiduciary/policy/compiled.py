@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from fiduciary.policy.ages import AgeRules
 from fiduciary.policy.schema import (
     Channel,
     DataCategory,
@@ -112,7 +113,10 @@ class CompiledPolicy:
     unknown_age: UnknownAge = UnknownAge.TREAT_AS_ADULT
     sale_opt_in_age: int = 16
     sale_parent_age: int = 13
-    sale_band_years: int = 0  # sale_opt_in_age - minimum_age when positive: the years of the minor-sale rule
+    # The ages decisions apply (`policy.ages`): `default_ages` to a person whose residence is unknown (the
+    # policy-wide ages, at least every band's), `age_bands` to the people of a jurisdiction with a band.
+    default_ages: AgeRules = field(default_factory=lambda: AgeRules(18))
+    age_bands: Mapping[Jurisdiction, AgeRules] = field(default_factory=dict)
     # The purposes as they apply to the people of each declared jurisdiction; the default mapping
     # (`compiled_purposes`, each purpose's own `legal_ground`) is shared where nothing differs.
     by_jurisdiction: Mapping[Jurisdiction, Mapping[str, CompiledPurpose]] = field(default_factory=dict)
@@ -145,8 +149,31 @@ class CompiledPolicy:
             unknown_age=children.unknown_age or (UnknownAge.ASK if india else UnknownAge.TREAT_AS_ADULT),
             sale_opt_in_age=children.sale_opt_in_age,
             sale_parent_age=children.sale_parent_age,
-            sale_band_years=max(0, children.sale_opt_in_age - children.minimum_age),
+            default_ages=AgeRules.of(
+                children.minimum_age, children.minimum_age, children.sale_opt_in_age, children.sale_parent_age
+            ),
+            age_bands={
+                j: AgeRules.of(children.minimum_age, band.minimum_age, band.sale_opt_in_age, band.sale_parent_age)
+                for j, band in children.by_jurisdiction.items()
+            },
         )
+
+    def residence(self, code: str | None) -> Jurisdiction | None:
+        """A person's recorded residence as a jurisdiction this policy declares; None when unknown or no
+        longer declared (such a person is decided on each purpose's own ground and the policy-wide ages)."""
+        if code is None:
+            return None
+        for j in self.by_jurisdiction:
+            if j.value == code:
+                return j
+        return None
+
+    def ages_for(self, jurisdiction: Jurisdiction | None) -> AgeRules:
+        """The ages for the people of `jurisdiction`: its band where the policy states one, else the
+        policy-wide ages (which `policy check` keeps at least as strict as every band)."""
+        if jurisdiction is None:
+            return self.default_ages
+        return self.age_bands.get(jurisdiction, self.default_ages)
 
     def purpose(self, purpose_id: str, jurisdiction: Jurisdiction | None = None) -> CompiledPurpose | None:
         """The purpose as it applies to people of `jurisdiction`; None: as declared (its own legal_ground)."""

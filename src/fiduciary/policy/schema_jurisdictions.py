@@ -45,8 +45,9 @@ CCPA_SALE_PARENT_AGE = 13  # CCPA Civ. Code 1798.120(c), 11 CCR 7070
 class AgeBand(StrictModel):
     """The ages one jurisdiction sets, stated for the people who live there ("If you live in the EU: …").
 
-    Decisions apply `children.minimum_age`, `sale_opt_in_age` and `sale_parent_age` to everyone (people
-    carry no jurisdiction of residence), so `policy check` requires those to be at least every band's.
+    Decisions apply the band to the people whose recorded residence is this jurisdiction (`people.jurisdiction`,
+    `fiduciary.policy.ages`), and `children.minimum_age`, `sale_opt_in_age` and `sale_parent_age` to everyone
+    whose residence is unknown, so `policy check` requires those to be at least every band's.
     """
 
     minimum_age: int = Field(

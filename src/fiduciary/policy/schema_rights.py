@@ -188,8 +188,9 @@ class ChildrenRules(StrictModel):
         default_factory=dict,
         description="The ages each jurisdiction sets, stated in the notice for the people who live there (DPDP "
         "s.2(f): under 18 is a child; GDPR Art 8(1): 13 to 16 by member state; UK: 13; CCPA 1798.120(c): sale "
-        "opt-in under 16, a parent's under 13). Decisions apply the ages above to everyone, so they must be at "
-        "least every band's (`policy check`).",
+        "opt-in under 16, a parent's under 13). Decisions apply a band to the people whose residence is recorded "
+        "as its jurisdiction (`PUT /v1/people/{id}/jurisdiction`) and the ages above to everyone else, so those "
+        "must be at least every band's (`policy check`).",
     )
 
     @model_validator(mode="after")

@@ -186,14 +186,26 @@ class FiduciaryClient:
 
     # -------------------------------------------------------------------------------------------- people
 
-    def create_person(self, *, date_of_birth: date | None = None, is_child: bool | None = None) -> dict[str, Any]:
-        """A new pseudonymous person; the date of birth is used to set the age status and then dropped."""
+    def create_person(
+        self, *, date_of_birth: date | None = None, is_child: bool | None = None, jurisdiction: str | None = None
+    ) -> dict[str, Any]:
+        """A new pseudonymous person; the date of birth is used to set the age status and then dropped.
+        `jurisdiction` (IN, EU, UK, US-CA) is where they live, if known: decisions then apply its ground and ages."""
         body: dict[str, Any] = {}
         if date_of_birth is not None:
             body["date_of_birth"] = date_of_birth.isoformat()
         if is_child is not None:
             body["is_child"] = is_child
+        if jurisdiction is not None:
+            body["jurisdiction"] = jurisdiction
         result: dict[str, Any] = self._request("POST", "/v1/people", json_body=body)
+        return result
+
+    def record_residence(self, person_id: str, jurisdiction: str | None) -> dict[str, Any]:
+        """Record (or clear, with None) where the person lives."""
+        result: dict[str, Any] = self._request(
+            "PUT", f"/v1/people/{_segment(person_id)}/jurisdiction", json_body={"jurisdiction": jurisdiction}
+        )
         return result
 
     def person(self, person_id: str) -> dict[str, Any]:

@@ -15,11 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 from fiduciary.policy.export.mapping import (
+    Ground,
     data_use,
     dpv_personal_data,
     dpv_purpose,
     fideslang_category,
     ground_of,
+    grounds_apart,
     retention_for,
 )
 from fiduciary.policy.schema import PolicyDocument, Purpose, Recipient, RecipientKind
@@ -72,13 +74,13 @@ def dpv_document(document: PolicyDocument) -> dict[str, Any]:
     graph.extend(_recipient(base, r) for r in document.recipients)
     laws: dict[str, dict[str, Any]] = {}
     for purpose in document.purposes:
-        ground = ground_of(purpose)
-        if ground.law:
-            node_id = f"{base}legal-basis-{_slug(ground.law)}"
-            laws.setdefault(
-                node_id,
-                {"@id": node_id, "@type": ["dpv:LegalBasis", f"dpv:{ground.dpv}"], "rdfs:label": ground.law},
-            )
+        for ground in [ground_of(purpose), *(g for g, _ in grounds_apart(purpose))]:
+            if ground.law:
+                node_id = f"{base}legal-basis-{_slug(ground.law)}"
+                laws.setdefault(
+                    node_id,
+                    {"@id": node_id, "@type": ["dpv:LegalBasis", f"dpv:{ground.dpv}"], "rdfs:label": ground.law},
+                )
         graph.append(_process(document, base, purpose))
     graph.extend(laws.values())
     return {"@context": CONTEXT, "@graph": graph}
@@ -100,11 +102,21 @@ def _process(document: PolicyDocument, base: str, purpose: Purpose) -> dict[str,
             "@type": ["dpv:Purpose", f"dpv:{dpv_purpose(data_use(document, purpose))}"],
             "rdfs:label": purpose.name,
         },
-        "dpv:hasLegalBasis": f"{base}legal-basis-{_slug(ground.law)}" if ground.law else f"dpv:{ground.dpv}",
+        "dpv:hasLegalBasis": _basis(base, ground),
         "dpv:hasPersonalData": personal_data,
         "dpv:hasDataController": base + "controller",
         "dpv:hasDataSubject": "dpv:Customer",
     }
+    apart = grounds_apart(purpose)
+    if apart:
+        # A ground that differs by jurisdiction: the process's own basis, then each other one scoped to the
+        # jurisdictions it applies to (DPV's dct:spatial, as for the controller).
+        elsewhere = {j for _, js in apart for j in js}
+        own = [j.value for j in document.controller.jurisdictions if j not in elsewhere]
+        node["dpv:hasLegalBasis"] = [
+            {"@id": _basis(base, ground), **({"dct:spatial": own} if own else {})},
+            *({"@id": _basis(base, g), "dct:spatial": [j.value for j in js]} for g, js in apart),
+        ]
     if recipients:
         node["dpv:hasRecipient"] = [f"{base}recipient-{r.id}" for r in recipients]
     rules = retention_for(document, purpose.id, set(ids))
@@ -113,6 +125,11 @@ def _process(document: PolicyDocument, base: str, purpose: Purpose) -> dict[str,
             {"@type": "dpv:StorageDuration", "rdfs:label": f"{rule.id}: {sentence}"} for rule, sentence in rules
         ]
     return node
+
+
+def _basis(base: str, ground: Ground) -> str:
+    """The legal-basis node of a DPDP ground (kept with its clause), else DPV's own GDPR basis class."""
+    return f"{base}legal-basis-{_slug(ground.law)}" if ground.law else f"dpv:{ground.dpv}"
 
 
 def _recipient(base: str, recipient: Recipient) -> dict[str, Any]:

@@ -16,10 +16,12 @@ import re
 from typing import Any
 
 from fiduciary.policy.export.mapping import (
+    Ground,
     approximations,
     data_use,
     fideslang_category,
     ground_of,
+    grounds_apart,
     is_payment,
     retention_for,
 )
@@ -44,11 +46,18 @@ def fideslang_manifest(document: PolicyDocument) -> tuple[dict[str, Any], list[s
     recipient_keys = {r.id: f"{store_key}-{fides_key(r.id)}" for r in document.recipients}
     declarations: list[dict[str, Any]] = []
     declared_for: dict[str, str] = {}  # declaration name → purpose id, for meta
-    grounds: dict[str, dict[str, str]] = {}
+    grounds: dict[str, dict[str, Any]] = {}
     for purpose in document.purposes:
         ground = ground_of(purpose)
         if ground.law:
             grounds[purpose.id] = {"law": ground.law, "exported_as": ground.fideslang}
+        apart = grounds_apart(purpose)
+        if apart:
+            grounds.setdefault(purpose.id, {"exported_as": ground.fideslang})["by_jurisdiction"] = {
+                j.value: {"exported_as": other.fideslang, **({"law": other.law} if other.law else {})}
+                for other, jurisdictions in apart
+                for j in jurisdictions
+            }
         for declaration in _declarations(document, purpose, keys, recipient_keys):
             declarations.append(declaration)
             declared_for[declaration["name"]] = purpose.id
@@ -90,7 +99,12 @@ def fideslang_manifest(document: PolicyDocument) -> tuple[dict[str, Any], list[s
 def _declarations(
     document: PolicyDocument, purpose: Purpose, keys: dict[str, str], recipient_keys: dict[str, str]
 ) -> list[dict[str, Any]]:
-    """One declaration per purpose; a service purpose that also takes a payment gets a second one for it."""
+    """One declaration per purpose; a service purpose that also takes a payment gets a second one for it.
+
+    A purpose whose ground differs by jurisdiction (`grounds_by_jurisdiction`) gets the same declarations
+    again for each other ground, named for the jurisdictions it applies to ("Fraud screening (EU, UK)"):
+    fideslang has one legal basis per declaration and no jurisdiction of its own.
+    """
     ids = list(dict.fromkeys([*purpose.categories, *purpose.optional_categories]))
     use = data_use(document, purpose)
     by_id = {c.id: c for c in document.categories}
@@ -98,8 +112,13 @@ def _declarations(
     groups = [(use, [i for i in ids if i not in payment], purpose.name)]
     if payment:
         groups.append(("essential.service.payment_processing", payment, f"{purpose.name} (payment)"))
+    grounds = [
+        (ground_of(purpose), ""),
+        *((g, f" ({', '.join(j.value for j in js)})") for g, js in grounds_apart(purpose)),
+    ]
     return [
-        _declaration(document, purpose, group_use, group_ids, name, keys, recipient_keys)
+        _declaration(document, purpose, group_use, group_ids, name + suffix, ground, keys, recipient_keys)
+        for ground, suffix in grounds
         for group_use, group_ids, name in groups
         if group_ids
     ]
@@ -111,6 +130,7 @@ def _declaration(
     use: str,
     ids: list[str],
     name: str,
+    ground: Ground,
     keys: dict[str, str],
     recipient_keys: dict[str, str],
 ) -> dict[str, Any]:
@@ -121,7 +141,7 @@ def _declaration(
         "data_use": use,
         "data_categories": sorted({keys[i] for i in ids if i in keys}),
         "data_subjects": ["customer"],
-        "legal_basis_for_processing": ground_of(purpose).fideslang,
+        "legal_basis_for_processing": ground.fideslang,
         "flexible_legal_basis_for_processing": False,
         "features": [f for f in ("tracking", "profiling", "automated_decision") if getattr(purpose, f)],
         "data_shared_with_third_parties": bool(recipients),

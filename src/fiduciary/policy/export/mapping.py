@@ -19,6 +19,7 @@ from fiduciary.policy.schema import (
     DataCategory,
     DpdpExemption,
     EventTrigger,
+    Jurisdiction,
     LegalGround,
     LegitimateUse,
     PolicyDocument,
@@ -130,16 +131,31 @@ _DPDP_EXEMPTIONS = {
 }
 
 
-def ground_of(purpose: Purpose) -> Ground:
-    """The purpose's ground in fideslang and DPV terms, with the DPDP clause kept where there is one."""
-    if purpose.legal_ground is LegalGround.LEGITIMATE_USE and purpose.legitimate_use is not None:
-        clause = purpose.legitimate_use.value  # "7a"
-        fides, dpv = _DPDP_LEGITIMATE_USES[purpose.legitimate_use]
+def ground_of(purpose: Purpose, jurisdiction: Jurisdiction | None = None) -> Ground:
+    """The purpose's ground (for the people of `jurisdiction`; None: its own) in fideslang and DPV terms, with
+    the DPDP clause kept where there is one."""
+    stated = purpose.ground_for(jurisdiction)
+    if stated.legal_ground is LegalGround.LEGITIMATE_USE and stated.legitimate_use is not None:
+        clause = stated.legitimate_use.value  # "7a"
+        fides, dpv = _DPDP_LEGITIMATE_USES[stated.legitimate_use]
         return Ground(fides, dpv, f"DPDP Act 2023 s.7({clause[1:]}) legitimate use")
-    if purpose.legal_ground is LegalGround.EXEMPTION and purpose.exemption is not None:
-        fides, dpv = _DPDP_EXEMPTIONS[purpose.exemption]
-        return Ground(fides, dpv, f"DPDP Act 2023 s.{purpose.exemption.value} exemption")
-    return _GDPR_GROUNDS[purpose.legal_ground]
+    if stated.legal_ground is LegalGround.EXEMPTION and stated.exemption is not None:
+        fides, dpv = _DPDP_EXEMPTIONS[stated.exemption]
+        return Ground(fides, dpv, f"DPDP Act 2023 s.{stated.exemption.value} exemption")
+    return _GDPR_GROUNDS[stated.legal_ground]
+
+
+def grounds_apart(purpose: Purpose) -> list[tuple[Ground, list[Jurisdiction]]]:
+    """The grounds the purpose has for some jurisdictions that differ from its own, each with the
+    jurisdictions it applies to (issue 12 item 1: "fraud prevention is a DPDP s.17 exemption in India and
+    legitimate interests in the EU"), in the order the policy lists them."""
+    own = ground_of(purpose)
+    apart: dict[Ground, list[Jurisdiction]] = {}
+    for jurisdiction in purpose.grounds_by_jurisdiction:
+        ground = ground_of(purpose, jurisdiction)
+        if ground != own:
+            apart.setdefault(ground, []).append(jurisdiction)
+    return list(apart.items())
 
 
 # ------------------------------------------------------------------------------------------ categories
@@ -166,13 +182,13 @@ def approximations(document: PolicyDocument, vocabulary: str) -> list[str]:
     """
     notes = [note for category in document.categories if (note := fideslang_category(category)[1])]
     for purpose in document.purposes:
-        ground = ground_of(purpose)
-        if ground.law:
-            basis = ground.fideslang if vocabulary == "fideslang" else f"dpv:{ground.dpv}"
-            notes.append(
-                f"purpose {purpose.id}: {vocabulary} has no {ground.law}; exported as the nearest legal basis "
-                f"{basis!r}, with the clause kept beside it"
-            )
+        for ground in dict.fromkeys([ground_of(purpose), *(g for g, _ in grounds_apart(purpose))]):
+            if ground.law:
+                basis = ground.fideslang if vocabulary == "fideslang" else f"dpv:{ground.dpv}"
+                notes.append(
+                    f"purpose {purpose.id}: {vocabulary} has no {ground.law}; exported as the nearest legal basis "
+                    f"{basis!r}, with the clause kept beside it"
+                )
     return notes
 
 

@@ -2,7 +2,7 @@
 and linking a banner visitor to the person who signed in.
 
 Responses carry ids and statuses only, never a personal value: even the age is reported as a status
-(adult, child, unknown), not as a date.
+(adult, child, unknown), not as a date, and the residence as the jurisdiction code the store recorded.
 """
 
 from __future__ import annotations
@@ -23,10 +23,15 @@ from fiduciary.consent.linking import link_visitor
 from fiduciary.consent.restrictions import Restriction, active_restrictions, add_restriction, lift_restriction
 from fiduciary.consent.service import ConsentService
 from fiduciary.people import guardianship as lawful_guardians
-from fiduciary.people.flows import close_person_audited, create_person_audited, declare_age_audited
+from fiduciary.people.flows import (
+    close_person_audited,
+    create_person_audited,
+    declare_age_audited,
+    record_residence_audited,
+)
 from fiduciary.people.models import Person
 from fiduciary.people.service import get_person
-from fiduciary.policy.schema import ID_MAX_LENGTH, ID_PATTERN
+from fiduciary.policy.schema import ID_MAX_LENGTH, ID_PATTERN, Jurisdiction
 from fiduciary.runtime import Runtime
 from fiduciary.vault.age_tokens import AGE_TOKEN_PATTERN, MAX_TOKEN_LENGTH, verifier_for, verify_adult
 from fiduciary.web.contract import (
@@ -72,8 +77,23 @@ class AgeDeclaration(BaseModel):
     is_child: bool | None = Field(default=None, strict=True)
 
 
+_RESIDENCE = (
+    "Where the person lives: a jurisdiction the policy declares (IN, EU, UK, US-CA). Decisions then apply the "
+    "ground the policy states for each purpose there and that jurisdiction's age band; absent, each purpose's "
+    "own ground and the policy-wide ages."
+)
+
+
 class PersonCreate(AgeDeclaration):
     model_config = ConfigDict(extra="forbid", json_schema_extra=_AT_MOST_ONE)
+
+    jurisdiction: Jurisdiction | None = Field(default=None, description=_RESIDENCE)
+
+
+class ResidenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    jurisdiction: Jurisdiction | None = Field(description=_RESIDENCE + " null clears it.")
 
 
 class PersonOut(BaseModel):
@@ -85,6 +105,7 @@ class PersonOut(BaseModel):
     guardianship: Literal["none", "pending", "verified"] = Field(
         default="none", description="A lawful guardian (DPDP Rule 11): none, pending staff verification, verified."
     )
+    jurisdiction: str | None = Field(default=None, description="Where the person lives, when recorded.")
 
 
 class RestrictionIn(BaseModel):
@@ -176,6 +197,7 @@ def _out(person: Person) -> PersonOut:
         else "verified"
         if person.guardianship_verified_at
         else "pending",
+        jurisdiction=person.jurisdiction,
     )
 
 
@@ -194,7 +216,13 @@ def create(
     req_id: str = Depends(request_id),
 ) -> PersonOut:
     person = create_person_audited(
-        runtime, session, actor=key.id, date_of_birth=body.date_of_birth, is_child=body.is_child, request_id=req_id
+        runtime,
+        session,
+        actor=key.id,
+        date_of_birth=body.date_of_birth,
+        is_child=body.is_child,
+        request_id=req_id,
+        jurisdiction=body.jurisdiction.value if body.jurisdiction is not None else None,
     )
     return _out(person)
 
@@ -225,6 +253,27 @@ def age(
         person_id=person_id,
         date_of_birth=body.date_of_birth,
         is_child=body.is_child,
+        request_id=req_id,
+        field="path.person_id",
+    )
+    return _out(person)
+
+
+@router.put("/{person_id}/jurisdiction", summary="Record (or clear) where a person lives", response_model=PersonOut)
+def residence(
+    person_id: PersonId,
+    body: ResidenceIn,
+    key: ApiKey = Depends(require_scopes(Scope.PEOPLE_WRITE)),
+    session: Session = SESSION_DEPENDENCY,
+    runtime: Runtime = Depends(runtime_dependency),
+    req_id: str = Depends(request_id),
+) -> PersonOut:
+    person = record_residence_audited(
+        runtime,
+        session,
+        actor=key.id,
+        person_id=person_id,
+        jurisdiction=body.jurisdiction.value if body.jurisdiction is not None else None,
         request_id=req_id,
         field="path.person_id",
     )
