@@ -28,6 +28,7 @@ from fiduciary.config import DEMO_POLICY_PATH
 from fiduciary.decisions.audiences import eligible_people
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.loader import load_policy
+from fiduciary.policy.schema import PolicyDocument
 from fiduciary.storage import create_engine_for_url, make_session_factory, upgrade_to_head
 
 TODAY = date(2027, 6, 1)
@@ -183,9 +184,50 @@ def run(engine_name: Engine, n: int, proposed_indexes: bool = False, http: bool 
         print(
             f"[{engine_name}] audience marketing.email, list of {len(ids):,} ids: {count:,} eligible in {seconds:.2f} s"
         )
+        time_residences(engine, sessions, engine_name)
         if http:
             time_http(sessions, url, workdir / "data")
         engine.dispose()
+
+
+def four_jurisdictions() -> CompiledPolicy:
+    """The demo policy serving India, the EU, the UK and California, with an age band each and customer
+    support on legitimate interests in the EU and UK (DPDP s.7(a) in India): every audience then runs one
+    query per group of residences (issue 12, decision 0027)."""
+    data = load_policy(DEMO_POLICY_PATH).document.model_dump(mode="json")
+    data["controller"]["jurisdictions"] = ["IN", "EU", "UK", "US-CA"]
+    data["children"]["by_jurisdiction"] = {
+        "IN": {"minimum_age": 18},
+        "EU": {"minimum_age": 16},
+        "UK": {"minimum_age": 13},
+        "US-CA": {"minimum_age": 13, "sale_opt_in_age": 16, "sale_parent_age": 13},
+    }
+    for purpose in data["purposes"]:
+        if purpose["id"] == "customer_support":
+            li = {"legal_ground": "legitimate_interests"}
+            purpose["grounds_by_jurisdiction"] = {"EU": li, "UK": li}
+    return CompiledPolicy.build(PolicyDocument.model_validate(data), "sha256:bench-four", 2)
+
+
+def time_residences(engine: sa.Engine, sessions: sa.orm.sessionmaker[sa.orm.Session], engine_name: str) -> None:
+    """The same population living in four jurisdictions (and 20% unknown): audiences under a policy whose
+    ages and grounds differ by residence."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE people SET jurisdiction = CASE substr(id, length(id), 1) "
+            "WHEN 'a' THEN 'EU' WHEN 'b' THEN 'EU' WHEN 'c' THEN 'UK' WHEN 'd' THEN 'US-CA' WHEN 'e' THEN NULL "
+            "WHEN 'f' THEN NULL ELSE 'IN' END"
+        )
+    if engine.dialect.name == "postgresql":  # the UPDATE left a dead version of every row behind
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE people")
+    else:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    policy = four_jurisdictions()
+    for purpose in ("marketing.email", "customer_support"):
+        seconds, count = time_audience(sessions, policy, purpose)
+        print(f"[{engine_name}] by residence: audience {purpose:<17} {count:>9,} eligible in {seconds:.2f} s")
 
 
 def time_http(sessions: sa.orm.sessionmaker[sa.orm.Session], url: str, data_dir: Path) -> None:
