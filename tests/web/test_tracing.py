@@ -1,6 +1,7 @@
 """OpenTelemetry tracing (issue 17, item 5; the `otel` extra): a span per request named by its route template,
-a `db.commit` child span, the caller's traceparent continued, and no personal value anywhere in a span,
-checked with the SDK's in-memory exporter. Off, and nothing imported, unless an endpoint is configured."""
+`db.commit` and flow (`consent.record`, `decisions.decide`) child spans, the caller's traceparent continued,
+and no personal value anywhere in a span, checked with the SDK's in-memory exporter. Off, and nothing of the
+SDK imported, unless an endpoint is configured; FastAPI's own telemetry off even under a global provider."""
 
 from __future__ import annotations
 
@@ -82,11 +83,16 @@ def test_a_span_per_request_by_route_template_and_never_a_personal_value(
     assert len(mine) == 1 and mine[0].status.status_code is StatusCode.OK
     assert mine[0].attributes == {"db.system.name": session.get_bind().dialect.name}
 
+    (flow,) = [s for s in spans if s.name == "consent.record"]
+    assert flow.parent is not None and flow.parent.span_id == consent.context.span_id
+
     (decision,) = _server_spans(spans, "POST /v1/decisions")
     assert decision.context is not None and decision.parent is not None
     assert format(decision.context.trace_id, "032x") == TRACE_ID  # the caller's trace, continued
     assert format(decision.parent.span_id, "016x") == CALLER_SPAN_ID
     assert not decision.context.trace_state  # a caller's tracestate is free text: not carried on
+    (deciding,) = [s for s in spans if s.name == "decisions.decide"]
+    assert deciding.parent is not None and deciding.parent.span_id == decision.context.span_id
 
     assert _server_spans(spans, "GET /v1/people/{person_id}")
     assert _server_spans(spans, "POST /v1/people/lookup")
