@@ -124,3 +124,12 @@ def test_a_failed_queue_read_keeps_the_last_figures_and_the_scrape_answers(
     failures = "fiduciary_metrics_read_failures_total"
     assert _value(during, failures, source="job_queue") == _value(before, failures, source="job_queue") + 1
     assert any("could not read the job queue" in r.getMessage() for r in caplog.records)
+
+
+def test_a_method_outside_https_set_is_counted_as_other(client: TestClient, session: Session) -> None:
+    reader = api_headers(session, ["metrics:read"])
+    session.commit()
+    client.request("ZEBULONCHECK", "/healthz")  # a method is the client's free text (it could be a name)
+    text = client.get("/metrics", headers=reader).text
+    assert "ZEBULONCHECK" not in text
+    assert _value(_samples(text), "fiduciary_http_requests_total", method="_OTHER", route="/healthz", status="405")
