@@ -25,13 +25,16 @@ from __future__ import annotations
 import os
 from typing import Final
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
 MULTIPROCESS_VARIABLE: Final = "PROMETHEUS_MULTIPROC_DIR"
-# Read as prometheus_client reads it (at its import, just above): its metrics then write to files there.
-MULTIPROCESS_DIR: Final = os.environ.get(MULTIPROCESS_VARIABLE) or None
+# The folder the metrics below write to, if prometheus_client chose its multiprocess mode (it reads the
+# variable once, when it is first imported; a variable set later changes nothing in this process).
+MULTIPROCESS_DIR: Final = (
+    os.environ.get(MULTIPROCESS_VARIABLE) or None if getattr(values.ValueClass, "_multiprocess", False) else None
+)
 
 REGISTRY: Final = CollectorRegistry(auto_describe=True)
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
@@ -73,6 +76,8 @@ _outbox = Gauge(
     registry=REGISTRY,
     multiprocess_mode="mostrecent",
 )
+# Set, not only created: in multiprocess mode a "mostrecent" gauge never set is left out of the scrape.
+_outbox.set(0)
 _read_failures = Counter(
     "fiduciary_metrics_read_failures",
     "Scrape-time reads that failed (the gauges kept their last figures), by source.",

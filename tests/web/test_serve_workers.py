@@ -185,7 +185,7 @@ def _healthz_answered(families: Iterable[Metric]) -> float:
 
 
 def test_one_scrape_counts_what_every_worker_answered_even_a_killed_one(
-    served: tuple[subprocess.Popen[str], str, dict[str, str], Path],
+    served: tuple[subprocess.Popen[str], str, dict[str, str], Path], tmp_path: Path
 ) -> None:
     proc, base, headers, _data_dir = served
     workers = _workers(proc.pid)
@@ -197,7 +197,13 @@ def test_one_scrape_counts_what_every_worker_answered_even_a_killed_one(
     def scrape() -> float:
         answer = httpx.get(f"{base}/metrics", headers=headers, timeout=30)
         answer.raise_for_status()
-        return _healthz_answered(text_string_to_metric_families(answer.text))
+        families = list(text_string_to_metric_families(answer.text))
+        gauges = {s.name: s.labels for f in families if f.type == "gauge" for s in f.samples}
+        # one figure per gauge, not one per worker (no `pid` label): they are the database's, read at the scrape
+        assert gauges == {"fiduciary_job_queue_depth": {}, "fiduciary_job_queue_oldest_age_seconds": {}} | {
+            "fiduciary_outbox_backlog": {}
+        }, gauges
+        return _healthz_answered(families)
 
     def answered_by(pid: int) -> float:
         files = [str(f) for f in folder.glob(f"*_{pid}.db")]
@@ -223,6 +229,12 @@ def test_one_scrape_counts_what_every_worker_answered_even_a_killed_one(
     assert counted_by_killed > 0 and answered_by(killed) == counted_by_killed  # its figures stay in the folder
     assert scrape() - before == sent  # nothing the killed worker counted is lost from the totals
 
+    # The supervisor answers signals between health pings, and its ping to a replacement that is still
+    # importing waits until that worker is up: stop it once the replacement has started.
+    deadline = time.monotonic() + 120
+    while (tmp_path / "serve.log").read_text().count("Application startup complete") <= WORKERS:
+        assert time.monotonic() < deadline, "the killed worker was not replaced"
+        time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
     assert not folder.exists()  # the supervisor removes the folder when it stops
