@@ -12,7 +12,8 @@ is ever read into a span.
   `tracestate` and baggage are ignored: free text a client chooses);
 - a `db.commit` span around each commit made while serving a traced request (flush, COMMIT and, on SQLite,
   the fsync), with `db.system.name`;
-- `fiduciary.web.tracing.span(name)` for a named step inside a request.
+- a child span per named step (`fiduciary.web.tracing.span(name)`: `consent.record`, `decisions.decide`),
+  status ERROR with `error.type` the exception's class when the step raised.
 """
 
 from __future__ import annotations
