@@ -237,8 +237,18 @@ def _query(
         floor = sa.select(f.c.min_version).where(f.c.purpose == cp.id).scalar_subquery()
         source = source.join(c, sa.and_(c.c.subject_id == p.c.id, c.c.purpose == cp.id))
         conditions += [c.c.status == "granted", c.c.policy_version >= sa.func.coalesce(floor, 0)]
+    # Rules 3 and 6 hold for every group alike unless the groups differ on a legal obligation: then they are
+    # stated once, outside the CASE, where the database can test them before the children's rules.
+    shared = len({g.purpose.legal_ground is LegalGround.LEGAL_OBLIGATION for g in groups}) == 1
+    if shared:
+        conditions += _processing_conditions(cp)
     per_group = [
-        sa.and_(*_group_conditions(policy, group, today, postgres, f"{tag}_{i}")) for i, group in enumerate(groups)
+        sa.and_(
+            *_children_conditions(policy, g.ages, g.purpose, p, c, today, postgres, f"{tag}_{i}"),
+            *([] if shared else _processing_conditions(g.purpose)),
+            sa.true(),
+        )
+        for i, g in enumerate(groups)
     ]
     if len(groups) == 1 and groups[0].jurisdictions is None:
         conditions.append(per_group[0])
@@ -262,24 +272,21 @@ def _query(
     return sa.select(p.c.id).select_from(source).where(*conditions).order_by(order)
 
 
-def _group_conditions(
-    policy: CompiledPolicy, group: ResidenceGroup, today: date, postgres: bool, tag: str
-) -> list[sa.ColumnElement[bool]]:
-    """Rules 3, 4 and 6 of `engine.decide` for the people of one residence group."""
-    cp = group.purpose
+def _processing_conditions(cp: CompiledPurpose) -> list[sa.ColumnElement[bool]]:
+    """Rules 3 and 6 of `engine.decide`: no closed account and no active objection or restriction, except
+    for a legal obligation, which neither stops (DPDP s.8(7); GDPR Art 17(3)(b), 18(2), 21(1))."""
+    if cp.legal_ground is LegalGround.LEGAL_OBLIGATION:
+        return []
     p = Person.__table__
     r = ProcessingRestriction.__table__
-    conditions = _children_conditions(policy, group.ages, cp, p, ConsentState.__table__, today, postgres, tag)
-    if cp.legal_ground is not LegalGround.LEGAL_OBLIGATION:
-        conditions.append(p.c.status != "closed")
-        conditions.append(
-            ~sa.exists().where(
-                r.c.person_id == p.c.id,
-                r.c.lifted_at.is_(None),
-                sa.or_(r.c.purpose.is_(None), r.c.purpose == cp.id),
-            )
-        )
-    return conditions or [sa.true()]
+    return [
+        p.c.status != "closed",
+        ~sa.exists().where(
+            r.c.person_id == p.c.id,
+            r.c.lifted_at.is_(None),
+            sa.or_(r.c.purpose.is_(None), r.c.purpose == cp.id),
+        ),
+    ]
 
 
 def _code(jurisdiction: Jurisdiction, tag: str) -> sa.BindParameter[str]:
