@@ -3,6 +3,7 @@
 # The modules other packages may import; the rest are this package's own workings.
 __all__ = [
     "ages",  # the ages that apply to a person, by jurisdiction
+    "calendar",  # working days (with public holidays) and month arithmetic
     "compiled",  # CompiledPolicy for decisions
     "diff",  # policy diffs
     "export",  # fideslang and DPV exports
