@@ -34,6 +34,7 @@ from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.duration import Duration, DurationUnit
 from fiduciary.policy.schema import BusinessCalendar, RetentionRule, RetentionTrigger, trigger_code
 
+
 class DueStatus(StrEnum):
     DUE = "due"  # `due_at` is when the data falls due
     WAITING = "waiting"  # the clock has not started: its trigger has not happened (or was not reported)
