@@ -6,6 +6,7 @@ __all__ = [
     "calendar",  # working days (with public holidays) and month arithmetic
     "compiled",  # CompiledPolicy for decisions
     "diff",  # policy diffs
+    "duration",  # Duration: lengths as policies write them (a due-soon window, a deadline)
     "export",  # fideslang and DPV exports
     "loader",  # loading with file:line problems
     "models",  # the policy versions table
