@@ -11,8 +11,9 @@ Two month rules live here, and they differ on purpose:
 
 - `add_months`: the same date of the later month, or that month's last day where the date does not exist
   (EU Regulation 1182/71 Art 3(2)(c)), at the same time of day, never moved off a weekend or holiday. Retention
-  uses it: the end of a retention period is a limit on keeping data (GDPR Art 5(1)(e)), so it is not pushed
-  later by a holiday (Art 3(4)'s move to the next working day is left out deliberately).
+  uses it, leaving out that Regulation's move to the next working day (its Art 3(4)) on purpose: the end of a
+  retention period is a limit on keeping data (storage limitation, GDPR Art 5(1)(e)), which a holiday must not
+  push later.
 - `months_deadline`: the UK regulator's method for GDPR Art 12(3) "within one month of receipt" (ICO guidance
   "Time limits for responding", since August 2019): the period runs from the day of receipt to the same date
   of the next month, that month's last day where the date does not exist, then the next working day if that

@@ -8,9 +8,8 @@ The deadline is the policy's `rights` entry of the request's kind, `deadline_for
 (`calendar.timezone`) from the local date of receipt; the day of receipt itself is not counted:
 
 - hours and minutes: on the clock from the instant of receipt (a grievance acknowledged "within 48h");
-- days and weeks: calendar days, not moved off a weekend or holiday (CCPA Civ. Code §1798.130(a)(2) and
-  11 CCR §7021(b): "45 calendar days" from the day the request is received, whatever the time verification
-  takes);
+- days and weeks: calendar days, not moved off a weekend or holiday ("45 calendar days" from the day the
+  request is received, whatever the time verification takes: 11 CCR §7021(b); CCPA Civ. Code §1798.130(a)(2));
 - business days: working days on the policy's calendar, i.e. not its weekend, not its own `holidays`, not a
   public holiday of the controller's country and state (`policy.calendar`; 11 CCR §7021(a): confirm receipt
   within 10 business days);
