@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
@@ -313,7 +313,9 @@ def test_an_extension_never_exceeds_the_policy(
         extended = extend(dates, until=until, reason="complex", at=received + timedelta(minutes=decided_after_minutes))
     except ValidationFailed as refused:
         assert [p.field for p in refused.fields] == ["until"]
+        event("refused")
         return
+    event("accepted")
     assert first.day < extended.due.day <= limit.day
 
 

@@ -23,6 +23,7 @@ Two month rules live here, and they differ on purpose:
 from __future__ import annotations
 
 import calendar
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -39,6 +40,9 @@ _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 # A run of non-working days longer than this means the calendar has no working day at all (a policy whose
 # weekend is all seven days): refuse rather than loop forever.
 _MAX_CLOSED_RUN = 3660
+# A `holidays` calendar fills in a year on the first lookup of one of its dates (a dict write); the cached one
+# is shared by every request of a process, so lookups take this lock rather than race on a half-filled year.
+_LOOKUP = threading.Lock()
 
 
 @lru_cache(maxsize=64)
@@ -98,7 +102,10 @@ class WorkingCalendar:
         )
 
     def is_public_holiday(self, day: date) -> bool:
-        return self._public is not None and day in self._public
+        if self._public is None:
+            return False
+        with _LOOKUP:
+            return day in self._public
 
     def is_working_day(self, day: date) -> bool:
         return day.weekday() not in self.weekend and day not in self.own_holidays and not self.is_public_holiday(day)
