@@ -3,8 +3,10 @@
 # The modules other packages may import; the rest are this package's own workings.
 __all__ = [
     "ages",  # the ages that apply to a person, by jurisdiction
+    "calendar",  # working days (with public holidays) and month arithmetic
     "compiled",  # CompiledPolicy for decisions
     "diff",  # policy diffs
+    "duration",  # Duration: lengths as policies write them (a due-soon window, a deadline)
     "export",  # fideslang and DPV exports
     "loader",  # loading with file:line problems
     "models",  # the policy versions table

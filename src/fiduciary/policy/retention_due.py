@@ -11,8 +11,11 @@ Lengths are counted in the policy's time zone (`calendar.timezone`), the same ca
 - days and weeks are calendar days at the same local time of day;
 - months and years end on the same date of the later month; a date the month lacks (31 April, 29 February in
   a common year) ends on the month's last day (the rule of EU Regulation 1182/71 Art 3(2)(c), which GDPR
-  periods follow);
+  periods follow), not moved off a weekend or holiday (a retention period limits keeping data; rights
+  deadlines, which do move to the next working day by the ICO's method, are `rights.deadlines`);
 - business days skip the policy's weekend and holidays (`calendar.weekend`, `calendar.holidays`).
+
+The calendar arithmetic itself is `policy.calendar`, shared with rights deadlines.
 
 A rule with a legal hold falls due only when both its period and the legal minimum have run (the law's minimum
 is kept even if the person asks for erasure sooner).
@@ -20,18 +23,16 @@ is kept even if the person asks for erasure sooner).
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from fiduciary.policy.calendar import WorkingCalendar, add_months
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.duration import Duration, DurationUnit
 from fiduciary.policy.schema import BusinessCalendar, RetentionRule, RetentionTrigger, trigger_code
-
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 class DueStatus(StrEnum):
@@ -53,17 +54,6 @@ class RetentionDue:
         return self.due_at is not None and now >= self.due_at
 
 
-def _add_months(local: datetime, months: int) -> datetime:
-    index = local.month - 1 + months
-    year, month = local.year + index // 12, index % 12 + 1
-    day = min(local.day, calendar.monthrange(year, month)[1])  # Reg 1182/71 Art 3(2)(c): the month's last day
-    return local.replace(year=year, month=month, day=day)
-
-
-def _is_business_day(day: date, business: BusinessCalendar) -> bool:
-    return _WEEKDAYS[day.weekday()] not in business.weekend and day not in {h.date for h in business.holidays}
-
-
 def add_duration(start: datetime, duration: Duration, business: BusinessCalendar) -> datetime:
     """`start` plus `duration` as the policy counts it (see the module docstring); aware in, aware out."""
     if start.tzinfo is None or start.utcoffset() is None:
@@ -81,14 +71,12 @@ def add_duration(start: datetime, duration: Duration, business: BusinessCalendar
     elif unit is DurationUnit.WEEKS:
         wall += timedelta(weeks=n)
     elif unit is DurationUnit.MONTHS:
-        wall = _add_months(wall, n)
+        wall = add_months(wall, n)
     elif unit is DurationUnit.YEARS:
-        wall = _add_months(wall, 12 * n)
-    else:  # business days
-        counted = 0
-        while counted < n:
-            wall += timedelta(days=1)
-            counted += _is_business_day(wall.date(), business)
+        wall = add_months(wall, 12 * n)
+    else:  # business days on the policy's own calendar (no public holidays: unchanged since issue 12)
+        day = WorkingCalendar.of(business).add_working_days(wall.date(), n)
+        wall = datetime.combine(day, wall.time())
     return wall.replace(tzinfo=zone)
 
 

@@ -2,8 +2,9 @@
 
 `flows.export_person` and `flows.erase_person` run every domain's exporter and eraser through the
 `fiduciary.personal_data` registry, audited through the unit of work. This package knows no other domain's
-tables: a domain joins by registering in its own `<domain>/rights.py`. Rights requests (deadlines, identity
-verification, export packages) build on these flows. See docs/rights-registry.md.
+tables: a domain joins by registering in its own `<domain>/rights.py`. `deadlines` counts a request's due dates
+on the policy's calendar (issue 13; docs/rights-deadlines.md). Rights requests (identity verification, export
+packages) build on these. See docs/rights-registry.md.
 """
 
-__all__ = ["flows"]
+__all__ = ["deadlines", "flows"]
