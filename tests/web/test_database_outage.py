@@ -175,3 +175,28 @@ def test_sqlite_lock_held_past_busy_timeout_is_503(runtime: Runtime) -> None:
             holder.execute("ROLLBACK")
             holder.close()
         assert client.post("/v1/people", json={"is_child": False}, headers=headers).status_code == 201
+
+
+def test_healthz_is_503_when_the_database_does_not_answer(runtime: Runtime, tmp_path: Path) -> None:
+    """/healthz proves the database answers with its own `SELECT 1` (no session): a database that cannot be
+    opened is a 503 problem with Retry-After, never a 200 and never a 500."""
+    app = create_app(runtime=runtime)
+    if runtime.engine.dialect.name == "sqlite":
+        url = f"sqlite:///{tmp_path / 'missing-folder' / 'x.db'}"
+        nowhere = sa.create_engine(url)  # plain engine: create_engine_for_url would create the folder
+    else:
+        nowhere = create_engine_for_url(
+            make_url(str(runtime.engine.url)).set(port=free_port()).render_as_string(hide_password=False),
+            connect_args={"connect_timeout": 2},
+        )
+    engine = runtime.engine
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            assert client.get("/healthz").status_code == 200
+            runtime.engine = nowhere
+            _assert_unavailable(client.get("/healthz"))
+            runtime.engine = engine
+            assert client.get("/healthz").json() == {"status": "ok"}
+    finally:
+        runtime.engine = engine
+        nowhere.dispose()
