@@ -231,23 +231,26 @@ class AuditTrail:
         it collected them, so a malformed event fails the step that made it rather than the commit."""
         if not prepared:
             return []
-        entries = self.ledger.append_many(session, [(event.action, payload) for event, payload in prepared])
-        session.execute(
+        # `append_batch`, not `append_many`: the index needs positions, hashes and the time, and an entry
+        # object per event (its payload parsed back from JSON) cost more than the event's own insert.
+        batch = self.ledger.append_batch(session, [(event.action, payload) for event, payload in prepared])
+        first, moment = batch.first_position, batch.recorded_at
+        session.connection().execute(  # Core straight through the transaction's connection, not the ORM
             _INSERT_INDEX,
             [
                 {
-                    "ledger_position": entry.position,
-                    "recorded_at": entry.recorded_at,
+                    "ledger_position": first + i,
+                    "recorded_at": moment,
                     "actor": payload["actor"],
                     "action": event.action,
                     "person_id": payload.get("person"),
                     "purpose": payload.get("purpose"),
                     "outcome": payload["outcome"],
                 }
-                for entry, (event, payload) in zip(entries, prepared, strict=True)
+                for i, (event, payload) in enumerate(prepared)
             ],
         )
-        return [AuditRecord(entry.position, entry.hash, entry.recorded_at) for entry in entries]
+        return [AuditRecord(first + i, hash_, moment) for i, hash_ in enumerate(batch.hashes)]
 
 
 def decision_event(

@@ -389,7 +389,7 @@ class Ledger:
             key_id=self.signer.key_id,
             signature=b64(self.signer.sign(statement)),
         )
-        session.execute(
+        session.connection().execute(
             _INSERT_CHECKPOINT,
             {
                 "stream": checkpoint.stream,
@@ -404,8 +404,13 @@ class Ledger:
         return checkpoint
 
     def _lock_head(self, session: Session) -> _Head:
-        """Lock this stream's head row until the caller's transaction ends, creating it on first use."""
-        dialect = session.connection().dialect.name
+        """Lock this stream's head row until the caller's transaction ends, creating it on first use.
+
+        The head statements go through the transaction's Core connection (`session.connection()`), not
+        `session.execute`: they are Core statements already, and the ORM's execute path around each cost
+        more than SQLite's work for it (bench/RESULTS.md "serving, second pass")."""
+        connection = session.connection()
+        dialect = connection.dialect.name
         now = utcnow()
         values = {
             "stream": self.stream,
@@ -420,19 +425,19 @@ class Ledger:
         if dialect == "sqlite":
             # The INSERT is a write, so it takes SQLite's write lock (waiting up to busy_timeout) before we
             # read the head; a read first could be overtaken by another writer.
-            session.execute(create, values)
-            row = session.execute(_SELECT_HEAD, key).one()
+            connection.execute(create, values)
+            row = connection.execute(_SELECT_HEAD, key).one()
         else:
-            found = session.execute(_SELECT_HEAD_FOR_UPDATE, key).one_or_none()
+            found = connection.execute(_SELECT_HEAD_FOR_UPDATE, key).one_or_none()
             if found is not None:
                 row = found
             else:
-                session.execute(create, values)
-                row = session.execute(_SELECT_HEAD_FOR_UPDATE, key).one()
+                connection.execute(create, values)
+                row = connection.execute(_SELECT_HEAD_FOR_UPDATE, key).one()
         return _Head(row.position, row.hash, row.checkpoint_position, row.checkpoint_at)
 
     def _save_head(self, session: Session, head: _Head, now: datetime) -> None:
-        session.execute(
+        session.connection().execute(
             _UPDATE_HEAD,
             {
                 "head_stream": self.stream,
