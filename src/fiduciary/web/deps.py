@@ -123,8 +123,14 @@ async def run_request_work(request: Request, work: Callable[_P, _T], *args: _P.a
     hop to a worker thread and back would only add two thread hand-offs, which were a quarter of a
     decision's time under load (bench/RESULTS.md "serving"), as for the commit. Use it for work bounded
     by one request's size (one decision, one subject's consents), not for batches that could hold the
-    event loop for long."""
-    if database_gate(request.app) is not None:
+    event loop for long.
+
+    Only in a single-process server (`serve --workers 1`, tests): there the only other writers are this
+    process's job thread and the occasional CLI command, whose short transactions are all the work could
+    wait for in SQLite's busy handler. Several workers on one SQLite file meet at its write lock on every
+    write, and a busy wait inline would stall the worker's event loop (and its `/healthz`), so they keep the
+    thread pool."""
+    if database_gate(request.app) is not None and getattr(request.app.state, "single_process", True):
         return work(*args, **kwargs)
     return await run_in_threadpool(work, *args, **kwargs)
 
