@@ -43,7 +43,7 @@ from fiduciary.config import Settings
 from fiduciary.context import RuntimeContext
 from fiduciary.errors import FiduciaryError, FieldProblem, ValidationFailed
 from fiduciary.ledger.models import LedgerEvent
-from fiduciary.ledger.service import Ledger
+from fiduciary.ledger.service import Ledger, sqlite_run, sqlite_time
 from fiduciary.ledger.verification import VerificationReport, verify
 
 T = TypeVar("T")
@@ -163,6 +163,10 @@ class AuditRecord:
 
 
 _INSERT_INDEX = sa.insert(INDEX)  # built once: an audited read is a handful of statements
+_INSERT_INDEX_SQLITE = (
+    "INSERT INTO audit_events (ledger_position, recorded_at, actor, action, person_id, purpose, outcome) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 class AuditTrail:
@@ -235,7 +239,28 @@ class AuditTrail:
         # object per event (its payload parsed back from JSON) cost more than the event's own insert.
         batch = self.ledger.append_batch(session, [(event.action, payload) for event, payload in prepared])
         first, moment = batch.first_position, batch.recorded_at
-        session.connection().execute(  # Core straight through the transaction's connection, not the ORM
+        connection = session.connection()
+        if connection.dialect.name == "sqlite":  # straight on the driver, as the ledger's own statements
+            stored = sqlite_time(moment)
+            sqlite_run(
+                connection,
+                _INSERT_INDEX_SQLITE,
+                [
+                    (
+                        first + i,
+                        stored,
+                        payload["actor"],
+                        event.action,
+                        payload.get("person"),
+                        payload.get("purpose"),
+                        payload["outcome"],
+                    )
+                    for i, (event, payload) in enumerate(prepared)
+                ],
+                many=True,
+            )
+            return [AuditRecord(first + i, hash_, moment) for i, hash_ in enumerate(batch.hashes)]
+        connection.execute(  # Core straight through the transaction's connection, not the ORM
             _INSERT_INDEX,
             [
                 {
