@@ -90,10 +90,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--target", choices=["healthz", "decisions", "consents"], default="healthz")
+    parser.add_argument("--sqlite-synchronous", choices=["NORMAL", "FULL"], default="FULL")
     parser.add_argument("--sort", default="tottime", help="pstats sort key (tottime, cumulative)")
     args = parser.parse_args()
     with database("sqlite") as (url, work), tempfile.TemporaryDirectory() as scripts_dir:
-        os.environ["FIDUCIARY_SQLITE_SYNCHRONOUS"] = "FULL"
+        os.environ["FIDUCIARY_SQLITE_SYNCHRONOUS"] = args.sqlite_synchronous
         settings = Settings(
             database_url=url,
             data_dir=work / "data",
