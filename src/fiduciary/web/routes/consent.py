@@ -326,8 +326,8 @@ async def record_consents(
     idempotency_key: IdempotencyKeyHeader = None,
     _sec_gpc: GpcHeader = None,
 ) -> Response:
-    """Async so that on SQLite one subject's choices are recorded inline under the database gate
-    (`run_request_work`: no thread hand-offs); elsewhere in a worker thread."""
+    # Async so that on SQLite one subject's choices are recorded inline under the database gate
+    # (`run_request_work`: no thread hand-offs); elsewhere in a worker thread.
     return await run_request_work(request, _record_consents, body, request, key, session, service, idempotency_key)
 
 

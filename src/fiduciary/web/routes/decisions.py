@@ -187,8 +187,11 @@ async def decisions(
     service: DecisionService = Depends(decision_service),
     req_id: str = Depends(request_id),
 ) -> JSONResponse:
-    """Async so that one decision on SQLite runs inline under the database gate (`run_request_work`); a
-    batch (up to MAX_BATCH decisions) runs in a worker thread, so it never holds the event loop."""
+    """Answers are built as plain dicts and sent as is: validating 1,000 decisions against the response
+    model again would cost more than deciding them. Deciding and auditing is `decisions.flows` (actor: the
+    key; the named actor as `on_behalf_of`)."""
+    # Async so that one decision on SQLite runs inline under the database gate (`run_request_work`); a batch
+    # (up to MAX_BATCH decisions) runs in a worker thread, so it never holds the event loop.
     if body.requests is not None:
         return await run_in_threadpool(_decisions, body, key, session, runtime, service, req_id)
     return await run_request_work(request, _decisions, body, key, session, runtime, service, req_id)
@@ -197,9 +200,7 @@ async def decisions(
 def _decisions(
     body: DecisionIn, key: ApiKey, session: Session, runtime: Runtime, service: DecisionService, req_id: str
 ) -> JSONResponse:
-    """Answers are built as plain dicts and sent as is: validating 1,000 decisions against the response
-    model again would cost more than deciding them. Deciding and auditing is `decisions.flows` (actor: the
-    key; the named actor as `on_behalf_of`)."""
+    """The body of `decisions`, run inline or in a worker thread."""
     actor = body.actor or key.id
     policy_version = service.policy().version
     if body.requests is not None:

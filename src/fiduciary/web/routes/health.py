@@ -40,16 +40,29 @@ def _ping(engine: Engine) -> None:
     "/healthz",
     summary="Service and database are up",
     response_class=Response,
-    responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"status": {"type": "string", "enum": ["ok"]}},
+                        "required": ["status"],
+                    },
+                    "example": {"status": "ok"},
+                }
+            }
+        }
+    },
 )
 async def healthz(request: Request) -> Response:
-    """`{"status": "ok"}` once the database has answered a `SELECT 1`.
-
-    No session and no database gate: the query reads no table, so on SQLite it takes no lock and runs
-    inline on the event loop (a local call of a few microseconds) even while a writer holds the gate; on
-    PostgreSQL it runs in a worker thread (a network round trip). The answer is pre-encoded bytes
-    (bench/RESULTS.md "serving, second pass": the session, its commit and the generic JSON encoding were
-    most of this route's cost)."""
+    """`{"status": "ok"}` once the database has answered a query; 503 (a problem with Retry-After) when it
+    does not."""
+    # No session and no database gate: the query reads no table, so on SQLite it takes no lock and runs
+    # inline on the event loop (a local call of a few microseconds) even while a writer holds the gate; on
+    # PostgreSQL it runs in a worker thread (a network round trip). The answer is pre-encoded bytes
+    # (bench/RESULTS.md "serving, second pass": the session, its commit and the generic JSON encoding were
+    # most of this route's cost). A GET is normally answered by `HealthzShortcut` below, the same way.
     engine = get_runtime(request).engine
     if engine.dialect.name == "sqlite":
         _ping(engine)
