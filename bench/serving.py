@@ -1,7 +1,7 @@
 """Benchmark: the HTTP request path beside a bare FastAPI app, in one run (issue 17, item 1).
 
     .venv/bin/python bench/serving.py [--engine sqlite|postgresql] [--seconds 8] [--connections 8]
-                                      [--sqlite-synchronous NORMAL|FULL|EXTRA]
+                                      [--sqlite-synchronous NORMAL|FULL|EXTRA] [--workers 1]
 
 Starts, itself, a bare FastAPI app returning {"ok": true} (bench/_bare_app.py) under the same server stack
 as `fiduciary serve` (uvicorn; httptools and uvloop when installed), and `fiduciary serve` on a fresh data
@@ -15,10 +15,11 @@ scripts written to a temporary folder) and prints requests/s, p50, p99 and the r
 - POST /v1/consents, one grant for a different person each request (rotating over 2,000 people; every
   answer is committed, fsynced per FIDUCIARY_SQLITE_SYNCHRONOUS, before it is sent).
 
-It also reads the server process's CPU time (user + system, /proc) before and after each run and prints
-it per request: on a machine shared with other work, wall-clock rates fall with the load, CPU per request
-does not. Any non-2xx answer is counted and printed: a run with errors is not a result. The figures are wall time on
-a shared 2-core machine where wrk, the server and the database share the cores: compare the ratios within
+It also reads the server's CPU time (user + system, /proc, summed over the process and its descendants:
+`serve --workers N` serves from spawned children) before and after each run and prints it per request: on
+a machine shared with other work, wall-clock rates fall with the load, CPU per request does not. Any
+non-2xx answer is counted and printed: a run with errors is not a result. The figures are wall time on a
+shared 2-core machine where wrk, the server and the database share the cores: compare the ratios within
 one run.
 """
 
@@ -57,13 +58,40 @@ class Result:
     p99_ms: float
     errors: int
     requests: int = 0
-    cpu_ms: float = 0.0  # the server process's CPU time (user + system) per request
+    cpu_ms: float = 0.0  # the serving processes' CPU time (user + system, children summed) per request
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (which may itself hold spaces and parentheses)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None  # gone between the listing and the read
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every live descendant (a /proc walk by parent pid): `fiduciary serve --workers N` serves from
+    spawned children, and with N > 1 the pid the script started only supervises."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            parents[int(entry.name)] = int(fields[1])
+    tree, frontier = [pid], [pid]
+    while frontier:
+        frontier = [child for child, parent in parents.items() if parent in frontier]
+        tree += frontier
+    return tree
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process `pid` so far (Linux /proc): a figure other load cannot inflate."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds so far of process `pid` and its live descendants, with what their exited
+    children used (Linux /proc): a figure other load cannot inflate."""
+    ticks = 0
+    for member in process_tree(pid):
+        fields = _stat(member)
+        if fields is not None:  # utime, stime, cutime, cstime (proc(5) fields 14-17)
+            ticks += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _ms(text: str) -> float:
@@ -144,7 +172,7 @@ def lua_post(path: str, key: str, bodies: list[str]) -> str:
     )
 
 
-def run(engine: str, seconds: int, connections: int, synchronous: str = "FULL") -> list[Result]:
+def run(engine: str, seconds: int, connections: int, synchronous: str = "FULL", workers: int = 1) -> list[Result]:
     results: list[Result] = []
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIDUCIARY_")}
     src = str(BENCH.parent / "src")
@@ -167,7 +195,7 @@ def run(engine: str, seconds: int, connections: int, synchronous: str = "FULL") 
             "FIDUCIARY_PUBLIC_RATE_LIMIT_PER_MINUTE": "10000000",
             "FIDUCIARY_SQLITE_SYNCHRONOUS": synchronous,
         }
-        serve = [sys.executable, "-m", "fiduciary.cli.main", "serve", "--port", str(port)]
+        serve = [sys.executable, "-m", "fiduciary.cli.main", "serve", "--port", str(port), "--workers", str(workers)]
         base = f"http://127.0.0.1:{port}"
         decision = json.dumps({"subject_id": people[0], "purpose": "marketing.email"})
         consents = [
@@ -206,11 +234,21 @@ def main() -> None:
         help="the served SQLite database's fsync level (default FULL, the product default); NORMAL shows the "
         "request path without the fsync of each commit",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="`fiduciary serve --workers N` (default 1, the issue's targets; serve's own default is one per core)",
+    )
     args = parser.parse_args()
-    results = run(args.engine, args.seconds, args.connections, args.sqlite_synchronous)
+    results = run(args.engine, args.seconds, args.connections, args.sqlite_synchronous, args.workers)
     bare = results[0].rps
     level = f", synchronous={args.sqlite_synchronous}" if args.engine == "sqlite" else ""
-    print(f"[{args.engine}{level}] wrk -t1 -c{args.connections} -d{args.seconds}s")
+    load = ", ".join(Path("/proc/loadavg").read_text().split()[:3])
+    print(
+        f"[{args.engine}{level}, --workers {args.workers}] wrk -t1 -c{args.connections} -d{args.seconds}s; "
+        f"load average after: {load}"
+    )
     print(
         f"| {'target':<22} | {'requests/s':>10} | {'p50':>8} | {'p99':>9} | {'of bare':>7} | "
         "server CPU/request | errors |"

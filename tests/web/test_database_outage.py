@@ -175,3 +175,56 @@ def test_sqlite_lock_held_past_busy_timeout_is_503(runtime: Runtime) -> None:
             holder.execute("ROLLBACK")
             holder.close()
         assert client.post("/v1/people", json={"is_child": False}, headers=headers).status_code == 201
+
+
+def test_healthz_is_503_when_the_database_does_not_answer(runtime: Runtime, tmp_path: Path) -> None:
+    """/healthz proves the database answers with its own `SELECT 1` (no session): a database that cannot be
+    opened is a 503 problem with Retry-After, never a 200 and never a 500."""
+    app = create_app(runtime=runtime)
+    if runtime.engine.dialect.name == "sqlite":
+        url = f"sqlite:///{tmp_path / 'missing-folder' / 'x.db'}"
+        nowhere = sa.create_engine(url)  # plain engine: create_engine_for_url would create the folder
+    else:
+        nowhere = create_engine_for_url(
+            make_url(str(runtime.engine.url)).set(port=free_port()).render_as_string(hide_password=False),
+            connect_args={"connect_timeout": 2},
+        )
+    engine = runtime.engine
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            assert client.get("/healthz").status_code == 200
+            runtime.engine = nowhere
+            _assert_unavailable(client.get("/healthz"))
+            runtime.engine = engine
+            assert client.get("/healthz").json() == {"status": "ok"}
+    finally:
+        runtime.engine = engine
+        nowhere.dispose()
+
+
+def test_sqlite_lock_held_at_the_audit_append_is_503(runtime: Runtime) -> None:
+    """A decision reads without SQLite's write lock; its audit event's first write (the ledger head, run on
+    the driver by `ledger.service.sqlite_run`) is where it meets another writer's lock: a 503 problem with
+    Retry-After, as through SQLAlchemy, and nothing recorded."""
+    if runtime.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's single write lock")
+    from consent_support import api_headers
+
+    with runtime.sessions() as session:
+        headers = api_headers(session, ["people:write", "decisions", "audit:read"])
+    database = runtime.engine.url.database
+    assert database is not None
+    app = create_app(runtime=runtime)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        person = client.post("/v1/people", json={"is_child": False}, headers=headers).json()["id"]
+        ask = {"subject_id": person, "purpose": "marketing.email"}
+        before = client.get("/v1/audit", params={"action": "decision"}, headers=headers).json()
+        holder = sqlite3.connect(database, isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            _assert_unavailable(client.post("/v1/decisions", json=ask, headers=headers))
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert client.get("/v1/audit", params={"action": "decision"}, headers=headers).json() == before
+        assert client.post("/v1/decisions", json=ask, headers=headers).status_code == 200

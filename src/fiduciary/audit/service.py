@@ -43,7 +43,7 @@ from fiduciary.config import Settings
 from fiduciary.context import RuntimeContext
 from fiduciary.errors import FiduciaryError, FieldProblem, ValidationFailed
 from fiduciary.ledger.models import LedgerEvent
-from fiduciary.ledger.service import Ledger
+from fiduciary.ledger.service import Ledger, sqlite_run, sqlite_time
 from fiduciary.ledger.verification import VerificationReport, verify
 
 T = TypeVar("T")
@@ -164,6 +164,10 @@ class AuditRecord:
 
 
 _INSERT_INDEX = sa.insert(INDEX)  # built once: an audited read is a handful of statements
+_INSERT_INDEX_SQLITE = (
+    "INSERT INTO audit_events (ledger_position, recorded_at, actor, action, person_id, purpose, outcome) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 class AuditTrail:
@@ -232,23 +236,47 @@ class AuditTrail:
         it collected them, so a malformed event fails the step that made it rather than the commit."""
         if not prepared:
             return []
-        entries = self.ledger.append_many(session, [(event.action, payload) for event, payload in prepared])
-        session.execute(
+        # `append_batch`, not `append_many`: the index needs positions, hashes and the time, and an entry
+        # object per event (its payload parsed back from JSON) cost more than the event's own insert.
+        batch = self.ledger.append_batch(session, [(event.action, payload) for event, payload in prepared])
+        first, moment = batch.first_position, batch.recorded_at
+        connection = session.connection()
+        if connection.dialect.name == "sqlite":  # straight on the driver, as the ledger's own statements
+            stored = sqlite_time(moment)
+            sqlite_run(
+                connection,
+                _INSERT_INDEX_SQLITE,
+                [
+                    (
+                        first + i,
+                        stored,
+                        payload["actor"],
+                        event.action,
+                        payload.get("person"),
+                        payload.get("purpose"),
+                        payload["outcome"],
+                    )
+                    for i, (event, payload) in enumerate(prepared)
+                ],
+                many=True,
+            )
+            return [AuditRecord(first + i, hash_, moment) for i, hash_ in enumerate(batch.hashes)]
+        connection.execute(  # Core straight through the transaction's connection, not the ORM
             _INSERT_INDEX,
             [
                 {
-                    "ledger_position": entry.position,
-                    "recorded_at": entry.recorded_at,
+                    "ledger_position": first + i,
+                    "recorded_at": moment,
                     "actor": payload["actor"],
                     "action": event.action,
                     "person_id": payload.get("person"),
                     "purpose": payload.get("purpose"),
                     "outcome": payload["outcome"],
                 }
-                for entry, (event, payload) in zip(entries, prepared, strict=True)
+                for i, (event, payload) in enumerate(prepared)
             ],
         )
-        return [AuditRecord(entry.position, entry.hash, entry.recorded_at) for entry in entries]
+        return [AuditRecord(first + i, hash_, moment) for i, hash_ in enumerate(batch.hashes)]
 
 
 def decision_event(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -125,13 +126,46 @@ def _learn_event_type(event_type: str) -> None:
         _known_event_types.add(event_type)
 
 
-def _sqlite_time(moment: datetime) -> str:
+def sqlite_time(moment: datetime) -> str:
     """The text SQLAlchemy's SQLite DATETIME stores for a UTC `UTCDateTime` value (reads stay identical)."""
     m = moment
     return f"{m.year:04d}-{m.month:02d}-{m.day:02d} {m.hour:02d}:{m.minute:02d}:{m.second:02d}.{m.microsecond:06d}"
 
 
 _INSERT_CHECKPOINT = sa.insert(CHECKPOINTS)
+# The head statements on SQLite, run straight on the driver (`sqlite_run`): SQLAlchemy's Core execute cost
+# about 100 µs a statement on this machine, the driver about 12 (bench/RESULTS.md "serving, second pass"),
+# and an audited decision makes five such statements. Same statements as the Core ones below.
+_CREATE_HEAD_SQLITE = (
+    "INSERT INTO ledger_heads (stream, position, hash, updated_at, checkpoint_position, checkpoint_at) "
+    "VALUES (?, 0, ?, ?, 0, ?) ON CONFLICT (stream) DO NOTHING"
+)
+_SELECT_HEAD_SQLITE = "SELECT position, hash, checkpoint_position, checkpoint_at FROM ledger_heads WHERE stream = ?"
+_UPDATE_HEAD_SQLITE = (
+    "UPDATE ledger_heads SET position = ?, hash = ?, updated_at = ?, checkpoint_position = ?, checkpoint_at = ? "
+    "WHERE stream = ?"
+)
+
+
+def sqlite_run(connection: sa.Connection, sql: str, params: Sequence[Any], *, many: bool = False) -> Any:
+    """Run `sql` on the SQLite driver connection under `connection` (in its transaction: the `sqlite3`
+    module begins one before the first write, as it does under SQLAlchemy) and return the driver's cursor.
+
+    A driver error is raised as SQLAlchemy would raise it (`DBAPIError.instance`: `OperationalError` for a
+    lock held past busy_timeout, `IntegrityError` …), so callers and the web's problem handlers see the
+    same exceptions as through Core. SQLAlchemy's statement events do not see these statements."""
+    raw: Any = connection.connection.dbapi_connection
+    try:
+        return raw.executemany(sql, params) if many else raw.execute(sql, params)
+    except sqlite3.Error as exc:
+        raise sa.exc.DBAPIError.instance(sql, params, exc, sqlite3.Error, dialect=connection.dialect) from exc
+
+
+def _sqlite_datetime(text: str) -> datetime:
+    """A `UTCDateTime` value as SQLite stores it (`sqlite_time`), read back as the type reads it."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
 _SELECT_HEAD = sa.select(*HEAD_COLUMNS).where(HEADS.c.stream == sa.bindparam("head_stream"))
 _SELECT_HEAD_FOR_UPDATE = _SELECT_HEAD.with_for_update()
 _CREATE_HEAD: dict[str, sa.Insert] = {
@@ -315,8 +349,9 @@ class Ledger:
         positions = range(first, first + len(hashes))
         prevs = [first_prev, *hashes[:-1]]
         if dialect == "sqlite":
-            stored = _sqlite_time(moment)  # exactly the text UTCDateTime stores
-            connection.exec_driver_sql(
+            stored = sqlite_time(moment)  # exactly the text UTCDateTime stores
+            sqlite_run(
+                connection,
                 _INSERT_EVENTS_SQLITE,
                 [
                     (stream, position, event_type, stored, text, prev, hash_)
@@ -324,6 +359,7 @@ class Ledger:
                         positions, types, texts, prevs, hashes, strict=True
                     )
                 ],
+                many=True,
             )
         elif dialect == "postgresql":
             # COPY in text format: one round trip, no per-row parameter adaptation (executemany cost 13 µs
@@ -389,7 +425,7 @@ class Ledger:
             key_id=self.signer.key_id,
             signature=b64(self.signer.sign(statement)),
         )
-        session.execute(
+        session.connection().execute(
             _INSERT_CHECKPOINT,
             {
                 "stream": checkpoint.stream,
@@ -404,8 +440,13 @@ class Ledger:
         return checkpoint
 
     def _lock_head(self, session: Session) -> _Head:
-        """Lock this stream's head row until the caller's transaction ends, creating it on first use."""
-        dialect = session.connection().dialect.name
+        """Lock this stream's head row until the caller's transaction ends, creating it on first use.
+
+        The head statements go through the transaction's Core connection (`session.connection()`), not
+        `session.execute`: they are Core statements already, and the ORM's execute path around each cost
+        more than SQLite's work for it (bench/RESULTS.md "serving, second pass")."""
+        connection = session.connection()
+        dialect = connection.dialect.name
         now = utcnow()
         values = {
             "stream": self.stream,
@@ -420,19 +461,38 @@ class Ledger:
         if dialect == "sqlite":
             # The INSERT is a write, so it takes SQLite's write lock (waiting up to busy_timeout) before we
             # read the head; a read first could be overtaken by another writer.
-            session.execute(create, values)
-            row = session.execute(_SELECT_HEAD, key).one()
+            stored = sqlite_time(now.astimezone(UTC))
+            sqlite_run(connection, _CREATE_HEAD_SQLITE, (self.stream, GENESIS_HASH, stored, stored))
+            position, hash_, checkpoint_position, checkpoint_at = sqlite_run(
+                connection, _SELECT_HEAD_SQLITE, (self.stream,)
+            ).fetchone()
+            return _Head(position, hash_, checkpoint_position, _sqlite_datetime(checkpoint_at))
         else:
-            found = session.execute(_SELECT_HEAD_FOR_UPDATE, key).one_or_none()
+            found = connection.execute(_SELECT_HEAD_FOR_UPDATE, key).one_or_none()
             if found is not None:
                 row = found
             else:
-                session.execute(create, values)
-                row = session.execute(_SELECT_HEAD_FOR_UPDATE, key).one()
+                connection.execute(create, values)
+                row = connection.execute(_SELECT_HEAD_FOR_UPDATE, key).one()
         return _Head(row.position, row.hash, row.checkpoint_position, row.checkpoint_at)
 
     def _save_head(self, session: Session, head: _Head, now: datetime) -> None:
-        session.execute(
+        connection = session.connection()
+        if connection.dialect.name == "sqlite":
+            sqlite_run(
+                connection,
+                _UPDATE_HEAD_SQLITE,
+                (
+                    head.position,
+                    head.hash,
+                    sqlite_time(now.astimezone(UTC)),
+                    head.checkpoint_position,
+                    sqlite_time(head.checkpoint_at.astimezone(UTC)),
+                    self.stream,
+                ),
+            )
+            return
+        connection.execute(
             _UPDATE_HEAD,
             {
                 "head_stream": self.stream,

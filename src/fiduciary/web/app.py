@@ -98,6 +98,7 @@ def create_app(
     app.state.single_process = single_process  # one of several workers: limits are shared (web/limits.py)
     install_problem_handlers(app)
     document_problems(app)
+    health.install_healthz_shortcut(app)  # before install_security, which wraps it in the request middleware
     install_security(app)
     install_tracing(app, runtime.settings if runtime is not None else settings or get_settings())  # if configured
     app.include_router(health.router)

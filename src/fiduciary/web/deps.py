@@ -13,13 +13,14 @@ tests/web/test_session_scope.py checks that every route's session dependency is 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from anyio import CancelScope, Lock, to_thread
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from fiduciary.runtime import Runtime
 
@@ -109,6 +110,29 @@ def install_database_gate(app: Any, runtime: Runtime) -> None:
 def database_gate(app: Any) -> Lock | None:
     gate: Lock | None = getattr(app.state, GATE_STATE, None)
     return gate
+
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+async def run_request_work(request: Request, work: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    """Run a route's database work for this request: inline on SQLite, in a worker thread elsewhere.
+
+    On SQLite the request already holds the database gate and the work is local (no network wait), so a
+    hop to a worker thread and back would only add two thread hand-offs, which were a quarter of a
+    decision's time under load (bench/RESULTS.md "serving"), as for the commit. Use it for work bounded
+    by one request's size (one decision, one subject's consents), not for batches that could hold the
+    event loop for long.
+
+    Only in a single-process server (`serve --workers 1`, tests): there the only other writers are this
+    process's job thread and the occasional CLI command, whose short transactions are all the work could
+    wait for in SQLite's busy handler. Several workers on one SQLite file meet at its write lock on every
+    write, and a busy wait inline would stall the worker's event loop (and its `/healthz`), so they keep the
+    thread pool."""
+    if database_gate(request.app) is not None and getattr(request.app.state, "single_process", True):
+        return work(*args, **kwargs)
+    return await run_in_threadpool(work, *args, **kwargs)
 
 
 SESSION_DEPENDENCY = Depends(get_session, scope="function")

@@ -50,7 +50,13 @@ from fiduciary.web.contract import (
     VisitorIdField,
     allowed_methods,
 )
-from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime, request_base_url, runtime_dependency
+from fiduciary.web.deps import (
+    SESSION_DEPENDENCY,
+    get_runtime,
+    request_base_url,
+    run_request_work,
+    runtime_dependency,
+)
 from fiduciary.web.security import cross_origin, public_rate_limit, require_scopes
 from fiduciary.web.tracing import span
 
@@ -312,7 +318,7 @@ def _refuse_batch_gpc_header(request: Request) -> None:
     response_model=ConsentResponse,
     responses={409: {"description": "Not a consent purpose, child protection, closed account, key reuse"}},
 )
-def record_consents(
+async def record_consents(
     body: ConsentRequest,
     request: Request,
     key: ApiKey = Depends(require_scopes(Scope.CONSENT_WRITE)),
@@ -320,6 +326,19 @@ def record_consents(
     service: ConsentService = Depends(consent_service),
     idempotency_key: IdempotencyKeyHeader = None,
     _sec_gpc: GpcHeader = None,
+) -> Response:
+    # Async so that on SQLite one subject's choices are recorded inline under the database gate
+    # (`run_request_work`: no thread hand-offs); elsewhere in a worker thread.
+    return await run_request_work(request, _record_consents, body, request, key, session, service, idempotency_key)
+
+
+def _record_consents(
+    body: ConsentRequest,
+    request: Request,
+    key: ApiKey,
+    session: Session,
+    service: ConsentService,
+    idempotency_key: str | None,
 ) -> Response:
     scoped = _scoped_key(key, idempotency_key)
     evidence = _request_evidence(request, body.evidence)

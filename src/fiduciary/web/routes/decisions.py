@@ -14,10 +14,11 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
@@ -36,7 +37,7 @@ from fiduciary.errors import FieldProblem, ValidationFailed
 from fiduciary.policy.schema import Channel, Jurisdiction
 from fiduciary.runtime import Runtime
 from fiduciary.web.contract import CategoryId, ContractRoute, PersonIdField, PurposeId, SubjectIdField
-from fiduciary.web.deps import SESSION_DEPENDENCY, runtime_dependency
+from fiduciary.web.deps import SESSION_DEPENDENCY, run_request_work, runtime_dependency
 from fiduciary.web.routes.audit import request_id
 from fiduciary.web.security import require_scopes
 from fiduciary.web.tracing import span
@@ -178,8 +179,9 @@ def _single_fields(body: DecisionIn) -> tuple[str, str]:
     response_model=DecisionResponse | DecisionBatchResponse,
     responses={404: {"description": "Unknown person on a non-consent purpose", **_PROBLEM}, 422: _PROBLEM},
 )
-def decisions(
+async def decisions(
     body: DecisionIn,
+    request: Request,
     key: ApiKey = Depends(require_scopes(Scope.DECISIONS)),
     session: Session = SESSION_DEPENDENCY,
     runtime: Runtime = Depends(runtime_dependency),
@@ -189,6 +191,17 @@ def decisions(
     """Answers are built as plain dicts and sent as is: validating 1,000 decisions against the response
     model again would cost more than deciding them. Deciding and auditing is `decisions.flows` (actor: the
     key; the named actor as `on_behalf_of`)."""
+    # Async so that one decision on SQLite runs inline under the database gate (`run_request_work`); a batch
+    # (up to MAX_BATCH decisions) runs in a worker thread, so it never holds the event loop.
+    if body.requests is not None:
+        return await run_in_threadpool(_decisions, body, key, session, runtime, service, req_id)
+    return await run_request_work(request, _decisions, body, key, session, runtime, service, req_id)
+
+
+def _decisions(
+    body: DecisionIn, key: ApiKey, session: Session, runtime: Runtime, service: DecisionService, req_id: str
+) -> JSONResponse:
+    """The body of `decisions`, run inline or in a worker thread."""
     actor = body.actor or key.id
     policy_version = service.policy().version
     if body.requests is not None:
