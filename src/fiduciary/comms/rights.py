@@ -74,5 +74,6 @@ def erase_outbox(session: Session, person_id: str) -> EraseReport:
 
 
 def register(registry: PersonalDataRegistry, runtime: RuntimeContext) -> None:
+    """After the vault (whose key destruction already made the sealed values unreadable), before `people`."""
     eraser: Eraser = erase_outbox
-    registry.register("comms", _exporter(runtime), eraser, ["outbox_messages"])
+    registry.register("comms", _exporter(runtime), eraser, ["outbox_messages"], order=50)
