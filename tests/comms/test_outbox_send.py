@@ -6,8 +6,6 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from jobs_support import queued
-from outbox_support import ADDRESS, CODE, count_messages, new_person, send_code
 from sqlalchemy.orm import Session
 
 from fiduciary.comms.messages import grievance_contact
@@ -20,6 +18,8 @@ from fiduciary.errors import Conflict, ValidationFailed
 from fiduciary.personal_data.registry import registry_for
 from fiduciary.runtime import Runtime
 from fiduciary.unit_of_work import unit_of_work
+from jobs_support import queued
+from outbox_support import ADDRESS, CODE, count_messages, new_person, send_code
 
 
 def body_of(session: Session, runtime: Runtime, message: OutboxMessage) -> str:
@@ -90,7 +90,7 @@ def test_every_rights_message_carries_the_grievance_contact(session: Session, ru
     )
     session.commit()
     contact = grievance_contact(runtime.policy())
-    assert "Meera Iyer, Grievance Officer: grievance@saffronlane.example, +91 120 400 0000" == contact
+    assert contact == "Meera Iyer, Grievance Officer: grievance@saffronlane.example, +91 120 400 0000"
     for message in (code, received):
         assert contact in body_of(session, runtime, message)
     assert "We will answer by January 4, 2027." in body_of(session, runtime, received)

@@ -192,10 +192,10 @@ def _email(row: Any, sender: str, recipient: str, body: str) -> EmailMessage:
     message["Subject"] = row.subject
     message["Date"] = format_datetime(row.created_at)
     message["Message-ID"] = row.message_id
-    message["Content-Language"] = row.language
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to it
     message["X-Fiduciary-Message"] = row.id
-    message.set_content(body)
+    message.set_content(body)  # it replaces every Content-* header, so Content-Language comes after it
+    message["Content-Language"] = row.language
     return message
 
 

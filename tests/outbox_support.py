@@ -44,6 +44,7 @@ def use_smtp(runtime: Runtime, url: str, **settings: Any) -> None:
 
 def statuses(session: Session) -> list[tuple[str, int]]:
     session.rollback()
+    session.expire_all()  # the session's objects were loaded before the deliverer changed their rows
     rows = session.execute(sa.select(OutboxMessage.status, OutboxMessage.attempts).order_by(OutboxMessage.created_at))
     return [(str(s), int(a)) for s, a in rows]
 
