@@ -14,6 +14,7 @@ from fiduciary.comms.messages import grievance_contact
 from fiduciary.comms.models import OutboxMessage
 from fiduciary.jobs.local import LocalJobRunner
 from fiduciary.runtime import Runtime
+from jobs_support import cli_env, fiduciary
 from leak_guard import LeakDetector, recording
 from outbox_support import ADDRESS, CODE, new_person, send_code, statuses, use_smtp
 from smtp_support import free_port, smtp_server
@@ -178,3 +179,20 @@ def test_bad_smtp_urls_never_quote_the_url(url: str) -> None:
     with pytest.raises(OutboxConfigError) as caught:
         parse_smtp_url(url)
     assert "secret" not in str(caught.value) and "mail.example" not in str(caught.value)
+
+
+def test_a_fiduciary_worker_delivers_the_message_queued_with_it(session: Session, runtime: Runtime) -> None:
+    """The job queued on commit, run by a real `fiduciary worker --burst` (procrastinate on PostgreSQL, the
+    table-backed queue on SQLite), reaches the SMTP server."""
+    pid = new_person(session, runtime)
+    message = send_code(session, runtime, pid, "rights.code:req_1:1")
+    session.commit()
+    env = cli_env(runtime.settings.resolved_database_url, runtime.settings.data_dir)
+    assert fiduciary(env, "init").returncode == 0
+    with smtp_server() as (sink, url):
+        env.update(FIDUCIARY_SMTP_URL=url, FIDUCIARY_OUTBOX_SWEEP_SECONDS="0")
+        done = fiduciary(env, "worker", "--burst")
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert [r.message["Message-ID"] for r in sink.received] == [message.message_id]
+    assert statuses(session) == [("sent", 1)]
+    assert ADDRESS not in done.stderr + done.stdout  # the worker's log names no address
