@@ -13,6 +13,7 @@ from fiduciary.comms.delivery import OutboxConfigError, deliver, parse_smtp_url
 from fiduciary.comms.messages import grievance_contact
 from fiduciary.comms.models import OutboxMessage
 from fiduciary.jobs.local import LocalJobRunner
+from fiduciary.metrics import REGISTRY
 from fiduciary.runtime import Runtime
 from jobs_support import cli_env, fiduciary
 from leak_guard import LeakDetector, recording
@@ -82,6 +83,7 @@ def test_an_unreachable_server_keeps_the_message_waiting_then_it_is_delivered(
         first = deliver(runtime)
         second = deliver(runtime)
     assert (first.sent, first.retried, first.backlog) == (0, 1, 2)  # the rest wait for the server, untried
+    assert REGISTRY.get_sample_value("fiduciary_outbox_backlog") == 2
     assert second.retried == 1
     # the retried one went behind the other (its next attempt is later): each was tried once
     assert sorted(statuses(session)) == [("pending", 1), ("pending", 1)]
@@ -91,6 +93,7 @@ def test_an_unreachable_server_keeps_the_message_waiting_then_it_is_delivered(
     with smtp_server(port) as (sink, _url):
         report = deliver(runtime)
     assert report.sent == 2 and len(sink.received) == 2
+    assert REGISTRY.get_sample_value("fiduciary_outbox_backlog") == 0
     assert sorted(statuses(session)) == [("sent", 2), ("sent", 2)]
 
 
