@@ -9,8 +9,9 @@ subject is kept in clear: templates put no personal value in it.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Final, cast
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fiduciary.storage.base import Base, utcnow
@@ -47,3 +48,6 @@ class OutboxMessage(Base):
         Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_outbox_messages_person_id", "person_id"),
     )
+
+
+OUTBOX_TABLE: Final = cast(Table, OutboxMessage.__table__)  # for Core statements on the hot path

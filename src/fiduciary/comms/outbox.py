@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from fiduciary.comms.delivery import JOB_NAME, sender_address
 from fiduciary.comms.messages import Category, message_kind, render
-from fiduciary.comms.models import OutboxMessage
+from fiduciary.comms.models import OUTBOX_TABLE, OutboxMessage
 from fiduciary.comms.sealing import seal
 from fiduciary.context import RuntimeContext
 from fiduciary.decisions.engine import Decision
@@ -131,9 +131,6 @@ def send(
         get_person(session, person_id)
     if message_kind_.category is Category.MARKETING:
         _check_marketing(runtime, channel, person_id, decision)
-    found = _existing(session, idempotency_key, kind, person_id)
-    if found is not None:
-        return found
     policy = runtime.policy()
     rendered = render(message_kind_, policy, params, language)
     message_id = new_id("msg")
@@ -158,17 +155,21 @@ def send(
         "message_id": f"<{message_id}@{domain}>",
     }
     build = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # Core insert on the table: the ORM's bulk path re-coerced every value (a third of `send`, measured).
     inserted = session.execute(
-        build(OutboxMessage)
+        build(OUTBOX_TABLE)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(OutboxMessage.id)
     ).scalar_one_or_none()
-    if inserted is None:  # a concurrent transaction wrote the same cause first
-        raced = _existing(session, idempotency_key, kind, person_id)
-        if raced is None:
+    if inserted is None:  # the same cause already has its message (this transaction's, or a committed one)
+        found = _existing(session, idempotency_key, kind, person_id)
+        if found is None:
             raise Conflict("The message could not be queued; try again.", code="outbox_busy")
-        return raced
+        return found
     with suppress(Conflict):  # one deliverer already waiting to run will take this message too
         enqueue(session, JOB_NAME, {}, queueing_lock=JOB_NAME)
-    return session.scalars(select(OutboxMessage).where(OutboxMessage.id == message_id)).one()
+    message = session.get(OutboxMessage, message_id)
+    if message is None:  # written just above in this transaction: cannot happen
+        raise RuntimeError("the outbox message just written is missing")
+    return message
