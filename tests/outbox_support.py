@@ -29,7 +29,7 @@ def send_code(session: Session, runtime: Runtime, person_id: str, key: str, **kw
     return send(
         unit_of_work(runtime, session),
         kind="rights.code",
-        channel="email",
+        channel=kw.pop("channel", "email"),
         to=kw.pop("to", ADDRESS),
         person_id=person_id,
         params=kw.pop("params", {"code": CODE, "minutes": 10}),

@@ -199,3 +199,15 @@ def test_a_fiduciary_worker_delivers_the_message_queued_with_it(session: Session
     assert [r.message["Message-ID"] for r in sink.received] == [message.message_id]
     assert statuses(session) == [("sent", 1)]
     assert ADDRESS not in done.stderr + done.stdout  # the worker's log names no address
+
+
+def test_an_sms_is_written_to_the_outbox_folder_even_with_smtp_configured(session: Session, runtime: Runtime) -> None:
+    pid = new_person(session, runtime)
+    message = send_code(session, runtime, pid, "rights.code:req_1:1", channel="sms", to="+91 98123 45670")
+    session.commit()
+    with smtp_server() as (sink, url):
+        use_smtp(runtime, url)
+        assert deliver(runtime).sent == 1
+    assert sink.received == []
+    written = (runtime.settings.data_dir / "outbox" / f"{message.id}.sms.txt").read_text(encoding="utf-8")
+    assert written.startswith("To: +919812345670\n") and CODE in written

@@ -255,6 +255,8 @@ def _finish(runtime: RuntimeContext, session: Session, row: Any, error: BaseExce
 
 
 def _send_one(runtime: RuntimeContext, session: Session, row: Any, transport: Any, folder: FolderTransport) -> None:
+    if row.recipient is None or row.body is None:  # erased while it waited
+        raise PersonErased()
     recipient = open_sealed(runtime, session, row.person_id, row.key_version, row.id, "recipient", row.recipient)
     body = open_sealed(runtime, session, row.person_id, row.key_version, row.id, "body", row.body)
     session.rollback()  # end the read transaction before the network call
