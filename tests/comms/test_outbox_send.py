@@ -168,6 +168,7 @@ def test_marketing_is_refused_unless_a_decision_allows_it(session: Session, runt
         ({"params": {"code": CODE, "minutes": 10, "name": "Asha"}}, "params.name"),
         ({"idempotency_key": f"code:{ADDRESS}"}, "idempotency_key"),
         ({"idempotency_key": ""}, "idempotency_key"),
+        ({"language": "hindi please"}, "language"),
     ],
 )
 def test_bad_input_is_refused_naming_the_field_and_writes_nothing(

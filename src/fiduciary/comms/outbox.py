@@ -42,6 +42,7 @@ CHANNELS: Final = ("email", "sms")
 IDEMPOTENCY_KEY_PATTERN: Final = r"^[A-Za-z0-9._:-]{1,200}$"
 _IDEMPOTENCY_KEY: Final = re.compile(IDEMPOTENCY_KEY_PATTERN)
 _E164: Final = re.compile(r"^\+[1-9][0-9]{7,14}$")
+_LANGUAGE_TAG: Final = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")  # BCP 47, as the notice takes it
 
 
 class MarketingRefused(Forbidden):
@@ -75,8 +76,10 @@ def _check_address(channel: str, to: str) -> str:
     return compact
 
 
-def _check(channel: str, idempotency_key: str) -> None:
+def _check(channel: str, idempotency_key: str, language: str | None) -> None:
     problems = []
+    if language is not None and not _LANGUAGE_TAG.fullmatch(language):
+        problems.append(FieldProblem("language", "a BCP 47 language tag such as hi or en-IN"))
     if channel not in CHANNELS:
         problems.append(FieldProblem("channel", "email or sms"))
     if not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
@@ -124,7 +127,7 @@ def send(
     `language` is a BCP 47 tag (the policy's language when None; English where no catalogue exists).
     """
     runtime, session = _context(target, runtime)
-    _check(channel, idempotency_key)
+    _check(channel, idempotency_key, language)
     message_kind_ = message_kind(kind)
     address = _check_address(channel, to)
     if person_id is not None:
