@@ -208,11 +208,15 @@ def backlog(session: Session) -> int:
 
 
 def _reclaim_stale(session: Session, now: datetime) -> int:
-    """`sending` rows whose deliverer died (older than STALE_AFTER) go back to `pending`."""
+    """`sending` rows whose deliverer died (older than STALE_AFTER) go back to `pending`.
+
+    Reads first: an idle sweep takes no SQLite write lock (as the job runner's own rounds)."""
+    stale = (OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - STALE_AFTER)
+    if session.scalar(select(OutboxMessage.id).where(*stale).limit(1)) is None:
+        session.rollback()
+        return 0
     result = session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - STALE_AFTER)
-        .values(status="pending", next_attempt_at=now, last_error="Interrupted")
+        update(OutboxMessage).where(*stale).values(status="pending", next_attempt_at=now, last_error="Interrupted")
     )
     session.commit()
     return int(getattr(result, "rowcount", 0) or 0)
