@@ -226,6 +226,12 @@ class Settings(BaseSettings):
         description="A request's body must have arrived within this many seconds of the request, else the "
         "service answers 408 and closes the connection (a client trickling its body cannot hold a request).",
     )
+    otel_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP base URL of an OpenTelemetry collector (e.g. http://collector:4318): a span per "
+        "request goes to <it>/v1/traces (install the `otel` extra); unset means OTEL_EXPORTER_OTLP_ENDPOINT "
+        "if set, else no tracing.",
+    )
     log_format: Literal["json", "text"] = Field(
         default="json",
         description="`fiduciary serve` writes its logs to stderr as one JSON object a line (time, level, logger, "

@@ -8,20 +8,33 @@ buckets live here alone, and a caller cannot add a label that carries a raw path
 - `fiduciary_decisions_total{outcome}`: allow or deny;
 - `fiduciary_ledger_appends_total{stream}`: events written to a ledger stream (counted when written, so a
   transaction that then rolls back is included);
-- `fiduciary_job_queue_depth`, `fiduciary_job_queue_oldest_age_seconds`, `fiduciary_outbox_backlog`:
-  gauges for the job queue and the outbox, 0 until the code that owns them reports (`set_job_queue`,
-  `set_outbox_backlog`).
+- `fiduciary_job_queue_depth`, `fiduciary_job_queue_oldest_age_seconds`: read from the queue's table when
+  `/metrics` is scraped (`set_job_queue`); a failed read keeps the last figures and counts
+  `fiduciary_metrics_read_failures_total{source}`;
+- `fiduciary_outbox_backlog`: 0 until an outbox exists (`set_outbox_backlog` is for it to call).
 
-One registry per process. With several worker processes each keeps its own figures, and a scrape through
-a load balancer sees one worker's: scrape each worker (docs/operations.md).
+One process (`fiduciary serve`, one worker): the figures live in this process's registry. Several workers
+(`fiduciary serve --workers N`): the supervisor points `PROMETHEUS_MULTIPROC_DIR` at a fresh private folder
+before it starts them, every worker writes its figures to files there (prometheus_client's multiprocess
+mode, chosen when prometheus_client is first imported), and a scrape answered by any worker adds up every
+worker's, including workers that have exited (docs/decisions/0026-telemetry.md).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Final
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROCESS_VARIABLE: Final = "PROMETHEUS_MULTIPROC_DIR"
+# The folder the metrics below write to, if prometheus_client chose its multiprocess mode (it reads the
+# variable once, when it is first imported; a variable set later changes nothing in this process).
+MULTIPROCESS_DIR: Final = (
+    os.environ.get(MULTIPROCESS_VARIABLE) or None if getattr(values.ValueClass, "_multiprocess", False) else None
+)
 
 REGISTRY: Final = CollectorRegistry(auto_describe=True)
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
@@ -46,9 +59,31 @@ _decisions = Counter("fiduciary_decisions", "Decisions made, by outcome.", ("out
 _appends = Counter(
     "fiduciary_ledger_appends", "Events written to a ledger stream, by stream.", ("stream",), registry=REGISTRY
 )
-_job_depth = Gauge("fiduciary_job_queue_depth", "Jobs waiting to run.", registry=REGISTRY)
-_job_age = Gauge("fiduciary_job_queue_oldest_age_seconds", "Age of the oldest waiting job.", registry=REGISTRY)
-_outbox = Gauge("fiduciary_outbox_backlog", "Outbox messages not yet delivered.", registry=REGISTRY)
+# The queue gauges are figures of the shared database, not of a process: with several workers the one read
+# last is the truth ("mostrecent"; a worker that exits keeps its file, so the last figure survives it).
+_job_depth = Gauge(
+    "fiduciary_job_queue_depth", "Jobs due and waiting to run.", registry=REGISTRY, multiprocess_mode="mostrecent"
+)
+_job_age = Gauge(
+    "fiduciary_job_queue_oldest_age_seconds",
+    "How long the oldest due job has waited.",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+_outbox = Gauge(
+    "fiduciary_outbox_backlog",
+    "Outbox messages not yet delivered (0: there is no outbox yet).",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+# Set, not only created: in multiprocess mode a "mostrecent" gauge never set is left out of the scrape.
+_outbox.set(0)
+_read_failures = Counter(
+    "fiduciary_metrics_read_failures",
+    "Scrape-time reads that failed (the gauges kept their last figures), by source.",
+    ("source",),
+    registry=REGISTRY,
+)
 
 _allow = _decisions.labels("allow")
 _deny = _decisions.labels("deny")
@@ -59,12 +94,22 @@ _deny = _decisions.labels("deny")
 _request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
 
+# HTTP methods named in a label; any other token a client sends is counted as `_OTHER` (a method is the
+# client's free text, and one label value per invented method would grow the series without bound).
+KNOWN_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+OTHER_METHOD: Final = "_OTHER"
+
+
+def method_label(method: str) -> str:
+    return method if method in KNOWN_METHODS else OTHER_METHOD
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     """One answered request; `route` must be a route template (access_log.route_template), never a path."""
-    key = (method, route, status)
+    key = (method if method in KNOWN_METHODS else OTHER_METHOD, route, status)
     children = _request_children.get(key)
     if children is None:
-        children = (_requests.labels(method, route, str(status)), _latency.labels(method, route))
+        children = (_requests.labels(key[0], route, str(status)), _latency.labels(key[0], route))
         _request_children[key] = children
     children[0].inc()
     children[1].observe(seconds)
@@ -91,6 +136,16 @@ def set_outbox_backlog(messages: int) -> None:
     _outbox.set(messages)
 
 
+def count_read_failure(source: str) -> None:
+    """`source` names what could not be read (a fixed word chosen by the code, e.g. `job_queue`)."""
+    _read_failures.labels(source).inc()
+
+
 def render() -> bytes:
-    """The text exposition of every metric of this process."""
-    return generate_latest(REGISTRY)
+    """The text exposition: this process's registry, or with several workers every worker's figures."""
+    if MULTIPROCESS_DIR is None:
+        return generate_latest(REGISTRY)
+    # A registry per scrape, as prometheus_client's multiprocess mode requires: it reads every worker's files.
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=MULTIPROCESS_DIR)  # type: ignore[no-untyped-call]  # untyped upstream
+    return generate_latest(registry)

@@ -3,7 +3,8 @@
 The server is a real subprocess under `--port 0`: the supervisor binds the port before any worker starts, so
 every worker serves the one port and every link names it. Only one worker runs the background
 housekeeping (it holds the leader lock in the data folder); SIGTERM to the supervisor stops every worker,
-and a SIGKILLed supervisor leaves no worker behind (PR_SET_PDEATHSIG).
+and a SIGKILLed supervisor leaves no worker behind (PR_SET_PDEATHSIG). One `/metrics` scrape counts the
+requests every worker answered, a killed one's included (prometheus_client's multiprocess mode).
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.parser import text_string_to_metric_families
 
 from fiduciary.config import Settings
 from fiduciary.runtime import Runtime
@@ -164,3 +168,73 @@ def test_a_killed_supervisor_leaves_no_worker(served: tuple[subprocess.Popen[str
     proc.wait()
     _wait_gone(workers)
     assert not _healthy(base)
+
+
+def _environment(pid: int) -> dict[str, str]:
+    pairs = (entry.partition(b"=") for entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if entry)
+    return {name.decode(): value.decode() for name, _, value in pairs}
+
+
+def _healthz_answered(families: Iterable[Metric]) -> float:
+    return sum(
+        sample.value
+        for family in families
+        for sample in family.samples
+        if sample.name == "fiduciary_http_requests_total" and sample.labels.get("route") == "/healthz"
+    )
+
+
+def test_one_scrape_counts_what_every_worker_answered_even_a_killed_one(
+    served: tuple[subprocess.Popen[str], str, dict[str, str], Path], tmp_path: Path
+) -> None:
+    proc, base, headers, _data_dir = served
+    workers = _workers(proc.pid)
+    folders = {_environment(pid).get("PROMETHEUS_MULTIPROC_DIR") for pid in workers}
+    assert len(folders) == 1 and None not in folders, folders  # one folder, shared by every worker
+    folder = Path(str(folders.pop()))
+    assert folder.stat().st_mode & 0o077 == 0  # private to the service's user
+
+    def scrape() -> float:
+        answer = httpx.get(f"{base}/metrics", headers=headers, timeout=30)
+        answer.raise_for_status()
+        families = list(text_string_to_metric_families(answer.text))
+        gauges = {s.name: s.labels for f in families if f.type == "gauge" for s in f.samples}
+        # one figure per gauge, not one per worker (no `pid` label): they are the database's, read at the scrape
+        assert gauges == {"fiduciary_job_queue_depth": {}, "fiduciary_job_queue_oldest_age_seconds": {}} | {
+            "fiduciary_outbox_backlog": {}
+        }, gauges
+        return _healthz_answered(families)
+
+    def answered_by(pid: int) -> float:
+        files = [str(f) for f in folder.glob(f"*_{pid}.db")]
+        return _healthz_answered(MultiProcessCollector.merge(files)) if files else 0.0
+
+    def ping(_: int) -> None:
+        httpx.get(f"{base}/healthz", timeout=30).raise_for_status()  # a new connection each: any worker takes it
+
+    before = scrape()
+    sent = 0
+    deadline = time.monotonic() + 60
+    with ThreadPoolExecutor(8) as pool:
+        while sent < 40 or not all(answered_by(pid) for pid in workers):  # until both workers have answered some
+            assert time.monotonic() < deadline, "the kernel gave every connection to one worker"
+            list(pool.map(ping, range(40)))
+            sent += 40
+    assert scrape() - before == sent  # one scrape, whichever worker answers it, counts them all
+
+    killed = workers[0]
+    counted_by_killed = answered_by(killed)
+    os.kill(killed, signal.SIGKILL)
+    _wait_gone([killed])
+    assert counted_by_killed > 0 and answered_by(killed) == counted_by_killed  # its figures stay in the folder
+    assert scrape() - before == sent  # nothing the killed worker counted is lost from the totals
+
+    # The supervisor answers signals between health pings, and its ping to a replacement that is still
+    # importing waits until that worker is up: stop it once the replacement has started.
+    deadline = time.monotonic() + 120
+    while (tmp_path / "serve.log").read_text().count("Application startup complete") <= WORKERS:
+        assert time.monotonic() < deadline, "the killed worker was not replaced"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    assert not folder.exists()  # the supervisor removes the folder when it stops

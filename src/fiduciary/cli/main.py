@@ -177,9 +177,9 @@ def _serve_here(settings: Settings, sock: socket.socket, host: str, bound: str) 
 
 def _serve_workers(settings: Settings, sock: socket.socket, host: str, bound: str, count: int) -> None:
     """uvicorn's supervisor: `count` spawned workers accept on the one socket bound here, each building the
-    app from the environment (`create_app_from_env`), and a worker that dies is replaced."""
-    from uvicorn.supervisors import Multiprocess
-
+    app from the environment (`create_app_from_env`), and a worker that dies is replaced. The workers'
+    metrics meet in a private folder made here, so any worker's `/metrics` shows all of them."""
+    from fiduciary.cli.supervisor import MetricsSupervisor, worker_metrics_folder
     from fiduciary.serving import WorkerEnvironment
 
     os.environ.update(WorkerEnvironment(bound_base_url=bound, workers=count).export())  # spawned workers inherit it
@@ -192,7 +192,8 @@ def _serve_workers(settings: Settings, sock: socket.socket, host: str, bound: st
         workers=count,
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
-    Multiprocess(config, sockets=[sock]).run()
+    with worker_metrics_folder() as metrics_folder:  # before the first worker starts: they inherit it
+        MetricsSupervisor(config, [sock], metrics_folder).run()
 
 
 if __name__ == "__main__":

@@ -165,15 +165,17 @@ def audience_query(
     """The SELECT of eligible person ids for purpose `cp`, in id order; mirrors `engine.decide`.
 
     Where the policy makes the person's residence matter for this purpose (another ground or another age
-    band in some jurisdiction), one query per group of residences, joined by UNION ALL; else one query.
-    Every bind value is one the driver takes natively (the date as ISO text on SQLite, where SQLAlchemy
-    stores dates as text), so `eligible_people` can run the compiled statement on the raw cursor.
+    band in some jurisdiction), each person is held to their group's conditions through one CASE on
+    `people.jurisdiction`, so the statement still scans once in id order; only when the groups disagree on
+    whether the purpose needs consent (a join for some, none for others) is it one query per group, joined
+    by UNION ALL and sorted. Every bind value is one the driver takes natively (the date as ISO text on
+    SQLite, where SQLAlchemy stores dates as text), so `eligible_people` can run it on the raw cursor.
     """
     groups = residence_groups(policy, cp.id)
-    if len(groups) == 1:
-        return _group_query(dialect, groups[0], today=today, policy=policy, subject_ids=subject_ids)
+    if len({g.purpose.needs_consent for g in groups}) == 1:
+        return _query(dialect, groups, today=today, policy=policy, subject_ids=subject_ids)
     parts = [
-        _group_query(dialect, group, today=today, policy=policy, subject_ids=subject_ids, tag=f"_{i}").order_by(None)
+        _query(dialect, [group], today=today, policy=policy, subject_ids=subject_ids, tag=f"_{i}").order_by(None)
         for i, group in enumerate(groups)
     ]
     union = sa.union_all(*parts).subquery("eligible")
@@ -182,77 +184,109 @@ def audience_query(
 
 @dataclass(frozen=True)
 class ResidenceGroup:
-    """People decided alike for one purpose: those living in `jurisdictions` (None: every other residence,
-    unknown or one the policy no longer declares, decided on the purpose's own ground and the policy-wide
-    ages), with the purpose and ages that apply to them."""
+    """People decided alike for one purpose: those living in `jurisdictions` (None: the default group, every
+    residence not listed by another group — unknown, one the policy no longer declares, or one decided like
+    the default), with the purpose and the ages that apply to them."""
 
     jurisdictions: frozenset[Jurisdiction] | None
     purpose: CompiledPurpose
     ages: AgeRules
-    others_than: frozenset[Jurisdiction] = frozenset()  # for the default group: residences decided apart
 
 
 def residence_groups(policy: CompiledPolicy, purpose: str) -> list[ResidenceGroup]:
-    """The default group first, then one per jurisdiction whose ground or ages for `purpose` differ."""
+    """The default group first, then one per distinct way of deciding `purpose` (ground and the ages that
+    matter for it: a sale's ages only for a sale or sharing), each with the jurisdictions decided that way."""
     default = policy.compiled_purposes[purpose]
-    apart = [
-        j
-        for j in policy.by_jurisdiction
-        if policy.by_jurisdiction[j][purpose] is not default or policy.ages_for(j) is not policy.default_ages
-    ]
-    groups = [ResidenceGroup(None, default, policy.default_ages, frozenset(apart))]
-    groups += [ResidenceGroup(frozenset({j}), policy.by_jurisdiction[j][purpose], policy.ages_for(j)) for j in apart]
+
+    def key(cp: CompiledPurpose, ages: AgeRules) -> tuple[CompiledPurpose, AgeRules]:
+        return cp, ages if cp.sale_or_sharing else ages.without_sale()
+
+    default_key = key(default, policy.default_ages)
+    apart: dict[tuple[CompiledPurpose, AgeRules], set[Jurisdiction]] = {}
+    for j, purposes in policy.by_jurisdiction.items():
+        k = key(purposes[purpose], policy.ages_for(j))
+        if k != default_key:
+            apart.setdefault(k, set()).add(j)
+    groups = [ResidenceGroup(None, default, policy.default_ages)]
+    groups += [ResidenceGroup(frozenset(js), cp, ages) for (cp, ages), js in apart.items()]
     return groups
 
 
-def _group_query(
+def _query(
     dialect: str,
-    group: ResidenceGroup,
+    groups: Sequence[ResidenceGroup],
     *,
     today: date,
     policy: CompiledPolicy,
     subject_ids: Sequence[str] | None,
     tag: str = "",
 ) -> sa.Select[tuple[str]]:
-    """The eligible people of one residence group (`audience_query`)."""
-    cp = group.purpose
+    """The eligible people of `groups` (which agree on whether the purpose needs consent): one group's
+    conditions as they are, several through a CASE on the person's residence."""
+    cp = groups[0].purpose
     p = Person.__table__
     c = ConsentState.__table__
-    r = ProcessingRestriction.__table__
     f = ReconsentFloor.__table__
     postgres = dialect == "postgresql"
-    legal_obligation = cp.legal_ground is LegalGround.LEGAL_OBLIGATION
     source: sa.FromClause = p
     if subject_ids is not None:
         given = _given(subject_ids, postgres, tag)
         source = given.join(p, p.c.id == given.c.value)
-
     conditions: list[sa.ColumnElement[bool]] = []
-    # One plain bind per code, never an expanding IN: `eligible_people` runs the statement on the raw cursor.
-    if group.jurisdictions is not None:
-        codes = [_code(j, f"{tag}_{k}") for k, j in enumerate(sorted(group.jurisdictions))]
-        conditions.append(sa.or_(*(p.c.jurisdiction == code for code in codes)))
-    elif group.others_than:
-        codes = [_code(j, f"{tag}_{k}") for k, j in enumerate(sorted(group.others_than))]
-        conditions.append(sa.or_(p.c.jurisdiction.is_(None), sa.and_(*(p.c.jurisdiction != code for code in codes))))
     if cp.needs_consent:
         floor = sa.select(f.c.min_version).where(f.c.purpose == cp.id).scalar_subquery()
         source = source.join(c, sa.and_(c.c.subject_id == p.c.id, c.c.purpose == cp.id))
         conditions += [c.c.status == "granted", c.c.policy_version >= sa.func.coalesce(floor, 0)]
-    conditions += _children_conditions(policy, group.ages, cp, p, c, today, postgres, tag)
-    if not legal_obligation:
-        conditions.append(p.c.status != "closed")
-        conditions.append(
-            ~sa.exists().where(
-                r.c.person_id == p.c.id,
-                r.c.lifted_at.is_(None),
-                sa.or_(r.c.purpose.is_(None), r.c.purpose == cp.id),
-            )
+    # Rules 3 and 6 hold for every group alike unless the groups differ on a legal obligation: then they are
+    # stated once, outside the CASE, where the database can test them before the children's rules.
+    shared = len({g.purpose.legal_ground is LegalGround.LEGAL_OBLIGATION for g in groups}) == 1
+    if shared:
+        conditions += _processing_conditions(cp)
+    per_group = [
+        sa.and_(
+            *_children_conditions(policy, g.ages, g.purpose, p, c, today, postgres, f"{tag}_{i}"),
+            *([] if shared else _processing_conditions(g.purpose)),
+            sa.true(),
         )
+        for i, g in enumerate(groups)
+    ]
+    if len(groups) == 1 and groups[0].jurisdictions is None:
+        conditions.append(per_group[0])
+    else:
+        # One plain bind per code, never an expanding IN: `eligible_people` runs the statement on the raw cursor.
+        whens = [
+            (
+                sa.or_(
+                    *(p.c.jurisdiction == _code(j, f"{tag}_{i}_{k}") for k, j in enumerate(sorted(g.jurisdictions)))
+                ),
+                cond,
+            )
+            for i, (g, cond) in enumerate(zip(groups, per_group, strict=True))
+            if g.jurisdictions is not None
+        ]
+        default = [cond for g, cond in zip(groups, per_group, strict=True) if g.jurisdictions is None]
+        conditions.append(sa.case(*whens, else_=default[0] if default else sa.false()))
     # On SQLite the consent index (purpose, status, subject_id) already yields subject order, so ordering
     # by that column costs no sort; it equals people.id through the join.
     order = c.c.subject_id if cp.needs_consent and not postgres else p.c.id
     return sa.select(p.c.id).select_from(source).where(*conditions).order_by(order)
+
+
+def _processing_conditions(cp: CompiledPurpose) -> list[sa.ColumnElement[bool]]:
+    """Rules 3 and 6 of `engine.decide`: no closed account and no active objection or restriction, except
+    for a legal obligation, which neither stops (DPDP s.8(7); GDPR Art 17(3)(b), 18(2), 21(1))."""
+    if cp.legal_ground is LegalGround.LEGAL_OBLIGATION:
+        return []
+    p = Person.__table__
+    r = ProcessingRestriction.__table__
+    return [
+        p.c.status != "closed",
+        ~sa.exists().where(
+            r.c.person_id == p.c.id,
+            r.c.lifted_at.is_(None),
+            sa.or_(r.c.purpose.is_(None), r.c.purpose == cp.id),
+        ),
+    ]
 
 
 def _code(jurisdiction: Jurisdiction, tag: str) -> sa.BindParameter[str]:

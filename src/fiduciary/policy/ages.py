@@ -79,6 +79,10 @@ class AgeRules:
             parent_years=policy_child_age - (sale_parent_age or 0),
         )
 
+    def without_sale(self) -> AgeRules:
+        """These ages without the sale band: what a purpose that sells or shares nothing depends on."""
+        return AgeRules(self.child_age, self.years_earlier)
+
     def is_child(self, age_status: str, adult_on: date | None, today: date) -> bool:
         """A child today under this band: declared a child and not yet of this band's age (DPDP s.2(f))."""
         if age_status != CHILD:

@@ -27,6 +27,7 @@ from fiduciary.web.routes import people as people_routes
 from fiduciary.web.routes import receipts as receipts_routes
 from fiduciary.web.routes import unsubscribe as unsubscribe_routes
 from fiduciary.web.security import install_security
+from fiduciary.web.tracing import FASTAPI_TELEMETRY_OFF, install_tracing
 
 
 def create_app_from_env() -> FastAPI:
@@ -93,11 +94,13 @@ def create_app(
         docs_url=None,  # /docs and /redoc come from routes/api_docs.py: assets served here, a strict CSP
         redoc_url=None,
         openapi_url="/openapi.json",
+        telemetry=FASTAPI_TELEMETRY_OFF,  # FastAPI's own spans record raw paths and queries (web/tracing.py)
     )
     app.state.single_process = single_process  # one of several workers: limits are shared (web/limits.py)
     install_problem_handlers(app)
     document_problems(app)
     install_security(app)
+    install_tracing(app, runtime.settings if runtime is not None else settings or get_settings())  # if configured
     app.include_router(health.router)
     app.include_router(api_docs.router)
     app.include_router(policy.router)

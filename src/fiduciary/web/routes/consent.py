@@ -52,6 +52,7 @@ from fiduciary.web.contract import (
 )
 from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime, request_base_url, runtime_dependency
 from fiduciary.web.security import cross_origin, public_rate_limit, require_scopes
+from fiduciary.web.tracing import span
 
 router = APIRouter(tags=["consent"], route_class=ContractRoute)
 
@@ -325,15 +326,16 @@ def record_consents(
     signalled = _gpc(request) or _evidence_gpc(body.evidence)
     policy = service.policy()
     items, origins = _inputs(body, evidence, policy.document.language, "body")
-    results = record_with_gpc(
-        service,
-        session,
-        items,
-        gpc_signals=[(body.subject_id, evidence)] if signalled else (),
-        idempotency_key=scoped,
-        locate=_locator(origins),
-        base_url=request_base_url(request),
-    )
+    with span("consent.record"):  # a child span when the request is traced (web/tracing.py); else nothing
+        results = record_with_gpc(
+            service,
+            session,
+            items,
+            gpc_signals=[(body.subject_id, evidence)] if signalled else (),
+            idempotency_key=scoped,
+            locate=_locator(origins),
+            base_url=request_base_url(request),
+        )
     return _reply(_subject_json(body.subject_id, results), any(r.replayed for r in results))
 
 
@@ -384,15 +386,16 @@ def record_consent_batch(
         items.extend(more)
         origins.extend(where)
     # Before the batch's own actions (consent.flows): an explicit grant in the same batch then stands.
-    results = record_with_gpc(
-        service,
-        session,
-        items,
-        gpc_signals=signals,
-        idempotency_key=scoped,
-        locate=_locator(origins),
-        base_url=request_base_url(request),
-    )
+    with span("consent.record"):
+        results = record_with_gpc(
+            service,
+            session,
+            items,
+            gpc_signals=signals,
+            idempotency_key=scoped,
+            locate=_locator(origins),
+            base_url=request_base_url(request),
+        )
     grouped: list[str] = []
     cursor = 0
     for item in body.items:

@@ -39,6 +39,7 @@ from fiduciary.web.contract import CategoryId, ContractRoute, PersonIdField, Pur
 from fiduciary.web.deps import SESSION_DEPENDENCY, runtime_dependency
 from fiduciary.web.routes.audit import request_id
 from fiduciary.web.security import require_scopes
+from fiduciary.web.tracing import span
 
 router = APIRouter(prefix="/v1", tags=["decisions"], route_class=ContractRoute)
 
@@ -208,9 +209,10 @@ def decisions(
         reqs = [
             DecisionRequest(r.subject_id, r.purpose, r.categories, j) for r, j in zip(body.requests, where, strict=True)
         ]
-        made = decide_many_audited(
-            runtime, session, caller=key.id, requests=reqs, actor=body.actor, strict=body.strict, request_id=req_id
-        )
+        with span("decisions.decide"):  # a child span when the request is traced (web/tracing.py); else nothing
+            made = decide_many_audited(
+                runtime, session, caller=key.id, requests=reqs, actor=body.actor, strict=body.strict, request_id=req_id
+            )
         return JSONResponse(
             {
                 "actor": actor,
@@ -220,18 +222,19 @@ def decisions(
         )
     subject_id, purpose = _single_fields(body)
     jurisdiction = check_jurisdiction(body.jurisdiction, service.policy(), "body.jurisdiction")
-    decision = decide_audited(
-        runtime,
-        session,
-        caller=key.id,
-        subject_id=subject_id,
-        purpose=purpose,
-        categories=body.categories,
-        actor=body.actor,
-        strict=body.strict,
-        request_id=req_id,
-        jurisdiction=jurisdiction,
-    )
+    with span("decisions.decide"):
+        decision = decide_audited(
+            runtime,
+            session,
+            caller=key.id,
+            subject_id=subject_id,
+            purpose=purpose,
+            categories=body.categories,
+            actor=body.actor,
+            strict=body.strict,
+            request_id=req_id,
+            jurisdiction=jurisdiction,
+        )
     return JSONResponse({"actor": actor, "policy_version": policy_version, **_out(subject_id, decision, jurisdiction)})
 
 
