@@ -14,7 +14,6 @@ import argparse
 import os
 import shutil
 import time
-from pathlib import Path
 
 from _support import database, engines, free_port
 from aiosmtpd.controller import Controller
