@@ -252,6 +252,31 @@ class Settings(BaseSettings):
         description="How long the stored answer to an Idempotency-Key is kept; housekeeping deletes older ones, "
         "after which the same key is a new request.",
     )
+    # --- the outbox (see docs/comms.md) ---
+    smtp_url: SecretStr | None = Field(
+        default=None,
+        description="smtp://[user:password@]host[:port][?starttls=true] or smtps://… (TLS from the start): the "
+        "outbox delivers mail there; unset means .eml files in <data_dir>/outbox/ (the embedded default).",
+    )
+    mail_from: str | None = Field(
+        default=None,
+        description="The From address of outbox mail; unset means the policy's privacy contact, DPO or grievance "
+        "officer e-mail.",
+    )
+    outbox_max_attempts: int = Field(
+        default=8, ge=1, le=50, description="Delivery attempts of a message before it is marked failed."
+    )
+    outbox_backoff_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Wait after a message's first failed attempt, doubling after each (at most a day).",
+    )
+    outbox_sweep_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="The periodic job `comms.deliver` sweeps the outbox this often (retries, anything missed); "
+        "0 disables the sweep (messages are still delivered when they commit).",
+    )
 
     @field_validator("public_base_url")
     @classmethod

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from fiduciary.audit import rights as audit_rights
+from fiduciary.comms import rights as comms_rights
 from fiduciary.config import Settings, get_settings
 from fiduciary.consent import rights as consent_rights
 from fiduciary.people import rights as people_rights
@@ -37,6 +38,7 @@ DOMAIN_REGISTRARS: Final[tuple[Registrar, ...]] = (
     consent_rights.register,
     audit_rights.register,
     people_rights.register,
+    comms_rights.register,
 )
 
 

@@ -40,8 +40,13 @@ register_job("test.periodic", lambda _h, _c: None, retries=0, every=lambda _s: P
 def sqlite_runtime(sqlite_template: Path, tmp_path: Path) -> Iterator[Runtime]:
     target = tmp_path / "fiduciary.db"
     shutil.copyfile(sqlite_template, target)
-    # No housekeeping: its 10-minute occurrences would cross the periodic test's clock now and then.
-    settings = Settings(database_url=f"sqlite:///{target}", data_dir=tmp_path / "data", housekeeping_interval_minutes=0)
+    # No housekeeping and no outbox sweep: their occurrences would cross the periodic test's clock.
+    settings = Settings(
+        database_url=f"sqlite:///{target}",
+        data_dir=tmp_path / "data",
+        housekeeping_interval_minutes=0,
+        outbox_sweep_seconds=0,
+    )
     rt = Runtime.start(settings, migrate=False)
     try:
         yield rt

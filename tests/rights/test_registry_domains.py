@@ -101,6 +101,7 @@ def test_export_holds_everything_every_domain_has(session: Session, runtime: Run
         "reconsent_notices",
         "retention_events",
         "audit",
+        "comms",
         "people",
     }
     vault = domains["vault"]
@@ -151,6 +152,7 @@ def test_erase_runs_every_eraser_and_keeps_what_the_law_keeps(
         "retention_events",
         "visitor_links",
         "audit",
+        "comms",
         "people",
     ]
     by_domain = {r.domain: r for r in summary.reports}

@@ -296,7 +296,13 @@ def test_a_run_in_another_process_makes_this_one_skip(
 
 
 def short_interval_runtime(database_url: str, tmp_path: Path, minutes: float) -> Runtime:
-    settings = Settings(database_url=database_url, data_dir=tmp_path / "data", housekeeping_interval_minutes=minutes)
+    # The outbox sweep (`comms.deliver`) is off: these tests count the periodic clocks housekeeping starts.
+    settings = Settings(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        housekeeping_interval_minutes=minutes,
+        outbox_sweep_seconds=0,
+    )
     return Runtime.start(settings, migrate=False)
 
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from fiduciary import __version__
 from fiduciary import housekeeping as _housekeeping  # noqa: F401 (registers the periodic job)
+from fiduciary.comms import delivery as _delivery  # noqa: F401 (registers comms.deliver)
 from fiduciary.config import Settings, get_settings
 from fiduciary.jobs.local import LocalJobRunner
 from fiduciary.runtime import Runtime, tune_process
