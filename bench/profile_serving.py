@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import json
 import os
 import pstats
 import subprocess
@@ -31,7 +30,7 @@ from pathlib import Path
 import uvicorn
 import uvloop
 from _support import database, free_port
-from serving import lua_post, populate
+from serving import populate, write_wrk_scripts
 
 from fiduciary.config import Settings
 from fiduciary.web.app import create_app
@@ -105,15 +104,7 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         scripts = Path(scripts_dir)
-        decision = json.dumps({"subject_id": people[0], "purpose": "marketing.email"})
-        grants = [
-            json.dumps(
-                {"subject_id": p, "channel": "checkout", "actions": [{"purpose": "marketing.email", "action": "grant"}]}
-            )
-            for p in people
-        ]
-        (scripts / "decisions.lua").write_text(lua_post("/v1/decisions", key, [decision]))
-        (scripts / "consents.lua").write_text(lua_post("/v1/consents", key, grants))
+        write_wrk_scripts(scripts, key, people)
         wrk = ["wrk", "-t1", "-c8", f"-d{args.seconds}s", "--latency"]
         every = {
             "healthz": ("GET /healthz", [*wrk, base + "/healthz"]),

@@ -156,6 +156,21 @@ def populate(settings: Settings) -> tuple[list[str], str]:
     return people, key
 
 
+def write_wrk_scripts(scripts: Path, key: str, people: list[str]) -> str:
+    """wrk's Lua scripts for the two POST targets into `scripts`: one decision for the first person, one
+    grant for a different person each request; returns the decision's body (for a check request)."""
+    decision = json.dumps({"subject_id": people[0], "purpose": "marketing.email"})
+    consents = [
+        json.dumps(
+            {"subject_id": p, "channel": "checkout", "actions": [{"purpose": "marketing.email", "action": "grant"}]}
+        )
+        for p in people
+    ]
+    (scripts / "decisions.lua").write_text(lua_post("/v1/decisions", key, [decision]))
+    (scripts / "consents.lua").write_text(lua_post("/v1/consents", key, consents))
+    return decision
+
+
 def lua_post(path: str, key: str, bodies: list[str]) -> str:
     """A wrk script that POSTs `bodies` in turn (one list per connection thread; wrk -t1 has one)."""
     items = ",\n".join("[==[" + body + "]==]" for body in bodies)
@@ -197,15 +212,7 @@ def run(engine: str, seconds: int, connections: int, synchronous: str = "FULL", 
         }
         serve = [sys.executable, "-m", "fiduciary.cli.main", "serve", "--port", str(port), "--workers", str(workers)]
         base = f"http://127.0.0.1:{port}"
-        decision = json.dumps({"subject_id": people[0], "purpose": "marketing.email"})
-        consents = [
-            json.dumps(
-                {"subject_id": p, "channel": "checkout", "actions": [{"purpose": "marketing.email", "action": "grant"}]}
-            )
-            for p in people
-        ]
-        (scripts / "decisions.lua").write_text(lua_post("/v1/decisions", key, [decision]))
-        (scripts / "consents.lua").write_text(lua_post("/v1/consents", key, consents))
+        decision = write_wrk_scripts(scripts, key, people)
         with process(serve, base + "/healthz", serve_env, BENCH.parent) as pid:
             check = httpx.post(base + "/v1/decisions", content=decision, headers=_headers(key))
             check.raise_for_status()
