@@ -11,17 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from fiduciary.audit.models import AuditEventIndex
-from fiduciary.audit.service import (
-    Action,
-    AuditEvent,
-    AuditFilter,
-    AuditTrail,
-    Outcome,
-    events_about,
-    iter_events,
-    list_events,
-    verify_audit,
-)
+from fiduciary.audit.reads import AuditFilter, events_about, iter_events, list_events
+from fiduciary.audit.service import Action, AuditEvent, AuditTrail, Outcome
+from fiduciary.audit.verification import verify_audit
 from fiduciary.errors import ValidationFailed
 from fiduciary.ledger.models import LedgerEvent
 from fiduciary.ledger.service import Ledger

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from fiduciary.audit.models import AuditEventIndex
-from fiduciary.audit.service import events_about
+from fiduciary.audit.reads import events_about
 from fiduciary.context import RuntimeContext
 from fiduciary.personal_data.registry import EraseReport, Exporter, PersonalDataRegistry
 

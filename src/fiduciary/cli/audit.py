@@ -28,7 +28,8 @@ def verify_command() -> None:
 
     The hashes printed by GET /v1/audit can be compared with the head printed here.
     """
-    from fiduciary.audit.service import STREAM, verify_audit
+    from fiduciary.audit.service import STREAM
+    from fiduciary.audit.verification import verify_audit
     from fiduciary.ledger.signing import SigningKeyError, known_public_keys
 
     runtime = start_runtime()

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from fiduciary.consent.models import ConsentState, GpcOptOut, VisitorLink
 from fiduciary.ledger.models import LedgerEvent
 from fiduciary.people.models import PersonErasure
+from fiduciary.storage.sqlite_driver import sqlite_time
 
 STREAM = "consent"
 STATUS_BY_EVENT = {"consent.granted": "granted", "consent.withdrawn": "withdrawn", "consent.denied": "denied"}
@@ -104,7 +105,7 @@ _UTC = UTC
 
 def _sqlite_time(moment: datetime) -> str:
     """The text SQLAlchemy's SQLite DATETIME stores for `UTCDateTime` (so reads are identical)."""
-    return moment.astimezone(_UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return sqlite_time(moment.astimezone(_UTC))
 
 
 def _iso_time(moment: datetime) -> str:

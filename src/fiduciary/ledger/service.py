@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -56,6 +55,7 @@ from fiduciary.ledger.signing import (
 from fiduciary.ledger.verification import VerificationReport, verify
 from fiduciary.metrics import count_ledger_appends
 from fiduciary.storage.base import utcnow
+from fiduciary.storage.sqlite_driver import sqlite_datetime, sqlite_run, sqlite_time
 
 MAX_APPEND_MANY = 100_000
 
@@ -126,16 +126,9 @@ def _learn_event_type(event_type: str) -> None:
         _known_event_types.add(event_type)
 
 
-def sqlite_time(moment: datetime) -> str:
-    """The text SQLAlchemy's SQLite DATETIME stores for a UTC `UTCDateTime` value (reads stay identical)."""
-    m = moment
-    return f"{m.year:04d}-{m.month:02d}-{m.day:02d} {m.hour:02d}:{m.minute:02d}:{m.second:02d}.{m.microsecond:06d}"
-
-
 _INSERT_CHECKPOINT = sa.insert(CHECKPOINTS)
-# The head statements on SQLite, run straight on the driver (`sqlite_run`): SQLAlchemy's Core execute cost
-# about 100 µs a statement on this machine, the driver about 12 (bench/RESULTS.md "serving, second pass"),
-# and an audited decision makes five such statements. Same statements as the Core ones below.
+# The head statements on SQLite, run straight on the driver (`storage.sqlite_driver`): an audited decision
+# makes five such statements. Same statements as the Core ones below.
 _CREATE_HEAD_SQLITE = (
     "INSERT INTO ledger_heads (stream, position, hash, updated_at, checkpoint_position, checkpoint_at) "
     "VALUES (?, 0, ?, ?, 0, ?) ON CONFLICT (stream) DO NOTHING"
@@ -145,25 +138,6 @@ _UPDATE_HEAD_SQLITE = (
     "UPDATE ledger_heads SET position = ?, hash = ?, updated_at = ?, checkpoint_position = ?, checkpoint_at = ? "
     "WHERE stream = ?"
 )
-
-
-def sqlite_run(connection: sa.Connection, sql: str, params: Sequence[Any], *, many: bool = False) -> Any:
-    """Run `sql` on the SQLite driver connection under `connection` (in its transaction: the `sqlite3`
-    module begins one before the first write, as it does under SQLAlchemy) and return the driver's cursor.
-
-    A driver error is raised as SQLAlchemy would raise it (`DBAPIError.instance`: `OperationalError` for a
-    lock held past busy_timeout, `IntegrityError` …), so callers and the web's problem handlers see the
-    same exceptions as through Core. SQLAlchemy's statement events do not see these statements."""
-    raw: Any = connection.connection.dbapi_connection
-    try:
-        return raw.executemany(sql, params) if many else raw.execute(sql, params)
-    except sqlite3.Error as exc:
-        raise sa.exc.DBAPIError.instance(sql, params, exc, sqlite3.Error, dialect=connection.dialect) from exc
-
-
-def _sqlite_datetime(text: str) -> datetime:
-    """A `UTCDateTime` value as SQLite stores it (`sqlite_time`), read back as the type reads it."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 _SELECT_HEAD = sa.select(*HEAD_COLUMNS).where(HEADS.c.stream == sa.bindparam("head_stream"))
@@ -466,7 +440,7 @@ class Ledger:
             position, hash_, checkpoint_position, checkpoint_at = sqlite_run(
                 connection, _SELECT_HEAD_SQLITE, (self.stream,)
             ).fetchone()
-            return _Head(position, hash_, checkpoint_position, _sqlite_datetime(checkpoint_at))
+            return _Head(position, hash_, checkpoint_position, sqlite_datetime(checkpoint_at))
         else:
             found = connection.execute(_SELECT_HEAD_FOR_UPDATE, key).one_or_none()
             if found is not None:

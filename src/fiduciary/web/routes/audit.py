@@ -14,7 +14,8 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from fiduciary.audit.service import DEFAULT_PAGE, MAX_PAGE, Action, AuditFilter, AuditTrail, Outcome, list_events
+from fiduciary.audit.reads import AuditFilter, list_events
+from fiduciary.audit.service import DEFAULT_PAGE, MAX_PAGE, Action, AuditTrail, Outcome
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
 from fiduciary.codes import ACTION_PATTERN, ACTOR_PATTERN, SLUG_PATTERN, SUBJECT_PATTERN
