@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from database_support import truncate_all
 from fiduciary.config import Settings, get_settings
 from fiduciary.runtime import Runtime
 from fiduciary.storage import create_engine_for_url, upgrade_to_head
@@ -74,22 +75,6 @@ def postgres_database() -> Iterator[str]:
         admin.dispose()
 
 
-def _truncate_all(url: str) -> None:
-    engine = create_engine_for_url(url)
-    with engine.begin() as conn:
-        tables = [
-            row[0]
-            for row in conn.execute(
-                sa.text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-                )
-            )
-        ]
-        if tables:
-            conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-    engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty, migrated database: once per engine."""
@@ -99,7 +84,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         shutil.copyfile(template, target)
         return f"sqlite:///{target}"
     url: str = request.getfixturevalue("postgres_database")
-    _truncate_all(url)
+    truncate_all(url)
     return url
 
 

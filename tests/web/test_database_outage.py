@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
+from database_support import truncate_all
 from fiduciary.runtime import Runtime
 from fiduciary.storage import create_engine_for_url
 from fiduciary.web.app import create_app
@@ -42,9 +43,7 @@ def _assert_unavailable(answer: httpx.Response) -> None:
 
 @pytest.fixture
 def pg_server(postgres_database: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
-    from conftest import _truncate_all
-
-    _truncate_all(postgres_database)
+    truncate_all(postgres_database)
     yield from running_server(postgres_database, tmp_path)
 
 
