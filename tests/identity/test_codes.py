@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from identity_support import ADDRESS, EMAIL, PHONE, STRANGER, T0, person_on_file
 from sqlalchemy.orm import Session
 
 from fiduciary.comms.models import OutboxMessage
@@ -15,7 +16,6 @@ from fiduciary.errors import ValidationFailed
 from fiduciary.identity.codes import MAX_ATTEMPTS, VALID_FOR, Issued, Verdict, issue_code, verify_code
 from fiduciary.identity.models import VerificationCode
 from fiduciary.runtime import Runtime
-from identity_support import ADDRESS, EMAIL, PHONE, STRANGER, T0, person_on_file
 from leak_guard import LeakDetector
 
 
@@ -56,7 +56,9 @@ def test_the_code_goes_to_the_outbox_for_email_and_sms(runtime: Runtime, session
 def test_five_wrong_codes_lock_and_the_right_one_is_then_refused(runtime: Runtime, session: Session) -> None:
     person_on_file(session, runtime)
     issued = _issue(runtime, session)
-    verdicts = [verify_code(runtime, session, issued.challenge_id, _other(issued.code), now=T0).verdict for _ in range(5)]
+    verdicts = [
+        verify_code(runtime, session, issued.challenge_id, _other(issued.code), now=T0).verdict for _ in range(5)
+    ]
     assert verdicts == [Verdict.WRONG] * (MAX_ATTEMPTS - 1) + [Verdict.LOCKED]
     assert verify_code(runtime, session, issued.challenge_id, issued.code, now=T0).verdict is Verdict.LOCKED
 
@@ -125,7 +127,7 @@ def test_neither_code_nor_identifier_reaches_logs_or_audit(
     assert detector.scan(caplog.text, "logs") == []
     with runtime.engine.connect() as connection:
         for table in ("audit_events", "ledger_events"):
-            rows = connection.execute(sa.text(f"select * from {table}")).all()  # noqa: S608 (a fixed name)
+            rows = connection.execute(sa.text(f"select * from {table}")).all()
             assert detector.scan(repr(rows), table) == []
 
 

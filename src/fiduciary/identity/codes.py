@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from fiduciary.comms.messages import message_kind, render
 from fiduciary.comms.outbox import send
 from fiduciary.context import RuntimeContext
-from fiduciary.errors import FieldProblem, FiduciaryError, ValidationFailed
+from fiduciary.errors import FiduciaryError, FieldProblem, ValidationFailed
 from fiduciary.identity.models import VERIFICATION_CODES_TABLE as CODES
 from fiduciary.identity.models import VerificationCode
 from fiduciary.storage.base import utcnow
