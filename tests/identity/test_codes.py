@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -13,7 +15,16 @@ from sqlalchemy.orm import Session
 
 from fiduciary.comms.models import OutboxMessage
 from fiduciary.errors import ValidationFailed
-from fiduciary.identity.codes import MAX_ATTEMPTS, VALID_FOR, Issued, Verdict, issue_code, verify_code
+from fiduciary.identity.codes import (
+    ANSWER_FLOOR_SECONDS,
+    MAX_ATTEMPTS,
+    VALID_FOR,
+    Issued,
+    Verdict,
+    issue_code,
+    pace,
+    verify_code,
+)
 from fiduciary.identity.models import VerificationCode
 from fiduciary.runtime import Runtime
 from leak_guard import LeakDetector
@@ -154,3 +165,31 @@ def test_a_bad_identifier_names_the_field(runtime: Runtime, session: Session) ->
     assert [p.field for p in raised.value.fields] == ["identifier"]
     assert "not an email" not in str(raised.value)
     assert session.scalar(sa.select(sa.func.count()).select_from(VerificationCode)) == 0
+
+
+def test_concurrent_wrong_tries_never_get_past_the_limit(runtime: Runtime, session: Session) -> None:
+    person_on_file(session, runtime)
+    issued = _issue(runtime, session)
+
+    def attempt(_: int) -> Verdict:
+        with runtime.sessions() as own:
+            return verify_code(runtime, own, issued.challenge_id, _other(issued.code), now=T0).verdict
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        verdicts = list(pool.map(attempt, range(16)))
+    assert verdicts.count(Verdict.WRONG) == MAX_ATTEMPTS - 1
+    assert verdicts.count(Verdict.LOCKED) == 16 - (MAX_ATTEMPTS - 1)
+    session.expire_all()
+    row = session.get(VerificationCode, issued.challenge_id)
+    assert row is not None and row.attempts == MAX_ATTEMPTS and row.locked_at is not None
+    assert verify_code(runtime, session, issued.challenge_id, issued.code, now=T0).verdict is Verdict.LOCKED
+
+
+def test_pace_holds_the_answer_to_the_same_floor_for_known_and_unknown(runtime: Runtime, session: Session) -> None:
+    person_on_file(session, runtime)
+    for identifier in (EMAIL, STRANGER):
+        before = time.monotonic()
+        issued = _issue(runtime, session, identifier)
+        assert before <= issued.answer_at - ANSWER_FLOOR_SECONDS <= time.monotonic()
+        pace(issued)
+        assert time.monotonic() >= issued.answer_at
