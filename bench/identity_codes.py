@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Callable
 
-from _support import database, engines
+from _support import Engine, database, engines
 
 from fiduciary.config import Settings
 from fiduciary.identity.codes import CodeLimits, Issued, Limit, issue_code, pace, verify_code
@@ -60,7 +60,7 @@ def wrong(issued: Issued) -> str:
     return f"{(int(issued.code) + 1) % 1_000_000:06d}"
 
 
-def run(engine: str, count: int) -> None:
+def run(engine: Engine, count: int) -> None:
     with database(engine) as (url, work):
         rt = Runtime.start(Settings(database_url=url, data_dir=work / "data"))
         try:
