@@ -20,6 +20,7 @@ from fiduciary.audit import rights as audit_rights
 from fiduciary.comms import rights as comms_rights
 from fiduciary.config import Settings, get_settings
 from fiduciary.consent import rights as consent_rights
+from fiduciary.identity import rights as identity_rights
 from fiduciary.people import rights as people_rights
 from fiduciary.personal_data.coverage import describe_uncovered, person_reference_tables_in_database, uncovered_tables
 from fiduciary.personal_data.registry import Registrar, install_registry, registry_for
@@ -39,6 +40,7 @@ DOMAIN_REGISTRARS: Final[tuple[Registrar, ...]] = (
     audit_rights.register,
     people_rights.register,
     comms_rights.register,
+    identity_rights.register,
 )
 
 

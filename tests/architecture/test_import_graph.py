@@ -20,7 +20,20 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "fiduciary"
 DOMAINS = frozenset(
-    {"policy", "ledger", "people", "consent", "decisions", "vault", "audit", "rights", "comms", "auth", "storage"}
+    {
+        "policy",
+        "ledger",
+        "people",
+        "consent",
+        "decisions",
+        "vault",
+        "audit",
+        "rights",
+        "comms",
+        "auth",
+        "storage",
+        "identity",
+    }
 )
 EDGE_LAYERS = frozenset({"web", "cli"})
 AGGREGATOR = "storage.models"

@@ -22,6 +22,8 @@ from fiduciary.consent.models import (
 )
 from fiduciary.consent.restrictions import add_restriction
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService
+from fiduciary.identity.codes import issue_code
+from fiduciary.identity.models import VerificationCode
 from fiduciary.ledger.models import LedgerEvent
 from fiduciary.people.models import Person, PersonErasure
 from fiduciary.people.service import create_person, new_visitor_id
@@ -82,6 +84,8 @@ def person(session: Session, runtime: Runtime) -> dict[str, Any]:
         session, actor="keyAAAAAAAAA", action="field.read", person_id=person_id, purpose="account"
     )
     session.commit()
+    issue_code(runtime, session, kind="email", identifier=EMAIL, client_address="192.0.2.9")  # a one-time code
+    session.commit()
     return {"id": person_id, "visitor": visitor, "hold": hold}
 
 
@@ -102,6 +106,7 @@ def test_export_holds_everything_every_domain_has(session: Session, runtime: Run
         "retention_events",
         "audit",
         "comms",
+        "identity",
         "people",
     }
     vault = domains["vault"]
@@ -124,6 +129,8 @@ def test_export_holds_everything_every_domain_has(session: Session, runtime: Run
     assert domains["reconsent_notices"]["notices"][0]["purpose"] == "marketing.email"
     assert [e["event"] for e in domains["retention_events"]["events"]] == ["warranty_ended"]
     assert domains["audit"]["events"][0]["person_id"] == pid
+    assert [c["purpose"] for c in domains["identity"]["verification_codes"]] == ["rights.request"]
+    assert "code_hash" not in domains["identity"]["verification_codes"][0]
     assert domains["people"]["age_status"] == "adult" and domains["people"]["adult_on"] == "2008-05-17"
 
 
@@ -153,6 +160,7 @@ def test_erase_runs_every_eraser_and_keeps_what_the_law_keeps(
         "visitor_links",
         "audit",
         "comms",
+        "identity",
         "people",
     ]
     by_domain = {r.domain: r for r in summary.reports}
@@ -171,6 +179,7 @@ def test_erase_runs_every_eraser_and_keeps_what_the_law_keeps(
     assert count(session, ReconsentNotice) == 0
     assert count(session, RetentionEventRow) == 0 and by_domain["retention_events"].deleted == 1
     assert count(session, ConsentIdempotency) == 0
+    assert count(session, VerificationCode) == 0 and by_domain["identity"].changed == 1
     assert count(session, LedgerEvent) == ledger_before  # evidence is kept
     assert count(session, AuditEventIndex, AuditEventIndex.person_id == pid) == 1
     row = session.get(Person, pid)
