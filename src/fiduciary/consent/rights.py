@@ -66,17 +66,23 @@ def consent_ledger_events(session: Session, subject_ids: Sequence[str]) -> list[
     out: list[dict[str, Any]] = []
     after = 0
     while True:
-        positions = (
-            sa.select(LedgerSubject.position)
-            .where(
-                LedgerSubject.stream == CONSENT_STREAM,
-                LedgerSubject.subject_id.in_(wanted),
-                LedgerSubject.position > after,
+        # Two statements, each a seek on a primary key: the positions from the index, then those events. (One
+        # statement joining a DISTINCT … LIMIT subquery let SQLite's planner scan the events instead.)
+        positions = list(
+            session.scalars(
+                sa.select(LedgerSubject.position)
+                .where(
+                    LedgerSubject.stream == CONSENT_STREAM,
+                    LedgerSubject.subject_id.in_(wanted),
+                    LedgerSubject.position > after,
+                )
+                .distinct()
+                .order_by(LedgerSubject.position)
+                .limit(LEDGER_BATCH)
             )
-            .distinct()
-            .order_by(LedgerSubject.position)
-            .limit(LEDGER_BATCH)
-        ).subquery()
+        )
+        if not positions:
+            return out
         rows = session.execute(
             sa.select(
                 LedgerEvent.position,
@@ -85,8 +91,7 @@ def consent_ledger_events(session: Session, subject_ids: Sequence[str]) -> list[
                 LedgerEvent.payload,
                 LedgerEvent.hash,
             )
-            .join(positions, positions.c.position == LedgerEvent.position)
-            .where(LedgerEvent.stream == CONSENT_STREAM)
+            .where(LedgerEvent.stream == CONSENT_STREAM, LedgerEvent.position.in_(positions))
             .order_by(LedgerEvent.position)
         ).all()
         for position, event_type, recorded_at, payload_text, digest in rows:
@@ -100,9 +105,9 @@ def consent_ledger_events(session: Session, subject_ids: Sequence[str]) -> list[
                     "hash": digest,
                 }
             )
-        if len(rows) < LEDGER_BATCH:
+        if len(positions) < LEDGER_BATCH:
             return out
-        after = rows[-1].position
+        after = positions[-1]
 
 
 def export_consent(session: Session, person_id: str) -> Mapping[str, Any]:
