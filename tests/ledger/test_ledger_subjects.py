@@ -50,7 +50,7 @@ def test_append_writes_one_row_per_distinct_subject_of_each_event(session: Sessi
 
 @pytest.mark.parametrize(
     "subjects",
-    [[["per_x"]], [["per_x"], ["per_y"], ["per_z"]], ["per_x", "per_y"], [[""], []], [["a" * 41], []], [["a\tb"], []]],
+    [[["per_x"]], [["per_x"], ["per_y"], ["per_z"]], ["per_x", "per_y"], [[""], []], [["a" * 41], []], [["a\tb"], []], [["a\\b"], []], [[7], []]],
 )
 def test_bad_subjects_change_nothing(session: Session, subjects: list[object]) -> None:
     with pytest.raises(ValueError, match="subjects"):

@@ -63,6 +63,8 @@ class LedgerSubject(Base):
     Append-only like the events; it holds the same pseudonymous ids the payloads hold (per_…, vis_…)."""
 
     __tablename__ = "ledger_subjects"
+    # On SQLite the rows live in the primary key's B-tree (no rowid table beside it): one insert per row, not two.
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 (SQLAlchemy's declared attribute)
 
     stream: Mapped[str] = mapped_column(String(32), primary_key=True)
     subject_id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -121,7 +122,8 @@ _INSERT_SUBJECTS = sa.insert(SUBJECTS)
 _INSERT_SUBJECTS_SQLITE = "INSERT INTO ledger_subjects (stream, subject_id, position) VALUES (?, ?, ?)"
 _COPY_SUBJECTS_POSTGRESQL = "COPY ledger_subjects (stream, subject_id, position) FROM STDIN"
 MAX_SUBJECT_ID = 40  # ledger_subjects.subject_id
-_SUBJECT_UNSAFE = frozenset("\t\n\r\\")
+# 1 to 40 characters, none of which COPY's text format would need escaped (tab, newline, return, backslash).
+_subject_ok = re.compile(r"[^\t\n\r\\]{1,%d}" % MAX_SUBJECT_ID).fullmatch  # noqa: UP031
 
 
 def _checked_subjects(subjects: Sequence[Sequence[str]] | None, count: int) -> list[tuple[int, str]] | None:
@@ -131,15 +133,12 @@ def _checked_subjects(subjects: Sequence[Sequence[str]] | None, count: int) -> l
     if len(subjects) != count:
         raise ValueError("subjects must name one list of ids per event")
     out: list[tuple[int, str]] = []
+    ok = _subject_ok
     for offset, ids in enumerate(subjects):
         if isinstance(ids, str):
             raise ValueError(f"subjects[{offset}] must be a list of ids, not one string")
-        for subject in dict.fromkeys(ids):
-            if (
-                type(subject) is not str
-                or not 0 < len(subject) <= MAX_SUBJECT_ID
-                or not _SUBJECT_UNSAFE.isdisjoint(subject)
-            ):
+        for subject in ids if len(ids) < 2 else dict.fromkeys(ids):
+            if type(subject) is not str or ok(subject) is None:
                 raise ValueError(f"subjects[{offset}] holds an id that is not 1 to {MAX_SUBJECT_ID} plain characters")
             out.append((offset, subject))
     return out
