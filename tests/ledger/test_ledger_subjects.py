@@ -48,10 +48,19 @@ def test_append_writes_one_row_per_distinct_subject_of_each_event(session: Sessi
     assert ledger.verify(session).ok
 
 
-@pytest.mark.parametrize(
-    "subjects",
-    [[["per_x"]], [["per_x"], ["per_y"], ["per_z"]], ["per_x", "per_y"], [[""], []], [["a" * 41], []], [["a\tb"], []], [["a\\b"], []], [[7], []]],
-)
+BAD_SUBJECTS = [
+    [["per_x"]],  # one list for two events
+    [["per_x"], ["per_y"], ["per_z"]],
+    ["per_x", "per_y"],  # strings, not lists
+    [[""], []],
+    [["a" * 41], []],
+    [["a\tb"], []],
+    [["a\\b"], []],
+    [[7], []],
+]
+
+
+@pytest.mark.parametrize("subjects", BAD_SUBJECTS)
 def test_bad_subjects_change_nothing(session: Session, subjects: list[object]) -> None:
     with pytest.raises(ValueError, match="subjects"):
         Ledger("consent").append_many(session, [("t.a", {"n": 1}), ("t.b", {"n": 2})], subjects=subjects)  # type: ignore[arg-type]
