@@ -122,7 +122,9 @@ def apply_gpc_many(
                 withdrawn += 1
     if not events:
         return GpcOutcome((), 0)
-    entries = service.ledger.append_many(session, events)
+    entries = service.ledger.append_many(
+        session, events, subjects=[projection.payload_subjects(payload) for _, payload in events]
+    )
     rows: list[dict[str, Any]] = []
     opt_outs: list[dict[str, Any]] = []
     for entry, (event_type, payload) in zip(entries, events, strict=True):

@@ -70,9 +70,8 @@ def link_visitor(service: ConsentService, session: Session, person_id: str, visi
             and (purpose not in person_rows or person_rows[purpose].ledger_position < row.ledger_position)
         )
     )
-    entry = service.ledger.append(
-        session, projection.LINKED, {"visitor": visitor_id, "person": person.id, "copied": list(copied)}
-    )
+    payload = {"visitor": visitor_id, "person": person.id, "copied": list(copied)}
+    entry = service.ledger.append(session, projection.LINKED, payload, subjects=projection.payload_subjects(payload))
     session.add(VisitorLink(visitor_id=visitor_id, person_id=person.id, linked_at=entry.recorded_at))
     session.flush()
     rows = []

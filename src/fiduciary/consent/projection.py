@@ -42,6 +42,16 @@ STATE_COLUMNS = (
 )
 _UPDATED = STATE_COLUMNS[2:]
 
+# The payload keys that name a pseudonymous person or visitor: a consent event concerns each of them, and the
+# ledger indexes it under each (`ledger_subjects`, read by a person's access request). Migration 0013
+# backfills the index with the same keys.
+SUBJECT_KEYS = ("subject", "person", "visitor", "guardian")
+
+
+def payload_subjects(payload: Mapping[str, Any]) -> list[str]:
+    """The ids a consent event's payload names, in `SUBJECT_KEYS` order (duplicates are dropped by the ledger)."""
+    return [value for key in SUBJECT_KEYS if type(value := payload.get(key)) is str]
+
 
 def _insert(session: Session, table: Table) -> Any:
     if session.get_bind().dialect.name == "postgresql":

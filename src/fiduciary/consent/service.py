@@ -309,7 +309,12 @@ class ConsentService:
         texts: Sequence[str],
         base_url: str,
     ) -> list[ConsentResult]:
-        batch = self.ledger.append_texts(session, [event_type for event_type, _ in events], texts)
+        batch = self.ledger.append_texts(
+            session,
+            [event_type for event_type, _ in events],
+            texts,
+            subjects=[projection.payload_subjects(payload) for _, payload in events],
+        )
         moment, first = batch.recorded_at, batch.first_position
         status_by_event = projection.STATUS_BY_EVENT
         rows: list[projection.StateTuple] = []

@@ -1,4 +1,5 @@
-"""Ledger tables: events (append-only), one head row per stream, signed checkpoints (append-only).
+"""Ledger tables: events (append-only), one head row per stream, signed checkpoints (append-only), and the
+subject index of events (`ledger_subjects`).
 
 The application has no code that updates or deletes `ledger_events` or `ledger_checkpoints`; the
 migration adds database triggers that refuse UPDATE and DELETE on both, so an accidental write fails loudly.
@@ -53,3 +54,18 @@ class LedgerCheckpoint(Base):
     signed_at: Mapped[datetime] = mapped_column(nullable=False)
     key_id: Mapped[str] = mapped_column(String(16), nullable=False)
     signature: Mapped[str] = mapped_column(String(88), nullable=False)  # base64 of 64 bytes
+
+
+class LedgerSubject(Base):
+    """Which events of a stream name which pseudonymous subject: the index a person's access request reads
+    instead of scanning every payload (issue 13, "Benchmarks"). Written with the events, in the same
+    transaction, by a writer that passes `subjects`; the payloads, hashes and verification are untouched.
+    Append-only like the events; it holds the same pseudonymous ids the payloads hold (per_…, vis_…)."""
+
+    __tablename__ = "ledger_subjects"
+    # On SQLite the rows live in the primary key's B-tree (no rowid table beside it): one insert per row, not two.
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 (SQLAlchemy's declared attribute)
+
+    stream: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

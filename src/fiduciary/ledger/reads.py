@@ -20,7 +20,7 @@ from fiduciary.ledger.chain import (
     checkpoint_statement,
     iso_utc,
 )
-from fiduciary.ledger.models import LedgerCheckpoint, LedgerEvent, LedgerHead
+from fiduciary.ledger.models import LedgerCheckpoint, LedgerEvent, LedgerHead, LedgerSubject
 from fiduciary.ledger.signing import (
     key_id_for,
     verify_with_key,
@@ -29,6 +29,7 @@ from fiduciary.ledger.signing import (
 EVENTS = cast(sa.Table, LedgerEvent.__table__)
 HEADS = cast(sa.Table, LedgerHead.__table__)
 CHECKPOINTS = cast(sa.Table, LedgerCheckpoint.__table__)
+SUBJECTS = cast(sa.Table, LedgerSubject.__table__)
 
 ENTRIES_BATCH = 1_000
 

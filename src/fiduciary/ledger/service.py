@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,7 @@ from fiduciary.ledger.reads import (
     EVENTS,
     HEAD_COLUMNS,
     HEADS,
+    SUBJECTS,
     Checkpoint,
     LedgerEntry,
     checkpoint_covering,
@@ -114,6 +116,32 @@ def _copy_text(text: str) -> str:
     if "\t" in text or "\n" in text or "\r" in text:
         text = text.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     return text
+
+
+_INSERT_SUBJECTS = sa.insert(SUBJECTS)
+_INSERT_SUBJECTS_SQLITE = "INSERT INTO ledger_subjects (stream, subject_id, position) VALUES (?, ?, ?)"
+_COPY_SUBJECTS_POSTGRESQL = "COPY ledger_subjects (stream, subject_id, position) FROM STDIN"
+MAX_SUBJECT_ID = 40  # ledger_subjects.subject_id
+# 1 to 40 characters, none of which COPY's text format would need escaped (tab, newline, return, backslash).
+_subject_ok = re.compile(r"[^\t\n\r\\]{1,%d}" % MAX_SUBJECT_ID).fullmatch  # noqa: UP031
+
+
+def _checked_subjects(subjects: Sequence[Sequence[str]] | None, count: int) -> list[tuple[int, str]] | None:
+    """(offset in the batch, subject id) for each distinct id of each event, checked before the head lock."""
+    if subjects is None:
+        return None
+    if len(subjects) != count:
+        raise ValueError("subjects must name one list of ids per event")
+    out: list[tuple[int, str]] = []
+    ok = _subject_ok
+    for offset, ids in enumerate(subjects):
+        if isinstance(ids, str):
+            raise ValueError(f"subjects[{offset}] must be a list of ids, not one string")
+        for subject in ids if len(ids) < 2 else dict.fromkeys(ids):
+            if type(subject) is not str or ok(subject) is None:
+                raise ValueError(f"subjects[{offset}] holds an id that is not 1 to {MAX_SUBJECT_ID} plain characters")
+            out.append((offset, subject))
+    return out
 
 
 _known_event_types: set[str] = set()  # event types that passed check_event_type (a handful in practice)
@@ -198,8 +226,14 @@ class Ledger:
         payload: Mapping[str, Any],
         *,
         recorded_at: datetime | None = None,
+        subjects: Sequence[str] | None = None,
     ) -> LedgerEntry:
-        return self.append_many(session, [(event_type, payload)], recorded_at=recorded_at)[0]
+        return self.append_many(
+            session,
+            [(event_type, payload)],
+            recorded_at=recorded_at,
+            subjects=None if subjects is None else [subjects],
+        )[0]
 
     def append_many(
         self,
@@ -207,9 +241,13 @@ class Ledger:
         events: Sequence[tuple[str, Mapping[str, Any]]],
         *,
         recorded_at: datetime | None = None,
+        subjects: Sequence[Sequence[str]] | None = None,
     ) -> list[LedgerEntry]:
-        """Append events in order under one head lock and one bulk insert; all or nothing."""
-        return self.append_batch(session, events, recorded_at=recorded_at).entries()
+        """Append events in order under one head lock and one bulk insert; all or nothing.
+
+        `subjects`, when given, names for each event the pseudonymous ids it concerns; they go into the
+        `ledger_subjects` index in the same transaction (`subject_positions` reads it back)."""
+        return self.append_batch(session, events, recorded_at=recorded_at, subjects=subjects).entries()
 
     def append_batch(
         self,
@@ -217,6 +255,7 @@ class Ledger:
         events: Sequence[tuple[str, Mapping[str, Any]]],
         *,
         recorded_at: datetime | None = None,
+        subjects: Sequence[Sequence[str]] | None = None,
     ) -> AppendedBatch:
         """`append_many` for bulk writers: the same checks and rows, answered column-wise (no per-event
         objects, payloads not parsed back)."""
@@ -236,7 +275,7 @@ class Ledger:
             text = fast_canonical(payload)
             types.append(event_type)
             texts.append(canonical_payload(payload) if text is None else text)
-        return self._append_texts(session, types, texts, recorded_at)
+        return self._append_texts(session, types, texts, recorded_at, _checked_subjects(subjects, len(texts)))
 
     def append_texts(
         self,
@@ -245,6 +284,7 @@ class Ledger:
         payload_texts: Sequence[str],
         *,
         recorded_at: datetime | None = None,
+        subjects: Sequence[Sequence[str]] | None = None,
     ) -> AppendedBatch:
         """`append_batch` for a writer that renders its payloads' canonical JSON itself (the consent write
         path, whose payloads have one fixed shape of validated values).
@@ -264,10 +304,16 @@ class Ledger:
         for index, text in enumerate(payload_texts):
             if type(text) is not str or text[:1] != "{" or text[-1:] != "}" or len(text) > MAX_PAYLOAD_BYTES:
                 raise LedgerPayloadError(f"payload_texts[{index}]", "must be the canonical JSON text of an object")
-        return self._append_texts(session, list(event_types), list(payload_texts), recorded_at)
+        checked = _checked_subjects(subjects, len(payload_texts))
+        return self._append_texts(session, list(event_types), list(payload_texts), recorded_at, checked)
 
     def _append_texts(
-        self, session: Session, types: list[str], texts: list[str], recorded_at: datetime | None
+        self,
+        session: Session,
+        types: list[str],
+        texts: list[str],
+        recorded_at: datetime | None,
+        subjects: list[tuple[int, str]] | None = None,
     ) -> AppendedBatch:
         if not texts:
             return AppendedBatch(self.stream, 1, utcnow(), GENESIS_HASH, (), (), ())
@@ -292,6 +338,8 @@ class Ledger:
             hashes.append(prev)
             position += 1
         self._insert_events(session, first, moment, types, texts, head.hash, hashes)
+        if subjects:
+            self._insert_subjects(session, first, subjects)
         batch = AppendedBatch(stream, first, moment, head.hash, tuple(types), tuple(texts), tuple(hashes))
         head.position, head.hash = position - 1, prev
 
@@ -370,6 +418,30 @@ class Ledger:
                         positions, types, texts, prevs, hashes, strict=True
                     )
                 ],
+            )
+
+    def _insert_subjects(self, session: Session, first: int, subjects: list[tuple[int, str]]) -> None:
+        """The batch's `ledger_subjects` rows, one more bulk statement beside the events' (same transaction)."""
+        connection = session.connection()
+        dialect = connection.dialect.name
+        stream = self.stream
+        if dialect == "sqlite":
+            sqlite_run(
+                connection,
+                _INSERT_SUBJECTS_SQLITE,
+                [(stream, subject, first + offset) for offset, subject in subjects],
+                many=True,
+            )
+        elif dialect == "postgresql":
+            # Safe in COPY text format: `_checked_subjects` admits no tab, newline, carriage return or backslash.
+            data = "".join([f"{stream}\t{subject}\t{first + offset}\n" for offset, subject in subjects])
+            raw: Any = connection.connection.dbapi_connection
+            with raw.cursor() as cursor, cursor.copy(_COPY_SUBJECTS_POSTGRESQL) as copy:
+                copy.write(data)
+        else:
+            session.execute(
+                _INSERT_SUBJECTS,
+                [{"stream": stream, "subject_id": subject, "position": first + offset} for offset, subject in subjects],
             )
 
     def seal(self, session: Session) -> Checkpoint | None:

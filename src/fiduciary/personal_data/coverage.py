@@ -26,6 +26,11 @@ PSEUDONYMOUS_ONLY: Final[Mapping[str, str]] = {
         "GDPR Art 7(1)) and as the processing logs DPDP Rule 6(1)(e) and 8(3) require for at least a year. The "
         "consent and audit exporters export the person's own events from it."
     ),
+    "ledger_subjects": (
+        "the index of ledger_events by the pseudonymous ids their payloads name (stream, subject_id, position): "
+        "it repeats only ids those payloads already hold and is kept, not erased, with them for the same "
+        "reasons; the consent exporter reads it to find the person's own events."
+    ),
     "ledger_checkpoints": "signatures over ledger hashes; no person id at all",
     "ledger_heads": "one row per ledger stream (position and hash); no person id at all",
 }

@@ -1,7 +1,7 @@
 """verification_codes: one-time code challenges (issue 13 item 2)
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 
 The identifier as its vault blind index, the code as a keyed hash; docs/identity.md and
 docs/decisions/0030-one-time-codes.md.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | None = "0012"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
