@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from fiduciary.migrations.metadata import metadata
 from fiduciary.personal_data.coverage import (
     PERSON_COLUMN_NAMES,
     PSEUDONYMOUS_ONLY,
@@ -20,7 +21,6 @@ from fiduciary.personal_data.coverage import (
 )
 from fiduciary.personal_data.registry import PersonalDataRegistry, registry_for
 from fiduciary.runtime import Runtime
-from fiduciary.storage.models import metadata
 
 
 def test_every_declared_table_with_a_person_reference_has_an_exporter_and_an_eraser(runtime: Runtime) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from fiduciary.migrations.metadata import metadata
 from fiduciary.runtime import Runtime
-from fiduciary.storage.models import metadata
 
 
 def _names(diff: object) -> set[str]:

@@ -7,8 +7,8 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from fiduciary.migrations.metadata import metadata
 from fiduciary.storage import create_engine_for_url
-from fiduciary.storage.models import metadata
 from fiduciary.vault.records import KEY_STORE_TABLES, create_key_store_tables
 
 VAULT_TABLES = {

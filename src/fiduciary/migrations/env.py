@@ -7,9 +7,9 @@ from typing import Any, Literal
 from alembic import context
 
 from fiduciary.config import get_settings
+from fiduciary.migrations.metadata import metadata
 from fiduciary.storage.base import UTCDateTime
 from fiduciary.storage.engine import create_engine_for_url
-from fiduciary.storage.models import metadata
 
 config = context.config
 

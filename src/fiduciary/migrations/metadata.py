@@ -1,5 +1,6 @@
 """Import every domain's tables so that `Base.metadata` is complete (used by Alembic and the schema tests).
 
+It lives in `migrations`, the one package above every domain, so `storage` itself imports no domain.
 When a domain adds a models module, add its import here.
 """
 
