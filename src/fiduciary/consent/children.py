@@ -103,8 +103,8 @@ def account_purposes(policy: CompiledPolicy) -> list[str]:
 def needs_people_check(policy: CompiledPolicy, items: Sequence[Item]) -> bool:
     """True when some item is for a purpose that is not on consent for everyone (a guardian's or a minor's
     opt-in, or a ground that differs where the person lives): check each person."""
-    mappings = {id(m): m for m in (policy.compiled_purposes, *policy.by_jurisdiction.values())}.values()
-    return not all(m[i.purpose].needs_consent for m in mappings for i in items)
+    everywhere = policy.consent_everywhere
+    return not all(i.purpose in everywhere for i in items)
 
 
 def check_item(

@@ -71,7 +71,7 @@ class DecisionContext:
         strict: bool = False,
         jurisdiction: Jurisdiction | None = None,
     ) -> Decision:
-        """`jurisdiction` must be one the policy declares (`check_jurisdiction`)."""
+        """`jurisdiction` must be one the policy declares (`CompiledPolicy.declared_jurisdiction`)."""
         facts = self.facts.get(subject_id) or SubjectFacts(subject_id, exists=False)
         return decide(
             self.policy,
@@ -117,29 +117,6 @@ def check_subject_id(value: str, field_name: str = "subject_id") -> str:
             [FieldProblem(field_name, "must be a person id (per_…) or a visitor id (vis_…)")],
         )
     return value
-
-
-def check_jurisdiction(
-    value: Jurisdiction | str | None, policy: CompiledPolicy, field_name: str = "jurisdiction"
-) -> Jurisdiction | None:
-    """The person's jurisdiction as the policy knows it; 422 naming the field for an unknown code or one
-    the policy does not declare (deciding on a law the store does not serve would be a guess)."""
-    if value is None:
-        return None
-    try:
-        jurisdiction = Jurisdiction(value)
-    except ValueError:
-        raise ValidationFailed(
-            "The jurisdiction is unknown.",
-            [FieldProblem(field_name, "must be one of " + ", ".join(j.value for j in Jurisdiction))],
-        ) from None
-    if jurisdiction not in policy.by_jurisdiction:
-        declared = ", ".join(j.value for j in policy.document.controller.jurisdictions)
-        raise ValidationFailed(
-            "The policy in force does not serve this jurisdiction.",
-            [FieldProblem(field_name, f"must be a jurisdiction the policy declares: {declared}")],
-        )
-    return jurisdiction
 
 
 def check_actor(value: str, field_name: str = "actor") -> str:
@@ -201,7 +178,7 @@ class DecisionService:
         A recorded residence counts only while the policy in force declares it (`policy`; default: the
         runtime's): a jurisdiction the store no longer serves decides as an unknown residence.
         """
-        residences = {j.value: j for j in (policy or self.policy()).by_jurisdiction}
+        known = policy or self.policy()
         wanted = set(subject_ids)
         dialect = dialect_of(session)
         visitors = [s for s in wanted if s.startswith(VISITOR_PREFIX)]
@@ -231,7 +208,7 @@ class DecisionService:
                     consents=held,
                     restrictions=tuple(RestrictionFact(r.purpose, r.kind) for r in restrictions.get(target, ())),
                     lawful_guardian=guardian,
-                    jurisdiction=residences.get(where) if where is not None else None,
+                    jurisdiction=known.residence(where),
                 )
             else:
                 # An unlinked visitor is anonymous: no account and no age to ask for (decision 0015).
@@ -293,7 +270,7 @@ class DecisionService:
                     "Too many categories.",
                     [FieldProblem(prefix + "categories", f"at most {MAX_CATEGORIES} categories")],
                 )
-            jurisdictions.append(check_jurisdiction(req.jurisdiction, policy, prefix + "jurisdiction"))
+            jurisdictions.append(policy.declared_jurisdiction(req.jurisdiction, prefix + "jurisdiction"))
         ctx = self.prepare(session, (r.subject_id for r in requests))
         return [
             ctx.decide(r.subject_id, r.purpose, r.categories, strict=strict, jurisdiction=j)

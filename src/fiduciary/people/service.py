@@ -131,16 +131,8 @@ def declare_age(
 def check_residence(policy: CompiledPolicy, value: str | None, field: str = "body.jurisdiction") -> str | None:
     """A residence the policy in force declares (its code), or None; 422 naming the field otherwise: a
     residence the store does not serve would decide on a law it never stated (issue 12 item 1)."""
-    if value is None:
-        return None
-    where = policy.residence(value)
-    if where is None:
-        declared = ", ".join(j.value for j in policy.by_jurisdiction) or "none"
-        raise ValidationFailed(
-            "The policy in force does not serve this jurisdiction.",
-            [FieldProblem(field, f"must be a jurisdiction the policy declares: {declared}")],
-        )
-    return where.value
+    jurisdiction = policy.declared_jurisdiction(value, field)
+    return jurisdiction.value if jurisdiction is not None else None
 
 
 def _child_where(policy: CompiledPolicy, person: Person, today: date) -> bool:

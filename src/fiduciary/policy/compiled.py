@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from fiduciary.errors import FieldProblem, ValidationFailed
 from fiduciary.policy.ages import AgeRules
 from fiduciary.policy.schema import (
     Channel,
@@ -120,6 +121,10 @@ class CompiledPolicy:
     # The purposes as they apply to the people of each declared jurisdiction; the default mapping
     # (`compiled_purposes`, each purpose's own `legal_ground`) is shared where nothing differs.
     by_jurisdiction: Mapping[Jurisdiction, Mapping[str, CompiledPurpose]] = field(default_factory=dict)
+    residences: Mapping[str, Jurisdiction] = field(default_factory=dict)  # code → declared jurisdiction
+    # Purposes on consent for the people of every jurisdiction and of none (a consent write for anything
+    # else must look at the person: a guardian's or a minor's opt-in, or another ground where they live).
+    consent_everywhere: frozenset[str] = frozenset()
 
     @classmethod
     def build(cls, document: PolicyDocument, content_hash: str, version: int | None = None) -> CompiledPolicy:
@@ -144,6 +149,12 @@ class CompiledPolicy:
                 if cp.needs_consent
             ),
             by_jurisdiction=by_jurisdiction,
+            residences={j.value: j for j in by_jurisdiction},
+            consent_everywhere=frozenset(
+                pid
+                for pid, cp in compiled.items()
+                if cp.needs_consent and all(purposes[pid].needs_consent for purposes in by_jurisdiction.values())
+            ),
             child_age=children.minimum_age,
             guardian_consent=children.guardian_consent,
             unknown_age=children.unknown_age or (UnknownAge.ASK if india else UnknownAge.TREAT_AS_ADULT),
@@ -161,12 +172,30 @@ class CompiledPolicy:
     def residence(self, code: str | None) -> Jurisdiction | None:
         """A person's recorded residence as a jurisdiction this policy declares; None when unknown or no
         longer declared (such a person is decided on each purpose's own ground and the policy-wide ages)."""
-        if code is None:
+        return self.residences.get(code) if code is not None else None
+
+    def declared_jurisdiction(
+        self, value: Jurisdiction | str | None, field_name: str = "jurisdiction"
+    ) -> Jurisdiction | None:
+        """A jurisdiction a caller names (where the person lives), as this policy knows it; 422 naming the field
+        for an unknown code or one the policy does not declare (deciding on a law the store does not serve
+        would be a guess)."""
+        if value is None:
             return None
-        for j in self.by_jurisdiction:
-            if j.value == code:
-                return j
-        return None
+        try:
+            jurisdiction = Jurisdiction(value)
+        except ValueError:
+            raise ValidationFailed(
+                "The jurisdiction is unknown.",
+                [FieldProblem(field_name, "must be one of " + ", ".join(j.value for j in Jurisdiction))],
+            ) from None
+        if jurisdiction not in self.by_jurisdiction:
+            declared = ", ".join(j.value for j in self.document.controller.jurisdictions)
+            raise ValidationFailed(
+                "The policy in force does not serve this jurisdiction.",
+                [FieldProblem(field_name, f"must be a jurisdiction the policy declares: {declared}")],
+            )
+        return jurisdiction
 
     def ages_for(self, jurisdiction: Jurisdiction | None) -> AgeRules:
         """The ages for the people of `jurisdiction`: its band where the policy states one, else the

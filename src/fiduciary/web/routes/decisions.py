@@ -31,7 +31,6 @@ from fiduciary.decisions.service import (
     MAX_CATEGORIES,
     DecisionRequest,
     DecisionService,
-    check_jurisdiction,
 )
 from fiduciary.errors import FieldProblem, ValidationFailed
 from fiduciary.policy.schema import Channel, Jurisdiction
@@ -216,7 +215,7 @@ def _decisions(
             raise ValidationFailed("Give either one decision or a batch in requests, not both.", stray)
         policy = service.policy()
         where = [
-            check_jurisdiction(r.jurisdiction or body.jurisdiction, policy, f"body.requests.{i}.jurisdiction")
+            policy.declared_jurisdiction(r.jurisdiction or body.jurisdiction, f"body.requests.{i}.jurisdiction")
             for i, r in enumerate(body.requests)
         ]
         reqs = [
@@ -234,7 +233,7 @@ def _decisions(
             }
         )
     subject_id, purpose = _single_fields(body)
-    jurisdiction = check_jurisdiction(body.jurisdiction, service.policy(), "body.jurisdiction")
+    jurisdiction = service.policy().declared_jurisdiction(body.jurisdiction, "body.jurisdiction")
     with span("decisions.decide"):
         decision = decide_audited(
             runtime,
