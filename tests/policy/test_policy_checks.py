@@ -520,6 +520,27 @@ FAILING = [
         id="ccpa-extension-over-45-days",
     ),
     pytest.param(
+        "right_options",
+        _set("rights.0.waiting_period", "7d"),
+        ("rights", 0, "waiting_period"),
+        "error",
+        id="waiting-period-on-access",
+    ),
+    pytest.param(
+        "right_options",
+        _set("rights.2.keep_after_deactivation", "30d"),
+        ("rights", 2, "keep_after_deactivation"),
+        "error",
+        id="keep-after-deactivation-on-erasure",
+    ),
+    pytest.param(
+        "right_options",
+        _set("rights.3.manual_steps", [{"system": "CRM"}]),
+        ("rights", 3, "manual_steps"),
+        "error",
+        id="manual-steps-on-withdrawal",
+    ),
+    pytest.param(
         "missing_right",
         lambda d: d["rights"].remove(right(d, "nomination")),
         ("rights",),

@@ -107,6 +107,7 @@ def test_export_holds_everything_every_domain_has(session: Session, runtime: Run
         "audit",
         "comms",
         "identity",
+        "rights",
         "people",
     }
     vault = domains["vault"]
@@ -161,6 +162,7 @@ def test_erase_runs_every_eraser_and_keeps_what_the_law_keeps(
         "audit",
         "comms",
         "identity",
+        "rights",
         "people",
     ]
     by_domain = {r.domain: r for r in summary.reports}

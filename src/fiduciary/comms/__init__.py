@@ -8,5 +8,6 @@ __all__ = [
     "models",  # the outbox_messages table (for migrations)
     "outbox",  # send(): a message in the transaction of the change that causes it
     "rights",  # the outbox's exporter and eraser
+    "sealing",  # seal()/open_sealed(): values sealed under a person's key, or the outbox key for no person
     "unsubscribe",  # signed unsubscribe links, RFC 8058 one-click headers
 ]

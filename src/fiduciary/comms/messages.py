@@ -46,6 +46,15 @@ KINDS: Final[Mapping[str, MessageKind]] = {
     for kind in (
         MessageKind("rights.code", Category.RIGHTS, "rights_code", frozenset({"code", "minutes"})),
         MessageKind("rights.received", Category.RIGHTS, "rights_received", frozenset({"reference", "due_on"})),
+        MessageKind(
+            "rights.extended", Category.RIGHTS, "rights_extended", frozenset({"reference", "due_on", "reason"})
+        ),
+        MessageKind("rights.completed", Category.RIGHTS, "rights_completed", frozenset({"reference"})),
+        MessageKind("rights.rejected", Category.RIGHTS, "rights_rejected", frozenset({"reference", "reason"})),
+        MessageKind("rights.cancelled", Category.RIGHTS, "rights_cancelled", frozenset({"reference"})),
+        MessageKind("rights.reminder", Category.RIGHTS, "rights_reminder", frozenset({"reference"})),
+        MessageKind("rights.scheduled", Category.RIGHTS, "rights_scheduled", frozenset({"reference", "runs_on"})),
+        MessageKind("rights.erased", Category.RIGHTS, "rights_erased", frozenset({"reference", "kept"})),
         MessageKind("marketing.message", Category.MARKETING, "marketing_message", frozenset({"headline", "text"})),
     )
 }

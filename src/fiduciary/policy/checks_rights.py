@@ -221,6 +221,36 @@ _RIGHTS_BY_LAW: dict[Jurisdiction, dict[RightKind, str]] = {
 }
 
 
+@check("right_options")
+def right_options(ctx: CheckContext) -> Iterator[Finding]:
+    """Options that only mean something for some kinds of request: a waiting period before an erasure or a
+    deactivation runs, a keeping period after a deactivation."""
+    waits = {RightKind.ERASURE, RightKind.DEACTIVATION}
+    for i, right in enumerate(ctx.document.rights):
+        if right.waiting_period is not None and right.kind not in waits:
+            yield Finding(
+                ("rights", i, "waiting_period"),
+                f"a waiting period means nothing for a {right.kind.value} request",
+                "remove it; only erasure and deactivation wait before they run",
+            )
+        if right.keep_after_deactivation is not None and right.kind is not RightKind.DEACTIVATION:
+            yield Finding(
+                ("rights", i, "keep_after_deactivation"),
+                f"keep_after_deactivation means nothing for a {right.kind.value} request",
+                "remove it; it belongs on the deactivation right",
+            )
+        if right.manual_steps and right.kind in _AUTOMATIC_ONLY:
+            yield Finding(
+                ("rights", i, "manual_steps"),
+                f"a {right.kind.value} request runs inside Fiduciary and has no manual steps",
+                "remove manual_steps, or list them on the erasure, correction or deactivation right",
+            )
+
+
+# Opt-outs and withdrawals are kept in the consent ledger the moment they are made (CCPA §7026(f)).
+_AUTOMATIC_ONLY = frozenset({RightKind.WITHDRAW_CONSENT, RightKind.OPT_OUT_MARKETING, RightKind.OPT_OUT_SALE_SHARING})
+
+
 @check("missing_right")
 def required_rights(ctx: CheckContext) -> Iterator[Finding]:
     """Every right a declared law gives must be offered, with a deadline and a channel."""

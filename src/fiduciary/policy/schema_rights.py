@@ -75,6 +75,13 @@ class Deadline(StrictModel):
     extendable_by: Duration | None = Field(default=None, description="A permitted extension, with notice.")
 
 
+class ManualStep(StrictModel):
+    """A system outside Fiduciary that a request must reach by hand; staff confirm it was done."""
+
+    system: ShortText = Field(description="Where the data is, e.g. 'Order database' or 'Courier partner'.")
+    action: ShortText | None = Field(default=None, description="What staff do there, e.g. 'Delete the customer'.")
+
+
 class Right(StrictModel):
     kind: RightKind
     description: ShortText | None = None
@@ -92,6 +99,27 @@ class Right(StrictModel):
         description="A person may make this request through an authorised agent (CCPA Civ. Code "
         "§1798.130(a)(3), §1798.135(e), §1798.185(a)(7); CCPA Regulations §7063); the store may ask the agent "
         "for the person's signed permission and the person to verify their identity.",
+    )
+    staff_approval: bool = Field(
+        default=False,
+        description="A member of staff approves each request of this kind after the identity check and before "
+        "it runs (e.g. an erasure the store reviews for a legal hold first).",
+    )
+    waiting_period: Duration | None = Field(
+        default=None,
+        description="Erasure and deactivation only: how long after approval the request waits before it runs; "
+        "the person can cancel it until then.",
+    )
+    manual_steps: list[ManualStep] = Field(
+        default_factory=list,
+        description="Systems outside Fiduciary that hold the person's data (the store's order database, a "
+        "courier without an API): each is a step staff confirm by hand; the request completes only when every "
+        "step is confirmed.",
+    )
+    keep_after_deactivation: Duration | None = Field(
+        default=None,
+        description="Deactivation only: how long the closed account's data is kept before it is erased "
+        "(processing stops at once).",
     )
     jurisdictions: list[Jurisdiction] = Field(
         default_factory=list,

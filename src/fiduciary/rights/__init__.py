@@ -7,4 +7,15 @@ on the policy's calendar (issue 13; docs/rights-deadlines.md). Rights requests (
 packages) build on these. See docs/rights-registry.md.
 """
 
-__all__ = ["deadlines", "flows"]
+__all__ = [
+    "deadlines",  # due dates on the policy's calendar
+    "flows",  # export_person / erase_person through the registry
+    "handlers",  # the map from kind of request to what it does
+    "listing",  # the staff listing, soonest deadline first
+    "models",  # the rights_requests tables (for migrations)
+    "personal_data",  # the rights domain's own exporter and eraser
+    "request_flows",  # the named steps of a request: submit, verify, approve, reject, extend, …
+    "request_jobs",  # the waiting-period job and the overdue/reminder sweep
+    "requests",  # request records, transitions, messages
+    "states",  # the state machine
+]

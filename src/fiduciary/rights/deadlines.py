@@ -114,11 +114,14 @@ def _normalised(duration: Duration) -> tuple[DurationUnit, int]:
     """(family, amount): minutes for hours and minutes, days for weeks, months for years."""
     n, unit = duration.amount, duration.unit
     return {
-        DurationUnit.MINUTES: (DurationUnit.MINUTES, n), DurationUnit.HOURS: (DurationUnit.MINUTES, 60 * n),
-        DurationUnit.DAYS: (DurationUnit.DAYS, n), DurationUnit.WEEKS: (DurationUnit.DAYS, 7 * n),
+        DurationUnit.MINUTES: (DurationUnit.MINUTES, n),
+        DurationUnit.HOURS: (DurationUnit.MINUTES, 60 * n),
+        DurationUnit.DAYS: (DurationUnit.DAYS, n),
+        DurationUnit.WEEKS: (DurationUnit.DAYS, 7 * n),
         DurationUnit.BUSINESS_DAYS: (DurationUnit.BUSINESS_DAYS, n),
-        DurationUnit.MONTHS: (DurationUnit.MONTHS, n), DurationUnit.YEARS: (DurationUnit.MONTHS, 12 * n),
-    }[unit]  # fmt: skip
+        DurationUnit.MONTHS: (DurationUnit.MONTHS, n),
+        DurationUnit.YEARS: (DurationUnit.MONTHS, 12 * n),
+    }[unit]
 
 
 def _due(received: datetime, family: DurationUnit, amount: int, working: WorkingCalendar) -> Due:

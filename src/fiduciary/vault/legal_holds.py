@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from fiduciary.errors import FiduciaryError, FieldProblem, NotFound, ValidationFailed
@@ -119,6 +119,29 @@ def read_legal_hold_record(keys: VaultKeys, session: Session, record_id: str) ->
         created_at=row.created_at,
         content=plaintext.decode("utf-8"),
     )
+
+
+@dataclass(frozen=True)
+class HeldRecords:
+    """What an erasure keeps of one record type: how many, the law each cites, the last purge date."""
+
+    record_type: str
+    basis: str
+    count: int
+    kept_until: date
+
+
+def held_records(session: Session, person_id: str) -> list[HeldRecords]:
+    """The person's legal-hold records not yet purged, grouped by type and basis (no content is read): what
+    the completion of an erasure tells the person was kept, why and until when (DPDP s.8(7); GDPR Art
+    17(3)(b) and Art 12(4))."""
+    rows = session.execute(
+        select(LegalHoldRecord.record_type, LegalHoldRecord.basis, func.count(), func.max(LegalHoldRecord.purge_after))
+        .where(LegalHoldRecord.person_id == person_id, LegalHoldRecord.purged_at.is_(None))
+        .group_by(LegalHoldRecord.record_type, LegalHoldRecord.basis)
+        .order_by(LegalHoldRecord.record_type, LegalHoldRecord.basis)
+    )
+    return [HeldRecords(kind, basis, count, until) for kind, basis, count, until in rows]
 
 
 def purge_legal_holds(session: Session, *, today: date | None = None, batch_size: int = 1000) -> int:

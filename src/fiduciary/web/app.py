@@ -12,6 +12,7 @@ from fiduciary import housekeeping as _housekeeping  # noqa: F401 (registers the
 from fiduciary.comms import delivery as _delivery  # noqa: F401 (registers comms.deliver)
 from fiduciary.config import Settings, get_settings
 from fiduciary.jobs.local import LocalJobRunner
+from fiduciary.rights import request_jobs as _request_jobs  # noqa: F401 (registers the rights jobs)
 from fiduciary.runtime import Runtime, tune_process
 from fiduciary.serving import HousekeepingLeader, WorkerEnvironment, die_with_parent
 from fiduciary.web.contract import document_scopes, install_methods
@@ -25,6 +26,7 @@ from fiduciary.web.routes import jobs as jobs_routes
 from fiduciary.web.routes import metrics as metrics_routes
 from fiduciary.web.routes import people as people_routes
 from fiduciary.web.routes import receipts as receipts_routes
+from fiduciary.web.routes import requests as requests_routes
 from fiduciary.web.routes import unsubscribe as unsubscribe_routes
 from fiduciary.web.security import install_security
 from fiduciary.web.tracing import FASTAPI_TELEMETRY_OFF, install_tracing
@@ -114,6 +116,7 @@ def create_app(
     app.include_router(unsubscribe_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(receipts_routes.router)
+    app.include_router(requests_routes.router)
     app.include_router(jobs_routes.router)
     app.include_router(metrics_routes.router)
     install_methods(app)  # after every router: OPTIONS answers 204 with Allow, other methods 405 with Allow
