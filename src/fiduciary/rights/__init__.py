@@ -9,6 +9,7 @@ packages) build on these. See docs/rights-registry.md.
 
 __all__ = [
     "deadlines",  # due dates on the policy's calendar
+    "erasure",  # the erasure kind: waiting period, erasers, what the law keeps
     "flows",  # export_person / erase_person through the registry
     "handlers",  # the map from kind of request to what it does
     "listing",  # the staff listing, soonest deadline first
@@ -17,5 +18,6 @@ __all__ = [
     "request_flows",  # the named steps of a request: submit, verify, approve, reject, extend, …
     "request_jobs",  # the waiting-period job and the overdue/reminder sweep
     "requests",  # request records, transitions, messages
+    "running",  # what a handler is given and answers (Run, Outcome, Handler), the policy's calendar
     "states",  # the state machine
 ]

@@ -27,7 +27,8 @@ from fiduciary.people.service import get_person
 from fiduciary.policy.schema import Right, RightKind
 from fiduciary.policy.schema import Verification as Check
 from fiduciary.rights.deadlines import Due, Extension, RequestDeadlines, deadlines_at_receipt, extend, right_for
-from fiduciary.rights.handlers import READY, Run, calendar_for, finish, handler_for, settle
+from fiduciary.rights.erasure import ERASED
+from fiduciary.rights.handlers import READY, finish, handler_for, settle
 from fiduciary.rights.models import RightsRequest, RightsRequestStep
 from fiduciary.rights.requests import (
     MadeBy,
@@ -42,6 +43,7 @@ from fiduciary.rights.requests import (
     steps_of,
     tell,
 )
+from fiduciary.rights.running import Run, calendar_for
 from fiduciary.rights.states import State, Transition, after_identity
 from fiduciary.storage.base import utcnow
 from fiduciary.unit_of_work import UnitOfWork, unit_of_work
@@ -357,7 +359,7 @@ def cancel(
 
 def _cancellable(row: RightsRequest, now: datetime) -> bool:
     """In progress, only an erasure or deactivation still in its waiting period."""
-    return row.run_after is not None and now < row.run_after and "erased" not in row.details
+    return row.run_after is not None and now < row.run_after and ERASED not in row.details
 
 
 def _deadlines_of(runtime: RuntimeContext, row: RightsRequest) -> RequestDeadlines:
@@ -557,7 +559,7 @@ def resume(runtime: RuntimeContext, session: Session, request_id: str, *, now: d
         handler = handler_for(row.kind)
         if row.state != State.IN_PROGRESS or row.run_after is None or now < row.run_after or handler is None:
             return False
-        if handler.resume is None or row.details.get(READY) or row.details.get("erased") is not None:
+        if handler.resume is None or row.details.get(READY) or row.details.get(ERASED) is not None:
             return False
         run = _run(uow, row, "fiduciary", now)
         settle(run, handler.resume(run))

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 from fiduciary.audit.service import AuditEvent
 from fiduciary.config import Settings
 from fiduciary.jobs import JobCall, register_job
-from fiduciary.rights.handlers import RESUME_JOB
 from fiduciary.rights.models import REQUESTS_TABLE, RightsRequest, RightsRequestEvent
 from fiduciary.rights.request_flows import resume
 from fiduciary.rights.requests import tell
+from fiduciary.rights.running import RESUME_JOB
 from fiduciary.rights.states import OPEN, State
 from fiduciary.storage.base import utcnow
 from fiduciary.unit_of_work import unit_of_work

@@ -20,9 +20,9 @@ from fiduciary.errors import FiduciaryError
 from fiduciary.identity.codes import Verdict, Verification
 from fiduciary.rights import request_flows as flows
 from fiduciary.rights.deadlines import DeadlineStatus
-from fiduciary.rights.handlers import calendar_for
 from fiduciary.rights.listing import RequestFilter, list_requests
 from fiduciary.rights.requests import MadeBy, NewRequest, get_request
+from fiduciary.rights.running import calendar_for
 from fiduciary.runtime import Runtime
 from fiduciary.storage.base import utcnow
 from fiduciary.web.contract import ContractRoute

@@ -1,0 +1,74 @@
+"""What a handler of a kind of request is given and answers: the shared vocabulary of `rights.handlers`
+and the modules that implement each kind (`rights.erasure`, …), kept apart so those modules and the map
+that lists them do not import each other.
+
+A handler's `start` runs in the transaction that moves the request to in_progress; it calls the domains
+through their public surfaces and the registry, and answers DONE (Fiduciary's part is done) or WAITING (a
+job or a waiting period finishes it later, through `resume` or a listener). `check` runs at receipt, before
+anything is written: a request it refuses leaves no trace but its refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Final
+
+from fiduciary.context import RuntimeContext
+from fiduciary.policy.calendar import WorkingCalendar
+from fiduciary.policy.duration import Duration
+from fiduciary.policy.schema import Right
+from fiduciary.rights.deadlines import due_after, working_calendar
+from fiduciary.rights.models import RightsRequest
+from fiduciary.rights.requests import NewRequest
+from fiduciary.unit_of_work import UnitOfWork
+
+RESUME_JOB: Final = "rights.resume_request"
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    WAITING = "waiting"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One request being worked on, in one transaction."""
+
+    uow: UnitOfWork
+    row: RightsRequest
+    right: Right
+    actor: str
+    now: datetime
+
+
+Check = Callable[[RuntimeContext, NewRequest, Right], NewRequest]
+
+
+@dataclass(frozen=True)
+class Handler:
+    start: Callable[[Run], Outcome]
+    resume: Callable[[Run], Outcome] | None = None  # after a waiting period (the `rights.resume_request` job)
+    check: Check | None = None  # at receipt: validates the request's parameters, may normalise them
+    staff_completes: bool = False  # finished by staff with a note (nothing in Fiduciary to run)
+    finish: Callable[[Run], None] | None = None  # completes the request (default: `complete_request`)
+
+
+def calendar_for(runtime: RuntimeContext) -> WorkingCalendar:
+    """The policy's working calendar, built once per policy in force (public holidays are costly to load)."""
+    policy = runtime.policy()
+    return runtime.shared(
+        f"rights.calendar.{policy.content_hash}", WorkingCalendar, lambda: working_calendar(policy.document)
+    )
+
+
+def resume_after(run: Run, wait: Duration) -> datetime:
+    """Schedule the request's `resume` after `wait` on the policy's calendar (the end of that day); it stays in
+    progress, and can be cancelled, until then."""
+    runs_at = due_after(run.now, wait, calendar_for(run.uow.runtime)).ends_at
+    run.row.run_after = runs_at
+    run.uow.session.flush()
+    run.uow.enqueue(RESUME_JOB, {"request_id": run.row.id}, run_at=runs_at, queueing_lock=f"{RESUME_JOB}:{run.row.id}")
+    return runs_at
