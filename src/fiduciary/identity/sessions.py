@@ -47,7 +47,7 @@ from fiduciary.unit_of_work import unit_of_work
 # 30 minutes from opening, never extended: long enough to make a rights request and download its answer,
 # short enough that a forgotten token soon proves nothing (issue 13 item 2 asks for short-lived sessions).
 LIFETIME: Final = timedelta(minutes=30)
-TOKEN_PREFIX: Final = "cst_"
+TOKEN_PREFIX: Final = "cst_"  # noqa: S105 (a prefix, not a secret)
 SESSION_PREFIX: Final = "cs_"
 MAX_TOKEN_CHARS: Final = 120
 # `last_used_at` is written at most once a minute: a page polling the session does not write each time.
@@ -191,7 +191,9 @@ def open_session(
     return OpenedSession(f"{TOKEN_PREFIX}{hex_id}.{secret}", record.id, person_id, method.value, record.expires_at)
 
 
-def authenticate(runtime: RuntimeContext, session: Session, token: str, *, now: datetime | None = None) -> CustomerSession:
+def authenticate(
+    runtime: RuntimeContext, session: Session, token: str, *, now: datetime | None = None
+) -> CustomerSession:
     """The open session `token` names, or `SessionRefused` (401) whatever is wrong with it.
 
     The presented secret's digest is compared with `hmac.compare_digest`, also when no row matches. Reads

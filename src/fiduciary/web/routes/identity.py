@@ -16,6 +16,7 @@ an audit event or an error message. docs/identity.md.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
+from fiduciary.errors import ValidationFailed
 from fiduciary.identity.codes import MAX_ATTEMPTS, Issued, Verdict, Verification, issue_code, verify_code
 from fiduciary.identity.sessions import (
     CustomerSession,
@@ -100,9 +102,17 @@ class SessionOut(BaseModel):
 
 def _issue_and_commit(runtime: Runtime, body: CodeRequest, client: str) -> Issued:
     with runtime.sessions() as session:
-        issued = issue_code(
-            runtime, session, kind=body.kind, identifier=body.identifier, client_address=client, language=body.language
-        )
+        try:
+            issued = issue_code(
+                runtime,
+                session,
+                kind=body.kind,
+                identifier=body.identifier,
+                client_address=client,
+                language=body.language,
+            )
+        except ValidationFailed as exc:  # the domain names `identifier`; the request's field is `body.identifier`
+            raise ValidationFailed(exc.detail, [replace(p, field=f"body.{p.field}") for p in exc.fields]) from None
         session.commit()  # the challenge and its message together, before the answer
     return issued
 
