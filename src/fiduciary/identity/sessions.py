@@ -1,6 +1,6 @@
 """Customer sessions: a short-lived bearer token proving that its holder was verified as a person.
 
-A rights request must come from the person it is about (GDPR Art 12(6), DPDP Rule 14, 11 CCR §7060-7062).
+A rights request must come from the person it is about (11 CCR §7060-7062, GDPR Art 12(6), DPDP Rule 14).
 The proof is one of: a one-time code sent to an identifier on file (`email_otp`, `sms_otp`;
 `identity.codes`), or the store's backend vouching for the customer signed in on its site
 (`signed_in_session`, an API key with `sessions:write`). Either opens a customer session here, and the
