@@ -192,6 +192,9 @@ def test_the_token_is_read_from_the_header_only(client: TestClient, runtime: Run
     session.commit()
     client.cookies.set("fiduciary_session", opened.token)
     assert client.get(CURRENT).status_code == 401
+    client.cookies.clear()
+    for name in ("token", "access_token", "session"):  # never from a URL: URLs end up in logs and Referer headers
+        assert client.get(CURRENT, params={name: opened.token}).status_code == 401
     altered = opened.token[:-1] + ("A" if opened.token[-1] != "A" else "B")
     assert client.get(CURRENT, headers=_bearer(altered)).status_code == 401
     assert client.get(CURRENT, headers=_bearer(opened.token)).status_code == 200
