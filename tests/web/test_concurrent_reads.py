@@ -53,11 +53,19 @@ def _fixtures(client: httpx.Client) -> dict[str, str]:
     client.post(f"/v1/people/{person}/restrictions", json={"purpose": "analytics", "kind": "objection"})
     headers = client.post("/v1/comms/unsubscribe-headers", json={"subject_id": person, "purpose": "marketing.email"})
     headers.raise_for_status()
+    opened = client.post(f"/v1/people/{person}/sessions")  # a customer session, vouched by the backend
+    opened.raise_for_status()
     return {
         "person": person,
         "position": str(granted.json()["results"][0]["ledger_position"]),
         "token": headers.json()["url"].rsplit("/", 1)[1],
+        "customer": opened.json()["token"],
     }
+
+
+def _headers(ids: dict[str, str]) -> dict[str, dict[str, str]]:
+    """OpenAPI path template → the headers it needs instead of the API key (a customer session's bearer)."""
+    return {"/v1/identity/sessions/current": {"Authorization": f"Bearer {ids['customer']}"}}
 
 
 def _paths(ids: dict[str, str]) -> dict[str, str]:
@@ -86,6 +94,7 @@ def _paths(ids: dict[str, str]) -> dict[str, str]:
         "/v1/jobs/failed": "/v1/jobs/failed",
         "/v1/people/{person_id}/export": f"/v1/people/{person}/export",
         "/metrics": "/metrics",
+        "/v1/identity/sessions/current": "/v1/identity/sessions/current",
     }
 
 
@@ -96,6 +105,7 @@ def test_every_get_endpoint_under_eight_concurrent_clients(live: tuple[ServerPro
         spec = client.get("/openapi.json").json()
     documented = {path for path, operations in spec["paths"].items() if "get" in operations}
     urls = _paths(ids)
+    own_headers = _headers(ids)
     assert set(urls) == documented, f"add the new GET endpoints here: {sorted(documented ^ set(urls))}"
 
     answers: Counter[tuple[str, int]] = Counter()
@@ -107,7 +117,7 @@ def test_every_get_endpoint_under_eight_concurrent_clients(live: tuple[ServerPro
         random.Random(seed).shuffle(order)
         with httpx.Client(base_url=proc.base_url, headers=headers, timeout=120) as own:
             for template in order:
-                answer = own.get(urls[template], headers={"Origin": STORE_ORIGIN})
+                answer = own.get(urls[template], headers={"Origin": STORE_ORIGIN, **own_headers.get(template, {})})
                 with lock:
                     answers[(template, answer.status_code)] += 1
                     if answer.status_code >= 500:

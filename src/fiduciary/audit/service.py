@@ -86,6 +86,8 @@ class Action(StrEnum):
     APIKEY_REVOKE = "apikey.revoke"
     AUDIT_READ = "audit.read"
     RETENTION_EVENT = "retention.event"  # a store-reported event that starts a retention clock (issue 12)
+    SESSION_OPEN = "session.open"  # a customer session opened after a verification (issue 13 item 2)
+    SESSION_REVOKE = "session.revoke"  # a customer session revoked (signed out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from fiduciary.web.routes import api_docs, apikeys, health, notice, policy, sign
 from fiduciary.web.routes import audit as audit_routes
 from fiduciary.web.routes import consent as consent_routes
 from fiduciary.web.routes import decisions as decisions_routes
+from fiduciary.web.routes import identity as identity_routes
 from fiduciary.web.routes import jobs as jobs_routes
 from fiduciary.web.routes import metrics as metrics_routes
 from fiduciary.web.routes import people as people_routes
@@ -112,6 +113,7 @@ def create_app(
     app.include_router(signing_keys.router)
     app.include_router(consent_routes.router)
     app.include_router(people_routes.router)
+    app.include_router(identity_routes.router)
     app.include_router(decisions_routes.router)
     app.include_router(unsubscribe_routes.router)
     app.include_router(audit_routes.router)
