@@ -55,7 +55,10 @@ def _fixtures(client: httpx.Client) -> dict[str, str]:
     headers.raise_for_status()
     opened = client.post(f"/v1/people/{person}/sessions")  # a customer session, vouched by the backend
     opened.raise_for_status()
+    asked = client.post("/v1/requests", json={"kind": "grievance", "person_id": person})  # waits for staff
+    asked.raise_for_status()
     return {
+        "request": asked.json()["id"],
         "person": person,
         "position": str(granted.json()["results"][0]["ledger_position"]),
         "token": headers.json()["url"].rsplit("/", 1)[1],
@@ -65,7 +68,12 @@ def _fixtures(client: httpx.Client) -> dict[str, str]:
 
 def _headers(ids: dict[str, str]) -> dict[str, dict[str, str]]:
     """OpenAPI path template → the headers it needs instead of the API key (a customer session's bearer)."""
-    return {"/v1/identity/sessions/current": {"Authorization": f"Bearer {ids['customer']}"}}
+    customer = {"Authorization": f"Bearer {ids['customer']}"}
+    return {
+        "/v1/identity/sessions/current": customer,
+        "/v1/me/requests": customer,
+        "/v1/me/requests/{request_id}": customer,
+    }
 
 
 def _paths(ids: dict[str, str]) -> dict[str, str]:
@@ -95,6 +103,10 @@ def _paths(ids: dict[str, str]) -> dict[str, str]:
         "/v1/people/{person_id}/export": f"/v1/people/{person}/export",
         "/metrics": "/metrics",
         "/v1/identity/sessions/current": "/v1/identity/sessions/current",
+        "/v1/requests": "/v1/requests?limit=5",
+        "/v1/requests/{request_id}": f"/v1/requests/{ids['request']}",
+        "/v1/me/requests": "/v1/me/requests",
+        "/v1/me/requests/{request_id}": f"/v1/me/requests/{ids['request']}",
     }
 
 

@@ -25,6 +25,7 @@ from fiduciary.web.routes import decisions as decisions_routes
 from fiduciary.web.routes import identity as identity_routes
 from fiduciary.web.routes import jobs as jobs_routes
 from fiduciary.web.routes import metrics as metrics_routes
+from fiduciary.web.routes import my_requests as my_requests_routes
 from fiduciary.web.routes import people as people_routes
 from fiduciary.web.routes import receipts as receipts_routes
 from fiduciary.web.routes import requests as requests_routes
@@ -119,6 +120,7 @@ def create_app(
     app.include_router(audit_routes.router)
     app.include_router(receipts_routes.router)
     app.include_router(requests_routes.router)
+    app.include_router(my_requests_routes.router)
     app.include_router(jobs_routes.router)
     app.include_router(metrics_routes.router)
     install_methods(app)  # after every router: OPTIONS answers 204 with Allow, other methods 405 with Allow

@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session
 
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
+from fiduciary.decisions.ids import PERSON_ID_PATTERN
 from fiduciary.errors import FiduciaryError
 from fiduciary.identity.codes import Verdict, Verification
 from fiduciary.rights import request_flows as flows
 from fiduciary.rights.deadlines import DeadlineStatus
 from fiduciary.rights.listing import RequestFilter, list_requests
-from fiduciary.rights.requests import MadeBy, NewRequest, get_request
+from fiduciary.rights.requests import REQUEST_ID_PATTERN, MadeBy, NewRequest, get_request
 from fiduciary.rights.running import calendar_for
 from fiduciary.runtime import Runtime
 from fiduciary.storage.base import utcnow
@@ -32,7 +33,7 @@ from fiduciary.web.security import client_key, public_rate_limit, require_scopes
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"], route_class=ContractRoute)
 
-RequestIdPath = Annotated[str, Path(pattern=r"^rr_[a-z2-7]{26}$", description="A request id.")]
+RequestIdPath = Annotated[str, Path(pattern=REQUEST_ID_PATTERN, description="A request id.")]
 _MANAGE = Depends(require_scopes(Scope.RIGHTS_MANAGE))
 _STRICT = ConfigDict(extra="forbid")
 _REASON = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$", description="A reason code.")
@@ -70,7 +71,7 @@ def create(
 def listing(
     state: Annotated[list[str] | None, Query(description="One or more states; default: every open state.")] = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
-    person_id: Annotated[str | None, Query(pattern=r"^per_[a-z2-7]{26}$")] = None,
+    person_id: Annotated[str | None, Query(pattern=PERSON_ID_PATTERN)] = None,
     status: Annotated[DeadlineStatus | None, Query(description="on_track, due_soon or overdue.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     after: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page.")] = None,
@@ -230,7 +231,7 @@ def confirm_step(
 
 class CloseItemIn(BaseModel):
     model_config = _STRICT
-    request_id: str = Field(pattern=r"^rr_[a-z2-7]{26}$")
+    request_id: str = Field(pattern=REQUEST_ID_PATTERN)
     reason: str = Field(description="duplicate, never_verified, withdrawn_by_person, unfounded or excessive.")
     note: str | None = Field(default=None, min_length=1, max_length=500)
 
