@@ -22,7 +22,7 @@ from fiduciary.context import RuntimeContext
 from fiduciary.decisions.service import check_actor
 from fiduciary.errors import Conflict, FieldProblem, ValidationFailed
 from fiduciary.identity.codes import TooManyCodes, Verdict, Verification, issue_code, verify_code
-from fiduciary.identity.models import VerificationCode
+from fiduciary.identity.sessions import verified_by_code
 from fiduciary.people.service import get_person
 from fiduciary.policy.schema import Right, RightKind
 from fiduciary.policy.schema import Verification as Check
@@ -217,14 +217,9 @@ def verify_with_code(
     uow = unit_of_work(runtime, session)
     with uow.step():
         row = get_request(session, request_id, for_update=True)
-        how = "email_otp" if _challenge_kind(session, challenge) == "email" else "sms_otp"
+        how = verified_by_code(session, challenge).value
         _identified(uow, row, _right_of(runtime, row), how, "person", now)
     return row, verification
-
-
-def _challenge_kind(session: Session, challenge_id: str) -> str:
-    found = session.get(VerificationCode, challenge_id)
-    return found.identifier_kind if found is not None else "email"
 
 
 def resend_code(
