@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from requests_support import EMAIL, T0, messages, person_with_email, policy_with_rights
+from requests_support import T0, messages, person_with_email, policy_with_rights
 from sqlalchemy.orm import Session
 
 from fiduciary.audit.models import AuditEventIndex
@@ -62,8 +62,15 @@ EXTRA = [
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    policy = policy_with_rights(tmp_path, {}, copy.deepcopy(EXTRA))
+def settings(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Settings:
+    """The demo policy with the EXTRA rights; a test may pass other deactivation options (indirect)."""
+    extra = copy.deepcopy(EXTRA)
+    deactivation = next(r for r in extra if r["kind"] == "deactivation")
+    for option, value in getattr(request, "param", {}).items():
+        deactivation.pop(option, None)
+        if value is not None:
+            deactivation[option] = value
+    policy = policy_with_rights(tmp_path, {}, extra)
     return Settings(database_url=database_url, data_dir=tmp_path / "data", policy_file=policy)
 
 
@@ -317,6 +324,32 @@ def test_deactivation_closes_the_account_then_erases_after_the_keeping_period(
     assert not flows.resume(runtime, session, row.id, now=erase_at + timedelta(days=1))  # ran once
 
 
+@pytest.mark.parametrize("settings", [{"waiting_period": None}], indirect=True)
+def test_without_a_waiting_period_the_account_closes_at_once(runtime: Runtime, session: Session) -> None:
+    person = person_with_email(session, runtime)
+    row = submit(runtime, session, "deactivation", person)
+    assert session.get(Person, person).status == CLOSED
+    assert row.state == State.IN_PROGRESS and row.run_after is not None
+    assert row.details["erase_on"] == row.run_after.date().isoformat()
+    assert flows.resume(runtime, session, row.id, now=row.run_after)
+    session.commit()
+    assert get_request(session, row.id).state == State.COMPLETED
+    assert VaultService(runtime).is_erased(session, person)
+
+
+@pytest.mark.parametrize("settings", [{"waiting_period": None, "keep_after_deactivation": None}], indirect=True)
+def test_without_a_keeping_period_deactivation_completes_when_the_account_closes(
+    runtime: Runtime, session: Session
+) -> None:
+    person = person_with_email(session, runtime)
+    row = submit(runtime, session, "deactivation", person)
+    assert row.state == State.COMPLETED and row.run_after is None and "deactivated" in row.details
+    assert session.get(Person, person).status == CLOSED
+    assert not VaultService(runtime).is_erased(session, person)  # the retention rules take it from here
+    assert decide(runtime, session, person, "account") == (False, (Reason.ACCOUNT_CLOSED,))
+    assert [k for k, _ in messages(session, runtime)] == ["rights.received", "rights.completed"]
+
+
 def test_deactivation_can_be_cancelled_in_its_waiting_period(runtime: Runtime, session: Session) -> None:
     person = person_with_email(session, runtime)
     row = submit(runtime, session, "deactivation", person)
@@ -384,4 +417,3 @@ def test_a_closed_account_takes_no_correction(runtime: Runtime, session: Session
     # A withdrawal still completes: a closed account is processed for nothing it could withdraw.
     done = submit(runtime, session, "withdraw_consent", person, verified_by=None)
     assert done.state == State.COMPLETED and done.details["account_closed"] is True
-    assert EMAIL  # the address on file received the messages
