@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from requests_support import T0, messages, person_with_email, policy_with_rights
 from sqlalchemy.orm import Session
 
 from fiduciary.audit.models import AuditEventIndex
@@ -25,7 +24,6 @@ from fiduciary.ledger.models import LedgerEvent
 from fiduciary.people.models import Person
 from fiduciary.people.service import CLOSED
 from fiduciary.rights import request_flows as flows
-from fiduciary.rights import request_jobs  # noqa: F401 (registers the resume job, as the app and CLI do)
 from fiduciary.rights.models import RightsRequest
 from fiduciary.rights.nomination import nominees_of
 from fiduciary.rights.requests import MadeBy, NewRequest, get_request
@@ -33,6 +31,7 @@ from fiduciary.rights.states import State
 from fiduciary.runtime import Runtime
 from fiduciary.unit_of_work import unit_of_work
 from fiduciary.vault.service import VaultService
+from requests_support import T0, messages, person_with_email, policy_with_rights
 
 ACTOR = "key_backend"
 _RIGHT = {

@@ -28,6 +28,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Final
 
+from sqlalchemy.orm import Session
+
 from fiduciary.consent.restrictions import RestrictionKind, add_restriction, check_purpose
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService, state_for
 from fiduciary.context import RuntimeContext
@@ -65,13 +67,13 @@ _LANGUAGE: Final = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 
 
 def _stop_check(kind: RestrictionKind) -> Check:
-    def check(runtime: RuntimeContext, new: NewRequest, right: Right) -> NewRequest:
+    def check(runtime: RuntimeContext, session: Session, new: NewRequest, right: Right) -> NewRequest:
         purposes = purposes_param(new.details) or []
         if kind == "objection" and not purposes:
             raise ValidationFailed(
                 "Name the purposes objected to.", [FieldProblem(PURPOSES, "name at least one purpose")]
             )
-        where = person_at_receipt(runtime, new.person_id).residence
+        where = person_at_receipt(runtime, session, new.person_id).residence
         refusals: list[FiduciaryError] = []
         for i, purpose in enumerate(purposes):
             try:
@@ -128,12 +130,12 @@ start_objection: Final = _stop_start("objection")
 # ------------------------------------------------------------------------------------ withdrawal of consent
 
 
-def check_withdrawal(runtime: RuntimeContext, new: NewRequest, right: Right) -> NewRequest:
+def check_withdrawal(runtime: RuntimeContext, session: Session, new: NewRequest, right: Right) -> NewRequest:
     """The named purposes must be purposes on consent where the person lives: one on another ground is
     objected to or restricted instead (DPDP s.7(a) illustration II; GDPR Art 18, 21)."""
     purposes = purposes_param(new.details) or []
     policy = runtime.policy()
-    where = person_at_receipt(runtime, new.person_id).residence
+    where = person_at_receipt(runtime, session, new.person_id).residence
     problems: list[FieldProblem] = []
     for i, purpose in enumerate(purposes):
         compiled = policy.purpose(purpose, where)
@@ -171,7 +173,7 @@ def start_withdrawal(run: Run) -> Outcome:
 # -------------------------------------------------------------------------------------------- opt-outs
 
 
-def check_opt_out(runtime: RuntimeContext, new: NewRequest, right: Right) -> NewRequest:
+def check_opt_out(runtime: RuntimeContext, session: Session, new: NewRequest, right: Right) -> NewRequest:
     """An opt-out covers what the policy says it covers; it names no purposes."""
     if new.details.get(PURPOSES):
         raise ValidationFailed(

@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from sqlalchemy.orm import Session
+
 from fiduciary.audit.service import Action, AuditEvent
 from fiduciary.context import RuntimeContext
 from fiduciary.errors import Conflict, FieldProblem, ValidationFailed
@@ -45,13 +47,13 @@ def _declaring(policy: CompiledPolicy, category: str) -> list[str]:
     return [pid for pid, cp in policy.compiled_purposes.items() if category in cp.categories]
 
 
-def check_correction(runtime: RuntimeContext, new: NewRequest, right: Right) -> NewRequest:
+def check_correction(runtime: RuntimeContext, session: Session, new: NewRequest, right: Right) -> NewRequest:
     raw = new.personal.get(CORRECTIONS)
     if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_CORRECTIONS:
         raise ValidationFailed(
             "Say what to correct.", [FieldProblem(CORRECTIONS, f"1 to {MAX_CORRECTIONS} corrections")]
         )
-    if person_at_receipt(runtime, new.person_id).closed:
+    if person_at_receipt(runtime, session, new.person_id).closed:
         raise Conflict(
             "The person's account is closed; its data are no longer used and take no correction.",
             code="person_closed",

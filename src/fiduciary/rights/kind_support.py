@@ -1,10 +1,8 @@
 """What the handlers of several kinds of request share: the person as they stand at receipt, the
 `purposes` parameter, refusals that name each bad item, and the recipients a change must reach.
 
-A handler's `check` runs before the request is written and is given no session (`rights.running.Check`),
-so the person's account status and residence are read here in a short read-only session of their own. The
-person was just read by `submit` in the caller's session, so the row exists; a person created in the same,
-uncommitted transaction would read as unknown here and be checked as one of no recorded residence.
+A handler's `check` runs before the request is written, in the caller's session (`rights.running.Check`),
+where `submit` has just read the person: their account status and residence are read from it here.
 """
 
 from __future__ import annotations
@@ -12,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+
+from sqlalchemy.orm import Session
 
 from fiduciary.context import RuntimeContext
 from fiduciary.errors import FiduciaryError, FieldProblem, ValidationFailed
@@ -32,13 +32,12 @@ class PersonAtReceipt:
     residence: Jurisdiction | None
 
 
-def person_at_receipt(runtime: RuntimeContext, person_id: str) -> PersonAtReceipt:
-    """Whether the account is closed, and where the person lives as the policy knows it (read-only)."""
-    with runtime.sessions() as session:
-        person = session.get(Person, person_id)
-        if person is None:
-            return PersonAtReceipt(False, None)
-        return PersonAtReceipt(person.status == CLOSED, runtime.policy().residence(person.jurisdiction))
+def person_at_receipt(runtime: RuntimeContext, session: Session, person_id: str) -> PersonAtReceipt:
+    """Whether the account is closed, and where the person lives as the policy knows it."""
+    person = session.get(Person, person_id)
+    if person is None:
+        return PersonAtReceipt(False, None)
+    return PersonAtReceipt(person.status == CLOSED, runtime.policy().residence(person.jurisdiction))
 
 
 def purposes_param(details: Mapping[str, Any]) -> list[str] | None:

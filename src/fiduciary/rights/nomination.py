@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from fiduciary.context import RuntimeContext
 from fiduciary.errors import FieldProblem, ValidationFailed
@@ -32,7 +33,7 @@ MAX_NAME: Final = 200
 MAX_RELATIONSHIP: Final = 100
 
 
-def check_nomination(runtime: RuntimeContext, new: NewRequest, right: Right) -> NewRequest:
+def check_nomination(runtime: RuntimeContext, session: Session, new: NewRequest, right: Right) -> NewRequest:
     if new.made_by is MadeBy.NOMINEE:
         raise ValidationFailed(
             "A nominee cannot name a nominee.", [FieldProblem("made_by", "the person names their nominee")]

@@ -90,7 +90,7 @@ def _identified(uow: UnitOfWork, row: RightsRequest, right: Right, how: str, act
 # ----------------------------------------------------------------------------------------------- submit
 
 
-def _check_new(runtime: RuntimeContext, new: NewRequest, right: Right) -> NewRequest:
+def _check_new(runtime: RuntimeContext, session: Session, new: NewRequest, right: Right) -> NewRequest:
     problems: list[FieldProblem] = []
     if new.channel not in {c.value for c in right.channels} and new.made_by is not MadeBy.PERSON:
         offered = ", ".join(c.value for c in right.channels)
@@ -107,7 +107,7 @@ def _check_new(runtime: RuntimeContext, new: NewRequest, right: Right) -> NewReq
         raise ValidationFailed(
             "This kind of request is not handled here.", [FieldProblem("kind", "no handler runs it")]
         )
-    return handler.check(runtime, new, right) if handler.check is not None else new
+    return handler.check(runtime, session, new, right) if handler.check is not None else new
 
 
 def send_code(
@@ -167,7 +167,7 @@ def submit(
         person = get_person(session, new.person_id)
         jurisdiction = policy.residence(person.jurisdiction)
         right = right_for(policy.document, new.kind, jurisdiction)
-        new = _check_new(runtime, new, right)
+        new = _check_new(runtime, session, new, right)
         deadlines = deadlines_at_receipt(policy.document, new.kind, jurisdiction, now, working=calendar_for(runtime))
         how = identity_at_receipt(right, new)
         challenge = None

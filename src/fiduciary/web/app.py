@@ -12,7 +12,6 @@ from fiduciary import housekeeping as _housekeeping  # noqa: F401 (registers the
 from fiduciary.comms import delivery as _delivery  # noqa: F401 (registers comms.deliver)
 from fiduciary.config import Settings, get_settings
 from fiduciary.jobs.local import LocalJobRunner
-from fiduciary.rights import request_jobs as _request_jobs  # noqa: F401 (registers the rights jobs)
 from fiduciary.runtime import Runtime, tune_process
 from fiduciary.serving import HousekeepingLeader, WorkerEnvironment, die_with_parent
 from fiduciary.web.contract import document_scopes, install_methods
