@@ -26,6 +26,7 @@ from fiduciary.personal_data.coverage import describe_uncovered, person_referenc
 from fiduciary.personal_data.registry import Registrar, install_registry, registry_for
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.versions import PolicyInForce, bootstrap_policy
+from fiduciary.rights.packages import registration as packages_rights
 from fiduciary.storage import create_engine_for_url, make_session_factory, upgrade_to_head
 from fiduciary.vault import rights as vault_rights
 from fiduciary.vault.keys.startup import check_vault_keys, close_vault_keys
@@ -41,6 +42,7 @@ DOMAIN_REGISTRARS: Final[tuple[Registrar, ...]] = (
     people_rights.register,
     comms_rights.register,
     identity_rights.register,
+    packages_rights.register,
 )
 
 

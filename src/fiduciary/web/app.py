@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fiduciary import __version__
 from fiduciary import housekeeping as _housekeeping  # noqa: F401 (registers the periodic job)
 from fiduciary.comms import delivery as _delivery  # noqa: F401 (registers comms.deliver)
+from fiduciary.rights.packages import job as _package_job  # noqa: F401 (registers rights.build_package)
 from fiduciary.config import Settings, get_settings
 from fiduciary.jobs.local import LocalJobRunner
 from fiduciary.runtime import Runtime, tune_process
@@ -23,6 +24,7 @@ from fiduciary.web.routes import consent as consent_routes
 from fiduciary.web.routes import decisions as decisions_routes
 from fiduciary.web.routes import jobs as jobs_routes
 from fiduciary.web.routes import metrics as metrics_routes
+from fiduciary.web.routes import packages as packages_routes
 from fiduciary.web.routes import people as people_routes
 from fiduciary.web.routes import receipts as receipts_routes
 from fiduciary.web.routes import unsubscribe as unsubscribe_routes
@@ -114,6 +116,7 @@ def create_app(
     app.include_router(unsubscribe_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(receipts_routes.router)
+    app.include_router(packages_routes.router)
     app.include_router(jobs_routes.router)
     app.include_router(metrics_routes.router)
     install_methods(app)  # after every router: OPTIONS answers 204 with Allow, other methods 405 with Allow
