@@ -9,8 +9,8 @@ For access packages the vault also streams (`_vault_stream`): the same fields, r
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from datetime import date, datetime
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -140,6 +140,41 @@ def _provenance(session: Session, person_id: str) -> list[dict[str, Any]]:
     ]
 
 
+# Core, not ORM rows, read `STREAM_BATCH` at a time from one cursor (server-side on PostgreSQL); the
+# timestamps as plain DateTime (no per-row UTC decorator: `_IsoMemo` makes them aware once per value).
+_STREAM_ROWS = (
+    sa.select(
+        PersonalField.category,
+        PersonalField.item,
+        PersonalField.ciphertext,
+        PersonalField.key_version,
+        PersonalField.purpose_of_collection,
+        PersonalField.source,
+        sa.type_coerce(PersonalField.created_at, sa.DateTime(timezone=True)),
+        sa.type_coerce(PersonalField.updated_at, sa.DateTime(timezone=True)),
+    )
+    .where(PersonalField.person_id == sa.bindparam("person_id"))
+    .order_by(PersonalField.id)
+    .execution_options(yield_per=STREAM_BATCH)
+)
+
+
+class _IsoMemo:
+    """UTC ISO text of a stored timestamp, computed once per distinct value (a batch of records shares one)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[datetime, str] = {}
+
+    def __call__(self, value: datetime) -> str:
+        found = self._seen.get(value)
+        if found is None:
+            if len(self._seen) > 4096:
+                self._seen.clear()
+            aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            found = self._seen[value] = aware.isoformat()
+        return found
+
+
 def _vault_stream(runtime: RuntimeContext) -> Streamer:
     """The vault's data row by row: `legal_hold_records`, then `erased` (after erasure) or `identifiers`,
     `fields` (single-valued, with provenance) and `records.<category>` (each record with its provenance)."""
@@ -161,28 +196,22 @@ def _vault_stream(runtime: RuntimeContext) -> Streamer:
             return
         for kind, value in vault.get_identifiers(session, person_id):
             yield "identifiers", {"kind": kind, "value": value}
-        rows = session.execute(
-            sa.select(
-                PersonalField.category,
-                PersonalField.item,
-                PersonalField.ciphertext,
-                PersonalField.key_version,
-                PersonalField.purpose_of_collection,
-                PersonalField.source,
-                PersonalField.created_at,
-                PersonalField.updated_at,
-            )
-            .where(PersonalField.person_id == person_id)
-            .order_by(PersonalField.id)
-            .execution_options(yield_per=STREAM_BATCH)  # a server-side cursor on PostgreSQL
-        )
+        rows = session.connection().execute(_STREAM_ROWS, {"person_id": person_id})
+        iso = _IsoMemo()
+        openers: dict[tuple[str, int], Callable[[bytes, str], str]] = {}
         for category, item, blob, version, purpose, source, created, updated in rows:
-            row: dict[str, Any] = {"category": category} if not item else {"item": item}
-            row["value"] = cipher.decrypt(category, blob, item, version)
+            row: dict[str, Any]
+            if item:
+                opener = openers.get((category, version))
+                if opener is None:
+                    opener = openers[(category, version)] = cipher.record_opener(category, version)
+                row = {"item": item, "value": opener(blob, item)}
+            else:
+                row = {"category": category, "value": cipher.decrypt(category, blob, item, version)}
             row["purpose_of_collection"] = purpose
             row["source"] = source
-            row["created_at"] = _iso(created)
-            row["updated_at"] = _iso(updated)
+            row["created_at"] = iso(created)
+            row["updated_at"] = iso(updated)
             yield ("records." + category if item else "fields"), row
 
     return stream_vault

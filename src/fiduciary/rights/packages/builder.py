@@ -170,7 +170,7 @@ def _write_zip(
     render_summary(folder, policy, header, categories, observed)
     write_schema(folder)
     zip_path = root / "package.zip"
-    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         members = sorted(p for p in folder.rglob("*") if p.is_file())
         members.sort(key=lambda p: (p.name not in ZIP_MEMBERS_FIRST or p.parent != folder, str(p)))
         for path in members:

@@ -76,27 +76,57 @@ class Observed:
     requests: list[dict[str, Any]] = field(default_factory=list)
     receipts: int = 0
     erased: bool = False
+    _kinds: dict[str, int] = field(default_factory=dict)
 
     def see(self, record_type: str, row: Row) -> None:
         self.counts[record_type] += 1
-        if record_type == "vault.fields" or record_type.startswith("vault.records."):
+        kind = self._kinds.get(record_type)
+        if kind is None:
+            kind = self._kinds[record_type] = _kind(record_type)
+        if kind == _HELD:
             category = str(row.get("category") or record_type.removeprefix("vault.records."))
-            held = self.held.setdefault(category, HeldCategory())
+            held = self.held.get(category)
+            if held is None:
+                held = self.held[category] = HeldCategory()
             held.values += 1
             held.purposes.add(str(row.get("purpose_of_collection")))
             held.sources.add(str(row.get("source")))
-        elif record_type == "vault.erased":
+        elif kind == _ERASED:
             self.erased = True
-        elif record_type.split(".", 1)[0] == REQUESTS_DOMAIN and len(self.requests) < SUMMARY_LIMIT:
+        elif kind == _REQUEST and len(self.requests) < SUMMARY_LIMIT:
             self.requests.append({k: v for k, v in row.items() if isinstance(v, str | int | bool) or v is None})
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str | int | float | bool):
-        return str(value)
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+_HELD, _ERASED, _REQUEST, _OTHER = range(4)
+
+
+def _kind(record_type: str) -> int:
+    if record_type == "vault.fields" or record_type.startswith("vault.records."):
+        return _HELD
+    if record_type == "vault.erased":
+        return _ERASED
+    if record_type.split(".", 1)[0] == REQUESTS_DOMAIN:
+        return _REQUEST
+    return _OTHER
+
+
+# Built once: `json.dumps` with options builds an encoder on every call (a third of a 100,000-row package).
+_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+_CELL_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _cell(value: Any) -> Any:
+    """A nested value as JSON text in its cell; scalars as they are (the csv module writes None as empty)."""
+    return _CELL_JSON.encode(value) if isinstance(value, dict | list | tuple) else value
+
+
+@dataclass
+class _Csv:
+    handle: IO[str]
+    writer: Any
+    columns: list[str]
+    nested: bool  # a column of the first row held a list or mapping: every cell goes through `_cell`
+    prefix: str  # the JSON text that opens a record of this type
 
 
 class PackageWriter:
@@ -109,25 +139,30 @@ class PackageWriter:
         self._json: IO[str] = (root / "package.json").open("w", encoding="utf-8")
         opening = json.dumps(dict(header), ensure_ascii=False)[:-1]  # the header object, left open
         self._json.write(opening + ',"records":[')
-        self._first = True
-        self._csv: dict[str, tuple[IO[str], Any, list[str]]] = {}
+        self._separator = "\n"
+        self._csv: dict[str, _Csv] = {}
         self._receipts: IO[str] = (root / "receipts.jsonl").open("w+", encoding="utf-8")
 
     def record(self, record_type: str, row: Row) -> None:
-        data = json.dumps(row, ensure_ascii=False, default=str)
-        self._json.write(("\n" if self._first else ",\n") + '{"record_type":' + json.dumps(record_type))
-        self._json.write(',"data":' + data + "}")
-        self._first = False
         found = self._csv.get(record_type)
         if found is None:
-            name = _SAFE_NAME.sub("_", record_type.lower()) or "record"
-            handle = (self.root / "csv" / f"{name}.csv").open("w", encoding="utf-8", newline="")
-            columns = list(row)
-            writer = csv.writer(handle)
-            writer.writerow(columns)
-            found = self._csv[record_type] = (handle, writer, columns)
-        _, writer, columns = found
-        writer.writerow([_cell(row.get(column)) for column in columns])
+            found = self._csv[record_type] = self._open(record_type, row)
+        self._json.write(self._separator + found.prefix + _JSON.encode(row) + "}")
+        self._separator = ",\n"
+        if found.nested:
+            found.writer.writerow([_cell(row.get(column)) for column in found.columns])
+        else:
+            found.writer.writerow([row.get(column) for column in found.columns])
+
+    def _open(self, record_type: str, row: Row) -> _Csv:
+        name = _SAFE_NAME.sub("_", record_type.lower()) or "record"
+        handle = (self.root / "csv" / f"{name}.csv").open("w", encoding="utf-8", newline="")
+        columns = list(row)
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        nested = any(isinstance(value, dict | list | tuple) for value in row.values())
+        prefix = '{"record_type":' + _JSON.encode(record_type) + ',"data":'
+        return _Csv(handle, writer, columns, nested, prefix)
 
     def receipt(self, position: int, receipt: Mapping[str, Any]) -> None:
         text = json.dumps(receipt, ensure_ascii=False, indent=2)
@@ -148,8 +183,8 @@ class PackageWriter:
         (self.root / "receipts.jsonl").unlink()
 
     def close(self) -> None:
-        for handle, _, _ in self._csv.values():
-            handle.close()
+        for found in self._csv.values():
+            found.handle.close()
         self._csv.clear()
         self._json.close()
         self._receipts.close()
