@@ -33,7 +33,9 @@ def make_person(session: Session, runtime: Runtime) -> str:
         purpose="account",
         source="provided",
     )
-    vault.append_records(session, person_id, "support.messages", MESSAGES, purpose="customer_support", source="provided")
+    vault.append_records(
+        session, person_id, "support.messages", MESSAGES, purpose="customer_support", source="provided"
+    )
     service = ConsentService.for_runtime(runtime)
     service.record(session, ConsentInput(person_id, "marketing.email", "grant", ConsentChannel.API))
     service.record(session, ConsentInput(person_id, "marketing.email", "withdraw", ConsentChannel.API))

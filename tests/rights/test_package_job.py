@@ -73,6 +73,9 @@ def test_a_failing_listener_rolls_the_package_back(runtime: Runtime, session: Se
     finally:
         unregister_package_listener(failing)
     assert session.scalar(sa.select(sa.func.count()).select_from(AccessPackage)) == 0
-    assert build_package_job(runtime, JobCall(job_id=8, task_name=JOB_NAME, args=package_job_args(person, "req_1")))[
-        "built"
-    ] == 1  # the retry takes effect
+    assert (
+        build_package_job(runtime, JobCall(job_id=8, task_name=JOB_NAME, args=package_job_args(person, "req_1")))[
+            "built"
+        ]
+        == 1
+    )  # the retry takes effect

@@ -3,8 +3,10 @@ the limit lose exactly as many as they must; every download audited, with no per
 
 from __future__ import annotations
 
+import io
 import json
 import threading
+import zipfile
 from datetime import timedelta
 
 import pytest
@@ -137,9 +139,6 @@ def test_http_download(runtime: Runtime, session: Session, person: str, client: 
     assert answer.headers["content-type"] == "application/zip"
     assert answer.headers["content-disposition"] == f'attachment; filename="{link.package_id}.zip"'
     assert answer.headers["cache-control"] == "no-store"
-    import io
-    import zipfile
-
     archive = zipfile.ZipFile(io.BytesIO(answer.content))
     assert json.loads(member(archive, "package.json"))["person_id"] == person
 

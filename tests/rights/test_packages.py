@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,10 @@ from fiduciary.rights.packages.content import schema_text
 from fiduciary.rights.packages.links import issue_link, open_download
 from fiduciary.rights.packages.models import AccessPackage, AccessPackageChunk
 from fiduciary.runtime import Runtime
-from fiduciary.vault.keys.data_keys import PersonErased
+from fiduciary.vault.crypto import CorruptCiphertext
+from fiduciary.vault.keys.data_keys import PersonErased, cipher_for_read
+from fiduciary.vault.keys.startup import check_vault_keys
+from fiduciary.vault.records import PersonalField
 from fiduciary.vault.service import VaultService
 from packages_support import EMAIL, MESSAGES, NAME, PHONE, download, make_person, member
 
@@ -150,7 +154,9 @@ def test_the_stream_holds_what_the_exporter_holds(runtime: Runtime, session: Ses
 
 def test_package_is_sealed_and_build_is_audited(runtime: Runtime, session: Session, person: str) -> None:
     package_id, token = _built(runtime, session, person)
-    sealed = b"".join(session.scalars(sa.select(AccessPackageChunk.sealed).where(AccessPackageChunk.package_id == package_id)))
+    sealed = b"".join(
+        session.scalars(sa.select(AccessPackageChunk.sealed).where(AccessPackageChunk.package_id == package_id))
+    )
     for value in (EMAIL, PHONE, MESSAGES[0], "package.json"):
         assert value.encode() not in sealed
     row = session.get(AccessPackage, package_id)
@@ -180,7 +186,9 @@ def test_erased_person_package_is_refused(runtime: Runtime, session: Session, pe
     assert session.scalar(sa.select(sa.func.count()).select_from(AccessPackageChunk)) == 0
     with pytest.raises(NotFound):
         open_download(runtime, session, token)
-    actions = [a for (a,) in session.execute(sa.select(AuditEventIndex.action).order_by(AuditEventIndex.ledger_position))]
+    actions = [
+        a for (a,) in session.execute(sa.select(AuditEventIndex.action).order_by(AuditEventIndex.ledger_position))
+    ]
     assert actions.count("package.download") == 1  # the refused download of the erased person's package
 
 
@@ -195,8 +203,6 @@ def test_bad_input_is_refused_and_changes_nothing(runtime: Runtime, session: Ses
     assert bad_request.value.fields[0].field == "request_id"
     assert session.scalar(sa.select(sa.func.count()).select_from(AccessPackage)) == 0
     package_id, _ = _built(runtime, session, person)
-    from datetime import timedelta
-
     for kwargs, field in (
         ({"valid_for": timedelta(0)}, "valid_for"),
         ({"valid_for": timedelta(days=365)}, "valid_for"),
@@ -209,3 +215,20 @@ def test_bad_input_is_refused_and_changes_nothing(runtime: Runtime, session: Ses
     with pytest.raises(NotFound):
         issue_link(runtime, session, "pkg_" + "0" * 32)
     assert isinstance(bad.value, FiduciaryError)
+
+
+def test_a_record_moved_to_another_item_fails_to_open(runtime: Runtime, session: Session, person: str) -> None:
+
+    cipher = cipher_for_read(check_vault_keys(runtime), session, person)
+    assert cipher is not None
+    rows = session.execute(
+        sa.select(PersonalField.item, PersonalField.ciphertext, PersonalField.key_version).where(
+            PersonalField.person_id == person, PersonalField.category == "support.messages"
+        )
+    ).all()
+    opener = cipher.record_opener("support.messages", rows[0].key_version)
+    assert [opener(r.ciphertext, r.item) for r in rows[:3]] == [
+        cipher.decrypt("support.messages", r.ciphertext, r.item, r.key_version) for r in rows[:3]
+    ]
+    with pytest.raises(CorruptCiphertext):
+        opener(rows[0].ciphertext, rows[1].item)

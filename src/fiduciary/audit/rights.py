@@ -50,6 +50,4 @@ def erase_audit(session: Session, person_id: str) -> EraseReport:
 
 
 def register(registry: PersonalDataRegistry, runtime: RuntimeContext) -> None:
-    registry.register(
-        "audit", _exporter(registry), erase_audit, ["audit_events"], order=40, stream=_stream(registry)
-    )
+    registry.register("audit", _exporter(registry), erase_audit, ["audit_events"], order=40, stream=_stream(registry))

@@ -10,9 +10,9 @@ from fastapi import FastAPI
 from fiduciary import __version__
 from fiduciary import housekeeping as _housekeeping  # noqa: F401 (registers the periodic job)
 from fiduciary.comms import delivery as _delivery  # noqa: F401 (registers comms.deliver)
-from fiduciary.rights.packages import job as _package_job  # noqa: F401 (registers rights.build_package)
 from fiduciary.config import Settings, get_settings
 from fiduciary.jobs.local import LocalJobRunner
+from fiduciary.rights.packages import job as _package_job  # noqa: F401 (registers rights.build_package)
 from fiduciary.runtime import Runtime, tune_process
 from fiduciary.serving import HousekeepingLeader, WorkerEnvironment, die_with_parent
 from fiduciary.web.contract import document_scopes, install_methods

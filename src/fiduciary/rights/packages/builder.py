@@ -100,7 +100,9 @@ def build_package(
             raise _refused(exc, actor, Action.PACKAGE_BUILD, person_id, request_id) from None
         root = Path(tempfile.mkdtemp(prefix="fiduciary-package-"))
         try:
-            zip_path, records = _write_zip(runtime, session, root, package_id, person_id, request_id, portability, created)
+            zip_path, records = _write_zip(
+                runtime, session, root, package_id, person_id, request_id, portability, created
+            )
             size, digest = _digest(zip_path)
             chunks = max(1, -(-size // CHUNK_BYTES))
             session.execute(

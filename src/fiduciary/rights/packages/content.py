@@ -241,9 +241,7 @@ def categories_held(policy: CompiledPolicy, held: Mapping[str, HeldCategory]) ->
     for category_id in sorted(held):
         seen = held[category_id]
         declared_category = declared.get(category_id)
-        purposes = [
-            p for p in document.purposes if category_id in p.categories or category_id in p.optional_categories
-        ]
+        purposes = [p for p in document.purposes if category_id in p.categories or category_id in p.optional_categories]
         out.append(
             {
                 "id": category_id,
@@ -253,9 +251,7 @@ def categories_held(policy: CompiledPolicy, held: Mapping[str, HeldCategory]) ->
                 "sources_of_collection": sorted(seen.sources),
                 "policy_sources": [s.value for s in declared_category.sources] if declared_category else [],
                 "third_party_sources": list(declared_category.third_party_sources) if declared_category else [],
-                "purposes": [
-                    {"id": p.id, "name": p.name, "legal_ground": str(p.legal_ground.value)} for p in purposes
-                ],
+                "purposes": [{"id": p.id, "name": p.name, "legal_ground": str(p.legal_ground.value)} for p in purposes],
                 "recipients": [
                     {"id": r.id, "name": r.name, "kind": r.kind.value, "countries": list(r.countries)}
                     for r in document.recipients

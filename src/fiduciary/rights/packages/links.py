@@ -36,7 +36,7 @@ from fiduciary.rights.packages.sealing import PackageCipher, PackageDamaged, ope
 from fiduciary.storage.base import utcnow
 from fiduciary.unit_of_work import unit_of_work
 
-TOKEN_PATTERN: Final = r"^[A-Za-z0-9_-]{64}$"
+TOKEN_PATTERN: Final = r"^[A-Za-z0-9_-]{64}$"  # noqa: S105 (a pattern, not a secret)
 _TOKEN_RE: Final = re.compile(TOKEN_PATTERN)
 _ID_BYTES: Final = 16
 _INFO: Final = b"fiduciary/access-package-link/v1"
@@ -185,9 +185,7 @@ def open_download(runtime: RuntimeContext, session: Session, token: str, *, now:
     return Download(row.id, f"{row.id}.zip", row.size_bytes, row.sha256, row.downloads + 1, chunks)
 
 
-def _counted(
-    runtime: RuntimeContext, session: Session, digest: bytes, moment: datetime
-) -> tuple[Any, PackageCipher]:
+def _counted(runtime: RuntimeContext, session: Session, digest: bytes, moment: datetime) -> tuple[Any, PackageCipher]:
     """The package row of a live link, its download counted (one conditional UPDATE); refusals audited."""
     row = session.execute(sa.select(ACCESS_PACKAGES).where(ACCESS_PACKAGES.c.link_hash == digest)).one_or_none()
     if row is None or row.link_expires_at is None:
@@ -216,7 +214,9 @@ def _counted(
 
 
 def _used_up() -> LinkGone:
-    return LinkGone("This download link has been used as often as it allows; ask for a new one.", "package_link_used_up")
+    return LinkGone(
+        "This download link has been used as often as it allows; ask for a new one.", "package_link_used_up"
+    )
 
 
 def _chunks(runtime: RuntimeContext, cipher: PackageCipher, count: int) -> Iterator[bytes]:
