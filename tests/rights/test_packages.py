@@ -23,7 +23,7 @@ from fiduciary.consent.receipt_verify import verify_receipt
 from fiduciary.consent.service import ConsentService
 from fiduciary.errors import Conflict, FiduciaryError, NotFound, ValidationFailed
 from fiduciary.ledger.models import LedgerEvent
-from fiduciary.personal_data.registry import registry_for
+from fiduciary.personal_data.registry import EraseReport, PersonalDataRegistry, registry_for, rows_of
 from fiduciary.rights import flows
 from fiduciary.rights.packages.builder import build_package
 from fiduciary.rights.packages.content import schema_text
@@ -232,3 +232,15 @@ def test_a_record_moved_to_another_item_fails_to_open(runtime: Runtime, session:
     ]
     with pytest.raises(CorruptCiphertext):
         opener(rows[0].ciphertext, rows[1].item)
+
+
+def test_a_registration_without_a_stream_is_walked_from_its_mapping() -> None:
+    exported = {"status": "active", "points": [{"n": 1}, {"n": 2}], "tags": ["a"], "empty": []}
+    assert list(rows_of(exported)) == [
+        ("points", {"n": 1}),
+        ("points", {"n": 2}),
+        ("", {"status": "active", "tags": ["a"]}),
+    ]
+    registry = PersonalDataRegistry()
+    registry.register("loyalty", lambda s, p: exported, lambda s, p: EraseReport("loyalty"), ["loyalty_points"])
+    assert [t for t, _ in registry.stream_person(None, "per_x")] == ["loyalty.points", "loyalty.points", "loyalty"]  # type: ignore[arg-type]

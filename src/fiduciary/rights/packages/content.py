@@ -141,6 +141,7 @@ class PackageWriter:
         self._json.write(opening + ',"records":[')
         self._separator = "\n"
         self._csv: dict[str, _Csv] = {}
+        self._names: set[str] = set()
         self._receipts: IO[str] = (root / "receipts.jsonl").open("w+", encoding="utf-8")
 
     def record(self, record_type: str, row: Row) -> None:
@@ -155,7 +156,10 @@ class PackageWriter:
             found.writer.writerow([row.get(column) for column in found.columns])
 
     def _open(self, record_type: str, row: Row) -> _Csv:
-        name = _SAFE_NAME.sub("_", record_type.lower()) or "record"
+        name = base = _SAFE_NAME.sub("_", record_type.lower()) or "record"
+        while name in self._names:  # two types that spell the same file name: never overwrite one
+            name = f"{base}-{len(self._names)}"
+        self._names.add(name)
         handle = (self.root / "csv" / f"{name}.csv").open("w", encoding="utf-8", newline="")
         columns = list(row)
         writer = csv.writer(handle)
