@@ -76,31 +76,33 @@ class Observed:
     requests: list[dict[str, Any]] = field(default_factory=list)
     receipts: int = 0
     erased: bool = False
-    _kinds: dict[str, int] = field(default_factory=dict)
+    _kinds: dict[str, str] = field(default_factory=dict)
 
     def see(self, record_type: str, row: Row) -> None:
         self.counts[record_type] += 1
         kind = self._kinds.get(record_type)
         if kind is None:
             kind = self._kinds[record_type] = _kind(record_type)
+        if kind == _OTHER:
+            return
         if kind == _HELD:
-            category = str(row.get("category") or record_type.removeprefix("vault.records."))
+            category = row.get("category") or record_type[len("vault.records.") :]
             held = self.held.get(category)
             if held is None:
                 held = self.held[category] = HeldCategory()
             held.values += 1
-            held.purposes.add(str(row.get("purpose_of_collection")))
-            held.sources.add(str(row.get("source")))
+            held.purposes.add(row["purpose_of_collection"])
+            held.sources.add(row["source"])
         elif kind == _ERASED:
             self.erased = True
-        elif kind == _REQUEST and len(self.requests) < SUMMARY_LIMIT:
+        elif len(self.requests) < SUMMARY_LIMIT:
             self.requests.append({k: v for k, v in row.items() if isinstance(v, str | int | bool) or v is None})
 
 
-_HELD, _ERASED, _REQUEST, _OTHER = range(4)
+_HELD, _ERASED, _REQUEST, _OTHER = "held", "erased", "request", "other"
 
 
-def _kind(record_type: str) -> int:
+def _kind(record_type: str) -> str:
     if record_type == "vault.fields" or record_type.startswith("vault.records."):
         return _HELD
     if record_type == "vault.erased":
