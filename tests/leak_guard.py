@@ -8,6 +8,11 @@ presented (API-key and customer-session secrets from `Authorization`/`X-API-Key`
 paths). A session fixture in
 conftest.py fails the last test of the session (worker) if anything was found, naming the test, where the
 value was seen and what kind it was.
+e-mail addresses, Indian and E.164 phone numbers, API keys, unsubscribe tokens in a `/u/` path, package
+links (`/v1/packages/…`), the personal values the tests use (`KNOWN_VALUES`), and the secrets the session's
+requests presented (API-key secrets from `Authorization`/`X-API-Key`, tokens from `/u/{token}` and
+`/v1/packages/{token}` paths). A session fixture in conftest.py fails the last test of the session (worker)
+if anything was found, naming the test, where the value was seen and what kind it was.
 
 Cheap by design: bodies of successful responses are not read, the text is scanned once with compiled
 patterns, and only findings are kept. The published contacts of the bundled and example policies (the
@@ -54,6 +59,7 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "API key": re.compile(r"fid_[A-Za-z0-9]{12}_[A-Za-z0-9_-]{43}"),
     "unsubscribe token": re.compile(r"/u/[A-Za-z0-9_-]{20,}"),
     "customer session token": re.compile(r"cst_[0-9a-f]{32}\.[A-Za-z0-9_-]{43}"),
+    "package link": re.compile(r"/v1/packages/[A-Za-z0-9_-]{20,}"),
 }
 _OPAQUE_INSTANCE = re.compile(r"urn:fiduciary:request:req_[0-9a-f]{24}")
 
@@ -114,6 +120,8 @@ class LeakDetector:
         path: str = scope.get("path", "")
         if path.startswith("/u/"):
             self.learn(path[3:].split("/", 1)[0])
+        elif path.startswith("/v1/packages/"):  # an access package's download link
+            self.learn(path[len("/v1/packages/") :].split("/", 1)[0])
         for name, value in scope.get("headers", ()):
             if name in (b"authorization", b"x-api-key"):
                 text = value.decode("latin-1")

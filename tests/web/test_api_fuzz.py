@@ -58,6 +58,7 @@ SEMANTIC: dict[str, tuple[str, str]] = {
     ),
     "POST /u/{token}": ("400", "a token is valid only with our HMAC signature"),
     "GET /u/{token}": ("400", "a token is valid only with our HMAC signature"),
+    "GET /v1/packages/{token}": ("404", "a package link is valid only with our HMAC signature"),
 }
 
 _workdir = Path(tempfile.mkdtemp(prefix="fiduciary-fuzz-"))

@@ -17,6 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fiduciary.rights.packages.builder import build_package
+from fiduciary.rights.packages.links import issue_link
+from fiduciary.runtime import Runtime
 from server_support import STORE_ORIGIN, ServerProcess, running_server
 
 pytestmark = pytest.mark.slow
@@ -30,8 +33,23 @@ def live(database_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, dic
     yield from running_server(database_url, tmp_path)
 
 
-def _fixtures(client: httpx.Client) -> dict[str, str]:
-    """Real ids for every path parameter: a person with fields, consent and a restriction, a receipt, a token."""
+def _package_link(proc: ServerProcess, person: str) -> str:
+    """A link to the person's access package, built with the server's settings (its keys and secret); enough
+    downloads for every client's every round."""
+    runtime = Runtime.start(proc.settings(), migrate=False)
+    try:
+        with runtime.sessions() as session:
+            built = build_package(runtime, session, person_id=person, actor="cli")
+            link = issue_link(runtime, session, built.package_id, max_downloads=CLIENTS * ROUNDS)
+            session.commit()
+    finally:
+        runtime.close()
+    return link.url_path
+
+
+def _fixtures(client: httpx.Client, proc: ServerProcess) -> dict[str, str]:
+    """Real ids for every path parameter: a person with fields, consent and a restriction, a receipt, a token,
+    a package link."""
     person = client.post("/v1/people", json={"is_child": False}).json()["id"]
     client.put(
         f"/v1/people/{person}/fields",
@@ -63,6 +81,7 @@ def _fixtures(client: httpx.Client) -> dict[str, str]:
         "position": str(granted.json()["results"][0]["ledger_position"]),
         "token": headers.json()["url"].rsplit("/", 1)[1],
         "customer": opened.json()["token"],
+        "package": _package_link(proc, person),
     }
 
 
@@ -101,6 +120,7 @@ def _paths(ids: dict[str, str]) -> dict[str, str]:
         "/v1/audit": f"/v1/audit?person_id={person}&limit=5",
         "/v1/jobs/failed": "/v1/jobs/failed",
         "/v1/people/{person_id}/export": f"/v1/people/{person}/export",
+        "/v1/packages/{token}": ids["package"],
         "/metrics": "/metrics",
         "/v1/identity/sessions/current": "/v1/identity/sessions/current",
         "/v1/requests": "/v1/requests?limit=5",
@@ -113,7 +133,7 @@ def _paths(ids: dict[str, str]) -> dict[str, str]:
 def test_every_get_endpoint_under_eight_concurrent_clients(live: tuple[ServerProcess, dict[str, str]]) -> None:
     proc, headers = live
     with httpx.Client(base_url=proc.base_url, headers=headers, timeout=120) as client:
-        ids = _fixtures(client)
+        ids = _fixtures(client, proc)
         spec = client.get("/openapi.json").json()
     documented = {path for path, operations in spec["paths"].items() if "get" in operations}
     urls = _paths(ids)

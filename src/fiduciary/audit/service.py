@@ -79,6 +79,8 @@ class Action(StrEnum):
     PERSON_UPDATE = "person.update"  # a fact about the person changed (`target` names which, never its value)
     PERSON_ERASE = "person.erase"
     PERSON_EXPORT = "person.export"
+    PACKAGE_BUILD = "package.build"  # an access package was built (rights.packages; `target` is its id)
+    PACKAGE_DOWNLOAD = "package.download"  # an access package was downloaded through its link
     DECISION = "decision"
     AUDIENCE = "audience"
     KEY_ROTATE = "key.rotate"
