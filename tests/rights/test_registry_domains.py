@@ -164,8 +164,8 @@ def test_erase_runs_every_eraser_and_keeps_what_the_law_keeps(
         "audit",
         "comms",
         "identity",
-        "rights",
         "access_packages",
+        "rights",
         "people",
     ]
     by_domain = {r.domain: r for r in summary.reports}

@@ -59,6 +59,10 @@ SEMANTIC: dict[str, tuple[str, str]] = {
     "POST /u/{token}": ("400", "a token is valid only with our HMAC signature"),
     "GET /u/{token}": ("400", "a token is valid only with our HMAC signature"),
     "GET /v1/packages/{token}": ("404", "a package link is valid only with our HMAC signature"),
+    "POST /v1/requests": ("422", "the kind must be one the policy offers the person, with its parameters valid"),
+    "GET /v1/requests": ("422", "`after` must be the next_cursor of a previous page"),
+    "POST /v1/requests/close": ("422", "a request must be listed once"),
+    "POST /v1/me/requests": ("422", "the kind must be one the policy offers the person, with its parameters valid"),
 }
 
 _workdir = Path(tempfile.mkdtemp(prefix="fiduciary-fuzz-"))

@@ -8,6 +8,7 @@ on the policy's calendar (issue 13; docs/rights-deadlines.md). `packages` builds
 """
 
 __all__ = [
+    "access",  # the access and portability kinds: a package, then its link
     "deadlines",  # due dates on the policy's calendar
     "erasure",  # the erasure kind: waiting period, erasers, what the law keeps
     "flows",  # export_person / erase_person through the registry

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from fiduciary.policy.schema import RightKind
+from fiduciary.rights.access import finish_access, start_access
 from fiduciary.rights.consent_kinds import (
     check_objection,
     check_opt_out,
@@ -57,6 +58,8 @@ def _wait_for_staff(run: Run) -> Outcome:
 
 
 HANDLERS: dict[RightKind, Handler] = {
+    RightKind.ACCESS: Handler(start=start_access, finish=finish_access),
+    RightKind.PORTABILITY: Handler(start=start_access, finish=finish_access),
     RightKind.ERASURE: Handler(start=start_erasure, resume=erase_now, finish=finish_erasure),
     # A grievance is a case (DPDP s.13, Rule 14(3)): staff answer it and complete the request with a note.
     RightKind.GRIEVANCE: Handler(start=_wait_for_staff, staff_completes=True),

@@ -20,7 +20,7 @@ from fiduciary.rights.deadlines import DeadlineStatus, Due, due_soon_from, statu
 from fiduciary.rights.models import RightsRequest
 from fiduciary.rights.states import OPEN, State
 
-MAX_PAGE: Final = 200
+MAX_PAGE: Final = 1000  # as the audit listing: one bound for every `limit`
 
 
 @dataclass(frozen=True)

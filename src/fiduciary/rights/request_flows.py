@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Final
+from typing import Final, Literal, get_args
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,10 +26,13 @@ from fiduciary.identity.sessions import verified_by_code
 from fiduciary.people.service import get_person
 from fiduciary.policy.schema import Right, RightKind
 from fiduciary.policy.schema import Verification as Check
+from fiduciary.rights.access import keep_link
 from fiduciary.rights.deadlines import Due, Extension, RequestDeadlines, deadlines_at_receipt, extend, right_for
 from fiduciary.rights.erasure import ERASED
 from fiduciary.rights.handlers import READY, finish, handler_for, settle
 from fiduciary.rights.models import RightsRequest, RightsRequestStep
+from fiduciary.rights.packages.job import JOB_ACTOR
+from fiduciary.rights.packages.links import PackageLink
 from fiduciary.rights.requests import (
     MadeBy,
     NewRequest,
@@ -43,14 +46,15 @@ from fiduciary.rights.requests import (
     steps_of,
     tell,
 )
-from fiduciary.rights.running import Run, calendar_for
+from fiduciary.rights.running import Outcome, Run, calendar_for
 from fiduciary.rights.states import State, Transition, after_identity
 from fiduciary.storage.base import utcnow
 from fiduciary.unit_of_work import UnitOfWork, unit_of_work
 
 CODE_PURPOSE: Final = "rights.request"
 STAFF_VERIFICATIONS: Final = frozenset({Check.DOCUMENT, Check.DATA_POINTS_2, Check.DATA_POINTS_3_DECLARATION})
-CLOSE_REASONS: Final = frozenset({"duplicate", "never_verified", "withdrawn_by_person", "unfounded", "excessive"})
+CloseReason = Literal["duplicate", "never_verified", "withdrawn_by_person", "unfounded", "excessive"]
+CLOSE_REASONS: Final = frozenset(get_args(CloseReason))
 
 
 def _right_of(runtime: RuntimeContext, row: RightsRequest) -> Right:
@@ -559,3 +563,18 @@ def resume(runtime: RuntimeContext, session: Session, request_id: str, *, now: d
         run = _run(uow, row, "fiduciary", now)
         settle(run, handler.resume(run))
     return True
+
+
+def package_ready(runtime: RuntimeContext, session: Session, request_id: str, link: PackageLink) -> None:
+    """The job `rights.build_package` built the package of an access or portability request: complete it and
+    send the link, in the job's transaction (a listener of `rights.packages`). A request cancelled or closed
+    meanwhile is left as it is; its package expires unused. A package built for no request (an operator's) is
+    no concern of this listener."""
+    uow = unit_of_work(runtime, session)
+    row = session.get(RightsRequest, request_id)
+    access_kinds = (RightKind.ACCESS.value, RightKind.PORTABILITY.value)
+    if row is None or row.state != State.IN_PROGRESS or row.kind not in access_kinds:
+        return
+    run = _run(uow, row, JOB_ACTOR, utcnow())
+    keep_link(run, link, runtime.public_base_url.rstrip("/") + link.url_path)
+    settle(run, Outcome.DONE)

@@ -20,7 +20,8 @@ from fiduciary.audit.service import AuditEvent
 from fiduciary.config import Settings
 from fiduciary.jobs import JobCall, register_job
 from fiduciary.rights.models import REQUESTS_TABLE, RightsRequest, RightsRequestEvent
-from fiduciary.rights.request_flows import resume
+from fiduciary.rights.packages import register_package_listener
+from fiduciary.rights.request_flows import package_ready, resume
 from fiduciary.rights.requests import tell
 from fiduciary.rights.running import RESUME_JOB
 from fiduciary.rights.states import OPEN, State
@@ -114,4 +115,5 @@ def _sweep_seconds(settings: Settings) -> float:
 
 
 SWEEP: Final = register_job(SWEEP_JOB, sweep, retries=0, every=_sweep_seconds)
+register_package_listener(package_ready)
 RESUME: Final = register_job(RESUME_JOB, resume_job)

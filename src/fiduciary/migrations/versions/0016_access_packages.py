@@ -1,7 +1,7 @@
 """access_packages, access_package_chunks: access and portability packages (issue 13 item 4)
 
 Revision ID: 0016
-Revises: 0015 (to be re-chained after 0015 when both land)
+Revises: 0015
 
 The ZIP sealed in chunks under a package key wrapped by the person's vault key; the link as a SHA-256 of its
 token. docs/access-packages.md.

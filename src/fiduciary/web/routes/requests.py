@@ -7,7 +7,7 @@ Every route translates: the steps are `fiduciary.rights.request_flows`, the same
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -21,9 +21,10 @@ from fiduciary.errors import FiduciaryError
 from fiduciary.identity.codes import Verdict, Verification
 from fiduciary.rights import request_flows as flows
 from fiduciary.rights.deadlines import DeadlineStatus
-from fiduciary.rights.listing import RequestFilter, list_requests
+from fiduciary.rights.listing import MAX_PAGE, RequestFilter, list_requests
 from fiduciary.rights.requests import REQUEST_ID_PATTERN, MadeBy, NewRequest, get_request
 from fiduciary.rights.running import calendar_for
+from fiduciary.rights.states import State
 from fiduciary.runtime import Runtime
 from fiduciary.storage.base import utcnow
 from fiduciary.web.contract import ContractRoute
@@ -69,11 +70,11 @@ def create(
 
 @router.get("", summary="Requests, soonest deadline first (open ones by default)", response_model=RequestPage)
 def listing(
-    state: Annotated[list[str] | None, Query(description="One or more states; default: every open state.")] = None,
+    state: Annotated[list[State] | None, Query(description="One or more states; default: every open state.")] = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
     person_id: Annotated[str | None, Query(pattern=PERSON_ID_PATTERN)] = None,
     status: Annotated[DeadlineStatus | None, Query(description="on_track, due_soon or overdue.")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     after: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page.")] = None,
     _key: ApiKey = _MANAGE,
     session: Session = SESSION_DEPENDENCY,
@@ -85,7 +86,7 @@ def listing(
         status=status,
         limit=limit,
         after=after,
-        **({"states": tuple(state)} if state else {}),
+        **({"states": tuple(s.value for s in state)} if state else {}),
     )
     now, working = utcnow(), calendar_for(runtime)
     page = list_requests(session, filters, now=now, working=working)
@@ -105,7 +106,9 @@ def read(
 
 class VerifyIn(BaseModel):
     model_config = _STRICT
-    method: str = Field(description="document, two_data_points or three_data_points_and_declaration.")
+    method: Literal["document", "two_data_points", "three_data_points_and_declaration"] = Field(
+        description="What staff checked: a document (an agent's or nominee's proof too) or data points."
+    )
 
 
 @router.post(
@@ -213,26 +216,33 @@ def complete(
     return _out(runtime, session, request_id)
 
 
+class StepIn(BaseModel):
+    model_config = _STRICT
+    position: int = Field(ge=0, le=100, description="The step's position, as the request lists its steps.")
+
+
 @router.post(
-    "/{request_id}/steps/{position}/confirm",
+    "/{request_id}/steps/confirm",
     summary="Confirm a manual step was done outside Fiduciary (who and when are kept)",
     response_model=RequestOut,
 )
 def confirm_step(
     request_id: RequestIdPath,
-    position: Annotated[int, Path(ge=0, le=100)],
+    body: StepIn,
     key: ApiKey = _MANAGE,
     session: Session = SESSION_DEPENDENCY,
     runtime: Runtime = Depends(runtime_dependency),
 ) -> RequestOut:
-    flows.confirm_step(runtime, session, request_id, position, actor=key.id)
+    flows.confirm_step(runtime, session, request_id, body.position, actor=key.id)
     return _out(runtime, session, request_id)
 
 
 class CloseItemIn(BaseModel):
     model_config = _STRICT
     request_id: str = Field(pattern=REQUEST_ID_PATTERN)
-    reason: str = Field(description="duplicate, never_verified, withdrawn_by_person, unfounded or excessive.")
+    reason: flows.CloseReason = Field(
+        description="Why: a duplicate, never verified, withdrawn, unfounded or excessive."
+    )
     note: str | None = Field(default=None, min_length=1, max_length=500)
 
 
