@@ -55,6 +55,15 @@ SEMANTIC: dict[str, tuple[str, str]] = {
         "422",
         "the event must be declared by the policy and the person must exist (issue 12: an unknown one is a 422)",
     ),
+    "POST /v1/requests": (
+        "422",
+        "the kind, channel and verification must be ones the policy offers the person (and a handler runs)",
+    ),
+    "GET /v1/requests": ("422", "`after` must be a next_cursor Fiduciary gave: an opaque keyset position"),
+    "POST /v1/requests/close": ("422", "a request may be listed once; a note must hold more than white space"),
+    "POST /v1/requests/{request_id}/reject": ("422", "the note, sent to the person, must hold more than white space"),
+    "POST /v1/requests/{request_id}/cancel": ("422", "the note, sent to the person, must hold more than white space"),
+    "POST /v1/requests/{request_id}/complete": ("422", "the note, sent to the person, must hold more than white space"),
     "POST /u/{token}": ("400", "a token is valid only with our HMAC signature"),
     "GET /u/{token}": ("400", "a token is valid only with our HMAC signature"),
 }

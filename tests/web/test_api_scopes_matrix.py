@@ -32,6 +32,7 @@ PATH_VALUES = {
     "position": "1",
     "version": "1",
     "token": "A" * 40,
+    "request_id": "rr_" + "a" * 26,
 }
 
 

@@ -53,8 +53,11 @@ def _fixtures(client: httpx.Client) -> dict[str, str]:
     client.post(f"/v1/people/{person}/restrictions", json={"purpose": "analytics", "kind": "objection"})
     headers = client.post("/v1/comms/unsubscribe-headers", json={"subject_id": person, "purpose": "marketing.email"})
     headers.raise_for_status()
+    request = client.post("/v1/requests", json={"kind": "erasure", "person_id": person})
+    request.raise_for_status()
     return {
         "person": person,
+        "request": request.json()["id"],
         "position": str(granted.json()["results"][0]["ledger_position"]),
         "token": headers.json()["url"].rsplit("/", 1)[1],
     }
@@ -86,6 +89,8 @@ def _paths(ids: dict[str, str]) -> dict[str, str]:
         "/v1/jobs/failed": "/v1/jobs/failed",
         "/v1/people/{person_id}/export": f"/v1/people/{person}/export",
         "/metrics": "/metrics",
+        "/v1/requests": f"/v1/requests?person_id={person}&limit=5",
+        "/v1/requests/{request_id}": f"/v1/requests/{ids['request']}",
     }
 
 

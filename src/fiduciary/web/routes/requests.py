@@ -7,7 +7,7 @@ Every route translates: the steps are `fiduciary.rights.request_flows`, the same
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -23,6 +23,7 @@ from fiduciary.rights.deadlines import DeadlineStatus
 from fiduciary.rights.listing import RequestFilter, list_requests
 from fiduciary.rights.requests import MadeBy, NewRequest, get_request
 from fiduciary.rights.running import calendar_for
+from fiduciary.rights.states import State
 from fiduciary.runtime import Runtime
 from fiduciary.storage.base import utcnow
 from fiduciary.web.contract import ContractRoute
@@ -68,7 +69,7 @@ def create(
 
 @router.get("", summary="Requests, soonest deadline first (open ones by default)", response_model=RequestPage)
 def listing(
-    state: Annotated[list[str] | None, Query(description="One or more states; default: every open state.")] = None,
+    state: Annotated[list[State] | None, Query(description="One or more states; default: every open state.")] = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
     person_id: Annotated[str | None, Query(pattern=r"^per_[a-z2-7]{26}$")] = None,
     status: Annotated[DeadlineStatus | None, Query(description="on_track, due_soon or overdue.")] = None,
@@ -84,7 +85,7 @@ def listing(
         status=status,
         limit=limit,
         after=after,
-        **({"states": tuple(state)} if state else {}),
+        **({"states": tuple(s.value for s in state)} if state else {}),
     )
     now, working = utcnow(), calendar_for(runtime)
     page = list_requests(session, filters, now=now, working=working)
@@ -228,10 +229,14 @@ def confirm_step(
     return _out(runtime, session, request_id)
 
 
+CloseReason = Literal["duplicate", "excessive", "never_verified", "unfounded", "withdrawn_by_person"]
+
+
 class CloseItemIn(BaseModel):
     model_config = _STRICT
     request_id: str = Field(pattern=r"^rr_[a-z2-7]{26}$")
-    reason: str = Field(description="duplicate, never_verified, withdrawn_by_person, unfounded or excessive.")
+    # The schema names the reasons `flows.CLOSE_REASONS` takes (a test keeps them equal), so clients see them.
+    reason: CloseReason = Field(description="unfounded and excessive reject; the others cancel.")
     note: str | None = Field(default=None, min_length=1, max_length=500)
 
 
