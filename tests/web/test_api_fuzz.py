@@ -60,7 +60,10 @@ SEMANTIC: dict[str, tuple[str, str]] = {
         "the kind, channel and verification must be ones the policy offers the person (and a handler runs)",
     ),
     "GET /v1/requests": ("422", "`after` must be a next_cursor Fiduciary gave: an opaque keyset position"),
-    "POST /v1/requests/close": ("422", "a request may be listed once; a note must hold more than white space"),
+    "POST /v1/requests/close": (
+        "422",
+        "each reason must be a close reason, each request listed once, each note not blank",
+    ),
     "POST /v1/requests/{request_id}/reject": ("422", "the note, sent to the person, must hold more than white space"),
     "POST /v1/requests/{request_id}/cancel": ("422", "the note, sent to the person, must hold more than white space"),
     "POST /v1/requests/{request_id}/complete": ("422", "the note, sent to the person, must hold more than white space"),
