@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from requests_support import last_code, person_with_email, policy_with_rights
 from sqlalchemy.orm import Session
 
 from consent_support import api_headers
@@ -22,6 +21,7 @@ from fiduciary.rights.requests import MadeBy, NewRequest, get_request
 from fiduciary.rights.states import State
 from fiduciary.runtime import Runtime
 from fiduciary.storage.base import utcnow
+from requests_support import last_code, person_with_email, policy_with_rights
 
 MISSING = "rr_" + "a" * 26
 
