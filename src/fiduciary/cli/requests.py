@@ -86,7 +86,9 @@ def list_command(
         try:
             wanted = DeadlineStatus(status) if status is not None else None
         except ValueError:
-            raise ValidationFailed("Bad listing.", [FieldProblem("--status", "on_track, due_soon or overdue")]) from None
+            raise ValidationFailed(
+                "Bad listing.", [FieldProblem("--status", "on_track, due_soon or overdue")]
+            ) from None
         filters = RequestFilter(
             kind=kind,
             person_id=person,
@@ -243,9 +245,7 @@ def complete_command(
     """Complete a request only staff can finish (a grievance)."""
     from fiduciary.rights import request_flows as flows  # lazy: keeps `fiduciary --help` light
 
-    _act(
-        request_id, lambda rt, s: flows.complete_by_staff(rt, s, request_id, actor=CLI_ACTOR, note=note), "completed"
-    )
+    _act(request_id, lambda rt, s: flows.complete_by_staff(rt, s, request_id, actor=CLI_ACTOR, note=note), "completed")
 
 
 @app.command("confirm-step")
