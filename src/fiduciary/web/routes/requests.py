@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
+from fiduciary.decisions.ids import PERSON_ID_PATTERN
 from fiduciary.errors import FiduciaryError
 from fiduciary.identity.codes import Verdict, Verification
 from fiduciary.rights import request_flows as flows
@@ -28,12 +29,19 @@ from fiduciary.runtime import Runtime
 from fiduciary.storage.base import utcnow
 from fiduciary.web.contract import ContractRoute
 from fiduciary.web.deps import SESSION_DEPENDENCY, runtime_dependency
-from fiduciary.web.routes.request_schemas import RequestIn, RequestOut, RequestPage, request_out, split_params
+from fiduciary.web.routes.request_schemas import (
+    RIGHTS_REQUEST_ID_PATTERN,
+    RequestIn,
+    RequestOut,
+    RequestPage,
+    request_out,
+    split_params,
+)
 from fiduciary.web.security import client_key, public_rate_limit, require_scopes
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"], route_class=ContractRoute)
 
-RequestIdPath = Annotated[str, Path(pattern=r"^rr_[a-z2-7]{26}$", description="A request id.")]
+RequestIdPath = Annotated[str, Path(pattern=RIGHTS_REQUEST_ID_PATTERN, description="A request id.")]
 _MANAGE = Depends(require_scopes(Scope.RIGHTS_MANAGE))
 _STRICT = ConfigDict(extra="forbid")
 _REASON = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$", description="A reason code.")
@@ -75,7 +83,7 @@ def create(
 def listing(
     state: Annotated[list[State] | None, Query(description="One or more states; default: every open state.")] = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
-    person_id: Annotated[str | None, Query(pattern=r"^per_[a-z2-7]{26}$")] = None,
+    person_id: Annotated[str | None, Query(pattern=PERSON_ID_PATTERN)] = None,
     status: Annotated[DeadlineStatus | None, Query(description="on_track, due_soon or overdue.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     after: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page.")] = None,
@@ -235,7 +243,7 @@ def confirm_step(
 
 class CloseItemIn(BaseModel):
     model_config = _STRICT
-    request_id: str = Field(pattern=r"^rr_[a-z2-7]{26}$")
+    request_id: str = Field(pattern=RIGHTS_REQUEST_ID_PATTERN)
     reason: str = Field(
         max_length=64,
         description="duplicate, never_verified or withdrawn_by_person cancel; unfounded or excessive reject.",
