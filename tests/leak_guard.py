@@ -3,10 +3,16 @@
 For the whole test session (each xdist worker on its own), every log record and every error body (status
 400 or more, or problem+json) that any in-process FastAPI app produces is scanned as it is produced for:
 e-mail addresses, Indian and E.164 phone numbers, API keys, unsubscribe tokens in a `/u/` path, the
-personal values the tests use (`KNOWN_VALUES`), and the secrets the session's requests presented (API-key
-secrets from `Authorization`/`X-API-Key`, tokens from `/u/{token}` paths). A session fixture in
+personal values the tests use (`KNOWN_VALUES`), customer session tokens, and the secrets the session's requests
+presented (API-key and customer-session secrets from `Authorization`/`X-API-Key`, tokens from `/u/{token}`
+paths). A session fixture in
 conftest.py fails the last test of the session (worker) if anything was found, naming the test, where the
 value was seen and what kind it was.
+e-mail addresses, Indian and E.164 phone numbers, API keys, unsubscribe tokens in a `/u/` path, package
+links (`/v1/packages/…`), the personal values the tests use (`KNOWN_VALUES`), and the secrets the session's
+requests presented (API-key secrets from `Authorization`/`X-API-Key`, tokens from `/u/{token}` and
+`/v1/packages/{token}` paths). A session fixture in conftest.py fails the last test of the session (worker)
+if anything was found, naming the test, where the value was seen and what kind it was.
 
 Cheap by design: bodies of successful responses are not read, the text is scanned once with compiled
 patterns, and only findings are kept. The published contacts of the bundled and example policies (the
@@ -52,6 +58,8 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "E.164 phone number": re.compile(r"(?<![\w+])\+[1-9]\d{7,14}(?!\w)"),
     "API key": re.compile(r"fid_[A-Za-z0-9]{12}_[A-Za-z0-9_-]{43}"),
     "unsubscribe token": re.compile(r"/u/[A-Za-z0-9_-]{20,}"),
+    "customer session token": re.compile(r"cst_[0-9a-f]{32}\.[A-Za-z0-9_-]{43}"),
+    "package link": re.compile(r"/v1/packages/[A-Za-z0-9_-]{20,}"),
 }
 _OPAQUE_INSTANCE = re.compile(r"urn:fiduciary:request:req_[0-9a-f]{24}")
 
@@ -69,7 +77,7 @@ def without_opaque_instance(problem: dict[str, Any]) -> dict[str, Any]:
 
 
 _CONTACT = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|\+91[0-9 -]{9,14}[0-9]")
-_KEY = re.compile(r"fid_[A-Za-z0-9]{12}_([A-Za-z0-9_-]{43})")
+_KEY = re.compile(r"fid_[A-Za-z0-9]{12}_([A-Za-z0-9_-]{43})|cst_[0-9a-f]{32}\.([A-Za-z0-9_-]{43})")
 _WORD = re.compile(r"[A-Za-z0-9_-]{16,}")  # a secret or token appears as one such word (or ends one: a key)
 MIN_SECRET = 16  # shorter "tokens" in tests (`/u/whatever`) are not secrets worth tracking
 
@@ -112,11 +120,13 @@ class LeakDetector:
         path: str = scope.get("path", "")
         if path.startswith("/u/"):
             self.learn(path[3:].split("/", 1)[0])
+        elif path.startswith("/v1/packages/"):  # an access package's download link
+            self.learn(path[len("/v1/packages/") :].split("/", 1)[0])
         for name, value in scope.get("headers", ()):
             if name in (b"authorization", b"x-api-key"):
                 text = value.decode("latin-1")
                 for match in _KEY.finditer(text):
-                    self.learn(match.group(1))
+                    self.learn(match.group(1) or match.group(2))
 
     def scan(self, text: str, where: str) -> list[Finding]:
         found: list[Finding] = []

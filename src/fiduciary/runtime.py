@@ -27,6 +27,8 @@ from fiduciary.personal_data.registry import Registrar, install_registry, regist
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.versions import PolicyInForce, bootstrap_policy
 from fiduciary.rights import personal_data as rights_personal_data
+from fiduciary.rights import request_jobs as _rights_jobs  # noqa: F401 (registers the jobs requests queue)
+from fiduciary.rights.packages import registration as packages_rights
 from fiduciary.storage import create_engine_for_url, make_session_factory, upgrade_to_head
 from fiduciary.vault import rights as vault_rights
 from fiduciary.vault.keys.startup import check_vault_keys, close_vault_keys
@@ -43,6 +45,7 @@ DOMAIN_REGISTRARS: Final[tuple[Registrar, ...]] = (
     comms_rights.register,
     identity_rights.register,
     rights_personal_data.register,
+    packages_rights.register,
 )
 
 

@@ -108,8 +108,10 @@ def test_export_holds_everything_every_domain_has(session: Session, runtime: Run
         "comms",
         "identity",
         "rights",
+        "access_packages",
         "people",
     }
+    assert domains["access_packages"] == {"packages": []}
     vault = domains["vault"]
     assert vault["fields"] == {"identity.name": NAME, "contact.email": EMAIL}
     assert {(i["kind"], i["value"]) for i in vault["identifiers"]} == {("email", EMAIL), ("phone", PHONE)}
@@ -163,6 +165,7 @@ def test_erase_runs_every_eraser_and_keeps_what_the_law_keeps(
         "comms",
         "identity",
         "rights",
+        "access_packages",
         "people",
     ]
     by_domain = {r.domain: r for r in summary.reports}

@@ -46,6 +46,7 @@ SEMANTIC: dict[str, tuple[str, str]] = {
     "POST /v1/people/{person_id}/fields/read": ("422", "the purpose and categories must be declared by the policy"),
     "POST /v1/people/{person_id}/restrictions": ("422", "the purpose must be declared by the policy in force"),
     "POST /v1/people/lookup": ("422", "the value must be a valid identifier of its kind (an email address, ...)"),
+    "POST /v1/identity/codes": ("422", "the identifier must be a valid email address or phone number of its kind"),
     "POST /v1/apikeys": ("422", "a key name must not hold control or formatting characters (Unicode categories)"),
     "POST /v1/people": ("422", "a date of birth must lie within the last 130 years and not after today"),
     "POST /v1/people/{person_id}/age": ("422", "a date of birth must lie within the last 130 years, not after today"),
@@ -69,6 +70,7 @@ SEMANTIC: dict[str, tuple[str, str]] = {
     "POST /v1/requests/{request_id}/complete": ("422", "the note, sent to the person, must hold more than white space"),
     "POST /u/{token}": ("400", "a token is valid only with our HMAC signature"),
     "GET /u/{token}": ("400", "a token is valid only with our HMAC signature"),
+    "GET /v1/packages/{token}": ("404", "a package link is valid only with our HMAC signature"),
 }
 
 _workdir = Path(tempfile.mkdtemp(prefix="fiduciary-fuzz-"))

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from fiduciary.auth.scopes import Scope
 from fiduciary.auth.service import create_api_key
-from fiduciary.web.contract import operation_scopes
+from fiduciary.web.contract import CUSTOMER_SESSION_LINE, customer_session_operation, operation_scopes
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "api-keys.md"
@@ -43,6 +43,16 @@ def _operations(spec: dict[str, Any]) -> list[tuple[str, str, list[str] | None]]
         for method, operation in item.items()
         if isinstance(operation, dict) and "responses" in operation
     ]
+
+
+def _customer_operations(spec: dict[str, Any]) -> set[tuple[str, str]]:
+    """The operations a customer session authenticates (no API key, but not public either)."""
+    return {
+        (method.upper(), path)
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and customer_session_operation(operation)
+    }
 
 
 def _url(path: str) -> str:
@@ -80,9 +90,22 @@ def test_each_single_scope_is_refused_exactly_where_the_openapi_says(client: Tes
 
 def test_public_operations_answer_without_a_key(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
+    customer = _customer_operations(spec)
     for method, path, needed in _operations(spec):
-        if needed is None and method == "GET" and "{" not in path:
+        if needed is None and method == "GET" and "{" not in path and (method, path) not in customer:
             assert client.get(path).status_code not in (401, 403), path
+
+
+def test_customer_session_operations_refuse_a_request_without_a_session(client: TestClient) -> None:
+    """An operation a customer session authenticates answers 401 (WWW-Authenticate) without one, and to an API
+    key presented in its place."""
+    spec = client.get("/openapi.json").json()
+    customer = _customer_operations(spec)
+    assert ("GET", "/v1/identity/sessions/current") in customer
+    for method, path in customer:
+        answer = client.request(method, _url(path), json={} if method in ("POST", "PUT", "PATCH") else None)
+        assert answer.status_code == 401 and answer.headers["www-authenticate"].startswith("Bearer"), (method, path)
+        assert answer.json()["code"] == "session_invalid"
 
 
 def test_every_operation_names_its_scope_in_its_description(client: TestClient) -> None:
@@ -91,7 +114,9 @@ def test_every_operation_names_its_scope_in_its_description(client: TestClient) 
         for method, operation in item.items():
             needed = operation_scopes(operation)
             line = operation["description"].splitlines()[-1]
-            if needed is None:
+            if customer_session_operation(operation):
+                assert line == CUSTOMER_SESSION_LINE, (method, path)
+            elif needed is None:
                 assert line == "**Public**: no API key.", (method, path)
             elif needed:
                 assert line.startswith("**Scope**: `" + needed[0] + "`"), (method, path)
@@ -109,8 +134,11 @@ def test_erasure_and_export_need_rights_manage(client: TestClient) -> None:
 def scope_table(spec: dict[str, Any]) -> str:
     """docs/api-keys.md's operation → scope table, as the OpenAPI says it (regenerate: see the failure)."""
     rows = ["| operation | scope |", "|---|---|"]
+    customer = _customer_operations(spec)
     for method, path, needed in sorted(_operations(spec), key=lambda o: (o[1], o[0])):
         scope = "public" if needed is None else (", ".join(f"`{s}`" for s in needed) or "any valid key")
+        if (method, path) in customer:
+            scope = "customer session"
         rows.append(f"| `{method} {path}` | {scope} |")
     return "\n".join(rows)
 

@@ -17,6 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fiduciary.rights.packages.builder import build_package
+from fiduciary.rights.packages.links import issue_link
+from fiduciary.runtime import Runtime
 from server_support import STORE_ORIGIN, ServerProcess, running_server
 
 pytestmark = pytest.mark.slow
@@ -30,8 +33,23 @@ def live(database_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, dic
     yield from running_server(database_url, tmp_path)
 
 
-def _fixtures(client: httpx.Client) -> dict[str, str]:
-    """Real ids for every path parameter: a person with fields, consent and a restriction, a receipt, a token."""
+def _package_link(proc: ServerProcess, person: str) -> str:
+    """A link to the person's access package, built with the server's settings (its keys and secret); enough
+    downloads for every client's every round."""
+    runtime = Runtime.start(proc.settings(), migrate=False)
+    try:
+        with runtime.sessions() as session:
+            built = build_package(runtime, session, person_id=person, actor="cli")
+            link = issue_link(runtime, session, built.package_id, max_downloads=CLIENTS * ROUNDS)
+            session.commit()
+    finally:
+        runtime.close()
+    return link.url_path
+
+
+def _fixtures(client: httpx.Client, proc: ServerProcess) -> dict[str, str]:
+    """Real ids for every path parameter: a person with fields, consent and a restriction, a receipt, a token,
+    a package link."""
     person = client.post("/v1/people", json={"is_child": False}).json()["id"]
     client.put(
         f"/v1/people/{person}/fields",
@@ -53,13 +71,27 @@ def _fixtures(client: httpx.Client) -> dict[str, str]:
     client.post(f"/v1/people/{person}/restrictions", json={"purpose": "analytics", "kind": "objection"})
     headers = client.post("/v1/comms/unsubscribe-headers", json={"subject_id": person, "purpose": "marketing.email"})
     headers.raise_for_status()
-    request = client.post("/v1/requests", json={"kind": "erasure", "person_id": person})
-    request.raise_for_status()
+    opened = client.post(f"/v1/people/{person}/sessions")  # a customer session, vouched by the backend
+    opened.raise_for_status()
+    asked = client.post("/v1/requests", json={"kind": "grievance", "person_id": person})  # waits for staff
+    asked.raise_for_status()
     return {
+        "request": asked.json()["id"],
         "person": person,
-        "request": request.json()["id"],
         "position": str(granted.json()["results"][0]["ledger_position"]),
         "token": headers.json()["url"].rsplit("/", 1)[1],
+        "customer": opened.json()["token"],
+        "package": _package_link(proc, person),
+    }
+
+
+def _headers(ids: dict[str, str]) -> dict[str, dict[str, str]]:
+    """OpenAPI path template → the headers it needs instead of the API key (a customer session's bearer)."""
+    customer = {"Authorization": f"Bearer {ids['customer']}"}
+    return {
+        "/v1/identity/sessions/current": customer,
+        "/v1/me/requests": customer,
+        "/v1/me/requests/{request_id}": customer,
     }
 
 
@@ -88,19 +120,24 @@ def _paths(ids: dict[str, str]) -> dict[str, str]:
         "/v1/audit": f"/v1/audit?person_id={person}&limit=5",
         "/v1/jobs/failed": "/v1/jobs/failed",
         "/v1/people/{person_id}/export": f"/v1/people/{person}/export",
+        "/v1/packages/{token}": ids["package"],
         "/metrics": "/metrics",
-        "/v1/requests": f"/v1/requests?person_id={person}&limit=5",
+        "/v1/identity/sessions/current": "/v1/identity/sessions/current",
+        "/v1/requests": "/v1/requests?limit=5",
         "/v1/requests/{request_id}": f"/v1/requests/{ids['request']}",
+        "/v1/me/requests": "/v1/me/requests",
+        "/v1/me/requests/{request_id}": f"/v1/me/requests/{ids['request']}",
     }
 
 
 def test_every_get_endpoint_under_eight_concurrent_clients(live: tuple[ServerProcess, dict[str, str]]) -> None:
     proc, headers = live
     with httpx.Client(base_url=proc.base_url, headers=headers, timeout=120) as client:
-        ids = _fixtures(client)
+        ids = _fixtures(client, proc)
         spec = client.get("/openapi.json").json()
     documented = {path for path, operations in spec["paths"].items() if "get" in operations}
     urls = _paths(ids)
+    own_headers = _headers(ids)
     assert set(urls) == documented, f"add the new GET endpoints here: {sorted(documented ^ set(urls))}"
 
     answers: Counter[tuple[str, int]] = Counter()
@@ -112,7 +149,7 @@ def test_every_get_endpoint_under_eight_concurrent_clients(live: tuple[ServerPro
         random.Random(seed).shuffle(order)
         with httpx.Client(base_url=proc.base_url, headers=headers, timeout=120) as own:
             for template in order:
-                answer = own.get(urls[template], headers={"Origin": STORE_ORIGIN})
+                answer = own.get(urls[template], headers={"Origin": STORE_ORIGIN, **own_headers.get(template, {})})
                 with lock:
                     answers[(template, answer.status_code)] += 1
                     if answer.status_code >= 500:

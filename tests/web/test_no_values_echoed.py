@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from fiduciary.auth.service import create_api_key
 from fiduciary.errors import NotFound
 from fiduciary.runtime import Runtime
-from fiduciary.web.access_log import INSTANCE_PREFIX, UNMATCHED, accept_request_id
+from fiduciary.web.access_log import INSTANCE_PREFIX, UNMATCHED, JsonLogFormatter, accept_request_id
 from fiduciary.web.app import create_app
 from leak_guard import LeakDetector, recording
 
@@ -188,6 +188,10 @@ def test_problems_carry_the_request_id_never_the_path(
     assert lines[2].startswith(f"GET {UNMATCHED} query=+1 404")
     assert lines[3].startswith("POST /u/{token} query=- 400") and lines[4].startswith("GET /u/{token} query=- 400")
     assert all(answers[i].headers["x-request-id"] in line for i, line in enumerate(lines))
+    records = [r for r in caplog.records if r.name == "fiduciary.access"]
+    # the JSON line's own field, not only the message text (it once said null)
+    json_lines = [json.loads(JsonLogFormatter().format(r)) for r in records]
+    assert [j["request_id"] for j in json_lines] == [a.headers["x-request-id"] for a in answers]
 
 
 def test_the_access_log_names_declared_query_parameters_never_values(

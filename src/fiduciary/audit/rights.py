@@ -5,16 +5,17 @@ only pseudonymous ids; the retention sweep purges it when the policy's log reten
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import heapq
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from fiduciary.audit.models import AuditEventIndex
-from fiduciary.audit.reads import events_about
+from fiduciary.audit.reads import AuditFilter, events_about, iter_events
 from fiduciary.context import RuntimeContext
-from fiduciary.personal_data.registry import EraseReport, Exporter, PersonalDataRegistry
+from fiduciary.personal_data.registry import EraseReport, Exporter, PersonalDataRegistry, Row, Streamer
 
 LOG_RETENTION_BASIS: Final = (
     "DPDP Rules 2025 r.6(1)(e) and r.8(3): logs of processing kept at least one year; pseudonymous ids only"
@@ -31,6 +32,17 @@ def _exporter(registry: PersonalDataRegistry) -> Exporter:
     return export_audit
 
 
+def _stream(registry: PersonalDataRegistry) -> Streamer:
+    def stream_audit(session: Session, person_id: str) -> Iterator[tuple[str, Row]]:
+        """`export_audit` row by row: each subject's events page by page, merged by position."""
+        subjects = (person_id, *registry.aliases(session, person_id))
+        pages = [iter_events(session, AuditFilter(person_id=subject)) for subject in subjects]
+        for event in heapq.merge(*pages, key=lambda e: e.position):
+            yield "events", event.to_dict()
+
+    return stream_audit
+
+
 def erase_audit(session: Session, person_id: str) -> EraseReport:
     """Keep: the audit index holds only pseudonymous ids and is the processing log the law keeps a year."""
     kept = session.scalar(sa.select(sa.func.count()).where(AuditEventIndex.person_id == person_id)) or 0
@@ -38,4 +50,4 @@ def erase_audit(session: Session, person_id: str) -> EraseReport:
 
 
 def register(registry: PersonalDataRegistry, runtime: RuntimeContext) -> None:
-    registry.register("audit", _exporter(registry), erase_audit, ["audit_events"], order=40)
+    registry.register("audit", _exporter(registry), erase_audit, ["audit_events"], order=40, stream=_stream(registry))

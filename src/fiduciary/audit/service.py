@@ -79,6 +79,8 @@ class Action(StrEnum):
     PERSON_UPDATE = "person.update"  # a fact about the person changed (`target` names which, never its value)
     PERSON_ERASE = "person.erase"
     PERSON_EXPORT = "person.export"
+    PACKAGE_BUILD = "package.build"  # an access package was built (rights.packages; `target` is its id)
+    PACKAGE_DOWNLOAD = "package.download"  # an access package was downloaded through its link
     DECISION = "decision"
     AUDIENCE = "audience"
     KEY_ROTATE = "key.rotate"
@@ -86,6 +88,8 @@ class Action(StrEnum):
     APIKEY_REVOKE = "apikey.revoke"
     AUDIT_READ = "audit.read"
     RETENTION_EVENT = "retention.event"  # a store-reported event that starts a retention clock (issue 12)
+    SESSION_OPEN = "session.open"  # a customer session opened after a verification (issue 13 item 2)
+    SESSION_REVOKE = "session.revoke"  # a customer session revoked (signed out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ def load_jobs() -> None:
     """Import every module that registers jobs, so a worker knows every job the service may queue."""
     from fiduciary import housekeeping, jobs  # noqa: F401 (registration happens on import)
     from fiduciary.comms import delivery  # noqa: F401
-    from fiduciary.rights import request_jobs  # noqa: F401
+    from fiduciary.rights.packages import job  # noqa: F401 (rights.build_package)
 
 
 def _run_local(runtime: Runtime, *, burst: bool, stalled_after: float, poll: float) -> None:

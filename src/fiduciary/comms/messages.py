@@ -54,6 +54,12 @@ KINDS: Final[Mapping[str, MessageKind]] = {
         MessageKind("rights.cancelled", Category.RIGHTS, "rights_cancelled", frozenset({"reference"})),
         MessageKind("rights.reminder", Category.RIGHTS, "rights_reminder", frozenset({"reference"})),
         MessageKind("rights.scheduled", Category.RIGHTS, "rights_scheduled", frozenset({"reference", "runs_on"})),
+        MessageKind(
+            "rights.package_ready",
+            Category.RIGHTS,
+            "rights_package_ready",
+            frozenset({"reference", "link", "expires_on", "downloads"}),
+        ),
         MessageKind("rights.erased", Category.RIGHTS, "rights_erased", frozenset({"reference", "kept"})),
         MessageKind("marketing.message", Category.MARKETING, "marketing_message", frozenset({"headline", "text"})),
     )

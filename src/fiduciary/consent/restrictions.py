@@ -45,8 +45,19 @@ def _to_dataclass(row: ProcessingRestriction) -> Restriction:
     return Restriction(row.id, row.person_id, row.purpose, row.kind, row.created_at)
 
 
-def _check_purpose(policy: CompiledPolicy, purpose: str | None, kind: str, where: Jurisdiction | None = None) -> None:
-    """The purpose's ground where the person lives (`where`) decides what they may object to (GDPR Art 21
+def check_purpose(
+    policy: CompiledPolicy,
+    purpose: str | None,
+    kind: str,
+    where: Jurisdiction | None = None,
+    *,
+    field: str = "body.purpose",
+) -> None:
+    """Whether `purpose` may take an objection or restriction of `kind`, without writing anything: the
+    checks `add_restriction` makes, for a caller that must refuse a request before it records it (a rights
+    request at receipt). 422 for an unknown purpose, 409 for one the person cannot stop; each names `field`.
+
+    The purpose's ground where the person lives (`where`) decides what they may object to (GDPR Art 21
     for legitimate interests in the EU, DPDP s.7(a) in India); an unknown residence takes its own ground."""
     if kind not in KINDS:
         raise ValidationFailed("Unknown kind.", [FieldProblem("body.kind", "must be objection or restriction")])
@@ -56,7 +67,7 @@ def _check_purpose(policy: CompiledPolicy, purpose: str | None, kind: str, where
     if compiled is None:
         raise ValidationFailed(
             "Unknown purpose. Valid purposes: " + ", ".join(sorted(policy.purposes)) + ".",
-            [FieldProblem("body.purpose", "is not a purpose of the policy in force")],
+            [FieldProblem(field, "is not a purpose of the policy in force")],
         )
     ground = compiled.legal_ground
     if ground is LegalGround.LEGAL_OBLIGATION:
@@ -64,21 +75,21 @@ def _check_purpose(policy: CompiledPolicy, purpose: str | None, kind: str, where
             f"Purpose '{purpose}' is a legal obligation; the law requires it whatever the person prefers "
             "(GDPR Art 17(3)(b), 18(2); DPDP s.7).",
             code="purpose_is_legal_obligation",
-            fields=[FieldProblem("body.purpose", "legal ground is legal_obligation")],
+            fields=[FieldProblem(field, "legal ground is legal_obligation")],
         )
     if kind == "objection" and compiled.needs_consent:
         raise Conflict(
             f"Purpose '{purpose}' runs on consent: withdraw the consent instead of objecting "
             "(POST /v1/consents with action withdraw).",
             code="purpose_is_consent_based",
-            fields=[FieldProblem("body.purpose", "legal ground is consent")],
+            fields=[FieldProblem(field, "legal ground is consent")],
         )
     if kind == "objection" and not compiled.objectable:
         raise Conflict(
             f"Purpose '{purpose}' runs on {ground.value.replace('_', ' ')}, which a person cannot object to; "
             "ask for a restriction instead.",
             code="purpose_not_objectable",
-            fields=[FieldProblem("body.purpose", f"legal ground is {ground.value}")],
+            fields=[FieldProblem(field, f"legal ground is {ground.value}")],
         )
 
 
@@ -87,7 +98,7 @@ def add_restriction(
 ) -> tuple[Restriction, bool]:
     """Record an objection or restriction; an identical active one is returned as is (created=False)."""
     person = get_person(session, person_id)
-    _check_purpose(policy, purpose, kind, policy.residence(person.jurisdiction))
+    check_purpose(policy, purpose, kind, policy.residence(person.jurisdiction))
     require_active(person)
     existing = session.scalars(
         select(ProcessingRestriction).where(

@@ -12,7 +12,7 @@ only the pseudonymous ids the payloads already hold, and an export must still fi
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Final
 
@@ -29,7 +29,7 @@ from fiduciary.consent.models import (
 )
 from fiduciary.context import RuntimeContext
 from fiduciary.ledger.models import LedgerEvent, LedgerSubject
-from fiduciary.personal_data.registry import EraseReport, PersonalDataRegistry
+from fiduciary.personal_data.registry import EraseReport, PersonalDataRegistry, Row
 
 CONSENT_STREAM: Final = "consent"
 LEDGER_BATCH: Final = 1000
@@ -53,7 +53,12 @@ def _rowcount(result: Any) -> int:
 
 
 def consent_ledger_events(session: Session, subject_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """The consent ledger events that name any of `subject_ids`, with their hashes (for receipts).
+    """The consent ledger events that name any of `subject_ids`, with their hashes (for receipts)."""
+    return list(iter_consent_ledger_events(session, subject_ids))
+
+
+def iter_consent_ledger_events(session: Session, subject_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """`consent_ledger_events` one at a time, a batch of positions in memory at once (access packages).
 
     Found through the ledger's subject index (`ledger_subjects`, written with each consent event and
     backfilled by migration 0013), so the time depends on the person's own events, not the ledger's size
@@ -61,9 +66,8 @@ def consent_ledger_events(session: Session, subject_ids: Sequence[str]) -> list[
     names.
     """
     if not subject_ids:
-        return []
+        return
     wanted = sorted(set(subject_ids))
-    out: list[dict[str, Any]] = []
     after = 0
     while True:
         # Two statements, each a seek on a primary key: the positions from the index, then those events. (One
@@ -82,7 +86,7 @@ def consent_ledger_events(session: Session, subject_ids: Sequence[str]) -> list[
             )
         )
         if not positions:
-            return out
+            return
         rows = session.execute(
             sa.select(
                 LedgerEvent.position,
@@ -95,24 +99,41 @@ def consent_ledger_events(session: Session, subject_ids: Sequence[str]) -> list[
             .order_by(LedgerEvent.position)
         ).all()
         for position, event_type, recorded_at, payload_text, digest in rows:
-            out.append(
-                {
-                    "stream": CONSENT_STREAM,
-                    "position": position,
-                    "event_type": event_type,
-                    "recorded_at": _iso(recorded_at),
-                    "payload": json.loads(payload_text),
-                    "hash": digest,
-                }
-            )
+            yield {
+                "stream": CONSENT_STREAM,
+                "position": position,
+                "event_type": event_type,
+                "recorded_at": _iso(recorded_at),
+                "payload": json.loads(payload_text),
+                "hash": digest,
+            }
         if len(positions) < LEDGER_BATCH:
-            return out
+            return
         after = positions[-1]
 
 
 def export_consent(session: Session, person_id: str) -> Mapping[str, Any]:
     subjects = [person_id, *linked_visitors(session, person_id)]
-    state = [
+    return {
+        "state": _state(session, subjects),
+        "gpc_opt_outs": _gpc(session, subjects),
+        "ledger_events": consent_ledger_events(session, subjects),
+    }
+
+
+def stream_consent(session: Session, person_id: str) -> Iterator[tuple[str, Row]]:
+    """`export_consent` row by row: the ledger events are read a batch at a time (access packages)."""
+    subjects = [person_id, *linked_visitors(session, person_id)]
+    for row in _state(session, subjects):
+        yield "state", row
+    for row in _gpc(session, subjects):
+        yield "gpc_opt_outs", row
+    for event in iter_consent_ledger_events(session, subjects):
+        yield "ledger_events", event
+
+
+def _state(session: Session, subjects: Sequence[str]) -> list[dict[str, Any]]:
+    return [
         {
             "subject_id": row.subject_id,
             "purpose": row.purpose,
@@ -131,7 +152,10 @@ def export_consent(session: Session, person_id: str) -> Mapping[str, Any]:
             .order_by(ConsentState.subject_id, ConsentState.purpose)
         )
     ]
-    gpc = [
+
+
+def _gpc(session: Session, subjects: Sequence[str]) -> list[dict[str, Any]]:
+    return [
         {"subject_id": s, "purpose": p, "ledger_position": pos}
         for s, p, pos in session.execute(
             sa.select(GpcOptOut.subject_id, GpcOptOut.purpose, GpcOptOut.ledger_position)
@@ -139,7 +163,6 @@ def export_consent(session: Session, person_id: str) -> Mapping[str, Any]:
             .order_by(GpcOptOut.subject_id, GpcOptOut.purpose)
         )
     ]
-    return {"state": state, "gpc_opt_outs": gpc, "ledger_events": consent_ledger_events(session, subjects)}
 
 
 def erase_consent(session: Session, person_id: str) -> EraseReport:
@@ -231,7 +254,12 @@ def erase_reconsent_notices(session: Session, person_id: str) -> EraseReport:
 def register(registry: PersonalDataRegistry, runtime: RuntimeContext) -> None:
     """The consent projections (order 20), then links, restrictions and notices (30); visitors as aliases."""
     registry.register(
-        "consent", export_consent, erase_consent, ["consent_state", "gpc_opt_outs", "consent_idempotency"], order=20
+        "consent",
+        export_consent,
+        erase_consent,
+        ["consent_state", "gpc_opt_outs", "consent_idempotency"],
+        order=20,
+        stream=stream_consent,
     )
     registry.register("visitor_links", export_visitor_links, erase_visitor_links, ["visitor_links"], order=30)
     registry.register(

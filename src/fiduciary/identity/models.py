@@ -1,9 +1,10 @@
-"""The verification_codes table: one row per one-time code challenge.
+"""The identity tables: verification_codes (one row per one-time code challenge) and customer_sessions (one
+row per short-lived customer session opened after a verification).
 
 No identifier and no code is stored in clear: the identifier as its vault blind index (keyed HMAC, the
 index the vault finds people by), the code as HMAC-SHA256 under a key derived from FIDUCIARY_SECRET_KEY and
 bound to the challenge id (decision 0030). The lock-out lives here, in the database, so a restart does
-not reset it.
+not reset it. A customer session keeps only the SHA-256 digest of its bearer secret, never the secret.
 """
 
 from __future__ import annotations
@@ -40,3 +41,32 @@ class VerificationCode(Base):
 
 
 VERIFICATION_CODES_TABLE: Final = cast(Table, VerificationCode.__table__)
+
+
+class CustomerSessionRecord(Base):
+    """A customer's session: proof, for `expires_at - created_at` at most, that the bearer is `person_id`.
+
+    The bearer token (`cst_<hex id>.<secret>`) is shown once, when the session opens; the table holds the
+    SHA-256 of its secret (256 random bits, so an unkeyed digest cannot be reversed), like API keys
+    (decision 0001). `client_hash` is an optional keyed digest of the client address, never the address.
+    """
+
+    __tablename__ = "customer_sessions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "cs_" + 32 hex
+    person_id: Mapped[str] = mapped_column(String(40), ForeignKey("people.id"), nullable=False)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)  # SHA-256 of the bearer secret
+    verified_by: Mapped[str] = mapped_column(String(32), nullable=False)  # signed_in_session | email_otp | sms_otp
+    created_at: Mapped[datetime] = mapped_column(nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(nullable=False)  # absolute: never extended by use
+    last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    client_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+
+    __table_args__ = (
+        Index("ix_customer_sessions_person_id", "person_id"),
+        Index("ix_customer_sessions_expires_at", "expires_at"),
+    )
+
+
+CUSTOMER_SESSIONS_TABLE: Final = cast(Table, CustomerSessionRecord.__table__)

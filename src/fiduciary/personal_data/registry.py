@@ -14,6 +14,11 @@ rights machinery (DESIGN.md, "Every domain that stores personal data registers a
 Erasers run in the caller's transaction in ascending `order` (the vault's key destruction first, the person
 row last); the caller commits, so a failing eraser rolls back every other eraser's row changes. An eraser
 must be idempotent: erasing an erased person changes nothing more.
+
+A registration may also give a `stream`: the same data as its exporter, yielded row by row as
+`(record_type, row)`, so that an access package (`fiduciary.rights.packages`) of a person with 100,000
+records is built in memory flat in their number. `stream_person` uses it where given and otherwise walks the
+exporter's mapping (`rows_of`).
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ if TYPE_CHECKING:
     from fiduciary.context import RuntimeContext
 
 Exporter = Callable[[Session, str], Mapping[str, Any]]
+Row = Mapping[str, Any]
+Streamer = Callable[[Session, str], Iterator[tuple[str, Row]]]
+"""Yields `(record_type, row)`: `record_type` a slug local to the registration ("" for the registration's own
+single row), `row` a flat JSON-compatible mapping whose keys are the same for every row of one type."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,32 @@ class Registration:
     eraser: Eraser
     tables: tuple[str, ...]
     order: int = 100
+    stream: Streamer | None = None
+
+    def rows(self, session: Session, person_id: str) -> Iterator[tuple[str, Row]]:
+        """The registration's data row by row: its stream, else its exporter's mapping walked by `rows_of`."""
+        if self.stream is not None:
+            return self.stream(session, person_id)
+        return rows_of(self.exporter(session, person_id))
+
+
+def rows_of(exported: Mapping[str, Any]) -> Iterator[tuple[str, Row]]:
+    """An exporter's mapping as rows: each list of mappings under a key is that key's rows; every other key
+    goes into one row of record type "" (the registration's own)."""
+    own: dict[str, Any] = {}
+    for key, value in exported.items():
+        if isinstance(value, list) and all(isinstance(item, Mapping) for item in value):
+            for item in value:
+                yield key, item
+        else:
+            own[key] = value
+    if own:
+        yield "", own
+
+
+def record_type_of(registration: str, local: str) -> str:
+    """The package-wide name of a registration's record type: `vault.records.orders`, or `people`."""
+    return f"{registration}.{local}" if local else registration
 
 
 @dataclass(frozen=True)
@@ -131,15 +166,19 @@ class PersonalDataRegistry:
         tables: Collection[str],
         *,
         order: int = 100,
+        stream: Streamer | None = None,
     ) -> Registration:
-        """Register a domain; `tables` are the tables whose person references it exports and erases."""
+        """Register a domain; `tables` are the tables whose person references it exports and erases; `stream`,
+        when given, yields the exporter's data row by row (for packages of people with many records)."""
         if not name or not isinstance(name, str):
             raise ValueError("a registration needs a name")
         if isinstance(tables, str) or not tables:
             raise ValueError(f"registration '{name}' must list the tables it covers")
         if not callable(exporter) or not callable(eraser):
             raise TypeError(f"registration '{name}' needs a callable exporter and eraser")
-        registration = Registration(name, exporter, eraser, tuple(tables), order)
+        if stream is not None and not callable(stream):
+            raise TypeError(f"registration '{name}' has a stream that is not callable")
+        registration = Registration(name, exporter, eraser, tuple(tables), order, stream)
         with self._lock:
             if name in self._registrations:
                 raise ValueError(f"'{name}' is already registered")
@@ -166,6 +205,13 @@ class PersonalDataRegistry:
             "domains": {r.name: dict(r.exporter(session, person_id)) for r in self.registrations()},
         }
 
+    def stream_person(self, session: Session, person_id: str) -> Iterator[tuple[str, Row]]:
+        """Everything every domain holds about the person as `(record_type, row)`, domain by domain in
+        registration order; the record type is qualified by the registration's name (`record_type_of`)."""
+        for registration in self.registrations():
+            for local, row in registration.rows(session, person_id):
+                yield record_type_of(registration.name, local), row
+
     def erase_person(self, session: Session, person_id: str, *, reason: str = "erasure_request") -> ErasureSummary:
         """Run every eraser in order inside the caller's transaction; the caller commits."""
         with _erasing(reason):
@@ -175,7 +221,7 @@ class PersonalDataRegistry:
 
 # ------------------------------------------------------------------------------------- process defaults
 
-_extra_registrations: list[tuple[str, Exporter, Eraser, tuple[str, ...], int]] = []
+_extra_registrations: list[tuple[str, Exporter, Eraser, tuple[str, ...], int, Streamer | None]] = []
 _extra_lock = threading.Lock()
 RUNTIME_EXTRA: Final = "personal_data.registry"
 
@@ -187,6 +233,7 @@ def register(
     tables: Collection[str],
     *,
     order: int = 100,
+    stream: Streamer | None = None,
 ) -> None:
     """Register a domain for every runtime of this process (call at import time of the domain's module).
 
@@ -198,7 +245,7 @@ def register(
     with _extra_lock:
         if any(entry[0] == name for entry in _extra_registrations):
             raise ValueError(f"'{name}' is already registered")
-        _extra_registrations.append((name, exporter, eraser, tuple(tables), order))
+        _extra_registrations.append((name, exporter, eraser, tuple(tables), order, stream))
 
 
 def unregister(name: str) -> None:
@@ -218,8 +265,8 @@ def install_registry(runtime: RuntimeContext, registrars: Sequence[Registrar]) -
         registrar(registry, runtime)
     with _extra_lock:
         extras = list(_extra_registrations)
-    for name, exporter, eraser, tables, order in extras:
-        registry.register(name, exporter, eraser, tables, order=order)
+    for name, exporter, eraser, tables, order, stream in extras:
+        registry.register(name, exporter, eraser, tables, order=order, stream=stream)
     runtime.extras[RUNTIME_EXTRA] = registry
     return registry
 

@@ -3,8 +3,8 @@
 `flows.export_person` and `flows.erase_person` run every domain's exporter and eraser through the
 `fiduciary.personal_data` registry, audited through the unit of work. This package knows no other domain's
 tables: a domain joins by registering in its own `<domain>/rights.py`. `deadlines` counts a request's due dates
-on the policy's calendar (issue 13; docs/rights-deadlines.md). Rights requests (identity verification, export
-packages) build on these. See docs/rights-registry.md.
+on the policy's calendar (issue 13; docs/rights-deadlines.md). `packages` builds access and portability packages
+(docs/access-packages.md). Rights requests (identity verification) build on these. See docs/rights-registry.md.
 """
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "handlers",  # the map from kind of request to what it does
     "listing",  # the staff listing, soonest deadline first
     "models",  # the rights_requests tables (for migrations)
+    "packages",  # access and portability packages: built, sealed, downloaded through signed links
     "personal_data",  # the rights domain's own exporter and eraser
     "request_flows",  # the named steps of a request: submit, verify, approve, reject, extend, …
     "request_jobs",  # the waiting-period job and the overdue/reminder sweep

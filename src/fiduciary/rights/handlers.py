@@ -11,7 +11,21 @@ from __future__ import annotations
 from typing import Final
 
 from fiduciary.policy.schema import RightKind
+from fiduciary.rights.consent_kinds import (
+    check_objection,
+    check_opt_out,
+    check_restriction,
+    check_withdrawal,
+    start_marketing_opt_out,
+    start_objection,
+    start_restriction,
+    start_sale_sharing_opt_out,
+    start_withdrawal,
+)
+from fiduciary.rights.correction import check_correction, start_correction
+from fiduciary.rights.deactivation import finish_deactivation, resume_deactivation, start_deactivation
 from fiduciary.rights.erasure import erase_now, finish_erasure, start_erasure
+from fiduciary.rights.nomination import check_nomination, start_nomination
 from fiduciary.rights.requests import complete_request, steps_of
 from fiduciary.rights.running import Handler, Outcome, Run
 
@@ -46,6 +60,14 @@ HANDLERS: dict[RightKind, Handler] = {
     RightKind.ERASURE: Handler(start=start_erasure, resume=erase_now, finish=finish_erasure),
     # A grievance is a case (DPDP s.13, Rule 14(3)): staff answer it and complete the request with a note.
     RightKind.GRIEVANCE: Handler(start=_wait_for_staff, staff_completes=True),
+    RightKind.CORRECTION: Handler(start=start_correction, check=check_correction),
+    RightKind.RESTRICTION: Handler(start=start_restriction, check=check_restriction),
+    RightKind.OBJECTION: Handler(start=start_objection, check=check_objection),
+    RightKind.WITHDRAW_CONSENT: Handler(start=start_withdrawal, check=check_withdrawal),
+    RightKind.OPT_OUT_MARKETING: Handler(start=start_marketing_opt_out, check=check_opt_out),
+    RightKind.OPT_OUT_SALE_SHARING: Handler(start=start_sale_sharing_opt_out, check=check_opt_out),
+    RightKind.DEACTIVATION: Handler(start=start_deactivation, resume=resume_deactivation, finish=finish_deactivation),
+    RightKind.NOMINATION: Handler(start=start_nomination, check=check_nomination),
 }
 
 

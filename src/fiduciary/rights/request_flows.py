@@ -22,7 +22,7 @@ from fiduciary.context import RuntimeContext
 from fiduciary.decisions.service import check_actor
 from fiduciary.errors import Conflict, FieldProblem, ValidationFailed
 from fiduciary.identity.codes import TooManyCodes, Verdict, Verification, issue_code, verify_code
-from fiduciary.identity.models import VerificationCode
+from fiduciary.identity.sessions import verified_by_code
 from fiduciary.people.service import get_person
 from fiduciary.policy.schema import Right, RightKind
 from fiduciary.policy.schema import Verification as Check
@@ -90,7 +90,7 @@ def _identified(uow: UnitOfWork, row: RightsRequest, right: Right, how: str, act
 # ----------------------------------------------------------------------------------------------- submit
 
 
-def _check_new(runtime: RuntimeContext, new: NewRequest, right: Right) -> NewRequest:
+def _check_new(runtime: RuntimeContext, session: Session, new: NewRequest, right: Right) -> NewRequest:
     problems: list[FieldProblem] = []
     if new.channel not in {c.value for c in right.channels} and new.made_by is not MadeBy.PERSON:
         offered = ", ".join(c.value for c in right.channels)
@@ -107,7 +107,7 @@ def _check_new(runtime: RuntimeContext, new: NewRequest, right: Right) -> NewReq
         raise ValidationFailed(
             "This kind of request is not handled here.", [FieldProblem("kind", "no handler runs it")]
         )
-    return handler.check(runtime, new, right) if handler.check is not None else new
+    return handler.check(runtime, session, new, right) if handler.check is not None else new
 
 
 def send_code(
@@ -167,7 +167,7 @@ def submit(
         person = get_person(session, new.person_id)
         jurisdiction = policy.residence(person.jurisdiction)
         right = right_for(policy.document, new.kind, jurisdiction)
-        new = _check_new(runtime, new, right)
+        new = _check_new(runtime, session, new, right)
         deadlines = deadlines_at_receipt(policy.document, new.kind, jurisdiction, now, working=calendar_for(runtime))
         how = identity_at_receipt(right, new)
         challenge = None
@@ -217,14 +217,9 @@ def verify_with_code(
     uow = unit_of_work(runtime, session)
     with uow.step():
         row = get_request(session, request_id, for_update=True)
-        how = "email_otp" if _challenge_kind(session, challenge) == "email" else "sms_otp"
+        how = verified_by_code(session, challenge).value
         _identified(uow, row, _right_of(runtime, row), how, "person", now)
     return row, verification
-
-
-def _challenge_kind(session: Session, challenge_id: str) -> str:
-    found = session.get(VerificationCode, challenge_id)
-    return found.identifier_kind if found is not None else "email"
 
 
 def resend_code(

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from fiduciary.audit.service import AuditEvent
@@ -44,6 +44,9 @@ def flag_overdue(runtime: Any, session: Session, *, now: datetime | None = None)
             RightsRequest.state.in_([s.value for s in OPEN]),
             RightsRequest.due_at <= now,
             RightsRequest.overdue_flagged_at.is_(None),
+            # a request waiting out a period the policy sets (an erasure's wait, a deactivation's keeping
+            # period) was answered in time: the work left is scheduled, not late
+            or_(RightsRequest.run_after.is_(None), RightsRequest.run_after <= now),
         )
         .order_by(RightsRequest.due_at)
         .limit(BATCH)

@@ -11,6 +11,7 @@ contact; the outbox adds it).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -35,6 +36,8 @@ from fiduciary.vault.keys.startup import check_vault_keys
 from fiduciary.vault.service import VaultService
 
 REQUEST_ID_PREFIX: Final = "rr"
+REQUEST_ID_PATTERN: Final = r"^rr_[a-z2-7]{26}$"  # `new_id("rr")`: the API states the same pattern
+_REQUEST_ID: Final = re.compile(REQUEST_ID_PATTERN)
 SEAL_CATEGORY: Final = "rights.request"
 MAX_NOTE: Final = 500
 CHANNEL_FOR_IDENTIFIER: Final = {"email": "email", "phone": "sms"}
@@ -63,12 +66,7 @@ class NewRequest:
 
 
 def check_request_id(request_id: object, field_name: str = "request_id") -> str:
-    if (
-        not isinstance(request_id, str)
-        or len(request_id) != 29
-        or not request_id.startswith("rr_")
-        or not all(c in "abcdefghijklmnopqrstuvwxyz234567" for c in request_id[3:])
-    ):
+    if not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id):
         raise ValidationFailed(
             "Malformed request id.", [FieldProblem(field_name, "'rr_' followed by 26 characters a-z or 2-7")]
         )

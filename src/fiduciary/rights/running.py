@@ -16,6 +16,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
+from sqlalchemy.orm import Session
+
 from fiduciary.context import RuntimeContext
 from fiduciary.policy.calendar import WorkingCalendar
 from fiduciary.policy.duration import Duration
@@ -44,7 +46,8 @@ class Run:
     now: datetime
 
 
-Check = Callable[[RuntimeContext, NewRequest, Right], NewRequest]
+# At receipt, in the caller's session (the person was just read in it), before anything is written.
+Check = Callable[[RuntimeContext, Session, NewRequest, Right], NewRequest]
 
 
 @dataclass(frozen=True)

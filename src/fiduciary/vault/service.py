@@ -405,6 +405,22 @@ class VaultService:
             rows = session.connection().execute(_SOME_FIELDS, {"person_id": person_id, "categories": wanted})
         return {category: cipher.decrypt(category, blob, "", version) for category, blob, version in rows}
 
+    def collected_for(self, session: Session, person_id: str, categories: Collection[str]) -> dict[str, str]:
+        """category → the purpose each stored single-valued field was collected for; no value is read.
+
+        A correction (DPDP s.12(2), GDPR Art 16) keeps the purpose a value was collected for: it changes
+        the value, not why the store holds it.
+        """
+        wanted = list(categories)
+        if not wanted:
+            return {}
+        rows = session.execute(
+            select(PersonalField.category, PersonalField.purpose_of_collection).where(
+                PersonalField.person_id == person_id, PersonalField.category.in_(wanted), PersonalField.item == ""
+            )
+        )
+        return {category: purpose for category, purpose in rows}
+
     def get_records(
         self, session: Session, person_id: str, category: str, *, limit: int = 100, offset: int = 0
     ) -> list[StoredRecord]:

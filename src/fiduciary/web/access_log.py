@@ -176,7 +176,13 @@ class RequestContextMiddleware:
                     status,
                     seconds * 1000.0,
                     request_id,
-                    extra={"route": route, "status": status, "duration_ms": round(seconds * 1000.0, 2)},
+                    # the id is named here: the context variable was reset above, so the filter would say None
+                    extra={
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(seconds * 1000.0, 2),
+                        "request_id": request_id,
+                    },
                 )
 
 

@@ -12,7 +12,7 @@ from fiduciary import housekeeping as _housekeeping  # noqa: F401 (registers the
 from fiduciary.comms import delivery as _delivery  # noqa: F401 (registers comms.deliver)
 from fiduciary.config import Settings, get_settings
 from fiduciary.jobs.local import LocalJobRunner
-from fiduciary.rights import request_jobs as _request_jobs  # noqa: F401 (registers the rights jobs)
+from fiduciary.rights.packages import job as _package_job  # noqa: F401 (registers rights.build_package)
 from fiduciary.runtime import Runtime, tune_process
 from fiduciary.serving import HousekeepingLeader, WorkerEnvironment, die_with_parent
 from fiduciary.web.contract import document_scopes, install_methods
@@ -22,8 +22,11 @@ from fiduciary.web.routes import api_docs, apikeys, health, notice, policy, sign
 from fiduciary.web.routes import audit as audit_routes
 from fiduciary.web.routes import consent as consent_routes
 from fiduciary.web.routes import decisions as decisions_routes
+from fiduciary.web.routes import identity as identity_routes
 from fiduciary.web.routes import jobs as jobs_routes
 from fiduciary.web.routes import metrics as metrics_routes
+from fiduciary.web.routes import my_requests as my_requests_routes
+from fiduciary.web.routes import packages as packages_routes
 from fiduciary.web.routes import people as people_routes
 from fiduciary.web.routes import receipts as receipts_routes
 from fiduciary.web.routes import requests as requests_routes
@@ -112,11 +115,14 @@ def create_app(
     app.include_router(signing_keys.router)
     app.include_router(consent_routes.router)
     app.include_router(people_routes.router)
+    app.include_router(identity_routes.router)
     app.include_router(decisions_routes.router)
     app.include_router(unsubscribe_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(receipts_routes.router)
     app.include_router(requests_routes.router)
+    app.include_router(my_requests_routes.router)
+    app.include_router(packages_routes.router)
     app.include_router(jobs_routes.router)
     app.include_router(metrics_routes.router)
     install_methods(app)  # after every router: OPTIONS answers 204 with Allow, other methods 405 with Allow

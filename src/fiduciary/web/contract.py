@@ -8,7 +8,7 @@
   date, a float as an integer): a date is an ISO 8601 string only.
 - `install_options` answers `OPTIONS` on every route with 204 and `Allow` (RFC 9110 s.9.3.7).
 - `document_scopes` writes each operation's required scope into its OpenAPI description; the `security`
-  requirement itself comes from `require_scopes`.
+  requirement itself comes from `require_scopes` (an API key) or `web.customer` (a customer session).
 """
 
 from __future__ import annotations
@@ -304,9 +304,23 @@ class _FixedPathsNotAllowed(BaseRoute):
 # ------------------------------------------------------------------------------------------------ OpenAPI
 
 
+# The OpenAPI security scheme of a customer session (`web.customer`): a bearer token a verified customer
+# holds, not an API key. An operation that asks for it is not public, but needs no scope either.
+CUSTOMER_SESSION_SCHEME = "CustomerSession"
+CUSTOMER_SESSION_LINE = (
+    "**Customer session**: `Authorization: Bearer cst_…` from `POST /v1/identity/sessions`; no API key."
+)
+
+
+def customer_session_operation(operation: dict[str, Any]) -> bool:
+    """Whether an OpenAPI operation is authenticated by a customer session (docs/identity.md)."""
+    return any(CUSTOMER_SESSION_SCHEME in requirement for requirement in operation.get("security") or [])
+
+
 def operation_scopes(operation: dict[str, Any]) -> list[str] | None:
-    """The scopes an OpenAPI operation requires (empty: any valid key), or None for a public operation."""
-    security = operation.get("security")
+    """The API-key scopes an OpenAPI operation requires (empty: any valid key), or None when it takes no API
+    key: a public operation, or one a customer session authenticates (`customer_session_operation`)."""
+    security = [r for r in operation.get("security") or [] if CUSTOMER_SESSION_SCHEME not in r]
     if not security:
         return None
     scopes: list[str] = []
@@ -330,7 +344,9 @@ def document_scopes(app: FastAPI) -> None:
                 if not isinstance(operation, dict):
                     continue
                 scopes = operation_scopes(operation)
-                if scopes is None:
+                if scopes is None and customer_session_operation(operation):
+                    line = CUSTOMER_SESSION_LINE
+                elif scopes is None:
                     line = "**Public**: no API key."
                 elif scopes:
                     line = "**Scope**: " + ", ".join(f"`{s}`" for s in scopes) + " (or `admin`)."

@@ -9,6 +9,8 @@ carry person ids, e-mail addresses typed into the wrong place and unsubscribe to
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -38,13 +40,16 @@ def problem_response(
     instance: str | None = None,
     fields: list[FieldProblem] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: Mapping[str, str | int | None] | None = None,
 ) -> JSONResponse:
+    """A problem document; `extensions` are extra members (RFC 9457 s.3.2), codes and counts only."""
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code,
         "title": title,
         "status": status,
         "detail": detail,
         "code": code,
+        **(extensions or {}),
     }
     if instance:
         body["instance"] = instance
@@ -67,9 +72,12 @@ def _loc_to_field(loc: tuple[Any, ...]) -> str:
 
 async def _fiduciary_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, FiduciaryError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    retry_after = getattr(exc, "retry_after", None)  # a domain's 429 (e.g. identity.codes.TooManyCodes)
+    if exc.status == 429 and isinstance(retry_after, int | float):
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
     return problem_response(
-        exc.status, exc.title, exc.detail, exc.code, request_instance(request), exc.fields, headers=headers
+        exc.status, exc.title, exc.detail, exc.code, request_instance(request), exc.fields, headers=headers or None
     )
 
 

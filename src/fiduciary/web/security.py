@@ -430,8 +430,9 @@ class _ResponseHeadersMiddleware(ABC):
 class SecurityHeadersMiddleware(_ResponseHeadersMiddleware):
     """Baseline headers on every HTTP response, without overriding what a route chose itself.
 
-    Responses to requests authenticated with an API key also get `Cache-Control: no-store` unless they set
-    their own, because they may carry personal data that no shared cache should keep.
+    Responses to requests authenticated with an API key or a customer session (`web.customer`) also get
+    `Cache-Control: no-store` unless they set their own, because they may carry personal data that no
+    shared cache should keep.
     """
 
     async def edit_headers(self, scope: Scope, headers: MutableHeaders) -> None:
@@ -442,7 +443,7 @@ class SecurityHeadersMiddleware(_ResponseHeadersMiddleware):
         if scope.get("scheme") == "https":
             headers.setdefault("Strict-Transport-Security", HSTS)
         state = scope.get("state") or {}
-        if state.get("api_key") is not None:
+        if state.get("api_key") is not None or state.get("customer_session") is not None:
             headers.setdefault("Cache-Control", "no-store")
 
 

@@ -1,7 +1,7 @@
 """rights_requests, rights_request_events, rights_request_steps (issue 13 items 1, 3, 6)
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 
 docs/rights-requests.md.
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | None = "0014"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

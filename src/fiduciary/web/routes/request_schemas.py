@@ -21,9 +21,6 @@ from fiduciary.web.contract import PersonIdField, PurposeId
 
 _STRICT = ConfigDict(extra="forbid")
 MAX_CORRECTIONS = 50
-# The shape `fiduciary.rights.requests.check_request_id` accepts, stated once for the OpenAPI (path and body);
-# tests/web/test_api_contract.py checks the two agree.
-RIGHTS_REQUEST_ID_PATTERN = r"^rr_[a-z2-7]{26}$"
 
 
 class StepOut(BaseModel):

@@ -22,26 +22,19 @@ from fiduciary.identity.codes import Verdict, Verification
 from fiduciary.rights import request_flows as flows
 from fiduciary.rights.deadlines import DeadlineStatus
 from fiduciary.rights.listing import RequestFilter, list_requests
-from fiduciary.rights.requests import MadeBy, NewRequest, get_request
+from fiduciary.rights.requests import REQUEST_ID_PATTERN, MadeBy, NewRequest, get_request
 from fiduciary.rights.running import calendar_for
 from fiduciary.rights.states import State
 from fiduciary.runtime import Runtime
 from fiduciary.storage.base import utcnow
 from fiduciary.web.contract import ContractRoute
 from fiduciary.web.deps import SESSION_DEPENDENCY, runtime_dependency
-from fiduciary.web.routes.request_schemas import (
-    RIGHTS_REQUEST_ID_PATTERN,
-    RequestIn,
-    RequestOut,
-    RequestPage,
-    request_out,
-    split_params,
-)
+from fiduciary.web.routes.request_schemas import RequestIn, RequestOut, RequestPage, request_out, split_params
 from fiduciary.web.security import client_key, public_rate_limit, require_scopes
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"], route_class=ContractRoute)
 
-RequestIdPath = Annotated[str, Path(pattern=RIGHTS_REQUEST_ID_PATTERN, description="A request id.")]
+RequestIdPath = Annotated[str, Path(pattern=REQUEST_ID_PATTERN, description="A request id.")]
 _MANAGE = Depends(require_scopes(Scope.RIGHTS_MANAGE))
 _STRICT = ConfigDict(extra="forbid")
 _REASON = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$", description="A reason code.")
@@ -243,7 +236,7 @@ def confirm_step(
 
 class CloseItemIn(BaseModel):
     model_config = _STRICT
-    request_id: str = Field(pattern=RIGHTS_REQUEST_ID_PATTERN)
+    request_id: str = Field(pattern=REQUEST_ID_PATTERN)
     reason: str = Field(
         max_length=64,
         description="duplicate, never_verified or withdrawn_by_person cancel; unfounded or excessive reject.",
