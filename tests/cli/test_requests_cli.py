@@ -130,6 +130,11 @@ def test_show_then_every_staff_step(cli_env: None, runtime: Runtime, session: Se
     assert state(session, request) == State.COMPLETED
     history = run("show", request)[1]
     assert "confirm_step" in history and "cli" in history
+    grievance = submit(runtime, session, email="g@example.org", kind="grievance", verified_by=None)
+    code, out = run("complete", grievance, "--note", "We refunded the order.")
+    assert code == 0 and f"{grievance} completed: state completed" in out
+    assert state(session, grievance) == State.COMPLETED
+    assert get_request(session, grievance).outcome_note == "We refunded the order."
 
 
 def test_reject_cancel_extend_and_verify(cli_env: None, runtime: Runtime, session: Session) -> None:

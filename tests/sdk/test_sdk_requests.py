@@ -81,6 +81,9 @@ def test_staff_verify_reject_and_cancel(sdk: FiduciaryRequestsClient, session: S
     with pytest.raises(FiduciaryAPIError) as twice:
         sdk.cancel_request(waiting["id"])
     assert twice.value.status == 409
+    grievance = sdk.create_request("grievance", person)  # a case staff answer (DPDP s.13)
+    done = sdk.complete_request(grievance["id"], note="We refunded the order.")
+    assert (done["state"], done["outcome_note"]) == ("completed", "We refunded the order.")
 
 
 def test_paging_bulk_close_and_refusals(sdk: FiduciaryRequestsClient, session: Session, runtime: Runtime) -> None:
