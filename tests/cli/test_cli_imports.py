@@ -77,6 +77,8 @@ def loaded_after(*args: str) -> list[str]:
         ["serve", "--help"],
         ["worker", "--help"],
         ["jobs", "--help"],
+        ["requests", "--help"],
+        ["requests", "list", "--help"],
     ],
 )
 def test_help_imports_no_heavy_module(args: list[str]) -> None:

@@ -138,6 +138,8 @@ EXAMPLES: dict[tuple[str, str], Callable[[Context], Request]] = {
         {"json": {"subject_id": ctx.person, "purpose": "marketing.email"}},
         {},
     ),
+    ("POST", "/v1/requests"): lambda ctx: ({"json": {"kind": "erasure", "person_id": ctx.person}}, {}),
+    ("GET", "/v1/requests"): lambda ctx: ({"params": {"person_id": ctx.person}}, {}),
     ("GET", "/v1/people/{id}/export"): lambda ctx: ({}, {}),
     ("GET", "/v1/audit"): lambda ctx: ({"params": {"person_id": ctx.person}}, {}),
     ("POST", "/v1/people/{id}/erase"): lambda ctx: ({"json": {"reason": "erasure_request"}}, {}),

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from requests_support import T0, actions, last_code, messages, person_with_email, policy_with_rights
 from sqlalchemy.orm import Session
 
 from fiduciary.config import Settings
@@ -20,6 +19,7 @@ from fiduciary.rights.requests import MadeBy, NewRequest, get_request
 from fiduciary.rights.states import State
 from fiduciary.runtime import Runtime
 from fiduciary.vault.service import VaultService
+from requests_support import T0, actions, last_code, messages, person_with_email, policy_with_rights
 
 
 def erasure(person: str, **kw: Any) -> NewRequest:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from requests_support import T0, actions, messages, person_with_email, policy_with_rights
 from sqlalchemy.orm import Session
 
 from fiduciary.comms.delivery import deliver
@@ -22,6 +21,7 @@ from fiduciary.rights.states import State
 from fiduciary.runtime import Runtime
 from fiduciary.vault.service import VaultService
 from outbox_support import statuses, use_smtp
+from requests_support import T0, actions, messages, person_with_email, policy_with_rights
 
 
 @pytest.fixture

@@ -56,12 +56,21 @@ SEMANTIC: dict[str, tuple[str, str]] = {
         "422",
         "the event must be declared by the policy and the person must exist (issue 12: an unknown one is a 422)",
     ),
+    "POST /v1/requests": (
+        "422",
+        "the kind, channel and verification must be ones the policy offers the person (and a handler runs)",
+    ),
+    "GET /v1/requests": ("422", "`after` must be a next_cursor Fiduciary gave: an opaque keyset position"),
+    "POST /v1/requests/close": (
+        "422",
+        "each request listed once, each note not blank",
+    ),
+    "POST /v1/requests/{request_id}/reject": ("422", "the note, sent to the person, must hold more than white space"),
+    "POST /v1/requests/{request_id}/cancel": ("422", "the note, sent to the person, must hold more than white space"),
+    "POST /v1/requests/{request_id}/complete": ("422", "the note, sent to the person, must hold more than white space"),
     "POST /u/{token}": ("400", "a token is valid only with our HMAC signature"),
     "GET /u/{token}": ("400", "a token is valid only with our HMAC signature"),
     "GET /v1/packages/{token}": ("404", "a package link is valid only with our HMAC signature"),
-    "POST /v1/requests": ("422", "the kind must be one the policy offers the person, with its parameters valid"),
-    "GET /v1/requests": ("422", "`after` must be the next_cursor of a previous page"),
-    "POST /v1/requests/close": ("422", "a request must be listed once"),
     "POST /v1/me/requests": ("422", "the kind must be one the policy offers the person, with its parameters valid"),
 }
 

@@ -23,6 +23,7 @@ from fiduciary.cli import jobs as jobs_cli
 from fiduciary.cli import ledger as ledger_cli
 from fiduciary.cli import load_settings, options, report_data, vault_keys
 from fiduciary.cli import policy as policy_cli
+from fiduciary.cli import requests as requests_cli
 from fiduciary.cli import vault as vault_cli
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ app.add_typer(audit_cli.app, name="audit")
 app.add_typer(vault_keys.app, name="keys")
 app.add_typer(vault_cli.app, name="vault")
 app.add_typer(jobs_cli.app, name="jobs")
+app.add_typer(requests_cli.app, name="requests")
 app.command("restore-replay")(vault_cli.restore_replay_command)
 app.command("housekeeping")(housekeeping_cli.housekeeping_command)
 app.command("worker")(jobs_cli.worker_command)

@@ -1,15 +1,20 @@
 """Python client for the Fiduciary HTTP API, for the store backend: `FiduciaryClient`, and
-`FiduciaryVaultClient` with personal fields, lookup, export, erasure and the audit trail as well."""
+`FiduciaryVaultClient` with personal fields, lookup, export, erasure and the audit trail as well, and
+`FiduciaryRequestsClient` with rights requests."""
 
 from fiduciary.sdk.client import DecisionResult, FiduciaryAPIError, FiduciaryClient, consent_item
+from fiduciary.sdk.requests import CloseItem, FiduciaryRequestsClient, RequestPage
 from fiduciary.sdk.vault import AuditPage, FiduciaryVaultClient, FieldsResult
 
 __all__ = [
     "AuditPage",
+    "CloseItem",
     "DecisionResult",
     "FiduciaryAPIError",
     "FiduciaryClient",
+    "FiduciaryRequestsClient",
     "FiduciaryVaultClient",
     "FieldsResult",
+    "RequestPage",
     "consent_item",
 ]

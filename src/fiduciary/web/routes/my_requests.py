@@ -63,6 +63,7 @@ def create(
         personal=personal,
         language=body.language,
     )
+    session.commit()  # the session's last_used_at may be written: see `requests.create` for why it ends first
     row = flows.submit(runtime, session, new, actor=customer.session_id)
     return request_out(session, row, now=utcnow(), working=calendar_for(runtime), detail=True)
 

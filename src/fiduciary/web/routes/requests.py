@@ -64,6 +64,10 @@ def create(
         personal=personal,
         language=body.language,
     )
+    # Authenticating may have written the key's last_used_at in this session. `submit` charges the code's rate
+    # limits in a transaction of its own, which on SQLite would wait for this session's writer lock until the
+    # database gave up (a 503 after the busy timeout): end that write first.
+    session.commit()
     row = flows.submit(runtime, session, new, actor=key.id)
     return _out(runtime, session, row.id)
 
@@ -241,7 +245,7 @@ class CloseItemIn(BaseModel):
     model_config = _STRICT
     request_id: str = Field(pattern=REQUEST_ID_PATTERN)
     reason: flows.CloseReason = Field(
-        description="Why: a duplicate, never verified, withdrawn, unfounded or excessive."
+        description="duplicate, never_verified or withdrawn_by_person cancel; unfounded or excessive reject."
     )
     note: str | None = Field(default=None, min_length=1, max_length=500)
 
