@@ -71,7 +71,7 @@ def test_staff_verify_reject_and_cancel(sdk: FiduciaryRequestsClient, session: S
     assert nominee["state"] == "identity_check" and "ravi" not in str(nominee).lower()
     with pytest.raises(FiduciaryAPIError) as bad_method:
         sdk.verify_request(nominee["id"], "email_otp")
-    assert bad_method.value.status == 422 and bad_method.value.fields == ["method"]
+    assert bad_method.value.status == 422 and bad_method.value.fields == ["body.method"]
     assert sdk.verify_request(nominee["id"], "document")["state"] == "awaiting_approval"
     rejected = sdk.reject_request(nominee["id"], "unfounded", "The certificate does not name you.")
     assert (rejected["state"], rejected["outcome_reason"]) == ("rejected", "unfounded")
@@ -96,7 +96,7 @@ def test_paging_bulk_close_and_refusals(sdk: FiduciaryRequestsClient, session: S
     assert sorted(r["id"] for r in sdk.list_requests(page_size=2)) == sorted(ids)
     with pytest.raises(FiduciaryAPIError) as refused:
         sdk.close_requests([(ids[0], "duplicate"), CloseItem(ids[1], "bored")])
-    assert refused.value.status == 422 and refused.value.fields == ["items[1].reason"]
+    assert refused.value.status == 422 and refused.value.fields == ["body.items.1.reason"]
     assert len(list(sdk.list_requests())) == 5  # nothing closed
     assert sdk.close_requests([(ids[0], "duplicate"), CloseItem(ids[1], "never_verified")]) == ids[:2]
     with pytest.raises(FiduciaryAPIError) as unknown:

@@ -228,7 +228,7 @@ def test_bulk_close_closes_all_or_none(
     second = waiting(client, headers, person_with_email(session, runtime, "close2@example.org"))["id"]
     items = [{"request_id": first, "reason": "duplicate"}, {"request_id": second, "reason": "bored"}]
     refused = client.post("/v1/requests/close", json={"items": items}, headers=headers)
-    assert refused.status_code == 422 and fields(refused) == ["items[1].reason"]
+    assert refused.status_code == 422 and fields(refused) == ["body.items.1.reason"]  # the schema lists the reasons
     session.expire_all()
     assert get_request(session, first).state == State.AWAITING_APPROVAL
     items[1]["reason"] = "unfounded"
