@@ -79,6 +79,7 @@ def loaded_after(*args: str) -> list[str]:
         ["jobs", "--help"],
         ["requests", "--help"],
         ["requests", "list", "--help"],
+        ["outbox", "read", "--help"],
     ],
 )
 def test_help_imports_no_heavy_module(args: list[str]) -> None:

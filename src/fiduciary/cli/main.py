@@ -22,6 +22,7 @@ from fiduciary.cli import housekeeping as housekeeping_cli
 from fiduciary.cli import jobs as jobs_cli
 from fiduciary.cli import ledger as ledger_cli
 from fiduciary.cli import load_settings, options, report_data, vault_keys
+from fiduciary.cli import outbox as outbox_cli
 from fiduciary.cli import policy as policy_cli
 from fiduciary.cli import requests as requests_cli
 from fiduciary.cli import vault as vault_cli
@@ -45,6 +46,7 @@ app.add_typer(consent_cli.app, name="consent")
 app.add_typer(consent_cli.receipt_app, name="receipt")
 app.add_typer(decisions_cli.app, name="decisions")
 app.add_typer(audit_cli.app, name="audit")
+app.add_typer(outbox_cli.app, name="outbox")
 app.add_typer(vault_keys.app, name="keys")
 app.add_typer(vault_cli.app, name="vault")
 app.add_typer(jobs_cli.app, name="jobs")
