@@ -212,7 +212,8 @@ def verify_with_code(
         raise Conflict(
             "This request is not waiting for a code.",
             code="request_not_awaiting_code",
-            fields=[FieldProblem("request_id", f"is {row.state}" if row.challenge_id else "no code was sent")],
+            # the same words whatever the state: this answers a caller who has proved nothing yet
+            fields=[FieldProblem("request_id", "no code is awaited for this request")],
         )
     challenge = row.challenge_id
     verification = verify_code(runtime, session, challenge, code, now=now)
