@@ -20,6 +20,7 @@ from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentServi
 from fiduciary.decisions.engine import Reason
 from fiduciary.decisions.service import DecisionService
 from fiduciary.errors import Conflict, FiduciaryError, ValidationFailed
+from fiduciary.identity.sessions import SessionRefused, authenticate, open_session
 from fiduciary.ledger.models import LedgerEvent
 from fiduciary.people.models import Person
 from fiduciary.people.service import CLOSED
@@ -341,8 +342,12 @@ def test_without_a_keeping_period_deactivation_completes_when_the_account_closes
     runtime: Runtime, session: Session
 ) -> None:
     person = person_with_email(session, runtime)
+    signed_in = open_session(runtime, session, person_id=person, verified_by="email_otp")
+    session.commit()
     row = submit(runtime, session, "deactivation", person)
     assert row.state == State.COMPLETED and row.run_after is None and "deactivated" in row.details
+    with pytest.raises(SessionRefused):  # a closed account's sessions end with it
+        authenticate(runtime, session, signed_in.token)
     assert session.get(Person, person).status == CLOSED
     assert not VaultService(runtime).is_erased(session, person)  # the retention rules take it from here
     assert decide(runtime, session, person, "account") == (False, (Reason.ACCOUNT_CLOSED,))

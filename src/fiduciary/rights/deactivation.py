@@ -27,6 +27,7 @@ from typing import Final
 
 from fiduciary.audit.service import Action, AuditEvent
 from fiduciary.comms.outbox import send
+from fiduciary.identity.sessions import revoke_all_for_person
 from fiduciary.people.service import close_person
 from fiduciary.policy.duration import Duration
 from fiduciary.rights.deadlines import due_after
@@ -65,6 +66,7 @@ def finish_deactivation(run: Run) -> None:
 def _deactivate(run: Run) -> Outcome:
     uow, row = run.uow, run.row
     close_person(uow.session, row.person_id)
+    revoke_all_for_person(uow.session, row.person_id)  # a closed account signs in nowhere any more
     uow.audit(AuditEvent(actor=run.actor, action=Action.PERSON_CLOSE, person_id=row.person_id, target=row.id))
     row.details = {**row.details, DEACTIVATED: run.now.isoformat()}
     keep = run.right.keep_after_deactivation
