@@ -344,7 +344,8 @@ def test_the_service_runs_housekeeping_as_a_periodic_job_and_stops_it(database_u
 
 
 def test_the_first_run_waits_one_interval_and_zero_disables(database_url: str, tmp_path: Path) -> None:
-    for minutes, clocks in ((10, 1), (0, 0)):
+    # housekeeping and the rights requests' sweep both follow housekeeping_interval_minutes
+    for minutes, clocks in ((10, 2), (0, 0)):
         rt = short_interval_runtime(database_url, tmp_path, minutes)
         try:
             if rt.engine.dialect.name == "postgresql":

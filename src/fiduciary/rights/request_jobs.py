@@ -1,10 +1,10 @@
 """The background work of rights requests: running a request whose waiting period ended, and the sweep
 that flags overdue requests and reminds people whose request waits for their identity check.
 
-The sweep (`rights.requests_sweep`, every `SWEEP_MINUTES`) flags each overdue request once, with an audit
-event `request.overdue` (the store's proof it knew, DPDP s.8(10) and Rule 14(3)), and reminds a person once,
-`REMIND_AFTER` after receipt, that their request waits for them: it then stays open until staff close it as
-never verified (`close_many`).
+The sweep (`rights.requests_sweep`, as often as housekeeping and at most every `SWEEP_MINUTES`; off with
+it) flags each overdue request once, with an audit event `request.overdue` (the store's proof it knew, DPDP
+s.8(10) and Rule 14(3)), and reminds a person once, `REMIND_AFTER` after receipt, that their request waits
+for them: it then stays open until staff close it as never verified (`close_many`).
 """
 
 from __future__ import annotations
@@ -111,7 +111,9 @@ def resume_job(runtime: Any, call: JobCall) -> Mapping[str, int]:
 
 
 def _sweep_seconds(settings: Settings) -> float:
-    return SWEEP_MINUTES * 60.0
+    """As often as housekeeping, at most every `SWEEP_MINUTES`; off where housekeeping is off (0)."""
+    minutes = settings.housekeeping_interval_minutes
+    return min(minutes, SWEEP_MINUTES) * 60.0 if minutes > 0 else 0.0
 
 
 SWEEP: Final = register_job(SWEEP_JOB, sweep, retries=0, every=_sweep_seconds)
