@@ -293,3 +293,5 @@ def test_the_stylesheet_is_served_and_pages_reference_it(center: TestClient) -> 
     assert ":focus-visible" in css.text
     page = center.get(f"{CENTER}/sign-in?lang=hi")
     assert '<html lang="hi">' in page.text and f"{CENTER}/static/center.css" in page.text
+    assert "<title>साइन इन करें · गोपनीयता केंद्र</title>" in page.text  # the catalogue's Hindi
+    assert f'action="{CENTER}/sign-in?lang=hi"' in page.text  # the chosen language follows the forms
