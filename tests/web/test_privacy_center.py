@@ -223,12 +223,16 @@ def test_requests_consents_and_account_flows(center: TestClient, runtime: Runtim
         assert made.status_code == 303, made.text
     corrected = center.post(
         f"{CENTER}/requests",
-        data={"csrf": _csrf(page), "kind": "correction", "category": "name", "value": "Asha Rao"},
+        data={"csrf": _csrf(page), "kind": "correction", "category": "identity.name", "value": "Asha Rao"},
     )
-    assert corrected.status_code in (200, 422), corrected.text
+    assert corrected.status_code == 200 and "Your request was received." in corrected.text, corrected.text
     assert center.post(f"{CENTER}/requests", data={"csrf": _csrf(page), "kind": "teleport"}).status_code == 404
+    refused = center.post(
+        f"{CENTER}/requests", data={"csrf": _csrf(page), "kind": "correction", "category": "no.such", "value": "x"}
+    )
+    assert refused.status_code == 422 and "corrections[0]" in refused.text  # the field named, nothing made
     kinds = sorted(r.kind for r in _requests(session, person))
-    assert {"access", "withdraw_consent", "opt_out_marketing"} <= set(kinds)
+    assert sorted(kinds) == ["access", "correction", "opt_out_marketing", "withdraw_consent"]
     listing = center.get(f"{CENTER}/requests")
     assert "Answer due by" in listing.text or "Completed" in listing.text
     # consents: grant then withdraw, each with a downloadable receipt of this person
@@ -295,3 +299,35 @@ def test_the_stylesheet_is_served_and_pages_reference_it(center: TestClient) -> 
     assert '<html lang="hi">' in page.text and f"{CENTER}/static/center.css" in page.text
     assert "<title>साइन इन करें · गोपनीयता केंद्र</title>" in page.text  # the catalogue's Hindi
     assert f'action="{CENTER}/sign-in?lang=hi"' in page.text  # the chosen language follows the forms
+
+
+def test_bad_input_is_refused_naming_nothing_personal_and_changes_nothing(
+    center: TestClient, runtime: Runtime, session: Session
+) -> None:
+    person = person_with_email(session, runtime, EMAIL_A)
+    form = center.get(f"{CENTER}/sign-in")
+    token = _csrf(form)
+    for data in (
+        {"kind": "email", "identifier": "a" * 400 + "@example.org"},
+        {"kind": "email", "identifier": "   "},
+        {"kind": "", "identifier": EMAIL_A},
+    ):
+        refused = center.post(f"{CENTER}/sign-in", data={"csrf": token, **data})
+        assert refused.status_code == 422 and EMAIL_A not in refused.text
+    for challenge, code in (("vc_nothex", "123456"), ("vc_" + "0" * 32, "12345"), ("vc_" + "0" * 32, "1" * 30)):
+        refused = center.post(f"{CENTER}/sign-in/code", data={"csrf": token, "challenge_id": challenge, "code": code})
+        assert refused.status_code == 422
+    unknown = center.post(
+        f"{CENTER}/sign-in/code", data={"csrf": token, "challenge_id": "vc_" + "0" * 32, "code": "123456"}
+    )
+    assert unknown.status_code == 401 and SESSION_COOKIE not in center.cookies
+    _sign_in(center, runtime, session, EMAIL_A)
+    token = _csrf(center.get(CENTER))
+    for action in ("delete", "", "grant" * 100):
+        answer = center.post(f"{CENTER}/consents", data={"csrf": token, "purpose": "analytics", "action": action})
+        assert answer.status_code == 404
+    assert center.post(f"{CENTER}/account", data={"csrf": token, "kind": "access"}).status_code == 409
+    assert center.get(f"{CENTER}/consents/receipts/0").status_code == 422
+    assert center.get(f"{CENTER}/consents/receipts/999").status_code == 404
+    assert center.post(f"{CENTER}/requests/rr_bad/cancel", data={"csrf": token}).status_code == 422
+    assert _requests(session, person) == [] and state_for(session, [person]) == {}

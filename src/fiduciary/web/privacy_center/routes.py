@@ -156,7 +156,8 @@ def my_requests(ctx: Context = Depends(_context)) -> Response:
 
 def _refused(ctx: Context, template: str, error: FiduciaryError, **values: Any) -> Response:
     """The page again with the refusal's own words (they name fields and rules, never a person's value)."""
-    return ctx.page(template, status=error.status, error=error.detail, **values)
+    problems = [f"{p.field}: {p.message}" for p in error.fields]
+    return ctx.page(template, status=error.status, error=error.detail, problems=problems, **values)
 
 
 @router.post("/requests")

@@ -39,7 +39,7 @@ from fiduciary.web.privacy_center.guard import (
     pre_binding,
     signed_in_post,
 )
-from fiduciary.web.privacy_center.pages import BASE, link, render
+from fiduciary.web.privacy_center.pages import BASE, explicit_language, link, render
 from fiduciary.web.routes.audit import request_id
 from fiduciary.web.security import client_key, public_rate_limit
 
@@ -107,8 +107,7 @@ async def sign_in(
     kind, identifier = fields.get("kind", ""), fields.get("identifier", "").strip()
     if kind not in ("email", "phone") or not identifier or len(identifier) > MAX_IDENTIFIER_CHARS:
         return _sign_in_page(request, runtime, error="identifier", status=422)
-    language = request.query_params.get("lang") or None
-    args = (runtime, kind, identifier, client_key(request), language if language in ("en", "hi") else None)
+    args = (runtime, kind, identifier, client_key(request), explicit_language(request))
     gate = database_gate(request.app)
     try:
         if gate is None:
