@@ -28,7 +28,7 @@ from requests_support import person_with_email
 
 CENTER = "/privacy-center"
 EMAIL_A, EMAIL_B = "asha.center@example.org", "bilal.center@example.org"
-PAGES = ("", "/requests", "/download", "/consents", "/account", "/grievance")
+PAGES = ("", "/requests", "/download", "/consents", "/recipients", "/account", "/grievance")
 _CODE_LINE = re.compile(r"^ {4}([0-9]{6})$", re.MULTILINE)
 _CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 _CHALLENGE = re.compile(r'name="challenge_id" value="(vc_[0-9a-f]{32})"')
@@ -232,7 +232,13 @@ def test_requests_consents_and_account_flows(center: TestClient, runtime: Runtim
     )
     assert refused.status_code == 422 and "corrections[0]" in refused.text  # the field named, nothing made
     kinds = sorted(r.kind for r in _requests(session, person))
-    assert sorted(kinds) == ["access", "correction", "opt_out_marketing", "withdraw_consent"]
+    nominated = center.post(
+        f"{CENTER}/requests",
+        data={"csrf": _csrf(page), "kind": "nomination", "name": "Ravi Rao", "contact": "ravi.rao@example.org"},
+    )
+    assert nominated.status_code == 200 and "Your request was received." in nominated.text, nominated.text
+    kinds = sorted(r.kind for r in _requests(session, person))
+    assert kinds == ["access", "correction", "nomination", "opt_out_marketing", "withdraw_consent"]
     listing = center.get(f"{CENTER}/requests")
     assert "Answer due by" in listing.text or "Completed" in listing.text
     # consents: grant then withdraw, each with a downloadable receipt of this person
@@ -251,6 +257,7 @@ def test_requests_consents_and_account_flows(center: TestClient, runtime: Runtim
         f"{CENTER}/consents", data={"csrf": _csrf(consents), "purpose": "tax_compliance", "action": "grant"}
     )
     assert unknown.status_code == 404
+    assert "<h2>Payment gateway</h2>" in center.get(f"{CENTER}/recipients").text  # as the policy names them
     # account: a confirmation step before anything is made
     account = center.get(f"{CENTER}/account")
     asked = center.post(f"{CENTER}/account", data={"csrf": _csrf(account), "kind": "erasure"})

@@ -122,7 +122,9 @@ def _submit(ctx: Context, kind: str, personal: dict[str, Any] | None = None) -> 
         made_by=MadeBy.PERSON,
         channel="privacy_center",
         verified_by=ctx.customer.verified_by,  # the code the session was opened with is the identity check
-        details={"categories": sorted({c["category"] for c in personal["corrections"]})} if personal else {},
+        details={"categories": sorted({c["category"] for c in personal["corrections"]})}
+        if personal and "corrections" in personal
+        else {},
         personal=personal or {},
         language=None,
     )
@@ -149,6 +151,7 @@ def my_requests(ctx: Context = Depends(_context)) -> Response:
         cancellable={i.id for i in items if _cancellable(i, now)},
         simple=[k for k in SIMPLE_KINDS if k in offered],
         correction="correction" in offered,
+        nomination="nomination" in offered,
         categories=categories,
         done=ctx.request.query_params.get("done", ""),
     )
@@ -165,9 +168,12 @@ def make_request(posted: Posted = Depends(signed_in_post), ctx: Context = Depend
     """Make a request of one kind the policy offers (correction: one category and its corrected value)."""
     kind = posted.get("kind")
     offered = {r.kind.value for r in _offered(ctx)}
-    personal = None
+    personal: dict[str, Any] | None = None
     if kind == "correction":
         personal = {"corrections": [{"category": posted.get("category")[:64], "value": posted.get("value")[:10_000]}]}
+    elif kind == "nomination":  # DPDP s.14: someone to act for the person in death or incapacity
+        nominee = {"name": posted.get("name").strip()[:200], "contact": posted.get("contact").strip()[:320]}
+        personal = {"nominee": {**nominee, "relationship": posted.get("relationship").strip()[:100] or None}}
     elif kind not in SIMPLE_KINDS:
         kind = ""
     try:
@@ -348,6 +354,25 @@ def grievance(ctx: Context = Depends(_context)) -> Response:
     except Conflict:
         line = ""
     return ctx.page("grievance.html.j2", officer=officer, line=line)
+
+
+@router.get("/recipients")
+def recipients(ctx: Context = Depends(_context)) -> Response:
+    """Who received my data: until the disclosure log exists, the recipients the policy names for each
+    category it holds (GDPR Art 15(1)(c), DPDP s.11(1)(b)), with where they process it."""
+    document = ctx.runtime.policy().document
+    names = {c.id: c.name for c in document.categories}
+    rows = [
+        {
+            "name": r.name,
+            "kind": r.kind.value,
+            "description": r.description,
+            "countries": r.countries,
+            "categories": [names.get(c, c) for c in r.categories],
+        }
+        for r in document.recipients
+    ]
+    return ctx.page("recipients.html.j2", rows=rows)
 
 
 @router.get("/static/center.css")
