@@ -338,3 +338,21 @@ def test_bad_input_is_refused_naming_nothing_personal_and_changes_nothing(
     assert center.get(f"{CENTER}/consents/receipts/999").status_code == 404
     assert center.post(f"{CENTER}/requests/rr_bad/cancel", data={"csrf": token}).status_code == 422
     assert _requests(session, person) == [] and state_for(session, [person]) == {}
+
+
+def test_a_gpc_browser_is_opted_out_of_sale_and_ads_when_it_changes_a_consent(
+    center: TestClient, runtime: Runtime, session: Session
+) -> None:
+    person = person_with_email(session, runtime, EMAIL_A)
+    _sign_in(center, runtime, session, EMAIL_A)
+    token = _csrf(center.get(f"{CENTER}/consents"))
+    answer = center.post(
+        f"{CENTER}/consents",
+        data={"csrf": token, "purpose": "analytics", "action": "grant"},
+        headers={"Sec-GPC": "1"},
+    )
+    assert answer.status_code == 200
+    state = state_for(session, [person])[person]
+    session.rollback()
+    assert state["analytics"].status == "granted"  # the person's own choice stands
+    assert state["personalised_ads"].status == "withdrawn" and state["personalised_ads"].channel == "gpc"

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 
 from fiduciary.comms.messages import grievance_contact
 from fiduciary.consent.evidence import evidence_from
+from fiduciary.consent.flows import record_with_gpc
+from fiduciary.consent.gpc import gpc_enabled
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService, state_for
 from fiduciary.errors import Conflict, FiduciaryError, NotFound
 from fiduciary.identity.sessions import CustomerSession
@@ -262,21 +264,23 @@ def change_consent(posted: Posted = Depends(signed_in_post), ctx: Context = Depe
         if action not in ("grant", "withdraw") or purpose not in {r["id"] for r in _consent_rows(ctx)}:
             raise NotFound("No optional purpose of the policy has this name.", code="purpose_not_found")
         request = ctx.request
-        service = ConsentService.for_runtime(ctx.runtime)
-        service.record_many(
+        evidence = evidence_from(request.headers.get("user-agent"), request.client.host if request.client else None)
+        item = ConsentInput(
+            subject_id=ctx.customer.person_id,
+            purpose=purpose,
+            action="grant" if action == "grant" else "withdraw",
+            channel=ConsentChannel.PRIVACY_CENTER,
+            language=ctx.runtime.policy().document.language,
+            evidence=evidence,
+        )
+        # A browser's `Sec-GPC: 1` is honoured here as on every consent endpoint (CCPA 11 CCR §7025), before
+        # the person's own choice, which then stands (consent.flows).
+        signalled = gpc_enabled(request.headers.getlist("sec-gpc"))
+        record_with_gpc(
+            ConsentService.for_runtime(ctx.runtime),
             ctx.session,
-            [
-                ConsentInput(
-                    subject_id=ctx.customer.person_id,
-                    purpose=purpose,
-                    action="grant" if action == "grant" else "withdraw",
-                    channel=ConsentChannel.PRIVACY_CENTER,
-                    language=ctx.runtime.policy().document.language,
-                    evidence=evidence_from(
-                        request.headers.get("user-agent"), request.client.host if request.client else None
-                    ),
-                )
-            ],
+            [item],
+            gpc_signals=[(ctx.customer.person_id, evidence)] if signalled else (),
             base_url=request_base_url(request),
         )
     except FiduciaryError as error:
