@@ -94,6 +94,7 @@ def test_sign_in_with_the_code_then_every_page_then_sign_out(
         assert answer.status_code == 200, (page, answer.text)
         assert answer.headers["cache-control"] == "no-store"
         assert '<html lang="en">' in answer.text and 'href="#main"' in answer.text
+        assert f'href="{CENTER}{page}" aria-current="page"' in answer.text  # the menu says where you are
     overview = center.get(CENTER)
     out = center.post(f"{CENTER}/sign-out", data={"csrf": _csrf(overview)}, follow_redirects=False)
     assert out.status_code == 303
