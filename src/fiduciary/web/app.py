@@ -17,6 +17,7 @@ from fiduciary.runtime import Runtime, tune_process
 from fiduciary.serving import HousekeepingLeader, WorkerEnvironment, die_with_parent
 from fiduciary.web.contract import document_scopes, install_methods
 from fiduciary.web.deps import install_database_gate
+from fiduciary.web.privacy_center import install_privacy_center
 from fiduciary.web.problems import document_problems, install_problem_handlers
 from fiduciary.web.routes import api_docs, apikeys, health, notice, policy, signing_keys
 from fiduciary.web.routes import audit as audit_routes
@@ -125,6 +126,7 @@ def create_app(
     app.include_router(packages_routes.router)
     app.include_router(jobs_routes.router)
     app.include_router(metrics_routes.router)
+    install_privacy_center(app)  # server-rendered pages, outside the OpenAPI (docs/privacy-center.md)
     install_methods(app)  # after every router: OPTIONS answers 204 with Allow, other methods 405 with Allow
     document_scopes(app)  # after document_problems: each operation's description names its scope
     return app

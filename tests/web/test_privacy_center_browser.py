@@ -1,0 +1,121 @@
+"""The privacy center in a real browser (issue 14 item 4): Debian's Chromium through Playwright against a
+live uvicorn server on SQLite. Sign in with the code read from the outbox, give a consent, ask for a copy
+of the data and see its status; no console error (a CSP violation is reported there); screenshots of each
+page at phone (390x844) and desktop (1280x800) widths under artifacts/screenshots/ (kept by CI).
+
+Chromium counts http://127.0.0.1 as a secure context, so it keeps the `Secure` `__Host-` session cookie.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from browser_support import chromium_browser, live_app
+from fiduciary.comms.models import OutboxMessage
+from fiduciary.comms.sealing import open_sealed
+from fiduciary.config import Settings
+from fiduciary.consent.service import state_for
+from fiduciary.runtime import Runtime
+from requests_support import person_with_email
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "artifacts" / "screenshots"
+EMAIL = "meera.browser@example.org"
+SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
+_CODE_LINE = re.compile(r"^ {4}([0-9]{6})$", re.MULTILINE)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Runtime]]:
+    """The live server, and a second runtime on its database to put a person on file and read the outbox."""
+    with live_app(tmp_path) as base_url:
+        runtime = Runtime.start(
+            Settings(database_url=f"sqlite:///{tmp_path / 'fiduciary.db'}", data_dir=tmp_path / "data"),
+            migrate=False,
+        )
+        try:
+            yield base_url, runtime
+        finally:
+            runtime.close()
+
+
+def _sent_code(runtime: Runtime) -> str:
+    with runtime.sessions() as session:
+        row = session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.created_at.desc()).limit(1)).one()
+        body = open_sealed(runtime, session, row.person_id, row.key_version, row.id, "body", row.body or b"")
+    match = _CODE_LINE.search(body)
+    assert match is not None
+    return match.group(1)
+
+
+def _shoot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for size, viewport in SIZES.items():
+        page.set_viewport_size(viewport)
+        page.screenshot(path=str(SHOTS / f"privacy-center-{name}-{size}.png"), full_page=True)
+    page.set_viewport_size(SIZES["desktop"])
+
+
+def test_sign_in_give_consent_ask_for_data_in_chromium(served: tuple[str, Runtime]) -> None:
+    from playwright.sync_api import Browser, expect
+
+    base_url, runtime = served
+    with runtime.sessions() as session:
+        person = person_with_email(session, runtime, EMAIL)
+    with chromium_browser() as browser:
+        assert isinstance(browser, Browser)
+        page = browser.new_page(viewport=SIZES["desktop"])
+        errors: list[str] = []
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+
+        page.goto(f"{base_url}/privacy-center", wait_until="load")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+        _shoot(page, "sign-in")
+        page.get_by_label("Email address or phone number").fill(EMAIL)
+        page.get_by_role("button", name="Send me a code").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Enter your code")
+        _shoot(page, "code")
+        page.get_by_label("6-digit code").fill(_sent_code(runtime))
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Your privacy")
+        assert EMAIL not in page.url and EMAIL not in page.title()
+        cookies = {c["name"]: c for c in page.context.cookies()}
+        session_cookie = cookies["__Host-fiduciary_center"]
+        assert session_cookie["httpOnly"] and session_cookie["secure"] and session_cookie["sameSite"] == "Strict"
+        _shoot(page, "overview")
+
+        page.get_by_role("link", name="My consents").first.click()
+        page.get_by_role("button", name="Give consent: Site analytics").click()
+        expect(page.get_by_role("button", name="Withdraw consent: Site analytics")).to_be_visible()
+        expect(page.get_by_role("link", name="Download the receipt of the last change").first).to_be_visible()
+        _shoot(page, "consents")
+        with runtime.sessions() as session:
+            assert state_for(session, [person])[person]["analytics"].status == "granted"
+
+        page.get_by_role("link", name="Download my data").first.click()
+        page.get_by_role("button", name="Ask for a copy of my data").click()
+        expect(page.get_by_role("status")).to_contain_text("Your request was received.")
+        expect(page.locator(".requests .state").first).to_have_text(re.compile("In progress|Completed|Received"))
+        _shoot(page, "download")
+
+        page.get_by_role("link", name="My requests").first.click()
+        expect(page.locator(".requests .card h3").first).to_have_text("A copy of my data")
+        _shoot(page, "requests")
+        for name, path in (("recipients", "/recipients"), ("account", "/account"), ("grievance", "/grievance")):
+            page.goto(f"{base_url}/privacy-center{path}", wait_until="load")
+            _shoot(page, name)
+        page.goto(f"{base_url}/privacy-center?lang=hi", wait_until="load")
+        expect(page.get_by_role("heading", level=1)).to_have_text("आपकी गोपनीयता")
+        _shoot(page, "overview-hi")
+        page.get_by_role("button", name="साइन आउट करें").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("साइन इन करें")
+        assert errors == []
