@@ -1,11 +1,12 @@
 """The customer-session dependency: which verified person is calling a privacy endpoint.
 
 `customer_session_dependency` reads `Authorization: Bearer cst_…` and nothing else: never a URL query (URLs
-end up in access logs, browser history and Referer headers) and no cookie yet (a privacy-center page that
-needs one will set it HttpOnly, Secure, SameSite=Strict). A missing, malformed, unknown, altered, expired or
-revoked token is one 401 problem with `WWW-Authenticate: Bearer`. Every use is charged to the public rate
-limit of the client address, like any endpoint a stranger can reach. The answer to an authenticated request
-is `Cache-Control: no-store` (`SecurityHeadersMiddleware`).
+end up in access logs, browser history and Referer headers) and no cookie: the privacy center's pages read
+their own HttpOnly, Secure, SameSite=Strict cookie, with CSRF tokens (`web.privacy_center.guard`). A
+missing, malformed, unknown, altered, expired or revoked token is one 401 problem with
+`WWW-Authenticate: Bearer`. Every use is charged to the public rate limit of the client address, like any
+endpoint a stranger can reach. The answer to an authenticated request is `Cache-Control: no-store`
+(`SecurityHeadersMiddleware`).
 """
 
 from __future__ import annotations
