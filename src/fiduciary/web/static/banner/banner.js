@@ -71,7 +71,7 @@
     });
   }
   function choose(cats) {
-    var prev = stored ? stored.c : [], grant = {}, actions = [], p;
+    var prev = stored ? stored.c : [], id = (read() || stored || {}).id || "", grant = {}, actions = [], p;
     if (gpc) cats = cats.filter(function (id) { return !cfg.categories.some(function (c) { return c.id == id && c.gpc; }); });
     cfg.categories.forEach(function (c) {
       if (c.optional) c.purposes.forEach(function (p) { grant[p] = (grant[p] !== false) && on(cats, c); });
@@ -80,7 +80,7 @@
       var had = cfg.categories.some(function (c) { return c.purposes.indexOf(p) >= 0 && prev.indexOf(c.id) >= 0; });
       actions.push({ purpose: p, action: grant[p] ? "grant" : had ? "withdraw" : "deny" });
     }
-    stored = { id: stored ? stored.id : "", v: cfg.version, t: Math.floor(Date.now() / 1000), c: cats };
+    stored = { id: id, v: cfg.version, t: Math.floor(Date.now() / 1000), c: cats };
     write(stored);
     close();
     apply(cats);
@@ -88,8 +88,7 @@
       method: "POST", keepalive: true, headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ visitor_id: stored.id || undefined, policy_version: cfg.version, language: cfg.language, actions: actions })
     }).then(function (r) { return r.ok ? r.json() : null; }).then(function (j) {
-      var now = read();
-      if (j && j.visitor_id && !(now && now.id)) { stored.id = j.visitor_id; write(stored); }
+      if (j && j.visitor_id && !stored.id) { stored.id = j.visitor_id; write(stored); }
     }).catch(function () {});
   }
   function buttons(extra) {
@@ -157,7 +156,7 @@
     layer = n;
     box.replaceChildren.apply(box, kids.filter(Boolean));
     if (n == 1) box.setAttribute("aria-describedby", "fdy-desc"); else box.removeAttribute("aria-describedby");
-    focusables()[0].focus();
+    (box.querySelector("input:not([disabled]),button") || focusables()[0]).focus();
     if (w.performance && performance.mark) performance.mark("fiduciary-banner-visible");
   }
   function close() {
