@@ -160,7 +160,10 @@ def test_analytics_waits_for_consent_then_runs_after_accept(shop: Shop, context:
     assert page.errors == []
     visitor = next(c for c in context.cookies() if c["name"] == "fiduciary_consent")["value"].split(".")[0]
     mine = [c for c in shop.choices() if c["subject"] == visitor]
-    assert {(c["purpose"], c["version"]) for c in mine} == {("analytics", shop.version()), ("personalised_ads", shop.version())}
+    assert {(c["purpose"], c["version"]) for c in mine} == {
+        ("analytics", shop.version()),
+        ("personalised_ads", shop.version()),
+    }
 
 
 def test_reject_keeps_analytics_off_across_reloads(shop: Shop, context: Any) -> None:
@@ -294,7 +297,9 @@ def test_asks_again_after_a_material_change_or_the_period(shop: Shop, chromium: 
     assert not shown_with(f"vis_{'c' * 26}.{version}.{now}.analytics")
     assert shown_with(f"vis_{'c' * 26}.{version}.{now - 181 * 86400}.analytics")  # older than the period
     with shop.engine.begin() as connection:
-        connection.execute(sa.insert(ReconsentFloor).values(purpose="analytics", min_version=version + 1, since=utcnow()))
+        connection.execute(
+            sa.insert(ReconsentFloor).values(purpose="analytics", min_version=version + 1, since=utcnow())
+        )
     try:
         assert shown_with(f"vis_{'c' * 26}.{version}.{now}.analytics")  # the policy changed materially since
     finally:

@@ -108,7 +108,10 @@ def test_config_is_the_policy_catalogue_by_category(client: TestClient, runtime:
         {"name": policy.purposes["analytics"].name, "description": policy.purposes["analytics"].description}
     ]
     assert client.get("/v1/banner/config", headers={"If-None-Match": answer.headers["etag"]}).status_code == 304
-    assert "access-control-allow-origin" not in client.get("/v1/banner/config", headers={"Origin": "https://x.example"}).headers
+    assert (
+        "access-control-allow-origin"
+        not in client.get("/v1/banner/config", headers={"Origin": "https://x.example"}).headers
+    )
 
 
 def test_a_material_change_raises_the_version_a_stored_choice_needs(client: TestClient, session: Session) -> None:
@@ -161,11 +164,21 @@ BAD: list[tuple[str, Any, int, str | None]] = [
     ("malformed", b'{"actions": [', 422, None),
     ("not_an_object", b"[1, 2]", 422, None),
     ("too_many_actions", {"actions": [{"purpose": "analytics", "action": "grant"}] * 101}, 422, "body.actions"),
-    ("duplicated_purpose", {"actions": [{"purpose": "analytics", "action": "grant"}] * 2}, 422, "body.actions.1.purpose"),
+    (
+        "duplicated_purpose",
+        {"actions": [{"purpose": "analytics", "action": "grant"}] * 2},
+        422,
+        "body.actions.1.purpose",
+    ),
     ("unknown_purpose", _choice(None, **{"no.such.purpose": "grant"}), 422, "body.actions.0.purpose"),
     ("category_field", {**_choice(None, analytics="grant"), "categories": ["telemetry"]}, 422, "body.categories"),
     ("version_as_text", {**_choice(None, analytics="grant"), "policy_version": "1"}, 422, "body.policy_version"),
-    ("huge_visitor_id", {**_choice(None, analytics="grant"), "visitor_id": "vis_" + "a" * 5000}, 422, "body.visitor_id"),
+    (
+        "huge_visitor_id",
+        {**_choice(None, analytics="grant"), "visitor_id": "vis_" + "a" * 5000},
+        422,
+        "body.visitor_id",
+    ),
 ]
 
 

@@ -113,8 +113,7 @@ def serve(
     demo: bool = typer.Option(
         False,
         "--demo",
-        help="Also serve the demo shop (examples/demo-shop, or FIDUCIARY_DEMO_SHOP) at /demo/, with the cookie "
-        "banner.",
+        help="Also serve the demo shop (examples/demo-shop, or FIDUCIARY_DEMO_SHOP) at /demo/, with the cookie banner.",
     ),
 ) -> None:
     """Run the HTTP service on the configured database (embedded SQLite by default).

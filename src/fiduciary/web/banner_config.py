@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fiduciary.policy.compiled import CompiledPolicy
-from fiduciary.policy.schema_data import Cookie, CookieCategory
+from fiduciary.policy.schema import Cookie, CookieCategory
 
 # The consent cookie: visitor id, policy version, time of the choice and the optional categories accepted.
 # No personal value: the visitor id is random and names nobody (docs/banner.md, "Cookies").
@@ -112,9 +112,7 @@ def accepted_categories(categories: Mapping[str, frozenset[str]], granted: Itera
     return sorted(c for c, purposes in categories.items() if purposes and purposes <= given)
 
 
-def consent_cookie(
-    visitor_id: str, version: int, chosen_at: int, categories: Sequence[str], *, secure: bool
-) -> str:
+def consent_cookie(visitor_id: str, version: int, chosen_at: int, categories: Sequence[str], *, secure: bool) -> str:
     """The `Set-Cookie` value for the consent cookie (RFC 6265 cookie-octets only: `.` and `-` separate).
 
     Set by the server because Safari caps cookies a script writes at seven days (ITP), which would erase

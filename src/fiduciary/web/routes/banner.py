@@ -157,7 +157,6 @@ def _categories(policy: CompiledPolicy) -> Mapping[str, frozenset[str]]:
     return found
 
 
-
 class BannerRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -202,8 +201,7 @@ def _check_choice(body: BannerRequest, visitor_id: str, version: int | None) -> 
         # GDPR Art 7(1), DPDP s.6: the ledger must show the notice the person saw; a banner showing an older
         # version asks again with the current one rather than have its choice filed under a text not shown.
         raise Conflict(
-            "The banner showed another policy version than the one in force; reload its configuration and ask"
-            " again.",
+            "The banner showed another policy version than the one in force; reload its configuration and ask again.",
             code="policy_version_stale",
             fields=[FieldProblem("body.policy_version", f"the version in force is {version}")],
         )
