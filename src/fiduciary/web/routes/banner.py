@@ -27,7 +27,7 @@ from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.storage.base import utcnow
 from fiduciary.web.banner_config import BannerConfig, accepted_categories, build_config, consent_cookie
 from fiduciary.web.contract import ContractRoute, LanguageTag, VisitorIdField, allowed_methods
-from fiduciary.web.deps import SESSION_DEPENDENCY, request_base_url
+from fiduciary.web.deps import SESSION_DEPENDENCY, request_base_url, run_request_work
 from fiduciary.web.routes.consent import (
     MAX_ACTIONS,
     ActionIn,
@@ -223,13 +223,19 @@ def _check_choice(body: BannerRequest, visitor_id: str, version: int | None) -> 
     dependencies=[Depends(public_rate_limit), Depends(check_origin)],
 )
 @cross_origin(banner_origin)  # every answer, errors too, readable by the store's page (docs/consent.md)
-def banner_consents(
+async def banner_consents(
     body: BannerRequest,
     request: Request,
     session: Session = SESSION_DEPENDENCY,
     service: ConsentService = Depends(consent_service),
     _sec_gpc: GpcHeader = None,
 ) -> Response:
+    # Async so that on SQLite one visitor's choices are recorded inline under the database gate
+    # (`run_request_work`: no thread hand-offs, as for POST /v1/consents); elsewhere in a worker thread.
+    return await run_request_work(request, _record_choice, body, request, session, service)
+
+
+def _record_choice(body: BannerRequest, request: Request, session: Session, service: ConsentService) -> Response:
     visitor_id = body.visitor_id or new_visitor_id()
     policy = service.policy()
     _check_choice(body, visitor_id, policy.version)
