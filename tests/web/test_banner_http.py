@@ -7,6 +7,8 @@ plain HTTP client can check, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,11 +18,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from consent_support import snapshot
+from fiduciary.config import Settings
 from fiduciary.consent.models import ConsentState, ReconsentFloor
 from fiduciary.runtime import Runtime
 from fiduciary.storage.base import utcnow
 from fiduciary.web.app import create_app
 from fiduciary.web.banner_config import ASK_AGAIN_AFTER_DAYS, CONSENT_COOKIE
+from fiduciary.web.demo_shop import DEMO_CSP, default_demo_folder
 
 STORE = "https://saffronlane.example"  # the demo policy's controller website
 URL = "/v1/banner/consents"
@@ -228,3 +232,41 @@ def test_the_same_choice_sent_twice_is_recorded_twice_and_stays_one_state(
     assert second.json()["results"][0]["ledger_position"] > first.json()["results"][0]["ledger_position"]
     states = session.scalars(sa.select(ConsentState).where(ConsentState.subject_id == body["visitor_id"])).all()
     assert [(s.purpose, s.status) for s in states] == [("analytics", "granted")]
+
+
+# ------------------------------------------------------------------------------------------------ demo shop
+
+
+@pytest.fixture
+def demo_client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    folder = default_demo_folder()
+    assert folder is not None
+    runtime = Runtime.start(
+        Settings(database_url=database_url, data_dir=tmp_path / "data", demo_shop=folder), migrate=False
+    )
+    try:
+        with TestClient(create_app(runtime=runtime)) as demo:
+            yield demo
+    finally:
+        runtime.close()
+
+
+def test_the_demo_shop_is_served_with_a_stores_headers(demo_client: TestClient) -> None:
+    page = demo_client.get("/demo/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '<script src="/banner.js"></script>' in page.text
+    assert 'type="text/plain" data-category="analytics"' in page.text
+    assert page.headers["content-security-policy"] == DEMO_CSP and "unsafe" not in DEMO_CSP
+    assert page.headers["x-frame-options"] == "SAMEORIGIN"  # the ad iframe is one of its own pages
+    assert demo_client.get("/demo", follow_redirects=False).headers["location"] == "/demo/"
+    assert demo_client.get("/demo/product.html").status_code == 200
+    assert demo_client.get("/demo/analytics.js").headers["content-type"].startswith("text/javascript")
+
+
+@pytest.mark.parametrize("path", ["/demo/%2e%2e/%2e%2e/pyproject.toml", "/demo/README.md", "/demo/none.html"])
+def test_the_demo_shop_serves_nothing_else(demo_client: TestClient, path: str) -> None:
+    assert demo_client.get(path).status_code == 404
+
+
+def test_no_demo_shop_unless_asked(client: TestClient) -> None:
+    assert client.get("/demo/").status_code == 404
