@@ -243,6 +243,22 @@ def test_gpc_pre_denies_advertising_and_says_so(shop: Shop, chromium: Any) -> No
         context.close()
 
 
+def test_gpc_overrides_an_earlier_accept_of_advertising(shop: Shop, chromium: Any) -> None:
+    context = chromium.new_context()
+    context.add_init_script(GPC_SCRIPT)
+    stored = f"vis_{'d' * 26}.{shop.version()}.{int(time.time())}.advertising-analytics"
+    context.add_cookies([{"name": "fiduciary_consent", "value": stored, "url": shop.base_url}])
+    try:
+        page = _open(context, shop.home)
+        _until(page, "window.__analyticsRan === true")
+        page.wait_for_timeout(300)
+        assert page.get_by_role("dialog").count() == 0
+        assert page.evaluate("window.__adLoaded") is None
+        assert _consent_calls(page)[1][2]["ad_storage"] == "denied"
+    finally:
+        context.close()
+
+
 def test_keyboard_focus_stays_in_the_dialog(shop: Shop, context: Any) -> None:
     page = _open(context, shop.home)
     dialog = _dialog(page)

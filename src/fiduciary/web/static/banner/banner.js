@@ -49,7 +49,12 @@
   }
   // Tags marked type="text/plain" data-category="…" run, and iframes with data-src load, only once their
   // category is accepted; a refused category's first-party cookies named in the policy are deleted.
+  // GPC wins over a category that sells, shares or targets, even one accepted before the signal was on.
+  function honour(cats) {
+    return gpc ? cats.filter(function (id) { return !cfg.categories.some(function (c) { return c.id == id && c.gpc; }); }) : cats;
+  }
   function apply(cats) {
+    cats = honour(cats);
     w.gtag("consent", "update", signals(cats));
     cfg.categories.forEach(function (c) {
       if (on(cats, c)) return;
@@ -72,7 +77,7 @@
   }
   function choose(cats) {
     var prev = stored ? stored.c : [], id = (read() || stored || {}).id || "", grant = {}, actions = [], p;
-    if (gpc) cats = cats.filter(function (id) { return !cfg.categories.some(function (c) { return c.id == id && c.gpc; }); });
+    cats = honour(cats);
     cfg.categories.forEach(function (c) {
       if (c.optional) c.purposes.forEach(function (p) { grant[p] = (grant[p] !== false) && on(cats, c); });
     });
