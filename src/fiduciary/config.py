@@ -131,6 +131,11 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    demo_shop: Path | None = Field(
+        default=None,
+        description="Folder of the demo shop (examples/demo-shop) served at /demo/ with the cookie banner; set by "
+        "`fiduciary serve --demo`. Unset serves no demo.",
+    )
     public_rate_limit_per_minute: int = Field(
         default=120, ge=1, description="Requests per minute per client address on public endpoints."
     )

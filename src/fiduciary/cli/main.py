@@ -110,6 +110,11 @@ def serve(
         help="Worker processes sharing the port and the database (default: the number of cores; 1 serves "
         "in this process).",
     ),
+    demo: bool = typer.Option(
+        False,
+        "--demo",
+        help="Also serve the demo shop (examples/demo-shop, or FIDUCIARY_DEMO_SHOP) at /demo/, with the cookie banner.",
+    ),
 ) -> None:
     """Run the HTTP service on the configured database (embedded SQLite by default).
 
@@ -119,6 +124,8 @@ def serve(
     from fiduciary.runtime import Runtime, raise_open_files_limit
 
     settings = load_settings()
+    if demo:
+        settings = _with_demo_shop(settings)
     report_data(settings)
     count = default_workers() if workers is None else workers
     bind_host, bind_port = host or settings.host, settings.port if port is None else port
@@ -131,6 +138,8 @@ def serve(
     bound = origin_for_bind(bind_host, sock.getsockname()[1])
     base_url = settings.public_base_url or bound
     typer.echo(f"Fiduciary listening on {bound}; links use {base_url}", err=True)
+    if settings.demo_shop is not None:
+        typer.echo(f"demo shop with the cookie banner: {base_url}/demo/", err=True)
     if count > 1:
         typer.echo(f"{count} worker processes share this port and the database (--workers)", err=True)
     if settings.public_base_url is None and settings.trust_proxy_host:
@@ -143,6 +152,18 @@ def serve(
     # once never race to do it (each then finds the schema at head and the policy published).
     Runtime.start(settings, bound_base_url=bound).close()
     _serve_workers(settings, sock, bind_host, bound, count)
+
+
+def _with_demo_shop(settings: Settings) -> Settings:
+    """`settings` serving the demo shop; its folder is exported so that spawned workers serve it too."""
+    from fiduciary.web.demo_shop import default_demo_folder  # lazy: the web app is imported only by `serve`
+
+    folder = settings.demo_shop or default_demo_folder()
+    if folder is None or not (folder / "index.html").is_file():
+        typer.echo("error: --demo needs the demo shop folder: set FIDUCIARY_DEMO_SHOP=examples/demo-shop", err=True)
+        raise typer.Exit(2)
+    os.environ["FIDUCIARY_DEMO_SHOP"] = str(folder.resolve())
+    return settings.model_copy(update={"demo_shop": folder.resolve()})
 
 
 def _uvicorn_config(app: Any, host: str, sock: socket.socket, log_format: str, **kwargs: Any) -> Any:

@@ -16,11 +16,13 @@ from fiduciary.rights.packages import job as _package_job  # noqa: F401 (registe
 from fiduciary.runtime import Runtime, tune_process
 from fiduciary.serving import HousekeepingLeader, WorkerEnvironment, die_with_parent
 from fiduciary.web.contract import document_scopes, install_methods
+from fiduciary.web.demo_shop import install_demo_shop
 from fiduciary.web.deps import install_database_gate
 from fiduciary.web.privacy_center import install_privacy_center
 from fiduciary.web.problems import document_problems, install_problem_handlers
 from fiduciary.web.routes import api_docs, apikeys, health, notice, policy, signing_keys
 from fiduciary.web.routes import audit as audit_routes
+from fiduciary.web.routes import banner as banner_routes
 from fiduciary.web.routes import consent as consent_routes
 from fiduciary.web.routes import decisions as decisions_routes
 from fiduciary.web.routes import identity as identity_routes
@@ -107,7 +109,8 @@ def create_app(
     document_problems(app)
     health.install_healthz_shortcut(app)  # before install_security, which wraps it in the request middleware
     install_security(app)
-    install_tracing(app, runtime.settings if runtime is not None else settings or get_settings())  # if configured
+    effective = runtime.settings if runtime is not None else settings or get_settings()
+    install_tracing(app, effective)  # if configured
     app.include_router(health.router)
     app.include_router(api_docs.router)
     app.include_router(policy.router)
@@ -115,6 +118,7 @@ def create_app(
     app.include_router(apikeys.router)
     app.include_router(signing_keys.router)
     app.include_router(consent_routes.router)
+    app.include_router(banner_routes.router)
     app.include_router(people_routes.router)
     app.include_router(identity_routes.router)
     app.include_router(decisions_routes.router)
@@ -127,6 +131,8 @@ def create_app(
     app.include_router(jobs_routes.router)
     app.include_router(metrics_routes.router)
     install_privacy_center(app)  # server-rendered pages, outside the OpenAPI (docs/privacy-center.md)
+    if effective.demo_shop is not None:
+        install_demo_shop(app, effective.demo_shop)  # `fiduciary serve --demo`: a store's pages at /demo/
     install_methods(app)  # after every router: OPTIONS answers 204 with Allow, other methods 405 with Allow
     document_scopes(app)  # after document_problems: each operation's description names its scope
     return app

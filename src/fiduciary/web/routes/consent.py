@@ -1,4 +1,4 @@
-"""Routes: consent events, current state, receipts, the public banner endpoint and GPC.
+"""Routes: consent events, current state, receipts, the banner's origin check and GPC.
 
 Thin: parse, call `fiduciary.consent`, render. Every single-subject consent endpoint honours a `Sec-GPC: 1`
 request header before it does anything else (CCPA 11 CCR §7025), see `fiduciary.consent.gpc`. A store
@@ -36,7 +36,7 @@ from fiduciary.consent.service import (
     state_for,
 )
 from fiduciary.errors import FieldProblem, Forbidden, ValidationFailed
-from fiduciary.people.service import get_person, new_visitor_id
+from fiduciary.people.service import get_person
 from fiduciary.policy.versions import NoPolicyInForce
 from fiduciary.runtime import Runtime
 from fiduciary.web.contract import (
@@ -47,8 +47,6 @@ from fiduciary.web.contract import (
     PurposeId,
     SubjectIdField,
     SubjectIdPath,
-    VisitorIdField,
-    allowed_methods,
 )
 from fiduciary.web.deps import (
     SESSION_DEPENDENCY,
@@ -57,7 +55,7 @@ from fiduciary.web.deps import (
     run_request_work,
     runtime_dependency,
 )
-from fiduciary.web.security import cross_origin, public_rate_limit, require_scopes
+from fiduciary.web.security import require_scopes
 from fiduciary.web.tracing import span
 
 router = APIRouter(tags=["consent"], route_class=ContractRoute)
@@ -142,16 +140,6 @@ class ConsentBatch(BaseModel):
     items: list[ConsentRequest] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
 
 
-class BannerRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    visitor_id: VisitorIdField | None = Field(
-        default=None, description="The visitor id this browser was given; omit on first visit."
-    )
-    language: LanguageTag | None = None
-    actions: list[ActionIn] = Field(min_length=1, max_length=MAX_ACTIONS)
-
-
 class ConsentOutcome(BaseModel):
     purpose: str
     status: str
@@ -166,10 +154,6 @@ class ConsentResponse(BaseModel):
 
 class ConsentBatchResponse(BaseModel):
     items: list[ConsentResponse]
-
-
-class BannerResponse(ConsentResponse):
-    visitor_id: str
 
 
 class PurposeState(BaseModel):
@@ -530,59 +514,6 @@ def check_origin(request: Request) -> str:
     if origin is None or origin not in allowed_origins(request):
         raise Forbidden("Consent may be logged here only from the store's own website.", code="origin_not_allowed")
     return origin
-
-
-@router.options("/v1/banner/consents", include_in_schema=False)
-@cross_origin(banner_origin)
-def banner_preflight(request: Request) -> Response:
-    """CORS preflight; Access-Control-Allow-Origin and Vary come from `cross_origin` like on every answer."""
-    response = Response(status_code=204, headers={"Allow": allowed_methods(request.app, "/v1/banner/consents")})
-    if banner_origin(request):
-        response.headers["Access-Control-Allow-Methods"] = "POST"
-        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
-        response.headers["Access-Control-Max-Age"] = "600"
-    return response
-
-
-@router.post(
-    "/v1/banner/consents",
-    status_code=201,
-    summary="Cookie banner: record an anonymous visitor's choices (no API key; rate limited, origin-checked)",
-    response_model=BannerResponse,
-    dependencies=[Depends(public_rate_limit), Depends(check_origin)],
-)
-@cross_origin(banner_origin)  # every answer, errors too, readable by the store's page (docs/consent.md)
-def banner_consents(
-    body: BannerRequest,
-    request: Request,
-    session: Session = SESSION_DEPENDENCY,
-    service: ConsentService = Depends(consent_service),
-    _sec_gpc: GpcHeader = None,
-) -> Response:
-    visitor_id = body.visitor_id or new_visitor_id()
-    if not visitor_id.startswith("vis_"):
-        raise ValidationFailed(
-            "The banner records choices of anonymous visitors only.",
-            [FieldProblem("body.visitor_id", "must be a visitor id 'vis_…'")],
-        )
-    evidence = _request_evidence(request)
-    signals = [(visitor_id, evidence)] if _gpc(request) else []
-    policy = service.policy()
-    request_model = ConsentRequest(
-        subject_id=visitor_id,
-        channel=ConsentChannel.BANNER,
-        language=body.language,
-        actions=body.actions,
-    )
-    items, origins = _inputs(request_model, evidence, policy.document.language, "body")
-
-    def locate(index: int, name: str) -> str:
-        return "body.visitor_id" if name == "subject_id" else _locator(origins)(index, name)
-
-    results = record_with_gpc(
-        service, session, items, gpc_signals=signals, locate=locate, base_url=request_base_url(request)
-    )
-    return _reply(_subject_json(visitor_id, results, visitor_id=visitor_id))
 
 
 @router.get("/.well-known/gpc.json", summary="Global Privacy Control support resource", tags=["gpc"])
