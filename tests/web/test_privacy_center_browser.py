@@ -56,7 +56,16 @@ def _sent_code(runtime: Runtime) -> str:
     return match.group(1)
 
 
+SERIOUS: list[str] = []  # what axe-core finds on the pages `_shoot` visits, serious or critical
+
+
 def _shoot(page: Any, name: str) -> None:
+    """Screenshots at both widths, and an axe-core scan of the page (WCAG 2.2 AA: no serious or critical
+    violation may be left; the scan runs through the DevTools protocol, so the page's CSP stays strict)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page).response["violations"]
+    SERIOUS.extend(f"{name}: {v['id']} ({v['impact']})" for v in found if v["impact"] in ("serious", "critical"))
     SHOTS.mkdir(parents=True, exist_ok=True)
     for size, viewport in SIZES.items():
         page.set_viewport_size(viewport)
@@ -119,3 +128,4 @@ def test_sign_in_give_consent_ask_for_data_in_chromium(served: tuple[str, Runtim
         page.get_by_role("button", name="साइन आउट करें").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("साइन इन करें")
         assert errors == []
+        assert SERIOUS == []
