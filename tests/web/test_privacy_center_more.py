@@ -23,13 +23,14 @@ from fiduciary.rights.models import RightsRequest
 from fiduciary.rights.requests import open_personal
 from fiduciary.runtime import Runtime
 from fiduciary.unit_of_work import UnitOfWork
+from fiduciary.vault.service import VaultService
 from fiduciary.web.app import create_app
 from fiduciary.web.privacy_center.more import COMPLAINT_MAX
 from requests_support import person_with_email
 
 CENTER = "/privacy-center"
 EMAIL_A, EMAIL_B = "asha.more@example.org", "bilal.more@example.org"
-SIGNED_IN_PAGES = ("/unsubscribe", "/complaint")
+SIGNED_IN_PAGES = ("/unsubscribe", "/complaint", "/my-data")
 COMPLAINT = "The courier left my parcel with a neighbour, Meera Iyer, who opened it."
 _CODE_LINE = re.compile(r"^ {4}([0-9]{6})$", re.MULTILINE)
 _CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
@@ -242,3 +243,28 @@ def test_no_personal_value_in_urls_or_titles(center: TestClient, runtime: Runtim
     for response in seen:
         url = str(response.request.url) + response.headers.get("location", "")
         assert EMAIL_A not in url and "%40" not in url and "Meera" not in url and "cst_" not in url
+
+
+def test_my_data_lists_categories_with_masked_values_and_audits_the_view(
+    center: TestClient, runtime: Runtime, session: Session
+) -> None:
+    person = person_with_email(session, runtime, EMAIL_A)
+    other = person_with_email(session, runtime, EMAIL_B)
+    vault = VaultService(runtime)
+    vault.put_fields(session, person, {"identity.name": "Asha Rao"}, purpose="account", source="provided")
+    vault.put_fields(session, other, {"identity.name": "Bilal Khan"}, purpose="account", source="provided")
+    session.commit()
+    _sign_in(center, runtime, session, EMAIL_A)
+    page = center.get(f"{CENTER}/my-data")
+    assert page.status_code == 200 and f'href="{CENTER}/my-data" aria-current="page"' in page.text
+    name = runtime.policy().categories["identity.name"].name
+    assert f"<dt>{name}</dt>" in page.text and "<dt>Email</dt>" in page.text
+    for clear in ("Asha", "Rao", "asha.more", EMAIL_A, "Bilal", "Khan", "bilal.more"):
+        assert clear not in page.text, clear  # masked, and never another person's
+    session.rollback()
+    events = session.execute(
+        sa.text("select actor, person_id, outcome from audit_events where action = 'field.read'")
+    ).all()
+    session.rollback()
+    assert [(e.person_id, e.outcome) for e in events] == [(person, "allowed")]
+    assert events[0].actor.startswith("cs_")  # the customer session that looked

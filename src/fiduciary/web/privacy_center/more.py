@@ -1,5 +1,6 @@
 """More privacy center pages (issue 14 item 1): the notice's version history with what changed, one control
-per marketing purpose to stop it on its channels, and a complaint form for the grievance officer.
+per marketing purpose to stop it on its channels, my data by category (masked), and a complaint form for the
+grievance officer.
 
 - The version history is public (signed in or not: the notice itself is public, DPDP s.5(1), GDPR Art 13(3)
   "information on further processing"); each version after the first lists what changed in the diff engine's
@@ -29,6 +30,7 @@ from fiduciary.identity.sessions import CustomerSession
 from fiduciary.people.service import get_person
 from fiduciary.policy import versions
 from fiduciary.runtime import Runtime
+from fiduciary.vault.own_view import masked_own_view
 from fiduciary.web.deps import SESSION_DEPENDENCY, request_base_url, runtime_dependency
 from fiduciary.web.privacy_center.guard import Posted, csrf_token, optional_session, session_binding, signed_in_post
 from fiduciary.web.privacy_center.pages import BASE, render
@@ -127,6 +129,14 @@ def unsubscribe(posted: Posted = Depends(signed_in_post), ctx: Context = Depends
         ctx.session.rollback()
         return _refused(ctx, "message.html.j2", error)
     return _back(ctx.request, "/unsubscribe", "unsubscribed")
+
+
+@router.get("/my-data")
+def my_data(ctx: Context = Depends(_context)) -> Response:
+    """The categories the person has data in, every value masked (`vault.own_view`); the view is audited."""
+    items = masked_own_view(ctx.runtime, ctx.session, ctx.customer.session_id, ctx.customer.person_id)
+    ctx.session.commit()  # the view's audit event (and the session's last use) are recorded
+    return ctx.page("my_data.html.j2", items=items)
 
 
 def _complaints_offered(ctx: Context) -> bool:
