@@ -119,7 +119,15 @@ def test_sign_in_give_consent_ask_for_data_in_chromium(served: tuple[str, Runtim
         page.get_by_role("link", name="My requests").first.click()
         expect(page.locator(".requests .card h3").first).to_have_text("A copy of my data")
         _shoot(page, "requests")
-        for name, path in (("recipients", "/recipients"), ("account", "/account"), ("grievance", "/grievance")):
+        for name, path in (
+            ("recipients", "/recipients"),
+            ("account", "/account"),
+            ("grievance", "/grievance"),
+            ("my-data", "/my-data"),
+            ("unsubscribe", "/unsubscribe"),
+            ("complaint", "/complaint"),
+            ("notice-history", "/notice"),
+        ):
             page.goto(f"{base_url}/privacy-center{path}", wait_until="load")
             _shoot(page, name)
         page.goto(f"{base_url}/privacy-center?lang=hi", wait_until="load")

@@ -3,8 +3,9 @@ encrypted under a key of their own so that destroying the key erases them (crypt
 
 `__all__` names the modules other packages may import from; the rest (`crypto`,
 `validation`, `redaction`, `recognizers`, `checksums`) are the vault's own workings. Outside the vault,
-personal values are read and written through `access` (purpose-bound, masked, audited), never `service`'s
-plaintext reads. This package imports none of its modules itself: the CLI's start-up stays cheap.
+personal values are read and written through `access` (purpose-bound, masked, audited), or shown to the person
+themself masked through `own_view`, never `service`'s plaintext reads. This package imports none of its
+modules itself: the CLI's start-up stays cheap.
 """
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "identifiers",  # MAX_IDENTIFIER_CHARS: the limit on one identifier
     "keys",  # the vault's keys: startup (check_vault_keys), status, rotation, kek, blind_index, data_keys
     "legal_holds",  # records the law requires to be kept past erasure
+    "own_view",  # masked_own_view: a person's own masked, audited view of what is held (privacy center)
     "records",  # the vault's tables (for migrations, the rights registry's erasers)
     "restore",  # restore-replay (`fiduciary restore-replay`), unapplied_erasures
     "retention_events",  # retention events the store reports

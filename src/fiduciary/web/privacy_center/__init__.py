@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from fiduciary.web.deps import get_runtime
-from fiduciary.web.privacy_center import routes, sign_in
+from fiduciary.web.privacy_center import more, routes, sign_in
 from fiduciary.web.privacy_center.guard import CsrfRefused, SignInRequired
 
 
@@ -25,3 +25,4 @@ def install_privacy_center(app: FastAPI) -> None:
     app.add_exception_handler(CsrfRefused, csrf_refused)
     app.include_router(sign_in.router)
     app.include_router(routes.router)
+    app.include_router(more.router)

@@ -1,0 +1,169 @@
+"""More privacy center pages (issue 14 item 1): the notice's version history with what changed, one control
+per marketing purpose to stop it on its channels, my data by category (masked), and a complaint form for the
+grievance officer.
+
+- The version history is public (signed in or not: the notice itself is public, DPDP s.5(1), GDPR Art 13(3)
+  "information on further processing"); each version after the first lists what changed in the diff engine's
+  plain sentences (`policy.diff`: identifiers and store-authored labels only, never a contact's details).
+- Unsubscribing: consent is recorded per purpose, not per channel (the ledger has no channel of marketing, only
+  the channel a choice was made on), so a marketing purpose's one control stops it on every channel it declares,
+  and the page says so. It is a withdrawal through the consent service, like the consents page and `/u/{token}`
+  (DPDP s.6(4), GDPR Art 7(3) and Art 21(3): stopping direct marketing is as easy as agreeing to it).
+- The complaint is a `grievance` request (DPDP s.8(10), s.13, Rule 14(3)); its text travels in the request's
+  `personal` part, which the requests domain seals under the person's key, so it never reaches a log, an audit
+  event or a URL.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.orm import Session
+
+from fiduciary.consent.evidence import evidence_from
+from fiduciary.consent.flows import record_with_gpc
+from fiduciary.consent.gpc import gpc_enabled
+from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService, state_for
+from fiduciary.errors import FiduciaryError, FieldProblem, NotFound, ValidationFailed
+from fiduciary.identity.sessions import CustomerSession
+from fiduciary.people.service import get_person
+from fiduciary.policy import versions
+from fiduciary.runtime import Runtime
+from fiduciary.vault.own_view import masked_own_view
+from fiduciary.web.deps import SESSION_DEPENDENCY, request_base_url, runtime_dependency
+from fiduciary.web.privacy_center.guard import Posted, csrf_token, optional_session, session_binding, signed_in_post
+from fiduciary.web.privacy_center.pages import BASE, render
+from fiduciary.web.privacy_center.routes import Context, _back, _context, _offered, _refused, _submit
+from fiduciary.web.security import public_rate_limit
+
+router = APIRouter(prefix=BASE, include_in_schema=False, dependencies=[Depends(public_rate_limit)])
+
+COMPLAINT_MAX: Final = 4000  # characters: a complaint, not a document (bounded before it is sealed and stored)
+
+
+@router.get("/notice")
+def notice_history(
+    request: Request,
+    customer: CustomerSession | None = Depends(optional_session),
+    session: Session = SESSION_DEPENDENCY,
+    runtime: Runtime = Depends(runtime_dependency),
+) -> Response:
+    """Every published version of the notice, newest first, with what changed from the one before it."""
+    in_force = versions.current(session)
+    rows: list[dict[str, Any]] = [
+        {
+            "version": v.version,
+            "name": v.name,
+            "effective_from": v.effective_from.date().isoformat(),
+            "in_force": in_force is not None and v.version == in_force.version,
+            "first": index == 0,
+            "material": v.material,
+            "changes": [{"summary": c.summary, "material": c.material} for c in v.changes],
+        }
+        for index, v in enumerate(versions.history(session))
+    ]
+    csrf = csrf_token(runtime, session_binding(customer)) if customer is not None else None
+    context = {"signed_in": customer is not None, "rows": list(reversed(rows))}
+    return render(request, runtime, "notice.html.j2", context, csrf=csrf)
+
+
+def _marketing_rows(ctx: Context) -> list[dict[str, Any]]:
+    """The consent purposes with `marketing_channels` where the person lives, with their state."""
+    policy = ctx.runtime.policy()
+    where = policy.residence(get_person(ctx.session, ctx.customer.person_id).jurisdiction)
+    purposes = policy.purposes_for(where)
+    state = state_for(ctx.session, [ctx.customer.person_id]).get(ctx.customer.person_id, {})
+    rows = []
+    for purpose in sorted(policy.document.purposes, key=lambda p: p.id):
+        if not purpose.is_marketing or purpose.id not in purposes or purpose.id not in policy.consent_purposes:
+            continue  # marketing on another ground is stopped by an objection request (opt_out_marketing)
+        row = state.get(purpose.id)
+        rows.append(
+            {
+                "id": purpose.id,
+                "name": purpose.name,
+                "channels": [str(c) for c in purpose.marketing_channels],
+                "on": row is not None and row.status == "granted",
+            }
+        )
+    return rows
+
+
+@router.get("/unsubscribe")
+def unsubscribe_page(ctx: Context = Depends(_context)) -> Response:
+    """One control per marketing purpose, naming the channels it stops."""
+    done = ctx.request.query_params.get("done", "")
+    return ctx.page("unsubscribe.html.j2", rows=_marketing_rows(ctx), done=done)
+
+
+@router.post("/unsubscribe")
+def unsubscribe(posted: Posted = Depends(signed_in_post), ctx: Context = Depends(_context)) -> Response:
+    """Withdraw one marketing purpose (on all its channels) through the consent service; idempotent."""
+    purpose = posted.get("purpose")
+    try:
+        row = next((r for r in _marketing_rows(ctx) if r["id"] == purpose), None)
+        if row is None:
+            raise NotFound("No marketing purpose of the policy has this name.", code="purpose_not_found")
+        if not row["on"]:
+            return _back(ctx.request, "/unsubscribe", "unsubscribed")  # nothing to withdraw: no second event
+        request = ctx.request
+        evidence = evidence_from(request.headers.get("user-agent"), request.client.host if request.client else None)
+        item = ConsentInput(
+            subject_id=ctx.customer.person_id,
+            purpose=purpose,
+            action="withdraw",
+            channel=ConsentChannel.PRIVACY_CENTER,
+            language=ctx.runtime.policy().document.language,
+            evidence=evidence,
+        )
+        signalled = gpc_enabled(request.headers.getlist("sec-gpc"))  # CCPA 11 CCR §7025, as on the consents page
+        record_with_gpc(
+            ConsentService.for_runtime(ctx.runtime),
+            ctx.session,
+            [item],
+            gpc_signals=[(ctx.customer.person_id, evidence)] if signalled else (),
+            base_url=request_base_url(request),
+        )
+    except FiduciaryError as error:
+        ctx.session.rollback()
+        return _refused(ctx, "message.html.j2", error)
+    return _back(ctx.request, "/unsubscribe", "unsubscribed")
+
+
+@router.get("/my-data")
+def my_data(ctx: Context = Depends(_context)) -> Response:
+    """The categories the person has data in, every value masked (`vault.own_view`); the view is audited."""
+    items = masked_own_view(ctx.runtime, ctx.session, ctx.customer.session_id, ctx.customer.person_id)
+    ctx.session.commit()  # the view's audit event (and the session's last use) are recorded
+    return ctx.page("my_data.html.j2", items=items)
+
+
+def _complaints_offered(ctx: Context) -> bool:
+    return "grievance" in {r.kind.value for r in _offered(ctx)}
+
+
+@router.get("/complaint")
+def complaint_form(ctx: Context = Depends(_context)) -> Response:
+    """A complaint to the grievance officer, when the policy offers it to this person."""
+    done = ctx.request.query_params.get("done", "")
+    return ctx.page("complaint.html.j2", offered=_complaints_offered(ctx), limit=COMPLAINT_MAX, done=done)
+
+
+@router.post("/complaint")
+def make_complaint(posted: Posted = Depends(signed_in_post), ctx: Context = Depends(_context)) -> Response:
+    """Make a `grievance` request with the complaint's text (sealed by the requests domain)."""
+    text = posted.get("complaint").strip()
+    try:
+        if not _complaints_offered(ctx):
+            raise NotFound("This kind of request is not offered here.", code="kind_not_offered")
+        if not text or len(text) > COMPLAINT_MAX:
+            raise ValidationFailed(
+                "The complaint is empty or too long.",
+                [FieldProblem("complaint", f"must be 1 to {COMPLAINT_MAX} characters")],
+            )
+        _submit(ctx, "grievance", {"complaint": text})
+    except FiduciaryError as error:
+        ctx.session.rollback()
+        return _refused(ctx, "message.html.j2", error)
+    return _back(ctx.request, "/requests", "made")
