@@ -210,6 +210,26 @@ def test_withdrawal_stops_the_tag_and_deletes_its_cookie(shop: Shop, context: An
     assert len(mine) == 4 and {t for _, t in mine[2:]} == {"consent.withdrawn"}, mine
 
 
+def test_a_hindi_page_shows_the_banner_in_hindi(shop: Shop, context: Any) -> None:
+    from playwright.sync_api import expect
+
+    def hindi(route: Any) -> None:  # the demo shop's home page, declared Hindi
+        page = route.fetch()
+        route.fulfill(response=page, body=page.text().replace('<html lang="en">', '<html lang="hi">', 1))
+
+    page = context.new_page()
+    page.route(shop.home, hindi)
+    page.goto(shop.home, wait_until="load")
+    dialog = page.get_by_role("dialog", name="Saffron Lane पर कुकीज़")
+    expect(dialog).to_be_visible()
+    assert dialog.get_attribute("lang") == "hi"
+    for name in ("सभी स्वीकार करें", "सभी अस्वीकार करें", "अपनी पसंद चुनें"):
+        expect(dialog.get_by_role("button", name=name)).to_be_visible()
+    dialog.get_by_role("button", name="अपनी पसंद चुनें").click()
+    expect(page.get_by_role("dialog", name="अपनी कुकीज़ चुनें")).to_be_visible()
+    expect(page.get_by_role("button", name="पसंद सहेजें")).to_be_visible()
+
+
 def test_gpc_pre_denies_advertising_and_says_so(shop: Shop, chromium: Any) -> None:
     context = chromium.new_context(extra_http_headers={"Sec-GPC": "1"})
     context.add_init_script(GPC_SCRIPT)

@@ -25,6 +25,7 @@ from fiduciary.storage.base import utcnow
 from fiduciary.web.app import create_app
 from fiduciary.web.banner_config import ASK_AGAIN_AFTER_DAYS, CONSENT_COOKIE
 from fiduciary.web.demo_shop import DEMO_CSP, default_demo_folder
+from fiduciary.web.routes.banner import banner_language
 
 STORE = "https://saffronlane.example"  # the demo policy's controller website
 URL = "/v1/banner/consents"
@@ -125,6 +126,57 @@ def test_a_material_change_raises_the_version_a_stored_choice_needs(client: Test
     after = client.get("/v1/banner/config")
     assert after.json()["min_version"] == 7
     assert after.headers["etag"] != before.headers["etag"]
+
+
+def test_config_speaks_hindi_when_asked_and_keeps_the_policys_own_texts(client: TestClient, runtime: Runtime) -> None:
+    english, hindi = client.get("/v1/banner/config").json(), client.get("/v1/banner/config?lang=hi-IN")
+    assert hindi.status_code == 200 and hindi.headers["content-language"] == "hi"
+    assert "vary" not in hindi.headers or "accept-language" not in hindi.headers["vary"].lower()
+    config = hindi.json()
+    assert config["lang"] == "hi" and english["lang"] == "en"
+    text = config["text"]
+    assert (text["accept"], text["reject"], text["customise"], text["save"]) == (
+        "सभी स्वीकार करें",
+        "सभी अस्वीकार करें",
+        "अपनी पसंद चुनें",
+        "पसंद सहेजें",
+    )
+    assert english["text"]["accept"] == "Accept all" and english["text"]["title"] == "Cookies on Saffron Lane"
+    assert text["title"] == "Saffron Lane पर कुकीज़"
+    assert "विज्ञापन" in text["gpc"] and "Advertising" in english["text"]["gpc"]  # the category GPC keeps off
+    ads = {c["id"]: c for c in config["categories"]}["advertising"]
+    assert ads["name"] == "विज्ञापन"
+    # The purposes and cookies are the policy's words in the policy's language, never translated.
+    purpose = runtime.policy().purposes["personalised_ads"]
+    assert {"name": purpose.name, "description": purpose.description} in ads["uses"]
+    assert [c["cookies"] for c in config["categories"]] == [c["cookies"] for c in english["categories"]]
+    assert config["language"] == english["language"] == runtime.policy().document.language
+    assert hindi.headers["etag"] != client.get("/v1/banner/config?lang=en").headers["etag"]
+
+
+def test_config_negotiates_accept_language_and_falls_back_to_english(client: TestClient) -> None:
+    negotiated = client.get("/v1/banner/config", headers={"Accept-Language": "ta;q=1, hi-IN;q=0.8, en;q=0.5"})
+    assert negotiated.json()["text"]["accept"] == "सभी स्वीकार करें"
+    assert "accept-language" in negotiated.headers["vary"].lower()
+    # A language without a catalogue: the header decides, then the policy's language (English here).
+    unknown = client.get("/v1/banner/config?lang=ta", headers={"Accept-Language": "hi"})
+    assert unknown.json()["text"]["accept"] == "सभी स्वीकार करें"
+    fallback = client.get("/v1/banner/config?lang=ta-IN", headers={"Accept-Language": "fr, de;q=0.5"})
+    assert fallback.status_code == 200 and fallback.headers["content-language"] == "en"
+    assert fallback.json()["text"]["accept"] == "Accept all" and "accept-language" in fallback.headers["vary"].lower()
+
+
+def test_without_a_usable_language_the_policys_language_decides() -> None:
+    assert banner_language(None, None, "hi-IN") == ("hi", True)
+    assert banner_language("ta", "fr", "hi") == ("hi", True)
+    assert banner_language("ta", None, "ta") == ("en", True)
+    assert banner_language("en-GB", "hi", "hi") == ("en", False)
+
+
+@pytest.mark.parametrize("lang", ["h", "hi_IN", "x" * 40, "hi-!"])
+def test_a_malformed_lang_is_refused_naming_the_field(client: TestClient, lang: str) -> None:
+    problem = _problem(client.get("/v1/banner/config", params={"lang": lang}), 422)
+    assert "lang" in str(problem)
 
 
 # ------------------------------------------------------------------------------------------------ cookie

@@ -14,7 +14,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from babel.lists import format_list
+
 from fiduciary.policy.compiled import CompiledPolicy
+from fiduciary.policy.notice.i18n import babel_locale, load_translations
+from fiduciary.policy.notice.view import N_, Translator
 from fiduciary.policy.schema import Cookie, CookieCategory
 
 # The consent cookie: visitor id, policy version, time of the choice and the optional categories accepted.
@@ -31,12 +35,36 @@ CONSENT_MODE: Mapping[CookieCategory, tuple[str, ...]] = {
     CookieCategory.ANALYTICS: ("analytics_storage",),
     CookieCategory.ADVERTISING: ("ad_storage", "ad_user_data", "ad_personalization"),
 }
+# The banner's fixed wording, in the gettext catalogue (src/fiduciary/locale, docs/notice.md "Translations")
+# and sent in the configuration in the visitor's language: DPDP s.5(3) and Rule 3 ask for a notice the person
+# can understand, in English or an Eighth-Schedule language. The policy's own texts (purposes, cookies) are
+# the store's words in the policy's language and are sent as written.
 CATEGORY_TEXT: Mapping[CookieCategory, tuple[str, str]] = {
-    CookieCategory.NECESSARY: ("Strictly necessary", "Needed for the site to work. Always on."),
-    CookieCategory.FUNCTIONAL: ("Functional", "Remember your settings."),
-    CookieCategory.ANALYTICS: ("Analytics", "Help us measure and improve the store."),
-    CookieCategory.ADVERTISING: ("Advertising", "Show you our ads on other sites."),
+    CookieCategory.NECESSARY: (N_("Strictly necessary"), N_("Needed for the site to work. Always on.")),
+    CookieCategory.FUNCTIONAL: (N_("Functional"), N_("Remember your settings.")),
+    CookieCategory.ANALYTICS: (N_("Analytics"), N_("Help us measure and improve the store.")),
+    CookieCategory.ADVERTISING: (N_("Advertising"), N_("Show you our ads on other sites.")),
 }
+# Key in the configuration's "text" → the English msgid; `%(store)s` is filled in here, not by the script.
+BANNER_TEXT: Mapping[str, str] = {
+    "title": N_("Cookies on %(store)s"),
+    "intro": N_(
+        "We use cookies that the site needs, and others only if you agree. "
+        "You can change your mind at any time with the cookie settings link."
+    ),
+    "notice": N_("Privacy notice"),
+    "accept": N_("Accept all"),
+    "reject": N_("Reject all"),
+    "customise": N_("Customise"),
+    "choose": N_("Choose your cookies"),
+    "save": N_("Save choices"),
+    "always_on": N_("always on"),
+    "cookies": N_("Cookies"),
+}
+GPC_TEXT = N_(
+    "Your browser sent a Global Privacy Control signal, so we treat it as an opt-out of the sale or sharing "
+    "of your data and of targeted advertising: %(categories)s stays off."
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +87,9 @@ def _cookie_json(cookie: Cookie) -> dict[str, str]:
     }
 
 
-def _category(policy: CompiledPolicy, category: CookieCategory, cookies: Sequence[Cookie]) -> dict[str, Any]:
+def _category(
+    policy: CompiledPolicy, category: CookieCategory, cookies: Sequence[Cookie], t: Translator
+) -> dict[str, Any]:
     purpose_ids = sorted({c.purpose for c in cookies if c.purpose is not None})
     purposes = [policy.purposes[p] for p in purpose_ids if p in policy.purposes]
     consent = sorted(p.id for p in purposes if p.id in policy.consent_purposes)
@@ -69,8 +99,8 @@ def _category(policy: CompiledPolicy, category: CookieCategory, cookies: Sequenc
     optional = category is not CookieCategory.NECESSARY and bool(consent)
     return {
         "id": category.value,
-        "name": name,
-        "text": text,
+        "name": t.gettext(name),
+        "text": t.gettext(text),
         "optional": optional,
         "purposes": consent,
         # GPC opts out of sale/sharing and targeted advertising (CCPA 11 CCR §7025, Cal. Civ. Code §1798.135)
@@ -81,23 +111,38 @@ def _category(policy: CompiledPolicy, category: CookieCategory, cookies: Sequenc
     }
 
 
-def build_config(policy: CompiledPolicy, floors: Mapping[str, int]) -> BannerConfig:
-    """The banner configuration of `policy`; `floors` are the re-consent floors (purpose → oldest version
+def _texts(t: Translator, language: str, store: str, categories: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """The banner's fixed wording in `language`; the GPC notice names the categories GPC keeps off (empty
+    when none does: the script then shows no notice)."""
+    texts = {key: t.gettext(msgid) for key, msgid in BANNER_TEXT.items()}
+    texts["title"] = texts["title"] % {"store": store}
+    off = [str(c["name"]) for c in categories if c["gpc"]]
+    texts["gpc"] = t.gettext(GPC_TEXT) % {"categories": format_list(off, locale=babel_locale(language))} if off else ""
+    return texts
+
+
+def build_config(policy: CompiledPolicy, floors: Mapping[str, int], language: str = "en") -> BannerConfig:
+    """The banner configuration of `policy` with its fixed wording in `language` (a catalogue code from
+    `resolve_language`; English without one); `floors` are the re-consent floors (purpose → oldest version
     whose consent still counts, `consent.reconsent`): a stored choice older than the highest floor of the
     banner's purposes is asked again (ISO/IEC 29184 5.5.3)."""
+    t = load_translations(language)
     by_category: dict[CookieCategory, list[Cookie]] = {c: [] for c in CookieCategory}
     for cookie in policy.document.cookies:
         by_category[cookie.category].append(cookie)
-    categories = [_category(policy, c, cookies) for c, cookies in by_category.items() if cookies]
+    categories = [_category(policy, c, cookies, t) for c, cookies in by_category.items() if cookies]
     banner_purposes = {p for c in categories for p in c["purposes"]}
     controller = policy.document.controller
+    store = controller.trading_name or controller.legal_name
     config = {
         "version": policy.version or 0,
         "min_version": max((floors.get(p, 0) for p in banner_purposes), default=0),
         "ask_again_after_days": ASK_AGAIN_AFTER_DAYS,
         "cookie": CONSENT_COOKIE,
         "language": policy.document.language,
-        "store": controller.trading_name or controller.legal_name,
+        "store": store,
+        "lang": language.replace("_", "-"),  # the language of "text" and the categories' fixed names
+        "text": _texts(t, language, store, categories),
         "categories": categories,
     }
     body = json.dumps(config, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")

@@ -24,6 +24,7 @@ from fiduciary.consent.service import ConsentChannel, ConsentService
 from fiduciary.errors import Conflict, FieldProblem, ValidationFailed
 from fiduciary.people.service import new_visitor_id
 from fiduciary.policy.compiled import CompiledPolicy
+from fiduciary.policy.notice import negotiate_language, resolve_language
 from fiduciary.storage.base import utcnow
 from fiduciary.web.banner_config import BannerConfig, accepted_categories, build_config, consent_cookie
 from fiduciary.web.contract import ContractRoute, LanguageTag, VisitorIdField, allowed_methods
@@ -117,9 +118,34 @@ def banner_css(request: Request, v: VersionQuery = None) -> Response:
     return _asset(request, "banner.css", v)
 
 
-def current_config(session: Session, service: ConsentService) -> BannerConfig:
+LanguageQuery = Annotated[
+    str | None,
+    Query(
+        max_length=35,
+        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        description="Language of the banner's fixed wording (BCP 47, e.g. `hi`); `/banner.js` sends the page's"
+        " `<html lang>` or the browser's language. Without a catalogue for it: Accept-Language, then the"
+        " policy's language, then English. The policy's own texts stay in the policy's language.",
+    ),
+]
+
+
+def banner_language(lang: str | None, accept_language: str | None, policy_language: str) -> tuple[str, bool]:
+    """The catalogue for the banner's fixed wording and whether Accept-Language chose it (then `Vary`).
+
+    DPDP s.5(3): the person may read the notice in English or an Eighth-Schedule language; the page's own
+    language is the best guess of the one they read, the browser's preference the next.
+    """
+    asked = negotiate_language(lang) if lang else None
+    if asked:
+        return asked, False
+    negotiated = negotiate_language(accept_language)
+    return (negotiated or resolve_language(policy_language)), True
+
+
+def current_config(session: Session, service: ConsentService, language: str = "en") -> BannerConfig:
     """The banner configuration of the policy in force (raises `NoPolicyInForce` when none is)."""
-    return build_config(service.policy(), reconsent_floors(session))
+    return build_config(service.policy(), reconsent_floors(session), language)
 
 
 @router.get(
@@ -131,12 +157,19 @@ def current_config(session: Session, service: ConsentService) -> BannerConfig:
 @cross_origin(banner_origin)
 def banner_config(
     request: Request,
+    lang: LanguageQuery = None,
     session: Session = SESSION_DEPENDENCY,
     service: ConsentService = Depends(consent_service),
 ) -> Response:
     """What `/banner.js` shows, with the policy version it must record and the stylesheet's version."""
-    config = current_config(session, service)
-    headers = {"Cache-Control": CONFIG_CACHE, "ETag": config.etag}
+    policy_language = service.policy().document.language
+    language, negotiated = banner_language(lang, request.headers.get("accept-language"), policy_language)
+    config = current_config(session, service, language)
+    # The ETag is the body's hash, so each language has its own; a cache keys on the URL (`?lang=`) and,
+    # when the header chose the language, on Accept-Language too.
+    headers = {"Cache-Control": CONFIG_CACHE, "ETag": config.etag, "Content-Language": language.replace("_", "-")}
+    if negotiated:
+        headers["Vary"] = "Accept-Language"
     if _not_modified(request, config.etag):
         return Response(status_code=304, headers=headers)
     css = ASSETS["banner.css"].version

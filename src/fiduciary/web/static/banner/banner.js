@@ -3,7 +3,9 @@
   "use strict";
   var me = d.currentScript, base = new URL(me.src, location.href).origin, NAME = "fiduciary_consent";
   var SIGNALS = ["ad_storage", "ad_user_data", "ad_personalization", "analytics_storage"];
-  var gpc = w.navigator.globalPrivacyControl === true, cfg, box, back, stored, layer;
+  var gpc = w.navigator.globalPrivacyControl === true, cfg, T, box, back, stored, layer;
+  // The fixed wording comes in the page's language (else the browser's): /v1/banner/config?lang=…
+  var lang = d.documentElement.lang || w.navigator.language || "";
 
   // Google Consent Mode v2: everything denied before any tag can run (this script is loaded first).
   w.dataLayer = w.dataLayer || [];
@@ -100,23 +102,16 @@
     var all = cfg.categories.filter(function (c) { return c.optional; }).map(function (c) { return c.id; });
     var b = function (label, fn) { var x = el("button", { type: "button", "class": "fdy-btn" }, [label]); x.onclick = fn; return x; };
     return el("div", { "class": "fdy-actions" }, [
-      b("Accept all", function () { choose(all); }), b("Reject all", function () { choose([]); }), extra(b)]);
+      b(T.accept, function () { choose(all); }), b(T.reject, function () { choose([]); }), extra(b)]);
   }
-  function gpcNote() {
-    var names = cfg.categories.filter(function (c) { return c.gpc; }).map(function (c) { return c.name; });
-    return gpc && names.length ? el("p", { "class": "fdy-gpc" }, ["Your browser sent a Global Privacy Control " +
-      "signal, so we treat it as an opt-out of the sale or sharing of your data and of targeted advertising: " +
-      names.join(", ") + " stays off."]) : null;
-  }
+  function gpcNote() { return gpc && T.gpc ? el("p", { "class": "fdy-gpc" }, [T.gpc]) : null; }
   function first() {
-    return [el("h2", { id: "fdy-title" }, ["Cookies on " + cfg.store]),
-      el("p", { id: "fdy-desc" }, ["We use cookies that the site needs, and others only if you agree. " +
-        "You can change your mind at any time with the cookie settings link. ",
-        el("a", { href: base + "/privacy" }, ["Privacy notice"])]),
-      gpcNote(), buttons(function (b) { return b("Customise", second); })];
+    return [el("h2", { id: "fdy-title" }, [T.title]),
+      el("p", { id: "fdy-desc" }, [T.intro + " ", el("a", { href: base + "/privacy?lang=" + cfg.lang }, [T.notice])]),
+      gpcNote(), buttons(function (b) { return b(T.customise, second); })];
   }
   function second() {
-    var kids = [el("h2", { id: "fdy-title" }, ["Choose your cookies"]), gpcNote()], chosen = current(stored) ? stored.c : [];
+    var kids = [el("h2", { id: "fdy-title" }, [T.choose]), gpcNote()], chosen = current(stored) ? stored.c : [];
     cfg.categories.forEach(function (c) {
       var id = "fdy-c-" + c.id, head, cb;
       if (c.optional) {
@@ -124,17 +119,17 @@
         cb.checked = chosen.indexOf(c.id) >= 0 && !(gpc && c.gpc);
         cb.disabled = gpc && c.gpc;
         head = el("label", { "for": id }, [cb, " " + c.name]);
-      } else head = el("span", { "class": "fdy-on" }, [c.name + " (always on)"]);
+      } else head = el("span", { "class": "fdy-on" }, [c.name + " (" + T.always_on + ")"]);
       kids.push(el("section", { "class": "fdy-cat", "aria-label": c.name }, [
         el("h3", {}, [head]), el("p", {}, [c.text]),
-        el("ul", {}, c.uses.map(function (u) { return el("li", {}, [u.name + ": " + u.description]); })),
-        el("details", {}, [el("summary", {}, ["Cookies (" + c.cookies.length + ")"]),
-          el("ul", {}, c.cookies.map(function (k) {
+        el("ul", { lang: cfg.language }, c.uses.map(function (u) { return el("li", {}, [u.name + ": " + u.description]); })),
+        el("details", {}, [el("summary", {}, [T.cookies + " (" + c.cookies.length + ")"]),
+          el("ul", { lang: cfg.language }, c.cookies.map(function (k) {
             return el("li", {}, [k.name + " (" + k.provider + ", " + k.lifetime + "): " + k.description]);
           }))])]));
     });
     kids.push(buttons(function (b) {
-      return b("Save choices", function () {
+      return b(T.save, function () {
         choose([].map.call(box.querySelectorAll("input:checked"), function (i) { return i.name; }));
       });
     }));
@@ -148,7 +143,7 @@
   function show(kids, n) {
     if (!box) {
       back = d.activeElement;
-      box = el("div", { "class": "fdy", role: "dialog", "aria-modal": "true", "aria-labelledby": "fdy-title" });
+      box = el("div", { "class": "fdy", lang: cfg.lang, role: "dialog", "aria-modal": "true", "aria-labelledby": "fdy-title" });
       box.addEventListener("keydown", function (e) {
         var f = focusables(), a = f[0], z = f[f.length - 1];
         if (e.key == "Tab" && (e.shiftKey ? d.activeElement == a : d.activeElement == z)) {
@@ -175,8 +170,10 @@
     var t = e.target.closest && e.target.closest("[data-fiduciary-settings]");
     if (t && cfg) { e.preventDefault(); show(first(), 1); }
   });
-  w.fetch(base + "/v1/banner/config").then(function (r) { return r.json(); }).then(function (c) {
+  lang = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(lang) && lang.length < 36 ? "?lang=" + lang : "";
+  w.fetch(base + "/v1/banner/config" + lang).then(function (r) { return r.json(); }).then(function (c) {
     cfg = c;
+    T = c.text;
     var link = el("link", { rel: "stylesheet", href: base + "/banner.css?v=" + c.css });
     var start = function () {
       stored = read();
