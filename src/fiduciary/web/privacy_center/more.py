@@ -34,7 +34,14 @@ from fiduciary.vault.own_view import masked_own_view
 from fiduciary.web.deps import SESSION_DEPENDENCY, request_base_url, runtime_dependency
 from fiduciary.web.privacy_center.guard import Posted, csrf_token, optional_session, session_binding, signed_in_post
 from fiduciary.web.privacy_center.pages import BASE, render
-from fiduciary.web.privacy_center.routes import Context, _back, _context, _offered, _refused, _submit
+from fiduciary.web.privacy_center.routes import (
+    Context,
+    back_to,
+    page_context,
+    refused_page,
+    rights_offered,
+    submit_request,
+)
 from fiduciary.web.security import public_rate_limit
 
 router = APIRouter(prefix=BASE, include_in_schema=False, dependencies=[Depends(public_rate_limit)])
@@ -91,14 +98,14 @@ def _marketing_rows(ctx: Context) -> list[dict[str, Any]]:
 
 
 @router.get("/unsubscribe")
-def unsubscribe_page(ctx: Context = Depends(_context)) -> Response:
+def unsubscribe_page(ctx: Context = Depends(page_context)) -> Response:
     """One control per marketing purpose, naming the channels it stops."""
     done = ctx.request.query_params.get("done", "")
     return ctx.page("unsubscribe.html.j2", rows=_marketing_rows(ctx), done=done)
 
 
 @router.post("/unsubscribe")
-def unsubscribe(posted: Posted = Depends(signed_in_post), ctx: Context = Depends(_context)) -> Response:
+def unsubscribe(posted: Posted = Depends(signed_in_post), ctx: Context = Depends(page_context)) -> Response:
     """Withdraw one marketing purpose (on all its channels) through the consent service; idempotent."""
     purpose = posted.get("purpose")
     try:
@@ -106,7 +113,7 @@ def unsubscribe(posted: Posted = Depends(signed_in_post), ctx: Context = Depends
         if row is None:
             raise NotFound("No marketing purpose of the policy has this name.", code="purpose_not_found")
         if not row["on"]:
-            return _back(ctx.request, "/unsubscribe", "unsubscribed")  # nothing to withdraw: no second event
+            return back_to(ctx.request, "/unsubscribe", "unsubscribed")  # nothing to withdraw: no second event
         request = ctx.request
         evidence = evidence_from(request.headers.get("user-agent"), request.client.host if request.client else None)
         item = ConsentInput(
@@ -127,12 +134,12 @@ def unsubscribe(posted: Posted = Depends(signed_in_post), ctx: Context = Depends
         )
     except FiduciaryError as error:
         ctx.session.rollback()
-        return _refused(ctx, "message.html.j2", error)
-    return _back(ctx.request, "/unsubscribe", "unsubscribed")
+        return refused_page(ctx, "message.html.j2", error)
+    return back_to(ctx.request, "/unsubscribe", "unsubscribed")
 
 
 @router.get("/my-data")
-def my_data(ctx: Context = Depends(_context)) -> Response:
+def my_data(ctx: Context = Depends(page_context)) -> Response:
     """The categories the person has data in, every value masked (`vault.own_view`); the view is audited."""
     items = masked_own_view(ctx.runtime, ctx.session, ctx.customer.session_id, ctx.customer.person_id)
     ctx.session.commit()  # the view's audit event (and the session's last use) are recorded
@@ -140,18 +147,18 @@ def my_data(ctx: Context = Depends(_context)) -> Response:
 
 
 def _complaints_offered(ctx: Context) -> bool:
-    return "grievance" in {r.kind.value for r in _offered(ctx)}
+    return "grievance" in {r.kind.value for r in rights_offered(ctx)}
 
 
 @router.get("/complaint")
-def complaint_form(ctx: Context = Depends(_context)) -> Response:
+def complaint_form(ctx: Context = Depends(page_context)) -> Response:
     """A complaint to the grievance officer, when the policy offers it to this person."""
     done = ctx.request.query_params.get("done", "")
     return ctx.page("complaint.html.j2", offered=_complaints_offered(ctx), limit=COMPLAINT_MAX, done=done)
 
 
 @router.post("/complaint")
-def make_complaint(posted: Posted = Depends(signed_in_post), ctx: Context = Depends(_context)) -> Response:
+def make_complaint(posted: Posted = Depends(signed_in_post), ctx: Context = Depends(page_context)) -> Response:
     """Make a `grievance` request with the complaint's text (sealed by the requests domain)."""
     text = posted.get("complaint").strip()
     try:
@@ -162,8 +169,8 @@ def make_complaint(posted: Posted = Depends(signed_in_post), ctx: Context = Depe
                 "The complaint is empty or too long.",
                 [FieldProblem("complaint", f"must be 1 to {COMPLAINT_MAX} characters")],
             )
-        _submit(ctx, "grievance", {"complaint": text})
+        submit_request(ctx, "grievance", {"complaint": text})
     except FiduciaryError as error:
         ctx.session.rollback()
-        return _refused(ctx, "message.html.j2", error)
-    return _back(ctx.request, "/requests", "made")
+        return refused_page(ctx, "message.html.j2", error)
+    return back_to(ctx.request, "/requests", "made")

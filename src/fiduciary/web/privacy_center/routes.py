@@ -80,7 +80,7 @@ class Context:
         )
 
 
-def _context(
+def page_context(
     request: Request,
     customer: CustomerSession = Depends(center_session),
     session: Session = SESSION_DEPENDENCY,
@@ -89,7 +89,7 @@ def _context(
     return Context(request, runtime, session, customer)
 
 
-def _back(request: Request, path: str, done: str | None = None) -> Response:
+def back_to(request: Request, path: str, done: str | None = None) -> Response:
     """303 to a page of the center (`done` is a fixed code the page explains, never a value)."""
     target = link(request, BASE + path)
     if done:
@@ -97,7 +97,7 @@ def _back(request: Request, path: str, done: str | None = None) -> Response:
     return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
 
 
-def _offered(ctx: Context) -> list[Right]:
+def rights_offered(ctx: Context) -> list[Right]:
     """The policy's rights offered to this person where they live (the most specific entry per kind)."""
     policy = ctx.runtime.policy()
     where = policy.residence(get_person(ctx.session, ctx.customer.person_id).jurisdiction)
@@ -117,7 +117,7 @@ def _cancellable(item: RequestOut, now: datetime) -> bool:
     )
 
 
-def _submit(ctx: Context, kind: str, personal: dict[str, Any] | None = None) -> RightsRequest:
+def submit_request(ctx: Context, kind: str, personal: dict[str, Any] | None = None) -> RightsRequest:
     new = NewRequest(
         kind=kind,
         person_id=ctx.customer.person_id,
@@ -135,17 +135,17 @@ def _submit(ctx: Context, kind: str, personal: dict[str, Any] | None = None) -> 
 
 
 @router.get("")
-def overview(ctx: Context = Depends(_context)) -> Response:
+def overview(ctx: Context = Depends(page_context)) -> Response:
     """What the person can do here, and their open requests at a glance."""
     items = _mine(ctx)
     return ctx.page("overview.html.j2", open_count=sum(1 for i in items if i.closed_at is None))
 
 
 @router.get("/requests")
-def my_requests(ctx: Context = Depends(_context)) -> Response:
+def my_requests(ctx: Context = Depends(page_context)) -> Response:
     """Every request of the person with its status and due date; a form for each kind the policy offers."""
     items, now = _mine(ctx), utcnow()
-    offered = [r.kind.value for r in _offered(ctx)]
+    offered = [r.kind.value for r in rights_offered(ctx)]
     categories = [(c.id, c.name) for c in ctx.runtime.policy().document.categories]
     return ctx.page(
         "requests.html.j2",
@@ -159,17 +159,17 @@ def my_requests(ctx: Context = Depends(_context)) -> Response:
     )
 
 
-def _refused(ctx: Context, template: str, error: FiduciaryError, **values: Any) -> Response:
+def refused_page(ctx: Context, template: str, error: FiduciaryError, **values: Any) -> Response:
     """The page again with the refusal's own words (they name fields and rules, never a person's value)."""
     problems = [f"{p.field}: {p.message}" for p in error.fields]
     return ctx.page(template, status=error.status, error=error.detail, problems=problems, **values)
 
 
 @router.post("/requests")
-def make_request(posted: Posted = Depends(signed_in_post), ctx: Context = Depends(_context)) -> Response:
+def make_request(posted: Posted = Depends(signed_in_post), ctx: Context = Depends(page_context)) -> Response:
     """Make a request of one kind the policy offers (correction: one category and its corrected value)."""
     kind = posted.get("kind")
-    offered = {r.kind.value for r in _offered(ctx)}
+    offered = {r.kind.value for r in rights_offered(ctx)}
     personal: dict[str, Any] | None = None
     if kind == "correction":
         personal = {"corrections": [{"category": posted.get("category")[:64], "value": posted.get("value")[:10_000]}]}
@@ -181,11 +181,11 @@ def make_request(posted: Posted = Depends(signed_in_post), ctx: Context = Depend
     try:
         if kind not in offered:
             raise NotFound("This kind of request is not offered here.", code="kind_not_offered")
-        _submit(ctx, kind, personal)
+        submit_request(ctx, kind, personal)
     except FiduciaryError as error:
         ctx.session.rollback()
-        return _refused(ctx, "message.html.j2", error)
-    return _back(ctx.request, "/requests", "made")
+        return refused_page(ctx, "message.html.j2", error)
+    return back_to(ctx.request, "/requests", "made")
 
 
 def _own(ctx: Context, request_id: str) -> RightsRequest:
@@ -197,7 +197,7 @@ def _own(ctx: Context, request_id: str) -> RightsRequest:
 
 @router.post("/requests/{request_id}/cancel")
 def cancel_request(
-    request_id: RequestIdPath, posted: Posted = Depends(signed_in_post), ctx: Context = Depends(_context)
+    request_id: RequestIdPath, posted: Posted = Depends(signed_in_post), ctx: Context = Depends(page_context)
 ) -> Response:
     """Cancel one of the person's requests while it can be (an erasure until its waiting period ends)."""
     try:
@@ -205,26 +205,26 @@ def cancel_request(
         flows.cancel(ctx.runtime, ctx.session, request_id, actor=posted.customer.session_id)
     except FiduciaryError as error:
         ctx.session.rollback()
-        return _refused(ctx, "message.html.j2", error)
-    return _back(ctx.request, "/requests", "cancelled")
+        return refused_page(ctx, "message.html.j2", error)
+    return back_to(ctx.request, "/requests", "cancelled")
 
 
 @router.get("/download")
-def download(ctx: Context = Depends(_context)) -> Response:
+def download(ctx: Context = Depends(page_context)) -> Response:
     """Download my data: an access request; the package's link is sent to the email on file (the outbox)."""
     access = [i for i in _mine(ctx) if i.kind == "access"]
-    offered = "access" in {r.kind.value for r in _offered(ctx)}
+    offered = "access" in {r.kind.value for r in rights_offered(ctx)}
     return ctx.page("download.html.j2", items=access, offered=offered, done=ctx.request.query_params.get("done", ""))
 
 
 @router.post("/download")
-def request_download(posted: Posted = Depends(signed_in_post), ctx: Context = Depends(_context)) -> Response:
+def request_download(posted: Posted = Depends(signed_in_post), ctx: Context = Depends(page_context)) -> Response:
     try:
-        _submit(ctx, "access")
+        submit_request(ctx, "access")
     except FiduciaryError as error:
         ctx.session.rollback()
-        return _refused(ctx, "message.html.j2", error)
-    return _back(ctx.request, "/download", "made")
+        return refused_page(ctx, "message.html.j2", error)
+    return back_to(ctx.request, "/download", "made")
 
 
 def _consent_rows(ctx: Context) -> list[dict[str, Any]]:
@@ -251,13 +251,13 @@ def _consent_rows(ctx: Context) -> list[dict[str, Any]]:
 
 
 @router.get("/consents")
-def consents(ctx: Context = Depends(_context)) -> Response:
+def consents(ctx: Context = Depends(page_context)) -> Response:
     """One control per optional purpose; each change is recorded in the consent ledger with a receipt."""
     return ctx.page("consents.html.j2", rows=_consent_rows(ctx), done=ctx.request.query_params.get("done", ""))
 
 
 @router.post("/consents")
-def change_consent(posted: Posted = Depends(signed_in_post), ctx: Context = Depends(_context)) -> Response:
+def change_consent(posted: Posted = Depends(signed_in_post), ctx: Context = Depends(page_context)) -> Response:
     """Grant or withdraw one purpose, through the consent service (the same rules as `POST /v1/consents`)."""
     purpose, action = posted.get("purpose"), posted.get("action")
     try:
@@ -285,12 +285,12 @@ def change_consent(posted: Posted = Depends(signed_in_post), ctx: Context = Depe
         )
     except FiduciaryError as error:
         ctx.session.rollback()
-        return _refused(ctx, "message.html.j2", error)
-    return _back(ctx.request, "/consents", "granted" if action == "grant" else "withdrawn")
+        return refused_page(ctx, "message.html.j2", error)
+    return back_to(ctx.request, "/consents", "granted" if action == "grant" else "withdrawn")
 
 
 @router.get("/consents/receipts/{position}")
-def consent_receipt(position: PositionPath, ctx: Context = Depends(_context)) -> Response:
+def consent_receipt(position: PositionPath, ctx: Context = Depends(page_context)) -> Response:
     """A receipt of the person's own consent event as a JSON file (signed: verifiable offline)."""
     try:
         receipt = ConsentService.for_runtime(ctx.runtime).receipt(
@@ -311,26 +311,26 @@ def consent_receipt(position: PositionPath, ctx: Context = Depends(_context)) ->
 
 
 @router.get("/account")
-def account(ctx: Context = Depends(_context)) -> Response:
+def account(ctx: Context = Depends(page_context)) -> Response:
     """Delete or deactivate my account: what each does, then a confirmation step."""
-    offered = [k for k in ACCOUNT_KINDS if k in {r.kind.value for r in _offered(ctx)}]
+    offered = [k for k in ACCOUNT_KINDS if k in {r.kind.value for r in rights_offered(ctx)}]
     return ctx.page("account.html.j2", kinds=offered, confirm=None, done=ctx.request.query_params.get("done", ""))
 
 
 @router.post("/account")
-def account_confirm(posted: Posted = Depends(signed_in_post), ctx: Context = Depends(_context)) -> Response:
+def account_confirm(posted: Posted = Depends(signed_in_post), ctx: Context = Depends(page_context)) -> Response:
     """The confirmation step: nothing is made until the person confirms on this page."""
     kind = posted.get("kind")
-    offered = [k for k in ACCOUNT_KINDS if k in {r.kind.value for r in _offered(ctx)}]
+    offered = [k for k in ACCOUNT_KINDS if k in {r.kind.value for r in rights_offered(ctx)}]
     if kind not in offered:
-        return _refused(ctx, "message.html.j2", Conflict("This is not offered.", code="kind_not_offered"))
+        return refused_page(ctx, "message.html.j2", Conflict("This is not offered.", code="kind_not_offered"))
     return ctx.page("account.html.j2", kinds=offered, confirm=kind, done="")
 
 
 @router.post("/account/confirm")
-def account_request(posted: Posted = Depends(signed_in_post), ctx: Context = Depends(_context)) -> Response:
+def account_request(posted: Posted = Depends(signed_in_post), ctx: Context = Depends(page_context)) -> Response:
     kind = posted.get("kind")
-    offered = [k for k in ACCOUNT_KINDS if k in {r.kind.value for r in _offered(ctx)}]
+    offered = [k for k in ACCOUNT_KINDS if k in {r.kind.value for r in rights_offered(ctx)}]
     if kind not in offered or posted.get("confirm") != "yes":
         return ctx.page(
             "account.html.j2",
@@ -341,15 +341,15 @@ def account_request(posted: Posted = Depends(signed_in_post), ctx: Context = Dep
             unconfirmed=True,
         )
     try:
-        _submit(ctx, kind)
+        submit_request(ctx, kind)
     except FiduciaryError as error:
         ctx.session.rollback()
-        return _refused(ctx, "message.html.j2", error)
-    return _back(ctx.request, "/requests", "made")
+        return refused_page(ctx, "message.html.j2", error)
+    return back_to(ctx.request, "/requests", "made")
 
 
 @router.get("/grievance")
-def grievance(ctx: Context = Depends(_context)) -> Response:
+def grievance(ctx: Context = Depends(page_context)) -> Response:
     """The grievance officer (DPDP Rule 9, s.8(10)) as the policy names them."""
     contacts = ctx.runtime.policy().document.contacts
     officer = contacts.grievance_officer or contacts.data_protection_officer or contacts.privacy_contact
@@ -361,7 +361,7 @@ def grievance(ctx: Context = Depends(_context)) -> Response:
 
 
 @router.get("/recipients")
-def recipients(ctx: Context = Depends(_context)) -> Response:
+def recipients(ctx: Context = Depends(page_context)) -> Response:
     """Who received my data: until the disclosure log exists, the recipients the policy names for each
     category it holds (GDPR Art 15(1)(c), DPDP s.11(1)(b)), with where they process it."""
     document = ctx.runtime.policy().document
