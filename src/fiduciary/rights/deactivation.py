@@ -32,20 +32,15 @@ from fiduciary.people.service import close_person
 from fiduciary.policy.duration import Duration
 from fiduciary.rights.deadlines import due_after
 from fiduciary.rights.erasure import ERASED, erase_now, finish_erasure
-from fiduciary.rights.requests import complete_request, contact_on_file, tell
-from fiduciary.rights.running import RESUME_JOB, Outcome, Run, calendar_for, resume_after
+from fiduciary.rights.requests import complete_request, contact_on_file
+from fiduciary.rights.running import RESUME_JOB, Outcome, Run, calendar_for, waits_first
 
 DEACTIVATED: Final = "deactivated"  # in `details`: when the account was closed (ISO instant)
 ERASE_ON: Final = "erase_on"  # in `details`: the day the kept data are erased
 
 
 def start_deactivation(run: Run) -> Outcome:
-    wait = run.right.waiting_period
-    if wait is not None and run.row.run_after is None:
-        runs_at = resume_after(run, wait)
-        tell(run.uow, run.row, "rights.scheduled", {"runs_on": runs_at.date()})
-        return Outcome.WAITING
-    return _deactivate(run)
+    return Outcome.WAITING if waits_first(run) else _deactivate(run)
 
 
 def resume_deactivation(run: Run) -> Outcome:

@@ -8,8 +8,8 @@ from typing import Final
 
 from fiduciary.comms.sealing import open_sealed, seal
 from fiduciary.rights.flows import erase_person
-from fiduciary.rights.requests import complete_request, contact_on_file, tell
-from fiduciary.rights.running import Outcome, Run, resume_after
+from fiduciary.rights.requests import complete_request, contact_on_file
+from fiduciary.rights.running import Outcome, Run, waits_first
 from fiduciary.vault.legal_holds import held_records
 
 _CONTACT: Final = "contact"
@@ -17,12 +17,7 @@ ERASED: Final = "erased"  # in `details`: how many rows the erasers deleted or c
 
 
 def start_erasure(run: Run) -> Outcome:
-    wait = run.right.waiting_period
-    if wait is not None and run.row.run_after is None:
-        runs_at = resume_after(run, wait)
-        tell(run.uow, run.row, "rights.scheduled", {"runs_on": runs_at.date()})
-        return Outcome.WAITING
-    return erase_now(run)
+    return Outcome.WAITING if waits_first(run) else erase_now(run)
 
 
 def erase_now(run: Run) -> Outcome:

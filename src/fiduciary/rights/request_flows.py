@@ -282,6 +282,45 @@ def approve(
     return row
 
 
+_CLOSING: Final = {
+    State.REJECTED: (Transition.REJECT, "rights.rejected"),
+    State.CANCELLED: (Transition.CANCEL, "rights.cancelled"),
+}
+
+
+def _close(
+    uow: UnitOfWork,
+    row: RightsRequest,
+    to_state: State,
+    *,
+    code: str,
+    note: str | None,
+    actor: str,
+    now: datetime,
+    notify: bool = True,
+) -> None:
+    """Reject or cancel with a reason code (audited) and the note for the person (kept, sent, never logged)."""
+    transition, message = _CLOSING[to_state]
+    move(
+        uow,
+        row,
+        transition,
+        to_state,
+        actor=actor,
+        reason=code,
+        now=now,
+        values={"outcome_reason": code, "outcome_note": note},
+    )
+    if notify:
+        tell(uow, row, message, {"reason": note} if to_state is State.REJECTED else {})
+
+
+def _refuse_if_running(row: RightsRequest, now: datetime, detail: str, field_name: str = "request_id") -> None:
+    """In progress, only an erasure or deactivation still in its waiting period may be cancelled."""
+    if row.state == State.IN_PROGRESS and not _cancellable(row, now):
+        raise Conflict(detail, code="request_not_cancellable", fields=[FieldProblem(field_name, "is in progress")])
+
+
 def _reason_code(reason: object, field_name: str = "reason") -> str:
     code = safe_slug(reason)
     if code is None:
@@ -306,17 +345,7 @@ def reject(
     uow = unit_of_work(runtime, session)
     with uow.step():
         row = get_request(session, request_id)
-        move(
-            uow,
-            row,
-            Transition.REJECT,
-            State.REJECTED,
-            actor=actor,
-            reason=code,
-            now=now,
-            values={"outcome_reason": code, "outcome_note": text},
-        )
-        tell(uow, row, "rights.rejected", {"reason": text})
+        _close(uow, row, State.REJECTED, code=code, note=text, actor=actor, now=now)
     return row
 
 
@@ -337,23 +366,8 @@ def cancel(
     uow = unit_of_work(runtime, session)
     with uow.step():
         row = get_request(session, request_id)
-        if row.state == State.IN_PROGRESS and not _cancellable(row, now):
-            raise Conflict(
-                "The request is already running and can no longer be cancelled.",
-                code="request_not_cancellable",
-                fields=[FieldProblem("request_id", "is in progress")],
-            )
-        move(
-            uow,
-            row,
-            Transition.CANCEL,
-            State.CANCELLED,
-            actor=actor,
-            reason=code,
-            now=now,
-            values={"outcome_reason": code, "outcome_note": text},
-        )
-        tell(uow, row, "rights.cancelled", {})
+        _refuse_if_running(row, now, "The request is already running and can no longer be cancelled.")
+        _close(uow, row, State.CANCELLED, code=code, note=text, actor=actor, now=now)
     return row
 
 
@@ -520,31 +534,19 @@ def close_many(
         for i, item in enumerate(items):
             row = get_request(session, item.request_id)
             to_state = State.REJECTED if item.reason in ("unfounded", "excessive") else State.CANCELLED
-            transition = Transition.REJECT if to_state is State.REJECTED else Transition.CANCEL
-            if row.state == State.IN_PROGRESS and not _cancellable(row, now):
-                raise Conflict(
-                    "A request in the list is already running.",
-                    code="request_not_cancellable",
-                    fields=[FieldProblem(f"items[{i}].request_id", "is in progress")],
-                )
+            _refuse_if_running(row, now, "A request in the list is already running.", f"items[{i}].request_id")
             text = note_or_none(item.note, f"items[{i}].note")
-            move(
+            # never verified: nobody proved they own the address, so nothing is sent to it
+            _close(
                 uow,
                 row,
-                transition,
                 to_state,
+                code=item.reason,
+                note=text,
                 actor=actor,
-                reason=item.reason,
                 now=now,
-                values={"outcome_reason": item.reason, "outcome_note": text},
+                notify=item.reason != "never_verified",
             )
-            if item.reason != "never_verified":  # nobody proved they own the address: nothing is sent to it
-                tell(
-                    uow,
-                    row,
-                    "rights.rejected" if to_state is State.REJECTED else "rights.cancelled",
-                    {"reason": text} if to_state is State.REJECTED else {},
-                )
             closed.append(row)
     return closed
 

@@ -24,7 +24,7 @@ from fiduciary.policy.duration import Duration
 from fiduciary.policy.schema import Right
 from fiduciary.rights.deadlines import due_after, working_calendar
 from fiduciary.rights.models import RightsRequest
-from fiduciary.rights.requests import NewRequest
+from fiduciary.rights.requests import NewRequest, tell
 from fiduciary.unit_of_work import UnitOfWork
 
 RESUME_JOB: Final = "rights.resume_request"
@@ -75,3 +75,14 @@ def resume_after(run: Run, wait: Duration) -> datetime:
     run.uow.session.flush()
     run.uow.enqueue(RESUME_JOB, {"request_id": run.row.id}, run_at=runs_at, queueing_lock=f"{RESUME_JOB}:{run.row.id}")
     return runs_at
+
+
+def waits_first(run: Run) -> bool:
+    """Where the policy sets a waiting period not yet begun (an erasure, a deactivation), schedule the request's
+    `resume` after it and tell the person the date; True when the request now waits."""
+    wait = run.right.waiting_period
+    if wait is None or run.row.run_after is not None:
+        return False
+    runs_at = resume_after(run, wait)
+    tell(run.uow, run.row, "rights.scheduled", {"runs_on": runs_at.date()})
+    return True

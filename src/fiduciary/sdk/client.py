@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -110,6 +110,21 @@ class DecisionQuery:
     purpose: str
     categories: Sequence[str] = field(default_factory=tuple)
     jurisdiction: str | None = None  # where the person lives, if not the batch's
+
+
+class Requester(Protocol):
+    """What the mixins of the other SDK modules (`sdk.vault`, `sdk.requests`) need of the client they join:
+    its `_request`, which sends one call and raises `FiduciaryAPIError` for a problem."""
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any: ...
 
 
 class FiduciaryClient:

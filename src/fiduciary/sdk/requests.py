@@ -17,23 +17,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
-from fiduciary.sdk.client import FiduciaryClient, _segment
-
-
-class _Requester(Protocol):
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Any: ...
+from fiduciary.sdk.client import FiduciaryClient, Requester, _segment
 
 
 @dataclass(frozen=True)
@@ -79,7 +67,7 @@ class RequestMethods:
     """Mixin over a client with `_request` (FiduciaryClient)."""
 
     def create_request(
-        self: _Requester,
+        self: Requester,
         kind: str,
         person_id: str,
         *,
@@ -113,7 +101,7 @@ class RequestMethods:
         return result
 
     def requests_page(
-        self: _Requester,
+        self: Requester,
         *,
         state: str | Sequence[str] | None = None,
         kind: str | None = None,
@@ -154,30 +142,30 @@ class RequestMethods:
                 return
             after = page.next_cursor
 
-    def get_request(self: _Requester, request_id: str) -> dict[str, Any]:
+    def get_request(self: Requester, request_id: str) -> dict[str, Any]:
         """One request with its manual steps and its history of transitions."""
         result: dict[str, Any] = self._request("GET", _url(request_id))
         return result
 
-    def verify_request(self: _Requester, request_id: str, method: str) -> dict[str, Any]:
+    def verify_request(self: Requester, request_id: str, method: str) -> dict[str, Any]:
         """Staff checked the requester: document, two_data_points or three_data_points_and_declaration
         (an agent's or nominee's proof is a document)."""
         result: dict[str, Any] = self._request("POST", _url(request_id, "/verify"), json_body={"method": method})
         return result
 
-    def approve_request(self: _Requester, request_id: str) -> dict[str, Any]:
+    def approve_request(self: Requester, request_id: str) -> dict[str, Any]:
         """Approve a request waiting for staff; it starts at once. 409 if someone else moved it first."""
         result: dict[str, Any] = self._request("POST", _url(request_id, "/approve"))
         return result
 
-    def reject_request(self: _Requester, request_id: str, reason: str, note: str) -> dict[str, Any]:
+    def reject_request(self: Requester, request_id: str, reason: str, note: str) -> dict[str, Any]:
         """Refuse with a reason code and a note the person is sent (GDPR Art 12(4); DPDP Rule 14)."""
         body = {"reason": reason, "note": note}
         result: dict[str, Any] = self._request("POST", _url(request_id, "/reject"), json_body=body)
         return result
 
     def cancel_request(
-        self: _Requester, request_id: str, *, reason: str = "withdrawn_by_person", note: str | None = None
+        self: Requester, request_id: str, *, reason: str = "withdrawn_by_person", note: str | None = None
     ) -> dict[str, Any]:
         """Cancel an open request (an erasure until its waiting period ends)."""
         body: dict[str, Any] = {"reason": reason}
@@ -186,27 +174,27 @@ class RequestMethods:
         result: dict[str, Any] = self._request("POST", _url(request_id, "/cancel"), json_body=body)
         return result
 
-    def extend_request(self: _Requester, request_id: str, until: date, reason: str) -> dict[str, Any]:
+    def extend_request(self: Requester, request_id: str, until: date, reason: str) -> dict[str, Any]:
         """Extend the deadline once, to `until` (within the policy's extendable_by); the reason is sent to the
         person."""
         body = {"until": until.isoformat(), "reason": reason}
         result: dict[str, Any] = self._request("POST", _url(request_id, "/extend"), json_body=body)
         return result
 
-    def complete_request(self: _Requester, request_id: str, *, note: str | None = None) -> dict[str, Any]:
+    def complete_request(self: Requester, request_id: str, *, note: str | None = None) -> dict[str, Any]:
         """Complete a request only staff can finish (a grievance); others complete by themselves (409)."""
         body = {"note": note} if note is not None else None
         result: dict[str, Any] = self._request("POST", _url(request_id, "/complete"), json_body=body)
         return result
 
-    def confirm_request_step(self: _Requester, request_id: str, position: int) -> dict[str, Any]:
+    def confirm_request_step(self: Requester, request_id: str, position: int) -> dict[str, Any]:
         """Confirm a manual step was done outside Fiduciary; the last one completes the request."""
         result: dict[str, Any] = self._request(
             "POST", _url(request_id, "/steps/confirm"), json_body={"position": int(position)}
         )
         return result
 
-    def close_requests(self: _Requester, items: Iterable[CloseItem | tuple[str, str]]) -> list[str]:
+    def close_requests(self: Requester, items: Iterable[CloseItem | tuple[str, str]]) -> list[str]:
         """Close duplicates and never-verified requests in bulk, all or none; the ids closed."""
         body: list[dict[str, Any]] = []
         for item in items:
@@ -219,13 +207,13 @@ class RequestMethods:
         closed: list[str] = data["closed"]
         return closed
 
-    def enter_request_code(self: _Requester, request_id: str, code: str) -> dict[str, Any]:
+    def enter_request_code(self: Requester, request_id: str, code: str) -> dict[str, Any]:
         """The code the person was sent (for a page of the store's own that relays it): `{state,
         attempts_left}`. A wrong code raises 401 (`code_wrong`), the fifth 403 (`code_locked`)."""
         result: dict[str, Any] = self._request("POST", _url(request_id, "/code"), json_body={"code": code})
         return result
 
-    def resend_request_code(self: _Requester, request_id: str) -> None:
+    def resend_request_code(self: Requester, request_id: str) -> None:
         """Send the person a new code for a request waiting for it."""
         self._request("POST", _url(request_id, "/code/resend"))
 

@@ -13,25 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
-from fiduciary.sdk.client import FiduciaryAPIError, FiduciaryClient, _segment
+from fiduciary.sdk.client import FiduciaryAPIError, FiduciaryClient, Requester, _segment
 
 REQUEST_ID_HEADER = "X-Request-ID"
-
-
-class _Requester(Protocol):
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -75,7 +63,7 @@ class VaultMethods:
     """Mixin over a client with `_request` (FiduciaryClient)."""
 
     def put_fields(
-        self: _Requester,
+        self: Requester,
         person_id: str,
         fields: Mapping[str, str],
         *,
@@ -98,7 +86,7 @@ class VaultMethods:
         return result
 
     def read_fields(
-        self: _Requester,
+        self: Requester,
         person_id: str,
         purpose: str,
         categories: Iterable[str] = (),
@@ -116,7 +104,7 @@ class VaultMethods:
         return FieldsResult.from_json(data)
 
     def lookup(
-        self: _Requester, kind: str, value: str, *, purpose: str | None = None, request_id: str | None = None
+        self: Requester, kind: str, value: str, *, purpose: str | None = None, request_id: str | None = None
     ) -> str | None:
         """The person id with exactly this identifier (email, phone, customer_id), or None."""
         body: dict[str, Any] = {"kind": kind, "value": value}
@@ -131,7 +119,7 @@ class VaultMethods:
         person_id: str = data["person_id"]
         return person_id
 
-    def export_person(self: _Requester, person_id: str, *, request_id: str | None = None) -> dict[str, Any]:
+    def export_person(self: Requester, person_id: str, *, request_id: str | None = None) -> dict[str, Any]:
         """Everything every domain holds about the person (for an access or portability request)."""
         result: dict[str, Any] = self._request(
             "GET", f"/v1/people/{_segment(person_id)}/export", headers=_headers(request_id)
@@ -139,7 +127,7 @@ class VaultMethods:
         return result
 
     def erase_person(
-        self: _Requester, person_id: str, *, reason: str = "erasure_request", request_id: str | None = None
+        self: Requester, person_id: str, *, reason: str = "erasure_request", request_id: str | None = None
     ) -> dict[str, Any]:
         """Erase the person everywhere (the vault crypto-shreds their key); idempotent."""
         result: dict[str, Any] = self._request(
@@ -151,7 +139,7 @@ class VaultMethods:
         return result
 
     def audit(
-        self: _Requester,
+        self: Requester,
         *,
         actor: str | None = None,
         person_id: str | None = None,
