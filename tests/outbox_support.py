@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,9 +11,12 @@ from sqlalchemy.orm import Session
 
 from fiduciary.comms.models import OutboxMessage
 from fiduciary.comms.outbox import send
+from fiduciary.comms.sealing import open_sealed
 from fiduciary.people.service import create_person
 from fiduciary.runtime import Runtime
 from fiduciary.unit_of_work import unit_of_work
+
+_CODE_LINE = re.compile(r"^ {4}([0-9]{6})$", re.MULTILINE)  # how rights_code.txt.j2 sets the code
 
 ADDRESS = "asha.verma@example.com"
 CODE = "482913"
@@ -52,3 +56,15 @@ def statuses(session: Session) -> list[tuple[str, int]]:
 def count_messages(session: Session) -> int:
     session.rollback()
     return int(session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) or 0)
+
+
+def newest_code(runtime: Runtime, session: Session) -> str:
+    """The one-time code in the newest message of the outbox, opened with the person's key as the deliverer
+    does (the session's transaction is ended before and after, to see what other sessions committed)."""
+    session.rollback()
+    row = session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.created_at.desc()).limit(1)).one()
+    body = open_sealed(runtime, session, row.person_id, row.key_version, row.id, "body", row.body or b"")
+    session.rollback()
+    match = _CODE_LINE.search(body)
+    assert match is not None, "the newest message holds no code"
+    return match.group(1)

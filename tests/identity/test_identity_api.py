@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from consent_support import api_headers
 from fiduciary.comms.models import OutboxMessage
-from fiduciary.comms.sealing import open_sealed
 from fiduciary.identity.codes import ANSWER_FLOOR_SECONDS, MAX_ATTEMPTS
 from fiduciary.identity.models import CustomerSessionRecord, VerificationCode
 from fiduciary.identity.sessions import open_session
@@ -29,20 +28,9 @@ from fiduciary.people.service import create_person
 from fiduciary.runtime import Runtime
 from fiduciary.web.app import create_app
 from leak_guard import LeakDetector
+from outbox_support import newest_code
 
 CODES, SESSIONS, CURRENT = "/v1/identity/codes", "/v1/identity/sessions", "/v1/identity/sessions/current"
-_CODE_LINE = re.compile(r"^ {4}([0-9]{6})$", re.MULTILINE)
-
-
-def _sent_code(runtime: Runtime, session: Session) -> str:
-    """The code in the newest message of the outbox."""
-    session.rollback()
-    row = session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.created_at.desc()).limit(1)).one()
-    body = open_sealed(runtime, session, row.person_id, row.key_version, row.id, "body", row.body or b"")
-    session.rollback()
-    match = _CODE_LINE.search(body)
-    assert match is not None
-    return match.group(1)
 
 
 def _ask(client: TestClient, identifier: str = EMAIL, kind: str = "email") -> httpx.Response:
@@ -56,7 +44,7 @@ def _bearer(token: str) -> dict[str, str]:
 
 def _signed_in(client: TestClient, runtime: Runtime, session: Session, kind: str = "email") -> dict[str, Any]:
     challenge = _ask(client, EMAIL if kind == "email" else PHONE, kind).json()["challenge_id"]
-    opened = client.post(SESSIONS, json={"challenge_id": challenge, "code": _sent_code(runtime, session)})
+    opened = client.post(SESSIONS, json={"challenge_id": challenge, "code": newest_code(runtime, session)})
     assert opened.status_code == 201, opened.text
     answer: dict[str, Any] = opened.json()
     return answer
@@ -73,7 +61,7 @@ def test_code_then_session_then_whoami_then_sign_out(
     person_id = person_on_file(session, runtime)
     asked = _ask(client)
     assert asked.status_code == 202 and set(asked.json()) == {"challenge_id", "expires_at"}
-    code = _sent_code(runtime, session)
+    code = newest_code(runtime, session)
     opened = client.post(
         SESSIONS, json={"challenge_id": asked.json()["challenge_id"], "code": code[:3] + " " + code[3:]}
     )
@@ -121,7 +109,7 @@ def test_an_unknown_identifier_gets_the_same_answer_at_the_same_time(
 def test_five_wrong_codes_lock_even_after_a_restart(client: TestClient, runtime: Runtime, session: Session) -> None:
     person_on_file(session, runtime)
     challenge = _ask(client).json()["challenge_id"]
-    code = _sent_code(runtime, session)
+    code = newest_code(runtime, session)
     seen = []
     for _ in range(MAX_ATTEMPTS):
         refused = client.post(SESSIONS, json={"challenge_id": challenge, "code": _other(code)})
@@ -143,7 +131,7 @@ def test_a_used_code_and_an_unknown_challenge_are_refused(
 ) -> None:
     person_on_file(session, runtime)
     challenge = _ask(client).json()["challenge_id"]
-    code = _sent_code(runtime, session)
+    code = newest_code(runtime, session)
     assert client.post(SESSIONS, json={"challenge_id": challenge, "code": code}).status_code == 201
     used = client.post(SESSIONS, json={"challenge_id": challenge, "code": code})
     assert (used.status_code, used.json()["code"]) == (401, "code_consumed")
@@ -154,7 +142,7 @@ def test_a_used_code_and_an_unknown_challenge_are_refused(
 def test_an_expired_code_is_refused(client: TestClient, runtime: Runtime, session: Session) -> None:
     person_on_file(session, runtime)
     challenge = _ask(client).json()["challenge_id"]
-    code = _sent_code(runtime, session)
+    code = newest_code(runtime, session)
     session.execute(sa.update(VerificationCode).values(expires_at=T0))  # issued long ago
     session.commit()
     expired = client.post(SESSIONS, json={"challenge_id": challenge, "code": code})

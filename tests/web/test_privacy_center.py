@@ -17,19 +17,17 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from fiduciary.comms.models import OutboxMessage
-from fiduciary.comms.sealing import open_sealed
 from fiduciary.consent.service import state_for
 from fiduciary.rights.models import RightsRequest
 from fiduciary.runtime import Runtime
 from fiduciary.web.app import create_app
 from fiduciary.web.privacy_center.guard import SESSION_COOKIE
+from outbox_support import newest_code
 from requests_support import person_with_email
 
 CENTER = "/privacy-center"
 EMAIL_A, EMAIL_B = "asha.center@example.org", "bilal.center@example.org"
 PAGES = ("", "/requests", "/download", "/consents", "/recipients", "/account", "/grievance")
-_CODE_LINE = re.compile(r"^ {4}([0-9]{6})$", re.MULTILINE)
 _CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 _CHALLENGE = re.compile(r'name="challenge_id" value="(vc_[0-9a-f]{32})"')
 _TITLE = re.compile(r"<title>(.*?)</title>", re.S)
@@ -39,17 +37,6 @@ _TITLE = re.compile(r"<title>(.*?)</title>", re.S)
 def center(runtime: Runtime) -> Iterator[TestClient]:
     with TestClient(create_app(runtime=runtime), base_url="https://testserver") as client:
         yield client
-
-
-def _sent_code(runtime: Runtime, session: Session) -> str:
-    """The code in the newest message of the outbox (opened with the person's key, as the deliverer does)."""
-    session.rollback()
-    row = session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.created_at.desc()).limit(1)).one()
-    body = open_sealed(runtime, session, row.person_id, row.key_version, row.id, "body", row.body or b"")
-    session.rollback()
-    match = _CODE_LINE.search(body)
-    assert match is not None
-    return match.group(1)
 
 
 def _csrf(page: httpx.Response) -> str:
@@ -67,7 +54,7 @@ def _sign_in(client: TestClient, runtime: Runtime, session: Session, email: str)
     assert challenge is not None
     entered = client.post(
         f"{CENTER}/sign-in/code",
-        data={"csrf": _csrf(asked), "challenge_id": challenge.group(1), "code": _sent_code(runtime, session)},
+        data={"csrf": _csrf(asked), "challenge_id": challenge.group(1), "code": newest_code(runtime, session)},
         follow_redirects=False,
     )
     assert entered.status_code == 303 and entered.headers["location"] == CENTER
@@ -140,7 +127,7 @@ def test_a_wrong_code_signs_nobody_in_and_an_unknown_identifier_looks_the_same(
     assert nonce.sub("", _CHALLENGE.sub("", unknown.text)) == nonce.sub("", _CHALLENGE.sub("", known.text))
     challenge = _CHALLENGE.search(known.text)
     assert challenge is not None
-    code = _sent_code(runtime, session)
+    code = newest_code(runtime, session)
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     refused = center.post(
         f"{CENTER}/sign-in/code",

@@ -14,14 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from browser_support import chromium_browser, live_app
-from fiduciary.comms.models import OutboxMessage
-from fiduciary.comms.sealing import open_sealed
 from fiduciary.config import Settings
 from fiduciary.consent.service import state_for
 from fiduciary.runtime import Runtime
+from outbox_support import newest_code
 from requests_support import person_with_email
 
 pytestmark = pytest.mark.browser
@@ -30,7 +28,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
 EMAIL = "meera.browser@example.org"
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
-_CODE_LINE = re.compile(r"^ {4}([0-9]{6})$", re.MULTILINE)
 
 
 @pytest.fixture
@@ -47,16 +44,12 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Runtime]]:
             runtime.close()
 
 
-def _sent_code(runtime: Runtime) -> str:
-    with runtime.sessions() as session:
-        row = session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.created_at.desc()).limit(1)).one()
-        body = open_sealed(runtime, session, row.person_id, row.key_version, row.id, "body", row.body or b"")
-    match = _CODE_LINE.search(body)
-    assert match is not None
-    return match.group(1)
-
-
 SERIOUS: list[str] = []  # what axe-core finds on the pages `_shoot` visits, serious or critical
+
+
+def _code(runtime: Runtime) -> str:
+    with runtime.sessions() as session:
+        return newest_code(runtime, session)
 
 
 def _shoot(page: Any, name: str) -> None:
@@ -93,7 +86,7 @@ def test_sign_in_give_consent_ask_for_data_in_chromium(served: tuple[str, Runtim
         page.get_by_role("button", name="Send me a code").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Enter your code")
         _shoot(page, "code")
-        page.get_by_label("6-digit code").fill(_sent_code(runtime))
+        page.get_by_label("6-digit code").fill(_code(runtime))
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Your privacy")
         assert EMAIL not in page.url and EMAIL not in page.title()

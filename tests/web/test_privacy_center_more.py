@@ -15,8 +15,6 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from fiduciary.comms.models import OutboxMessage
-from fiduciary.comms.sealing import open_sealed
 from fiduciary.consent.service import state_for
 from fiduciary.policy import versions
 from fiduciary.rights.models import RightsRequest
@@ -26,13 +24,13 @@ from fiduciary.unit_of_work import UnitOfWork
 from fiduciary.vault.service import VaultService
 from fiduciary.web.app import create_app
 from fiduciary.web.privacy_center.more import COMPLAINT_MAX
+from outbox_support import newest_code
 from requests_support import person_with_email
 
 CENTER = "/privacy-center"
 EMAIL_A, EMAIL_B = "asha.more@example.org", "bilal.more@example.org"
 SIGNED_IN_PAGES = ("/unsubscribe", "/complaint", "/my-data")
 COMPLAINT = "The courier left my parcel with a neighbour, Meera Iyer, who opened it."
-_CODE_LINE = re.compile(r"^ {4}([0-9]{6})$", re.MULTILINE)
 _CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 _CHALLENGE = re.compile(r'name="challenge_id" value="(vc_[0-9a-f]{32})"')
 _TITLE = re.compile(r"<title>(.*?)</title>", re.S)
@@ -55,15 +53,10 @@ def _sign_in(client: TestClient, runtime: Runtime, session: Session, email: str)
     asked = client.post(f"{CENTER}/sign-in", data={"csrf": _csrf(form), "kind": "email", "identifier": email})
     challenge = _CHALLENGE.search(asked.text)
     assert challenge is not None
-    session.rollback()
-    row = session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.created_at.desc()).limit(1)).one()
-    body = open_sealed(runtime, session, row.person_id, row.key_version, row.id, "body", row.body or b"")
-    session.rollback()
-    code = _CODE_LINE.search(body)
-    assert code is not None
+    code = newest_code(runtime, session)
     entered = client.post(
         f"{CENTER}/sign-in/code",
-        data={"csrf": _csrf(asked), "challenge_id": challenge.group(1), "code": code.group(1)},
+        data={"csrf": _csrf(asked), "challenge_id": challenge.group(1), "code": code},
         follow_redirects=False,
     )
     assert entered.status_code == 303
