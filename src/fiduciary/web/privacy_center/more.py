@@ -21,23 +21,21 @@ from typing import Any, Final
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
 
-from fiduciary.consent.evidence import evidence_from
-from fiduciary.consent.flows import record_with_gpc
-from fiduciary.consent.gpc import gpc_enabled
-from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService, state_for
+from fiduciary.consent.service import state_for
 from fiduciary.errors import FiduciaryError, FieldProblem, NotFound, ValidationFailed
 from fiduciary.identity.sessions import CustomerSession
 from fiduciary.people.service import get_person
 from fiduciary.policy import versions
 from fiduciary.runtime import Runtime
 from fiduciary.vault.own_view import masked_own_view
-from fiduciary.web.deps import SESSION_DEPENDENCY, request_base_url, runtime_dependency
+from fiduciary.web.deps import SESSION_DEPENDENCY, runtime_dependency
 from fiduciary.web.privacy_center.guard import Posted, csrf_token, optional_session, session_binding, signed_in_post
 from fiduciary.web.privacy_center.pages import BASE, render
 from fiduciary.web.privacy_center.routes import (
     Context,
     back_to,
     page_context,
+    record_choice,
     refused_page,
     rights_offered,
     submit_request,
@@ -114,24 +112,7 @@ def unsubscribe(posted: Posted = Depends(signed_in_post), ctx: Context = Depends
             raise NotFound("No marketing purpose of the policy has this name.", code="purpose_not_found")
         if not row["on"]:
             return back_to(ctx.request, "/unsubscribe", "unsubscribed")  # nothing to withdraw: no second event
-        request = ctx.request
-        evidence = evidence_from(request.headers.get("user-agent"), request.client.host if request.client else None)
-        item = ConsentInput(
-            subject_id=ctx.customer.person_id,
-            purpose=purpose,
-            action="withdraw",
-            channel=ConsentChannel.PRIVACY_CENTER,
-            language=ctx.runtime.policy().document.language,
-            evidence=evidence,
-        )
-        signalled = gpc_enabled(request.headers.getlist("sec-gpc"))  # CCPA 11 CCR §7025, as on the consents page
-        record_with_gpc(
-            ConsentService.for_runtime(ctx.runtime),
-            ctx.session,
-            [item],
-            gpc_signals=[(ctx.customer.person_id, evidence)] if signalled else (),
-            base_url=request_base_url(request),
-        )
+        record_choice(ctx, purpose, "withdraw")  # the rules and the GPC handling of the consents page
     except FiduciaryError as error:
         ctx.session.rollback()
         return refused_page(ctx, "message.html.j2", error)

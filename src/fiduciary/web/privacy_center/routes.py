@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources import files
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import RedirectResponse
@@ -256,6 +256,30 @@ def consents(ctx: Context = Depends(page_context)) -> Response:
     return ctx.page("consents.html.j2", rows=_consent_rows(ctx), done=ctx.request.query_params.get("done", ""))
 
 
+def record_choice(ctx: Context, purpose: str, action: Literal["grant", "withdraw"]) -> None:
+    """One consent change by the signed-in person, through the consent service (the rules of
+    `POST /v1/consents`). A browser's `Sec-GPC: 1` is honoured here as on every consent endpoint (CCPA 11 CCR
+    §7025), before the person's own choice, which then stands (consent.flows)."""
+    request = ctx.request
+    evidence = evidence_from(request.headers.get("user-agent"), request.client.host if request.client else None)
+    item = ConsentInput(
+        subject_id=ctx.customer.person_id,
+        purpose=purpose,
+        action=action,
+        channel=ConsentChannel.PRIVACY_CENTER,
+        language=ctx.runtime.policy().document.language,
+        evidence=evidence,
+    )
+    signalled = gpc_enabled(request.headers.getlist("sec-gpc"))
+    record_with_gpc(
+        ConsentService.for_runtime(ctx.runtime),
+        ctx.session,
+        [item],
+        gpc_signals=[(ctx.customer.person_id, evidence)] if signalled else (),
+        base_url=request_base_url(request),
+    )
+
+
 @router.post("/consents")
 def change_consent(posted: Posted = Depends(signed_in_post), ctx: Context = Depends(page_context)) -> Response:
     """Grant or withdraw one purpose, through the consent service (the same rules as `POST /v1/consents`)."""
@@ -263,26 +287,7 @@ def change_consent(posted: Posted = Depends(signed_in_post), ctx: Context = Depe
     try:
         if action not in ("grant", "withdraw") or purpose not in {r["id"] for r in _consent_rows(ctx)}:
             raise NotFound("No optional purpose of the policy has this name.", code="purpose_not_found")
-        request = ctx.request
-        evidence = evidence_from(request.headers.get("user-agent"), request.client.host if request.client else None)
-        item = ConsentInput(
-            subject_id=ctx.customer.person_id,
-            purpose=purpose,
-            action="grant" if action == "grant" else "withdraw",
-            channel=ConsentChannel.PRIVACY_CENTER,
-            language=ctx.runtime.policy().document.language,
-            evidence=evidence,
-        )
-        # A browser's `Sec-GPC: 1` is honoured here as on every consent endpoint (CCPA 11 CCR §7025), before
-        # the person's own choice, which then stands (consent.flows).
-        signalled = gpc_enabled(request.headers.getlist("sec-gpc"))
-        record_with_gpc(
-            ConsentService.for_runtime(ctx.runtime),
-            ctx.session,
-            [item],
-            gpc_signals=[(ctx.customer.person_id, evidence)] if signalled else (),
-            base_url=request_base_url(request),
-        )
+        record_choice(ctx, purpose, "grant" if action == "grant" else "withdraw")
     except FiduciaryError as error:
         ctx.session.rollback()
         return refused_page(ctx, "message.html.j2", error)
