@@ -17,12 +17,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, ParamSpec, TypeVar
 
-from anyio import CancelScope, Lock, to_thread
+from anyio import CancelScope, to_thread
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from fiduciary.runtime import Runtime
+from fiduciary.storage.group_commit import DatabaseGate
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -54,8 +55,31 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         async with _session(request) as session:
             yield session
         return
-    async with gate, _session(request, inline=True) as session:
+    if gate.group_commit and _joins_group(request):
+        async with gate.joined(get_runtime(request).sessions) as session:
+            yield session
+        return
+    async with gate.exclusive(), _session(request, inline=True) as session:
         yield session
+
+
+_GROUP_COMMIT_ATTRIBUTE = "fiduciary_group_commit"
+
+_E = TypeVar("_E", bound=Callable[..., Any])
+
+
+def joins_group_commit(endpoint: _E) -> _E:
+    """Mark a route whose request's transaction may share one COMMIT with the requests queued behind it on
+    SQLite (storage/group_commit.py): its answer still waits for that COMMIT. Only for routes whose work
+    is all on the request's session (no session of their own that writes, no `after_commit` listener they
+    rely on); every other route takes the gate for a transaction of its own."""
+    setattr(endpoint, _GROUP_COMMIT_ATTRIBUTE, True)
+    return endpoint
+
+
+def _joins_group(request: Request) -> bool:
+    route = request.scope.get("route")
+    return getattr(getattr(route, "endpoint", None), _GROUP_COMMIT_ATTRIBUTE, False) is True
 
 
 @asynccontextmanager
@@ -94,8 +118,10 @@ GATE_STATE = "fiduciary_database_gate"
 
 
 def install_database_gate(app: Any, runtime: Runtime) -> None:
-    """On SQLite, one request at a time holds a session in this process (an `anyio.Lock`, first come first
-    served); elsewhere, none. Called by the app's lifespan, inside the event loop that will use the lock.
+    """On SQLite, one request at a time holds a session in this process (`DatabaseGate`: an `anyio.Lock`,
+    first come first served, with group commit for the routes marked `joins_group_commit` when this is the
+    only process serving); elsewhere, none. Called by the app's lifespan, inside the event loop that will
+    use the lock.
 
     SQLite has one writer at a time, and a writer that finds the database locked waits in SQLite's busy
     handler, which sleeps 1, 2, 5, 10 ... 100 ms between tries: under eight concurrent requests most of
@@ -103,12 +129,14 @@ def install_database_gate(app: Any, runtime: Runtime) -> None:
     in order, without holding a worker thread, replaces those sleeps with a wait of about one request's
     service time. Other processes (the CLI, other workers) still meet at SQLite's own lock.
     """
-    name = runtime.engine.dialect.name
-    setattr(app.state, GATE_STATE, Lock() if name == "sqlite" else None)
+    gate = None
+    if runtime.engine.dialect.name == "sqlite":
+        gate = DatabaseGate(runtime.engine, group_commit=getattr(app.state, "single_process", True))
+    setattr(app.state, GATE_STATE, gate)
 
 
-def database_gate(app: Any) -> Lock | None:
-    gate: Lock | None = getattr(app.state, GATE_STATE, None)
+def database_gate(app: Any) -> DatabaseGate | None:
+    gate: DatabaseGate | None = getattr(app.state, GATE_STATE, None)
     return gate
 
 

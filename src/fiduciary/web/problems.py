@@ -21,6 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fiduciary.errors import FiduciaryError, FieldProblem
+from fiduciary.storage.group_commit import GroupCommitFailed
 from fiduciary.web.access_log import problem_instance
 
 log = logging.getLogger(__name__)
@@ -120,10 +121,10 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """The database refused or dropped us (restarted, unreachable, pool exhausted, SQLite's write lock held
-    past busy_timeout): 503 with Retry-After, nothing committed (the request's transaction rolled back). The
-    pool has invalidated the broken connection and pre-ping tests the next one, so the service recovers by
-    itself when the database is back (issue 17). The driver's message may quote parameters: only the class
-    is logged."""
+    past busy_timeout, the COMMIT of a request's group failed): 503 with Retry-After, nothing committed (the
+    request's transaction rolled back). The pool has invalidated the broken connection and pre-ping tests
+    the next one, so the service recovers by itself when the database is back (issue 17). The driver's
+    message may quote parameters: only the class is logged."""
     log.warning("database unavailable: %s", type(getattr(exc, "orig", None) or exc).__name__)
     return problem_response(
         503,
@@ -139,7 +140,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FiduciaryError, _fiduciary_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for unavailable in (OperationalError, InterfaceError, PoolTimeoutError):
+    for unavailable in (OperationalError, InterfaceError, PoolTimeoutError, GroupCommitFailed):
         app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected_error)
 

@@ -113,7 +113,7 @@ async def sign_in(
         if gate is None:
             issued = await run_request_work(request, _issue_and_commit, *args)
         else:
-            async with gate:
+            async with gate.exclusive():
                 issued = await run_request_work(request, _issue_and_commit, *args)
     except ValidationFailed:
         return _sign_in_page(request, runtime, error="identifier", status=422)

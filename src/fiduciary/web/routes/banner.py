@@ -28,7 +28,7 @@ from fiduciary.policy.notice import negotiate_language, resolve_language
 from fiduciary.storage.base import utcnow
 from fiduciary.web.banner_config import BannerConfig, accepted_categories, build_config, consent_cookie
 from fiduciary.web.contract import ContractRoute, LanguageTag, VisitorIdField, allowed_methods
-from fiduciary.web.deps import SESSION_DEPENDENCY, request_base_url, run_request_work
+from fiduciary.web.deps import SESSION_DEPENDENCY, joins_group_commit, request_base_url, run_request_work
 from fiduciary.web.routes.consent import (
     MAX_ACTIONS,
     ActionIn,
@@ -256,6 +256,7 @@ def _check_choice(body: BannerRequest, visitor_id: str, version: int | None) -> 
     dependencies=[Depends(public_rate_limit), Depends(check_origin)],
 )
 @cross_origin(banner_origin)  # every answer, errors too, readable by the store's page (docs/consent.md)
+@joins_group_commit
 async def banner_consents(
     body: BannerRequest,
     request: Request,

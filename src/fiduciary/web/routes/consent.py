@@ -51,6 +51,7 @@ from fiduciary.web.contract import (
 from fiduciary.web.deps import (
     SESSION_DEPENDENCY,
     get_runtime,
+    joins_group_commit,
     request_base_url,
     run_request_work,
     runtime_dependency,
@@ -302,6 +303,7 @@ def _refuse_batch_gpc_header(request: Request) -> None:
     response_model=ConsentResponse,
     responses={409: {"description": "Not a consent purpose, child protection, closed account, key reuse"}},
 )
+@joins_group_commit
 async def record_consents(
     body: ConsentRequest,
     request: Request,

@@ -36,7 +36,7 @@ from fiduciary.errors import FieldProblem, ValidationFailed
 from fiduciary.policy.schema import Channel, Jurisdiction
 from fiduciary.runtime import Runtime
 from fiduciary.web.contract import CategoryId, ContractRoute, PersonIdField, PurposeId, SubjectIdField
-from fiduciary.web.deps import SESSION_DEPENDENCY, run_request_work, runtime_dependency
+from fiduciary.web.deps import SESSION_DEPENDENCY, joins_group_commit, run_request_work, runtime_dependency
 from fiduciary.web.routes.audit import request_id
 from fiduciary.web.security import require_scopes
 from fiduciary.web.tracing import span
@@ -178,6 +178,7 @@ def _single_fields(body: DecisionIn) -> tuple[str, str]:
     response_model=DecisionResponse | DecisionBatchResponse,
     responses={404: {"description": "Unknown person on a non-consent purpose", **_PROBLEM}, 422: _PROBLEM},
 )
+@joins_group_commit
 async def decisions(
     body: DecisionIn,
     request: Request,

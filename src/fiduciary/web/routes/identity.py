@@ -135,7 +135,7 @@ async def request_code(
     if gate is None:
         issued = await run_request_work(request, _issue_and_commit, runtime, body, client_key(request))
     else:
-        async with gate:
+        async with gate.exclusive():
             issued = await run_request_work(request, _issue_and_commit, runtime, body, client_key(request))
     # `identity.codes.pace`, without holding a thread: known and unknown identifiers answer at the same time.
     await anyio.sleep(max(0.0, issued.answer_at - time.monotonic()))
