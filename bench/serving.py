@@ -13,7 +13,9 @@ scripts written to a temporary folder) and prints requests/s, p50, p99 and the r
 - GET /healthz (one `SELECT 1` in a session);
 - POST /v1/decisions, one person and one purpose (authenticated, audited);
 - POST /v1/consents, one grant for a different person each request (rotating over 2,000 people; every
-  answer is committed, fsynced per FIDUCIARY_SQLITE_SYNCHRONOUS, before it is sent).
+  answer is committed, fsynced per FIDUCIARY_SQLITE_SYNCHRONOUS, before it is sent);
+- POST /v1/banner/consents, a banner visitor's two choices (a new visitor each request, the store's Origin),
+  as bench/banner.py sends them (issue 14's target: 1,000/s on SQLite).
 
 It also reads the server's CPU time (user + system, /proc, summed over the process and its descendants:
 `serve --workers N` serves from spawned children) before and after each run and prints it per request: on
@@ -171,6 +173,23 @@ def write_wrk_scripts(scripts: Path, key: str, people: list[str]) -> str:
     return decision
 
 
+BANNER_ORIGIN = "https://saffronlane.example"  # the demo policy's store: an origin the banner endpoint allows
+
+
+def write_banner_script(scripts: Path, policy_version: int) -> None:
+    """A banner visitor's choice (two actions, a new visitor each request, as bench/banner.py sends it)."""
+    body = {
+        "policy_version": policy_version,
+        "actions": [{"purpose": "analytics", "action": "grant"}, {"purpose": "personalised_ads", "action": "deny"}],
+    }
+    (scripts / "banner.lua").write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(json.dumps(body))}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Origin"] = "{BANNER_ORIGIN}"\n'
+    )
+
+
 def lua_post(path: str, key: str, bodies: list[str]) -> str:
     """A wrk script that POSTs `bodies` in turn (one list per connection thread; wrk -t1 has one)."""
     items = ",\n".join("[==[" + body + "]==]" for body in bodies)
@@ -217,9 +236,11 @@ def run(engine: str, seconds: int, connections: int, synchronous: str = "FULL", 
             check = httpx.post(base + "/v1/decisions", content=decision, headers=_headers(key))
             check.raise_for_status()
             results.append(wrk("GET /healthz", base + "/healthz", seconds, connections, pid=pid))
+            write_banner_script(scripts, httpx.get(base + "/v1/banner/config").json()["version"])
             for name, path, script in (
                 ("POST /v1/decisions", "/v1/decisions", "decisions.lua"),
                 ("POST /v1/consents", "/v1/consents", "consents.lua"),
+                ("POST /v1/banner/consents", "/v1/banner/consents", "banner.lua"),
             ):
                 results.append(wrk(name, base + path, seconds, connections, scripts / script, pid=pid))
     return results
@@ -257,13 +278,13 @@ def main() -> None:
         f"load average after: {load}"
     )
     print(
-        f"| {'target':<22} | {'requests/s':>10} | {'p50':>8} | {'p99':>9} | {'of bare':>7} | "
+        f"| {'target':<24} | {'requests/s':>10} | {'p50':>8} | {'p99':>9} | {'of bare':>7} | "
         "server CPU/request | errors |"
     )
-    print(f"|{'-' * 24}|{'-' * 12}|{'-' * 10}|{'-' * 11}|{'-' * 9}|--------------------|--------|")
+    print(f"|{'-' * 26}|{'-' * 12}|{'-' * 10}|{'-' * 11}|{'-' * 9}|--------------------|--------|")
     for r in results:
         print(
-            f"| {r.name:<22} | {r.rps:>10,.0f} | {r.p50_ms:>5.1f} ms | {r.p99_ms:>6.1f} ms | "
+            f"| {r.name:<24} | {r.rps:>10,.0f} | {r.p50_ms:>5.1f} ms | {r.p99_ms:>6.1f} ms | "
             f"{r.rps / bare:>6.0%} | {r.cpu_ms:>15.2f} ms | {r.errors:>6} |"
         )
 

@@ -14,7 +14,11 @@ collected. A refusal that carries audit events (`audit.service.attach_audit`) is
 after a failure, in a transaction of its own, so a refused attempt leaves its trace (DPDP Rule 6(1)(c)).
 
 One unit of work belongs to one session (kept in `session.info`); `unit_of_work(runtime, session)` returns
-it, creating it on first use.
+it, creating it on first use. Under SQLite's group commit (storage/group_commit.py) a request's session is
+bound to the group's connection with `join_transaction_mode="create_savepoint"`: its own outermost
+transaction is then a SAVEPOINT, so `before_commit` writes the events inside it (at RELEASE) and
+`after_soft_rollback` drops them when it rolls back to it, with the rows and jobs it wrote, leaving the
+other requests of the group alone (tests/storage/test_group_commit.py).
 """
 
 from __future__ import annotations
