@@ -1,0 +1,141 @@
+"""The privacy center's choices that name what they cover (issue 14 item 1): an objection or a restriction
+with the purposes ticked from those the policy lets the person stop, refused naming the field otherwise with
+nothing filed; unsubscribing per channel as well as per purpose; every value of a multi-valued category on
+"my data", each masked. On SQLite and PostgreSQL, over https (the `__Host-` cookie)."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+from test_privacy_center import _csrf, _sign_in
+
+from fiduciary.config import Settings
+from fiduciary.consent.restrictions import active_restrictions
+from fiduciary.rights.models import RightsRequest
+from fiduciary.runtime import Runtime
+from fiduciary.web.app import create_app
+from requests_support import person_with_email, policy_with_rights
+
+CENTER = "/privacy-center"
+EMAIL = "kiran.choices@example.org"
+_RIGHT = {
+    "identifiers": ["email", "phone"],
+    "verification": ["signed_in_session", "email_otp"],
+    "channels": ["privacy_center", "email"],
+}
+EXTRA = [
+    {"kind": "objection", "deadline": {"respond_within": "30d"}, **_RIGHT},
+    {"kind": "restriction", "deadline": {"respond_within": "30d"}, **_RIGHT},
+]
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """The demo policy, offering objection and restriction too (as a store serving the EU would)."""
+    policy = policy_with_rights(tmp_path, {}, copy.deepcopy(EXTRA))
+    return Settings(database_url=database_url, data_dir=tmp_path / "data", policy_file=policy)
+
+
+@pytest.fixture
+def center(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime=runtime), base_url="https://testserver") as client:
+        yield client
+
+
+def _requests(session: Session, person: str) -> list[RightsRequest]:
+    session.rollback()
+    rows = list(session.scalars(sa.select(RightsRequest).where(RightsRequest.person_id == person)))
+    session.rollback()
+    return rows
+
+
+def _boxes(page: str, kind: str) -> list[str]:
+    form = re.search(rf'<form [^>]*id="stop-{kind}">(.*?)</form>', page, re.S)
+    assert form is not None, page
+    return re.findall(r'name="purposes" value="([^"]+)"', form.group(1))
+
+
+def test_the_objection_offers_only_objectable_purposes_and_files_those_ticked(
+    center: TestClient, runtime: Runtime, session: Session
+) -> None:
+    person = person_with_email(session, runtime, EMAIL)
+    _sign_in(center, runtime, session, EMAIL)
+    page = center.get(f"{CENTER}/requests")
+    assert page.status_code == 200
+    # customer_support runs on data given voluntarily (DPDP s.7(a)); the contract purposes are objectable;
+    # never a legal obligation (tax_compliance, security) nor a consent purpose (withdrawn instead).
+    offered = _boxes(page.text, "objection")
+    assert "customer_support" in offered
+    assert not {"tax_compliance", "security", "analytics", "marketing.email"} & set(offered)
+    assert "Which uses of your data do you object to?" in page.text
+    made = center.post(
+        f"{CENTER}/requests",
+        data={"csrf": _csrf(page), "kind": "objection", "purposes": "customer_support"},
+        follow_redirects=False,
+    )
+    assert made.status_code == 303 and made.headers["location"] == f"{CENTER}/requests?done=made"
+    [row] = _requests(session, person)
+    assert row.kind == "objection" and row.details["purposes"] == ["customer_support"]
+
+
+@pytest.mark.parametrize(
+    ("purposes", "field"),
+    [
+        ([], "purposes"),  # a blanket objection is not what the picker offers
+        (["customer_support", "tax_compliance"], "purposes[1]"),  # a legal obligation
+        (["analytics"], "purposes[0]"),  # consent: withdrawn, not objected to
+        (["no.such.purpose"], "purposes[0]"),
+        (["*"], "purposes[0]"),  # "every purpose" is a restriction's choice only
+    ],
+)
+def test_an_objection_to_what_cannot_be_objected_to_is_refused_on_the_form(
+    center: TestClient, runtime: Runtime, session: Session, purposes: list[str], field: str
+) -> None:
+    person = person_with_email(session, runtime, EMAIL)
+    _sign_in(center, runtime, session, EMAIL)
+    page = center.get(f"{CENTER}/requests")
+    refused = center.post(f"{CENTER}/requests", data={"csrf": _csrf(page), "kind": "objection", "purposes": purposes})
+    assert refused.status_code == 422
+    assert "<h1>My requests</h1>" in refused.text and 'role="alert"' in refused.text  # the form again
+    assert f"{field}: " in refused.text and "Nothing was changed." in refused.text
+    assert "no.such.purpose" not in refused.text.split('id="stop-objection"')[1].split("</ul>")[0]  # not echoed
+    assert 'aria-describedby="stop-objection-error"' in refused.text
+    assert _requests(session, person) == []
+
+
+def test_a_restriction_names_purposes_or_every_purpose(center: TestClient, runtime: Runtime, session: Session) -> None:
+    person = person_with_email(session, runtime, EMAIL)
+    _sign_in(center, runtime, session, EMAIL)
+    page = center.get(f"{CENTER}/requests")
+    offered = _boxes(page.text, "restriction")
+    assert offered[0] == "*" and "customer_support" in offered and "tax_compliance" not in offered
+    refused = center.post(f"{CENTER}/requests", data={"csrf": _csrf(page), "kind": "restriction"})
+    assert refused.status_code == 422 and "purposes: choose at least one purpose" in refused.text
+    assert _requests(session, person) == []
+    for chosen in (["customer_support"], ["*"]):
+        made = center.post(
+            f"{CENTER}/requests",
+            data={"csrf": _csrf(page), "kind": "restriction", "purposes": chosen},
+            follow_redirects=False,
+        )
+        assert made.status_code == 303, made.text
+    first, every = sorted(_requests(session, person), key=lambda r: r.received_at)
+    assert first.details["purposes"] == ["customer_support"] and every.details.get("purposes") is None
+    assert every.details["stopped"] == [{"purpose": None, "kind": "restriction"}]  # every purpose (GDPR Art 18)
+
+
+def test_an_objection_filed_here_stops_the_purpose(center: TestClient, runtime: Runtime, session: Session) -> None:
+    person = person_with_email(session, runtime, EMAIL)
+    _sign_in(center, runtime, session, EMAIL)
+    page = center.get(f"{CENTER}/requests")
+    center.post(f"{CENTER}/requests", data={"csrf": _csrf(page), "kind": "objection", "purposes": "customer_support"})
+    session.rollback()  # a verified objection runs at receipt
+    stopped = [(r.purpose, r.kind) for r in active_restrictions(session, [person]).get(person, [])]
+    assert stopped == [("customer_support", "objection")]
