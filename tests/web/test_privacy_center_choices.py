@@ -18,8 +18,11 @@ from test_privacy_center import _csrf, _sign_in
 
 from fiduciary.config import Settings
 from fiduciary.consent.restrictions import active_restrictions
+from fiduciary.consent.service import state_for
 from fiduciary.rights.models import RightsRequest
 from fiduciary.runtime import Runtime
+from fiduciary.vault.own_view import RECORDS_SHOWN, masked_own_view
+from fiduciary.vault.service import VaultService
 from fiduciary.web.app import create_app
 from requests_support import person_with_email, policy_with_rights
 
@@ -139,3 +142,97 @@ def test_an_objection_filed_here_stops_the_purpose(center: TestClient, runtime: 
     session.rollback()  # a verified objection runs at receipt
     stopped = [(r.purpose, r.kind) for r in active_restrictions(session, [person]).get(person, [])]
     assert stopped == [("customer_support", "objection")]
+
+
+# ------------------------------------------------------------------------------------------ unsubscribe
+
+
+def _grant(client: TestClient, purpose: str, lang: str = "") -> None:
+    page = client.get(f"{CENTER}/consents{lang}")
+    answer = client.post(f"{CENTER}/consents{lang}", data={"csrf": _csrf(page), "purpose": purpose, "action": "grant"})
+    assert answer.status_code == 200, answer.text
+
+
+def _status(session: Session, person: str) -> dict[str, str]:
+    session.rollback()
+    found = {p: row.status for p, row in state_for(session, [person])[person].items()}
+    session.rollback()
+    return found
+
+
+def test_unsubscribe_by_channel_stops_each_purpose_sent_that_way_and_says_what_else_stops(
+    center: TestClient, runtime: Runtime, session: Session
+) -> None:
+    person = person_with_email(session, runtime, EMAIL)
+    _sign_in(center, runtime, session, EMAIL)
+    _grant(center, "marketing.email")
+    _grant(center, "marketing.sms")  # the demo declares it for SMS and WhatsApp
+    page = center.get(f"{CENTER}/unsubscribe")
+    assert re.findall(r'name="channel" value="([^"]+)"', page.text) == ["email", "sms", "whatsapp"]
+    assert "Stop all marketing by WhatsApp" in page.text and "Stop all marketing by email" in page.text
+    whatsapp = page.text.split('id="channel-whatsapp"')[1].split("</li>")[0]
+    assert "also stops these messages on:" in whatsapp and "SMS" in whatsapp  # said before it is done
+    done = center.post(f"{CENTER}/unsubscribe", data={"csrf": _csrf(page), "channel": "whatsapp"})
+    assert done.status_code == 200 and "you will get no more of these messages" in done.text
+    assert _status(session, person) == {"marketing.email": "granted", "marketing.sms": "withdrawn"}
+    assert re.findall(r'name="channel" value="([^"]+)"', done.text) == ["email"]  # SMS is off as well now
+    again = center.post(f"{CENTER}/unsubscribe", data={"csrf": _csrf(page), "channel": "sms"})
+    assert again.status_code == 200  # already off: nothing more written
+    center.post(f"{CENTER}/unsubscribe", data={"csrf": _csrf(page), "channel": "email"})
+    assert _status(session, person) == {"marketing.email": "withdrawn", "marketing.sms": "withdrawn"}
+    withdrawals = session.scalar(
+        sa.text("select count(*) from ledger_events where stream = 'consent' and event_type = 'consent.withdrawn'")
+    )
+    session.rollback()
+    assert withdrawals == 2
+    for channel in ("fax", "push", "x" * 300):  # not a channel of the demo's marketing
+        refused = center.post(f"{CENTER}/unsubscribe", data={"csrf": _csrf(page), "channel": channel})
+        assert refused.status_code == 404 and "Nothing was changed." in refused.text
+
+
+def test_a_choice_in_the_hindi_center_is_recorded_in_hindi(
+    center: TestClient, runtime: Runtime, session: Session
+) -> None:
+    person = person_with_email(session, runtime, EMAIL)
+    _sign_in(center, runtime, session, EMAIL)
+    _grant(center, "analytics", "?lang=hi")
+    _grant(center, "marketing.email")
+    session.rollback()
+    rows = state_for(session, [person])[person]
+    session.rollback()
+    assert (rows["analytics"].language, rows["marketing.email"].language) == ("hi", "en")
+
+
+# ---------------------------------------------------------------------------------------------- my data
+
+
+def test_my_data_shows_every_value_of_a_category_masked(center: TestClient, runtime: Runtime, session: Session) -> None:
+    person = person_with_email(session, runtime, EMAIL)
+    vault = VaultService(runtime)
+    vault.add_identifiers(session, person, {"phone": "+919812345678"})
+    vault.add_identifiers(session, person, {"phone": "+919876501234"})
+    addresses = ["12 MG Road, Bengaluru 560001", "4 Park Street, Kolkata 700016", "9 Marine Drive, Mumbai 400002"]
+    vault.append_records(session, person, "contact.address", addresses, purpose="order_fulfilment", source="provided")
+    session.commit()
+    _sign_in(center, runtime, session, EMAIL)
+    page = center.get(f"{CENTER}/my-data")
+    assert page.status_code == 200
+    address = runtime.policy().categories["contact.address"].name
+    listed = page.text.split(f"<dt>{address}</dt>")[1].split("</dd>")[0]
+    assert listed.count("<li>") == 3
+    phones = page.text.split("<dt>Phone</dt>")[1].split("</dd>")[0]
+    assert phones.count("<li>") == 2
+    for clear in ("MG Road", "Park Street", "Marine Drive", "9812345678", "9876501234", "98123", "98765"):
+        assert clear not in page.text, clear
+
+
+def test_my_data_shows_the_newest_records_and_counts_the_rest(runtime: Runtime, session: Session) -> None:
+    person = person_with_email(session, runtime, EMAIL)
+    orders = [f'{{"order": "SL-{i:04d}"}}' for i in range(RECORDS_SHOWN + 3)]
+    VaultService(runtime).append_records(
+        session, person, "commerce.orders", orders, purpose="order_fulfilment", source="provided"
+    )
+    session.commit()
+    [held] = [i for i in masked_own_view(runtime, session, "cs_test", person) if i.category == "commerce.orders"]
+    session.rollback()
+    assert (len(held.values), held.more) == (RECORDS_SHOWN, 3)
