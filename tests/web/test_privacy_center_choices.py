@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -24,6 +25,7 @@ from fiduciary.runtime import Runtime
 from fiduciary.vault.own_view import RECORDS_SHOWN, masked_own_view
 from fiduciary.vault.service import VaultService
 from fiduciary.web.app import create_app
+from fiduciary.web.banner_config import CONSENT_COOKIE
 from requests_support import person_with_email, policy_with_rights
 
 CENTER = "/privacy-center"
@@ -155,7 +157,7 @@ def _grant(client: TestClient, purpose: str, lang: str = "") -> None:
 
 def _status(session: Session, person: str) -> dict[str, str]:
     session.rollback()
-    found = {p: row.status for p, row in state_for(session, [person])[person].items()}
+    found = {p: row.status for p, row in state_for(session, [person]).get(person, {}).items()}
     session.rollback()
     return found
 
@@ -236,3 +238,50 @@ def test_my_data_shows_the_newest_records_and_counts_the_rest(runtime: Runtime, 
     [held] = [i for i in masked_own_view(runtime, session, "cs_test", person) if i.category == "commerce.orders"]
     session.rollback()
     assert (len(held.values), held.more) == (RECORDS_SHOWN, 3)
+
+
+# ------------------------------------------------------------------------------ the banner of this browser
+
+
+def _consent_cookies(response: httpx.Response) -> list[str]:
+    return [v for k, v in response.headers.multi_items() if k == "set-cookie" and v.startswith(CONSENT_COOKIE + "=")]
+
+
+def test_the_banner_visitor_is_linked_at_sign_in_and_its_cookie_follows_the_center(
+    center: TestClient, runtime: Runtime, session: Session
+) -> None:
+    person = person_with_email(session, runtime, EMAIL)
+    other = person_with_email(session, runtime, "someone.else@example.org")
+    body = {"actions": [{"purpose": "analytics", "action": "grant"}]}
+    banner = center.post("/v1/banner/consents", json=body, headers={"Origin": "https://saffronlane.example"})
+    visitor = banner.json()["visitor_id"]
+    version, chosen_at = center.cookies[CONSENT_COOKIE].split(".")[1:3]
+    assert center.cookies[CONSENT_COOKIE] == f"{visitor}.{version}.{chosen_at}.analytics"
+    _sign_in(center, runtime, session, EMAIL)
+    assert _status(session, person)["analytics"] == "granted"  # the banner's choice is the person's
+    page = center.get(f"{CENTER}/consents")
+    withdrawn = center.post(
+        f"{CENTER}/consents",
+        data={"csrf": _csrf(page), "purpose": "analytics", "action": "withdraw"},
+        follow_redirects=False,
+    )
+    [cookie] = _consent_cookies(withdrawn)
+    # The same visitor, version and time (the banner asks again when it would have), no category accepted.
+    assert cookie.startswith(f"{CONSENT_COOKIE}={visitor}.{version}.{chosen_at}.;") and "Secure" in cookie
+    granted = center.post(f"{CENTER}/consents", data={"csrf": _csrf(page), "purpose": "analytics", "action": "grant"})
+    assert granted.status_code == 200 and center.cookies[CONSENT_COOKIE].endswith(".analytics")
+    center.cookies.delete(CONSENT_COOKIE)
+    center.cookies.set(CONSENT_COOKIE, "not-a-consent-cookie")
+    untouched = center.post(
+        f"{CENTER}/consents",
+        data={"csrf": _csrf(page), "purpose": "analytics", "action": "withdraw"},
+        follow_redirects=False,
+    )
+    assert untouched.status_code == 303 and _consent_cookies(untouched) == []
+    # Another person signing in on this browser is not given this visitor's history.
+    center.cookies.delete(CONSENT_COOKIE)
+    center.cookies.set(CONSENT_COOKIE, f"{visitor}.{version}.{chosen_at}.analytics")
+    _sign_in(center, runtime, session, "someone.else@example.org")
+    assert "analytics" not in _status(session, other)
+    # and this browser's banner follows the one signed in now (the answer's cookie; the jar keeps the test's too)
+    assert f"{visitor}.{version}.{chosen_at}." in [c.value for c in center.cookies.jar if c.name == CONSENT_COOKIE]

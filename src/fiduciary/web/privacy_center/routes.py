@@ -37,6 +37,7 @@ from fiduciary.rights.running import calendar_for
 from fiduciary.runtime import Runtime
 from fiduciary.storage.base import utcnow
 from fiduciary.web.deps import SESSION_DEPENDENCY, request_base_url, runtime_dependency
+from fiduciary.web.privacy_center.banner_sync import sync_banner_cookie
 from fiduciary.web.privacy_center.guard import Posted, center_session, csrf_token, session_binding, signed_in_post
 from fiduciary.web.privacy_center.pages import BASE, link, page_language, render
 from fiduciary.web.routes.request_schemas import RequestOut, request_out
@@ -338,7 +339,9 @@ def change_consent(posted: Posted = Depends(signed_in_post), ctx: Context = Depe
     except FiduciaryError as error:
         ctx.session.rollback()
         return refused_page(ctx, "message.html.j2", error)
-    return back_to(ctx.request, "/consents", "granted" if action == "grant" else "withdrawn")
+    response = back_to(ctx.request, "/consents", "granted" if action == "grant" else "withdrawn")
+    sync_banner_cookie(ctx.runtime, ctx.session, ctx.request, ctx.customer.person_id, response)  # the shop's tags
+    return response
 
 
 @router.get("/consents/receipts/{position}")

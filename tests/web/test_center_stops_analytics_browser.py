@@ -1,0 +1,157 @@
+"""Withdrawing in the privacy center stops the shop's analytics (issue 14 item 4), in Debian's Chromium.
+
+The demo shop (`fiduciary serve --demo`): accept analytics in the banner and see the fake tag run; sign in to
+the privacy center with the code from the outbox, where the banner's choice is now the person's; withdraw
+analytics there; back on the shop the tag no longer runs and its cookie is gone, without the banner asking
+again: the banner reads the choice the center wrote into its consent cookie. The ledger holds the grant
+(banner) and the withdrawal (privacy center). An axe-core scan of every page visited finds no serious or
+critical violation; screenshots at phone and desktop widths go to artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from browser_support import chromium_browser, live_app
+from fiduciary.config import Settings
+from fiduciary.consent.service import state_for
+from fiduciary.ledger.models import LedgerEvent
+from fiduciary.runtime import Runtime
+from fiduciary.web.banner_config import CONSENT_COOKIE
+from fiduciary.web.demo_shop import default_demo_folder
+from outbox_support import newest_code
+from requests_support import person_with_email
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = Path(os.environ.get("CI_ARTIFACTS") or ROOT / "artifacts") / "screenshots"
+SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
+EMAIL = "divya.shop@example.org"
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Runtime]]:
+    """The live server with the demo shop, and a second runtime on its database (the person, the outbox)."""
+    folder = default_demo_folder()
+    assert folder is not None, "examples/demo-shop is missing"
+    with live_app(tmp_path, demo_shop=folder, public_rate_limit_per_minute=100_000) as base_url:
+        runtime = Runtime.start(
+            Settings(database_url=f"sqlite:///{tmp_path / 'fiduciary.db'}", data_dir=tmp_path / "data"),
+            migrate=False,
+        )
+        try:
+            yield base_url, runtime
+        finally:
+            runtime.close()
+
+
+def _scan_and_shoot(page: Any, name: str, found: list[str]) -> None:
+    """axe-core (WCAG 2.2 AA; through the DevTools protocol, so the page's CSP stays strict) and screenshots."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    found.extend(f"{name}: {v['id']} ({v['impact']})" for v in violations if v["impact"] in ("serious", "critical"))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for size, viewport in SIZES.items():
+        page.set_viewport_size(viewport)
+        page.screenshot(path=str(SHOTS / f"center-stops-analytics-{name}-{size}.png"), full_page=True)
+    page.set_viewport_size(SIZES["desktop"])
+
+
+def _analytics_ran(page: Any) -> bool:
+    return bool(page.evaluate("window.__analyticsRan === true"))
+
+
+def _cookies(page: Any) -> dict[str, str]:
+    return {c["name"]: c["value"] for c in page.context.cookies()}
+
+
+def _wait_until(page: Any, expression: str) -> None:
+    for _ in range(200):  # the shop's CSP forbids wait_for_function's string evaluation
+        if page.evaluate(expression):
+            return
+        page.wait_for_timeout(50)
+    pytest.fail(f"never true: {expression}")
+
+
+def _sign_in(page: Any, base_url: str, runtime: Runtime) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{base_url}/privacy-center", wait_until="load")
+    page.get_by_label("Email address or phone number").fill(EMAIL)
+    page.get_by_role("button", name="Send me a code").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Enter your code")
+    with runtime.sessions() as session:
+        code = newest_code(runtime, session)
+    page.get_by_label("6-digit code").fill(code)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your privacy")
+
+
+def test_withdrawing_analytics_in_the_center_stops_the_shops_tag(served: tuple[str, Runtime]) -> None:
+    from playwright.sync_api import expect
+
+    base_url, runtime = served
+    with runtime.sessions() as session:
+        person = person_with_email(session, runtime, EMAIL)
+    found: list[str] = []
+    with chromium_browser() as browser:
+        page = browser.new_page(viewport=SIZES["desktop"])
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+        # 1. The shop: nothing runs before consent; Accept all runs the analytics tag.
+        page.goto(f"{base_url}/demo/", wait_until="load")
+        dialog = page.get_by_role("dialog", name="Cookies on Saffron Lane")
+        expect(dialog).to_be_visible()
+        assert not _analytics_ran(page)
+        dialog.get_by_role("button", name="Accept all").click()
+        _wait_until(page, "window.__analyticsRan === true")
+        page.wait_for_load_state("networkidle")  # the banner's post (keepalive) is recorded
+        assert "_sl_stats" in _cookies(page)
+        visitor = _cookies(page)[CONSENT_COOKIE].split(".")[0]
+        page.reload(wait_until="load")
+        _wait_until(page, "window.__analyticsRan === true")  # the stored choice runs it on every page
+        _scan_and_shoot(page, "shop-accepted", found)
+
+        # 2. The privacy center: the banner's grant is the person's, and it is withdrawn there.
+        _sign_in(page, base_url, runtime)
+        page.get_by_role("link", name="My consents").first.click()
+        withdraw = page.get_by_role("button", name="Withdraw consent: Site analytics")
+        expect(withdraw).to_be_visible()
+        withdraw.click()
+        expect(page.get_by_role("button", name="Give consent: Site analytics")).to_be_visible()
+        _scan_and_shoot(page, "consents-withdrawn", found)
+
+        # 3. Back on the shop: the tag no longer runs, its cookie is deleted, and the banner does not ask again.
+        page.goto(f"{base_url}/demo/", wait_until="load")
+        page.wait_for_timeout(500)
+        assert not _analytics_ran(page)
+        assert page.get_by_text("Analytics has not run on this page.").is_visible()
+        assert "_sl_stats" not in _cookies(page)
+        assert page.get_by_role("dialog").count() == 0
+        page.reload(wait_until="load")
+        page.wait_for_timeout(300)
+        assert not _analytics_ran(page)
+        _scan_and_shoot(page, "shop-after-withdrawal", found)
+        assert errors == []
+    assert found == []
+
+    with runtime.sessions() as session:
+        assert state_for(session, [person])[person]["analytics"].status == "withdrawn"
+        rows = session.execute(
+            sa.select(LedgerEvent.event_type, LedgerEvent.payload)
+            .where(LedgerEvent.stream == "consent")
+            .order_by(LedgerEvent.position)
+        ).all()
+    analytics = [(t, p) for t, p in rows if '"analytics"' in p]
+    assert any(t == "consent.granted" and visitor in p and '"banner"' in p for t, p in analytics)
+    assert any(t == "consent.withdrawn" and person in p and '"privacy_center"' in p for t, p in analytics)
