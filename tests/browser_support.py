@@ -77,6 +77,20 @@ def live_app(tmp_path: Path, **settings: Any) -> Iterator[str]:
 
 
 @contextmanager
+def live_app_and_runtime(tmp_path: Path, **settings: Any) -> Iterator[tuple[str, Runtime]]:
+    """`live_app`, and a second runtime on its database for the test (to put a person on file, read the outbox)."""
+    with live_app(tmp_path, **settings) as base_url:
+        runtime = Runtime.start(
+            Settings(database_url=f"sqlite:///{tmp_path / 'fiduciary.db'}", data_dir=tmp_path / "data"),
+            migrate=False,
+        )
+        try:
+            yield base_url, runtime
+        finally:
+            runtime.close()
+
+
+@contextmanager
 def chromium_browser(*extra_args: str) -> Iterator[Any]:
     """A headless Chromium (a Playwright `Browser`), closed afterwards.
 

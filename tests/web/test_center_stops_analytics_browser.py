@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from browser_support import chromium_browser, live_app
-from fiduciary.config import Settings
+from browser_support import chromium_browser, live_app_and_runtime
 from fiduciary.consent.service import state_for
 from fiduciary.ledger.models import LedgerEvent
 from fiduciary.runtime import Runtime
@@ -41,15 +40,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Runtime]]:
     """The live server with the demo shop, and a second runtime on its database (the person, the outbox)."""
     folder = default_demo_folder()
     assert folder is not None, "examples/demo-shop is missing"
-    with live_app(tmp_path, demo_shop=folder, public_rate_limit_per_minute=100_000) as base_url:
-        runtime = Runtime.start(
-            Settings(database_url=f"sqlite:///{tmp_path / 'fiduciary.db'}", data_dir=tmp_path / "data"),
-            migrate=False,
-        )
-        try:
-            yield base_url, runtime
-        finally:
-            runtime.close()
+    with live_app_and_runtime(tmp_path, demo_shop=folder, public_rate_limit_per_minute=100_000) as served:
+        yield served
 
 
 def _scan_and_shoot(page: Any, name: str, found: list[str]) -> None:

@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from browser_support import chromium_browser, live_app
-from fiduciary.config import Settings
+from browser_support import chromium_browser, live_app_and_runtime
 from fiduciary.consent.service import state_for
 from fiduciary.runtime import Runtime
 from outbox_support import newest_code
@@ -33,15 +32,8 @@ SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "hei
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Runtime]]:
     """The live server, and a second runtime on its database to put a person on file and read the outbox."""
-    with live_app(tmp_path) as base_url:
-        runtime = Runtime.start(
-            Settings(database_url=f"sqlite:///{tmp_path / 'fiduciary.db'}", data_dir=tmp_path / "data"),
-            migrate=False,
-        )
-        try:
-            yield base_url, runtime
-        finally:
-            runtime.close()
+    with live_app_and_runtime(tmp_path) as served:
+        yield served
 
 
 SERIOUS: list[str] = []  # what axe-core finds on the pages `_shoot` visits, serious or critical

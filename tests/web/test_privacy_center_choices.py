@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 from test_privacy_center import _csrf, _sign_in
+from test_privacy_center_more import _grant
 
 from fiduciary.config import Settings
 from fiduciary.consent.restrictions import active_restrictions
@@ -149,12 +150,6 @@ def test_an_objection_filed_here_stops_the_purpose(center: TestClient, runtime: 
 # ------------------------------------------------------------------------------------------ unsubscribe
 
 
-def _grant(client: TestClient, purpose: str, lang: str = "") -> None:
-    page = client.get(f"{CENTER}/consents{lang}")
-    answer = client.post(f"{CENTER}/consents{lang}", data={"csrf": _csrf(page), "purpose": purpose, "action": "grant"})
-    assert answer.status_code == 200, answer.text
-
-
 def _status(session: Session, person: str) -> dict[str, str]:
     session.rollback()
     found = {p: row.status for p, row in state_for(session, [person]).get(person, {}).items()}
@@ -197,7 +192,10 @@ def test_a_choice_in_the_hindi_center_is_recorded_in_hindi(
 ) -> None:
     person = person_with_email(session, runtime, EMAIL)
     _sign_in(center, runtime, session, EMAIL)
-    _grant(center, "analytics", "?lang=hi")
+    page = center.get(f"{CENTER}/consents?lang=hi")
+    data = {"csrf": _csrf(page), "purpose": "analytics", "action": "grant"}
+    answer = center.post(f"{CENTER}/consents?lang=hi", data=data)
+    assert answer.status_code == 200 and '<html lang="hi">' in answer.text
     _grant(center, "marketing.email")
     session.rollback()
     rows = state_for(session, [person])[person]
