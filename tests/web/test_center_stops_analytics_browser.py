@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from browser_support import chromium_browser, live_app_and_runtime
+from browser_support import PAGE_SIZES, chromium_browser, live_app_and_runtime, scan_and_shoot
 from fiduciary.consent.service import state_for
 from fiduciary.ledger.models import LedgerEvent
 from fiduciary.runtime import Runtime
@@ -31,7 +31,6 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("CI_ARTIFACTS") or ROOT / "artifacts") / "screenshots"
-SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 EMAIL = "divya.shop@example.org"
 
 
@@ -42,19 +41,6 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Runtime]]:
     assert folder is not None, "examples/demo-shop is missing"
     with live_app_and_runtime(tmp_path, demo_shop=folder, public_rate_limit_per_minute=100_000) as served:
         yield served
-
-
-def _scan_and_shoot(page: Any, name: str, found: list[str]) -> None:
-    """axe-core (WCAG 2.2 AA; through the DevTools protocol, so the page's CSP stays strict) and screenshots."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    violations = Axe().run(page).response["violations"]
-    found.extend(f"{name}: {v['id']} ({v['impact']})" for v in violations if v["impact"] in ("serious", "critical"))
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for size, viewport in SIZES.items():
-        page.set_viewport_size(viewport)
-        page.screenshot(path=str(SHOTS / f"center-stops-analytics-{name}-{size}.png"), full_page=True)
-    page.set_viewport_size(SIZES["desktop"])
 
 
 def _analytics_ran(page: Any) -> bool:
@@ -95,7 +81,7 @@ def test_withdrawing_analytics_in_the_center_stops_the_shops_tag(served: tuple[s
         person = person_with_email(session, runtime, EMAIL)
     found: list[str] = []
     with chromium_browser() as browser:
-        page = browser.new_page(viewport=SIZES["desktop"])
+        page = browser.new_page(viewport=PAGE_SIZES["desktop"])
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -112,7 +98,7 @@ def test_withdrawing_analytics_in_the_center_stops_the_shops_tag(served: tuple[s
         visitor = _cookies(page)[CONSENT_COOKIE].split(".")[0]
         page.reload(wait_until="load")
         _wait_until(page, "window.__analyticsRan === true")  # the stored choice runs it on every page
-        _scan_and_shoot(page, "shop-accepted", found)
+        scan_and_shoot(page, SHOTS, "center-stops-analytics-shop-accepted", found)
 
         # 2. The privacy center: the banner's grant is the person's, and it is withdrawn there.
         _sign_in(page, base_url, runtime)
@@ -121,7 +107,7 @@ def test_withdrawing_analytics_in_the_center_stops_the_shops_tag(served: tuple[s
         expect(withdraw).to_be_visible()
         withdraw.click()
         expect(page.get_by_role("button", name="Give consent: Site analytics")).to_be_visible()
-        _scan_and_shoot(page, "consents-withdrawn", found)
+        scan_and_shoot(page, SHOTS, "center-stops-analytics-consents-withdrawn", found)
 
         # 3. Back on the shop: the tag no longer runs, its cookie is deleted, and the banner does not ask again.
         page.goto(f"{base_url}/demo/", wait_until="load")
@@ -133,7 +119,7 @@ def test_withdrawing_analytics_in_the_center_stops_the_shops_tag(served: tuple[s
         page.reload(wait_until="load")
         page.wait_for_timeout(300)
         assert not _analytics_ran(page)
-        _scan_and_shoot(page, "shop-after-withdrawal", found)
+        scan_and_shoot(page, SHOTS, "center-stops-analytics-shop-after-withdrawal", found)
         assert errors == []
     assert found == []
 

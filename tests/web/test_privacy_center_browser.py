@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from browser_support import chromium_browser, live_app_and_runtime
+from browser_support import PAGE_SIZES, chromium_browser, live_app_and_runtime, scan_and_shoot
 from fiduciary.consent.service import state_for
 from fiduciary.runtime import Runtime
 from outbox_support import newest_code
@@ -26,7 +26,6 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
 EMAIL = "meera.browser@example.org"
-SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 
 
 @pytest.fixture
@@ -45,17 +44,9 @@ def _code(runtime: Runtime) -> str:
 
 
 def _shoot(page: Any, name: str) -> None:
-    """Screenshots at both widths, and an axe-core scan of the page (WCAG 2.2 AA: no serious or critical
-    violation may be left; the scan runs through the DevTools protocol, so the page's CSP stays strict)."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    found = Axe().run(page).response["violations"]
-    SERIOUS.extend(f"{name}: {v['id']} ({v['impact']})" for v in found if v["impact"] in ("serious", "critical"))
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for size, viewport in SIZES.items():
-        page.set_viewport_size(viewport)
-        page.screenshot(path=str(SHOTS / f"privacy-center-{name}-{size}.png"), full_page=True)
-    page.set_viewport_size(SIZES["desktop"])
+    """Screenshots at both widths, and an axe-core scan of the page: no serious or critical violation may be
+    left (WCAG 2.2 AA)."""
+    scan_and_shoot(page, SHOTS, f"privacy-center-{name}", SERIOUS)
 
 
 def test_sign_in_give_consent_ask_for_data_in_chromium(served: tuple[str, Runtime]) -> None:
@@ -66,7 +57,7 @@ def test_sign_in_give_consent_ask_for_data_in_chromium(served: tuple[str, Runtim
         person = person_with_email(session, runtime, EMAIL)
     with chromium_browser() as browser:
         assert isinstance(browser, Browser)
-        page = browser.new_page(viewport=SIZES["desktop"])
+        page = browser.new_page(viewport=PAGE_SIZES["desktop"])
         errors: list[str] = []
         page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
         page.on("pageerror", lambda error: errors.append(str(error)))
