@@ -6,11 +6,17 @@ analytics there; back on the shop the tag no longer runs and its cookie is gone,
 again: the banner reads the choice the center wrote into its consent cookie. The ledger holds the grant
 (banner) and the withdrawal (privacy center). An axe-core scan of every page visited finds no serious or
 critical violation; screenshots at phone and desktop widths go to artifacts/screenshots/.
+
+And the issue's "Done when" path: refuse analytics on the shop, grant it in the center and watch the tag run,
+download the package through the link the outbox holds, request erasure.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +25,11 @@ import pytest
 import sqlalchemy as sa
 
 from browser_support import PAGE_SIZES, chromium_browser, live_app_and_runtime, scan_and_shoot
+from fiduciary.comms.models import OutboxMessage
+from fiduciary.comms.sealing import open_sealed
 from fiduciary.consent.service import state_for
 from fiduciary.ledger.models import LedgerEvent
+from fiduciary.rights.models import RightsRequest
 from fiduciary.runtime import Runtime
 from fiduciary.web.banner_config import CONSENT_COOKIE
 from fiduciary.web.demo_shop import default_demo_folder
@@ -133,3 +142,83 @@ def test_withdrawing_analytics_in_the_center_stops_the_shops_tag(served: tuple[s
     analytics = [(t, p) for t, p in rows if '"analytics"' in p]
     assert any(t == "consent.granted" and visitor in p and '"banner"' in p for t, p in analytics)
     assert any(t == "consent.withdrawn" and person in p and '"privacy_center"' in p for t, p in analytics)
+
+
+def _newest_body(runtime: Runtime, kind: str) -> str:
+    """The newest outbox message of `kind`, opened with the person's key as the deliverer does."""
+    with runtime.sessions() as session:
+        row = session.scalars(
+            sa.select(OutboxMessage).where(OutboxMessage.kind == kind).order_by(OutboxMessage.created_at.desc())
+        ).first()
+        assert row is not None, f"no {kind} message in the outbox"
+        return open_sealed(runtime, session, row.person_id, row.key_version, row.id, "body", row.body or b"")
+
+
+def _package_link(page: Any, runtime: Runtime) -> str:
+    """The download link of the access package, once the in-process job has built it and the outbox has it."""
+    for _ in range(200):
+        try:
+            body = _newest_body(runtime, "rights.package_ready")
+        except AssertionError:
+            page.wait_for_timeout(100)
+            continue
+        match = re.search(r"(http://\S+/v1/packages/\S+)", body)
+        assert match is not None, "the message holds no link"
+        return match.group(1)
+    pytest.fail("the package was never ready")
+
+
+def test_the_quickstart_refuse_then_grant_in_the_center_download_and_erase(served: tuple[str, Runtime]) -> None:
+    """Issue 14, "Done when": refuse analytics on the shop, sign in to the center with the code from the
+    outbox, grant analytics there and watch the tag run on the shop, download the data, request erasure; the
+    ledger and the audit trail record it all."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import expect
+
+    base_url, runtime = served
+    with runtime.sessions() as session:
+        person = person_with_email(session, runtime, EMAIL)
+    with chromium_browser() as browser:
+        page = browser.new_page(viewport=PAGE_SIZES["desktop"], accept_downloads=True)
+        page.goto(f"{base_url}/demo/", wait_until="load")
+        page.get_by_role("dialog", name="Cookies on Saffron Lane").get_by_role("button", name="Reject all").click()
+        page.wait_for_load_state("networkidle")
+        page.reload(wait_until="load")
+        page.wait_for_timeout(300)
+        assert not _analytics_ran(page)
+
+        _sign_in(page, base_url, runtime)
+        page.get_by_role("link", name="My consents").first.click()
+        page.get_by_role("button", name="Give consent: Site analytics").click()
+        expect(page.get_by_role("button", name="Withdraw consent: Site analytics")).to_be_visible()
+        page.goto(f"{base_url}/demo/", wait_until="load")
+        _wait_until(page, "window.__analyticsRan === true")  # the center's grant reached the banner's cookie
+        assert page.get_by_role("dialog").count() == 0
+
+        page.goto(f"{base_url}/privacy-center/download", wait_until="load")
+        page.get_by_role("button", name="Ask for a copy of my data").click()
+        expect(page.get_by_role("status")).to_contain_text("Your request was received.")
+        link = _package_link(page, runtime)
+        # A navigation that ends in a download reports an error; the download is what counts.
+        with page.expect_download() as downloading, contextlib.suppress(PlaywrightError):
+            page.goto(link)
+        package = downloading.value.path()
+        assert package is not None and zipfile.is_zipfile(package)
+        assert any(name.endswith("/package.json") for name in zipfile.ZipFile(package).namelist())
+
+        page.goto(f"{base_url}/privacy-center/account", wait_until="load")
+        page.get_by_role("button", name="Erase my data").click()
+        page.get_by_label("Yes, I want this.").check()
+        page.get_by_role("button", name="Erase my data").click()
+        # The demo's erasure runs at once (no waiting period): the account's sessions end with it.
+        expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+
+    with runtime.sessions() as session:
+        events = [t for (t,) in session.execute(sa.text("select event_type from ledger_events order by position"))]
+        actions = set(session.scalars(sa.text("select action from audit_events")).all())
+        states = {
+            r.kind: r.state for r in session.scalars(sa.select(RightsRequest).where(RightsRequest.person_id == person))
+        }
+    assert "consent.denied" in events and "consent.granted" in events  # the banner's refusal, the center's grant
+    assert states == {"access": "completed", "erasure": "completed"}
+    assert {"session.open", "package.download"} <= actions, actions
