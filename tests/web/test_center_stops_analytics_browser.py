@@ -34,7 +34,7 @@ from fiduciary.runtime import Runtime
 from fiduciary.web.banner_config import CONSENT_COOKIE
 from fiduciary.web.demo_shop import default_demo_folder
 from outbox_support import newest_code
-from requests_support import person_with_email
+from requests_support import person_with_email, policy_with_rights
 
 pytestmark = pytest.mark.browser
 
@@ -222,3 +222,31 @@ def test_the_quickstart_refuse_then_grant_in_the_center_download_and_erase(serve
     assert "consent.denied" in events and "consent.granted" in events  # the banner's refusal, the center's grant
     assert states == {"access": "completed", "erasure": "completed"}
     assert {"session.open", "package.download"} <= actions, actions
+
+
+def test_the_objection_picker_and_its_refusal_pass_axe(tmp_path: Path) -> None:
+    """The purpose picker (a policy offering objection and restriction, as a store serving the EU would) and
+    the form re-rendered with its refusal: no serious or critical axe-core violation, screenshots."""
+    from playwright.sync_api import expect
+
+    right = {"identifiers": ["email"], "verification": ["email_otp"], "channels": ["privacy_center"]}
+    extra = [{"kind": k, "deadline": {"respond_within": "30d"}, **right} for k in ("objection", "restriction")]
+    policy = policy_with_rights(tmp_path, {}, extra)
+    found: list[str] = []
+    with live_app_and_runtime(tmp_path, policy_file=policy) as (base_url, runtime):
+        with runtime.sessions() as session:
+            person_with_email(session, runtime, EMAIL)
+        with chromium_browser() as browser:
+            page = browser.new_page(viewport=PAGE_SIZES["desktop"])
+            _sign_in(page, base_url, runtime)
+            page.goto(f"{base_url}/privacy-center/requests", wait_until="load")
+            objection = page.locator("#stop-objection")
+            expect(objection.get_by_role("group", name="Which uses of your data do you object to?")).to_be_visible()
+            scan_and_shoot(page, SHOTS, "privacy-center-requests-picker", found)
+            objection.get_by_role("button", name="Send my objection").click()  # nothing ticked
+            expect(page.locator("#stop-objection-error")).to_contain_text("purposes: choose at least one purpose")
+            scan_and_shoot(page, SHOTS, "privacy-center-requests-picker-refused", found)
+            page.locator("#stop-objection").get_by_role("checkbox").first.check()
+            page.locator("#stop-objection").get_by_role("button", name="Send my objection").click()
+            expect(page.get_by_role("status")).to_contain_text("Your request was received.")
+    assert found == []
