@@ -6,7 +6,9 @@ Each client is a different person with their own customer session, opened direct
 `identity.sessions.open_session` before the server starts (as the store's backend would vouch for its
 signed-in customer) and sent in the privacy center's session cookie (`web.privacy_center.guard`). The
 `__Host-` prefix binds a browser to https; httpx sends a `Cookie:` header over plain http, which the server
-reads the same way. Each person has two consents on record so that the consent pages have rows to render.
+reads the same way. Each person has two consents on record so that the consent pages have rows to render,
+and an email and two addresses in the vault so that "my data" has values to mask (and audits each view, as
+it does for real).
 
 Every client loops `--rounds` times over every page and `GET /healthz` in a shuffled order (after one
 warm-up pass), all clients at once (`_support.run_clients`), so each page's figure is measured under the
@@ -33,12 +35,26 @@ from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentServi
 from fiduciary.identity.sessions import open_session
 from fiduciary.people.service import create_person
 from fiduciary.runtime import Runtime
+from fiduciary.vault.service import VaultService
 from fiduciary.web.privacy_center.guard import SESSION_COOKIE
 
 CENTER = "/privacy-center"
 # Every GET page of the center a signed-in person reaches from its navigation (web/privacy_center/routes.py).
-PAGES = ("", "/requests", "/consents", "/download", "/account", "/grievance", "/recipients")
+PAGES = (
+    "",
+    "/requests",
+    "/consents",
+    "/download",
+    "/account",
+    "/grievance",
+    "/recipients",
+    "/my-data",
+    "/unsubscribe",
+    "/complaint",
+    "/notice",
+)
 HEALTH = "/healthz"
+ADDRESSES = ["12 MG Road, Bengaluru 560001", "4 Park Street, Kolkata 700016"]
 
 
 def open_sessions(url: str, data_dir: Path, count: int) -> list[str]:
@@ -47,9 +63,15 @@ def open_sessions(url: str, data_dir: Path, count: int) -> list[str]:
     tokens: list[str] = []
     try:
         consent = ConsentService.for_runtime(runtime)
+        vault = VaultService(runtime)
         with runtime.sessions() as session:
-            for _ in range(count):
+            for i in range(count):
                 person = create_person(session, policy=runtime.policy()).id
+                # "my data" has values to mask: an email on file and two addresses (a multi-valued category)
+                vault.add_identifiers(session, person, {"email": f"bench.person{i}@example.org"})
+                vault.append_records(
+                    session, person, "contact.address", ADDRESSES, purpose="order_fulfilment", source="provided"
+                )
                 for purpose in ("marketing.email", "analytics"):
                     consent.record(session, ConsentInput(person, purpose, "grant", ConsentChannel.API))
                 opened = open_session(

@@ -77,6 +77,20 @@ def live_app(tmp_path: Path, **settings: Any) -> Iterator[str]:
 
 
 @contextmanager
+def live_app_and_runtime(tmp_path: Path, **settings: Any) -> Iterator[tuple[str, Runtime]]:
+    """`live_app`, and a second runtime on its database for the test (to put a person on file, read the outbox)."""
+    with live_app(tmp_path, **settings) as base_url:
+        runtime = Runtime.start(
+            Settings(database_url=f"sqlite:///{tmp_path / 'fiduciary.db'}", data_dir=tmp_path / "data"),
+            migrate=False,
+        )
+        try:
+            yield base_url, runtime
+        finally:
+            runtime.close()
+
+
+@contextmanager
 def chromium_browser(*extra_args: str) -> Iterator[Any]:
     """A headless Chromium (a Playwright `Browser`), closed afterwards.
 
@@ -95,3 +109,21 @@ def chromium_browser(*extra_args: str) -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+PAGE_SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
+
+
+def scan_and_shoot(page: Any, shots: Path, stem: str, found: list[str]) -> None:
+    """An axe-core scan of the page (WCAG 2.2 AA; through the DevTools protocol, so the page's CSP stays
+    strict), its serious or critical violations added to `found`, and full-page screenshots at phone and
+    desktop widths as `<stem>-phone.png` and `<stem>-desktop.png` under `shots`."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    found.extend(f"{stem}: {v['id']} ({v['impact']})" for v in violations if v["impact"] in ("serious", "critical"))
+    shots.mkdir(parents=True, exist_ok=True)
+    for size, viewport in PAGE_SIZES.items():
+        page.set_viewport_size(viewport)
+        page.screenshot(path=str(shots / f"{stem}-{size}.png"), full_page=True)
+    page.set_viewport_size(PAGE_SIZES["desktop"])

@@ -349,7 +349,7 @@ def test_unknown_key_without_a_close_match_lists_the_allowed_keys() -> None:
 def test_unknown_key_inside_a_union_member() -> None:
     text = edit("    lifetime: 90d", "    lifetime: {amount: 90, unit: days, extra: 1}")
     problem = only(report(text))
-    assert (problem.path, problem.line) == ("cookies[4].lifetime.extra", line_of(text, "extra: 1"))
+    assert (problem.path, problem.line) == ("cookies[6].lifetime.extra", line_of(text, "extra: 1"))
     assert problem.hint == "the keys allowed here are: amount, unit"
 
 

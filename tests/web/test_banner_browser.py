@@ -210,7 +210,7 @@ def test_withdrawal_stops_the_tag_and_deletes_its_cookie(shop: Shop, context: An
     assert len(mine) == 4 and {t for _, t in mine[2:]} == {"consent.withdrawn"}, mine
 
 
-def test_a_hindi_page_shows_the_banner_in_hindi(shop: Shop, context: Any) -> None:
+def test_a_hindi_page_shows_the_banner_in_hindi_and_records_hindi(shop: Shop, context: Any) -> None:
     from playwright.sync_api import expect
 
     def hindi(route: Any) -> None:  # the demo shop's home page, declared Hindi
@@ -228,6 +228,13 @@ def test_a_hindi_page_shows_the_banner_in_hindi(shop: Shop, context: Any) -> Non
     dialog.get_by_role("button", name="अपनी पसंद चुनें").click()
     expect(page.get_by_role("dialog", name="अपनी कुकीज़ चुनें")).to_be_visible()
     expect(page.get_by_role("button", name="पसंद सहेजें")).to_be_visible()
+
+    # The choice is evidence of the notice the person read: the ledger records Hindi, not the policy's English.
+    page.get_by_role("dialog", name="अपनी कुकीज़ चुनें").get_by_role("button", name="सभी स्वीकार करें").click()
+    _settle(page)
+    visitor = next(c for c in context.cookies() if c["name"] == "fiduciary_consent")["value"].split(".")[0]
+    mine = [c for c in shop.choices() if c["subject"] == visitor]
+    assert mine and {c["lang"] for c in mine} == {"hi"}, mine
 
 
 def test_gpc_pre_denies_advertising_and_says_so(shop: Shop, chromium: Any) -> None:

@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from browser_support import chromium_browser, live_app
-from fiduciary.config import Settings
+from browser_support import PAGE_SIZES, chromium_browser, live_app_and_runtime, scan_and_shoot
 from fiduciary.consent.service import state_for
 from fiduciary.runtime import Runtime
 from outbox_support import newest_code
@@ -27,21 +26,13 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
 EMAIL = "meera.browser@example.org"
-SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Runtime]]:
     """The live server, and a second runtime on its database to put a person on file and read the outbox."""
-    with live_app(tmp_path) as base_url:
-        runtime = Runtime.start(
-            Settings(database_url=f"sqlite:///{tmp_path / 'fiduciary.db'}", data_dir=tmp_path / "data"),
-            migrate=False,
-        )
-        try:
-            yield base_url, runtime
-        finally:
-            runtime.close()
+    with live_app_and_runtime(tmp_path) as served:
+        yield served
 
 
 SERIOUS: list[str] = []  # what axe-core finds on the pages `_shoot` visits, serious or critical
@@ -53,17 +44,9 @@ def _code(runtime: Runtime) -> str:
 
 
 def _shoot(page: Any, name: str) -> None:
-    """Screenshots at both widths, and an axe-core scan of the page (WCAG 2.2 AA: no serious or critical
-    violation may be left; the scan runs through the DevTools protocol, so the page's CSP stays strict)."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    found = Axe().run(page).response["violations"]
-    SERIOUS.extend(f"{name}: {v['id']} ({v['impact']})" for v in found if v["impact"] in ("serious", "critical"))
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for size, viewport in SIZES.items():
-        page.set_viewport_size(viewport)
-        page.screenshot(path=str(SHOTS / f"privacy-center-{name}-{size}.png"), full_page=True)
-    page.set_viewport_size(SIZES["desktop"])
+    """Screenshots at both widths, and an axe-core scan of the page: no serious or critical violation may be
+    left (WCAG 2.2 AA)."""
+    scan_and_shoot(page, SHOTS, f"privacy-center-{name}", SERIOUS)
 
 
 def test_sign_in_give_consent_ask_for_data_in_chromium(served: tuple[str, Runtime]) -> None:
@@ -74,7 +57,7 @@ def test_sign_in_give_consent_ask_for_data_in_chromium(served: tuple[str, Runtim
         person = person_with_email(session, runtime, EMAIL)
     with chromium_browser() as browser:
         assert isinstance(browser, Browser)
-        page = browser.new_page(viewport=SIZES["desktop"])
+        page = browser.new_page(viewport=PAGE_SIZES["desktop"])
         errors: list[str] = []
         page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
         page.on("pageerror", lambda error: errors.append(str(error)))

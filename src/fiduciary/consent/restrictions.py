@@ -93,6 +93,21 @@ def check_purpose(
         )
 
 
+def stoppable_purposes(policy: CompiledPolicy, kind: str, where: Jurisdiction | None) -> list[str]:
+    """The purposes a person living in `where` may name in an objection or restriction of `kind`, sorted:
+    exactly those `check_purpose` lets through, so a form offering them offers nothing the request would
+    refuse (an objection: contract, legitimate interests or voluntarily provided data, GDPR Art 21, DPDP
+    s.7(a); a restriction: anything but a legal obligation, GDPR Art 18(2))."""
+    offered = []
+    for purpose in sorted(policy.purposes_for(where)):
+        try:
+            check_purpose(policy, purpose, kind, where)
+        except (ValidationFailed, Conflict):
+            continue
+        offered.append(purpose)
+    return offered
+
+
 def add_restriction(
     session: Session, policy: CompiledPolicy, person_id: str, *, purpose: str | None, kind: str
 ) -> tuple[Restriction, bool]:

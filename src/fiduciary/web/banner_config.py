@@ -16,6 +16,7 @@ from typing import Any
 
 from babel.lists import format_list
 
+from fiduciary.people.service import VISITOR_ID_RE
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.notice.i18n import babel_locale, load_translations
 from fiduciary.policy.notice.view import N_, Translator
@@ -155,6 +156,27 @@ def accepted_categories(categories: Mapping[str, frozenset[str]], granted: Itera
     """The optional categories whose every consent purpose is among `granted`, in a stable order."""
     given = set(granted)
     return sorted(c for c, purposes in categories.items() if purposes and purposes <= given)
+
+
+@dataclass(frozen=True)
+class StoredChoice:
+    """The consent cookie's value read back: what `consent_cookie` wrote (or `/banner.js`)."""
+
+    visitor_id: str
+    version: int
+    chosen_at: int
+    categories: tuple[str, ...]
+
+
+def read_consent_cookie(value: str | None) -> StoredChoice | None:
+    """The consent cookie's parts, or None when it is absent or not of the one format (never trusted further)."""
+    parts = (value or "").split(".")
+    if len(parts) != 4 or not VISITOR_ID_RE.fullmatch(parts[0]) or not parts[1].isdigit() or not parts[2].isdigit():
+        return None
+    if len(parts[1]) > 10 or len(parts[2]) > 12 or len(parts[3]) > 200:
+        return None
+    categories = tuple(c for c in parts[3].split("-") if c)
+    return StoredChoice(parts[0], int(parts[1]), int(parts[2]), categories)
 
 
 def consent_cookie(visitor_id: str, version: int, chosen_at: int, categories: Sequence[str], *, secure: bool) -> str:

@@ -146,22 +146,33 @@ class Posted:
 
     customer: CustomerSession
     fields: dict[str, str]
+    items: tuple[tuple[str, str], ...] = ()  # every field in order, repeated names too (a set of checkboxes)
 
     def get(self, name: str) -> str:
         return self.fields.get(name, "")
 
+    def all(self, name: str) -> list[str]:
+        """Every value of a repeated field, in the form's order."""
+        return [value for key, value in self.items if key == name]
 
-async def form_fields(request: Request) -> dict[str, str]:
-    """The urlencoded form's text fields (the last of repeated names); no files, a bounded number of fields."""
+
+async def form_items(request: Request) -> list[tuple[str, str]]:
+    """The urlencoded form's text fields in order, repeated names kept; no files, a bounded number of fields."""
     form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
-    return {name: value for name, value in form.multi_items() if isinstance(value, str)}
+    return [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
+
+
+async def form_fields(items: list[tuple[str, str]] = Depends(form_items)) -> dict[str, str]:
+    """The form's text fields by name (the last of repeated names)."""
+    return dict(items)
 
 
 async def signed_in_post(
     customer: CustomerSession = Depends(center_session),
-    fields: dict[str, str] = Depends(form_fields),
+    items: list[tuple[str, str]] = Depends(form_items),
     runtime: Runtime = Depends(runtime_dependency),
 ) -> Posted:
     """A POST from the signed-in person's own page: its CSRF token must be the session's, else 403."""
+    fields = dict(items)
     check_csrf(runtime, session_binding(customer), fields.get(CSRF_FIELD))
-    return Posted(customer, fields)
+    return Posted(customer, fields, tuple(items))

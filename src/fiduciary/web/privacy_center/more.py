@@ -5,9 +5,10 @@ grievance officer.
 - The version history is public (signed in or not: the notice itself is public, DPDP s.5(1), GDPR Art 13(3)
   "information on further processing"); each version after the first lists what changed in the diff engine's
   plain sentences (`policy.diff`: identifiers and store-authored labels only, never a contact's details).
-- Unsubscribing: consent is recorded per purpose, not per channel (the ledger has no channel of marketing, only
-  the channel a choice was made on), so a marketing purpose's one control stops it on every channel it declares,
-  and the page says so. It is a withdrawal through the consent service, like the consents page and `/u/{token}`
+- Unsubscribing: by channel (every marketing purpose sent by SMS, say) or by purpose. Consent is recorded per
+  purpose, not per channel (the ledger has no channel of marketing, only the channel a choice was made on), so
+  a purpose declaring two channels stops on both, and the page names the other channels a control also stops.
+  It is a withdrawal through the consent service, like the consents page and `/u/{token}`
   (DPDP s.6(4), GDPR Art 7(3) and Art 21(3): stopping direct marketing is as easy as agreeing to it).
 - The complaint is a `grievance` request (DPDP s.8(10), s.13, Rule 14(3)); its text travels in the request's
   `personal` part, which the requests domain seals under the person's key, so it never reaches a log, an audit
@@ -95,24 +96,38 @@ def _marketing_rows(ctx: Context) -> list[dict[str, Any]]:
     return rows
 
 
+def _channel_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per channel the marketing purposes use: the purposes on it that are on, and the other channels
+    turning it off stops too (a purpose's one consent covers all its channels)."""
+    channels = sorted({c for row in rows for c in row["channels"]})
+    out = []
+    for channel in channels:
+        on = [r for r in rows if channel in r["channels"] and r["on"]]
+        also = sorted({c for r in on for c in r["channels"]} - {channel})
+        out.append({"channel": channel, "on": bool(on), "purposes": [r["name"] for r in on], "also": also})
+    return out
+
+
 @router.get("/unsubscribe")
 def unsubscribe_page(ctx: Context = Depends(page_context)) -> Response:
-    """One control per marketing purpose, naming the channels it stops."""
-    done = ctx.request.query_params.get("done", "")
-    return ctx.page("unsubscribe.html.j2", rows=_marketing_rows(ctx), done=done)
+    """One control per channel (email, SMS, …) and one per marketing purpose, naming what each stops."""
+    done, rows = ctx.request.query_params.get("done", ""), _marketing_rows(ctx)
+    return ctx.page("unsubscribe.html.j2", rows=rows, channels=_channel_rows(rows), done=done)
 
 
 @router.post("/unsubscribe")
 def unsubscribe(posted: Posted = Depends(signed_in_post), ctx: Context = Depends(page_context)) -> Response:
-    """Withdraw one marketing purpose (on all its channels) through the consent service; idempotent."""
-    purpose = posted.get("purpose")
+    """Withdraw one marketing purpose, or every marketing purpose using one channel, through the consent
+    service (each on all its channels); idempotent: what is already off writes nothing."""
+    purpose, channel = posted.get("purpose"), posted.get("channel")
     try:
-        row = next((r for r in _marketing_rows(ctx) if r["id"] == purpose), None)
-        if row is None:
-            raise NotFound("No marketing purpose of the policy has this name.", code="purpose_not_found")
-        if not row["on"]:
-            return back_to(ctx.request, "/unsubscribe", "unsubscribed")  # nothing to withdraw: no second event
-        record_choice(ctx, purpose, "withdraw")  # the rules and the GPC handling of the consents page
+        rows = _marketing_rows(ctx)
+        chosen = [r for r in rows if (channel in r["channels"] if channel else r["id"] == purpose)]
+        if not chosen:
+            raise NotFound("No marketing purpose of the policy has this name or channel.", code="purpose_not_found")
+        for row in chosen:
+            if row["on"]:  # nothing to withdraw: no second event
+                record_choice(ctx, row["id"], "withdraw")  # the rules and the GPC handling of the consents page
     except FiduciaryError as error:
         ctx.session.rollback()
         return refused_page(ctx, "message.html.j2", error)

@@ -24,8 +24,9 @@ from fiduciary.comms.messages import grievance_contact
 from fiduciary.consent.evidence import evidence_from
 from fiduciary.consent.flows import record_with_gpc
 from fiduciary.consent.gpc import gpc_enabled
+from fiduciary.consent.restrictions import stoppable_purposes
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService, state_for
-from fiduciary.errors import Conflict, FiduciaryError, NotFound
+from fiduciary.errors import Conflict, FiduciaryError, FieldProblem, NotFound, ValidationFailed
 from fiduciary.identity.sessions import CustomerSession
 from fiduciary.people.service import get_person
 from fiduciary.policy.schema import Right
@@ -36,8 +37,9 @@ from fiduciary.rights.running import calendar_for
 from fiduciary.runtime import Runtime
 from fiduciary.storage.base import utcnow
 from fiduciary.web.deps import SESSION_DEPENDENCY, request_base_url, runtime_dependency
+from fiduciary.web.privacy_center.banner_sync import sync_banner_cookie
 from fiduciary.web.privacy_center.guard import Posted, center_session, csrf_token, session_binding, signed_in_post
-from fiduciary.web.privacy_center.pages import BASE, link, render
+from fiduciary.web.privacy_center.pages import BASE, link, page_language, render
 from fiduciary.web.routes.request_schemas import RequestOut, request_out
 from fiduciary.web.security import public_rate_limit
 
@@ -50,9 +52,11 @@ SIMPLE_KINDS: Final = (
     "withdraw_consent",
     "opt_out_marketing",
     "opt_out_sale_sharing",
-    "restriction",
     "grievance",
 )
+# Kinds that name the purposes they stop, chosen on the page (GDPR Art 18, 21; DPDP s.7(a)).
+STOP_KINDS: Final = ("objection", "restriction")
+EVERY_PURPOSE: Final = "*"  # a restriction's "every purpose" choice (all but legal obligations, Art 18(2))
 ACCOUNT_KINDS: Final = ("erasure", "deactivation")
 OPEN_STATES: Final = frozenset({"received", "identity_check", "awaiting_approval"})
 RequestIdPath = Annotated[str, Path(pattern=r"^rr_[0-9a-z]{26}$")]
@@ -117,16 +121,18 @@ def _cancellable(item: RequestOut, now: datetime) -> bool:
     )
 
 
-def submit_request(ctx: Context, kind: str, personal: dict[str, Any] | None = None) -> RightsRequest:
+def submit_request(
+    ctx: Context, kind: str, personal: dict[str, Any] | None = None, details: dict[str, Any] | None = None
+) -> RightsRequest:
+    if personal and "corrections" in personal:
+        details = {"categories": sorted({c["category"] for c in personal["corrections"]})}
     new = NewRequest(
         kind=kind,
         person_id=ctx.customer.person_id,
         made_by=MadeBy.PERSON,
         channel="privacy_center",
         verified_by=ctx.customer.verified_by,  # the code the session was opened with is the identity check
-        details={"categories": sorted({c["category"] for c in personal["corrections"]})}
-        if personal and "corrections" in personal
-        else {},
+        details=details or {},
         personal=personal or {},
         language=None,
     )
@@ -141,22 +147,62 @@ def overview(ctx: Context = Depends(page_context)) -> Response:
     return ctx.page("overview.html.j2", open_count=sum(1 for i in items if i.closed_at is None))
 
 
-@router.get("/requests")
-def my_requests(ctx: Context = Depends(page_context)) -> Response:
-    """Every request of the person with its status and due date; a form for each kind the policy offers."""
+def _stoppable(ctx: Context, kind: str) -> list[tuple[str, str]]:
+    """(id, name) of each purpose an objection or restriction of `kind` may name for this person."""
+    policy = ctx.runtime.policy()
+    where = policy.residence(get_person(ctx.session, ctx.customer.person_id).jurisdiction)
+    names = {p.id: p.name for p in policy.document.purposes}
+    return [(pid, names.get(pid, pid)) for pid in stoppable_purposes(policy, kind, where)]
+
+
+def _requests_page(ctx: Context, status: int = 200, **values: Any) -> Response:
     items, now = _mine(ctx), utcnow()
     offered = [r.kind.value for r in rights_offered(ctx)]
     categories = [(c.id, c.name) for c in ctx.runtime.policy().document.categories]
+    picked: dict[str, Any] = {"stop_kind": "", "stop_problems": [], "chosen": []}
     return ctx.page(
         "requests.html.j2",
+        status=status,
         items=items,
         cancellable={i.id for i in items if _cancellable(i, now)},
         simple=[k for k in SIMPLE_KINDS if k in offered],
+        pickers={k: _stoppable(ctx, k) for k in STOP_KINDS if k in offered},
+        every=EVERY_PURPOSE,
         correction="correction" in offered,
         nomination="nomination" in offered,
         categories=categories,
-        done=ctx.request.query_params.get("done", ""),
+        done=ctx.request.query_params.get("done", "") if status == 200 else "",
+        **(picked | values),
     )
+
+
+@router.get("/requests")
+def my_requests(ctx: Context = Depends(page_context)) -> Response:
+    """Every request of the person with its status and due date; a form for each kind the policy offers."""
+    return _requests_page(ctx)
+
+
+def _stop_request(posted: Posted, ctx: Context, kind: str) -> Response:
+    """An objection or restriction of the purposes ticked (a restriction may tick "every purpose"); a purpose
+    not offered to this person, or none ticked, re-renders the form naming the field, and nothing is filed."""
+    chosen = posted.all("purposes")
+    allowed = {pid for pid, _ in _stoppable(ctx, kind)} | ({EVERY_PURPOSE} if kind == "restriction" else set())
+    problems = [FieldProblem("purposes", "choose at least one purpose")] if not chosen else []
+    problems += [
+        FieldProblem(f"purposes[{i}]", f"is not a purpose you can ask this for ({kind})")
+        for i, pid in enumerate(chosen)
+        if pid not in allowed
+    ]
+    try:
+        if problems:
+            raise ValidationFailed("Choose the purposes from the list.", problems)
+        purposes = None if EVERY_PURPOSE in chosen else list(dict.fromkeys(chosen))
+        submit_request(ctx, kind, details={"purposes": purposes} if purposes else None)
+    except FiduciaryError as error:
+        ctx.session.rollback()
+        found = [f"{p.field}: {p.message}" for p in error.fields] or [error.detail]
+        return _requests_page(ctx, error.status, stop_kind=kind, stop_problems=found, chosen=chosen)
+    return back_to(ctx.request, "/requests", "made")
 
 
 def refused_page(ctx: Context, template: str, error: FiduciaryError, **values: Any) -> Response:
@@ -176,11 +222,13 @@ def make_request(posted: Posted = Depends(signed_in_post), ctx: Context = Depend
     elif kind == "nomination":  # DPDP s.14: someone to act for the person in death or incapacity
         nominee = {"name": posted.get("name").strip()[:200], "contact": posted.get("contact").strip()[:320]}
         personal = {"nominee": {**nominee, "relationship": posted.get("relationship").strip()[:100] or None}}
-    elif kind not in SIMPLE_KINDS:
+    elif kind not in SIMPLE_KINDS and kind not in STOP_KINDS:
         kind = ""
     try:
         if kind not in offered:
             raise NotFound("This kind of request is not offered here.", code="kind_not_offered")
+        if kind in STOP_KINDS:
+            return _stop_request(posted, ctx, kind)
         submit_request(ctx, kind, personal)
     except FiduciaryError as error:
         ctx.session.rollback()
@@ -267,7 +315,7 @@ def record_choice(ctx: Context, purpose: str, action: Literal["grant", "withdraw
         purpose=purpose,
         action=action,
         channel=ConsentChannel.PRIVACY_CENTER,
-        language=ctx.runtime.policy().document.language,
+        language=page_language(request, ctx.runtime),  # the language the person read the page in (evidence)
         evidence=evidence,
     )
     signalled = gpc_enabled(request.headers.getlist("sec-gpc"))
@@ -291,7 +339,9 @@ def change_consent(posted: Posted = Depends(signed_in_post), ctx: Context = Depe
     except FiduciaryError as error:
         ctx.session.rollback()
         return refused_page(ctx, "message.html.j2", error)
-    return back_to(ctx.request, "/consents", "granted" if action == "grant" else "withdrawn")
+    response = back_to(ctx.request, "/consents", "granted" if action == "grant" else "withdrawn")
+    sync_banner_cookie(ctx.runtime, ctx.session, ctx.request, ctx.customer.person_id, response)  # the shop's tags
+    return response
 
 
 @router.get("/consents/receipts/{position}")

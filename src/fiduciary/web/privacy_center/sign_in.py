@@ -25,6 +25,7 @@ from fiduciary.identity.sessions import LIFETIME, SessionRefused, authenticate, 
 from fiduciary.runtime import Runtime
 from fiduciary.vault.identifiers import MAX_IDENTIFIER_CHARS
 from fiduciary.web.deps import SESSION_DEPENDENCY, database_gate, run_request_work, runtime_dependency
+from fiduciary.web.privacy_center.banner_sync import link_browser_visitor, sync_banner_cookie
 from fiduciary.web.privacy_center.guard import (
     CSRF_FIELD,
     PRE_COOKIE,
@@ -168,6 +169,8 @@ def enter_code(
     response = RedirectResponse(link(request, BASE), status_code=303, headers={"Cache-Control": "no-store"})
     set_cookie(response, SESSION_COOKIE, opened.token, int(LIFETIME.total_seconds()))
     clear_cookie(response, PRE_COOKIE)
+    link_browser_visitor(runtime, session, request, result.person_id)  # the banner's choices are the person's
+    sync_banner_cookie(runtime, session, request, result.person_id, response)
     return response
 
 

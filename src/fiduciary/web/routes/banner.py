@@ -182,12 +182,17 @@ def banner_config(
 _categories_by_policy: dict[str, Mapping[str, frozenset[str]]] = {}
 
 
-def _categories(policy: CompiledPolicy) -> Mapping[str, frozenset[str]]:
+def optional_categories(policy: CompiledPolicy) -> Mapping[str, frozenset[str]]:
     """Optional category → its consent purposes, per policy content (floors do not change them)."""
     found = _categories_by_policy.get(policy.content_hash)
     if found is None:
         found = _categories_by_policy[policy.content_hash] = build_config(policy, {}).categories
     return found
+
+
+def consent_cookie_secure(request: Request) -> bool:
+    """Whether the consent cookie gets `Secure`: the service is reached over https."""
+    return request_base_url(request).startswith("https:") or request.url.scheme == "https"
 
 
 class BannerRequest(BaseModel):
@@ -291,10 +296,10 @@ def _record_choice(body: BannerRequest, request: Request, session: Session, serv
     )
     response = _reply(_subject_json(visitor_id, results, visitor_id=visitor_id))
     granted = [a.purpose for a in body.actions if a.action == "grant"]
-    categories = accepted_categories(_categories(policy), granted)
-    secure = request_base_url(request).startswith("https:") or request.url.scheme == "https"
-    response.headers.append(
-        "Set-Cookie",
-        consent_cookie(visitor_id, policy.version or 0, int(utcnow().timestamp()), categories, secure=secure),
+    categories = accepted_categories(optional_categories(policy), granted)
+    chosen_at = int(utcnow().timestamp())
+    cookie = consent_cookie(
+        visitor_id, policy.version or 0, chosen_at, categories, secure=consent_cookie_secure(request)
     )
+    response.headers.append("Set-Cookie", cookie)
     return response

@@ -93,7 +93,7 @@
     apply(cats);
     if (actions.length) w.fetch(base + "/v1/banner/consents", {
       method: "POST", keepalive: true, headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ visitor_id: stored.id || undefined, policy_version: cfg.version, language: cfg.language, actions: actions })
+      body: JSON.stringify({ visitor_id: stored.id || undefined, policy_version: cfg.version, language: cfg.lang, actions: actions })
     }).then(function (r) { return r.ok ? r.json() : null; }).then(function (j) {
       if (j && j.visitor_id && !stored.id) { stored.id = j.visitor_id; write(stored); }
     }).catch(function () {});
