@@ -1,0 +1,62 @@
+"""The last-contact clock per person (DPDP s.8(8), Rule 8(1) and the Third Schedule; docs/inactivity.md).
+
+`touch` is one UPSERT on `inactivity_clocks`, run in the caller's transaction on every contact (sign-in,
+reported event, rights request, consent change, `POST /v1/people/{id}/contacts`). It moves the clock forward
+only (a late report of an older contact changes nothing), and when it moves it clears the reminder and the
+notice: the contact cancels any erasure the sweep announced, and a later inactivity starts over with new
+notices (DPDP Rule 8(2)). `touch_many` does the same for many people in one statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, func
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from fiduciary.personal_data.contacts import add_contact_listener
+from fiduciary.retention.inactivity_models import CLOCKS
+
+
+def _upsert(dialect: str) -> object:
+    insert = postgresql.insert(CLOCKS) if dialect == "postgresql" else sqlite.insert(CLOCKS)
+    return insert.on_conflict_do_update(
+        index_elements=[CLOCKS.c.person_id],
+        set_={
+            "last_contact_at": insert.excluded.last_contact_at,
+            "reminder_sent_at": None,
+            "notice_sent_at": None,
+            "language": func.coalesce(insert.excluded.language, CLOCKS.c.language),
+        },
+        where=CLOCKS.c.last_contact_at < insert.excluded.last_contact_at,
+    )
+
+
+_STATEMENTS = {name: _upsert(name) for name in ("postgresql", "sqlite")}
+
+
+def _aware_utc(at: datetime) -> datetime:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("a contact's time must be timezone-aware")
+    return at.astimezone(UTC)
+
+
+def touch_many(bind: Session | Connection, contacts: Iterable[tuple[str, datetime, str | None]]) -> None:
+    """Record contacts `(person_id, at, language)` in one statement (executemany); the caller commits."""
+    rows = [
+        {"person_id": person_id, "last_contact_at": _aware_utc(at), "language": language}
+        for person_id, at, language in contacts
+    ]
+    if rows:
+        dialect = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
+        bind.execute(_STATEMENTS[dialect], rows)  # type: ignore[call-overload]
+
+
+def touch(session: Session, person_id: str, at: datetime, language: str | None = None) -> None:
+    """The person approached the store at `at`: the clock moves forward and any announced erasure is off."""
+    touch_many(session, [(person_id, at, language)])
+
+
+add_contact_listener(touch)
