@@ -20,10 +20,12 @@ from fiduciary.vault.service import VaultService
 RULE = "inactive_accounts"
 
 
-def inactivity_policy_text(keep_for: str = "3y", notice: str | None = "48h", reminder: str | None = "30d") -> str:
-    """The demo policy (time zone Asia/Kolkata) with an inactivity rule: erase `keep_for` after the last
-    contact, with `notice` and an earlier `reminder`."""
-    text = DEMO_POLICY_PATH.read_text(encoding="utf-8")
+def inactivity_policy_text(
+    keep_for: str = "3y", notice: str | None = "48h", reminder: str | None = "30d", *, base: str | None = None
+) -> str:
+    """The demo policy (time zone Asia/Kolkata), or `base`, with an inactivity rule: erase `keep_for` after the
+    last contact, with `notice` and an earlier `reminder`."""
+    text = base if base is not None else DEMO_POLICY_PATH.read_text(encoding="utf-8")
     rule = (
         f"  - id: {RULE}\n    categories: [contact.email]\n    trigger: last_activity\n"
         f"    keep_for: {keep_for}\n    action: delete\n"
@@ -36,9 +38,16 @@ def inactivity_policy_text(keep_for: str = "3y", notice: str | None = "48h", rem
     return text.replace("\nretention:\n", "\nretention:\n" + rule, 1)
 
 
-def write_inactivity_policy(directory: Path, **terms: str | None) -> Path:
+def write_inactivity_policy(
+    directory: Path,
+    keep_for: str = "3y",
+    notice: str | None = "48h",
+    reminder: str | None = "30d",
+    *,
+    base: str | None = None,
+) -> Path:
     path = directory / "inactivity-policy.yaml"
-    path.write_text(inactivity_policy_text(**terms), encoding="utf-8")  # type: ignore[arg-type]
+    path.write_text(inactivity_policy_text(keep_for, notice, reminder, base=base), encoding="utf-8")
     return path
 
 
