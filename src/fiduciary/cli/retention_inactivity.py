@@ -21,17 +21,25 @@ console = Console(highlight=False, soft_wrap=True)
 app = typer.Typer(help="Inactivity erasure: remind, give notice, erase (DPDP s.8(8), Rule 8).", no_args_is_help=True)
 
 NowOption = Annotated[
-    datetime | None,
+    str | None,
     typer.Option("--now", help="Act as at this instant (ISO 8601 with a zone; default: now), e.g. to preview."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")]
 
 
-def _aware(now: datetime | None) -> datetime | None:
-    if now is not None and (now.tzinfo is None or now.utcoffset() is None):
-        console.print("[red]--now needs a time zone, e.g. 2026-12-04T10:00:00+05:30[/red]")
+def _aware(now: str | None) -> datetime | None:
+    """The instant `--now` names; exit 2 naming the option (never echoing the value) when it is not one."""
+    if now is None:
+        return None
+    try:
+        at = datetime.fromisoformat(now)
+    except ValueError:
+        typer.echo("--now: must be an ISO 8601 date-time, e.g. 2026-12-04T10:00:00+05:30", err=True)
+        raise typer.Exit(2) from None
+    if at.tzinfo is None or at.utcoffset() is None:
+        typer.echo("--now: needs a time zone, e.g. 2026-12-04T10:00:00+05:30", err=True)
         raise typer.Exit(2)
-    return now
+    return at
 
 
 def _show(report: InactivityReport, as_json: bool, verb: str) -> None:

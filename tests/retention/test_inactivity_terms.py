@@ -1,0 +1,67 @@
+"""The terms of inactivity erasure read from the policy (docs/inactivity.md): no database."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from fiduciary.policy.compiled import CompiledPolicy
+from fiduciary.policy.duration import Duration
+from fiduciary.policy.loader import load_policy_text
+from fiduciary.policy.problems import PolicyInvalid
+from fiduciary.retention.inactivity_terms import MINIMUM_NOTICE, inactivity_terms
+from inactivity_support import inactivity_policy_text
+
+IST = ZoneInfo("Asia/Kolkata")
+
+
+def compiled(text: str) -> CompiledPolicy:
+    return CompiledPolicy.build(load_policy_text(text).document, "0" * 64)
+
+
+def test_the_rule_gives_period_notice_and_reminder() -> None:
+    terms = inactivity_terms(compiled(inactivity_policy_text("3y", "72h", "30d")))
+    assert terms is not None
+    assert (terms.rule, str(terms.period), str(terms.notice), str(terms.reminder)) == (
+        "inactive_accounts", "3y", "72h", "30d"
+    )  # fmt: skip
+
+
+def test_the_notice_is_never_under_48_hours() -> None:
+    """A rule without notice loads (with a warning) and gets 48 hours; one with less does not load at all."""
+    terms = inactivity_terms(compiled(inactivity_policy_text("3y", None, None)))
+    assert terms is not None and terms.notice == MINIMUM_NOTICE == Duration.model_validate("48h")
+    with pytest.raises(PolicyInvalid):
+        load_policy_text(inactivity_policy_text("3y", "47h", None))
+
+
+def test_no_inactivity_rule_no_terms() -> None:
+    text = inactivity_policy_text(reminder=None).replace("trigger: last_activity", "trigger: collected")
+    assert inactivity_terms(compiled(text)) is None
+
+
+def test_the_notice_is_due_exactly_48_hours_before() -> None:
+    terms = inactivity_terms(compiled(inactivity_policy_text("3y", "48h", "30d")))
+    assert terms is not None
+    due = terms.due_at(datetime(2023, 1, 10, 10, 0, tzinfo=IST))
+    assert due == datetime(2026, 1, 10, 10, 0, tzinfo=IST)
+    assert not terms.notice_due(due - timedelta(hours=48, seconds=1), due)
+    assert terms.notice_due(due - timedelta(hours=48), due)
+    assert terms.reminder_due(due - timedelta(days=30), due)
+    assert not terms.reminder_due(due - timedelta(hours=48), due)  # the notice's time: the notice, not a reminder
+    told = due - timedelta(days=5)
+    assert terms.erase_at(due, told) == due
+    assert terms.erase_at(due, due - timedelta(hours=1)) == due + timedelta(hours=47)
+
+
+def test_the_scan_bound_leaves_out_no_one_due() -> None:
+    """Every contact the bound excludes is not due for anything yet, across leap years and month ends."""
+    terms = inactivity_terms(compiled(inactivity_policy_text("3y", "48h", "30d")))
+    assert terms is not None
+    for now in (datetime(2027, 2, 28, 2, 0, tzinfo=IST), datetime(2026, 3, 31, 23, 59, tzinfo=IST)):
+        bound = terms.latest_candidate_contact(now)
+        just_after = bound + timedelta(seconds=1)
+        due = terms.due_at(just_after.astimezone(IST))
+        assert not terms.reminder_due(now, due) and not terms.notice_due(now, due)
