@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,6 +11,7 @@ from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.duration import Duration
 from fiduciary.policy.loader import load_policy_text
 from fiduciary.policy.problems import PolicyInvalid
+from fiduciary.policy.retention_due import add_duration
 from fiduciary.retention.inactivity_terms import MINIMUM_NOTICE, inactivity_terms
 from inactivity_support import inactivity_policy_text
 
@@ -65,3 +66,15 @@ def test_the_scan_bound_leaves_out_no_one_due() -> None:
         just_after = bound + timedelta(seconds=1)
         due = terms.due_at(just_after.astimezone(IST))
         assert not terms.reminder_due(now, due) and not terms.notice_due(now, due)
+
+
+@pytest.mark.parametrize("period", ["3y", "18mo", "45d", "10bd", "36h"])
+def test_the_cached_due_date_is_add_duration(period: str) -> None:
+    """`due_at` caches the end's date per start date; it must agree with `add_duration` to the microsecond,
+    across month ends, leap days and both sides of midnight in Kolkata."""
+    terms = inactivity_terms(compiled(inactivity_policy_text(period, "48h", None)))
+    assert terms is not None
+    start = datetime(2023, 12, 27, 0, 0, tzinfo=UTC)
+    for step in range(0, 90 * 24 * 60, 97):  # about every 1.6 hours over 90 days, through 29 February 2024
+        at = start + timedelta(minutes=step, microseconds=step)
+        assert terms.due_at(at) == add_duration(at.astimezone(IST), terms.period, terms.calendar), at

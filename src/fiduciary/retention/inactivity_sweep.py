@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session
@@ -37,7 +36,7 @@ from fiduciary.audit.service import AuditEvent
 from fiduciary.comms.outbox import send
 from fiduciary.people.models import PersonErasure
 from fiduciary.retention.inactivity_models import CLOCKS, STUBS
-from fiduciary.retention.inactivity_terms import InactivityTerms, inactivity_terms
+from fiduciary.retention.inactivity_terms import InactivityTerms, Limits, inactivity_terms
 from fiduciary.rights.flows import erase_person
 from fiduciary.rights.requests import contact_on_file
 from fiduciary.storage.base import utcnow
@@ -99,14 +98,15 @@ class InactivityReport:
         }
 
 
-def classify(terms: InactivityTerms, row: ClockRow, now: datetime) -> tuple[Step | None, datetime]:
-    """What the sweep does for one clock at `now`, and when its period ends (in the policy's time zone)."""
-    due_at = terms.due_at(row.last_contact_at.astimezone(ZoneInfo(terms.calendar.timezone)))
+def classify(terms: InactivityTerms, limits: Limits, row: ClockRow) -> tuple[Step | None, datetime]:
+    """What the sweep does for one clock at `limits.now`, and when its period ends (policy's time zone)."""
+    due_at = terms.due_at(row.last_contact_at)
     if row.notice_sent_at is not None:
-        return (Step.ERASE if now >= terms.erase_at(due_at, row.notice_sent_at) else Step.WAIT), due_at
-    if terms.notice_due(now, due_at):
+        told = limits.now >= due_at and row.notice_sent_at <= limits.told_by  # the full notice has run
+        return (Step.ERASE if told else Step.WAIT), due_at
+    if due_at <= limits.notify_by:
         return Step.NOTIFY, due_at
-    if row.reminder_sent_at is None and terms.reminder_due(now, due_at):
+    if row.reminder_sent_at is None and limits.remind_by is not None and due_at <= limits.remind_by:
         return Step.REMIND, due_at
     return (Step.WAIT if row.reminder_sent_at is not None else None), due_at
 
@@ -143,9 +143,10 @@ def plan(runtime: Any, session: Session, *, now: datetime | None = None, batch: 
     report = InactivityReport(terms.rule if terms else None)
     if terms is None:
         return report
+    limits = terms.limits(now)
     for rows in _batches(session, terms, now, batch):
         for row in rows:
-            step, due_at = classify(terms, row, now)
+            step, due_at = classify(terms, limits, row)
             if step is not None:
                 report.count(step, due_at)
     report.reminded = report.by_step.get(Step.REMIND.value, 0)
@@ -215,9 +216,10 @@ def _keep_stub(session: Session, row: ClockRow, now: datetime) -> None:
     )
 
 
-def _act(runtime: Any, uow: UnitOfWork, terms: InactivityTerms, row: ClockRow, now: datetime) -> str | None:
+def _act(runtime: Any, uow: UnitOfWork, terms: InactivityTerms, row: ClockRow, limits: Limits) -> str | None:
     """Do the row's step; the name of the counter it adds to, or None for nothing."""
-    step, due_at = classify(terms, row, now)
+    now = limits.now
+    step, due_at = classify(terms, limits, row)
     session = uow.session
     if step is Step.REMIND or step is Step.NOTIFY:
         column = "reminder_sent_at" if step is Step.REMIND else "notice_sent_at"
@@ -255,9 +257,10 @@ def run(
     report = InactivityReport(terms.rule if terms else None)
     if terms is None:
         return report
+    limits = terms.limits(now)
     with runtime.sessions() as reader:
         for rows in _batches(reader, terms, now, batch):
-            counts = _run_batch(runtime, terms, rows, now)
+            counts = _run_batch(runtime, terms, rows, limits)
             for name, n in counts.items():
                 setattr(report, name, getattr(report, name) + n)
             report.batches += 1
@@ -267,12 +270,12 @@ def run(
     return report
 
 
-def _run_batch(runtime: Any, terms: InactivityTerms, rows: Sequence[ClockRow], now: datetime) -> dict[str, int]:
+def _run_batch(runtime: Any, terms: InactivityTerms, rows: Sequence[ClockRow], limits: Limits) -> dict[str, int]:
     counts: dict[str, int] = {}
     with runtime.sessions() as session:
         uow = unit_of_work(runtime, session)
         for row in rows:
-            name = _act(runtime, uow, terms, row, now)
+            name = _act(runtime, uow, terms, row, limits)
             if name is not None:
                 counts[name] = counts.get(name, 0) + 1
         uow.audit_many(
