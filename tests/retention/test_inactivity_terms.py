@@ -48,10 +48,11 @@ def test_the_notice_is_due_exactly_48_hours_before() -> None:
     assert terms is not None
     due = terms.due_at(datetime(2023, 1, 10, 10, 0, tzinfo=IST))
     assert due == datetime(2026, 1, 10, 10, 0, tzinfo=IST)
-    assert not terms.notice_due(due - timedelta(hours=48, seconds=1), due)
-    assert terms.notice_due(due - timedelta(hours=48), due)
-    assert terms.reminder_due(due - timedelta(days=30), due)
-    assert not terms.reminder_due(due - timedelta(hours=48), due)  # the notice's time: the notice, not a reminder
+    assert due > terms.limits(due - timedelta(hours=48, microseconds=1)).notify_by
+    assert due == terms.limits(due - timedelta(hours=48)).notify_by
+    reminder = terms.limits(due - timedelta(days=30)).remind_by
+    assert reminder is not None and due <= reminder
+    assert terms.limits(due).told_by == due - timedelta(hours=48)
     told = due - timedelta(days=5)
     assert terms.erase_at(due, told) == due
     assert terms.erase_at(due, due - timedelta(hours=1)) == due + timedelta(hours=47)
@@ -64,8 +65,8 @@ def test_the_scan_bound_leaves_out_no_one_due() -> None:
     for now in (datetime(2027, 2, 28, 2, 0, tzinfo=IST), datetime(2026, 3, 31, 23, 59, tzinfo=IST)):
         bound = terms.latest_candidate_contact(now)
         just_after = bound + timedelta(seconds=1)
-        due = terms.due_at(just_after.astimezone(IST))
-        assert not terms.reminder_due(now, due) and not terms.notice_due(now, due)
+        limits = terms.limits(now)
+        assert limits.remind_by is not None and terms.due_at(just_after) > limits.remind_by
 
 
 @pytest.mark.parametrize("period", ["3y", "18mo", "45d", "10bd", "36h"])

@@ -69,16 +69,6 @@ class InactivityTerms:
             self._due_days[local.date()] = day
         return datetime.combine(day, local.time().replace(tzinfo=None), tzinfo=zone)
 
-    def notice_due(self, now: datetime, due_at: datetime) -> bool:
-        """Whether the notice must go at `now`: the erasure is at most the notice's length away."""
-        return add_duration(now, self.notice, self.calendar) >= due_at
-
-    def reminder_due(self, now: datetime, due_at: datetime) -> bool:
-        """Whether the reminder (if the policy sets one) is due at `now` and the notice not yet."""
-        if self.reminder is None or self.notice_due(now, due_at):
-            return False
-        return add_duration(now, self.reminder, self.calendar) >= due_at
-
     def erase_at(self, due_at: datetime, notice_sent_at: datetime) -> datetime:
         """The period ended and the notice has had its full length (a late notice postpones the erasure)."""
         return max(due_at, add_duration(notice_sent_at, self.notice, self.calendar))
