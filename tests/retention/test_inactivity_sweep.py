@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session
 from fiduciary.audit.models import AuditEventIndex
 from fiduciary.audit.reads import AuditFilter, list_events
 from fiduciary.config import Settings
+from fiduciary.jobs import JobCall
 from fiduciary.people.models import PersonErasure
 from fiduciary.retention.inactivity_clock import touch
+from fiduciary.retention.inactivity_jobs import SWEEP, SWEEP_JOB, _sweep_seconds, sweep
 from fiduciary.retention.inactivity_models import BALANCES, CLOCKS, STUBS
 from fiduciary.retention.inactivity_sweep import plan, run
 from fiduciary.rights.flows import erase_person
@@ -201,3 +203,19 @@ def test_each_batch_is_audited_with_counts_never_people(runtime: Runtime, sessio
     events = list_events(session, AuditFilter(action="inactivity.notify")).events
     assert sorted(e.count or 0 for e in events) == [1, 2, 2]
     assert {(e.person_id, e.target, e.actor) for e in events} == {(None, RULE, "fiduciary")}
+
+
+def test_the_periodic_job_runs_the_sweep(runtime: Runtime, session: Session) -> None:
+    """The job registered as `retention.inactivity_sweep` runs `run` at the current time (on a policy whose
+    clock ran out long ago: the notice goes now) and repeats every housekeeping interval, at least hourly."""
+    person = person_last_seen(session, runtime, datetime(2020, 1, 1, tzinfo=IST))
+    assert SWEEP.name == SWEEP_JOB == "retention.inactivity_sweep"
+    assert sweep(runtime, JobCall(job_id=1, task_name=SWEEP_JOB, args={})) == {
+        "reminded": 0,
+        "notified": 1,
+        "erased": 0,
+    }
+    assert [kind for kind, _, _ in messages(session, person)] == ["inactivity.notice"]
+    assert _sweep_seconds(runtime.settings.model_copy(update={"housekeeping_interval_minutes": 10})) == 600.0
+    assert _sweep_seconds(runtime.settings.model_copy(update={"housekeeping_interval_minutes": 240})) == 3600.0
+    assert _sweep_seconds(runtime.settings.model_copy(update={"housekeeping_interval_minutes": 0})) == 0.0
