@@ -16,6 +16,7 @@ from consent_support import api_headers
 from fiduciary.audit.reads import AuditFilter, list_events
 from fiduciary.config import Settings
 from fiduciary.identity.sessions import open_session
+from fiduciary.retention.inactivity_clock import touch_many
 from fiduciary.retention.inactivity_models import BALANCES, CLOCKS
 from fiduciary.retention.inactivity_sweep import run
 from fiduciary.rights import request_flows
@@ -203,3 +204,25 @@ def test_bad_balances_are_refused_naming_the_field(
     answer = client.put(f"/v1/people/{person}/balances", json=body, headers=headers)
     assert answer.status_code == 422 and field in answer.text
     assert session.scalar(sa.select(sa.func.count()).select_from(BALANCES)) == 0
+
+
+def test_a_consent_batch_moves_each_clock_once(
+    client: TestClient, runtime: Runtime, session: Session, headers: dict[str, str]
+) -> None:
+    people = [person_last_seen(session, runtime, OLD, email=f"b{i}@example.com") for i in range(3)]
+    items = [
+        {"subject_id": person, "channel": "checkout", "actions": [{"purpose": purpose, "action": "grant"}]}
+        for person in people
+        for purpose in ("marketing.email", "analytics")
+    ]
+    answer = client.post("/v1/consents/batch", json={"items": items}, headers=headers)
+    assert answer.status_code in (200, 201), answer.text
+    assert all(recent(last_contact(session, person)) for person in people)
+
+
+def test_touch_many_keeps_the_latest_contact_of_each_person(runtime: Runtime, session: Session) -> None:
+    person = person_last_seen(session, runtime, OLD)
+    later, earlier = OLD + timedelta(days=2), OLD + timedelta(days=1)
+    touch_many(session, [(person, later, "hi"), (person, earlier, "en")])
+    session.commit()
+    assert last_contact(session, person) == later

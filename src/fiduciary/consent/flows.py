@@ -17,7 +17,7 @@ from fiduciary.consent.evidence import Evidence
 from fiduciary.consent.gpc import apply_gpc_many
 from fiduciary.consent.service import ConsentInput, ConsentResult, ConsentService, Locate
 from fiduciary.people.service import PERSON_ID_RE
-from fiduciary.personal_data.contacts import report_contact
+from fiduciary.personal_data.contacts import report_contacts
 from fiduciary.storage.base import utcnow
 
 
@@ -45,7 +45,8 @@ def record_with_gpc(
         **extra,
     )
     now = utcnow()
-    for item in items:  # a person's consent change is a contact (DPDP s.8(8)); a visitor has no account clock
-        if PERSON_ID_RE.fullmatch(item.subject_id):
-            report_contact(session, item.subject_id, now, item.language)
+    # a person's consent change is a contact (DPDP s.8(8)), once per person however many purposes; a visitor
+    # has no account clock
+    people = {item.subject_id: item.language for item in items if PERSON_ID_RE.fullmatch(item.subject_id)}
+    report_contacts(session, [(person, now, language) for person, language in sorted(people.items())])
     return results

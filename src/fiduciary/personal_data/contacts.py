@@ -10,12 +10,13 @@ them. A listener runs in the caller's transaction and must be cheap: it is on th
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-ContactListener = Callable[[Session, str, datetime, str | None], None]
+Contact = tuple[str, datetime, str | None]  # (person id, when, language or None)
+ContactListener = Callable[[Session, Sequence[Contact]], None]
 
 _listeners: list[ContactListener] = []
 _lock = threading.Lock()
@@ -31,5 +32,11 @@ def add_contact_listener(listener: ContactListener) -> None:
 def report_contact(session: Session, person_id: str, at: datetime, language: str | None = None) -> None:
     """The person approached the store at `at` (aware), in `language` when the contact says (a BCP 47 tag);
     every listener records it in `session`'s transaction."""
-    for listener in tuple(_listeners):
-        listener(session, person_id, at, language)
+    report_contacts(session, [(person_id, at, language)])
+
+
+def report_contacts(session: Session, contacts: Sequence[Contact]) -> None:
+    """Many contacts at once (a consent batch): each listener records them all in one go."""
+    if contacts:
+        for listener in tuple(_listeners):
+            listener(session, contacts)

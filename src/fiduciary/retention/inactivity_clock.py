@@ -4,7 +4,8 @@
 reported event, rights request, consent change, `POST /v1/people/{id}/contacts`). It moves the clock forward
 only (a late report of an older contact changes nothing), and when it moves it clears the reminder and the
 notice: the contact cancels any erasure the sweep announced, and a later inactivity starts over with new
-notices (DPDP Rule 8(2)). `touch_many` does the same for many people in one statement.
+notices (DPDP Rule 8(2)). `touch_many` does the same for many people in one statement; it is what listens to
+`personal_data.contacts` (a consent batch reports its people together).
 """
 
 from __future__ import annotations
@@ -44,10 +45,18 @@ def _aware_utc(at: datetime) -> datetime:
 
 
 def touch_many(bind: Session | Connection, contacts: Iterable[tuple[str, datetime, str | None]]) -> None:
-    """Record contacts `(person_id, at, language)` in one statement (executemany); the caller commits."""
+    """Record contacts `(person_id, at, language)` in one statement (executemany); the caller commits.
+
+    The latest contact per person only (one row may not be updated twice by one statement), in person order
+    (concurrent batches lock rows in the same order, so they cannot deadlock)."""
+    latest: dict[str, tuple[datetime, str | None]] = {}
+    for person_id, at, language in contacts:
+        when = _aware_utc(at)
+        if person_id not in latest or when >= latest[person_id][0]:
+            latest[person_id] = (when, language)
     rows = [
-        {"person_id": person_id, "last_contact_at": _aware_utc(at), "language": language}
-        for person_id, at, language in contacts
+        {"person_id": person_id, "last_contact_at": when, "language": language}
+        for person_id, (when, language) in sorted(latest.items())
     ]
     if rows:
         # Core on the session's connection: the ORM's execute machinery would cost more than the statement
@@ -60,4 +69,4 @@ def touch(session: Session, person_id: str, at: datetime, language: str | None =
     touch_many(session, [(person_id, at, language)])
 
 
-add_contact_listener(touch)
+add_contact_listener(touch_many)
