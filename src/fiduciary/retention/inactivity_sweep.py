@@ -136,15 +136,19 @@ def _batches(session: Session, terms: InactivityTerms, now: datetime, size: int)
         after = (rows[-1].last_contact_at, rows[-1].person_id)
 
 
-def plan(runtime: Any, session: Session, *, now: datetime | None = None, batch: int = 5000) -> InactivityReport:
-    """What a run at `now` would do, with counts and the earliest and latest due dates; writes nothing."""
-    now = now or utcnow()
+def _begin(runtime: Any, now: datetime | None) -> tuple[InactivityReport, InactivityTerms | None, Limits | None]:
+    """The policy's terms, an empty report for its rule, and what `now` (default: now) means under them."""
     terms = inactivity_terms(runtime.policy())
     report = InactivityReport(terms.rule if terms else None)
-    if terms is None:
+    return report, terms, terms.limits(now or utcnow()) if terms is not None else None
+
+
+def plan(runtime: Any, session: Session, *, now: datetime | None = None, batch: int = 5000) -> InactivityReport:
+    """What a run at `now` would do, with counts and the earliest and latest due dates; writes nothing."""
+    report, terms, limits = _begin(runtime, now)
+    if terms is None or limits is None:
         return report
-    limits = terms.limits(now)
-    for rows in _batches(session, terms, now, batch):
+    for rows in _batches(session, terms, limits.now, batch):
         for row in rows:
             step, due_at = classify(terms, limits, row)
             if step is not None:
@@ -252,14 +256,11 @@ def run(
 ) -> InactivityReport:
     """Remind, notify and erase as `classify` says; each batch commits on its own (a crash loses at most the
     batch in flight, and a rerun picks it up: every step is recorded on the clock it acted on)."""
-    now = now or utcnow()
-    terms = inactivity_terms(runtime.policy())
-    report = InactivityReport(terms.rule if terms else None)
-    if terms is None:
+    report, terms, limits = _begin(runtime, now)
+    if terms is None or limits is None:
         return report
-    limits = terms.limits(now)
     with runtime.sessions() as reader:
-        for rows in _batches(reader, terms, now, batch):
+        for rows in _batches(reader, terms, limits.now, batch):
             counts = _run_batch(runtime, terms, rows, limits)
             for name, n in counts.items():
                 setattr(report, name, getattr(report, name) + n)
