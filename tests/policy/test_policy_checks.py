@@ -143,6 +143,27 @@ def _big_marketplace(d: Data) -> None:
     d["controller"].update(role="marketplace", registered_users_in_india=25_000_000)
 
 
+def _covered(users: int, schedule_class: str | None = None) -> Callable[[Data], None]:
+    """The store at `users` registered users in India, in `schedule_class` of the Third Schedule."""
+
+    def change(d: Data) -> None:
+        d["controller"]["registered_users_in_india"] = users
+        if schedule_class is not None:
+            d["controller"]["third_schedule_class"] = schedule_class
+
+    return change
+
+
+def _inactivity_extra(**values: str) -> Callable[[Data], None]:
+    """An inactivity rule with 48h notice and `values` on top (keep_for, reminder …)."""
+
+    def change(d: Data) -> None:
+        _inactivity_rule("48h")(d)
+        d["retention"][-1].update(values)
+
+    return change
+
+
 def _set(path: str, value: object) -> Callable[[Data], None]:
     """Set a nested key given as 'a.b.c' (list items by [index])."""
 
@@ -413,6 +434,48 @@ FAILING = [
         ("controller", "registered_users_in_india"),
         "error",
         id="large-marketplace-no-inactivity-rule",
+    ),
+    pytest.param(
+        "inactivity_notice",
+        _covered(20_000_000),
+        ("controller", "registered_users_in_india"),
+        "error",
+        id="seller-at-2-crore-no-inactivity-rule",
+    ),
+    pytest.param(
+        "inactivity_notice",
+        _covered(5_000_000, "online_gaming_intermediary"),
+        ("controller", "registered_users_in_india"),
+        "error",
+        id="gaming-at-50-lakh-no-inactivity-rule",
+    ),
+    pytest.param(
+        "inactivity_notice",
+        _covered(20_000_000, "social_media_intermediary"),
+        ("controller", "registered_users_in_india"),
+        "error",
+        id="social-media-at-2-crore-no-inactivity-rule",
+    ),
+    pytest.param(
+        "inactivity_notice",
+        both(_covered(20_000_000), _inactivity_extra(keep_for="37mo")),
+        ("retention", new("retention"), "keep_for"),
+        "error",
+        id="covered-longer-than-3-years",
+    ),
+    pytest.param(
+        "inactivity_notice",
+        _inactivity_extra(reminder="48h"),
+        ("retention", new("retention"), "reminder"),
+        "error",
+        id="reminder-not-before-notice",
+    ),
+    pytest.param(
+        "inactivity_notice",
+        lambda d: rule(d, LOGS).update(reminder="30d"),
+        ("retention", idx("retention", LOGS), "reminder"),
+        "error",
+        id="reminder-outside-inactivity-rule",
     ),
     pytest.param(
         "cookie_purpose",
@@ -1024,9 +1087,13 @@ PASSING = [
     pytest.param(
         "inactivity_notice", both(_big_marketplace, _inactivity_rule("30d")), id="large-marketplace-with-rule"
     ),
+    pytest.param("inactivity_notice", _covered(19_999_999), id="seller-below-2-crore"),
+    pytest.param("inactivity_notice", _covered(25_000_000, "not_covered"), id="large-seller-not-covered"),
+    pytest.param("inactivity_notice", _covered(4_999_999, "online_gaming_intermediary"), id="gaming-below-50-lakh"),
     pytest.param(
-        "inactivity_notice", lambda d: d["controller"].update(registered_users_in_india=25_000_000), id="large-seller"
+        "inactivity_notice", both(_covered(20_000_000), _inactivity_extra(keep_for="36mo")), id="covered-3-years"
     ),
+    pytest.param("inactivity_notice", _inactivity_extra(keep_for="5y", reminder="30d"), id="own-period-reminder"),
     pytest.param(
         "cookie_purpose", lambda d: cookie(d, "session_id").pop("purpose", None), id="necessary-without-purpose"
     ),

@@ -109,6 +109,7 @@ def test_export_holds_everything_every_domain_has(session: Session, runtime: Run
         "identity",
         "rights",
         "access_packages",
+        "inactivity",
         "people",
     }
     assert domains["access_packages"] == {"packages": []}
@@ -165,6 +166,7 @@ def test_erase_runs_every_eraser_and_keeps_what_the_law_keeps(
         "comms",
         "identity",
         "access_packages",
+        "inactivity",
         "rights",
         "people",
     ]

@@ -56,6 +56,8 @@ SEMANTIC: dict[str, tuple[str, str]] = {
         "422",
         "the event must be declared by the policy and the person must exist (issue 12: an unknown one is a 422)",
     ),
+    "POST /v1/people/{person_id}/contacts": ("422", "a contact must have happened: not later than now (plus skew)"),
+    "PUT /v1/people/{person_id}/balances": ("422", "the balance must have been read: not later than now (plus skew)"),
     "POST /v1/requests": (
         "422",
         "the kind, channel and verification must be ones the policy offers the person (and a handler runs)",

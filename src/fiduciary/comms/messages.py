@@ -61,6 +61,9 @@ KINDS: Final[Mapping[str, MessageKind]] = {
             frozenset({"reference", "link", "expires_on", "downloads"}),
         ),
         MessageKind("rights.erased", Category.RIGHTS, "rights_erased", frozenset({"reference", "kept"})),
+        # DPDP Rule 8(2): the reminder and the notice before an inactivity erasure (retention.inactivity_sweep)
+        MessageKind("inactivity.reminder", Category.RIGHTS, "inactivity_reminder", frozenset({"erase_on"})),
+        MessageKind("inactivity.notice", Category.RIGHTS, "inactivity_notice", frozenset({"erase_on"})),
         MessageKind("marketing.message", Category.MARKETING, "marketing_message", frozenset({"headline", "text"})),
     )
 }

@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session
 from fiduciary.consent.evidence import Evidence
 from fiduciary.consent.gpc import apply_gpc_many
 from fiduciary.consent.service import ConsentInput, ConsentResult, ConsentService, Locate
+from fiduciary.people.service import PERSON_ID_RE
+from fiduciary.personal_data.contacts import report_contacts
+from fiduciary.storage.base import utcnow
 
 
 def record_with_gpc(
@@ -33,7 +36,7 @@ def record_with_gpc(
     if gpc_signals:
         apply_gpc_many(service, session, gpc_signals)
     extra = {"locate": locate} if locate is not None else {}
-    return service.record_many(
+    results = service.record_many(
         session,
         items,
         idempotency_key=idempotency_key,
@@ -41,3 +44,9 @@ def record_with_gpc(
         base_url=base_url,
         **extra,
     )
+    now = utcnow()
+    # a person's consent change is a contact (DPDP s.8(8)), once per person however many purposes; a visitor
+    # has no account clock
+    people = {item.subject_id: item.language for item in items if PERSON_ID_RE.fullmatch(item.subject_id)}
+    report_contacts(session, [(person, now, language) for person, language in sorted(people.items())])
+    return results

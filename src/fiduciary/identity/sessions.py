@@ -41,6 +41,7 @@ from fiduciary.identity.models import CUSTOMER_SESSIONS_TABLE as SESSIONS
 from fiduciary.identity.models import VERIFICATION_CODES_TABLE as CODES
 from fiduciary.identity.models import CustomerSessionRecord
 from fiduciary.people.service import get_person
+from fiduciary.personal_data.contacts import report_contact
 from fiduciary.storage.base import utcnow
 from fiduciary.unit_of_work import unit_of_work
 
@@ -178,6 +179,7 @@ def open_session(
         )
         session.add(record)
         session.flush()
+        report_contact(session, person_id, now)  # a sign-in is a contact (DPDP s.8(8) explanation)
         uow.audit(
             AuditEvent(
                 actor=actor or person_id,

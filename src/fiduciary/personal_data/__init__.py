@@ -6,6 +6,7 @@ runtime installs them; the `rights` flows run them (access and erasure requests)
 """
 
 __all__ = [
+    "contacts",  # report_contact: the person approached the store (the inactivity clock listens)
     "coverage",  # person_reference_tables, uncovered_tables, PSEUDONYMOUS_ONLY
     "registry",  # PersonalDataRegistry, EraseReport, ErasureSummary, registry_for, register
 ]

@@ -18,6 +18,8 @@ from fiduciary.policy.checks_registry import (
     span_days,
 )
 from fiduciary.policy.schema import (
+    THIRD_SCHEDULE_PERIOD_DAYS,
+    THIRD_SCHEDULE_THRESHOLDS,
     CookieCategory,
     Jurisdiction,
     LegalGround,
@@ -25,7 +27,7 @@ from fiduciary.policy.schema import (
     RetentionTrigger,
     RightKind,
     Sensitivity,
-    StoreRole,
+    third_schedule_class,
 )
 
 # ---------------------------------------------------------------------------------- identity of items
@@ -355,40 +357,64 @@ def retention_floor_india(ctx: CheckContext) -> Iterator[Finding]:
 
 @check("inactivity_notice")
 def inactivity_notice(ctx: CheckContext) -> Iterator[Finding]:
-    """DPDP Rule 8(2): warn the person at least 48 hours before erasing for inactivity."""
+    """DPDP Rule 8(2): warn the person at least 48 hours before erasing for inactivity; an earlier reminder
+    comes before that notice. DPDP s.8(8), Rule 8(1) and the Third Schedule: a covered class keeps data at
+    most 3 years after the person's last contact."""
     doc = ctx.document
-    has_inactivity_rule = False
+    covered = third_schedule_class(doc.controller)
+    inactivity_rules = 0
     for i, rule in enumerate(doc.retention):
         if rule.trigger is not RetentionTrigger.LAST_ACTIVITY:
-            continue
-        has_inactivity_rule = True
-        if rule.advance_notice is None:
-            if ctx.applies(Jurisdiction.IN):
+            if rule.reminder is not None:
                 yield Finding(
-                    ("retention", i, "trigger"),
-                    f"inactivity rule '{rule.id}' gives no advance notice before erasure",
-                    "add advance_notice of at least 48h (DPDP Rule 8(2))",
-                    severity="warning",
+                    ("retention", i, "reminder"),
+                    f"rule '{rule.id}' sets a reminder, which only an inactivity rule sends",
+                    "use reminder with trigger: last_activity, or remove it",
                 )
-        elif rule.advance_notice.approx_days < 2 * DAY - 1e-9:
-            yield Finding(
-                ("retention", i, "advance_notice"),
-                f"inactivity rule '{rule.id}' warns only {rule.advance_notice.describe()} before erasure",
-                "give at least 48h notice (DPDP Rule 8(2))",
-            )
-    users = doc.controller.registered_users_in_india
-    if (
-        ctx.applies(Jurisdiction.IN)
-        and users is not None
-        and users >= 20_000_000
-        and doc.controller.role is StoreRole.MARKETPLACE
-        and not has_inactivity_rule
-    ):
+            continue
+        inactivity_rules += 1
+        yield from _inactivity_rule_findings(ctx, i, covered is not None)
+    if ctx.applies(Jurisdiction.IN) and covered is not None and not inactivity_rules:
         yield Finding(
             ("controller", "registered_users_in_india"),
-            "an e-commerce entity with 2 crore or more registered users in India must erase data after 3 years "
-            "of inactivity, and the policy has no retention rule with trigger last_activity",
-            "add a rule with trigger: last_activity, keep_for: 3y, advance_notice: 48h (DPDP s.8(8), Third Schedule)",
+            f"a {covered.value.replace('_', ' ')} with {THIRD_SCHEDULE_THRESHOLDS[covered]:,} or more registered "
+            "users in India must erase data after 3 years of inactivity, and the policy has no retention rule "
+            "with trigger last_activity",
+            "add a rule with trigger: last_activity, keep_for: 3y, advance_notice: 48h (DPDP s.8(8), Third "
+            "Schedule), or set controller.third_schedule_class",
+        )
+
+
+def _inactivity_rule_findings(ctx: CheckContext, i: int, covered: bool) -> Iterator[Finding]:
+    rule = ctx.document.retention[i]
+    if rule.advance_notice is None:
+        if ctx.applies(Jurisdiction.IN):
+            yield Finding(
+                ("retention", i, "trigger"),
+                f"inactivity rule '{rule.id}' gives no advance notice before erasure",
+                "add advance_notice of at least 48h (DPDP Rule 8(2))",
+                severity="warning",
+            )
+    elif rule.advance_notice.approx_days < 2 * DAY - 1e-9:
+        yield Finding(
+            ("retention", i, "advance_notice"),
+            f"inactivity rule '{rule.id}' warns only {rule.advance_notice.describe()} before erasure",
+            "give at least 48h notice (DPDP Rule 8(2))",
+        )
+    notice_days = rule.advance_notice.approx_days if rule.advance_notice is not None else 2 * DAY
+    if rule.reminder is not None and rule.reminder.approx_days <= notice_days:
+        yield Finding(
+            ("retention", i, "reminder"),
+            f"inactivity rule '{rule.id}' reminds {rule.reminder.describe()} before erasure, no earlier than "
+            "its notice",
+            "make the reminder longer than advance_notice (e.g. reminder: 30d, advance_notice: 48h)",
+        )
+    if covered and rule.keep_for is not None and rule.keep_for.approx_days > THIRD_SCHEDULE_PERIOD_DAYS + 1e-9:
+        yield Finding(
+            ("retention", i, "keep_for"),
+            f"inactivity rule '{rule.id}' keeps data {rule.keep_for.describe()} after the last contact, longer "
+            "than the 3 years the Third Schedule allows",
+            "keep_for: 3y or less (DPDP s.8(8), Rule 8(1), Third Schedule)",
         )
 
 

@@ -49,6 +49,8 @@ from fiduciary.policy.schema_optouts import (
     OptOutKind,
 )
 from fiduciary.policy.schema_parties import (
+    THIRD_SCHEDULE_PERIOD_DAYS,
+    THIRD_SCHEDULE_THRESHOLDS,
     Authority,
     Contact,
     Contacts,
@@ -59,6 +61,8 @@ from fiduciary.policy.schema_parties import (
     Representative,
     SecurityContact,
     StoreRole,
+    ThirdScheduleClass,
+    third_schedule_class,
 )
 from fiduciary.policy.schema_retention import EventTrigger, RetentionEvent
 from fiduciary.policy.schema_rights import (
@@ -99,6 +103,8 @@ __all__ = [
     "ID_MAX_LENGTH",
     "ID_PATTERN",
     "LANGUAGE_PATTERN",
+    "THIRD_SCHEDULE_PERIOD_DAYS",
+    "THIRD_SCHEDULE_THRESHOLDS",
     "AccessRole",
     "AgeBand",
     "AnnouncementChannel",
@@ -160,10 +166,12 @@ __all__ = [
     "Source",
     "StoreRole",
     "StrictModel",
+    "ThirdScheduleClass",
     "UnknownAge",
     "Verification",
     "VulnerabilityDisclosure",
     "Weekday",
+    "third_schedule_class",
     "trigger_code",
 ]
 

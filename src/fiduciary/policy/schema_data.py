@@ -403,7 +403,13 @@ class RetentionRule(StrictModel):
     )
     advance_notice: Duration | None = Field(
         default=None,
-        description="Warn the person this long before erasure (DPDP Rule 8(2): at least 48 hours).",
+        description="Warn the person this long before erasure (DPDP Rule 8(2): at least 48 hours). With trigger "
+        "last_activity the inactivity sweep sends this notice and erases no sooner than this long after it went.",
+    )
+    reminder: Duration | None = Field(
+        default=None,
+        description="With trigger last_activity: an earlier reminder this long before erasure (e.g. 30d), longer "
+        "than advance_notice; the notice at advance_notice still follows it.",
     )
 
 

@@ -37,6 +37,28 @@ class StoreRole(StrEnum):
     MARKETPLACE = "marketplace"
 
 
+class ThirdScheduleClass(StrEnum):
+    """The classes of data fiduciary in the DPDP Third Schedule (Rule 8(1)) whose purpose is deemed no longer
+    served after 3 years without the person's contact; each applies from its registered-user threshold
+    (`THIRD_SCHEDULE_THRESHOLDS`)."""
+
+    E_COMMERCE_ENTITY = "e_commerce_entity"  # 2 crore registered users in India (a marketplace seller is not one)
+    ONLINE_GAMING_INTERMEDIARY = "online_gaming_intermediary"  # 50 lakh registered users in India
+    SOCIAL_MEDIA_INTERMEDIARY = "social_media_intermediary"  # 2 crore registered users in India
+    NOT_COVERED = "not_covered"  # e.g. a seller that sells only through others' marketplaces
+
+
+# DPDP Rules 2025 Third Schedule: the registered users in India from which each class is covered.
+THIRD_SCHEDULE_THRESHOLDS: dict[ThirdScheduleClass, int] = {
+    ThirdScheduleClass.E_COMMERCE_ENTITY: 20_000_000,
+    ThirdScheduleClass.ONLINE_GAMING_INTERMEDIARY: 5_000_000,
+    ThirdScheduleClass.SOCIAL_MEDIA_INTERMEDIARY: 20_000_000,
+}
+
+# DPDP Rules 2025 Third Schedule: the period after the last contact (3 years) as days, for comparisons.
+THIRD_SCHEDULE_PERIOD_DAYS = 3 * 365.25
+
+
 class PostalAddress(StrictModel):
     """An address for letters. Some stores publish only a city or a country: that loads, with a warning from
     `policy check` (`partial_address`), since a request by post needs an address it can reach (DPDP Rule
@@ -64,7 +86,15 @@ class Controller(StrictModel):
     registered_users_in_india: int | None = Field(
         default=None,
         ge=0,
-        description="Registered users in India; at 2 crore or more the DPDP Third Schedule inactivity rule applies.",
+        description="Registered users in India; from the threshold of the store's `third_schedule_class` (2 crore "
+        "for an e-commerce entity or a social media intermediary, 50 lakh for an online gaming intermediary) the "
+        "DPDP Third Schedule inactivity rule applies.",
+    )
+    third_schedule_class: ThirdScheduleClass | None = Field(
+        default=None,
+        description="The class of the DPDP Third Schedule (Rule 8(1)) the store belongs to. Unset: an e-commerce "
+        "entity, since the store sells online itself (seller or marketplace); `not_covered` for one that sells "
+        "only through others' marketplaces (a marketplace seller is not an e-commerce entity there).",
     )
     significant_data_fiduciary: bool = Field(
         default=False, description="Notified as a Significant Data Fiduciary under DPDP s.10."
@@ -163,3 +193,13 @@ class Contacts(StrictModel):
         description="EU / UK representatives (GDPR Art 27, UK GDPR Art 27), one per jurisdiction, required when "
         "the controller is established outside it.",
     )
+
+
+def third_schedule_class(controller: Controller) -> ThirdScheduleClass | None:
+    """The Third Schedule class that covers the store (DPDP Rule 8(1)), or None below its threshold or when
+    the store is not in one; an unset class is an e-commerce entity (see `Controller.third_schedule_class`)."""
+    declared = controller.third_schedule_class or ThirdScheduleClass.E_COMMERCE_ENTITY
+    users = controller.registered_users_in_india
+    if declared is ThirdScheduleClass.NOT_COVERED or users is None:
+        return None
+    return declared if users >= THIRD_SCHEDULE_THRESHOLDS[declared] else None

@@ -25,6 +25,7 @@ from fiduciary.audit.service import AuditEvent
 from fiduciary.comms.outbox import send
 from fiduciary.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from fiduciary.people.service import get_person, new_id
+from fiduciary.personal_data.contacts import report_contact
 from fiduciary.policy.schema import Right, RightKind, Verification
 from fiduciary.rights.deadlines import RequestDeadlines
 from fiduciary.rights.models import REQUESTS_TABLE, RightsRequest, RightsRequestEvent, RightsRequestStep
@@ -141,6 +142,7 @@ def insert_request(
         )
     _history(uow, row, "received", None, State.RECEIVED, actor, None, now)
     uow.session.flush()
+    report_contact(uow.session, new.person_id, now, new.language)  # exercising a right is a contact (s.8(8))
     return row
 
 

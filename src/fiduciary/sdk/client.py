@@ -265,6 +265,31 @@ class FiduciaryClient:
         )
         return result
 
+    def report_contact(
+        self, person_id: str, occurred_at: datetime, *, channel: str = "other", language: str | None = None
+    ) -> dict[str, Any]:
+        """The person approached the store (a phone order, a letter, a visit): restarts their inactivity clock
+        and cancels an announced inactivity erasure (DPDP s.8(8), Rule 8(2); docs/inactivity.md)."""
+        body: dict[str, Any] = {"occurred_at": occurred_at.isoformat(), "channel": channel}
+        if language is not None:
+            body["language"] = language
+        result: dict[str, Any] = self._request("POST", f"/v1/people/{_segment(person_id)}/contacts", json_body=body)
+        return result
+
+    def set_balance(
+        self, person_id: str, instrument: str, currency: str, amount_minor: int, reported_at: datetime
+    ) -> dict[str, Any]:
+        """A stored-value balance the store holds for the person (`wallet`, `gift_card.<id>`), in minor units:
+        what an inactivity erasure keeps (Third Schedule). Replaces the instrument's previous balance."""
+        body = {
+            "instrument": instrument,
+            "currency": currency,
+            "amount_minor": amount_minor,
+            "reported_at": reported_at.isoformat(),
+        }
+        result: dict[str, Any] = self._request("PUT", f"/v1/people/{_segment(person_id)}/balances", json_body=body)
+        return result
+
     # ------------------------------------------------------------------------------------------- consent
 
     def record_consent(

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from fiduciary.errors import Conflict, FieldProblem, ValidationFailed
 from fiduciary.people.models import Person, PersonErasure
 from fiduciary.people.service import PERSON_ID_RE
+from fiduciary.personal_data.contacts import report_contact
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.retention_due import RetentionDue, due_dates
 from fiduciary.storage.base import Base, utcnow
@@ -130,6 +131,7 @@ def record_retention_event(
         if found is None:
             raise
         return _reported(found, created=False)
+    report_contact(session, person_id, at)  # an order or other event the store reports (DPDP s.8(8))
     return _reported(row, created=True)
 
 

@@ -1,0 +1,1 @@
+"""Retention that runs itself: the sweeps that erase or anonymise data when the policy says its time is up."""
