@@ -49,8 +49,8 @@ class RetentionPlan(Base):
 
 
 class RetentionRun(Base):
-    """One sweep: its cursor (the last field id each group reached), so a crashed run resumes where its
-    last committed batch ended; `finished_at` once every group is done and the anonymised counts settled."""
+    """One sweep: its cursor (the last person id a committed window reached), so a crashed run resumes where
+    its last committed batch ended; `finished_at` once every group is done and the anonymised counts settled."""
 
     __tablename__ = "retention_runs"
 
@@ -59,7 +59,8 @@ class RetentionRun(Base):
     actor: Mapped[str] = mapped_column(String(100), nullable=False)
     started_at: Mapped[datetime] = mapped_column(nullable=False)
     now: Mapped[datetime] = mapped_column(nullable=False)  # the instant the run measures due dates against
-    cursor: Mapped[dict[str, int]] = mapped_column(JSON, nullable=False)  # group key -> last field id done
+    # {"after": the last person id a committed window reached} and {"done": true} once every window ran
+    cursor: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
