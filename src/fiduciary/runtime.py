@@ -26,6 +26,7 @@ from fiduciary.personal_data.coverage import describe_uncovered, person_referenc
 from fiduciary.personal_data.registry import Registrar, install_registry, registry_for
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.versions import PolicyInForce, bootstrap_policy
+from fiduciary.retention import jobs as _retention_jobs  # noqa: F401 (registers the retention sweep)
 from fiduciary.retention import rights as retention_rights
 from fiduciary.rights import personal_data as rights_personal_data
 from fiduciary.rights import request_jobs as _rights_jobs  # noqa: F401 (registers the jobs requests queue)

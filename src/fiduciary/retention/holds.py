@@ -34,7 +34,6 @@ from fiduciary.storage.base import utcnow
 from fiduciary.unit_of_work import unit_of_work
 from fiduciary.vault.keys.data_keys import PersonErased
 from fiduciary.vault.records import PersonalField
-from fiduciary.vault.redaction import redact_free_text
 from fiduciary.vault.service import VaultService
 
 REASONS: Final = ("dispute", "authority_order", "litigation", "fraud_investigation", "chargeback")
@@ -113,6 +112,17 @@ def _check(runtime: RuntimeContext, session: Session, values: dict[str, Any], to
     return problems
 
 
+def _redacted(runtime: RuntimeContext, note: str) -> str:
+    """The note as the vault stores free text: identifiers and card numbers replaced by their type."""
+    country = runtime.policy().document.controller.default_country
+    try:
+        return VaultService(runtime).validator.validate_field("free_text", note.strip(), default_country=country).value
+    except ValidationFailed:
+        raise ValidationFailed(
+            "The hold cannot be placed.", [FieldProblem("note", "is not text the vault accepts")]
+        ) from None
+
+
 def place_hold(
     runtime: RuntimeContext,
     session: Session,
@@ -131,8 +141,7 @@ def place_hold(
     problems = _check(runtime, session, values, today)
     if problems:
         raise ValidationFailed("The hold cannot be placed.", problems)
-    country = runtime.policy().document.controller.default_country
-    stored_note = redact_free_text(note.strip(), default_country=country).text if note else None
+    stored_note = _redacted(runtime, note) if note else None
     row = RetentionHold(
         id=new_id("hold"),
         person_id=person_id,
