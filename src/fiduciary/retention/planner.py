@@ -23,10 +23,13 @@ from fiduciary.policy.schema import RetentionTrigger
 from fiduciary.retention.models import RetentionHold
 from fiduciary.retention.rules import (
     FIELDS,
+    PEOPLE,
     SKIPPED,
     CategoryGroup,
+    Window,
     category_groups,
     clock_of,
+    driving_people,
     due_at,
     swept_rules,
 )
@@ -54,20 +57,24 @@ def deciding_rule(group: CategoryGroup) -> Any:
     return sa.case(*[(r.is_due(), sa.literal(r.id)) for r in group.rules], else_=sa.null())
 
 
-def due_rows(group: CategoryGroup, today: date, *columns: Any, skip_rules: Collection[str] = ()) -> sa.Select[Any]:
+def due_rows(
+    group: CategoryGroup, today: date, *columns: Any, skip_rules: Collection[str] = (), window: Window = None
+) -> sa.Select[Any]:
     """SELECT `columns` of the group's due rows (see the module docstring); `skip_rules`: rules whose rows
-    wait (a rule needing an approval the run does not have)."""
+    wait (a rule needing an approval the run does not have); `window`: only people with ids in (after, last]."""
     deciding = deciding_rule(group)
-    where = [
-        FIELDS.c.category.in_(group.categories),
-        *[r.allows() for r in group.rules],
-        sa.or_(*[r.is_due() for r in group.rules]),
-        ~held(today),
-        ~_erased(),
-    ]
+    where = [FIELDS.c.category.in_(group.categories), *[r.allows() for r in group.rules]]
+    if not any(r.always_started for r in group.rules):  # else its `allows` already says it is due
+        where.append(sa.or_(*[r.is_due() for r in group.rules]))
+    where += [~held(today), ~_erased()]
+    driver = driving_people(group.rules, window)
+    if driver is not None:
+        where.insert(0, driver)
+    if window is not None:
+        where += [FIELDS.c.person_id > window[0], FIELDS.c.person_id <= window[1]]
     if skip_rules:
         where.append(deciding.not_in(list(skip_rules)))
-    return sa.select(*columns).select_from(FIELDS).where(*where)
+    return sa.select(*columns).select_from(FIELDS.join(PEOPLE, PEOPLE.c.id == FIELDS.c.person_id)).where(*where)
 
 
 def acting_groups(policy: CompiledPolicy, now: datetime) -> list[CategoryGroup]:

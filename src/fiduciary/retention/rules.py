@@ -51,6 +51,9 @@ KEEPS_OPEN_ENDED = frozenset(
 REPORTED = {RetentionTrigger.ORDER_COMPLETED: "order_completed", RetentionTrigger.CASE_CLOSED: "case_closed"}
 
 
+Window = tuple[str, str] | None  # (after, last]: a range of person ids the run works through
+
+
 class Clock(StrEnum):
     COLLECTED = "collected"  # the value's own `created_at`
     CLOSED = "account_closed"  # `people.closed_at`; an open account keeps its data
@@ -81,7 +84,7 @@ class SweptRule:
         if self.clock is Clock.COLLECTED:
             return FIELDS.c.created_at
         if self.clock is Clock.CLOSED:
-            return sa.select(PEOPLE.c.closed_at).where(PEOPLE.c.id == FIELDS.c.person_id).scalar_subquery()
+            return PEOPLE.c.closed_at  # the planner joins `people` (its closed_at index drives the search)
         if self.clock is Clock.EVENT:
             return (
                 sa.select(sa.func.max(EVENT_ROWS.c.occurred_at))
@@ -101,14 +104,56 @@ class SweptRule:
         return self.start() <= sa.literal(self.cutoff, FIELDS.c.created_at.type)
 
     def allows(self) -> Any:
-        """This rule does not keep the row: its clock has run, or (event clocks) never started."""
-        due = self.is_due()
+        """This rule does not keep the row: its clock has run, or (event and consent clocks) never started.
+        "Never started or started by the cutoff" is "no occurrence after the cutoff": one index probe."""
+        cutoff = sa.literal(self.cutoff, FIELDS.c.created_at.type)
         if self.clock is Clock.CONSENT:
             granted = sa.exists().where(*self._consent_where("granted"))
-            return sa.and_(~granted, sa.or_(self.start().is_(None), due))
+            later = sa.exists().where(*self._consent_where("withdrawn"), CONSENT.c.updated_at > cutoff)
+            return sa.and_(~granted, ~later)
         if self.clock is Clock.EVENT:
-            return sa.or_(self.start().is_(None), due)
-        return due  # collected: always started; closed: an open account keeps (NULL is not due)
+            later = sa.exists().where(
+                EVENT_ROWS.c.person_id == FIELDS.c.person_id,
+                EVENT_ROWS.c.event == self.event,
+                EVENT_ROWS.c.occurred_at > cutoff,
+            )
+            return ~later
+        return self.is_due()  # collected: always started; closed: an open account keeps (NULL is not due)
+
+    def started_people(self, window: Window = None) -> Any:
+        """SELECT of the people whose clock under this rule started by the cutoff (drives the search by index),
+        within `window` (after, last] of person ids when given."""
+        cutoff = sa.literal(self.cutoff, FIELDS.c.created_at.type)
+        if self.clock is Clock.CLOSED:
+            column, where = PEOPLE.c.id, [PEOPLE.c.closed_at <= cutoff]
+        elif self.clock is Clock.EVENT:
+            column = EVENT_ROWS.c.person_id
+            where = [EVENT_ROWS.c.event == self.event, EVENT_ROWS.c.occurred_at <= cutoff]
+        else:
+            column, where = CONSENT.c.subject_id, [CONSENT.c.status == "withdrawn", CONSENT.c.updated_at <= cutoff]
+            if self.rule.purposes:
+                where.append(CONSENT.c.purpose.in_(self.rule.purposes))
+        if window is not None:
+            where += [column > window[0], column <= window[1]]
+        return sa.select(column).where(*where)
+
+    @property
+    def always_started(self) -> bool:
+        """Its clock must have run for the row to go at all (collection, closing): implies some rule is due."""
+        return self.clock in (Clock.COLLECTED, Clock.CLOSED)
+
+
+def driving_people(rules: Sequence[SweptRule], window: Window = None) -> Any | None:
+    """A condition on `personal_fields.person_id` that lets the database start from the few people whose
+    clocks have run rather than read every value: an account closed long enough is required (an open account
+    keeps); else, without a clock counting from collection, some rule's clock must have run. None where a
+    collection clock decides (its own index on category and created_at serves)."""
+    closed = [r for r in rules if r.clock is Clock.CLOSED]
+    if closed:
+        return FIELDS.c.person_id.in_(closed[0].started_people(window))
+    if any(r.clock is Clock.COLLECTED for r in rules):
+        return None
+    return FIELDS.c.person_id.in_(sa.union(*[r.started_people(window) for r in rules]))
 
 
 def clock_of(rule: RetentionRule) -> tuple[Clock, str | None] | None:

@@ -199,9 +199,16 @@ def run_sweep(
 
 
 def _window(session: Session, after: str, size: int) -> tuple[str | None, int]:
-    """The last person id of the next window of `size` people after `after`, and how many it holds."""
-    ids = session.scalars(sa.select(PEOPLE.c.id).where(PEOPLE.c.id > after).order_by(PEOPLE.c.id).limit(size)).all()
-    return (ids[-1] if ids else None), len(ids)
+    """The last person id of the next window of up to `size` people after `after`, and about how many it
+    holds (one index probe: the window's ids themselves are never fetched)."""
+    people = PEOPLE.c.id
+    last = session.scalar(sa.select(people).where(people > after).order_by(people).offset(size - 1).limit(1))
+    if last is not None:
+        return last, size
+    last = session.scalar(sa.select(sa.func.max(people)).where(people > after))
+    if last is None:
+        return None, 0
+    return last, int(session.scalar(sa.select(sa.func.count()).where(people > after)) or 0)
 
 
 def _batch(
@@ -230,7 +237,8 @@ def _batch(
             FIELDS.c.category,
             deciding_rule(group).label("rule"),
             skip_rules=report.waiting_for_approval,
-        ).where(FIELDS.c.person_id > after, FIELDS.c.person_id <= last)
+            window=(after, last),
+        )
         rows.extend(session.execute(statement).all())
     if rows:
         _apply(runtime, session, run, groups, rows, report)

@@ -83,9 +83,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_retention_anonymised")),
     )
     op.create_index("ix_retention_anonymised_rule", "retention_anonymised", ["rule", "run_id"])
+    # The sweep finds accounts closed long enough by this index, not by reading every person.
+    op.create_index("ix_people_closed_at", "people", ["closed_at"])
+    # ... and the values of a category collected long enough ago by this one.
+    op.create_index("ix_personal_fields_category_created", "personal_fields", ["category", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_personal_fields_category_created", table_name="personal_fields")
+    op.drop_index("ix_people_closed_at", table_name="people")
     op.drop_index("ix_retention_anonymised_rule", table_name="retention_anonymised")
     op.drop_table("retention_anonymised")
     op.drop_index(op.f("ix_retention_batches_run_id"), table_name="retention_batches")
