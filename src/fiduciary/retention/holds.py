@@ -37,7 +37,8 @@ from fiduciary.vault.records import PersonalField
 from fiduciary.vault.service import VaultService
 
 REASONS: Final = ("dispute", "authority_order", "litigation", "fraud_investigation", "chargeback")
-HOLD_ID_RE: Final = re.compile(r"hold_[a-z2-7]{26}")
+HOLD_ID_PATTERN: Final = r"^hold_[a-z2-7]{26}$"
+HOLD_ID_RE: Final = re.compile(HOLD_ID_PATTERN)
 MAX_NOTE: Final = 2000
 MAX_YEARS: Final = 10  # a hold beyond this is an open-ended retention no rule states
 HOLD_RECORD_TYPE: Final = "staff_hold"
