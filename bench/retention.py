@@ -34,23 +34,12 @@ from fiduciary.retention.planner import plan
 from fiduciary.retention.sweep import run_sweep
 from fiduciary.runtime import Runtime
 from fiduciary.vault.records import PERSONAL_FIELDS, bulk_insert
+from fiduciary.vault.service import _FIELD_COLUMNS as FIELD_COLUMNS  # the vault's own bulk order
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 CHUNK = 50_000
 PEOPLE = Person.__table__
 PEOPLE_COLUMNS = ("id", "status", "age_status", "created_at", "closed_at")
-FIELD_COLUMNS = (
-    "person_id",
-    "category",
-    "item",
-    "field_type",
-    "key_version",
-    "ciphertext",
-    "purpose_of_collection",
-    "source",
-    "created_at",
-    "updated_at",
-)
 
 
 def person_id(number: int) -> str:

@@ -9,8 +9,7 @@ runs (tests/cli/test_cli_imports.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 
-from fiduciary.cli import CLI_ACTOR, command_runtime
+from fiduciary.cli import CLI_ACTOR, command_session
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -33,19 +32,8 @@ hold_app = typer.Typer(help="Staff holds on a person or a record: place, list, r
 app.add_typer(hold_app, name="hold")
 
 
-@contextmanager
-def _session() -> Iterator[tuple[Runtime, Session]]:
-    from fiduciary.errors import FiduciaryError  # lazy: keeps `fiduciary --help` light
-
-    with command_runtime(console) as runtime, runtime.sessions() as session:
-        try:
-            yield runtime, session
-        except FiduciaryError as exc:
-            session.rollback()
-            console.print(f"[red]error: {exc.detail}[/red]")
-            for problem in exc.fields:
-                console.print(f"  {problem.field}: {problem.message}")
-            raise typer.Exit(1) from None
+def _session() -> AbstractContextManager[tuple[Runtime, Session]]:
+    return command_session(console)
 
 
 def _print_plan(result: Plan, plan_id: str | None) -> None:
