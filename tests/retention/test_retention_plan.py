@@ -39,3 +39,37 @@ def test_the_dry_run_changes_nothing_at_all(settings: Settings) -> None:
         after = database_hash(session)
     assert _rule(result, "account_data").people == 2
     assert before == after
+
+
+def test_keeping_wins_where_rules_overlap(settings: Settings) -> None:
+    """A recent order keeps the name 8 years (transaction_records) though the closed account's rule is due;
+    a marketing consent still given keeps the name and email (marketing_contacts covers both)."""
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from fiduciary.consent.models import ConsentState
+    from fiduciary.retention.sweep import run_sweep
+    from fiduciary.vault.retention_events import RetentionEventRow
+    from sweep_support import categories_of
+
+    with vault_runtime(settings) as (runtime, vault), runtime.sessions() as session:
+        ordered = person_with(session, runtime, vault, closed_days_ago=40)
+        session.add(RetentionEventRow(person_id=ordered, event="order_completed", occurred_at=NOW - timedelta(days=10)))
+        subscribed = person_with(session, runtime, vault, closed_days_ago=40)
+        session.add(
+            ConsentState(
+                subject_id=subscribed, purpose="marketing.email", status="granted", policy_version=1,
+                notice_hash="sha256:" + "0" * 64, channel="web", language="en", updated_at=NOW, ledger_position=1,
+            )
+        )  # fmt: skip
+        session.commit()
+        result = plan(session, runtime.policy(), now=NOW)
+        assert (
+            _rule(result, "account_data").fields == 1
+        )  # ordered's email; marketing_contacts keeps both of subscribed's
+        run_sweep(runtime, actor="cli", now=NOW)
+        session.expire_all()
+        assert categories_of(session, ordered) == {"identity.name"}
+        assert categories_of(session, subscribed) == {"identity.name", "contact.email"}
+        assert session.scalar(sa.select(sa.func.count()).select_from(ConsentState)) == 1
