@@ -28,6 +28,8 @@ from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.versions import PolicyInForce, bootstrap_policy
 from fiduciary.retention import inactivity_jobs as _inactivity_jobs  # noqa: F401 (registers the sweep)
 from fiduciary.retention import inactivity_rights
+from fiduciary.retention import jobs as _retention_jobs  # noqa: F401 (registers the retention sweep)
+from fiduciary.retention import rights as retention_rights
 from fiduciary.rights import personal_data as rights_personal_data
 from fiduciary.rights import request_jobs as _rights_jobs  # noqa: F401 (registers the jobs requests queue)
 from fiduciary.rights.packages import registration as packages_rights
@@ -49,6 +51,7 @@ DOMAIN_REGISTRARS: Final[tuple[Registrar, ...]] = (
     rights_personal_data.register,
     packages_rights.register,
     inactivity_rights.register,
+    retention_rights.register,
 )
 
 

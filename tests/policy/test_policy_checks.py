@@ -805,6 +805,49 @@ def _no_post_address(d: Data) -> None:
     right(d, "access")["channels"] = ["email", "post"]
 
 
+TRANSACTIONS = "transaction_records"
+
+
+def _transaction_rule(**fields: Any) -> Callable[[Data], None]:
+    def change(d: Data) -> None:
+        rule(d, TRANSACTIONS).update(fields)
+
+    return change
+
+
+FAILING += [  # issue 15: a legal minimum is never shortened, and anonymise: fits its rule
+    pytest.param(
+        "retention_below_legal_minimum",
+        _transaction_rule(keep_for="6mo"),
+        ("retention", idx("retention", TRANSACTIONS), "keep_for"),
+        "error",
+        id="keep-for-below-legal-minimum",
+    ),
+    pytest.param(
+        "retention_below_legal_minimum",
+        _transaction_rule(legal_hold={"minimum": "364d", "basis": "DPDP Rules 2025 Rule 8(3)"}),
+        ("retention", idx("retention", TRANSACTIONS), "legal_hold", "minimum"),
+        "error",
+        id="minimum-below-rule-8-3",
+    ),
+    pytest.param(
+        "retention_anonymise",
+        _transaction_rule(anonymise={"k": 5}),
+        ("retention", idx("retention", TRANSACTIONS), "anonymise"),
+        "error",
+        id="anonymise-on-a-deleting-rule",
+    ),
+    pytest.param(
+        "retention_anonymise",
+        lambda d: rule(d, "delivery_data").update(
+            anonymise={"k": 5, "keep": [{"category": "contact.address", "generalise": "exact"}]}
+        ),
+        ("retention", idx("retention", "delivery_data"), "anonymise", "keep", 0, "category"),
+        "error",
+        id="anonymise-keeps-a-category-outside-the-rule",
+    ),
+]
+
 FAILING += [
     pytest.param(
         "placeholder_text",
@@ -1165,6 +1208,23 @@ def _age_check_purpose(d: Data) -> None:
             "children_exemption": "confirm_not_child",
         }
     )
+
+
+PASSING += [  # issue 15: a longer period than the minimum, and a 12-month minimum for Rule 8(3)'s year
+    pytest.param("retention_below_legal_minimum", _transaction_rule(keep_for="1y"), id="keep-for-at-the-minimum"),
+    pytest.param(
+        "retention_below_legal_minimum",
+        _transaction_rule(legal_hold={"minimum": "12mo", "basis": "DPDP Rules 2025 Rule 8(3)"}),
+        id="twelve-months-is-a-year",
+    ),
+    pytest.param(
+        "retention_anonymise",
+        lambda d: rule(d, "delivery_data").update(
+            anonymise={"k": 5, "keep": [{"category": "logistics.delivery_status", "generalise": "prefix", "digits": 3}]}
+        ),
+        id="prefix-with-digits",
+    ),
+]
 
 
 PASSING += [

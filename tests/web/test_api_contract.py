@@ -23,6 +23,7 @@ from fiduciary.decisions.ids import PERSON_ID_PATTERN, SUBJECT_ID_PATTERN, VISIT
 from fiduciary.ledger.models import LedgerEvent
 from fiduciary.people.models import Person
 from fiduciary.policy.schema import ID_PATTERN
+from fiduciary.retention.holds import HOLD_ID_PATTERN
 from fiduciary.rights.packages.links import TOKEN_PATTERN as PACKAGE_TOKEN_PATTERN
 from fiduciary.rights.requests import REQUEST_ID_PATTERN
 from fiduciary.vault.age_tokens import AGE_TOKEN_PATTERN
@@ -251,6 +252,7 @@ def test_every_id_in_the_openapi_has_the_domains_pattern(client: TestClient) -> 
         "key_id": {KEY_ID_PATTERN},
         "token": {TOKEN_PATTERN, PACKAGE_TOKEN_PATTERN},  # an unsubscribe link's or a package link's
         "request_id": {REQUEST_ID_PATTERN},
+        "hold_id": {HOLD_ID_PATTERN},
         "visitor_id": {VISITOR_ID_PATTERN},
         "guardian_id": {PERSON_ID_PATTERN},
         "purpose": {ID_PATTERN},

@@ -74,6 +74,8 @@ SEMANTIC: dict[str, tuple[str, str]] = {
     "GET /u/{token}": ("400", "a token is valid only with our HMAC signature"),
     "GET /v1/packages/{token}": ("404", "a package link is valid only with our HMAC signature"),
     "POST /v1/me/requests": ("422", "the kind must be one the policy offers the person, with its parameters valid"),
+    "POST /v1/holds": ("422", "the person must exist, the category be declared and the date today or later"),
+    "DELETE /v1/holds/{hold_id}": ("404", "the hold must exist: an id Fiduciary gave"),
 }
 
 _workdir = Path(tempfile.mkdtemp(prefix="fiduciary-fuzz-"))

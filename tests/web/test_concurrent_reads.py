@@ -130,6 +130,7 @@ def _paths(ids: dict[str, str]) -> dict[str, str]:
         "/v1/requests/{request_id}": f"/v1/requests/{ids['request']}",
         "/v1/me/requests": "/v1/me/requests",
         "/v1/me/requests/{request_id}": f"/v1/me/requests/{ids['request']}",
+        "/v1/holds": f"/v1/holds?person_id={person}",
     }
 
 

@@ -24,6 +24,8 @@ class Scope(StrEnum):
     PEOPLE_READ = "people:read"
     PEOPLE_WRITE = "people:write"
     RIGHTS_MANAGE = "rights:manage"
+    HOLDS_READ = "holds:read"
+    HOLDS_WRITE = "holds:write"
     SESSIONS_WRITE = "sessions:write"
     AUDIT_READ = "audit:read"
     LEDGER_READ = "ledger:read"
@@ -41,6 +43,9 @@ SCOPE_DESCRIPTIONS: dict[Scope, str] = {
     Scope.PEOPLE_READ: "Read people and their personal fields, always for a declared purpose.",
     Scope.PEOPLE_WRITE: "Create people and collect or correct their personal fields.",
     Scope.RIGHTS_MANAGE: "Open and act on rights requests (access, correction, erasure, nomination).",
+    Scope.HOLDS_READ: "List staff holds on people and records (reason, who, until when; the note is redacted).",
+    Scope.HOLDS_WRITE: "Place and release holds that keep a person or a record past retention and erasure for a "
+    "dispute or an authority's order.",
     Scope.SESSIONS_WRITE: "Open a customer session for a customer signed in on the store's site, vouching for "
     "who they are, so they can use the privacy endpoints without a one-time code.",
     Scope.AUDIT_READ: "Read the audit stream (who used what, for which purpose; never values).",

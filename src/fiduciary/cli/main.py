@@ -25,6 +25,7 @@ from fiduciary.cli import load_settings, options, report_data, vault_keys
 from fiduciary.cli import outbox as outbox_cli
 from fiduciary.cli import policy as policy_cli
 from fiduciary.cli import requests as requests_cli
+from fiduciary.cli import retention as retention_cli
 from fiduciary.cli import retention_inactivity as inactivity_cli
 from fiduciary.cli import vault as vault_cli
 
@@ -52,10 +53,9 @@ app.add_typer(vault_keys.app, name="keys")
 app.add_typer(vault_cli.app, name="vault")
 app.add_typer(jobs_cli.app, name="jobs")
 app.add_typer(requests_cli.app, name="requests")
-# `retention` holds the sweeps of issue 15; the inactivity sweep is one of them (the retention branch adds its own)
-retention_app = typer.Typer(help="Retention sweeps: what the policy says goes, goes.", no_args_is_help=True)
-retention_app.add_typer(inactivity_cli.app, name="inactivity")
-app.add_typer(retention_app, name="retention")
+app.add_typer(retention_cli.app, name="retention")
+# the inactivity sweep (DPDP s.8(8)) is one of the retention sweeps
+retention_cli.app.add_typer(inactivity_cli.app, name="inactivity")
 app.command("restore-replay")(vault_cli.restore_replay_command)
 app.command("housekeeping")(housekeeping_cli.housekeeping_command)
 app.command("worker")(jobs_cli.worker_command)

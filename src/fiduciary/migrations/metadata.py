@@ -14,6 +14,7 @@ from fiduciary.ledger import models as _ledger_models  # noqa: F401
 from fiduciary.people import models as _people_models  # noqa: F401
 from fiduciary.policy import models as _policy_models  # noqa: F401
 from fiduciary.retention import inactivity_models as _inactivity_models  # noqa: F401
+from fiduciary.retention import models as _retention_models  # noqa: F401
 from fiduciary.rights import models as _rights_models  # noqa: F401
 from fiduciary.rights.packages import models as _package_models  # noqa: F401
 from fiduciary.storage import ratelimit as _ratelimit_models  # noqa: F401

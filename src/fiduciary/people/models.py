@@ -16,13 +16,14 @@ from fiduciary.storage.base import Base, utcnow
 
 class Person(Base):
     __tablename__ = "people"
+    __table_args__ = (Index("ix_people_closed_at", "closed_at"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "per_" + 26 base32 chars, meaningless
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="active", server_default="active")
     age_status: Mapped[str] = mapped_column(String(16), nullable=False, default="unknown", server_default="unknown")
     adult_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
-    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)  # ix_people_closed_at: retention sweep
     # A lawful guardian of a person with a disability (DPDP s.9(1), Rule 11): in force once staff verified
     # the order of appointment (`fiduciary.people.guardianship`).
     lawful_guardian_id: Mapped[str | None] = mapped_column(String(40), nullable=True)

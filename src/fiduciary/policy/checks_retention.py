@@ -9,9 +9,19 @@ a generic sentence the store never wrote.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from fiduciary.policy.checks_registry import CheckContext, Finding, check, closest, purpose_categories
-from fiduciary.policy.schema import EventTrigger, RetentionRule, RetentionTrigger
+from fiduciary.policy.duration import Duration, DurationUnit
+from fiduciary.policy.retention_due import add_duration
+from fiduciary.policy.schema import (
+    BusinessCalendar,
+    EventTrigger,
+    Generalisation,
+    RetentionAction,
+    RetentionRule,
+    RetentionTrigger,
+)
 
 # A clock with no length means nothing here: "deleted at collection", "deleted when you stop using us".
 NEEDS_DURATION = frozenset({RetentionTrigger.COLLECTED, RetentionTrigger.LAST_ACTIVITY})
@@ -147,3 +157,98 @@ def retention_law_named(ctx: CheckContext) -> Iterator[Finding]:
                 f"retention rule '{rule.id}' names a law but its trigger is not law_requires",
                 "use trigger: law_requires, or state a legal minimum as legal_hold: {minimum: ..., basis: ...}",
             )
+
+
+# ------------------------------------------------------------------------------ legal minimums (issue 15)
+
+# The floors the law sets for what a rule's legal hold cites, matched on the words of its `basis`.
+LEGAL_FLOORS: tuple[tuple[tuple[str, ...], Duration, str], ...] = (
+    # DPDP Rules 2025 Rule 8(3): personal data, traffic data and logs of processing kept at least one year.
+    (("rule 8(3)",), Duration(amount=1, unit=DurationUnit.YEARS), "DPDP Rules 2025 Rule 8(3)"),
+    # CERT-In Directions of 28 April 2022, para (iv): ICT system logs kept 180 days within India.
+    (("cert-in",), Duration(amount=180, unit=DurationUnit.DAYS), "CERT-In Directions 2022 (iv)"),
+    # CGST Act 2017 s.36: accounts and records kept 72 months from the annual return's due date.
+    (("cgst", "s.36"), Duration(amount=72, unit=DurationUnit.MONTHS), "CGST Act 2017 s.36"),
+)
+_FIXED_START = datetime(2001, 1, 1, tzinfo=UTC)  # any instant: lengths are compared by where they end
+
+
+def _ends(duration: Duration, ctx: CheckContext) -> datetime:
+    return add_duration(_FIXED_START, duration, ctx.document.calendar)
+
+
+def shorter(a: Duration, b: Duration, ctx: CheckContext) -> bool:
+    """`a` ends before `b` when both start at the same instant (months and days compared on the calendar)."""
+    return _ends(a, ctx) < _ends(b, ctx)
+
+
+def legal_floor(basis: str) -> tuple[Duration, str] | None:
+    """The floor of the law a legal hold cites, if it is one Fiduciary knows (the longest if several)."""
+    text = basis.lower()
+    found = [(floor, law) for words, floor, law in LEGAL_FLOORS if all(w in text for w in words)]
+    if not found:
+        return None
+    return max(found, key=lambda pair: _ends_utc(pair[0]))
+
+
+def _ends_utc(duration: Duration) -> datetime:
+    return add_duration(_FIXED_START, duration, BusinessCalendar())
+
+
+@check("retention_below_legal_minimum")
+def retention_keeps_legal_minimum(ctx: CheckContext) -> Iterator[Finding]:
+    """A rule never keeps data for less than the law it cites requires (DPDP s.8(7) "unless retention is
+    necessary for compliance with any law", Rule 8(3); GDPR Art 17(3)(b)): a policy change that shortens a
+    period below its legal minimum, or lowers the minimum below the law's own floor, is refused."""
+    for i, rule in enumerate(ctx.document.retention):
+        hold = rule.legal_hold
+        if hold is None:
+            continue
+        if rule.keep_for is not None and shorter(rule.keep_for, hold.minimum, ctx):
+            yield Finding(
+                ("retention", i, "keep_for"),
+                f"retention rule '{rule.id}' keeps data {rule.keep_for.describe()}, shorter than its legal minimum "
+                f"of {hold.minimum.describe()} ({hold.basis})",
+                f"keep it at least {hold.minimum.describe()}: keep_for: {hold.minimum}",
+            )
+        floor = legal_floor(hold.basis)
+        if floor is not None and shorter(hold.minimum, floor[0], ctx):
+            yield Finding(
+                ("retention", i, "legal_hold", "minimum"),
+                f"retention rule '{rule.id}' sets a legal minimum of {hold.minimum.describe()}, but {floor[1]} "
+                f"requires at least {floor[0].describe()}",
+                f"use minimum: {floor[0]}",
+            )
+
+
+@check("retention_anonymise")
+def retention_anonymisation_consistent(ctx: CheckContext) -> Iterator[Finding]:
+    """`anonymise:` belongs to an anonymising rule and keeps only the rule's own categories, each once."""
+    for i, rule in enumerate(ctx.document.retention):
+        spec = rule.anonymise
+        if spec is None:
+            continue
+        if rule.action is not RetentionAction.ANONYMISE:
+            yield Finding(
+                ("retention", i, "anonymise"),
+                f"retention rule '{rule.id}' deletes its data, so anonymise: has nothing to keep",
+                "use action: anonymise, or remove anonymise:",
+            )
+        seen: set[str] = set()
+        for j, kept in enumerate(spec.keep):
+            where = ("retention", i, "anonymise", "keep", j)
+            if kept.category not in rule.categories:
+                yield Finding(
+                    (*where, "category"),
+                    f"retention rule '{rule.id}' keeps '{kept.category}', which is not one of its categories",
+                    "keep only categories the rule covers",
+                )
+            if kept.category in seen:
+                yield Finding((*where, "category"), f"'{kept.category}' is kept twice", "keep each category once")
+            seen.add(kept.category)
+            if (kept.generalise is Generalisation.PREFIX) != (kept.digits is not None):
+                yield Finding(
+                    (*where, "digits"),
+                    f"retention rule '{rule.id}': digits goes with generalise: prefix, and prefix needs digits",
+                    "e.g. {category: contact.pin_code, generalise: prefix, digits: 3}",
+                )

@@ -372,6 +372,36 @@ class LegalHold(StrictModel):
     basis: ShortText = Field(description="The law, e.g. 'DPDP Rule 8(3)'.")
 
 
+class Generalisation(StrEnum):
+    """How a kept quasi-identifier is coarsened before it is counted (issue 15, k-anonymity)."""
+
+    EXACT = "exact"  # a value with few distinct answers already ("delivered", "returned")
+    PREFIX = "prefix"  # the first `digits` characters: a PIN code 560034 -> 560
+    MONTH = "month"  # a date -> YYYY-MM
+    YEAR = "year"  # a date -> YYYY
+    DECADE = "decade"  # a date -> 1990s
+
+
+class QuasiIdentifier(StrictModel):
+    """One category an anonymising rule keeps, coarsened, in the counts it leaves behind."""
+
+    category: Slug = Field(description="One of the rule's categories.")
+    generalise: Generalisation = Field(description="How the value is coarsened before it is counted.")
+    digits: int | None = Field(
+        default=None, ge=1, le=10, description="With generalise: prefix, how many leading characters are kept."
+    )
+
+
+class Anonymisation(StrictModel):
+    """What an anonymising rule keeps: counts over the generalised quasi-identifiers, every group of at least
+    `k` people (smaller groups are suppressed), and nothing that links back to a person."""
+
+    k: int = Field(default=5, ge=2, le=1000, description="The smallest group kept (k-anonymity).")
+    keep: list[QuasiIdentifier] = Field(
+        default_factory=list, description="The quasi-identifiers kept, generalised; empty keeps counts only."
+    )
+
+
 class RetentionRule(StrictModel):
     id: Slug
     description: LongText | None = None
@@ -410,6 +440,15 @@ class RetentionRule(StrictModel):
         default=None,
         description="With trigger last_activity: an earlier reminder this long before erasure (e.g. 30d), longer "
         "than advance_notice; the notice at advance_notice still follows it.",
+    )
+    anonymise: Anonymisation | None = Field(
+        default=None,
+        description="With action anonymise: k and the generalised quasi-identifiers the sweep keeps (issue 15).",
+    )
+    approval_required: bool = Field(
+        default=False,
+        description="The retention sweep erases under this rule only after an admin approved the plan "
+        "(`fiduciary retention approve`); the scheduled sweep leaves it alone.",
     )
 
 

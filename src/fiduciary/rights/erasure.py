@@ -25,8 +25,9 @@ def erase_now(run: Run) -> Outcome:
     address is read first: the erasure destroys it with the person's key."""
     uow, row = run.uow, run.row
     contact = contact_on_file(uow, row.person_id)
-    held = held_records(uow.session, row.person_id)
     summary = erase_person(uow.runtime, uow.session, actor=run.actor, person_id=row.person_id)
+    # After the erasers: a staff hold's values were just kept as legal-hold records (retention.holds)
+    held = held_records(uow.session, row.person_id)
     kept = [{"what": h.record_type, "count": h.count, "why": h.basis, "until": h.kept_until.isoformat()} for h in held]
     row.details = {**row.details, "kept": kept, ERASED: sum(r.deleted + r.changed for r in summary.reports)}
     if contact is not None:

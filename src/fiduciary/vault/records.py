@@ -24,6 +24,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -90,7 +91,10 @@ class PersonalField(Base):
     random id for each record of a multi-valued one (support messages, orders)."""
 
     __tablename__ = "personal_fields"
-    __table_args__ = (UniqueConstraint("person_id", "category", "item"),)
+    __table_args__ = (
+        UniqueConstraint("person_id", "category", "item"),
+        Index("ix_personal_fields_category_created", "category", "created_at"),  # the retention sweep's search
+    )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
     person_id: Mapped[str] = mapped_column(String(40), ForeignKey("people.id"), nullable=False)

@@ -25,6 +25,7 @@ from fiduciary.web.routes import audit as audit_routes
 from fiduciary.web.routes import banner as banner_routes
 from fiduciary.web.routes import consent as consent_routes
 from fiduciary.web.routes import decisions as decisions_routes
+from fiduciary.web.routes import holds as holds_routes
 from fiduciary.web.routes import identity as identity_routes
 from fiduciary.web.routes import jobs as jobs_routes
 from fiduciary.web.routes import metrics as metrics_routes
@@ -127,6 +128,7 @@ def create_app(
     app.include_router(receipts_routes.router)
     app.include_router(requests_routes.router)
     app.include_router(my_requests_routes.router)
+    app.include_router(holds_routes.router)
     app.include_router(packages_routes.router)
     app.include_router(jobs_routes.router)
     app.include_router(metrics_routes.router)
