@@ -110,6 +110,7 @@ def test_export_holds_everything_every_domain_has(session: Session, runtime: Run
         "rights",
         "access_packages",
         "inactivity",
+        "retention_holds",
         "people",
     }
     assert domains["access_packages"] == {"packages": []}
