@@ -38,6 +38,7 @@ def policy() -> PolicyDocument:
     del rule(data, "delivery_data")["keep_for"]
     rule(data, "browsing").update(trigger="erasure_requested", action="delete")
     del rule(data, "browsing")["keep_for"]
+    rule(data, "browsing").pop("anonymise", None)  # deleting keeps nothing to anonymise
     category(data, "support.messages")["sources"] = ["provided", "created_by_us"]
     category(data, "identity.name")["sources"] = ["provided", "in_store"]
     data["recipients"].append(

@@ -157,6 +157,7 @@ def test_erase_runs_every_eraser_and_keeps_what_the_law_keeps(
     summary = registry_for(runtime).erase_person(session, pid, reason="erasure_request")
     session.commit()
     assert [r.domain for r in summary.reports] == [
+        "retention_holds",
         "vault",
         "consent",
         "processing_restrictions",
