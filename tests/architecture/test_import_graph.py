@@ -32,6 +32,7 @@ DOMAINS = frozenset(
         "auth",
         "storage",
         "identity",
+        "cases",
         "retention",
     }
 )

@@ -111,6 +111,7 @@ def test_export_holds_everything_every_domain_has(session: Session, runtime: Run
         "access_packages",
         "inactivity",
         "retention_holds",
+        "cases",
         "people",
     }
     assert domains["access_packages"] == {"packages": []}
@@ -170,6 +171,7 @@ def test_erase_runs_every_eraser_and_keeps_what_the_law_keeps(
         "access_packages",
         "inactivity",
         "rights",
+        "cases",
         "people",
     ]
     by_domain = {r.domain: r for r in summary.reports}

@@ -138,7 +138,9 @@ def command_runtime(console: Console) -> Iterator[Runtime]:
 @contextmanager
 def command_session(console: Console) -> Iterator[tuple[Runtime, Session]]:
     """The runtime and one session of a command; a domain refusal rolls back, prints its detail and each
-    field it names (never a value), and exits 1."""
+    field it names (never a value the person sent), and exits 1."""
+    from rich.markup import escape
+
     from fiduciary.errors import FiduciaryError
 
     with command_runtime(console) as runtime, runtime.sessions() as session:
@@ -146,7 +148,7 @@ def command_session(console: Console) -> Iterator[tuple[Runtime, Session]]:
             yield runtime, session
         except FiduciaryError as exc:
             session.rollback()
-            console.print(f"[red]error: {exc.detail}[/red]")
+            console.print(f"[red]error: {escape(exc.detail)}[/red]")
             for problem in exc.fields:
-                console.print(f"  {problem.field}: {problem.message}")
+                console.print(f"  {escape(problem.field)}: {escape(problem.message)}")
             raise typer.Exit(1) from None

@@ -15,6 +15,7 @@ import typer
 
 from fiduciary.cli import apikey as apikey_cli
 from fiduciary.cli import audit as audit_cli
+from fiduciary.cli import cases as cases_cli
 from fiduciary.cli import consent as consent_cli
 from fiduciary.cli import decisions as decisions_cli
 from fiduciary.cli import folder as folder_cli
@@ -56,6 +57,7 @@ app.add_typer(requests_cli.app, name="requests")
 app.add_typer(retention_cli.app, name="retention")
 # the inactivity sweep (DPDP s.8(8)) is one of the retention sweeps
 retention_cli.app.add_typer(inactivity_cli.app, name="inactivity")
+app.add_typer(cases_cli.app, name="cases")
 app.command("restore-replay")(vault_cli.restore_replay_command)
 app.command("housekeeping")(housekeeping_cli.housekeeping_command)
 app.command("worker")(jobs_cli.worker_command)

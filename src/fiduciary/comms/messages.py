@@ -64,6 +64,21 @@ KINDS: Final[Mapping[str, MessageKind]] = {
         # DPDP Rule 8(2): the reminder and the notice before an inactivity erasure (retention.inactivity_sweep)
         MessageKind("inactivity.reminder", Category.RIGHTS, "inactivity_reminder", frozenset({"erase_on"})),
         MessageKind("inactivity.notice", Category.RIGHTS, "inactivity_notice", frozenset({"erase_on"})),
+        MessageKind(
+            "cases.grievance.acknowledged",
+            Category.RIGHTS,
+            "cases_grievance_acknowledged",
+            frozenset({"reference", "due_on"}),
+        ),
+        MessageKind(
+            "cases.grievance.reply", Category.RIGHTS, "cases_grievance_reply", frozenset({"reference", "text"})
+        ),
+        MessageKind(
+            "cases.grievance.closed",
+            Category.RIGHTS,
+            "cases_grievance_closed",
+            frozenset({"reference", "outcome", "text", "authorities"}),
+        ),
         MessageKind("marketing.message", Category.MARKETING, "marketing_message", frozenset({"headline", "text"})),
     )
 }
