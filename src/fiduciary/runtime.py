@@ -25,6 +25,7 @@ from fiduciary.people import rights as people_rights
 from fiduciary.personal_data.coverage import describe_uncovered, person_reference_tables_in_database, uncovered_tables
 from fiduciary.personal_data.registry import Registrar, install_registry, registry_for
 from fiduciary.policy.compiled import CompiledPolicy
+from fiduciary.policy.openpgp import ClearSigner
 from fiduciary.policy.versions import PolicyInForce, bootstrap_policy
 from fiduciary.rights import personal_data as rights_personal_data
 from fiduciary.rights import request_jobs as _rights_jobs  # noqa: F401 (registers the jobs requests queue)
@@ -131,6 +132,8 @@ class Runtime:
         for extra in self.extras.values():
             if isinstance(extra, Engine):  # a second pool a service opened on the same database
                 extra.dispose()
+            elif isinstance(extra, ClearSigner):  # its temporary GnuPG home and agent
+                extra.close()
         self.engine.dispose()
 
 

@@ -112,6 +112,7 @@ def _paths(ids: dict[str, str]) -> dict[str, str]:
         "/v1/apikeys": "/v1/apikeys",
         "/.well-known/fiduciary-keys.json": "/.well-known/fiduciary-keys.json",
         "/.well-known/gpc.json": "/.well-known/gpc.json",
+        "/.well-known/security.txt": "/.well-known/security.txt",
         "/banner.js": "/banner.js",
         "/banner.css": "/banner.css",
         "/v1/banner/config": "/v1/banner/config",

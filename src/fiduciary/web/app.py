@@ -20,7 +20,7 @@ from fiduciary.web.demo_shop import install_demo_shop
 from fiduciary.web.deps import install_database_gate
 from fiduciary.web.privacy_center import install_privacy_center
 from fiduciary.web.problems import document_problems, install_problem_handlers
-from fiduciary.web.routes import api_docs, apikeys, health, notice, policy, signing_keys
+from fiduciary.web.routes import api_docs, apikeys, health, notice, policy, security_txt, signing_keys
 from fiduciary.web.routes import audit as audit_routes
 from fiduciary.web.routes import banner as banner_routes
 from fiduciary.web.routes import consent as consent_routes
@@ -79,6 +79,7 @@ def create_app(
         owned = runtime is None
         app.state.runtime = runtime or Runtime.start(settings, bound_base_url=bound_base_url)
         install_database_gate(app, app.state.runtime)
+        security_txt.check_at_start(app.state.runtime)  # a signing key gpg refuses stops the start here
         # Background jobs (housekeeping every few minutes, and whatever the domains queue): on SQLite run
         # here, by a thread stopped (and joined) before the runtime closes; on PostgreSQL by `fiduciary
         # worker` processes, so app.state.jobs is None.
@@ -117,6 +118,7 @@ def create_app(
     app.include_router(notice.router)
     app.include_router(apikeys.router)
     app.include_router(signing_keys.router)
+    app.include_router(security_txt.router)
     app.include_router(consent_routes.router)
     app.include_router(banner_routes.router)
     app.include_router(people_routes.router)
