@@ -20,6 +20,7 @@ from fiduciary.audit import rights as audit_rights
 from fiduciary.cases import grievance_kind as _grievance_kind  # noqa: F401 (registers the grievance kind)
 from fiduciary.cases import jobs as _cases_jobs  # noqa: F401 (registers the escalation sweep)
 from fiduciary.cases import personal_data as cases_personal_data
+from fiduciary.cases import vulnerability_kind as _vulnerability_kind  # noqa: F401 (registers the kind)
 from fiduciary.comms import rights as comms_rights
 from fiduciary.config import Settings, get_settings
 from fiduciary.consent import rights as consent_rights

@@ -62,6 +62,13 @@ KINDS: Final[Mapping[str, MessageKind]] = {
         ),
         MessageKind("rights.erased", Category.RIGHTS, "rights_erased", frozenset({"reference", "kept"})),
         MessageKind("marketing.message", Category.MARKETING, "marketing_message", frozenset({"headline", "text"})),
+        # A researcher's vulnerability report moved (cases.vulnerability_reports); not a rights answer.
+        MessageKind(
+            "cases.vulnerability.status",
+            Category.SERVICE,
+            "cases_vulnerability_status",
+            frozenset({"reference", "step", "link"}),
+        ),
     )
 }
 

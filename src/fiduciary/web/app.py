@@ -18,7 +18,7 @@ from fiduciary.serving import HousekeepingLeader, WorkerEnvironment, die_with_pa
 from fiduciary.web.contract import document_scopes, install_methods
 from fiduciary.web.demo_shop import install_demo_shop
 from fiduciary.web.deps import install_database_gate
-from fiduciary.web.privacy_center import install_privacy_center
+from fiduciary.web.privacy_center import install_privacy_center, security_pages
 from fiduciary.web.problems import document_problems, install_problem_handlers
 from fiduciary.web.routes import api_docs, apikeys, health, notice, policy, security_txt, signing_keys
 from fiduciary.web.routes import audit as audit_routes
@@ -34,6 +34,7 @@ from fiduciary.web.routes import people as people_routes
 from fiduciary.web.routes import receipts as receipts_routes
 from fiduciary.web.routes import requests as requests_routes
 from fiduciary.web.routes import unsubscribe as unsubscribe_routes
+from fiduciary.web.routes import vulnerability_reports as vulnerability_routes
 from fiduciary.web.security import install_security
 from fiduciary.web.tracing import FASTAPI_TELEMETRY_OFF, install_tracing
 
@@ -132,6 +133,8 @@ def create_app(
     app.include_router(packages_routes.router)
     app.include_router(jobs_routes.router)
     app.include_router(metrics_routes.router)
+    app.include_router(vulnerability_routes.router)
+    app.include_router(security_pages.router)  # the researcher's pages, outside the OpenAPI
     install_privacy_center(app)  # server-rendered pages, outside the OpenAPI (docs/privacy-center.md)
     if effective.demo_shop is not None:
         install_demo_shop(app, effective.demo_shop)  # `fiduciary serve --demo`: a store's pages at /demo/
