@@ -72,6 +72,14 @@ SEMANTIC: dict[str, tuple[str, str]] = {
     "GET /u/{token}": ("400", "a token is valid only with our HMAC signature"),
     "GET /v1/packages/{token}": ("404", "a package link is valid only with our HMAC signature"),
     "POST /v1/me/requests": ("422", "the kind must be one the policy offers the person, with its parameters valid"),
+    "POST /v1/vulnerability-reports": (
+        "422",
+        "attachments are checked by their content (magic bytes), the contact by email_validator",
+    ),
+    "POST /v1/vulnerability-reports/{case_id}/steps": (
+        "422",
+        "the step must be one of the kind's, with what it needs: a CVSS 4.0 vector, a reason code, a policy rule",
+    ),
 }
 
 _workdir = Path(tempfile.mkdtemp(prefix="fiduciary-fuzz-"))

@@ -33,6 +33,9 @@ PATH_VALUES = {
     "version": "1",
     "token": "A" * 40,
     "request_id": "rr_" + "a" * 26,
+    "case_id": "cs_" + "a" * 26,
+    "status_token": "A" * 32,
+    "number": "1",
 }
 
 

@@ -5,6 +5,7 @@
 from fiduciary.sdk.client import DecisionResult, FiduciaryAPIError, FiduciaryClient, consent_item
 from fiduciary.sdk.requests import CloseItem, FiduciaryRequestsClient, RequestPage
 from fiduciary.sdk.vault import AuditPage, FiduciaryVaultClient, FieldsResult
+from fiduciary.sdk.vulnerability_reports import FiduciaryVulnerabilityClient
 
 __all__ = [
     "AuditPage",
@@ -14,6 +15,7 @@ __all__ = [
     "FiduciaryClient",
     "FiduciaryRequestsClient",
     "FiduciaryVaultClient",
+    "FiduciaryVulnerabilityClient",
     "FieldsResult",
     "RequestPage",
     "consent_item",
