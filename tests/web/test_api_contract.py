@@ -253,12 +253,12 @@ def test_every_id_in_the_openapi_has_the_domains_pattern(client: TestClient) -> 
         "key_id": {KEY_ID_PATTERN},
         "token": {TOKEN_PATTERN, PACKAGE_TOKEN_PATTERN},  # an unsubscribe link's or a package link's
         "request_id": {REQUEST_ID_PATTERN},
+        "case_id": {CASE_ID_PATTERN},
         "visitor_id": {VISITOR_ID_PATTERN},
         "guardian_id": {PERSON_ID_PATTERN},
         "purpose": {ID_PATTERN},
         "purpose_of_collection": {ID_PATTERN},
         "AgeTokenIn.token": {AGE_TOKEN_PATTERN},  # a verifier's token, not an unsubscribe token
-        "case_id": {CASE_ID_PATTERN},
         "status_token": {STATUS_TOKEN_PATTERN},  # a researcher's status link (cases.vulnerability_reports)
     }
     seen: set[str] = set()

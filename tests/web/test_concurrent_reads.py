@@ -73,7 +73,7 @@ def _fixtures(client: httpx.Client, proc: ServerProcess) -> dict[str, str]:
     headers.raise_for_status()
     opened = client.post(f"/v1/people/{person}/sessions")  # a customer session, vouched by the backend
     opened.raise_for_status()
-    asked = client.post("/v1/requests", json={"kind": "grievance", "person_id": person})  # waits for staff
+    asked = client.post("/v1/requests", json={"kind": "access", "person_id": person})  # waits for a code
     asked.raise_for_status()
     reported = client.post(  # a researcher's report with one attachment, for its staff and status reads
         "/v1/vulnerability-reports",
@@ -81,10 +81,13 @@ def _fixtures(client: httpx.Client, proc: ServerProcess) -> dict[str, str]:
         files=[("attachments", ("poc.txt", b"GET /login?next=//evil.example\n", "text/plain"))],
     )
     reported.raise_for_status()
+    complaint = client.post("/v1/grievances", json={"text": "My order arrived open.", "person_id": person})
+    complaint.raise_for_status()
     return {
         "report": reported.json()["id"],
         "status_token": reported.json()["status_token"],
         "request": asked.json()["id"],
+        "grievance": complaint.json()["id"],
         "person": person,
         "position": str(granted.json()["results"][0]["ledger_position"]),
         "token": headers.json()["url"].rsplit("/", 1)[1],
@@ -144,6 +147,9 @@ def _paths(ids: dict[str, str]) -> dict[str, str]:
         "/v1/vulnerability-reports/thanks": "/v1/vulnerability-reports/thanks",
         "/v1/vulnerability-reports/{case_id}": report,
         "/v1/vulnerability-reports/{case_id}/attachments/{number}": f"{report}/attachments/1",
+        "/v1/cases/due": "/v1/cases/due?within=90d&limit=5",
+        "/v1/grievances": "/v1/grievances?limit=5",
+        "/v1/grievances/{case_id}": f"/v1/grievances/{ids['grievance']}",
     }
 
 

@@ -15,6 +15,7 @@ import typer
 
 from fiduciary.cli import apikey as apikey_cli
 from fiduciary.cli import audit as audit_cli
+from fiduciary.cli import cases as cases_cli
 from fiduciary.cli import consent as consent_cli
 from fiduciary.cli import decisions as decisions_cli
 from fiduciary.cli import folder as folder_cli
@@ -24,9 +25,9 @@ from fiduciary.cli import ledger as ledger_cli
 from fiduciary.cli import load_settings, options, report_data, vault_keys
 from fiduciary.cli import outbox as outbox_cli
 from fiduciary.cli import policy as policy_cli
-from fiduciary.cli import reports as reports_cli
 from fiduciary.cli import requests as requests_cli
 from fiduciary.cli import vault as vault_cli
+from fiduciary.cli import vulnerability as vulnerability_cli
 
 if TYPE_CHECKING:
     from fiduciary.config import Settings
@@ -52,7 +53,8 @@ app.add_typer(vault_keys.app, name="keys")
 app.add_typer(vault_cli.app, name="vault")
 app.add_typer(jobs_cli.app, name="jobs")
 app.add_typer(requests_cli.app, name="requests")
-app.add_typer(reports_cli.app, name="reports")
+app.add_typer(cases_cli.app, name="cases")
+cases_cli.app.add_typer(vulnerability_cli.app, name="vulnerability")  # fiduciary cases vulnerability …
 app.command("restore-replay")(vault_cli.restore_replay_command)
 app.command("housekeeping")(housekeeping_cli.housekeeping_command)
 app.command("worker")(jobs_cli.worker_command)

@@ -61,6 +61,21 @@ KINDS: Final[Mapping[str, MessageKind]] = {
             frozenset({"reference", "link", "expires_on", "downloads"}),
         ),
         MessageKind("rights.erased", Category.RIGHTS, "rights_erased", frozenset({"reference", "kept"})),
+        MessageKind(
+            "cases.grievance.acknowledged",
+            Category.RIGHTS,
+            "cases_grievance_acknowledged",
+            frozenset({"reference", "due_on"}),
+        ),
+        MessageKind(
+            "cases.grievance.reply", Category.RIGHTS, "cases_grievance_reply", frozenset({"reference", "text"})
+        ),
+        MessageKind(
+            "cases.grievance.closed",
+            Category.RIGHTS,
+            "cases_grievance_closed",
+            frozenset({"reference", "outcome", "text", "authorities"}),
+        ),
         MessageKind("marketing.message", Category.MARKETING, "marketing_message", frozenset({"headline", "text"})),
         # A researcher's vulnerability report moved (cases.vulnerability_reports); not a rights answer.
         MessageKind(

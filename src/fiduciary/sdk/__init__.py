@@ -1,7 +1,8 @@
 """Python client for the Fiduciary HTTP API, for the store backend: `FiduciaryClient`, and
 `FiduciaryVaultClient` with personal fields, lookup, export, erasure and the audit trail as well, and
-`FiduciaryRequestsClient` with rights requests."""
+`FiduciaryRequestsClient` with rights requests, and `FiduciaryCasesClient` with what is due and grievances."""
 
+from fiduciary.sdk.cases import CasePage, FiduciaryCasesClient
 from fiduciary.sdk.client import DecisionResult, FiduciaryAPIError, FiduciaryClient, consent_item
 from fiduciary.sdk.requests import CloseItem, FiduciaryRequestsClient, RequestPage
 from fiduciary.sdk.vault import AuditPage, FiduciaryVaultClient, FieldsResult
@@ -9,9 +10,11 @@ from fiduciary.sdk.vulnerability_reports import FiduciaryVulnerabilityClient
 
 __all__ = [
     "AuditPage",
+    "CasePage",
     "CloseItem",
     "DecisionResult",
     "FiduciaryAPIError",
+    "FiduciaryCasesClient",
     "FiduciaryClient",
     "FiduciaryRequestsClient",
     "FiduciaryVaultClient",

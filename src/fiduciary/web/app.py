@@ -23,6 +23,7 @@ from fiduciary.web.problems import document_problems, install_problem_handlers
 from fiduciary.web.routes import api_docs, apikeys, health, notice, policy, security_txt, signing_keys
 from fiduciary.web.routes import audit as audit_routes
 from fiduciary.web.routes import banner as banner_routes
+from fiduciary.web.routes import cases as cases_routes
 from fiduciary.web.routes import consent as consent_routes
 from fiduciary.web.routes import decisions as decisions_routes
 from fiduciary.web.routes import identity as identity_routes
@@ -129,6 +130,7 @@ def create_app(
     app.include_router(audit_routes.router)
     app.include_router(receipts_routes.router)
     app.include_router(requests_routes.router)
+    app.include_router(cases_routes.router)
     app.include_router(my_requests_routes.router)
     app.include_router(packages_routes.router)
     app.include_router(jobs_routes.router)
