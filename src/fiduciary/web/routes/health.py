@@ -45,10 +45,10 @@ def _ping(engine: Engine) -> None:
 @dataclass
 class _Answer:
     """The answer's bytes for one compiled policy, for one minute: `{"status": "ok"}`, with `details` naming
-    what needs a person (a security.txt Expires passed or close, RFC 9116 s.2.5.5) when something does."""
+    what needs a person (a security.txt Expires passed or close, RFC 9116 s.2.5.5) when something does.
+    One attribute holding (key, body), replaced whole: a concurrent reader never pairs a key with another body."""
 
-    key: tuple[int, int] = (0, -1)
-    body: bytes = _OK
+    current: tuple[tuple[int, int], bytes] = ((0, -1), _OK)
 
 
 def _answer(runtime: Runtime) -> bytes:
@@ -59,14 +59,15 @@ def _answer(runtime: Runtime) -> bytes:
     now = utcnow()
     key = (id(compiled), int(now.timestamp()) // 60)
     answer = runtime.shared("health.answer", _Answer, _Answer)
-    if answer.key != key:
+    found_key, body = answer.current
+    if found_key != key:
         notice = expiry_notice(compiled.document, now)
         body = _OK
         if notice is not None:
             detail = {"state": str(notice.state), "expires": format_stamp(notice.expires), "detail": notice.describe()}
             body = json.dumps({"status": "ok", "details": {"security_txt": detail}}, separators=(",", ":")).encode()
-        answer.key, answer.body = key, body
-    return answer.body
+        answer.current = (key, body)
+    return body
 
 
 def _check(runtime: Runtime) -> bytes:
