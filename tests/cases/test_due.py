@@ -94,3 +94,17 @@ def test_bad_listing_input_names_the_field(runtime: Runtime, session: Session, f
     with pytest.raises(ValidationFailed) as refused:
         list_due(session, filters, now=T0)
     assert refused.value.fields[0].field == field
+
+
+def test_a_closed_request_or_case_leaves_the_listing(runtime: Runtime, session: Session) -> None:
+    ids, request_id = _world(runtime, session)
+    other = person_with_email(session, runtime, "waiting@example.org")
+    new = NewRequest(kind="access", person_id=other, made_by=MadeBy.STORE, channel="email")
+    waiting = request_flows.submit(runtime, session, new, actor="key_a", now=T0)  # waits for the person's code
+    session.commit()
+    assert waiting.id in {i.id for i in list_due(session, DueFilter(), now=T0).items}
+    request_flows.cancel(runtime, session, waiting.id, actor="key_a")
+    move(unit_of_work(runtime, session), get_case(session, ids[0]), "close", actor="ops", reason="done", now=T0)
+    session.commit()
+    left = list_due(session, DueFilter(), now=T0).items
+    assert {i.id for i in left} == {ids[1], ids[2], request_id}

@@ -15,6 +15,7 @@ from cases_support import T0, case_actions
 from fiduciary.cases import grievances as g
 from fiduciary.cases.clocks import clocks_of
 from fiduciary.cases.due import DueFilter, list_due
+from fiduciary.cases.jobs import escalate_due_soon
 from fiduciary.cases.views import case_view
 from fiduciary.cases.workflow import get_case
 from fiduciary.config import Settings
@@ -186,3 +187,15 @@ def test_the_resolution_clock_ends_with_its_last_business_day(runtime: Runtime, 
     )
     assert [i.overdue for i in before.items if i.id == case_id] == [False]
     assert [i.overdue for i in after.items if i.id == case_id] == [True]
+
+
+def test_an_unacknowledged_grievance_is_escalated_once_in_its_last_quarter(runtime: Runtime, session: Session) -> None:
+    person = create_person(session, policy=runtime.policy(), is_child=False)
+    session.commit()
+    _file(runtime, session, person_id=person.id)  # nobody to write to: the 24-hour clock runs
+    assert escalate_due_soon(runtime, session, now=T0 + timedelta(hours=17, minutes=59)) == 0
+    assert escalate_due_soon(runtime, session, now=T0 + timedelta(hours=18)) == 1  # its last 6 hours
+    session.commit()
+    assert escalate_due_soon(runtime, session, now=T0 + timedelta(hours=20)) == 0
+    session.commit()
+    assert case_actions(session)[-1] == "case.grievance.escalated"
