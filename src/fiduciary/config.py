@@ -282,6 +282,12 @@ class Settings(BaseSettings):
         description="The periodic job `comms.deliver` sweeps the outbox this often (retries, anything missed); "
         "0 disables the sweep (messages are still delivered when they commit).",
     )
+    # --- security.txt (see docs/vulnerability-reports.md) ---
+    security_txt_signing_key: Path | None = Field(
+        default=None,
+        description="An armored OpenPGP secret key without a passphrase; set, /.well-known/security.txt is "
+        "clear-signed with it by the gpg program (RFC 9116 s.2.3). Unset means an unsigned file.",
+    )
 
     @field_validator("public_base_url")
     @classmethod

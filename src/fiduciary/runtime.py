@@ -20,6 +20,7 @@ from fiduciary.audit import rights as audit_rights
 from fiduciary.cases import grievance_kind as _grievance_kind  # noqa: F401 (registers the grievance kind)
 from fiduciary.cases import jobs as _cases_jobs  # noqa: F401 (registers the escalation sweep)
 from fiduciary.cases import personal_data as cases_personal_data
+from fiduciary.cases import vulnerability_kind as _vulnerability_kind  # noqa: F401 (registers the kind)
 from fiduciary.comms import rights as comms_rights
 from fiduciary.config import Settings, get_settings
 from fiduciary.consent import rights as consent_rights
@@ -28,6 +29,7 @@ from fiduciary.people import rights as people_rights
 from fiduciary.personal_data.coverage import describe_uncovered, person_reference_tables_in_database, uncovered_tables
 from fiduciary.personal_data.registry import Registrar, install_registry, registry_for
 from fiduciary.policy.compiled import CompiledPolicy
+from fiduciary.policy.openpgp import ClearSigner
 from fiduciary.policy.versions import PolicyInForce, bootstrap_policy
 from fiduciary.retention import inactivity_jobs as _inactivity_jobs  # noqa: F401 (registers the sweep)
 from fiduciary.retention import inactivity_rights
@@ -141,6 +143,8 @@ class Runtime:
         for extra in self.extras.values():
             if isinstance(extra, Engine):  # a second pool a service opened on the same database
                 extra.dispose()
+            elif isinstance(extra, ClearSigner):  # its temporary GnuPG home and agent
+                extra.close()
         self.engine.dispose()
 
 

@@ -46,6 +46,7 @@ PARAMETERS: list[tuple[str, str, int, int, int]] = [
     ("/v1/policy/versions/{n}", "path.version", 2**31 - 1, 1, 404),
     ("/v1/policy/diff?from={n}", "query.from", 2**31 - 1, 1, 404),
     ("/v1/policy/diff?from=1&to={n}", "query.to", 2**31 - 1, 1, 404),
+    ("/v1/vulnerability-reports/cs_" + "a" * 26 + "/attachments/{n}", "path.number", 5, 1, 404),
 ]
 IDS = [p[1] for p in PARAMETERS]
 

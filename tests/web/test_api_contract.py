@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from fiduciary.auth.service import KEY_ID_PATTERN, create_api_key
+from fiduciary.cases.vulnerability_reports import TOKEN_PATTERN as STATUS_TOKEN_PATTERN
 from fiduciary.cases.workflow import CASE_ID_PATTERN
 from fiduciary.comms.unsubscribe import TOKEN_PATTERN
 from fiduciary.decisions.ids import PERSON_ID_PATTERN, SUBJECT_ID_PATTERN, VISITOR_ID_PATTERN
@@ -260,6 +261,7 @@ def test_every_id_in_the_openapi_has_the_domains_pattern(client: TestClient) -> 
         "purpose": {ID_PATTERN},
         "purpose_of_collection": {ID_PATTERN},
         "AgeTokenIn.token": {AGE_TOKEN_PATTERN},  # a verifier's token, not an unsubscribe token
+        "status_token": {STATUS_TOKEN_PATTERN},  # a researcher's status link (cases.vulnerability_reports)
     }
     seen: set[str] = set()
     for path, item in spec["paths"].items():
@@ -289,6 +291,7 @@ def test_options_answers_204_with_allow_on_every_path(client: TestClient) -> Non
     for path, item in spec["paths"].items():
         url = path.replace("{person_id}", PERSON).replace("{subject_id}", PERSON).replace("{key_id}", "A" * 12)
         url = url.replace("{position}", "1").replace("{version}", "1").replace("{token}", "A" * 40)
+        url = url.replace("{case_id}", "cs_" + "a" * 26).replace("{status_token}", "A" * 32).replace("{number}", "1")
         answer = client.options(url)
         assert answer.status_code == 204, (path, answer.status_code)
         documented = {m.upper() for m in item} | {"OPTIONS"}

@@ -82,6 +82,14 @@ SEMANTIC: dict[str, tuple[str, str]] = {
     "POST /v1/me/requests": ("422", "the kind must be one the policy offers the person, with its parameters valid"),
     "POST /v1/holds": ("422", "the person must exist, the category be declared and the date today or later"),
     "DELETE /v1/holds/{hold_id}": ("404", "the hold must exist: an id Fiduciary gave"),
+    "POST /v1/vulnerability-reports": (
+        "422",
+        "attachments are checked by their content (magic bytes), the contact by email_validator",
+    ),
+    "POST /v1/vulnerability-reports/{case_id}/steps": (
+        "422",
+        "the step must be one of the kind's, with what it needs: a CVSS 4.0 vector, a reason code, a policy rule",
+    ),
 }
 
 _workdir = Path(tempfile.mkdtemp(prefix="fiduciary-fuzz-"))

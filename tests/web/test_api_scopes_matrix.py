@@ -35,6 +35,8 @@ PATH_VALUES = {
     "request_id": "rr_" + "a" * 26,
     "case_id": "cs_" + "a" * 26,
     "hold_id": "hold_" + "a" * 26,
+    "status_token": "A" * 32,
+    "number": "1",
 }
 
 

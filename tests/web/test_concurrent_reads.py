@@ -75,9 +75,17 @@ def _fixtures(client: httpx.Client, proc: ServerProcess) -> dict[str, str]:
     opened.raise_for_status()
     asked = client.post("/v1/requests", json={"kind": "access", "person_id": person})  # waits for a code
     asked.raise_for_status()
+    reported = client.post(  # a researcher's report with one attachment, for its staff and status reads
+        "/v1/vulnerability-reports",
+        data={"title": "Open redirect", "description": "The login page redirects anywhere."},
+        files=[("attachments", ("poc.txt", b"GET /login?next=//evil.example\n", "text/plain"))],
+    )
+    reported.raise_for_status()
     complaint = client.post("/v1/grievances", json={"text": "My order arrived open.", "person_id": person})
     complaint.raise_for_status()
     return {
+        "report": reported.json()["id"],
+        "status_token": reported.json()["status_token"],
         "request": asked.json()["id"],
         "grievance": complaint.json()["id"],
         "person": person,
@@ -101,6 +109,7 @@ def _headers(ids: dict[str, str]) -> dict[str, dict[str, str]]:
 def _paths(ids: dict[str, str]) -> dict[str, str]:
     """OpenAPI path template → a URL that reads something real through it."""
     person = ids["person"]
+    report = f"/v1/vulnerability-reports/{ids['report']}"
     return {
         "/healthz": "/healthz",
         "/v1/policy": "/v1/policy",
@@ -115,6 +124,7 @@ def _paths(ids: dict[str, str]) -> dict[str, str]:
         "/v1/apikeys": "/v1/apikeys",
         "/.well-known/fiduciary-keys.json": "/.well-known/fiduciary-keys.json",
         "/.well-known/gpc.json": "/.well-known/gpc.json",
+        "/.well-known/security.txt": "/.well-known/security.txt",
         "/banner.js": "/banner.js",
         "/banner.css": "/banner.css",
         "/v1/banner/config": "/v1/banner/config",
@@ -133,6 +143,10 @@ def _paths(ids: dict[str, str]) -> dict[str, str]:
         "/v1/requests/{request_id}": f"/v1/requests/{ids['request']}",
         "/v1/me/requests": "/v1/me/requests",
         "/v1/me/requests/{request_id}": f"/v1/me/requests/{ids['request']}",
+        "/v1/vulnerability-reports/status/{status_token}": f"/v1/vulnerability-reports/status/{ids['status_token']}",
+        "/v1/vulnerability-reports/thanks": "/v1/vulnerability-reports/thanks",
+        "/v1/vulnerability-reports/{case_id}": report,
+        "/v1/vulnerability-reports/{case_id}/attachments/{number}": f"{report}/attachments/1",
         "/v1/cases/due": "/v1/cases/due?within=90d&limit=5",
         "/v1/grievances": "/v1/grievances?limit=5",
         "/v1/grievances/{case_id}": f"/v1/grievances/{ids['grievance']}",

@@ -50,8 +50,10 @@ SCOPE_DESCRIPTIONS: dict[Scope, str] = {
     "dispute or an authority's order.",
     Scope.SESSIONS_WRITE: "Open a customer session for a customer signed in on the store's site, vouching for "
     "who they are, so they can use the privacy endpoints without a one-time code.",
-    Scope.CASES_READ: "Read what is due across cases and rights requests, and grievances with their redacted text.",
-    Scope.CASES_MANAGE: "Receive grievances and act on them: acknowledge, assign, note, reply to the person, close.",
+    Scope.CASES_READ: "Read what is due across cases and rights requests, and cases (grievances, vulnerability "
+    "reports) with their redacted text and attachments.",
+    Scope.CASES_MANAGE: "Act on cases: receive and answer grievances; acknowledge, triage, fix, disclose or close "
+    "vulnerability reports.",
     Scope.AUDIT_READ: "Read the audit stream (who used what, for which purpose; never values).",
     Scope.LEDGER_READ: "Read the consent and audit ledgers, checkpoints and verification results.",
     Scope.APIKEYS_MANAGE: "Create, list and revoke API keys, granting at most the scopes the key itself holds.",

@@ -29,6 +29,7 @@ from fiduciary.cli import requests as requests_cli
 from fiduciary.cli import retention as retention_cli
 from fiduciary.cli import retention_inactivity as inactivity_cli
 from fiduciary.cli import vault as vault_cli
+from fiduciary.cli import vulnerability as vulnerability_cli
 
 if TYPE_CHECKING:
     from fiduciary.config import Settings
@@ -58,6 +59,7 @@ app.add_typer(retention_cli.app, name="retention")
 # the inactivity sweep (DPDP s.8(8)) is one of the retention sweeps
 retention_cli.app.add_typer(inactivity_cli.app, name="inactivity")
 app.add_typer(cases_cli.app, name="cases")
+cases_cli.app.add_typer(vulnerability_cli.app, name="vulnerability")  # fiduciary cases vulnerability …
 app.command("restore-replay")(vault_cli.restore_replay_command)
 app.command("housekeeping")(housekeeping_cli.housekeeping_command)
 app.command("worker")(jobs_cli.worker_command)

@@ -80,6 +80,13 @@ KINDS: Final[Mapping[str, MessageKind]] = {
             frozenset({"reference", "outcome", "text", "authorities"}),
         ),
         MessageKind("marketing.message", Category.MARKETING, "marketing_message", frozenset({"headline", "text"})),
+        # A researcher's vulnerability report moved (cases.vulnerability_reports); not a rights answer.
+        MessageKind(
+            "cases.vulnerability.status",
+            Category.SERVICE,
+            "cases_vulnerability_status",
+            frozenset({"reference", "step", "link"}),
+        ),
     )
 }
 

@@ -11,7 +11,9 @@ __all__ = [
     "loader",  # loading with file:line problems
     "models",  # the policy versions table
     "notice",  # the rendered notice
+    "openpgp",  # clear-signing security.txt with gpg
     "retention_due",  # when retained data falls due
     "schema",  # the policy file's schema
+    "security_txt",  # /.well-known/security.txt from the security contact (RFC 9116)
     "versions",  # published versions
 ]

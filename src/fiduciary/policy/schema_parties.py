@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import (
     AnyUrl,
+    AwareDatetime,
     EmailStr,
     Field,
     model_validator,
@@ -143,7 +144,20 @@ class SecurityContact(StrictModel):
     url: AnyUrl | None = None
     policy_url: AnyUrl | None = Field(default=None, description="The responsible-disclosure policy.")
     preferred_languages: list[LanguageTag] = Field(default_factory=lambda: ["en"])
-    acknowledgments_url: AnyUrl | None = None
+    acknowledgments_url: AnyUrl | None = Field(
+        default=None, description="Where researchers are thanked; unset means the service's own hall of thanks."
+    )
+    encryption_url: AnyUrl | None = Field(
+        default=None,
+        description="An OpenPGP key researchers may encrypt a report to (RFC 9116 s.2.5.4 'Encryption'); "
+        "recommended when the contact is an email address.",
+    )
+    expires: AwareDatetime | None = Field(
+        default=None,
+        description="Until when these contacts are vouched for (RFC 9116 s.2.5.5 'Expires'). security.txt serves "
+        "at most a year ahead; once it has passed the service warns at start and in /healthz. Unset means a year "
+        "from the day the file is served, for as long as this policy is in force.",
+    )
 
     @model_validator(mode="after")
     def _reachable(self) -> SecurityContact:

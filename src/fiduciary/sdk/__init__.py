@@ -6,6 +6,7 @@ from fiduciary.sdk.cases import CasePage, FiduciaryCasesClient
 from fiduciary.sdk.client import DecisionResult, FiduciaryAPIError, FiduciaryClient, consent_item
 from fiduciary.sdk.requests import CloseItem, FiduciaryRequestsClient, RequestPage
 from fiduciary.sdk.vault import AuditPage, FiduciaryVaultClient, FieldsResult
+from fiduciary.sdk.vulnerability_reports import FiduciaryVulnerabilityClient
 
 __all__ = [
     "AuditPage",
@@ -17,6 +18,7 @@ __all__ = [
     "FiduciaryClient",
     "FiduciaryRequestsClient",
     "FiduciaryVaultClient",
+    "FiduciaryVulnerabilityClient",
     "FieldsResult",
     "RequestPage",
     "consent_item",

@@ -18,9 +18,9 @@ from fiduciary.serving import HousekeepingLeader, WorkerEnvironment, die_with_pa
 from fiduciary.web.contract import document_scopes, install_methods
 from fiduciary.web.demo_shop import install_demo_shop
 from fiduciary.web.deps import install_database_gate
-from fiduciary.web.privacy_center import install_privacy_center
+from fiduciary.web.privacy_center import install_privacy_center, security_pages
 from fiduciary.web.problems import document_problems, install_problem_handlers
-from fiduciary.web.routes import api_docs, apikeys, health, notice, policy, signing_keys
+from fiduciary.web.routes import api_docs, apikeys, health, notice, policy, security_txt, signing_keys
 from fiduciary.web.routes import audit as audit_routes
 from fiduciary.web.routes import banner as banner_routes
 from fiduciary.web.routes import cases as cases_routes
@@ -36,6 +36,7 @@ from fiduciary.web.routes import people as people_routes
 from fiduciary.web.routes import receipts as receipts_routes
 from fiduciary.web.routes import requests as requests_routes
 from fiduciary.web.routes import unsubscribe as unsubscribe_routes
+from fiduciary.web.routes import vulnerability_reports as vulnerability_routes
 from fiduciary.web.security import install_security
 from fiduciary.web.tracing import FASTAPI_TELEMETRY_OFF, install_tracing
 
@@ -81,6 +82,7 @@ def create_app(
         owned = runtime is None
         app.state.runtime = runtime or Runtime.start(settings, bound_base_url=bound_base_url)
         install_database_gate(app, app.state.runtime)
+        security_txt.check_at_start(app.state.runtime)  # a signing key gpg refuses stops the start here
         # Background jobs (housekeeping every few minutes, and whatever the domains queue): on SQLite run
         # here, by a thread stopped (and joined) before the runtime closes; on PostgreSQL by `fiduciary
         # worker` processes, so app.state.jobs is None.
@@ -119,6 +121,7 @@ def create_app(
     app.include_router(notice.router)
     app.include_router(apikeys.router)
     app.include_router(signing_keys.router)
+    app.include_router(security_txt.router)
     app.include_router(consent_routes.router)
     app.include_router(banner_routes.router)
     app.include_router(people_routes.router)
@@ -134,6 +137,8 @@ def create_app(
     app.include_router(packages_routes.router)
     app.include_router(jobs_routes.router)
     app.include_router(metrics_routes.router)
+    app.include_router(vulnerability_routes.router)
+    app.include_router(security_pages.router)  # the researcher's pages, outside the OpenAPI
     install_privacy_center(app)  # server-rendered pages, outside the OpenAPI (docs/privacy-center.md)
     if effective.demo_shop is not None:
         install_demo_shop(app, effective.demo_shop)  # `fiduciary serve --demo`: a store's pages at /demo/

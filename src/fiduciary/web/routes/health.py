@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -10,6 +12,10 @@ from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from fiduciary.policy.security_txt import ExpiryState, expiry_notice, format_stamp
+from fiduciary.policy.versions import NoPolicyInForce
+from fiduciary.runtime import Runtime
+from fiduciary.storage.types import utcnow
 from fiduciary.web.contract import ContractRoute
 from fiduciary.web.deps import get_runtime
 
@@ -36,6 +42,39 @@ def _ping(engine: Engine) -> None:
         raise OperationalError("SELECT 1", None, exc) from exc
 
 
+@dataclass
+class _Answer:
+    """The answer's bytes for one compiled policy, for one minute: `{"status": "ok"}`, with `details` naming
+    what needs a person (a security.txt Expires passed or close, RFC 9116 s.2.5.5) when something does.
+    One attribute holding (key, body), replaced whole: a concurrent reader never pairs a key with another body."""
+
+    current: tuple[tuple[int, int], bytes] = ((0, -1), _OK)
+
+
+def _answer(runtime: Runtime) -> bytes:
+    try:
+        compiled = runtime.policy()
+    except NoPolicyInForce:
+        return _OK
+    now = utcnow()
+    key = (id(compiled), int(now.timestamp()) // 60)
+    answer = runtime.shared("health.answer", _Answer, _Answer)
+    found_key, body = answer.current
+    if found_key != key:
+        notice = expiry_notice(compiled.document, now)
+        body = _OK
+        if notice is not None:
+            detail = {"state": str(notice.state), "expires": format_stamp(notice.expires), "detail": notice.describe()}
+            body = json.dumps({"status": "ok", "details": {"security_txt": detail}}, separators=(",", ":")).encode()
+        answer.current = (key, body)
+    return body
+
+
+def _check(runtime: Runtime) -> bytes:
+    _ping(runtime.engine)
+    return _answer(runtime)
+
+
 @router.get(
     "/healthz",
     summary="Service and database are up",
@@ -46,7 +85,24 @@ def _ping(engine: Engine) -> None:
                 "application/json": {
                     "schema": {
                         "type": "object",
-                        "properties": {"status": {"type": "string", "enum": ["ok"]}},
+                        "properties": {
+                            "status": {"type": "string", "enum": ["ok"]},
+                            "details": {
+                                "type": "object",
+                                "description": "Present when something needs a person while the service runs.",
+                                "properties": {
+                                    "security_txt": {
+                                        "type": "object",
+                                        "properties": {
+                                            "state": {"type": "string", "enum": [str(s) for s in ExpiryState]},
+                                            "expires": {"type": "string", "format": "date-time"},
+                                            "detail": {"type": "string"},
+                                        },
+                                        "required": ["state", "expires", "detail"],
+                                    }
+                                },
+                            },
+                        },
                         "required": ["status"],
                     },
                     "example": {"status": "ok"},
@@ -56,19 +112,20 @@ def _ping(engine: Engine) -> None:
     },
 )
 async def healthz(request: Request) -> Response:
-    """`{"status": "ok"}` once the database has answered a query; 503 (a problem with Retry-After) when it
-    does not."""
+    """`{"status": "ok"}` once the database has answered a query, with `details` when something needs a
+    person (the served security.txt's Expires has passed or is within 30 days); 503 (a problem with
+    Retry-After) when the database does not answer."""
     # No session and no database gate: the query reads no table, so on SQLite it takes no lock and runs
     # inline on the event loop (a local call of a few microseconds) even while a writer holds the gate; on
     # PostgreSQL it runs in a worker thread (a network round trip). The answer is pre-encoded bytes
     # (bench/RESULTS.md "serving, second pass": the session, its commit and the generic JSON encoding were
     # most of this route's cost). A GET is normally answered by `HealthzShortcut` below, the same way.
-    engine = get_runtime(request).engine
-    if engine.dialect.name == "sqlite":
-        _ping(engine)
+    runtime = get_runtime(request)
+    if runtime.engine.dialect.name == "sqlite":
+        body = _check(runtime)
     else:
-        await run_in_threadpool(_ping, engine)
-    return Response(_OK, media_type="application/json")
+        body = await run_in_threadpool(_check, runtime)
+    return Response(body, media_type="application/json")
 
 
 _PATH = "/healthz"
@@ -95,18 +152,19 @@ class HealthzShortcut:
         if scope["type"] != "http" or scope["path"] != _PATH or scope["method"] != "GET" or scope.get("root_path"):
             await self.app(scope, receive, send)
             return
-        engine = self.fastapi_app.state.runtime.engine
+        runtime = self.fastapi_app.state.runtime
         try:
-            if engine.dialect.name == "sqlite":
-                _ping(engine)
+            if runtime.engine.dialect.name == "sqlite":
+                body = _check(runtime)
             else:
-                await run_in_threadpool(_ping, engine)
+                body = await run_in_threadpool(_check, runtime)
         except Exception:  # the route pings again and answers through the problem handlers
             await self.app(scope, receive, send)
             return
         scope["route"] = self.route  # the access log and metrics name the route's template
-        await send({"type": "http.response.start", "status": 200, "headers": list(_HEADERS)})
-        await send({"type": "http.response.body", "body": _OK})
+        headers = _HEADERS if body is _OK else [_HEADERS[0], (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
+        await send({"type": "http.response.body", "body": body})
 
 
 def install_healthz_shortcut(app: FastAPI) -> None:
