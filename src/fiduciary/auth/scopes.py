@@ -24,6 +24,8 @@ class Scope(StrEnum):
     PEOPLE_READ = "people:read"
     PEOPLE_WRITE = "people:write"
     RIGHTS_MANAGE = "rights:manage"
+    DISCLOSURES_WRITE = "disclosures:write"
+    DISCLOSURES_READ = "disclosures:read"
     SESSIONS_WRITE = "sessions:write"
     AUDIT_READ = "audit:read"
     LEDGER_READ = "ledger:read"
@@ -41,6 +43,10 @@ SCOPE_DESCRIPTIONS: dict[Scope, str] = {
     Scope.PEOPLE_READ: "Read people and their personal fields, always for a declared purpose.",
     Scope.PEOPLE_WRITE: "Create people and collect or correct their personal fields.",
     Scope.RIGHTS_MANAGE: "Open and act on rights requests (access, correction, erasure, nomination).",
+    Scope.DISCLOSURES_WRITE: "Disclose people's data to a recipient the policy names: the allowed fields come back "
+    "as a minimised package and the share is logged (DPDP s.11(1)(b)).",
+    Scope.DISCLOSURES_READ: "Read the disclosure log, recipients' endpoints (never their secrets), the notices sent "
+    "to recipients and whether they acknowledged them, and the records of processing.",
     Scope.SESSIONS_WRITE: "Open a customer session for a customer signed in on the store's site, vouching for "
     "who they are, so they can use the privacy endpoints without a one-time code.",
     Scope.AUDIT_READ: "Read the audit stream (who used what, for which purpose; never values).",

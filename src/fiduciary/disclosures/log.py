@@ -26,7 +26,7 @@ from fiduciary.disclosures.models import SUBJECTS_TABLE, Disclosure, DisclosureS
 from fiduciary.people.service import new_id
 
 BATCH: Final = 5000
-MAX_PAGE: Final = 200
+MAX_PAGE: Final = 1000
 _REF_LABEL: Final = b"fiduciary/recipient-ref/v1"
 
 

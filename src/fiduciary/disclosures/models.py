@@ -19,7 +19,6 @@ from fiduciary.storage.base import Base
 
 DISCLOSURE_ID_PATTERN: Final = r"^dsc_[a-z2-7]{26}$"
 DELIVERY_ID_PATTERN: Final = r"^whd_[a-z2-7]{26}$"
-RECIPIENT_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 
 
 class RecipientEndpoint(Base):
