@@ -114,6 +114,14 @@ def endpoint_secret(runtime: RuntimeContext, row: RecipientEndpoint) -> str:
     return open_secret(check_vault_keys(runtime), _owner(row.recipient_id), stored)
 
 
+def current_secret(runtime: RuntimeContext, session: Session, recipient_id: str) -> str:
+    """INTERNAL (changing only the URL from the CLI): the secret in force; 404 if none is configured."""
+    row = session.get(RecipientEndpoint, recipient_id)
+    if row is None:
+        raise NotFound("This recipient has no endpoint yet.", "endpoint_not_found")
+    return endpoint_secret(runtime, row)
+
+
 def list_endpoints(session: Session) -> list[Endpoint]:
     rows = session.scalars(select(RecipientEndpoint).order_by(RecipientEndpoint.recipient_id))
     return [Endpoint(r.recipient_id, r.url, r.configured_by, r.configured_at) for r in rows]
