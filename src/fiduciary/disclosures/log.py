@@ -10,7 +10,6 @@ neither learns the person id.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 from collections.abc import Iterator, Sequence
@@ -18,16 +17,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fiduciary.context import RuntimeContext
 from fiduciary.disclosures.models import SUBJECTS_TABLE, Disclosure, DisclosureSubject
 from fiduciary.people.service import new_id
+from fiduciary.vault.records import bulk_insert
 
 BATCH: Final = 5000
 MAX_PAGE: Final = 1000
 _REF_LABEL: Final = b"fiduciary/recipient-ref/v1"
+SUBJECT_COLUMNS: Final = ("disclosure_id", "person_id", "recipient_ref")
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,8 @@ class References:
         self._key = hmac.new(runtime.settings.resolved_secret_key(), _REF_LABEL, hashlib.sha256).digest()
 
     def of(self, recipient_id: str, person_id: str) -> str:
-        digest = hmac.new(self._key, f"{recipient_id}\n{person_id}".encode(), hashlib.sha256).digest()
-        return "ref_" + base64.b32encode(digest[:20]).decode("ascii").lower()[:32]
+        # hmac.digest is the one-shot C path: a third of the cost of hmac.new(...).digest() per person.
+        return "ref_" + hmac.digest(self._key, f"{recipient_id}\n{person_id}".encode(), "sha256")[:16].hex()
 
     @classmethod
     def for_runtime(cls, runtime: RuntimeContext) -> References:
@@ -89,7 +90,8 @@ def write_log(
     entry: LogEntry,
     person_ids: Sequence[str],
 ) -> None:
-    """Write the disclosure and its people in the caller's transaction, `BATCH` rows per INSERT."""
+    """Write the disclosure and its people in the caller's transaction, `BATCH` rows per `bulk_insert` (one
+    executemany on SQLite, one COPY on PostgreSQL)."""
     session.add(
         Disclosure(
             id=entry.id,
@@ -106,13 +108,10 @@ def write_log(
         )
     )
     session.flush()
-    recipient = entry.recipient_id
+    recipient, ref = entry.recipient_id, references.of
     for start in range(0, len(person_ids), BATCH):
-        rows = [
-            {"disclosure_id": entry.id, "person_id": p, "recipient_ref": references.of(recipient, p)}
-            for p in person_ids[start : start + BATCH]
-        ]
-        session.execute(insert(SUBJECTS_TABLE), rows)
+        rows = [(entry.id, p, ref(recipient, p)) for p in person_ids[start : start + BATCH]]
+        bulk_insert(session, SUBJECTS_TABLE, rows, columns=SUBJECT_COLUMNS)
 
 
 def new_disclosure_id() -> str:

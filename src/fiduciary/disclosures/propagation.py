@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fiduciary.context import RuntimeContext
@@ -26,6 +26,7 @@ from fiduciary.jobs import enqueue
 from fiduciary.people.service import new_id
 from fiduciary.personal_data.changes import ChangeKind, PersonDataChange
 from fiduciary.storage.base import utcnow
+from fiduciary.vault.records import bulk_insert
 
 DELIVER_JOB: Final = "disclosures.deliver"
 PENDING: Final = "pending"
@@ -107,7 +108,7 @@ def queue_notices(session: Session, change: PersonDataChange) -> int:
         rows = [r for r in rows if (r["recipient_id"], r["person_id"]) not in told]
     if not rows:
         return 0
-    session.execute(insert(DELIVERIES_TABLE), rows)
+    bulk_insert(session, DELIVERIES_TABLE, rows)
     enqueue(session, DELIVER_JOB, {}, queueing_lock=DELIVER_JOB)
     return len(rows)
 

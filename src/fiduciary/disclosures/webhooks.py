@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 import httpx
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
@@ -38,6 +38,7 @@ from fiduciary.disclosures.propagation import ACKNOWLEDGED, ACTIONS, DELIVER_JOB
 from fiduciary.jobs import JobCall, register_job
 from fiduciary.personal_data.changes import ChangeKind
 from fiduciary.storage.base import utcnow
+from fiduciary.vault.records import bulk_insert
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +228,7 @@ def _record(
                 change["state"],
             )
         changes.append(change)
-    session.execute(insert(ATTEMPTS_TABLE), attempts)
+    bulk_insert(session, ATTEMPTS_TABLE, attempts)
     session.execute(update(WebhookDelivery), changes)
     session.commit()
     return report
