@@ -9,8 +9,7 @@ to the terminal, and never again. Imports of the domain happen when a command ru
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from fiduciary.cli import CLI_ACTOR, command_runtime
+from fiduciary.cli import CLI_ACTOR, command_runtime, command_session
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -29,19 +28,8 @@ console = Console(highlight=False, soft_wrap=True)
 app = typer.Typer(help="Disclosures: recipients' endpoints, the log, notices to recipients.", no_args_is_help=True)
 
 
-@contextmanager
-def _session() -> Iterator[tuple[Runtime, Session]]:
-    from fiduciary.errors import FiduciaryError  # lazy: keeps `fiduciary --help` light
-
-    with command_runtime(console) as runtime, runtime.sessions() as session:
-        try:
-            yield runtime, session
-        except FiduciaryError as exc:
-            session.rollback()
-            console.print(f"[red]error: {exc.detail}[/red]")
-            for problem in exc.fields:
-                console.print(f"  {problem.field}: {problem.message}")
-            raise typer.Exit(1) from None
+def _session() -> AbstractContextManager[tuple[Runtime, Session]]:
+    return command_session(console)
 
 
 @app.command("endpoint")
