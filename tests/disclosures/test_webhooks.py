@@ -107,3 +107,17 @@ def test_a_bad_endpoint_is_refused_and_nothing_is_stored(
     with pytest.raises(FiduciaryError) as unknown:
         configure_endpoint(runtime, session, "nobody", "https://courier.example/hooks", actor="key_admin")
     assert unknown.value.status == 404
+
+
+def test_the_policys_webhook_url_is_the_default_endpoint(runtime: Runtime, session: Session) -> None:
+    with pytest.raises(FiduciaryError) as caught:
+        configure_endpoint(runtime, session, "couriers", None, actor="key_admin")
+    assert [p.field for p in caught.value.fields] == ["body.url"]  # the demo policy names none for couriers
+    document = runtime.policy().document
+    couriers = next(r for r in document.recipients if r.id == "couriers")
+    object.__setattr__(couriers, "webhook_url", "https://courier.example/fiduciary")
+    try:
+        endpoint, secret = configure_endpoint(runtime, session, "couriers", None, actor="key_admin")
+    finally:
+        object.__setattr__(couriers, "webhook_url", None)
+    assert endpoint.url == "https://courier.example/fiduciary" and secret is not None

@@ -35,7 +35,9 @@ def _session() -> AbstractContextManager[tuple[Runtime, Session]]:
 @app.command("endpoint")
 def endpoint_command(
     recipient: str = typer.Argument(help="The policy's recipient id, e.g. couriers."),
-    url: str = typer.Option(..., "--url", help="Where notices go: https (http for localhost only)."),
+    url: str | None = typer.Option(
+        None, "--url", help="Where notices go: https (http for localhost only); default: the policy's webhook_url."
+    ),
     keep_secret: bool = typer.Option(False, "--keep-secret", help="Keep the current secret (change the URL only)."),
 ) -> None:
     """Set a recipient's endpoint; a new signing secret is generated and printed once."""

@@ -87,11 +87,25 @@ def _check_secret(secret: str | None) -> str:
 
 
 def configure_endpoint(
-    runtime: RuntimeContext, session: Session, recipient_id: str, url: str, *, actor: str, secret: str | None = None
+    runtime: RuntimeContext,
+    session: Session,
+    recipient_id: str,
+    url: str | None,
+    *,
+    actor: str,
+    secret: str | None = None,
 ) -> tuple[Endpoint, str | None]:
-    """Set the recipient's endpoint and secret (a new random one unless given); audited without either.
-    Returns the endpoint and the generated secret (None when the caller gave its own): shown once."""
-    policy_recipient(runtime.policy(), recipient_id, "path.recipient_id")
+    """Set the recipient's endpoint (`url`, else the policy's `webhook_url` for it) and secret (a new random
+    one unless given); audited without either. Returns the endpoint and the generated secret (None when the
+    caller gave its own): shown once."""
+    recipient = policy_recipient(runtime.policy(), recipient_id, "path.recipient_id")
+    if url is None and recipient.webhook_url is not None:
+        url = str(recipient.webhook_url)
+    if url is None:
+        raise ValidationFailed(
+            "Give the endpoint: the policy names no webhook_url for this recipient.",
+            [FieldProblem("body.url", "required when the policy's recipient has no webhook_url")],
+        )
     _check_url(url)
     chosen = _check_secret(secret)
     stored = seal_secret(check_vault_keys(runtime), session, _owner(recipient_id), chosen)

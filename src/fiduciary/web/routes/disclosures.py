@@ -44,7 +44,12 @@ _Person = Annotated[str, Field(pattern=PERSON_ID_PATTERN)]
 
 class EndpointIn(BaseModel):
     model_config = _STRICT
-    url: str = Field(min_length=1, max_length=2000, description="https (http only for localhost, for testing).")
+    url: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="https (http only for localhost, for testing); omit to use the policy's webhook_url.",
+    )
     secret: str | None = Field(
         default=None,
         min_length=30,
