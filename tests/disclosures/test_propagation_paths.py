@@ -86,3 +86,19 @@ def test_nobody_is_told_of_data_nobody_received(runtime: Runtime, session: Sessi
     erase_person(runtime, session, actor="key_backend", person_id=person)
     session.commit()
     assert list_deliveries(session, person_id=person) == []
+
+
+def test_changes_in_a_row_queue_one_waiting_deliverer(runtime: Runtime, session: Session) -> None:
+    person = customer(session, runtime)
+    _share(runtime, session, "couriers", "order_fulfilment", ["identity.name", "contact.address"], person)
+    access = VaultAccess.for_runtime(runtime)
+    access.write_fields(
+        session, "key_backend", person, "order_fulfilment", "provided", {"contact.address": "2 Hill Rd"}
+    )
+    session.commit()
+    access.write_fields(session, "key_backend", person, "order_fulfilment", "provided", {"identity.name": "Z. Q."})
+    session.commit()
+    erase_person(runtime, session, actor="key_backend", person_id=person)
+    session.commit()
+    events = [n.event for n in list_deliveries(session, person_id=person)]
+    assert events == ["correction", "correction", "erasure"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from fiduciary.context import RuntimeContext
 from fiduciary.disclosures.models import DELIVERIES_TABLE, Disclosure, DisclosureSubject, WebhookDelivery
+from fiduciary.errors import Conflict
 from fiduciary.jobs import enqueue
 from fiduciary.people.service import new_id
 from fiduciary.personal_data.changes import ChangeKind, PersonDataChange
@@ -109,7 +111,8 @@ def queue_notices(session: Session, change: PersonDataChange) -> int:
     if not rows:
         return 0
     bulk_insert(session, DELIVERIES_TABLE, rows)
-    enqueue(session, DELIVER_JOB, {}, queueing_lock=DELIVER_JOB)
+    with suppress(Conflict):  # a deliverer already waiting to run takes these too
+        enqueue(session, DELIVER_JOB, {}, queueing_lock=DELIVER_JOB)
     return len(rows)
 
 
