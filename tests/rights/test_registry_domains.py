@@ -109,9 +109,11 @@ def test_export_holds_everything_every_domain_has(session: Session, runtime: Run
         "identity",
         "rights",
         "access_packages",
+        "disclosures",
         "people",
     }
     assert domains["access_packages"] == {"packages": []}
+    assert domains["disclosures"] == {"disclosures": [], "notices": []}
     vault = domains["vault"]
     assert vault["fields"] == {"identity.name": NAME, "contact.email": EMAIL}
     assert {(i["kind"], i["value"]) for i in vault["identifiers"]} == {("email", EMAIL), ("phone", PHONE)}
@@ -165,6 +167,7 @@ def test_erase_runs_every_eraser_and_keeps_what_the_law_keeps(
         "comms",
         "identity",
         "access_packages",
+        "disclosures",
         "rights",
         "people",
     ]
