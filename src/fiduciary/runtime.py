@@ -24,6 +24,8 @@ from fiduciary.cases import vulnerability_kind as _vulnerability_kind  # noqa: F
 from fiduciary.comms import rights as comms_rights
 from fiduciary.config import Settings, get_settings
 from fiduciary.consent import rights as consent_rights
+from fiduciary.disclosures import rights as disclosures_rights
+from fiduciary.disclosures import webhooks as _disclosure_webhooks  # noqa: F401 (registers disclosures.deliver)
 from fiduciary.identity import rights as identity_rights
 from fiduciary.people import rights as people_rights
 from fiduciary.personal_data.coverage import describe_uncovered, person_reference_tables_in_database, uncovered_tables
@@ -58,6 +60,7 @@ DOMAIN_REGISTRARS: Final[tuple[Registrar, ...]] = (
     inactivity_rights.register,
     retention_rights.register,
     cases_personal_data.register,
+    disclosures_rights.register,
 )
 
 

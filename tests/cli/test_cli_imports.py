@@ -80,6 +80,9 @@ def loaded_after(*args: str) -> list[str]:
         ["requests", "--help"],
         ["requests", "list", "--help"],
         ["outbox", "read", "--help"],
+        ["disclosures", "--help"],
+        ["disclosures", "endpoint", "--help"],
+        ["ropa", "--help"],
     ],
 )
 def test_help_imports_no_heavy_module(args: list[str]) -> None:

@@ -112,9 +112,11 @@ def test_export_holds_everything_every_domain_has(session: Session, runtime: Run
         "inactivity",
         "retention_holds",
         "cases",
+        "disclosures",
         "people",
     }
     assert domains["access_packages"] == {"packages": []}
+    assert domains["disclosures"] == {"disclosures": [], "notices": []}
     vault = domains["vault"]
     assert vault["fields"] == {"identity.name": NAME, "contact.email": EMAIL}
     assert {(i["kind"], i["value"]) for i in vault["identifiers"]} == {("email", EMAIL), ("phone", PHONE)}
@@ -170,6 +172,7 @@ def test_erase_runs_every_eraser_and_keeps_what_the_law_keeps(
         "identity",
         "access_packages",
         "inactivity",
+        "disclosures",
         "rights",
         "cases",
         "people",

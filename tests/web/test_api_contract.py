@@ -259,6 +259,8 @@ def test_every_id_in_the_openapi_has_the_domains_pattern(client: TestClient) -> 
         "visitor_id": {VISITOR_ID_PATTERN},
         "guardian_id": {PERSON_ID_PATTERN},
         "purpose": {ID_PATTERN},
+        "recipient_id": {ID_PATTERN},
+        "recipient": {ID_PATTERN},
         "purpose_of_collection": {ID_PATTERN},
         "AgeTokenIn.token": {AGE_TOKEN_PATTERN},  # a verifier's token, not an unsubscribe token
         "status_token": {STATUS_TOKEN_PATTERN},  # a researcher's status link (cases.vulnerability_reports)

@@ -52,6 +52,8 @@ SEMANTIC: dict[str, tuple[str, str]] = {
     "POST /v1/people/{person_id}/age": ("422", "a date of birth must lie within the last 130 years, not after today"),
     "GET /v1/audit": ("422", "`until` must not be before `since`: a relation between two parameters"),
     "POST /v1/decisions": ("422", "a jurisdiction must be one the policy in force declares (issue 12)"),
+    "POST /v1/disclosures": ("422", "the recipient, purpose and categories must be declared by the policy in force"),
+    "PUT /v1/recipients/{recipient_id}/endpoint": ("422", "the URL must be https (http for localhost only)"),
     "POST /v1/people/{person_id}/retention-events": (
         "422",
         "the event must be declared by the policy and the person must exist (issue 12: an unknown one is a 422)",

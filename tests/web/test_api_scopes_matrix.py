@@ -37,6 +37,7 @@ PATH_VALUES = {
     "hold_id": "hold_" + "a" * 26,
     "status_token": "A" * 32,
     "number": "1",
+    "recipient_id": "couriers",
 }
 
 

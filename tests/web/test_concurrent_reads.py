@@ -151,6 +151,11 @@ def _paths(ids: dict[str, str]) -> dict[str, str]:
         "/v1/grievances": "/v1/grievances?limit=5",
         "/v1/grievances/{case_id}": f"/v1/grievances/{ids['grievance']}",
         "/v1/holds": f"/v1/holds?person_id={person}",
+        "/v1/recipients": "/v1/recipients",
+        "/v1/disclosures": f"/v1/disclosures?person_id={person}",
+        "/v1/propagations": "/v1/propagations?state=unacknowledged",
+        "/v1/requests/{request_id}/propagation": f"/v1/requests/{ids['request']}/propagation",
+        "/v1/records-of-processing": "/v1/records-of-processing?format=csv",
     }
 
 

@@ -26,6 +26,8 @@ class Scope(StrEnum):
     RIGHTS_MANAGE = "rights:manage"
     HOLDS_READ = "holds:read"
     HOLDS_WRITE = "holds:write"
+    DISCLOSURES_WRITE = "disclosures:write"
+    DISCLOSURES_READ = "disclosures:read"
     SESSIONS_WRITE = "sessions:write"
     CASES_READ = "cases:read"
     CASES_MANAGE = "cases:manage"
@@ -48,6 +50,10 @@ SCOPE_DESCRIPTIONS: dict[Scope, str] = {
     Scope.HOLDS_READ: "List staff holds on people and records (reason, who, until when; the note is redacted).",
     Scope.HOLDS_WRITE: "Place and release holds that keep a person or a record past retention and erasure for a "
     "dispute or an authority's order.",
+    Scope.DISCLOSURES_WRITE: "Disclose people's data to a recipient the policy names: the allowed fields come back "
+    "as a minimised package and the share is logged (DPDP s.11(1)(b)).",
+    Scope.DISCLOSURES_READ: "Read the disclosure log, recipients' endpoints (never their secrets), the notices sent "
+    "to recipients and whether they acknowledged them, and the records of processing.",
     Scope.SESSIONS_WRITE: "Open a customer session for a customer signed in on the store's site, vouching for "
     "who they are, so they can use the privacy endpoints without a one-time code.",
     Scope.CASES_READ: "Read what is due across cases and rights requests, and cases (grievances, vulnerability "

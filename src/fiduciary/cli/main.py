@@ -18,6 +18,7 @@ from fiduciary.cli import audit as audit_cli
 from fiduciary.cli import cases as cases_cli
 from fiduciary.cli import consent as consent_cli
 from fiduciary.cli import decisions as decisions_cli
+from fiduciary.cli import disclosures as disclosures_cli
 from fiduciary.cli import folder as folder_cli
 from fiduciary.cli import housekeeping as housekeeping_cli
 from fiduciary.cli import jobs as jobs_cli
@@ -60,6 +61,8 @@ app.add_typer(retention_cli.app, name="retention")
 retention_cli.app.add_typer(inactivity_cli.app, name="inactivity")
 app.add_typer(cases_cli.app, name="cases")
 cases_cli.app.add_typer(vulnerability_cli.app, name="vulnerability")  # fiduciary cases vulnerability …
+app.add_typer(disclosures_cli.app, name="disclosures")
+app.command("ropa")(disclosures_cli.ropa_command)
 app.command("restore-replay")(vault_cli.restore_replay_command)
 app.command("housekeeping")(housekeeping_cli.housekeeping_command)
 app.command("worker")(jobs_cli.worker_command)

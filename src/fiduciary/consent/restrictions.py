@@ -21,8 +21,11 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from fiduciary.consent.models import ProcessingRestriction
+from fiduciary.context import RuntimeContext
 from fiduciary.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from fiduciary.people.service import get_person, require_active
+from fiduciary.personal_data.changes import ChangeKind, PersonDataChange
+from fiduciary.personal_data.registry import announce
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.schema import Jurisdiction, LegalGround
 from fiduciary.storage.base import utcnow
@@ -109,9 +112,19 @@ def stoppable_purposes(policy: CompiledPolicy, kind: str, where: Jurisdiction | 
 
 
 def add_restriction(
-    session: Session, policy: CompiledPolicy, person_id: str, *, purpose: str | None, kind: str
+    session: Session,
+    policy: CompiledPolicy,
+    person_id: str,
+    *,
+    purpose: str | None,
+    kind: str,
+    runtime: RuntimeContext | None = None,
 ) -> tuple[Restriction, bool]:
-    """Record an objection or restriction; an identical active one is returned as is (created=False)."""
+    """Record an objection or restriction; an identical active one is returned as is (created=False).
+
+    With the `runtime` (every caller in the service passes it), a new one is announced to the domains that
+    react (`personal_data.changes`): the recipients that received data for the purpose must stop too
+    (GDPR Art 18(1) and 19, DPDP s.8(7))."""
     person = get_person(session, person_id)
     check_purpose(policy, purpose, kind, policy.residence(person.jurisdiction))
     require_active(person)
@@ -128,6 +141,9 @@ def add_restriction(
     row = ProcessingRestriction(person_id=person.id, purpose=purpose, kind=kind, created_at=utcnow())
     session.add(row)
     session.flush()
+    if runtime is not None:
+        purposes = None if purpose is None else [purpose]
+        announce(runtime, session, PersonDataChange.of(ChangeKind.RESTRICTION, [person.id], purposes=purposes))
     return _to_dataclass(row), True
 
 

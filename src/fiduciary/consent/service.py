@@ -46,6 +46,8 @@ from fiduciary.ledger.reads import entries as ledger_entries
 from fiduciary.ledger.service import Ledger
 from fiduciary.ledger.signing import Signer, load_signer
 from fiduciary.people.service import ACTIVE, SUBJECT_ID_RE
+from fiduciary.personal_data.changes import ChangeKind, PersonDataChange
+from fiduciary.personal_data.registry import announce
 from fiduciary.policy import versions as policy_versions
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.storage.base import utcnow
@@ -67,6 +69,7 @@ __all__ = [
     "truncate_ip",
 ]
 
+WITHDRAWN = projection.EVENT_BY_ACTION["withdraw"]
 ConsentAction = Literal["grant", "withdraw", "deny"]
 ACTIONS: frozenset[str] = frozenset(get_args(ConsentAction))
 LANGUAGE_MAX = 16
@@ -335,6 +338,7 @@ class ConsentService:
             if "person" in payload:
                 rows.append((payload["person"], *row[1:]))
         projection.upsert_state_rows(session, rows)
+        self._announce_withdrawals(session, events)
         signed = signed_receipt_texts(
             policy,
             [
@@ -354,6 +358,19 @@ class ConsentService:
                 range(first, first + len(events)), events, signed, strict=True
             )
         ]
+
+    def _announce_withdrawals(self, session: Session, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Every withdrawal reaches the recipients that received data for its purpose (DPDP s.6(6): the
+        store causes its processors to cease processing; GDPR Art 7(3), 19), whichever door it came through."""
+        by_purpose: dict[str, set[str]] = {}
+        for event_type, payload in events:
+            if event_type != WITHDRAWN:
+                continue
+            person = payload.get("person") or payload["subject"]
+            if isinstance(person, str) and person.startswith("per_"):
+                by_purpose.setdefault(payload["purpose"], set()).add(person)
+        for purpose, people in sorted(by_purpose.items()):
+            announce(self.runtime, session, PersonDataChange.of(ChangeKind.WITHDRAWAL, people, purposes=[purpose]))
 
     # ----------------------------------------------------------------------------------------- receipts
 

@@ -10,6 +10,7 @@ from fiduciary.cases import models as _cases_models  # noqa: F401
 from fiduciary.cases import vulnerability_models as _vulnerability_models  # noqa: F401
 from fiduciary.comms import models as _comms_models  # noqa: F401
 from fiduciary.consent import models as _consent_models  # noqa: F401
+from fiduciary.disclosures import models as _disclosures_models  # noqa: F401
 from fiduciary.identity import models as _identity_models  # noqa: F401
 from fiduciary.jobs import models as _jobs_models  # noqa: F401
 from fiduciary.ledger import models as _ledger_models  # noqa: F401

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy.orm import Session
 
+from fiduciary.personal_data.changes import ChangeKind, ChangeListener, PersonDataChange
+
 if TYPE_CHECKING:
     from fiduciary.context import RuntimeContext
 
@@ -146,7 +148,21 @@ class PersonalDataRegistry:
     def __init__(self) -> None:
         self._registrations: dict[str, Registration] = {}
         self._alias_sources: list[AliasSource] = []
+        self._listeners: list[ChangeListener] = []
         self._lock = threading.Lock()
+
+    def add_change_listener(self, listener: ChangeListener) -> None:
+        """A domain that must react when a person's data changes (disclosures: tell the recipients) listens
+        here; `announce` calls it in the transaction of the change (`fiduciary.personal_data.changes`)."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def announce(self, session: Session, change: PersonDataChange) -> None:
+        """Tell every listener, in registration order, inside the caller's transaction."""
+        if not change.person_ids:
+            return
+        for listener in list(self._listeners):
+            listener(session, change)
 
     def add_alias_source(self, source: AliasSource) -> None:
         """A domain that links other subject ids to a person (consent: banner visitors) names them here, so
@@ -216,6 +232,8 @@ class PersonalDataRegistry:
         """Run every eraser in order inside the caller's transaction; the caller commits."""
         with _erasing(reason):
             reports = tuple(r.eraser(session, person_id) for r in self.registrations())
+        # Every path to an erasure comes here, so every recipient hears of it (GDPR Art 17(2) and 19).
+        self.announce(session, PersonDataChange.of(ChangeKind.ERASURE, [person_id]))
         return ErasureSummary(person_id, reason, datetime.now(UTC), reports)
 
 
@@ -269,6 +287,14 @@ def install_registry(runtime: RuntimeContext, registrars: Sequence[Registrar]) -
         registry.register(name, exporter, eraser, tables, order=order, stream=stream)
     runtime.extras[RUNTIME_EXTRA] = registry
     return registry
+
+
+def announce(runtime: RuntimeContext, session: Session, change: PersonDataChange) -> None:
+    """Tell the runtime's listeners that a person's data changed, in the caller's transaction; a runtime
+    without a registry (a test of one domain) has nobody listening."""
+    registry = runtime.extras.get(RUNTIME_EXTRA)
+    if isinstance(registry, PersonalDataRegistry):
+        registry.announce(session, change)
 
 
 def registry_for(runtime: RuntimeContext) -> PersonalDataRegistry:

@@ -103,7 +103,7 @@ def _stop_start(kind: RestrictionKind) -> Callable[[Run], Outcome]:
             except (ValidationFailed, Conflict) as exc:
                 skipped.append({"purpose": str(purpose), "code": exc.code})
                 continue
-            add_restriction(uow.session, policy, row.person_id, purpose=purpose, kind=kind)
+            add_restriction(uow.session, policy, row.person_id, purpose=purpose, kind=kind, runtime=uow.runtime)
             stopped.append({"purpose": purpose, "kind": kind})
         reached = _stopped_purposes(policy, where, [s["purpose"] for s in stopped])
         _record(run, {STOPPED: stopped, SKIPPED: skipped, PROPAGATE_TO: recipients_receiving(policy, purposes=reached)})
@@ -230,7 +230,7 @@ def _stop_each(run: Run, where: Jurisdiction | None, purposes: list[str], *, con
             if kind is None:
                 skipped.append({"purpose": purpose, "code": "purpose_is_legal_obligation"})
             else:
-                add_restriction(uow.session, policy, row.person_id, purpose=purpose, kind=kind)
+                add_restriction(uow.session, policy, row.person_id, purpose=purpose, kind=kind, runtime=uow.runtime)
                 stopped.append({"purpose": purpose, "kind": kind})
     receipts = _withdraw(run, consent)
     _record(run, {WITHDRAWN: consent, RECEIPTS: receipts, STOPPED: stopped, SKIPPED: skipped})

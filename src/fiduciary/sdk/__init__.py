@@ -1,9 +1,11 @@
 """Python client for the Fiduciary HTTP API, for the store backend: `FiduciaryClient`, and
 `FiduciaryVaultClient` with personal fields, lookup, export, erasure and the audit trail as well, and
-`FiduciaryRequestsClient` with rights requests, and `FiduciaryCasesClient` with what is due and grievances."""
+`FiduciaryRequestsClient` with rights requests, `FiduciaryCasesClient` with what is due and grievances, and
+`FiduciaryDisclosuresClient` with disclosures."""
 
 from fiduciary.sdk.cases import CasePage, FiduciaryCasesClient
 from fiduciary.sdk.client import DecisionResult, FiduciaryAPIError, FiduciaryClient, consent_item
+from fiduciary.sdk.disclosures import FiduciaryDisclosuresClient
 from fiduciary.sdk.requests import CloseItem, FiduciaryRequestsClient, RequestPage
 from fiduciary.sdk.vault import AuditPage, FiduciaryVaultClient, FieldsResult
 from fiduciary.sdk.vulnerability_reports import FiduciaryVulnerabilityClient
@@ -16,6 +18,7 @@ __all__ = [
     "FiduciaryAPIError",
     "FiduciaryCasesClient",
     "FiduciaryClient",
+    "FiduciaryDisclosuresClient",
     "FiduciaryRequestsClient",
     "FiduciaryVaultClient",
     "FiduciaryVulnerabilityClient",

@@ -24,5 +24,6 @@ __all__ = [
     "restore",  # restore-replay (`fiduciary restore-replay`), unapplied_erasures
     "retention_events",  # retention events the store reports
     "rights",  # the vault's exporters and erasers
+    "sealed_secrets",  # seal_secret, open_secret: secrets kept for others (recipients' webhook secrets)
     "service",  # VaultService: storage of encrypted fields, identifiers and legal-hold records
 ]

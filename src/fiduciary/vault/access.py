@@ -32,6 +32,8 @@ from fiduciary.decisions.service import DecisionContext, DecisionService, check_
 from fiduciary.errors import Conflict, FiduciaryError, FieldProblem, Forbidden, NotFound, ValidationFailed
 from fiduciary.people.models import Person
 from fiduciary.people.service import PERSON_ID_RE
+from fiduciary.personal_data.changes import ChangeKind, PersonDataChange
+from fiduciary.personal_data.registry import announce
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.schema import AccessRole, FieldType, Source
 from fiduciary.unit_of_work import unit_of_work
@@ -476,6 +478,9 @@ class VaultAccess:
             self.vault.create_person_record(
                 session, person_id, dict(fields), dict(identifiers), purpose=purpose_id, source=source
             )
+            # A value written again must reach every recipient that received the old one (DPDP s.12(2),
+            # GDPR Art 16 and 19); the listeners act only where a recipient did.
+            announce(self.runtime, session, PersonDataChange.of(ChangeKind.CORRECTION, [person_id], categories=wanted))
         except FiduciaryError as exc:
             raise self._fail(
                 exc, actor, Action.FIELD_WRITE, request_id, reasons=deny_reasons or None, **context

@@ -26,6 +26,7 @@ from fiduciary.web.routes import banner as banner_routes
 from fiduciary.web.routes import cases as cases_routes
 from fiduciary.web.routes import consent as consent_routes
 from fiduciary.web.routes import decisions as decisions_routes
+from fiduciary.web.routes import disclosures as disclosures_routes
 from fiduciary.web.routes import holds as holds_routes
 from fiduciary.web.routes import identity as identity_routes
 from fiduciary.web.routes import jobs as jobs_routes
@@ -132,6 +133,7 @@ def create_app(
     app.include_router(receipts_routes.router)
     app.include_router(requests_routes.router)
     app.include_router(cases_routes.router)
+    app.include_router(disclosures_routes.router)
     app.include_router(my_requests_routes.router)
     app.include_router(holds_routes.router)
     app.include_router(packages_routes.router)

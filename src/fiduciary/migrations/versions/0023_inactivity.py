@@ -1,7 +1,7 @@
 """inactivity_clocks, inactivity_account_stubs, stored_value_balances (issue 15 item 3)
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 
 docs/inactivity.md.
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0023"
-down_revision: str | None = "0021"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

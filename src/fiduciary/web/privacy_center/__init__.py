@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from fiduciary.web.deps import get_runtime
-from fiduciary.web.privacy_center import more, routes, sign_in
+from fiduciary.web.privacy_center import disclosures, more, routes, sign_in
 from fiduciary.web.privacy_center.guard import CsrfRefused, SignInRequired
 
 
@@ -26,3 +26,4 @@ def install_privacy_center(app: FastAPI) -> None:
     app.include_router(sign_in.router)
     app.include_router(routes.router)
     app.include_router(more.router)
+    app.include_router(disclosures.router)

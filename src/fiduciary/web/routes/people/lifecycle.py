@@ -333,7 +333,9 @@ def restrict(
     session: Session = SESSION_DEPENDENCY,
     runtime: Runtime = Depends(runtime_dependency),
 ) -> JSONResponse:
-    restriction, created = add_restriction(session, runtime.policy(), person_id, purpose=body.purpose, kind=body.kind)
+    restriction, created = add_restriction(
+        session, runtime.policy(), person_id, purpose=body.purpose, kind=body.kind, runtime=runtime
+    )
     return JSONResponse(_restriction(restriction).model_dump(mode="json"), status_code=201 if created else 200)
 
 
