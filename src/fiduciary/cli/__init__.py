@@ -138,7 +138,8 @@ def command_runtime(console: Console) -> Iterator[Runtime]:
 @contextmanager
 def command_session(console: Console) -> Iterator[tuple[Runtime, Session]]:
     """The runtime and one session of a command; a domain refusal rolls back, prints its detail and each
-    field it names (never a value the person sent), and exits 1 (`fiduciary requests`, `cases`, `retention`, `disclosures`)."""
+    field it names (never a value the person sent), and exits 1 (`fiduciary requests`, `cases`, `retention`,
+    `disclosures`)."""
     from rich.markup import escape
 
     from fiduciary.errors import FiduciaryError
