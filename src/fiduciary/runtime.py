@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from fiduciary.audit import rights as audit_rights
+from fiduciary.cases.breach import personal_data as breach_personal_data
 from fiduciary.comms import rights as comms_rights
 from fiduciary.config import Settings, get_settings
 from fiduciary.consent import rights as consent_rights
@@ -46,6 +47,7 @@ DOMAIN_REGISTRARS: Final[tuple[Registrar, ...]] = (
     identity_rights.register,
     rights_personal_data.register,
     packages_rights.register,
+    breach_personal_data.register,
 )
 
 

@@ -61,6 +61,12 @@ KINDS: Final[Mapping[str, MessageKind]] = {
             frozenset({"reference", "link", "expires_on", "downloads"}),
         ),
         MessageKind("rights.erased", Category.RIGHTS, "rights_erased", frozenset({"reference", "kept"})),
+        MessageKind(
+            "breach.notice",  # DPDP s.8(6), Rule 7(1)(a)-(e): the contact (e) is the grievance line
+            Category.RIGHTS,
+            "breach_notice",
+            frozenset({"reference", "what_happened", "when", "consequences", "measures", "safety_steps"}),
+        ),
         MessageKind("marketing.message", Category.MARKETING, "marketing_message", frozenset({"headline", "text"})),
     )
 }
