@@ -17,6 +17,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from fiduciary.audit import rights as audit_rights
+from fiduciary.cases import grievance_kind as _grievance_kind  # noqa: F401 (registers the grievance kind)
+from fiduciary.cases import jobs as _cases_jobs  # noqa: F401 (registers the escalation sweep)
+from fiduciary.cases import personal_data as cases_personal_data
+from fiduciary.cases.breach import jobs as _breach_jobs  # noqa: F401 (registers the breach kind and its job)
 from fiduciary.cases.breach import personal_data as breach_personal_data
 from fiduciary.comms import rights as comms_rights
 from fiduciary.config import Settings, get_settings
@@ -47,6 +51,7 @@ DOMAIN_REGISTRARS: Final[tuple[Registrar, ...]] = (
     identity_rights.register,
     rights_personal_data.register,
     packages_rights.register,
+    cases_personal_data.register,
     breach_personal_data.register,
 )
 

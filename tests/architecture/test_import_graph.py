@@ -32,6 +32,7 @@ DOMAINS = frozenset(
         "auth",
         "storage",
         "identity",
+        "cases",
     }
 )
 EDGE_LAYERS = frozenset({"web", "cli"})

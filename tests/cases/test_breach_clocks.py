@@ -8,56 +8,64 @@ from zoneinfo import ZoneInfo
 
 from ruamel.yaml import YAML
 
-from fiduciary.cases.breach.clocks import (
-    BreachClock,
-    BreachStep,
-    ClockState,
-    clock_views,
-    clocks_from,
-    on_time,
-)
+from fiduciary.cases.breach.kind import BREACH, BreachClock, ClockState, clock_state, on_time
+from fiduciary.cases.clocks import clock_due
+from fiduciary.cases.models import CaseClock
 from fiduciary.config import DEMO_POLICY_PATH
-from fiduciary.policy.schema import BreachDeadlines, PolicyDocument
-from fiduciary.rights.deadlines import working_calendar
+from fiduciary.policy.calendar import WorkingCalendar
+from fiduciary.policy.schema import PolicyDocument
+from fiduciary.rights.deadlines import Due, working_calendar
 
 IST = ZoneInfo("Asia/Kolkata")
 BERLIN = ZoneInfo("Europe/Berlin")
 DEMO: dict[str, Any] = YAML(typ="safe").load(DEMO_POLICY_PATH.read_text(encoding="utf-8"))
-DEADLINES = BreachDeadlines.model_validate(
-    {"authority_initial": "24h", "authority_detailed": "72h", "cert_in": "6h", "notify_people": "72h"}
-)
+BREACH_DEADLINES = {"authority_initial": "24h", "authority_detailed": "72h", "cert_in": "6h", "notify_people": "72h"}
 
 
-def document(timezone: str = "Asia/Kolkata") -> PolicyDocument:
-    return PolicyDocument.model_validate({**DEMO, "calendar": {**DEMO["calendar"], "timezone": timezone}})
+def document(timezone: str = "Asia/Kolkata", **breach: str | None) -> PolicyDocument:
+    cases = {**DEMO["cases"], "breach": {**BREACH_DEADLINES, **breach}}
+    return PolicyDocument.model_validate(
+        {**DEMO, "cases": cases, "calendar": {**DEMO["calendar"], "timezone": timezone}}
+    )
 
 
-WORKING = working_calendar(document())
-WORKING_BERLIN = working_calendar(document("Europe/Berlin"))
+POLICY = document()
+BERLIN_POLICY = document("Europe/Berlin")
+
+
+def clocks_from(doc: PolicyDocument, aware: datetime) -> dict[BreachClock, Due]:
+    """Each clock of the breach kind as the cases core computes it at opening."""
+    working: WorkingCalendar = working_calendar(doc)
+    found = {BreachClock(s.name): clock_due(s, doc, aware, working) for s in BREACH.clocks}
+    return {name: c.due for name, c in found.items() if c is not None}
+
+
+def row(doc: PolicyDocument, aware: datetime, name: BreachClock, met_at: datetime | None = None) -> CaseClock:
+    due = clocks_from(doc, aware)[name]
+    return CaseClock(name=name.value, started_at=aware, due_at=due.ends_at, met_at=met_at, stopped_at=None)
 
 
 def test_every_clock_starts_at_awareness_and_runs_in_parallel() -> None:
     aware = datetime(2026, 5, 4, 10, 0, tzinfo=IST)
-    ends = {clock: due.ends_at for clock, due in clocks_from(DEADLINES, aware, WORKING).items()}
+    ends = {clock: due.ends_at for clock, due in clocks_from(POLICY, aware).items()}
     assert ends == {
         BreachClock.CERT_IN: aware + timedelta(hours=6),  # CERT-In Directions 2022, direction (ii)
         BreachClock.AUTHORITY_INITIAL: aware + timedelta(hours=24),
         BreachClock.AUTHORITY_DETAILED: aware + timedelta(hours=72),  # DPDP Rule 7(2)(b)
         BreachClock.NOTIFY_PEOPLE: aware + timedelta(hours=72),
     }
+    assert all(spec.from_aware for spec in BREACH.clocks)
 
 
-def test_no_cert_in_clock_where_the_policy_sets_none_or_the_incident_is_not_reportable() -> None:
+def test_no_cert_in_clock_where_the_policy_sets_none() -> None:
     aware = datetime(2026, 5, 4, 10, 0, tzinfo=IST)
-    without = DEADLINES.model_copy(update={"cert_in": None})
-    assert BreachClock.CERT_IN not in clocks_from(without, aware, WORKING)
-    assert BreachClock.CERT_IN not in clocks_from(DEADLINES, aware, WORKING, cert_in_reportable=False)
+    assert BreachClock.CERT_IN not in clocks_from(document(cert_in=None), aware)
 
 
 def test_the_sixth_hour_exactly_is_on_time_and_a_minute_later_is_late() -> None:
     aware = datetime(2026, 5, 4, 22, 30, tzinfo=IST)
-    due = clocks_from(DEADLINES, aware, WORKING)[BreachClock.CERT_IN]
-    assert due.ends_at == datetime(2026, 5, 5, 4, 30, tzinfo=IST)
+    due = clocks_from(POLICY, aware)[BreachClock.CERT_IN].ends_at
+    assert due == datetime(2026, 5, 5, 4, 30, tzinfo=IST)
     assert on_time(due, datetime(2026, 5, 5, 4, 29, tzinfo=IST))
     assert on_time(due, datetime(2026, 5, 5, 4, 30, tzinfo=IST))  # at the last minute
     assert not on_time(due, datetime(2026, 5, 5, 4, 31, tzinfo=IST))
@@ -65,7 +73,7 @@ def test_the_sixth_hour_exactly_is_on_time_and_a_minute_later_is_late() -> None:
 
 def test_the_72nd_hour_exactly_is_on_time_and_a_minute_later_is_late() -> None:
     aware = datetime(2026, 5, 4, 10, 0, tzinfo=IST)
-    due = clocks_from(DEADLINES, aware, WORKING)[BreachClock.AUTHORITY_DETAILED]
+    due = clocks_from(POLICY, aware)[BreachClock.AUTHORITY_DETAILED].ends_at
     assert on_time(due, aware + timedelta(hours=72))
     assert not on_time(due, aware + timedelta(hours=72, minutes=1))
 
@@ -73,9 +81,9 @@ def test_the_72nd_hour_exactly_is_on_time_and_a_minute_later_is_late() -> None:
 def test_72_hours_across_the_spring_change_are_72_real_hours() -> None:
     """Berlin moves its clocks forward on 29 March 2026 at 02:00: the wall clock shows 73 hours later."""
     aware = datetime(2026, 3, 27, 10, 0, tzinfo=BERLIN)  # CET, +01:00
-    due = clocks_from(DEADLINES, aware, WORKING_BERLIN)[BreachClock.AUTHORITY_DETAILED]
-    assert due.ends_at.astimezone(UTC) - aware.astimezone(UTC) == timedelta(hours=72)
-    assert due.ends_at.astimezone(BERLIN).replace(tzinfo=None) == datetime(2026, 3, 30, 11, 0)  # CEST
+    due = clocks_from(BERLIN_POLICY, aware)[BreachClock.AUTHORITY_DETAILED].ends_at
+    assert due.astimezone(UTC) - aware.astimezone(UTC) == timedelta(hours=72)
+    assert due.astimezone(BERLIN).replace(tzinfo=None) == datetime(2026, 3, 30, 11, 0)  # CEST
     assert on_time(due, datetime(2026, 3, 30, 11, 0, tzinfo=BERLIN))
     assert not on_time(due, datetime(2026, 3, 30, 11, 1, tzinfo=BERLIN))
 
@@ -83,30 +91,26 @@ def test_72_hours_across_the_spring_change_are_72_real_hours() -> None:
 def test_six_hours_across_the_autumn_change_are_six_real_hours() -> None:
     """Berlin moves its clocks back on 25 October 2026 at 03:00: the wall clock shows five hours later."""
     aware = datetime(2026, 10, 25, 0, 30, tzinfo=BERLIN)  # CEST, +02:00
-    due = clocks_from(DEADLINES, aware, WORKING_BERLIN)[BreachClock.CERT_IN]
-    assert due.ends_at.astimezone(UTC) == datetime(2026, 10, 25, 4, 30, tzinfo=UTC)
-    assert due.ends_at.astimezone(BERLIN).replace(tzinfo=None) == datetime(2026, 10, 25, 5, 30)  # CET
+    due = clocks_from(BERLIN_POLICY, aware)[BreachClock.CERT_IN].ends_at
+    assert due.astimezone(UTC) == datetime(2026, 10, 25, 4, 30, tzinfo=UTC)
+    assert due.astimezone(BERLIN).replace(tzinfo=None) == datetime(2026, 10, 25, 5, 30)  # CET
     assert on_time(due, datetime(2026, 10, 25, 4, 30, tzinfo=UTC))
     assert not on_time(due, datetime(2026, 10, 25, 4, 31, tzinfo=UTC))
 
 
 def test_clock_states_at_an_instant() -> None:
     aware = datetime(2026, 5, 4, 10, 0, tzinfo=IST)
-    met = {
-        BreachStep.CERT_IN_REPORTED: aware + timedelta(hours=5),
-        BreachStep.AUTHORITY_INFORMED: aware + timedelta(hours=30),
-    }
-    views = {v.clock: v for v in clock_views(DEADLINES, aware, WORKING, met, aware + timedelta(hours=48))}
-    assert views[BreachClock.CERT_IN].state is ClockState.MET
-    assert views[BreachClock.AUTHORITY_INITIAL].state is ClockState.MET_LATE
-    assert views[BreachClock.AUTHORITY_DETAILED].state is ClockState.RUNNING
-    later = {
-        v.clock: v.state for v in clock_views(DEADLINES, aware, WORKING, met, aware + timedelta(hours=72, minutes=1))
-    }
-    assert later[BreachClock.NOTIFY_PEOPLE] is ClockState.OVERDUE
+    later = aware + timedelta(hours=48)
+    assert clock_state(row(POLICY, aware, BreachClock.CERT_IN, aware + timedelta(hours=5)), later) is ClockState.MET
+    late = row(POLICY, aware, BreachClock.AUTHORITY_INITIAL, aware + timedelta(hours=30))
+    assert clock_state(late, later) is ClockState.MET_LATE
+    running = row(POLICY, aware, BreachClock.AUTHORITY_DETAILED)
+    assert clock_state(running, later) is ClockState.RUNNING
+    assert clock_state(running, aware + timedelta(hours=72)) is ClockState.RUNNING
+    assert clock_state(running, aware + timedelta(hours=72, minutes=1)) is ClockState.OVERDUE
 
 
 def test_an_incident_recorded_long_after_awareness_has_its_clocks_already_overdue() -> None:
     aware = datetime(2025, 1, 1, 10, 0, tzinfo=IST)
-    states = {v.state for v in clock_views(DEADLINES, aware, WORKING, {}, datetime(2026, 5, 4, tzinfo=IST))}
-    assert states == {ClockState.OVERDUE}
+    now = datetime(2026, 5, 4, tzinfo=IST)
+    assert {clock_state(row(POLICY, aware, name), now) for name in BreachClock} == {ClockState.OVERDUE}

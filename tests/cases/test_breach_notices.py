@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from breach_support import open_incident
 from fiduciary.cases.breach.models import BreachNotice
 from fiduciary.cases.breach.notices import (
     NoticeContent,
@@ -32,8 +33,7 @@ from fiduciary.vault.records import PersonalField
 from fiduciary.vault.service import NewPerson, VaultService
 from vault_support import PURPOSES
 
-CASE = "cas_01BREACHTESTBREACHTESTBREAC"
-CONTENT = NoticeContent("Export bucket public", "4 May 2026", "Phishing risk", "Bucket closed", "Beware of calls")
+CONTENT = NoticeContent("Export bucket public", date(2026, 5, 4), "Phishing risk", "Bucket closed", "Beware of calls")
 
 
 def people(session: Session, runtime: Runtime, n: int, *, with_email: bool = True) -> list[str]:
@@ -64,26 +64,28 @@ def prefers_hindi(session: Session, person_id: str) -> None:
     session.commit()
 
 
-def tell_all(runtime: Runtime, session: Session, size: int = 2) -> int:
+def tell_all(runtime: Runtime, session: Session, case: str, size: int = 2) -> int:
     uow = unit_of_work(runtime, session)
     told = 0
-    for first, last in batch_ranges(session, CASE, size):
-        told += tell_batch(uow, CASE, first, last, CONTENT).queued
+    for first, last in batch_ranges(session, case, size):
+        told += tell_batch(uow, case, first, last, CONTENT).queued
     session.commit()
     return told
 
 
 def test_everyone_with_the_category_is_selected_once_in_sql(runtime: Runtime, session: Session) -> None:
+    case = open_incident(runtime, session)
     ids = people(session, runtime, 5)
     selection = Selection(("contact.email",))
-    assert select_affected(session, CASE, selection) == 5
-    assert select_affected(session, CASE, selection) == 0  # a repeated selection adds nobody
+    assert select_affected(session, case, selection) == 5
+    assert select_affected(session, case, selection) == 0  # a repeated selection adds nobody
     session.commit()
     assert sorted(session.scalars(sa.select(BreachNotice.person_id))) == sorted(ids)
-    assert select_affected(session, CASE, Selection(("identity.date_of_birth",))) == 0
+    assert select_affected(session, case, Selection(("identity.date_of_birth",))) == 0
 
 
 def test_stored_before_a_date_selects_only_the_older_fields(runtime: Runtime, session: Session) -> None:
+    case = open_incident(runtime, session)
     old = people(session, runtime, 2)
     session.execute(
         sa.update(PersonalField)
@@ -92,52 +94,55 @@ def test_stored_before_a_date_selects_only_the_older_fields(runtime: Runtime, se
     )
     people(session, runtime, 3)
     assert (
-        select_affected(session, CASE, Selection(("contact.email",), stored_before=utcnow() - timedelta(days=1))) == 2
+        select_affected(session, case, Selection(("contact.email",), stored_before=utcnow() - timedelta(days=1))) == 2
     )
     session.commit()
     assert sorted(session.scalars(sa.select(BreachNotice.person_id))) == sorted(old)
 
 
 def test_batches_are_ranges_of_person_ids_computed_in_sql(runtime: Runtime, session: Session) -> None:
+    case = open_incident(runtime, session)
     ids = sorted(people(session, runtime, 5))
-    select_affected(session, CASE, Selection(("contact.email",)))
-    assert batch_ranges(session, CASE, 2) == [(ids[0], ids[1]), (ids[2], ids[3]), (ids[4], ids[4])]
-    assert batch_ranges(session, CASE, 5) == [(ids[0], ids[4])]
+    select_affected(session, case, Selection(("contact.email",)))
+    assert batch_ranges(session, case, 2) == [(ids[0], ids[1]), (ids[2], ids[3]), (ids[4], ids[4])]
+    assert batch_ranges(session, case, 5) == [(ids[0], ids[4])]
 
 
 def test_each_person_is_told_once_in_their_language_even_when_retried(runtime: Runtime, session: Session) -> None:
+    case = open_incident(runtime, session)
     ids = people(session, runtime, 3)
     prefers_hindi(session, ids[0])
-    select_affected(session, CASE, Selection(("contact.email",)))
+    select_affected(session, case, Selection(("contact.email",)))
     session.commit()
-    assert tell_all(runtime, session) == 3
+    assert tell_all(runtime, session, case) == 3
     session.execute(sa.update(BreachNotice).values(outcome=None))  # as if the batch ran again before marking
     session.commit()
-    assert tell_all(runtime, session) == 3  # the outbox's idempotency key returns the first message
+    assert tell_all(runtime, session, case) == 3  # the outbox's idempotency key returns the first message
     messages = session.scalars(sa.select(OutboxMessage).where(OutboxMessage.kind == "breach.notice")).all()
     assert len(messages) == 3
     languages = {m.person_id: m.language for m in messages}
     assert languages[ids[0]] == "hi" and languages[ids[1]] == "en"
     hindi = next(m for m in messages if m.language == "hi")
     assert "सुरक्षा घटना" in hindi.subject
-    summary = notified_summary(session, CASE)
+    summary = notified_summary(session, case)
     assert (summary.selected, summary.told, summary.without_contact) == (3, 3, 0)
-    assert untold(session, CASE) == 0
+    assert untold(session, case) == 0
 
 
 def test_a_person_without_contact_is_counted_and_an_erased_person_is_never_selected(
     runtime: Runtime, session: Session
 ) -> None:
+    case = open_incident(runtime, session)
     (no_email,) = people(session, runtime, 1, with_email=False)
     (erased,) = people(session, runtime, 1)
     erase_person(runtime, session, person_id=erased, actor="cli")
     session.commit()
-    assert select_affected(session, CASE, Selection(("contact.email",))) == 1
+    assert select_affected(session, case, Selection(("contact.email",))) == 1
     session.commit()
-    assert tell_all(runtime, session) == 0
-    row = session.get(BreachNotice, (CASE, no_email))
+    assert tell_all(runtime, session, case) == 0
+    row = session.get(BreachNotice, (case, no_email))
     assert row is not None and row.outcome == Outcome.NO_CONTACT
-    assert notified_summary(session, CASE).without_contact == 1
+    assert notified_summary(session, case).without_contact == 1
 
 
 def test_a_bad_selection_is_refused_naming_the_field() -> None:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from fiduciary.cases.breach.clocks import BreachStep
+from fiduciary.cases.breach.kind import BreachStep
 from fiduciary.cases.breach.reports import (
     IncidentRecord,
     Notified,
@@ -38,7 +38,7 @@ def record(**texts: str) -> IncidentRecord:
         records_affected=None,
         natures=["confidentiality"],
         systems=["orders-export"],
-        steps={BreachStep.AUTHORITY_INFORMED: datetime(2026, 5, 4, 11, 0, tzinfo=IST)},
+        steps={BreachStep.INFORM_AUTHORITY: datetime(2026, 5, 4, 11, 0, tzinfo=IST)},
     )
 
 

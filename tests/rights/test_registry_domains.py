@@ -110,6 +110,7 @@ def test_export_holds_everything_every_domain_has(session: Session, runtime: Run
         "rights",
         "access_packages",
         "breach",
+        "cases",
         "people",
     }
     assert domains["access_packages"] == {"packages": []}
@@ -169,6 +170,7 @@ def test_erase_runs_every_eraser_and_keeps_what_the_law_keeps(
         "identity",
         "access_packages",
         "rights",
+        "cases",
         "people",
     ]
     by_domain = {r.domain: r for r in summary.reports}

@@ -6,6 +6,7 @@ When a domain adds a models module, add its import here.
 
 from fiduciary.audit import models as _audit_models  # noqa: F401
 from fiduciary.auth import models as _auth_models  # noqa: F401
+from fiduciary.cases import models as _cases_models  # noqa: F401
 from fiduciary.cases.breach import models as _breach_models  # noqa: F401
 from fiduciary.comms import models as _comms_models  # noqa: F401
 from fiduciary.consent import models as _consent_models  # noqa: F401

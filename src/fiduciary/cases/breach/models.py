@@ -21,7 +21,7 @@ class BreachNotice(Base):
     __tablename__ = "breach_notices"
     __table_args__ = (Index("ix_breach_notices_person_id", "person_id"),)
 
-    case_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(40), ForeignKey("cases.id"), primary_key=True)
     person_id: Mapped[str] = mapped_column(String(40), ForeignKey("people.id"), primary_key=True)
     language: Mapped[str | None] = mapped_column(String(16), nullable=True)  # from their latest consent
     selected_at: Mapped[datetime] = mapped_column(nullable=False)

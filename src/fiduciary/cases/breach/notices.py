@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -64,7 +64,7 @@ class NoticeContent:
     """What each person is told (DPDP Rule 7(1)(a)-(e)); the contact (e) is the policy's, added by the outbox."""
 
     what_happened: str
-    when: str
+    when: date  # formatted in the person's language by the outbox
     consequences: str
     measures: str
     safety_steps: str

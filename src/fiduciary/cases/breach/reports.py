@@ -24,7 +24,7 @@ from typing import Final
 
 from jinja2 import Environment
 
-from fiduciary.cases.breach.clocks import BreachStep
+from fiduciary.cases.breach.kind import BreachStep
 from fiduciary.policy.schema import Contact, PolicyDocument
 
 MISSING: Final = "missing"

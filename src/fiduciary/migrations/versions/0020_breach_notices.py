@@ -1,7 +1,7 @@
 """breach_notices: the people selected as affected by a breach and whether each was told (issue 16 item 3)
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0018
 
 docs/breaches.md.
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | None = "0017"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=8), nullable=True),
         sa.Column("message_id", sa.String(length=40), nullable=True),
         sa.Column("told_at", _AT, nullable=True),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_breach_notices_case_id_cases")),
         sa.ForeignKeyConstraint(["person_id"], ["people.id"], name=op.f("fk_breach_notices_person_id_people")),
         sa.PrimaryKeyConstraint("case_id", "person_id", name=op.f("pk_breach_notices")),
     )
