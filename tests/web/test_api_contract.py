@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from fiduciary.auth.service import KEY_ID_PATTERN, create_api_key
+from fiduciary.cases.workflow import CASE_ID_PATTERN
 from fiduciary.comms.unsubscribe import TOKEN_PATTERN
 from fiduciary.decisions.ids import PERSON_ID_PATTERN, SUBJECT_ID_PATTERN, VISITOR_ID_PATTERN
 from fiduciary.ledger.models import LedgerEvent
@@ -251,6 +252,7 @@ def test_every_id_in_the_openapi_has_the_domains_pattern(client: TestClient) -> 
         "key_id": {KEY_ID_PATTERN},
         "token": {TOKEN_PATTERN, PACKAGE_TOKEN_PATTERN},  # an unsubscribe link's or a package link's
         "request_id": {REQUEST_ID_PATTERN},
+        "breach_id": {CASE_ID_PATTERN},
         "visitor_id": {VISITOR_ID_PATTERN},
         "guardian_id": {PERSON_ID_PATTERN},
         "purpose": {ID_PATTERN},

@@ -71,6 +71,8 @@ SEMANTIC: dict[str, tuple[str, str]] = {
     "POST /u/{token}": ("400", "a token is valid only with our HMAC signature"),
     "GET /u/{token}": ("400", "a token is valid only with our HMAC signature"),
     "GET /v1/packages/{token}": ("404", "a package link is valid only with our HMAC signature"),
+    "POST /v1/breaches": ("422", "the moments must not be in the future and the categories must be the policy's"),
+    "PATCH /v1/breaches/{breach_id}": ("422", "at least one fact must be given (an empty object changes nothing)"),
     "POST /v1/me/requests": ("422", "the kind must be one the policy offers the person, with its parameters valid"),
 }
 

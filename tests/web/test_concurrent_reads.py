@@ -75,7 +75,17 @@ def _fixtures(client: httpx.Client, proc: ServerProcess) -> dict[str, str]:
     opened.raise_for_status()
     asked = client.post("/v1/requests", json={"kind": "grievance", "person_id": person})  # waits for staff
     asked.raise_for_status()
+    breach = client.post(
+        "/v1/breaches",
+        json={
+            "summary": "Export left open",
+            "detected_at": "2026-01-05T10:00:00+05:30",
+            "categories": ["contact.email"],
+        },
+    )
+    breach.raise_for_status()
     return {
+        "breach": breach.json()["id"],
         "request": asked.json()["id"],
         "person": person,
         "position": str(granted.json()["results"][0]["ledger_position"]),
@@ -130,6 +140,9 @@ def _paths(ids: dict[str, str]) -> dict[str, str]:
         "/v1/requests/{request_id}": f"/v1/requests/{ids['request']}",
         "/v1/me/requests": "/v1/me/requests",
         "/v1/me/requests/{request_id}": f"/v1/me/requests/{ids['request']}",
+        "/v1/breaches/{breach_id}": f"/v1/breaches/{ids['breach']}",
+        "/v1/breaches/{breach_id}/timeline": f"/v1/breaches/{ids['breach']}/timeline",
+        "/v1/breaches/{breach_id}/report": f"/v1/breaches/{ids['breach']}/report?kind=dpdp_detailed&format=html",
     }
 
 

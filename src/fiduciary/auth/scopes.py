@@ -24,6 +24,7 @@ class Scope(StrEnum):
     PEOPLE_READ = "people:read"
     PEOPLE_WRITE = "people:write"
     RIGHTS_MANAGE = "rights:manage"
+    BREACHES_MANAGE = "breaches:manage"
     SESSIONS_WRITE = "sessions:write"
     AUDIT_READ = "audit:read"
     LEDGER_READ = "ledger:read"
@@ -41,6 +42,7 @@ SCOPE_DESCRIPTIONS: dict[Scope, str] = {
     Scope.PEOPLE_READ: "Read people and their personal fields, always for a declared purpose.",
     Scope.PEOPLE_WRITE: "Create people and collect or correct their personal fields.",
     Scope.RIGHTS_MANAGE: "Open and act on rights requests (access, correction, erasure, nomination).",
+    Scope.BREACHES_MANAGE: "Record personal-data breaches, their reports and steps, and notify the people affected.",
     Scope.SESSIONS_WRITE: "Open a customer session for a customer signed in on the store's site, vouching for "
     "who they are, so they can use the privacy endpoints without a one-time code.",
     Scope.AUDIT_READ: "Read the audit stream (who used what, for which purpose; never values).",

@@ -23,6 +23,7 @@ from fiduciary.web.problems import document_problems, install_problem_handlers
 from fiduciary.web.routes import api_docs, apikeys, health, notice, policy, signing_keys
 from fiduciary.web.routes import audit as audit_routes
 from fiduciary.web.routes import banner as banner_routes
+from fiduciary.web.routes import breaches as breaches_routes
 from fiduciary.web.routes import consent as consent_routes
 from fiduciary.web.routes import decisions as decisions_routes
 from fiduciary.web.routes import identity as identity_routes
@@ -126,6 +127,7 @@ def create_app(
     app.include_router(audit_routes.router)
     app.include_router(receipts_routes.router)
     app.include_router(requests_routes.router)
+    app.include_router(breaches_routes.router)
     app.include_router(my_requests_routes.router)
     app.include_router(packages_routes.router)
     app.include_router(jobs_routes.router)
