@@ -107,7 +107,7 @@ def update_command(
     """Fill in the incident's facts (likely_consequences, measures_taken, safety_measures, …)."""
     from fiduciary.cases.breach.flows import update_facts  # lazy: keeps `fiduciary --help` light
 
-    values = dict(item.split("=", 1) if "=" in item else (item, "") for item in fact)
+    values = {name: text for name, _, text in (item.partition("=") for item in fact)}
     with _uow() as uow:
         update_facts(uow, breach_id, values, actor=CLI_ACTOR)
     console.print("updated")
