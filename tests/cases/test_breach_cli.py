@@ -1,4 +1,4 @@
-"""`fiduciary breach …` on both databases: open, a refused future detection (exit 1, field named), steps,
+"""`fiduciary cases breach …` on both databases: open, a refused future detection (exit 1, field named), steps,
 facts, notify, the timeline and a report written to a file."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, ["breach", *args])
+    result = CliRunner().invoke(app, ["cases", "breach", *args])
     return result.exit_code, result.output
 
 

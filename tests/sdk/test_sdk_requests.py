@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from fiduciary.auth.service import create_api_key
 from fiduciary.config import Settings
+from fiduciary.rights import request_flows as flows
+from fiduciary.rights.requests import MadeBy, NewRequest
 from fiduciary.runtime import Runtime
 from fiduciary.sdk import CloseItem, FiduciaryAPIError, FiduciaryRequestsClient
 from requests_support import last_code, person_with_email, policy_with_rights
@@ -81,8 +83,13 @@ def test_staff_verify_reject_and_cancel(sdk: FiduciaryRequestsClient, session: S
     with pytest.raises(FiduciaryAPIError) as twice:
         sdk.cancel_request(waiting["id"])
     assert twice.value.status == 409
-    grievance = sdk.create_request("grievance", person)  # a case staff answer (DPDP s.13)
-    done = sdk.complete_request(grievance["id"], note="We refunded the order.")
+    with pytest.raises(FiduciaryAPIError) as grievance_here:
+        sdk.create_request("grievance", person)  # one home for grievances: /v1/grievances (decision 0033)
+    assert grievance_here.value.status == 422 and grievance_here.value.fields == ["kind"]
+    # a grievance the rights engine holds (from a customer's own API) is one staff complete with a note
+    grievance = flows.submit(runtime, session, NewRequest("grievance", person, MadeBy.STORE, "email"), actor="k")
+    session.commit()
+    done = sdk.complete_request(grievance.id, note="We refunded the order.")
     assert (done["state"], done["outcome_note"]) == ("completed", "We refunded the order.")
 
 

@@ -40,6 +40,8 @@ def _ledger_count(session: Session) -> int:
 PARAMETERS: list[tuple[str, str, int, int, int]] = [
     ("/v1/audit?cursor={n}", "query.cursor", BIGINT_MAX, 0, 200),
     ("/v1/audit?limit={n}", "query.limit", 1000, 1, 200),
+    ("/v1/cases/due?limit={n}", "query.limit", 1000, 1, 200),
+    ("/v1/grievances?limit={n}", "query.limit", 1000, 1, 200),
     ("/v1/consents/receipts/{n}", "path.position", 2**53 - 1, 1, 404),
     ("/v1/policy/versions/{n}", "path.version", 2**31 - 1, 1, 404),
     ("/v1/policy/diff?from={n}", "query.from", 2**31 - 1, 1, 404),

@@ -34,6 +34,7 @@ PATH_VALUES = {
     "token": "A" * 40,
     "request_id": "rr_" + "a" * 26,
     "breach_id": "cs_" + "a" * 26,
+    "case_id": "cs_" + "a" * 26,
 }
 
 

@@ -73,7 +73,7 @@ def _fixtures(client: httpx.Client, proc: ServerProcess) -> dict[str, str]:
     headers.raise_for_status()
     opened = client.post(f"/v1/people/{person}/sessions")  # a customer session, vouched by the backend
     opened.raise_for_status()
-    asked = client.post("/v1/requests", json={"kind": "grievance", "person_id": person})  # waits for staff
+    asked = client.post("/v1/requests", json={"kind": "access", "person_id": person})  # waits for a code
     asked.raise_for_status()
     breach = client.post(
         "/v1/breaches",
@@ -84,9 +84,12 @@ def _fixtures(client: httpx.Client, proc: ServerProcess) -> dict[str, str]:
         },
     )
     breach.raise_for_status()
+    complaint = client.post("/v1/grievances", json={"text": "My order arrived open.", "person_id": person})
+    complaint.raise_for_status()
     return {
         "breach": breach.json()["id"],
         "request": asked.json()["id"],
+        "grievance": complaint.json()["id"],
         "person": person,
         "position": str(granted.json()["results"][0]["ledger_position"]),
         "token": headers.json()["url"].rsplit("/", 1)[1],
@@ -143,6 +146,9 @@ def _paths(ids: dict[str, str]) -> dict[str, str]:
         "/v1/breaches/{breach_id}": f"/v1/breaches/{ids['breach']}",
         "/v1/breaches/{breach_id}/timeline": f"/v1/breaches/{ids['breach']}/timeline",
         "/v1/breaches/{breach_id}/report": f"/v1/breaches/{ids['breach']}/report?kind=dpdp_detailed&format=html",
+        "/v1/cases/due": "/v1/cases/due?within=90d&limit=5",
+        "/v1/grievances": "/v1/grievances?limit=5",
+        "/v1/grievances/{case_id}": f"/v1/grievances/{ids['grievance']}",
     }
 
 

@@ -15,17 +15,17 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from fiduciary.cases.workflow import case_values, cases_of
 from fiduciary.consent.service import state_for
 from fiduciary.policy import versions
 from fiduciary.rights.models import RightsRequest
-from fiduciary.rights.requests import open_personal
 from fiduciary.runtime import Runtime
 from fiduciary.unit_of_work import UnitOfWork
 from fiduciary.vault.service import VaultService
 from fiduciary.web.app import create_app
 from fiduciary.web.privacy_center.more import COMPLAINT_MAX
 from outbox_support import newest_code
-from requests_support import person_with_email
+from requests_support import messages, person_with_email
 
 CENTER = "/privacy-center"
 EMAIL_A, EMAIL_B = "asha.more@example.org", "bilal.more@example.org"
@@ -156,7 +156,7 @@ def test_unsubscribe_turns_a_marketing_purpose_off_on_all_its_channels(
         assert refused.status_code == 404 and "Nothing was changed." in refused.text
 
 
-def test_a_complaint_is_a_sealed_grievance_request_kept_out_of_logs_and_audit(
+def test_a_complaint_is_a_sealed_grievance_case_acknowledged_and_kept_out_of_logs_and_audit(
     center: TestClient, runtime: Runtime, session: Session, caplog: pytest.LogCaptureFixture
 ) -> None:
     person = person_with_email(session, runtime, EMAIL_A)
@@ -165,20 +165,21 @@ def test_a_complaint_is_a_sealed_grievance_request_kept_out_of_logs_and_audit(
     assert page.status_code == 200 and "<textarea" in page.text and f'maxlength="{COMPLAINT_MAX}"' in page.text
     caplog.set_level(logging.DEBUG)
     made = center.post(f"{CENTER}/complaint", data={"csrf": _csrf(page), "complaint": f"  {COMPLAINT}  "})
-    assert made.status_code == 200 and "Your request was received." in made.text, made.text
-    (row,) = _requests(session, person)
-    assert row.kind == "grievance" and row.channel == "privacy_center"
-    assert open_personal(UnitOfWork(runtime, session), row) == {"complaint": COMPLAINT}
+    assert made.status_code == 200 and "Your complaint was received." in made.text, made.text
+    (case,) = cases_of(session, person)
+    assert (case.kind, case.channel, case.state) == ("grievance", "privacy_center", "acknowledged")
+    assert case_values(UnitOfWork(runtime, session), case) == {"text": COMPLAINT}
+    assert "cases.grievance.acknowledged" in [kind for kind, _ in messages(session, runtime)]
     session.rollback()
     assert "Meera" not in caplog.text
     audit = session.execute(sa.text("select * from audit_events")).all()
-    requests = session.execute(sa.text("select * from rights_requests")).all()
+    stored = session.execute(sa.text("select * from cases")).all()
     session.rollback()
-    assert "Meera" not in repr(audit) and "Meera" not in repr(requests)  # sealed, never in clear
+    assert "Meera" not in repr(audit) and "Meera" not in repr(stored)  # sealed, never in clear
     for text in ("", "   ", "x" * (COMPLAINT_MAX + 1)):
         refused = center.post(f"{CENTER}/complaint", data={"csrf": _csrf(page), "complaint": text})
         assert refused.status_code == 422 and "complaint:" in refused.text
-    assert len(_requests(session, person)) == 1
+    assert len(cases_of(session, person)) == 1 and _requests(session, person) == []
 
 
 def test_csrf_missing_or_wrong_is_403_and_changes_nothing(
@@ -215,7 +216,7 @@ def test_person_a_never_sees_or_changes_person_b(center: TestClient, runtime: Ru
     center.post(f"{CENTER}/unsubscribe", data={"csrf": _csrf(mine), "purpose": "marketing.email"})
     assert state_for(session, [person_b])[person_b]["marketing.email"].status == "granted"
     session.rollback()
-    assert _requests(session, person_a) == [] and len(_requests(session, person_b)) == 1
+    assert cases_of(session, person_a) == [] and len(cases_of(session, person_b)) == 1
 
 
 def test_no_personal_value_in_urls_or_titles(center: TestClient, runtime: Runtime, session: Session) -> None:

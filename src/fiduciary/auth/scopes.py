@@ -26,6 +26,8 @@ class Scope(StrEnum):
     RIGHTS_MANAGE = "rights:manage"
     BREACHES_MANAGE = "breaches:manage"
     SESSIONS_WRITE = "sessions:write"
+    CASES_READ = "cases:read"
+    CASES_MANAGE = "cases:manage"
     AUDIT_READ = "audit:read"
     LEDGER_READ = "ledger:read"
     APIKEYS_MANAGE = "apikeys:manage"
@@ -45,6 +47,8 @@ SCOPE_DESCRIPTIONS: dict[Scope, str] = {
     Scope.BREACHES_MANAGE: "Record personal-data breaches, their reports and steps, and notify the people affected.",
     Scope.SESSIONS_WRITE: "Open a customer session for a customer signed in on the store's site, vouching for "
     "who they are, so they can use the privacy endpoints without a one-time code.",
+    Scope.CASES_READ: "Read what is due across cases and rights requests, and grievances with their redacted text.",
+    Scope.CASES_MANAGE: "Receive grievances and act on them: acknowledge, assign, note, reply to the person, close.",
     Scope.AUDIT_READ: "Read the audit stream (who used what, for which purpose; never values).",
     Scope.LEDGER_READ: "Read the consent and audit ledgers, checkpoints and verification results.",
     Scope.APIKEYS_MANAGE: "Create, list and revoke API keys, granting at most the scopes the key itself holds.",

@@ -10,9 +10,8 @@ row's (due_at, id, clock), so a page never repeats or skips a row whatever is ad
 
 from __future__ import annotations
 
-import base64
-import binascii
 import heapq
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +20,7 @@ from typing import Final
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from fiduciary.cases.cursors import decode_cursor, encode_cursor
 from fiduciary.cases.models import Case, CaseClock
 from fiduciary.errors import FieldProblem, ValidationFailed
 from fiduciary.rights.models import RightsRequest
@@ -30,6 +30,9 @@ MAX_PAGE: Final = 1000
 REQUEST_KIND: Final = "request"  # the kind a rights request has in the listing
 REQUEST_CLOCK: Final = "respond"  # its clock: the deadline in force (`rights_requests.due_at`)
 MAX_WITHIN: Final = timedelta(days=3660)
+WITHIN_PATTERN: Final = r"^[1-9][0-9]{0,4}[mhd]$"  # 90m, 48h, 7d
+_WITHIN: Final = re.compile(WITHIN_PATTERN)
+_UNITS: Final = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,21 +66,20 @@ class DuePage:
     next_cursor: str | None
 
 
-def encode_cursor(item: DueItem) -> str:
-    raw = f"{item.due_at.isoformat()}|{item.id}|{item.clock}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+def parse_within(text: str, field_name: str = "within") -> timedelta:
+    """`48h` → 48 hours (minutes `m`, hours `h`, days `d`), or 422 naming `field_name`."""
+    if not isinstance(text, str) or not _WITHIN.fullmatch(text) or int(text[:-1]) * _UNITS[text[-1]] > MAX_WITHIN:
+        raise ValidationFailed("Bad horizon.", [FieldProblem(field_name, "a number and m, h or d, e.g. 48h")])
+    return int(text[:-1]) * _UNITS[text[-1]]
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, str, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, item_id, clock = raw.split("|")
-        parsed = datetime.fromisoformat(moment)
-        if parsed.tzinfo is None or not item_id or not clock or len(item_id) > 40 or len(clock) > 32:
-            raise ValueError
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationFailed("Bad cursor.", [FieldProblem("after", "a next_cursor from a previous page")]) from None
-    return parsed, item_id, clock
+def _cursor(item: DueItem) -> str:
+    return encode_cursor(item.due_at, item.id, item.clock)
+
+
+def _decode(cursor: str) -> tuple[datetime, str, str]:
+    moment, (item_id, clock) = decode_cursor(cursor, 2)
+    return moment, item_id, clock
 
 
 def _check(filters: DueFilter) -> None:
@@ -103,7 +105,7 @@ def _case_items(session: Session, filters: DueFilter, until: datetime | None, no
     if until is not None:
         query = query.where(CaseClock.due_at <= until)
     if filters.after is not None:
-        due_at, item_id, clock = _decode_cursor(filters.after)
+        due_at, item_id, clock = _decode(filters.after)
         query = query.where(
             or_(
                 CaseClock.due_at > due_at,
@@ -129,7 +131,7 @@ def _request_items(session: Session, filters: DueFilter, until: datetime | None,
     if until is not None:
         query = query.where(RightsRequest.due_at <= until)
     if filters.after is not None:
-        due_at, item_id, clock = _decode_cursor(filters.after)
+        due_at, item_id, clock = _decode(filters.after)
         # a request has one clock: at the cursor's own id it comes after the cursor only if its name does
         after_request = RightsRequest.id >= item_id if clock < REQUEST_CLOCK else RightsRequest.id > item_id
         query = query.where(or_(RightsRequest.due_at > due_at, and_(RightsRequest.due_at == due_at, after_request)))
@@ -152,4 +154,4 @@ def list_due(session: Session, filters: DueFilter, *, now: datetime) -> DuePage:
     page, more = _merged(
         filters.limit, _case_items(session, filters, until, now), _request_items(session, filters, until, now)
     )
-    return DuePage(page, encode_cursor(page[-1]) if more and page else None)
+    return DuePage(page, _cursor(page[-1]) if more and page else None)

@@ -18,6 +18,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
     from sqlalchemy import Connection
+    from sqlalchemy.orm import Session
 
     from fiduciary.config import Settings
     from fiduciary.runtime import Runtime
@@ -132,3 +133,22 @@ def command_runtime(console: Console) -> Iterator[Runtime]:
         raise typer.Exit(1) from None
     finally:
         runtime.close()
+
+
+@contextmanager
+def domain_session(console: Console) -> Iterator[tuple[Runtime, Session]]:
+    """The runtime and one session of a staff command; a domain refusal rolls back, prints its detail and each
+    field it names (never a value the person sent), and exits 1."""
+    from rich.markup import escape
+
+    from fiduciary.errors import FiduciaryError
+
+    with command_runtime(console) as runtime, runtime.sessions() as session:
+        try:
+            yield runtime, session
+        except FiduciaryError as exc:
+            session.rollback()
+            console.print(f"[red]error: {escape(exc.detail)}[/red]")
+            for problem in exc.fields:
+                console.print(f"  {escape(problem.field)}: {escape(problem.message)}")
+            raise typer.Exit(1) from None

@@ -1,4 +1,4 @@
-"""`fiduciary breach …`: the breach register from the server's shell (docs/breaches.md).
+"""`fiduciary cases breach …`: the breach register from the server's shell (docs/breaches.md).
 
 Every command calls the very step the API calls (`fiduciary.cases.breach`), as actor `cli`, in one
 transaction: a refusal (a detection time in the future, an unknown category) changes nothing, prints the

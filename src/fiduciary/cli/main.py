@@ -16,6 +16,7 @@ import typer
 from fiduciary.cli import apikey as apikey_cli
 from fiduciary.cli import audit as audit_cli
 from fiduciary.cli import breach as breach_cli
+from fiduciary.cli import cases as cases_cli
 from fiduciary.cli import consent as consent_cli
 from fiduciary.cli import decisions as decisions_cli
 from fiduciary.cli import folder as folder_cli
@@ -52,7 +53,8 @@ app.add_typer(vault_keys.app, name="keys")
 app.add_typer(vault_cli.app, name="vault")
 app.add_typer(jobs_cli.app, name="jobs")
 app.add_typer(requests_cli.app, name="requests")
-app.add_typer(breach_cli.app, name="breach")
+cases_cli.app.add_typer(breach_cli.app, name="breach")  # `fiduciary cases breach …`
+app.add_typer(cases_cli.app, name="cases")
 app.command("restore-replay")(vault_cli.restore_replay_command)
 app.command("housekeeping")(housekeeping_cli.housekeeping_command)
 app.command("worker")(jobs_cli.worker_command)

@@ -7,15 +7,15 @@ person sent) and exits 1. Imports of the domain happen when a command runs (test
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
-from fiduciary.cli import CLI_ACTOR, command_runtime
+from fiduciary.cli import CLI_ACTOR, domain_session
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -29,20 +29,9 @@ STATUS_STYLE = {"overdue": "red", "due_soon": "yellow", "on_track": "green"}
 ID_HELP = "A request id rr_…"
 
 
-@contextmanager
-def _session() -> Iterator[tuple[Runtime, Session]]:
+def _session() -> AbstractContextManager[tuple[Runtime, Session]]:
     """The runtime and one session; a domain refusal prints its detail and each field it names, exit 1."""
-    from fiduciary.errors import FiduciaryError  # lazy: keeps `fiduciary --help` light
-
-    with command_runtime(console) as runtime, runtime.sessions() as session:
-        try:
-            yield runtime, session
-        except FiduciaryError as exc:
-            session.rollback()
-            console.print(f"[red]error: {exc.detail}[/red]")
-            for problem in exc.fields:
-                console.print(f"  {problem.field}: {problem.message}")
-            raise typer.Exit(1) from None
+    return domain_session(console)
 
 
 def _status_cell(value: str | None) -> str:

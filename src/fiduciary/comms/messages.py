@@ -67,6 +67,21 @@ KINDS: Final[Mapping[str, MessageKind]] = {
             "breach_notice",
             frozenset({"reference", "what_happened", "when", "consequences", "measures", "safety_steps"}),
         ),
+        MessageKind(
+            "cases.grievance.acknowledged",
+            Category.RIGHTS,
+            "cases_grievance_acknowledged",
+            frozenset({"reference", "due_on"}),
+        ),
+        MessageKind(
+            "cases.grievance.reply", Category.RIGHTS, "cases_grievance_reply", frozenset({"reference", "text"})
+        ),
+        MessageKind(
+            "cases.grievance.closed",
+            Category.RIGHTS,
+            "cases_grievance_closed",
+            frozenset({"reference", "outcome", "text", "authorities"}),
+        ),
         MessageKind("marketing.message", Category.MARKETING, "marketing_message", frozenset({"headline", "text"})),
     )
 }

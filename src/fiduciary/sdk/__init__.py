@@ -1,18 +1,22 @@
 """Python client for the Fiduciary HTTP API, for the store backend: `FiduciaryClient`, and
 `FiduciaryVaultClient` with personal fields, lookup, export, erasure and the audit trail as well, and
-`FiduciaryRequestsClient` with rights requests, `FiduciaryBreachClient` with the breach register."""
+`FiduciaryRequestsClient` with rights requests, `FiduciaryCasesClient` with what is due and grievances, and
+`FiduciaryBreachClient` with the breach register."""
 
 from fiduciary.sdk.breaches import FiduciaryBreachClient
+from fiduciary.sdk.cases import CasePage, FiduciaryCasesClient
 from fiduciary.sdk.client import DecisionResult, FiduciaryAPIError, FiduciaryClient, consent_item
 from fiduciary.sdk.requests import CloseItem, FiduciaryRequestsClient, RequestPage
 from fiduciary.sdk.vault import AuditPage, FiduciaryVaultClient, FieldsResult
 
 __all__ = [
     "AuditPage",
+    "CasePage",
     "CloseItem",
     "DecisionResult",
     "FiduciaryAPIError",
     "FiduciaryBreachClient",
+    "FiduciaryCasesClient",
     "FiduciaryClient",
     "FiduciaryRequestsClient",
     "FiduciaryVaultClient",

@@ -4,9 +4,9 @@ steps that meet its clocks, notify the people affected, read its timeline and th
 `FiduciaryBreachClient` is `FiduciaryClient` with these methods; `BreachMethods` is the mixin, for a client
 class of your own. The key needs `breaches:manage`. A refusal raises `FiduciaryAPIError` with the problem's
 fields (`detected_at` for a detection time in the future). The reports come as JSON here; the HTML and
-Markdown forms are `GET /v1/breaches/{id}/report?format=html|md` and `fiduciary breach report`.
+Markdown forms are `GET /v1/breaches/{id}/report?format=html|md` and `fiduciary cases breach report`.
 
-In-process: `fiduciary.cases.breach.flows`, which these endpoints and the `fiduciary breach` CLI call.
+In-process: `fiduciary.cases.breach.flows`, which these endpoints and the `fiduciary cases breach` CLI call.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The breach register's steps, each one transaction on the cases core, audited on the ledger.
 
-Called alike by the API (`web.routes.breaches`), the CLI (`fiduciary breach …`) and the notify job:
+Called alike by the API (`web.routes.breaches`), the CLI (`fiduciary cases breach …`) and the notify job:
 
 - `open_breach`: the incident checked (`incident.check_incident`: a future moment is refused naming the
   field), its free text redacted and sealed under the case key, its four clocks started at `aware_at`;

@@ -9,9 +9,9 @@ grievance officer.
   the channel a choice was made on), so a marketing purpose's one control stops it on every channel it declares,
   and the page says so. It is a withdrawal through the consent service, like the consents page and `/u/{token}`
   (DPDP s.6(4), GDPR Art 7(3) and Art 21(3): stopping direct marketing is as easy as agreeing to it).
-- The complaint is a `grievance` request (DPDP s.8(10), s.13, Rule 14(3)); its text travels in the request's
-  `personal` part, which the requests domain seals under the person's key, so it never reaches a log, an audit
-  event or a URL.
+- The complaint is a grievance case (`cases.grievances`; DPDP s.8(10), s.13, Rule 14(3)), acknowledged at
+  once through the outbox; its text is redacted and sealed under the case's key by the cases domain, so it
+  never reaches a log, an audit event or a URL.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any, Final
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
 
+from fiduciary.cases.grievances import LANGUAGES, MAX_TEXT, GrievanceIntake, file_grievance
 from fiduciary.consent.service import state_for
 from fiduciary.errors import FiduciaryError, FieldProblem, NotFound, ValidationFailed
 from fiduciary.identity.sessions import CustomerSession
@@ -30,7 +31,7 @@ from fiduciary.runtime import Runtime
 from fiduciary.vault.own_view import masked_own_view
 from fiduciary.web.deps import SESSION_DEPENDENCY, runtime_dependency
 from fiduciary.web.privacy_center.guard import Posted, csrf_token, optional_session, session_binding, signed_in_post
-from fiduciary.web.privacy_center.pages import BASE, render
+from fiduciary.web.privacy_center.pages import BASE, page_language, render
 from fiduciary.web.privacy_center.routes import (
     Context,
     back_to,
@@ -38,13 +39,12 @@ from fiduciary.web.privacy_center.routes import (
     record_choice,
     refused_page,
     rights_offered,
-    submit_request,
 )
 from fiduciary.web.security import public_rate_limit
 
 router = APIRouter(prefix=BASE, include_in_schema=False, dependencies=[Depends(public_rate_limit)])
 
-COMPLAINT_MAX: Final = 4000  # characters: a complaint, not a document (bounded before it is sealed and stored)
+COMPLAINT_MAX: Final = MAX_TEXT  # characters: a complaint, not a document (bounded before it is sealed and stored)
 
 
 @router.get("/notice")
@@ -134,14 +134,16 @@ def _complaints_offered(ctx: Context) -> bool:
 @router.get("/complaint")
 def complaint_form(ctx: Context = Depends(page_context)) -> Response:
     """A complaint to the grievance officer, when the policy offers it to this person."""
-    done = ctx.request.query_params.get("done", "")
+    done = ctx.request.query_params.get("done", "") == "made"  # a fixed code, never echoed
     return ctx.page("complaint.html.j2", offered=_complaints_offered(ctx), limit=COMPLAINT_MAX, done=done)
 
 
 @router.post("/complaint")
 def make_complaint(posted: Posted = Depends(signed_in_post), ctx: Context = Depends(page_context)) -> Response:
-    """Make a `grievance` request with the complaint's text (sealed by the requests domain)."""
+    """File a grievance case with the complaint's text, in the page's language; it is acknowledged through
+    the outbox at once (`cases.grievances.file_grievance`)."""
     text = posted.get("complaint").strip()
+    language = page_language(ctx.request, ctx.runtime)
     try:
         if not _complaints_offered(ctx):
             raise NotFound("This kind of request is not offered here.", code="kind_not_offered")
@@ -150,8 +152,16 @@ def make_complaint(posted: Posted = Depends(signed_in_post), ctx: Context = Depe
                 "The complaint is empty or too long.",
                 [FieldProblem("complaint", f"must be 1 to {COMPLAINT_MAX} characters")],
             )
-        submit_request(ctx, "grievance", {"complaint": text})
+        ctx.session.commit()  # the session's last_used_at may have been written: the case is its own transaction
+        intake = GrievanceIntake(
+            text=text,
+            channel="privacy_center",
+            person_id=ctx.customer.person_id,
+            language=language if language in LANGUAGES else None,
+        )
+        file_grievance(ctx.runtime, ctx.session, intake, actor=ctx.customer.session_id)
+        ctx.session.commit()
     except FiduciaryError as error:
         ctx.session.rollback()
         return refused_page(ctx, "message.html.j2", error)
-    return back_to(ctx.request, "/requests", "made")
+    return back_to(ctx.request, "/complaint", "made")

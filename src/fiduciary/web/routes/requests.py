@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
 from fiduciary.decisions.ids import PERSON_ID_PATTERN
-from fiduciary.errors import FiduciaryError
+from fiduciary.errors import FiduciaryError, FieldProblem, ValidationFailed
 from fiduciary.identity.codes import Verdict, Verification
+from fiduciary.policy.schema import RightKind
 from fiduciary.rights import request_flows as flows
 from fiduciary.rights.deadlines import DeadlineStatus
 from fiduciary.rights.listing import MAX_PAGE, RequestFilter, list_requests
@@ -53,6 +54,10 @@ def create(
     session: Session = SESSION_DEPENDENCY,
     runtime: Runtime = Depends(runtime_dependency),
 ) -> RequestOut:
+    if body.kind == RightKind.GRIEVANCE:  # one home for grievances: the cases domain (decision 0033)
+        raise ValidationFailed(
+            "A grievance is filed as a case.", [FieldProblem("kind", "file a grievance at POST /v1/grievances")]
+        )
     details, personal = split_params(body, body.proof_reference)
     new = NewRequest(
         kind=body.kind,
