@@ -24,7 +24,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from fiduciary.audit.service import AuditEvent
-from fiduciary.cases.breach.incident import MAX_TEXT, IncidentFacts, check_incident, check_update
+from fiduciary.cases.breach.incident import MAX_TEXT, IncidentFacts, aware_moment, check_incident, check_update
 from fiduciary.cases.breach.kind import KIND, RECORDED_STEPS, BreachStep
 from fiduciary.cases.breach.notices import (
     NoticeContent,
@@ -100,12 +100,10 @@ def _moment(value: Any, case: Case, now: datetime) -> datetime:
     """When a step happened: an aware moment, not in the future, not before the store became aware."""
     if value is None:
         return now
-    try:
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    except ValueError:
-        moment = None
-    if not isinstance(moment, datetime) or moment.utcoffset() is None:
-        raise ValidationFailed("Bad step.", [FieldProblem("at", "an ISO 8601 date and time with its offset")])
+    problems: list[FieldProblem] = []
+    moment = aware_moment(value, "at", problems)
+    if moment is None:
+        raise ValidationFailed("Bad step.", problems)
     if moment > now:
         raise ValidationFailed("Bad step.", [FieldProblem("at", "is in the future; give when it was done")])
     if case.aware_at is not None and moment < case.aware_at:

@@ -70,20 +70,24 @@ class IncidentFacts:
     texts: Mapping[str, str] = field(default_factory=dict)  # the other TEXT_FIELDS given
 
 
-def _moment(values: Mapping[str, Any], name: str, now: datetime, problems: list[FieldProblem]) -> datetime | None:
-    value = values.get(name)
-    if value is None:
-        return None
+def aware_moment(value: Any, name: str, problems: list[FieldProblem]) -> datetime | None:
+    """An aware datetime from an ISO 8601 string (or a datetime); a problem naming `name` otherwise."""
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            problems.append(FieldProblem(name, "an ISO 8601 date and time with its offset"))
-            return None
+            value = None
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
         problems.append(FieldProblem(name, "a date and time with its offset (e.g. 2026-05-01T10:30:00+05:30)"))
         return None
-    if value > now + CLOCK_SKEW:
+    return value
+
+
+def _moment(values: Mapping[str, Any], name: str, now: datetime, problems: list[FieldProblem]) -> datetime | None:
+    if values.get(name) is None:
+        return None
+    value = aware_moment(values[name], name, problems)
+    if value is not None and value > now + CLOCK_SKEW:
         problems.append(FieldProblem(name, "is in the future; give the moment it happened"))
         return None
     return value

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from fiduciary.cases.breach.incident import check_categories
+from fiduciary.cases.breach.incident import aware_moment, check_categories
 from fiduciary.cases.breach.models import BreachNotice
 from fiduciary.cases.breach.reports import Notified
 from fiduciary.comms.outbox import send
@@ -70,26 +70,14 @@ class NoticeContent:
     safety_steps: str
 
 
-def _instant(values: Mapping[str, Any], name: str, problems: list[FieldProblem]) -> datetime | None:
-    value = values.get(name)
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    except ValueError:
-        moment = None
-    if not isinstance(moment, datetime) or moment.utcoffset() is None:
-        problems.append(FieldProblem(name, "an ISO 8601 date and time with its offset"))
-        return None
-    return moment
-
-
 def check_selection(document: PolicyDocument, values: Mapping[str, Any], default: Sequence[str]) -> Selection:
     """The selection `values` describe (categories default to the incident's), or 422 naming the field."""
     problems: list[FieldProblem] = []
     categories = check_categories(document, values.get("categories") or list(default), problems)
-    before = _instant(values, "stored_before", problems)
-    after = _instant(values, "stored_after", problems)
+    before, after = (
+        aware_moment(values[name], name, problems) if values.get(name) is not None else None
+        for name in ("stored_before", "stored_after")
+    )
     if before is not None and after is not None and after >= before:
         problems.append(FieldProblem("stored_after", "must be before stored_before"))
     if problems:
