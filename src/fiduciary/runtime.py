@@ -21,6 +21,8 @@ from fiduciary.cases import grievance_kind as _grievance_kind  # noqa: F401 (reg
 from fiduciary.cases import jobs as _cases_jobs  # noqa: F401 (registers the escalation sweep)
 from fiduciary.cases import personal_data as cases_personal_data
 from fiduciary.cases import vulnerability_kind as _vulnerability_kind  # noqa: F401 (registers the kind)
+from fiduciary.cases.breach import jobs as _breach_jobs  # noqa: F401 (registers the breach kind and its job)
+from fiduciary.cases.breach import personal_data as breach_personal_data
 from fiduciary.comms import rights as comms_rights
 from fiduciary.config import Settings, get_settings
 from fiduciary.consent import rights as consent_rights
@@ -61,6 +63,7 @@ DOMAIN_REGISTRARS: Final[tuple[Registrar, ...]] = (
     retention_rights.register,
     cases_personal_data.register,
     disclosures_rights.register,
+    breach_personal_data.register,
 )
 
 

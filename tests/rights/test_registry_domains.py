@@ -111,12 +111,14 @@ def test_export_holds_everything_every_domain_has(session: Session, runtime: Run
         "access_packages",
         "inactivity",
         "retention_holds",
+        "breach",
         "cases",
         "disclosures",
         "people",
     }
     assert domains["access_packages"] == {"packages": []}
     assert domains["disclosures"] == {"disclosures": [], "notices": []}
+    assert domains["breach"] == {"breach_notices": []}
     vault = domains["vault"]
     assert vault["fields"] == {"identity.name": NAME, "contact.email": EMAIL}
     assert {(i["kind"], i["value"]) for i in vault["identifiers"]} == {("email", EMAIL), ("phone", PHONE)}
@@ -169,6 +171,7 @@ def test_erase_runs_every_eraser_and_keeps_what_the_law_keeps(
         "visitor_links",
         "audit",
         "comms",
+        "breach",
         "identity",
         "access_packages",
         "inactivity",

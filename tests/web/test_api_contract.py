@@ -254,6 +254,7 @@ def test_every_id_in_the_openapi_has_the_domains_pattern(client: TestClient) -> 
         "key_id": {KEY_ID_PATTERN},
         "token": {TOKEN_PATTERN, PACKAGE_TOKEN_PATTERN},  # an unsubscribe link's or a package link's
         "request_id": {REQUEST_ID_PATTERN},
+        "breach_id": {CASE_ID_PATTERN},
         "case_id": {CASE_ID_PATTERN},
         "hold_id": {HOLD_ID_PATTERN},
         "visitor_id": {VISITOR_ID_PATTERN},

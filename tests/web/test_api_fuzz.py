@@ -81,6 +81,8 @@ SEMANTIC: dict[str, tuple[str, str]] = {
     "POST /u/{token}": ("400", "a token is valid only with our HMAC signature"),
     "GET /u/{token}": ("400", "a token is valid only with our HMAC signature"),
     "GET /v1/packages/{token}": ("404", "a package link is valid only with our HMAC signature"),
+    "POST /v1/breaches": ("422", "the moments must not be in the future and the categories must be the policy's"),
+    "PATCH /v1/breaches/{breach_id}": ("422", "at least one fact must be given (an empty object changes nothing)"),
     "POST /v1/me/requests": ("422", "the kind must be one the policy offers the person, with its parameters valid"),
     "POST /v1/holds": ("422", "the person must exist, the category be declared and the date today or later"),
     "DELETE /v1/holds/{hold_id}": ("404", "the hold must exist: an id Fiduciary gave"),

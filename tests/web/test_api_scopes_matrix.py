@@ -33,6 +33,7 @@ PATH_VALUES = {
     "version": "1",
     "token": "A" * 40,
     "request_id": "rr_" + "a" * 26,
+    "breach_id": "cs_" + "a" * 26,
     "case_id": "cs_" + "a" * 26,
     "hold_id": "hold_" + "a" * 26,
     "status_token": "A" * 32,

@@ -81,9 +81,19 @@ def _fixtures(client: httpx.Client, proc: ServerProcess) -> dict[str, str]:
         files=[("attachments", ("poc.txt", b"GET /login?next=//evil.example\n", "text/plain"))],
     )
     reported.raise_for_status()
+    breach = client.post(
+        "/v1/breaches",
+        json={
+            "summary": "Export left open",
+            "detected_at": "2026-01-05T10:00:00+05:30",
+            "categories": ["contact.email"],
+        },
+    )
+    breach.raise_for_status()
     complaint = client.post("/v1/grievances", json={"text": "My order arrived open.", "person_id": person})
     complaint.raise_for_status()
     return {
+        "breach": breach.json()["id"],
         "report": reported.json()["id"],
         "status_token": reported.json()["status_token"],
         "request": asked.json()["id"],
@@ -147,6 +157,9 @@ def _paths(ids: dict[str, str]) -> dict[str, str]:
         "/v1/vulnerability-reports/thanks": "/v1/vulnerability-reports/thanks",
         "/v1/vulnerability-reports/{case_id}": report,
         "/v1/vulnerability-reports/{case_id}/attachments/{number}": f"{report}/attachments/1",
+        "/v1/breaches/{breach_id}": f"/v1/breaches/{ids['breach']}",
+        "/v1/breaches/{breach_id}/timeline": f"/v1/breaches/{ids['breach']}/timeline",
+        "/v1/breaches/{breach_id}/report": f"/v1/breaches/{ids['breach']}/report?kind=dpdp_detailed&format=html",
         "/v1/cases/due": "/v1/cases/due?within=90d&limit=5",
         "/v1/grievances": "/v1/grievances?limit=5",
         "/v1/grievances/{case_id}": f"/v1/grievances/{ids['grievance']}",

@@ -28,6 +28,7 @@ class Scope(StrEnum):
     HOLDS_WRITE = "holds:write"
     DISCLOSURES_WRITE = "disclosures:write"
     DISCLOSURES_READ = "disclosures:read"
+    BREACHES_MANAGE = "breaches:manage"
     SESSIONS_WRITE = "sessions:write"
     CASES_READ = "cases:read"
     CASES_MANAGE = "cases:manage"
@@ -54,6 +55,7 @@ SCOPE_DESCRIPTIONS: dict[Scope, str] = {
     "as a minimised package and the share is logged (DPDP s.11(1)(b)).",
     Scope.DISCLOSURES_READ: "Read the disclosure log, recipients' endpoints (never their secrets), the notices sent "
     "to recipients and whether they acknowledged them, and the records of processing.",
+    Scope.BREACHES_MANAGE: "Record personal-data breaches, their reports and steps, and notify the people affected.",
     Scope.SESSIONS_WRITE: "Open a customer session for a customer signed in on the store's site, vouching for "
     "who they are, so they can use the privacy endpoints without a one-time code.",
     Scope.CASES_READ: "Read what is due across cases and rights requests, and cases (grievances, vulnerability "

@@ -15,6 +15,7 @@ import typer
 
 from fiduciary.cli import apikey as apikey_cli
 from fiduciary.cli import audit as audit_cli
+from fiduciary.cli import breach as breach_cli
 from fiduciary.cli import cases as cases_cli
 from fiduciary.cli import consent as consent_cli
 from fiduciary.cli import decisions as decisions_cli
@@ -59,6 +60,7 @@ app.add_typer(requests_cli.app, name="requests")
 app.add_typer(retention_cli.app, name="retention")
 # the inactivity sweep (DPDP s.8(8)) is one of the retention sweeps
 retention_cli.app.add_typer(inactivity_cli.app, name="inactivity")
+cases_cli.app.add_typer(breach_cli.app, name="breach")  # `fiduciary cases breach …`
 app.add_typer(cases_cli.app, name="cases")
 cases_cli.app.add_typer(vulnerability_cli.app, name="vulnerability")  # fiduciary cases vulnerability …
 app.add_typer(disclosures_cli.app, name="disclosures")

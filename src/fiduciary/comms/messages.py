@@ -65,6 +65,12 @@ KINDS: Final[Mapping[str, MessageKind]] = {
         MessageKind("inactivity.reminder", Category.RIGHTS, "inactivity_reminder", frozenset({"erase_on"})),
         MessageKind("inactivity.notice", Category.RIGHTS, "inactivity_notice", frozenset({"erase_on"})),
         MessageKind(
+            "breach.notice",  # DPDP s.8(6), Rule 7(1)(a)-(e): the contact (e) is the grievance line
+            Category.RIGHTS,
+            "breach_notice",
+            frozenset({"reference", "what_happened", "when", "consequences", "measures", "safety_steps"}),
+        ),
+        MessageKind(
             "cases.grievance.acknowledged",
             Category.RIGHTS,
             "cases_grievance_acknowledged",

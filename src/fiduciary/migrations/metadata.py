@@ -8,6 +8,7 @@ from fiduciary.audit import models as _audit_models  # noqa: F401
 from fiduciary.auth import models as _auth_models  # noqa: F401
 from fiduciary.cases import models as _cases_models  # noqa: F401
 from fiduciary.cases import vulnerability_models as _vulnerability_models  # noqa: F401
+from fiduciary.cases.breach import models as _breach_models  # noqa: F401
 from fiduciary.comms import models as _comms_models  # noqa: F401
 from fiduciary.consent import models as _consent_models  # noqa: F401
 from fiduciary.disclosures import models as _disclosures_models  # noqa: F401

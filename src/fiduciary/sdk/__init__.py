@@ -1,8 +1,10 @@
 """Python client for the Fiduciary HTTP API, for the store backend: `FiduciaryClient`, and
 `FiduciaryVaultClient` with personal fields, lookup, export, erasure and the audit trail as well, and
-`FiduciaryRequestsClient` with rights requests, `FiduciaryCasesClient` with what is due and grievances, and
+`FiduciaryRequestsClient` with rights requests, `FiduciaryCasesClient` with what is due and grievances,
+`FiduciaryVulnerabilityClient` with vulnerability reports, `FiduciaryBreachClient` with the breach register, and
 `FiduciaryDisclosuresClient` with disclosures."""
 
+from fiduciary.sdk.breaches import FiduciaryBreachClient
 from fiduciary.sdk.cases import CasePage, FiduciaryCasesClient
 from fiduciary.sdk.client import DecisionResult, FiduciaryAPIError, FiduciaryClient, consent_item
 from fiduciary.sdk.disclosures import FiduciaryDisclosuresClient
@@ -16,6 +18,7 @@ __all__ = [
     "CloseItem",
     "DecisionResult",
     "FiduciaryAPIError",
+    "FiduciaryBreachClient",
     "FiduciaryCasesClient",
     "FiduciaryClient",
     "FiduciaryDisclosuresClient",

@@ -23,6 +23,7 @@ from fiduciary.web.problems import document_problems, install_problem_handlers
 from fiduciary.web.routes import api_docs, apikeys, health, notice, policy, security_txt, signing_keys
 from fiduciary.web.routes import audit as audit_routes
 from fiduciary.web.routes import banner as banner_routes
+from fiduciary.web.routes import breaches as breaches_routes
 from fiduciary.web.routes import cases as cases_routes
 from fiduciary.web.routes import consent as consent_routes
 from fiduciary.web.routes import decisions as decisions_routes
@@ -132,6 +133,7 @@ def create_app(
     app.include_router(audit_routes.router)
     app.include_router(receipts_routes.router)
     app.include_router(requests_routes.router)
+    app.include_router(breaches_routes.router)
     app.include_router(cases_routes.router)
     app.include_router(disclosures_routes.router)
     app.include_router(my_requests_routes.router)

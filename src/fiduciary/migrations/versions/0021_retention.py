@@ -1,7 +1,7 @@
 """retention_holds, retention_plans, retention_runs, retention_batches, retention_anonymised (issue 15)
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 
 Staff holds, approved retention plans, the sweep's run journal and batches, and the anonymised counts an
 anonymising rule keeps. docs/retention.md. No existing row changes.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0021"
-down_revision: str | None = "0019"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
