@@ -25,11 +25,12 @@ from fiduciary.cases.breach.notices import (
 from fiduciary.comms.models import OutboxMessage
 from fiduciary.consent.models import ConsentState
 from fiduciary.errors import ValidationFailed
+from fiduciary.policy.schema import PolicyDocument
 from fiduciary.rights.flows import erase_person
 from fiduciary.runtime import Runtime
 from fiduciary.storage.base import utcnow
 from fiduciary.unit_of_work import unit_of_work
-from fiduciary.vault.records import PersonalField
+from fiduciary.vault.records import PersonalField, PersonIdentifier
 from fiduciary.vault.service import NewPerson, VaultService
 from vault_support import PURPOSES
 
@@ -158,3 +159,71 @@ def test_a_bad_selection_is_refused_naming_the_field() -> None:
         )
     assert {p.field for p in exc.value.fields} == {"categories[0]", "stored_before", "stored_after"}
     assert check_selection(document, {}, ["contact.email"]).categories == ("contact.email",)
+
+
+def _phone(n: int) -> str:
+    """A mobile number unique to this run (identifiers are unique per kind across the database)."""
+    return f"+919{uuid.uuid4().int % 10**7:07d}{n:02d}"
+
+
+def _demo_document() -> PolicyDocument:
+    from fiduciary.config import DEMO_POLICY_PATH
+    from fiduciary.policy.loader import load_policy
+
+    return load_policy(DEMO_POLICY_PATH).document
+
+
+def test_the_identifier_kinds_follow_the_categories_types() -> None:
+    document = _demo_document()
+    assert check_selection(document, {}, ["contact.email"]).identifier_kinds == ("email",)
+    assert check_selection(document, {}, ["contact.phone", "identity.name"]).identifier_kinds == ("phone",)
+    assert check_selection(document, {}, ["identity.name"]).identifier_kinds == ()
+
+
+def test_a_person_holding_the_category_only_as_an_identifier_is_selected_once_and_told(
+    runtime: Runtime, session: Session
+) -> None:
+    case = open_incident(runtime, session)
+    tag, phone = uuid.uuid4().hex[:8], _phone(71)
+    only_identifier, both, neither = VaultService(runtime).create_people(
+        session,
+        [
+            NewPerson({"identity.name": "Only id"}, {"phone": _phone(70)}),
+            NewPerson({"identity.name": "Both", "contact.phone": phone}, {"phone": phone}),
+            NewPerson({"identity.name": "Neither"}, {"email": f"n.{tag}@example.com"}),
+        ],
+        purpose=PURPOSES,
+        source="provided",
+    )
+    session.commit()
+    selection = check_selection(_demo_document(), {"categories": ["contact.phone"]}, [])
+    assert select_affected(session, case, selection) == 2
+    assert select_affected(session, case, selection) == 0  # a repeated selection adds nobody
+    session.commit()
+    assert sorted(session.scalars(sa.select(BreachNotice.person_id))) == sorted([only_identifier, both])
+    assert neither not in set(session.scalars(sa.select(BreachNotice.person_id)))
+    assert tell_all(runtime, session, case) == 2
+    assert session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 2
+
+
+def test_the_window_applies_to_identifiers_too(runtime: Runtime, session: Session) -> None:
+    case = open_incident(runtime, session)
+    old, _new = VaultService(runtime).create_people(
+        session,
+        [
+            NewPerson({"identity.name": "Old"}, {"phone": _phone(72)}),
+            NewPerson({"identity.name": "New"}, {"phone": _phone(73)}),
+        ],
+        purpose=PURPOSES,
+        source="provided",
+    )
+    session.execute(
+        sa.update(PersonIdentifier)
+        .where(PersonIdentifier.person_id == old)
+        .values(created_at=utcnow() - timedelta(days=30))
+    )
+    session.commit()
+    selection = Selection(("contact.phone",), stored_before=utcnow() - timedelta(days=1), identifier_kinds=("phone",))
+    assert select_affected(session, case, selection) == 1
+    session.commit()
+    assert list(session.scalars(sa.select(BreachNotice.person_id))) == [old]

@@ -50,7 +50,8 @@ R = TypeVar("R")
 
 DEFAULT_ROLE: Final = AccessRole.SERVICE
 MAX_CATEGORIES: Final = 100
-_IDENTIFIER_TYPES: Final[Mapping[str, FieldType]] = {"email": FieldType.EMAIL, "phone": FieldType.PHONE}
+# Which identifier kind holds values of which category type (an e-mail identifier is a `contact.email`-like value).
+IDENTIFIER_FIELD_TYPES: Final[Mapping[str, FieldType]] = {"email": FieldType.EMAIL, "phone": FieldType.PHONE}
 
 
 @dataclass(frozen=True)
@@ -418,7 +419,7 @@ class VaultAccess:
                 code=str(Reason.CATEGORY_NOT_IN_PURPOSE),
             )
         types = {policy.categories[c].field_type for c in compiled.categories if c in policy.categories}
-        uncovered = [k for k in identifiers if k in _IDENTIFIER_TYPES and _IDENTIFIER_TYPES[k] not in types]
+        uncovered = [k for k in identifiers if k in IDENTIFIER_FIELD_TYPES and IDENTIFIER_FIELD_TYPES[k] not in types]
         if uncovered:
             raise Forbidden(
                 f"The purpose {purpose_id} declares no category for the identifier kinds {', '.join(uncovered)}.",

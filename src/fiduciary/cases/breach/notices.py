@@ -4,14 +4,17 @@ DPDP s.8(6) and Rule 7(1) require telling **every** affected person without dela
 risk; under DPDP the gate is always open). Three steps, each safe to repeat:
 
 1. `select_affected`: one INSERT … SELECT adds to `breach_notices` everyone holding a field of the chosen
-   categories stored in the chosen window (never person by person in Python, as `decisions.audiences`); a
+   categories stored in the chosen window, or holding an identifier of a kind those categories cover (an
+   e-mail or phone kept only as a blind-indexed identifier, `person_identifiers`), the two sets joined by a
+   UNION so each person comes once (never person by person in Python, as `decisions.audiences`); a
    person already selected is skipped (`ON CONFLICT DO NOTHING`), so a widened selection adds only the new
    ones. Their language comes along from their latest consent (the notice language they chose).
 2. `enqueue_batches`: the untold rows cut into ranges of `BATCH_SIZE` person ids, **one job per range**.
 3. `tell_batch` (the job): for each untold row of its range, the contact on file is opened and one
    `breach.notice` message is queued in the person's language with the idempotency key
-   `breach.notice:<case>:<person>`, and the row's outcome is set in the same transaction, so a retried job
-   or step never tells anyone twice.
+   `breach.notice:<case>:<person>`, the range's messages through the outbox's `send_many` (its rules kept
+   per message; one insert and one deliverer for the batch), and each row's outcome is set in the same
+   transaction, so a retried job or step never tells anyone twice.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from sqlalchemy.orm import Session
 from fiduciary.cases.breach.incident import aware_moment, check_categories
 from fiduciary.cases.breach.models import BreachNotice
 from fiduciary.cases.breach.reports import Notified
-from fiduciary.comms.outbox import send
+from fiduciary.comms.outbox import Outgoing, send_many
 from fiduciary.consent.models import ConsentState
 from fiduciary.errors import FieldProblem, ValidationFailed
 from fiduciary.people.models import PersonErasure
@@ -37,7 +40,8 @@ from fiduciary.policy.schema import PolicyDocument
 from fiduciary.rights.requests import contact_on_file
 from fiduciary.storage.base import utcnow
 from fiduciary.unit_of_work import UnitOfWork
-from fiduciary.vault.records import PersonalField
+from fiduciary.vault.access import IDENTIFIER_FIELD_TYPES
+from fiduciary.vault.records import PersonalField, PersonIdentifier
 
 BATCH_SIZE: Final = 500  # people per job: one key unwrap and one outbox row each
 NOTIFY_JOB: Final = "breach.notify_batch"
@@ -52,11 +56,20 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Selection:
-    """Everyone with a field of `categories` stored in [stored_after, stored_before)."""
+    """Everyone with a field of `categories`, or an identifier of `identifier_kinds`, stored in
+    [stored_after, stored_before)."""
 
     categories: tuple[str, ...]
     stored_before: datetime | None = None
     stored_after: datetime | None = None
+    identifier_kinds: tuple[str, ...] = ()  # the identifier kinds the categories cover (`identifier_kinds`)
+
+
+def identifier_kinds(document: PolicyDocument, categories: Sequence[str]) -> tuple[str, ...]:
+    """The identifier kinds whose values are of a chosen category's type: a breach of `contact.email` (an
+    email field) reaches people whose e-mail is stored only as an identifier too (DPDP s.8(6))."""
+    types = {c.field_type for c in document.categories if c.id in categories}
+    return tuple(kind for kind, field_type in IDENTIFIER_FIELD_TYPES.items() if field_type in types)
 
 
 @dataclass(frozen=True)
@@ -82,21 +95,13 @@ def check_selection(document: PolicyDocument, values: Mapping[str, Any], default
         problems.append(FieldProblem("stored_after", "must be before stored_before"))
     if problems:
         raise ValidationFailed("The selection was refused.", problems)
-    return Selection(categories, before, after)
+    return Selection(categories, before, after, identifier_kinds(document, categories))
 
 
 def select_affected(session: Session, case_id: str, selection: Selection, *, now: datetime | None = None) -> int:
     """Add everyone the selection finds to the incident's set; returns how many were new."""
     now = now or utcnow()
-    conditions = [
-        PersonalField.category.in_(selection.categories),
-        ~sa.exists().where(PersonErasure.person_id == PersonalField.person_id),
-    ]
-    if selection.stored_before is not None:
-        conditions.append(PersonalField.created_at < selection.stored_before)
-    if selection.stored_after is not None:
-        conditions.append(PersonalField.created_at >= selection.stored_after)
-    people = sa.select(PersonalField.person_id).where(*conditions).distinct().subquery()
+    people = _holders(selection)
     language = (  # the language of the person's latest consent (NULL: the policy's language)
         sa.select(ConsentState.language)
         .where(ConsentState.subject_id == people.c.person_id)
@@ -117,6 +122,29 @@ def select_affected(session: Session, case_id: str, selection: Selection, *, now
     before = selected(session, case_id)
     session.execute(statement)  # psycopg reports no rowcount for INSERT … SELECT … ON CONFLICT: count instead
     return selected(session, case_id) - before
+
+
+def _holders(selection: Selection) -> sa.Subquery:
+    """Who holds a field of the categories, or an identifier of the kinds, stored in the window; not erased."""
+
+    def window(person_id: Any, created_at: Any) -> list[sa.ColumnElement[bool]]:
+        conditions = [~sa.exists().where(PersonErasure.person_id == person_id)]
+        if selection.stored_before is not None:
+            conditions.append(created_at < selection.stored_before)
+        if selection.stored_after is not None:
+            conditions.append(created_at >= selection.stored_after)
+        return conditions
+
+    fields = sa.select(PersonalField.person_id.label("person_id")).where(
+        PersonalField.category.in_(selection.categories), *window(PersonalField.person_id, PersonalField.created_at)
+    )
+    if not selection.identifier_kinds:
+        return fields.distinct().subquery()
+    identifiers = sa.select(PersonIdentifier.person_id.label("person_id")).where(
+        PersonIdentifier.kind.in_(selection.identifier_kinds),
+        *window(PersonIdentifier.person_id, PersonIdentifier.created_at),
+    )
+    return sa.union(fields, identifiers).subquery()  # UNION, not UNION ALL: a person with both comes once
 
 
 def selected(session: Session, case_id: str) -> int:
@@ -179,26 +207,22 @@ def tell_batch(
         .order_by(BreachNotice.person_id)
         .with_for_update(skip_locked=True)
     ).all()
-    queued = missing = 0
     params = {"reference": case_id, **content.__dict__}
+    outgoing: list[Outgoing] = []
+    reachable: list[tuple[BreachNotice, str]] = []
     for row in rows:
         contact = contact_on_file(uow, row.person_id)
         if contact is None:
-            row.outcome, missing = Outcome.NO_CONTACT, missing + 1
+            row.outcome = Outcome.NO_CONTACT
             continue
         channel, address = contact
-        message = send(
-            uow,
-            kind=MESSAGE_KIND,
-            channel=channel,
-            to=address,
-            params=params,
-            idempotency_key=f"{MESSAGE_KIND}:{case_id}:{row.person_id}",
-            person_id=row.person_id,
-            language=row.language,
-        )
+        key = f"{MESSAGE_KIND}:{case_id}:{row.person_id}"
+        outgoing.append(Outgoing(MESSAGE_KIND, channel, address, params, key, row.person_id, row.language))
+        reachable.append((row, channel))
+    messages = send_many(uow, outgoing)  # the outbox's rules per message; one insert and one deliverer
+    for (row, channel), message in zip(reachable, messages, strict=True):
         row.outcome, row.channel, row.message_id, row.told_at = Outcome.QUEUED, channel, message.id, now
-        queued += 1
+    queued, missing = len(messages), len(rows) - len(messages)
     uow.session.flush()
     return BatchResult(queued, missing)
 
