@@ -90,6 +90,8 @@ SEMANTIC: dict[str, tuple[str, str]] = {
         "422",
         "attachments are checked by their content (magic bytes), the contact by email_validator",
     ),
+    "POST /v1/vulnerability-reports/{case_id}/notes": ("422", "the text must hold more than white space"),
+    "POST /v1/vulnerability-reports/{case_id}/replies": ("422", "the text must hold more than white space"),
     "POST /v1/vulnerability-reports/{case_id}/steps": (
         "422",
         "the step must be one of the kind's, with what it needs: a CVSS 4.0 vector, a reason code, a policy rule",

@@ -15,6 +15,7 @@ from fiduciary.cases import vulnerability_reports as reports
 from fiduciary.errors import FiduciaryError, NotFound
 from fiduciary.policy.security_txt import REPORT_FORM_PATH, THANKS_PATH
 from fiduciary.runtime import Runtime
+from fiduciary.unit_of_work import unit_of_work
 from fiduciary.web.deps import SESSION_DEPENDENCY, request_base_url, runtime_dependency
 from fiduciary.web.privacy_center.guard import (
     CSRF_FIELD,
@@ -91,6 +92,7 @@ def status_page(
         "state": case.state,
         "severity": case.details.get("severity"),
         "entries": reports.status_entries(session, case),
+        "replies": reports.replies_to_researcher(unit_of_work(runtime, session), case),
         "outcome": case.outcome_reason,
         "broken_rule": case.details.get("broken_rule"),
         "new": request.query_params.get("new") == "1",
