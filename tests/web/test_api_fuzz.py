@@ -104,6 +104,7 @@ _runtime = Runtime.start(
         database_url=f"sqlite:///{_workdir / 'fiduciary.db'}",
         data_dir=_workdir / "data",
         public_rate_limit_per_minute=1_000_000,
+        vulnerability_report_rate_limit_per_hour=1_000_000,
     )
 )
 with _runtime.sessions() as _session:

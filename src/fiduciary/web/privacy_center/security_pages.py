@@ -31,7 +31,7 @@ from fiduciary.web.privacy_center.guard import (
 from fiduciary.web.privacy_center.pages import render
 from fiduciary.web.privacy_center.sign_in import set_cookie
 from fiduciary.web.routes.vulnerability_reports import read_report, submit_and_commit
-from fiduciary.web.security import public_rate_limit
+from fiduciary.web.security import public_rate_limit, report_rate_limit
 
 WITHDRAW_SUFFIX: Final = "/thanks/withdraw"
 router = APIRouter(include_in_schema=False, dependencies=[Depends(public_rate_limit)])
@@ -70,7 +70,7 @@ def report_form(request: Request, runtime: Runtime = Depends(runtime_dependency)
     return _form_page(request, runtime)
 
 
-@router.post(REPORT_FORM_PATH)
+@router.post(REPORT_FORM_PATH, dependencies=[Depends(report_rate_limit)])
 async def report_submit(
     request: Request, session: Session = SESSION_DEPENDENCY, runtime: Runtime = Depends(runtime_dependency)
 ) -> Response:
