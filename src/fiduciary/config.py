@@ -139,6 +139,13 @@ class Settings(BaseSettings):
     public_rate_limit_per_minute: int = Field(
         default=120, ge=1, description="Requests per minute per client address on public endpoints."
     )
+    vulnerability_report_rate_limit_per_hour: int = Field(
+        default=10,
+        ge=1,
+        description="Vulnerability reports accepted per hour per client address (the report form and "
+        "POST /v1/vulnerability-reports), on top of the public budget: a report is heavy (attachments, sealing, "
+        "a message), so its budget is stricter. A burst of this many, then one per hour's share.",
+    )
     rate_limit_store: Literal["auto", "memory", "database", "redis"] = Field(
         default="auto",
         description="Where rate limits and failed-authentication budgets live: redis (FIDUCIARY_REDIS_URL), "

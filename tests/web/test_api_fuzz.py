@@ -90,6 +90,8 @@ SEMANTIC: dict[str, tuple[str, str]] = {
         "422",
         "attachments are checked by their content (magic bytes), the contact by email_validator",
     ),
+    "POST /v1/vulnerability-reports/{case_id}/notes": ("422", "the text must hold more than white space"),
+    "POST /v1/vulnerability-reports/{case_id}/replies": ("422", "the text must hold more than white space"),
     "POST /v1/vulnerability-reports/{case_id}/steps": (
         "422",
         "the step must be one of the kind's, with what it needs: a CVSS 4.0 vector, a reason code, a policy rule",
@@ -102,6 +104,7 @@ _runtime = Runtime.start(
         database_url=f"sqlite:///{_workdir / 'fiduciary.db'}",
         data_dir=_workdir / "data",
         public_rate_limit_per_minute=1_000_000,
+        vulnerability_report_rate_limit_per_hour=1_000_000,
     )
 )
 with _runtime.sessions() as _session:

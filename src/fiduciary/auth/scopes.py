@@ -61,7 +61,7 @@ SCOPE_DESCRIPTIONS: dict[Scope, str] = {
     Scope.CASES_READ: "Read what is due across cases and rights requests, and cases (grievances, vulnerability "
     "reports) with their redacted text and attachments.",
     Scope.CASES_MANAGE: "Act on cases: receive and answer grievances; acknowledge, triage, fix, disclose or close "
-    "vulnerability reports.",
+    "vulnerability reports, write notes and replies to researchers.",
     Scope.AUDIT_READ: "Read the audit stream (who used what, for which purpose; never values).",
     Scope.LEDGER_READ: "Read the consent and audit ledgers, checkpoints and verification results.",
     Scope.APIKEYS_MANAGE: "Create, list and revoke API keys, granting at most the scopes the key itself holds.",

@@ -13,7 +13,6 @@ logged or audited.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -24,16 +23,8 @@ from sqlalchemy.orm import Session
 from fiduciary.cases.clocks import clocks_of
 from fiduciary.cases.grievance_kind import KIND, RECEIVED
 from fiduciary.cases.models import Case, CaseNote
-from fiduciary.cases.workflow import (
-    NewCase,
-    add_note,
-    assign,
-    case_values,
-    check_actor,
-    get_case,
-    move,
-    open_case,
-)
+from fiduciary.cases.notes import clean_text, write_note
+from fiduciary.cases.workflow import NewCase, add_note, assign, case_values, get_case, move, open_case
 from fiduciary.comms.outbox import send
 from fiduciary.context import RuntimeContext
 from fiduciary.errors import Conflict, FieldProblem, ValidationFailed
@@ -41,9 +32,7 @@ from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.rights.requests import contact_on_file
 from fiduciary.storage.base import utcnow
 from fiduciary.unit_of_work import UnitOfWork, unit_of_work
-from fiduciary.vault.redaction import redact_free_text
 
-MAX_TEXT: Final = 4000  # characters: a complaint or a reply, not a document (the complaint form's bound too)
 CHANNELS: Final = ("api", "privacy_center", "email")
 LANGUAGES: Final = ("en", "hi")
 SYSTEM_ACTOR: Final = "fiduciary"
@@ -59,14 +48,6 @@ class GrievanceIntake:
     person_id: str | None = None
     contact_email: str | None = None
     language: str | None = None
-
-
-def clean_text(policy: CompiledPolicy, text: object, field_name: str = "text") -> tuple[str, dict[str, int]]:
-    """(redacted text, count per entity type masked): 422 naming `field_name` when empty or too long."""
-    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
-        raise ValidationFailed("Bad text.", [FieldProblem(field_name, f"1 to {MAX_TEXT} characters")])
-    result = redact_free_text(text.strip(), default_country=policy.document.controller.default_country)
-    return result.text, dict(Counter(f.entity_type.lower() for f in result.findings))
 
 
 def _check_intake(intake: GrievanceIntake) -> str | None:
@@ -172,10 +153,8 @@ def assign_grievance(
 def _note(runtime: RuntimeContext, session: Session, case_id: str, text: object, actor: str, kind: str) -> CaseNote:
     uow = unit_of_work(runtime, session)
     with uow.step():
-        check_actor(actor, "author")
         case = get_case(session, case_id, kind=KIND)
-        cleaned, _ = clean_text(runtime.policy(), text)
-        note = add_note(uow, case, author=actor, kind=kind, values={"text": cleaned})
+        note, cleaned = write_note(uow, case, text, actor=actor, kind=kind)
         if kind == "reply":
             _tell(uow, case, "cases.grievance.reply", {"text": cleaned}, note.id)
     return note

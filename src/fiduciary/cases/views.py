@@ -68,14 +68,17 @@ def case_view(uow: UnitOfWork, case: Case, *, now: datetime, notes: bool = True)
         ClockView(c.name, c.due_at, c.due_on.isoformat(), c.met_at, c.stopped_at, c.escalated_at, clock_status(c, now))
         for c in clocks_of(session, case.id)
     ]
-    note_views: list[NoteView] = []
-    if notes:
-        for note in notes_of(session, case.id):
-            text = note_values(uow, case, note).get("text")
-            note_views.append(
-                NoteView(note.id, note.kind, note.author, note.at, text if isinstance(text, str) else None)
-            )
+    note_views = view_notes(uow, case) if notes else []
     return CaseView(case, case_values(uow, case), clocks, note_views, history_of(session, case.id))
+
+
+def view_notes(uow: UnitOfWork, case: Case) -> list[NoteView]:
+    """The case's notes, oldest first, their text opened (None once the case key is gone)."""
+    views = []
+    for note in notes_of(uow.session, case.id):
+        text = note_values(uow, case, note).get("text")
+        views.append(NoteView(note.id, note.kind, note.author, note.at, text if isinstance(text, str) else None))
+    return views
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,12 @@ KINDS: Final[Mapping[str, MessageKind]] = {
             "cases_vulnerability_status",
             frozenset({"reference", "step", "link"}),
         ),
+        MessageKind(
+            "cases.vulnerability.reply",
+            Category.SERVICE,
+            "cases_vulnerability_reply",
+            frozenset({"reference", "text"}),
+        ),
     )
 }
 

@@ -37,21 +37,22 @@ ROUNDING_SLACK_SECONDS = 1e-6
 class SharedRateLimiter:
     """`RateLimiter`'s interface (hit, blocked_for) over a `BucketStore` every process shares.
 
-    `name` separates this limiter's keys from other limiters' in the one store; `per_minute` and `burst`
-    mean what they mean for RateLimiter (GCRA is the same token bucket, fiduciary.storage.ratelimit).
+    `name` separates this limiter's keys from other limiters' in the one store; `per_minute` (a fraction of
+    one with a burst: 10 an hour is per_minute=1/6, burst=10) and `burst` mean what they mean for RateLimiter
+    (GCRA is the same token bucket, fiduciary.storage.ratelimit).
     """
 
     def __init__(
         self,
         name: str,
-        per_minute: int,
+        per_minute: float,
         store: BucketStore,
         *,
         burst: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if per_minute < 1:
-            raise ValueError("per_minute must be at least 1")
+        if per_minute <= 0 or (burst is None and per_minute < 1):
+            raise ValueError("per_minute must be at least 1, or above 0 with a burst")
         capacity = burst if burst is not None else per_minute
         if capacity < 1:
             raise ValueError("burst must be at least 1")

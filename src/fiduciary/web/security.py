@@ -68,6 +68,7 @@ AUTH_TRUST_SECONDS = 3600.0
 MAX_TRACKED_CLIENTS = 50_000
 
 PUBLIC_LIMITER_STATE = "fiduciary_public_limiter"
+REPORT_LIMITER_STATE = "fiduciary_report_limiter"
 AUTH_LIMITER_STATE = "fiduciary_auth_failure_limiter"
 KEY_CACHE_STATE = "fiduciary_key_cache"
 _limiter_lock = threading.Lock()
@@ -85,14 +86,14 @@ class RateLimiter:
 
     def __init__(
         self,
-        per_minute: int,
+        per_minute: float,
         *,
         burst: int | None = None,
         max_keys: int = MAX_TRACKED_CLIENTS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if per_minute < 1:
-            raise ValueError("per_minute must be at least 1")
+        if per_minute <= 0 or (burst is None and per_minute < 1):
+            raise ValueError("per_minute must be at least 1, or above 0 with a burst")
         if max_keys < 1:
             raise ValueError("max_keys must be at least 1")
         self.per_minute = per_minute
@@ -325,15 +326,41 @@ def key_cache(request: Request) -> KeyCache:
     return _app_limiter(request.app, KEY_CACHE_STATE, KeyCache)
 
 
-async def public_rate_limit(request: Request) -> None:
-    """Dependency for public endpoints: 429 with Retry-After once a client address spends its minute's budget."""
-    limiter = public_limiter(request)
+async def _spend(limiter: RateLimiter | SharedRateLimiter, request: Request, detail: str) -> None:
     if isinstance(limiter, RateLimiter):
         retry = limiter.hit(client_key(request))
     else:  # a database or Redis round trip: off the event loop
         retry = await run_in_threadpool(limiter.hit, client_key(request))
     if retry is not None:
-        raise _too_many(retry, "Too many requests from this address; retry after the time in Retry-After.")
+        raise _too_many(retry, detail)
+
+
+async def public_rate_limit(request: Request) -> None:
+    """Dependency for public endpoints: 429 with Retry-After once a client address spends its minute's budget."""
+    await _spend(public_limiter(request), request, "Too many requests from this address; retry after the time in "
+                 "Retry-After.")  # fmt: skip
+
+
+def report_limiter(request: Request) -> RateLimiter | SharedRateLimiter:
+    """The app's limiter for vulnerability-report submissions: `vulnerability_report_rate_limit_per_hour` per
+    address, all of it usable at once, refilled evenly over the hour."""
+    per_hour = get_runtime(request).settings.vulnerability_report_rate_limit_per_hour
+
+    def make() -> RateLimiter | SharedRateLimiter:
+        store = _store(request)
+        per_minute = per_hour / 60.0
+        if store is None:
+            return RateLimiter(per_minute, burst=per_hour)
+        return SharedRateLimiter("reports", per_minute, store, burst=per_hour)
+
+    return _app_limiter(request.app, REPORT_LIMITER_STATE, make)
+
+
+async def report_rate_limit(request: Request) -> None:
+    """Dependency of the report submissions, after `public_rate_limit`: 429 with Retry-After once an address
+    has sent its hour's reports. Charged before the body is read, so a refused flood costs no upload."""
+    await _spend(report_limiter(request), request, "Too many reports from this address; retry after the time in "
+                 "Retry-After.")  # fmt: skip
 
 
 _bearer = HTTPBearer(

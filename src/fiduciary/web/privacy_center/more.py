@@ -22,7 +22,8 @@ from typing import Any, Final
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
 
-from fiduciary.cases.grievances import LANGUAGES, MAX_TEXT, GrievanceIntake, file_grievance
+from fiduciary.cases.grievances import LANGUAGES, GrievanceIntake, file_grievance
+from fiduciary.cases.notes import MAX_TEXT
 from fiduciary.consent.service import state_for
 from fiduciary.errors import FiduciaryError, FieldProblem, NotFound, ValidationFailed
 from fiduciary.identity.sessions import CustomerSession

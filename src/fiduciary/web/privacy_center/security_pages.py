@@ -6,6 +6,8 @@ through Jinja2's autoescape, so HTML or script in any field is text, never marku
 
 from __future__ import annotations
 
+from typing import Any, Final
+
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
@@ -15,6 +17,7 @@ from fiduciary.cases import vulnerability_reports as reports
 from fiduciary.errors import FiduciaryError, NotFound
 from fiduciary.policy.security_txt import REPORT_FORM_PATH, THANKS_PATH
 from fiduciary.runtime import Runtime
+from fiduciary.unit_of_work import unit_of_work
 from fiduciary.web.deps import SESSION_DEPENDENCY, request_base_url, runtime_dependency
 from fiduciary.web.privacy_center.guard import (
     CSRF_FIELD,
@@ -28,8 +31,9 @@ from fiduciary.web.privacy_center.guard import (
 from fiduciary.web.privacy_center.pages import render
 from fiduciary.web.privacy_center.sign_in import set_cookie
 from fiduciary.web.routes.vulnerability_reports import read_report, submit_and_commit
-from fiduciary.web.security import public_rate_limit
+from fiduciary.web.security import public_rate_limit, report_rate_limit
 
+WITHDRAW_SUFFIX: Final = "/thanks/withdraw"
 router = APIRouter(include_in_schema=False, dependencies=[Depends(public_rate_limit)])
 
 
@@ -40,19 +44,24 @@ def _rules(runtime: Runtime) -> dict[str, list[str]]:
     return {"out_of_scope": list(rules.out_of_scope), "researcher_rules": list(rules.researcher_rules)}
 
 
-def _form_page(request: Request, runtime: Runtime, *, problems: list[str] | None = None, status: int = 200) -> Response:
+def _render_form(
+    request: Request, runtime: Runtime, template: str, context: dict[str, Any], *, status: int = 200
+) -> Response:
+    """A page holding a form: its CSRF token is bound to the browser's pre-session cookie, set if missing."""
     binding = pre_binding(request)
     value = None
     if binding is None:
         value = new_pre_value()
         binding = f"pre:{value}"
-    context = {**_rules(runtime), "problems": problems or [], "action": REPORT_FORM_PATH}
-    response = render(
-        request, runtime, "security_report.html.j2", context, status=status, csrf=csrf_token(runtime, binding)
-    )
+    response = render(request, runtime, template, context, status=status, csrf=csrf_token(runtime, binding))
     if value is not None:
         set_cookie(response, PRE_COOKIE, value, PRE_COOKIE_SECONDS)
     return response
+
+
+def _form_page(request: Request, runtime: Runtime, *, problems: list[str] | None = None, status: int = 200) -> Response:
+    context = {**_rules(runtime), "problems": problems or [], "action": REPORT_FORM_PATH}
+    return _render_form(request, runtime, "security_report.html.j2", context, status=status)
 
 
 @router.get(REPORT_FORM_PATH)
@@ -61,7 +70,7 @@ def report_form(request: Request, runtime: Runtime = Depends(runtime_dependency)
     return _form_page(request, runtime)
 
 
-@router.post(REPORT_FORM_PATH)
+@router.post(REPORT_FORM_PATH, dependencies=[Depends(report_rate_limit)])
 async def report_submit(
     request: Request, session: Session = SESSION_DEPENDENCY, runtime: Runtime = Depends(runtime_dependency)
 ) -> Response:
@@ -91,12 +100,36 @@ def status_page(
         "state": case.state,
         "severity": case.details.get("severity"),
         "entries": reports.status_entries(session, case),
+        "replies": reports.replies_to_researcher(unit_of_work(runtime, session), case),
         "outcome": case.outcome_reason,
         "broken_rule": case.details.get("broken_rule"),
         "new": request.query_params.get("new") == "1",
         "link": request_base_url(request) + reports.STATUS_PATH + token,
+        "thanks_name": reports.thanks_name_of(session, case),
+        "withdraw_action": reports.STATUS_PATH + token + WITHDRAW_SUFFIX,
+        "withdrawn": request.query_params.get("withdrawn") == "1",
     }
-    return render(request, runtime, "security_status.html.j2", context)
+    return _render_form(request, runtime, "security_status.html.j2", context)
+
+
+@router.post(reports.STATUS_PATH + "{token}" + WITHDRAW_SUFFIX)
+async def withdraw_thanks(
+    token: str, request: Request, session: Session = SESSION_DEPENDENCY, runtime: Runtime = Depends(runtime_dependency)
+) -> Response:
+    """The researcher takes their name off the hall of thanks (CSRF-checked form of their status page)."""
+    form = await request.form(max_files=0, max_fields=2)
+    presented = form.get(CSRF_FIELD)
+    check_csrf(runtime, pre_binding(request), presented if isinstance(presented, str) else None)
+
+    def withdraw() -> None:
+        reports.withdraw_thanks(unit_of_work(runtime, session), token)
+        session.commit()
+
+    try:
+        await run_in_threadpool(withdraw)
+    except NotFound:
+        return render(request, runtime, "message.html.j2", {"missing": True, "error": None}, status=404)
+    return RedirectResponse(reports.STATUS_PATH + token + "?withdrawn=1", status_code=303)
 
 
 @router.get(THANKS_PATH)

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from fiduciary.cases.due import DueItem
-from fiduciary.cases.grievances import MAX_TEXT
+from fiduciary.cases.notes import MAX_TEXT
 from fiduciary.cases.views import CaseView
 from fiduciary.cases.workflow import REASON_PATTERN
 from fiduciary.codes import ACTOR_PATTERN
