@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
+from test_privacy_center import _csrf, _sign_in
 
 from fiduciary.cases.workflow import case_values, cases_of
 from fiduciary.consent.service import state_for
@@ -24,15 +25,12 @@ from fiduciary.unit_of_work import UnitOfWork
 from fiduciary.vault.service import VaultService
 from fiduciary.web.app import create_app
 from fiduciary.web.privacy_center.more import COMPLAINT_MAX
-from outbox_support import newest_code
 from requests_support import messages, person_with_email
 
 CENTER = "/privacy-center"
 EMAIL_A, EMAIL_B = "asha.more@example.org", "bilal.more@example.org"
 SIGNED_IN_PAGES = ("/unsubscribe", "/complaint", "/my-data")
 COMPLAINT = "The courier left my parcel with a neighbour, Meera Iyer, who opened it."
-_CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
-_CHALLENGE = re.compile(r'name="challenge_id" value="(vc_[0-9a-f]{32})"')
 _TITLE = re.compile(r"<title>(.*?)</title>", re.S)
 
 
@@ -40,26 +38,6 @@ _TITLE = re.compile(r"<title>(.*?)</title>", re.S)
 def center(runtime: Runtime) -> Iterator[TestClient]:
     with TestClient(create_app(runtime=runtime), base_url="https://testserver") as client:
         yield client
-
-
-def _csrf(page: httpx.Response) -> str:
-    match = _CSRF.search(page.text)
-    assert match is not None, page.text
-    return match.group(1)
-
-
-def _sign_in(client: TestClient, runtime: Runtime, session: Session, email: str) -> None:
-    form = client.get(f"{CENTER}/sign-in")
-    asked = client.post(f"{CENTER}/sign-in", data={"csrf": _csrf(form), "kind": "email", "identifier": email})
-    challenge = _CHALLENGE.search(asked.text)
-    assert challenge is not None
-    code = newest_code(runtime, session)
-    entered = client.post(
-        f"{CENTER}/sign-in/code",
-        data={"csrf": _csrf(asked), "challenge_id": challenge.group(1), "code": code},
-        follow_redirects=False,
-    )
-    assert entered.status_code == 303
 
 
 def _grant(client: TestClient, purpose: str) -> None:
