@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -36,7 +37,18 @@ from fiduciary.vault.keys.data_keys import PersonErased
 from fiduciary.vault.records import PersonalField
 from fiduciary.vault.service import VaultService
 
-REASONS: Final = ("dispute", "authority_order", "litigation", "fraud_investigation", "chargeback")
+
+class HoldReason(StrEnum):
+    """Why staff keep data past retention and erasure: the API's enum and the CLI's check read this one list."""
+
+    DISPUTE = "dispute"
+    AUTHORITY_ORDER = "authority_order"
+    LITIGATION = "litigation"
+    FRAUD_INVESTIGATION = "fraud_investigation"
+    CHARGEBACK = "chargeback"
+
+
+REASONS: Final = tuple(reason.value for reason in HoldReason)
 HOLD_ID_PATTERN: Final = r"^hold_[a-z2-7]{26}$"
 HOLD_ID_RE: Final = re.compile(HOLD_ID_PATTERN)
 MAX_NOTE: Final = 2000

@@ -8,7 +8,7 @@ codes and dates; the note is stored redacted.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,7 +18,7 @@ from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
 from fiduciary.decisions.ids import PERSON_ID_PATTERN
 from fiduciary.policy.schema import ID_MAX_LENGTH, ID_PATTERN
-from fiduciary.retention.holds import HOLD_ID_PATTERN, MAX_NOTE, Hold, holds_of, place_hold, release_hold
+from fiduciary.retention.holds import HOLD_ID_PATTERN, MAX_NOTE, Hold, HoldReason, holds_of, place_hold, release_hold
 from fiduciary.runtime import Runtime
 from fiduciary.web.contract import ContractRoute, IsoDate
 from fiduciary.web.deps import SESSION_DEPENDENCY, runtime_dependency
@@ -26,7 +26,6 @@ from fiduciary.web.security import require_scopes
 
 router = APIRouter(prefix="/v1/holds", tags=["retention"], route_class=ContractRoute)
 HoldIdPath = Annotated[str, Path(pattern=HOLD_ID_PATTERN, description="A hold id hold_….")]
-Reason = Literal["dispute", "authority_order", "litigation", "fraud_investigation", "chargeback"]
 
 
 class HoldIn(BaseModel):
@@ -36,7 +35,7 @@ class HoldIn(BaseModel):
     category: str | None = Field(
         default=None, pattern=ID_PATTERN, max_length=ID_MAX_LENGTH, description="Hold only this category."
     )
-    reason: Reason = Field(description="Why: a dispute, an authority's order, …")
+    reason: HoldReason = Field(description="Why: a dispute, an authority's order, …")
     until: IsoDate = Field(description="The last day the hold keeps the data (YYYY-MM-DD), today or later.")
     note: str | None = Field(default=None, max_length=MAX_NOTE, description="For staff; identifiers are redacted.")
 
@@ -76,7 +75,7 @@ def place(
         session,
         actor=key.id,
         person_id=body.person_id,
-        reason=body.reason,
+        reason=body.reason.value,
         until=body.until,
         category=body.category,
         note=body.note,
