@@ -120,9 +120,21 @@ def _consent_calls(page: Any) -> list[list[Any]]:
     return calls
 
 
-def _settle(page: Any) -> None:
-    """Wait until the page has no request in flight (the banner's POST is sent with keepalive)."""
-    page.wait_for_load_state("networkidle")
+def _recorded(shop: Shop, context: Any, page: Any, at_least: int) -> list[dict[str, Any]]:
+    """The visitor's banner choices in the ledger, once there are `at_least` of them.
+
+    The banner writes its cookie before its keepalive POST answers, so a test that reads the cookie and then
+    the ledger at once races the POST; `networkidle` does not help, it fires once per navigation.
+    """
+    deadline = time.monotonic() + 10.0
+    while True:
+        visitor = next(c for c in context.cookies() if c["name"] == "fiduciary_consent")["value"].split(".")[0]
+        mine = [c for c in shop.choices() if c["subject"] == visitor]
+        if len(mine) >= at_least:
+            return mine
+        if time.monotonic() > deadline:
+            pytest.fail(f"the ledger holds {len(mine)} banner choices of {visitor}, expected {at_least}")
+        page.wait_for_timeout(50)
 
 
 def _cookie_names(context: Any) -> set[str]:
@@ -152,14 +164,13 @@ def test_analytics_waits_for_consent_then_runs_after_accept(shop: Shop, context:
     assert calls[0][:2] == ["consent", "default"]
     assert calls[1] == ["consent", "update", dict.fromkeys(SIGNALS, "granted")]
     assert calls[2] == [{"event": "demo_analytics_ran"}]  # the tag ran after the update, never before
-    _settle(page)
+    _recorded(shop, context, page, at_least=2)
 
     page.goto(f"{shop.base_url}/demo/product.html", wait_until="load")
     _until(page, "window.__analyticsRan === true")
     assert page.get_by_role("dialog").count() == 0  # the stored choice is used, not asked again
     assert page.errors == []
-    visitor = next(c for c in context.cookies() if c["name"] == "fiduciary_consent")["value"].split(".")[0]
-    mine = [c for c in shop.choices() if c["subject"] == visitor]
+    mine = _recorded(shop, context, page, at_least=2)
     assert {(c["purpose"], c["version"]) for c in mine} == {
         ("analytics", shop.version()),
         ("personalised_ads", shop.version()),
@@ -169,7 +180,7 @@ def test_analytics_waits_for_consent_then_runs_after_accept(shop: Shop, context:
 def test_reject_keeps_analytics_off_across_reloads(shop: Shop, context: Any) -> None:
     page = _open(context, shop.home)
     _dialog(page).get_by_role("button", name="Reject all").click()
-    _settle(page)
+    mine = _recorded(shop, context, page, at_least=2)
     assert _consent_calls(page)[1] == ["consent", "update", dict.fromkeys(SIGNALS, "denied")]
     for _ in range(2):
         page.reload(wait_until="load")
@@ -180,7 +191,7 @@ def test_reject_keeps_analytics_off_across_reloads(shop: Shop, context: Any) -> 
     assert "_sl_stats" not in _cookie_names(context)
     visitor = next(c for c in context.cookies() if c["name"] == "fiduciary_consent")["value"].split(".")[0]
     assert visitor.startswith("vis_")  # the endpoint's Set-Cookie named the visitor it recorded
-    mine = [c for c in shop.choices() if c["subject"] == visitor]
+    assert mine == [c for c in shop.choices() if c["subject"] == visitor]
     assert sorted(c["purpose"] for c in mine) == ["analytics", "personalised_ads"]
     assert all(c["version"] == shop.version() for c in mine)
     assert page.errors == []
@@ -190,7 +201,7 @@ def test_withdrawal_stops_the_tag_and_deletes_its_cookie(shop: Shop, context: An
     page = _open(context, shop.home)
     _dialog(page).get_by_role("button", name="Accept all").click()
     _until(page, "window.__analyticsRan === true")
-    _settle(page)
+    _recorded(shop, context, page, at_least=2)  # the withdrawal below must reuse the visitor this POST names
     assert "_sl_stats" in _cookie_names(context)
 
     settings = page.get_by_role("button", name="Cookie settings")
@@ -198,15 +209,14 @@ def test_withdrawal_stops_the_tag_and_deletes_its_cookie(shop: Shop, context: An
     page.keyboard.press("Enter")
     _dialog(page).get_by_role("button", name="Reject all").click()
     assert page.evaluate("document.activeElement.textContent") == "Cookie settings"  # focus came back
-    _settle(page)
+    recorded = _recorded(shop, context, page, at_least=4)
     assert "_sl_stats" not in _cookie_names(context)
 
     page.reload(wait_until="load")
     page.wait_for_timeout(300)
     assert page.evaluate("window.__analyticsRan") is None
     assert page.locator("iframe").get_attribute("src") is None
-    visitor = next(c for c in context.cookies() if c["name"] == "fiduciary_consent")["value"].split(".")[0]
-    mine = [(c["purpose"], c["type"]) for c in shop.choices() if c["subject"] == visitor]
+    mine = [(c["purpose"], c["type"]) for c in recorded]
     assert len(mine) == 4 and {t for _, t in mine[2:]} == {"consent.withdrawn"}, mine
 
 
@@ -231,10 +241,8 @@ def test_a_hindi_page_shows_the_banner_in_hindi_and_records_hindi(shop: Shop, co
 
     # The choice is evidence of the notice the person read: the ledger records Hindi, not the policy's English.
     page.get_by_role("dialog", name="अपनी कुकीज़ चुनें").get_by_role("button", name="सभी स्वीकार करें").click()
-    _settle(page)
-    visitor = next(c for c in context.cookies() if c["name"] == "fiduciary_consent")["value"].split(".")[0]
-    mine = [c for c in shop.choices() if c["subject"] == visitor]
-    assert mine and {c["lang"] for c in mine} == {"hi"}, mine
+    mine = _recorded(shop, context, page, at_least=2)
+    assert {c["lang"] for c in mine} == {"hi"}, mine
 
 
 def test_gpc_pre_denies_advertising_and_says_so(shop: Shop, chromium: Any) -> None:
@@ -259,9 +267,8 @@ def test_gpc_pre_denies_advertising_and_says_so(shop: Shop, chromium: Any) -> No
             "ad_personalization": "denied",
             "analytics_storage": "granted",
         }
-        _settle(page)
+        mine = {c["purpose"]: c["type"] for c in _recorded(shop, context, page, at_least=2)}
         visitor = next(c for c in context.cookies() if c["name"] == "fiduciary_consent")["value"].split(".")[0]
-        mine = {c["purpose"]: c["type"] for c in shop.choices() if c["subject"] == visitor}
         assert mine["analytics"] == "consent.granted" and mine["personalised_ads"] != "consent.granted"
         with shop.engine.connect() as connection:
             assert connection.scalar(sa.select(sa.func.count()).where(GpcOptOut.subject_id == visitor)) == 1
