@@ -62,3 +62,15 @@ def test_without_a_session_nothing_is_made(client: TestClient, runtime: Runtime,
     assert messages(session, runtime) == []
     offered = client.post(MINE, json={"kind": "teleport"}, headers=_customer(runtime, session, person))
     assert offered.status_code == 422 and offered.json()["errors"][0]["field"] == "kind"
+
+
+def test_a_grievance_is_not_a_request_from_any_door(client: TestClient, runtime: Runtime, session: Session) -> None:
+    """The refusal lives in the flow, so the customer's own API refuses a grievance like the store's does, and
+    nothing is written: no request, no message."""
+    person = person_with_email(session, runtime)
+    answer = client.post(MINE, json={"kind": "grievance"}, headers=_customer(runtime, session, person))
+    assert answer.status_code == 422, answer.text
+    (problem,) = answer.json()["errors"]
+    assert problem["field"] == "kind" and "/v1/grievances" in problem["message"]
+    assert client.get(MINE, headers=_customer(runtime, session, person)).json()["items"] == []
+    assert messages(session, runtime) == []

@@ -22,7 +22,7 @@ from fiduciary.storage.base import utcnow
 from fiduciary.web.contract import ContractRoute
 from fiduciary.web.customer import customer_session_dependency
 from fiduciary.web.deps import SESSION_DEPENDENCY, runtime_dependency
-from fiduciary.web.routes.request_schemas import RequestOut, RequestParams, request_out, split_params
+from fiduciary.web.routes.request_schemas import RequestOut, RequestParams, refuse_grievance, request_out, split_params
 from fiduciary.web.routes.requests import RequestIdPath
 
 router = APIRouter(prefix="/v1/me/requests", tags=["my requests"], route_class=ContractRoute)
@@ -52,6 +52,7 @@ def create(
     session: Session = SESSION_DEPENDENCY,
     runtime: Runtime = Depends(runtime_dependency),
 ) -> RequestOut:
+    refuse_grievance(body.kind)
     details, personal = split_params(body)
     new = NewRequest(
         kind=body.kind,

@@ -13,7 +13,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from fiduciary.errors import FieldProblem, ValidationFailed
 from fiduciary.policy.calendar import WorkingCalendar
+from fiduciary.policy.schema import RightKind
 from fiduciary.rights.listing import deadline_status
 from fiduciary.rights.models import RightsRequest
 from fiduciary.rights.requests import history_of, steps_of
@@ -108,6 +110,16 @@ class RequestIn(RequestParams):
     proof_reference: str | None = Field(
         default=None, min_length=1, max_length=200, description="An agent's or nominee's proof, checked by staff."
     )
+
+
+def refuse_grievance(kind: str) -> None:
+    """One home for grievances: the cases domain, with its own clocks (DPDP s.13, Rule 14(3); decision 0033).
+    Both doors that make requests (the store's and the person's own) refuse the kind and point there; the
+    rights handler stays for grievance requests received before cases existed, which staff still complete."""
+    if kind == RightKind.GRIEVANCE:
+        raise ValidationFailed(
+            "A grievance is filed as a case.", [FieldProblem("kind", "file a grievance at POST /v1/grievances")]
+        )
 
 
 def split_params(body: RequestParams, proof_reference: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:

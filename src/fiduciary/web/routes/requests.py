@@ -17,9 +17,8 @@ from sqlalchemy.orm import Session
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
 from fiduciary.decisions.ids import PERSON_ID_PATTERN
-from fiduciary.errors import FiduciaryError, FieldProblem, ValidationFailed
+from fiduciary.errors import FiduciaryError
 from fiduciary.identity.codes import Verdict, Verification
-from fiduciary.policy.schema import RightKind
 from fiduciary.rights import request_flows as flows
 from fiduciary.rights.deadlines import DeadlineStatus
 from fiduciary.rights.listing import MAX_PAGE, RequestFilter, list_requests
@@ -30,7 +29,14 @@ from fiduciary.runtime import Runtime
 from fiduciary.storage.base import utcnow
 from fiduciary.web.contract import ContractRoute
 from fiduciary.web.deps import SESSION_DEPENDENCY, runtime_dependency
-from fiduciary.web.routes.request_schemas import RequestIn, RequestOut, RequestPage, request_out, split_params
+from fiduciary.web.routes.request_schemas import (
+    RequestIn,
+    RequestOut,
+    RequestPage,
+    refuse_grievance,
+    request_out,
+    split_params,
+)
 from fiduciary.web.security import client_key, public_rate_limit, require_scopes
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"], route_class=ContractRoute)
@@ -54,10 +60,7 @@ def create(
     session: Session = SESSION_DEPENDENCY,
     runtime: Runtime = Depends(runtime_dependency),
 ) -> RequestOut:
-    if body.kind == RightKind.GRIEVANCE:  # one home for grievances: the cases domain (decision 0033)
-        raise ValidationFailed(
-            "A grievance is filed as a case.", [FieldProblem("kind", "file a grievance at POST /v1/grievances")]
-        )
+    refuse_grievance(body.kind)
     details, personal = split_params(body, body.proof_reference)
     new = NewRequest(
         kind=body.kind,
