@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from fiduciary.audit.models import AuditEventIndex
-from fiduciary.cases.kinds import CaseKind, ClockSpec, Transition, register_kind
+from fiduciary.cases.kinds import CaseKind, ClockSpec, register_kind
 from fiduciary.policy.duration import Duration, DurationUnit
+from fiduciary.workflow.machine import Transition
 
 T0 = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)  # a Monday, 11:30 in Asia/Kolkata
 

@@ -35,11 +35,18 @@ DOMAINS = frozenset(
         "identity",
         "cases",
         "retention",
+        "workflow",
     }
 )
 EDGE_LAYERS = frozenset({"web", "cli"})
-# The domains below each base layer: `storage` depends on no domain, `ledger` on `storage` alone.
-BASE_ALLOWED = {"storage": frozenset[str](), "ledger": frozenset({"storage"})}
+# The domains below each base layer: `storage` depends on no domain, `ledger` on `storage` alone, and the one
+# workflow engine (state machine, versioned transition, deadlines) that rights and cases share on `policy`
+# alone, so neither of them is the other's engine.
+BASE_ALLOWED = {
+    "storage": frozenset[str](),
+    "ledger": frozenset({"storage"}),
+    "workflow": frozenset({"policy"}),
+}
 
 # Every cycle between packages was removed in issue 11; this stays empty.
 KNOWN_CYCLES = frozenset[tuple[str, ...]]()

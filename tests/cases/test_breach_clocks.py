@@ -14,7 +14,7 @@ from fiduciary.cases.models import CaseClock
 from fiduciary.config import DEMO_POLICY_PATH
 from fiduciary.policy.calendar import WorkingCalendar
 from fiduciary.policy.schema import PolicyDocument
-from fiduciary.rights.deadlines import Due, working_calendar
+from fiduciary.workflow.deadlines import Due, working_calendar
 
 IST = ZoneInfo("Asia/Kolkata")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -21,9 +21,9 @@ from fiduciary.cases.workflow import get_case
 from fiduciary.config import Settings
 from fiduciary.errors import Conflict, NotFound, ValidationFailed
 from fiduciary.people.service import create_person
-from fiduciary.rights.deadlines import working_calendar
 from fiduciary.runtime import Runtime
 from fiduciary.unit_of_work import unit_of_work
+from fiduciary.workflow.deadlines import working_calendar
 from jurisdictions_support import DEMO, dump_yaml
 from requests_support import messages, person_with_email
 

@@ -17,17 +17,8 @@ from fiduciary.errors import ValidationFailed
 from fiduciary.policy.calendar import WorkingCalendar, add_months, public_holiday_region
 from fiduciary.policy.duration import Duration, DurationUnit
 from fiduciary.policy.schema import BusinessCalendar, Deadline, Jurisdiction, PolicyDocument, PostalAddress
-from fiduciary.rights.deadlines import (
-    DeadlineStatus,
-    Due,
-    deadlines_at_receipt,
-    due_after,
-    due_soon_from,
-    extend,
-    extension_limit,
-    status,
-    working_calendar,
-)
+from fiduciary.rights.deadlines import deadlines_at_receipt, extend, extension_limit
+from fiduciary.workflow.deadlines import DeadlineStatus, Due, due_after, due_soon_from, status, working_calendar
 
 IST = ZoneInfo("Asia/Kolkata")
 DEMO: dict[str, Any] = YAML(typ="safe").load(DEMO_POLICY_PATH.read_text(encoding="utf-8"))

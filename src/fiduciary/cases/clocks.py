@@ -22,7 +22,7 @@ from fiduciary.cases.models import CLOCKS_TABLE, Case, CaseClock
 from fiduciary.policy.calendar import WorkingCalendar
 from fiduciary.policy.duration import Duration, DurationUnit
 from fiduciary.policy.schema import PolicyDocument
-from fiduciary.rights.deadlines import DEFAULT_DUE_SOON, Due, due_after, due_soon_from
+from fiduciary.workflow.deadlines import DEFAULT_DUE_SOON, Due, due_after, due_soon_from
 
 
 @dataclass(frozen=True, slots=True)

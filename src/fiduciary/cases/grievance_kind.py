@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from fiduciary.cases.kinds import CaseKind, ClockSpec, Transition, register_kind
+from fiduciary.cases.kinds import CaseKind, ClockSpec, register_kind
 from fiduciary.policy.duration import Duration
 from fiduciary.policy.schema import PolicyDocument
+from fiduciary.workflow.machine import Transition
 
 KIND: Final = "grievance"
 RECEIVED: Final = "received"

@@ -1,35 +1,21 @@
 """What a kind of case is: its states, its transitions and its clocks, and the registry of kinds.
 
-One workflow serves every kind (`cases.workflow`); a kind is a `CaseKind` value registered here, so a new
-kind of case (a grievance, a vulnerability report, a breach) is one small module: its spec, its messages and
-its routes, not a second state machine or deadline engine (issue 16 item 4).
+One workflow engine serves every kind of case and the rights requests (`workflow`): a kind is a `CaseKind`, a
+`workflow.machine.StateMachine` with clocks, registered here, so a new kind of case (a grievance, a
+vulnerability report, a breach) is one small module: its spec, its messages and its routes, not a second
+state machine or deadline engine (issue 16 item 4).
 """
 
 from __future__ import annotations
 
-import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
 
 from fiduciary.errors import FieldProblem, ValidationFailed
 from fiduciary.policy.duration import Duration
 from fiduciary.policy.schema import PolicyDocument
-
-NAME_PATTERN: Final = r"^[a-z][a-z0-9_]{0,31}$"
-_NAME: Final = re.compile(NAME_PATTERN)
-
-
-@dataclass(frozen=True)
-class Transition:
-    """`name` moves a case from one of `sources` to `target` (None: it stays where it is, e.g. a report sent
-    while the case stays open). `needs_reason`: refused without a reason code (a closure)."""
-
-    name: str
-    sources: frozenset[str]
-    target: str | None
-    needs_reason: bool = False
+from fiduciary.workflow.machine import NAME, StateMachine
 
 
 @dataclass(frozen=True)
@@ -55,48 +41,22 @@ class ClockSpec:
 
 
 @dataclass(frozen=True)
-class CaseKind:
-    name: str
-    initial: str
-    states: frozenset[str]
-    closed: frozenset[str]  # states that end the case: closing stops its open clocks
-    transitions: Mapping[str, Transition]
+class CaseKind(StateMachine):
+    """A kind of case: a state machine of the one workflow engine, with its clocks and closure reasons."""
+
     clocks: tuple[ClockSpec, ...] = ()
     reasons: frozenset[str] = frozenset()  # the outcome codes a closure may give
 
-    def __post_init__(self) -> None:
-        problems: list[str] = []
-        for name in (self.name, *self.states, *self.transitions, *(c.name for c in self.clocks)):
-            if not _NAME.fullmatch(name):
-                problems.append(f"{name!r} is not a name (a-z, 0-9, '_', at most 32)")
-        if self.initial not in self.states or not self.closed <= self.states:
-            problems.append("the initial and closed states must be among the states")
-        for key, t in self.transitions.items():
-            if key != t.name or not t.sources <= self.states or (t.target is not None and t.target not in self.states):
-                problems.append(f"transition {key!r} names an unknown state")
+    def problems(self) -> list[str]:
+        problems = super().problems()
         for clock in self.clocks:
+            if not NAME.fullmatch(clock.name):
+                problems.append(f"{clock.name!r} is not a name (a-z, 0-9, '_', at most 32)")
             if not clock.met_by <= set(self.transitions) or (
                 clock.starts_on is not None and clock.starts_on not in self.transitions
             ):
                 problems.append(f"clock {clock.name!r} names an unknown transition")
-        if problems:
-            raise ValueError(f"case kind {self.name!r}: " + "; ".join(problems))
-
-    def transition(self, name: str, field_name: str = "transition") -> Transition:
-        found = self.transitions.get(name)
-        if found is None:
-            raise ValidationFailed(
-                "Unknown transition.",
-                [
-                    FieldProblem(
-                        field_name, "not a transition of this kind of case", ", ".join(sorted(self.transitions))
-                    )
-                ],
-            )
-        return found
-
-    def is_open(self, state: str) -> bool:
-        return state not in self.closed
+        return problems
 
 
 _KINDS: dict[str, CaseKind] = {}

@@ -1,7 +1,8 @@
 """One workflow for every kind of case: open, move by a named transition, assign, note; read back.
 
-Every change is one conditional UPDATE on the case's `version` (as `rights.requests.move`): of two
-concurrent changes of one case exactly one wins, the other gets 409 `case_changed` and changes nothing. Each
+Every change is one conditional UPDATE on the case's `version` (`workflow.versioned.advance`, the engine the
+rights requests use too): of two concurrent changes of one case exactly one wins, the other gets 409
+`case_changed` and changes nothing. Each
 writes one `case_events` row and one audit event `case.<kind>.<action>` (the case id as target, the person
 id when there is one, never a value) through the unit of work, in the same transaction as the change.
 Transitions meet and start the kind's clocks (`cases.clocks`); one into a closed state stops the rest.
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fiduciary.audit.service import AuditEvent
@@ -26,9 +27,10 @@ from fiduciary.cases.sealing import CASE_ITEM, case_key, new_case_key, open_valu
 from fiduciary.codes import ACTOR_RE
 from fiduciary.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from fiduciary.people.service import get_person, new_id
-from fiduciary.rights.deadlines import working_calendar
 from fiduciary.storage.base import utcnow
 from fiduciary.unit_of_work import UnitOfWork
+from fiduciary.workflow.deadlines import working_calendar
+from fiduciary.workflow.versioned import advance
 
 CASE_ID_PREFIX: Final = "cs"
 CASE_ID_PATTERN: Final = r"^cs_[a-z2-7]{26}$"  # `new_id("cs")`: the API states the same pattern
@@ -140,18 +142,7 @@ def open_case(uow: UnitOfWork, new: NewCase, *, actor: str, now: datetime | None
 
 
 def _versioned(uow: UnitOfWork, case: Case, changes: Mapping[str, Any], now: datetime) -> None:
-    done = uow.session.execute(
-        update(CASES_TABLE)
-        .where(CASES_TABLE.c.id == case.id, CASES_TABLE.c.version == case.version)
-        .values(version=case.version + 1, updated_at=now, **changes)
-    )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(
-            "The case changed while this was being done; read it again.",
-            code="case_changed",
-            fields=[FieldProblem("case_id", "another change to this case won")],
-        )
-    uow.session.refresh(case)
+    advance(uow.session, CASES_TABLE, case, kind_spec(case.kind), changes, now, id_field="case_id")
 
 
 def check_reason(kind: CaseKind, reason: object, *, required: bool, field_name: str = "reason") -> str | None:
@@ -181,15 +172,8 @@ def move(
     changes of the same UPDATE (e.g. `details`)."""
     now = now or utcnow()
     kind = kind_spec(case.kind)
-    spec = kind.transition(transition)
-    if case.state not in spec.sources:
-        raise Conflict(
-            f"A case in state {case.state} cannot be moved by {transition}.",
-            code="wrong_state",
-            fields=[FieldProblem("transition", "allowed from: " + ", ".join(sorted(spec.sources)))],
-        )
+    spec, target = kind.check(transition, case.state)
     checked = check_reason(kind, reason, required=spec.needs_reason)
-    target = spec.target or case.state
     closing = not kind.is_open(target)
     changes: dict[str, Any] = {"state": target, **(values or {})}
     if closing:

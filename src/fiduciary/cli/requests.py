@@ -65,10 +65,10 @@ def list_command(
     from rich.table import Table  # lazy: keeps `fiduciary --help` light
 
     from fiduciary.errors import FieldProblem, ValidationFailed  # lazy: as above
-    from fiduciary.rights.deadlines import DeadlineStatus  # lazy: as above
     from fiduciary.rights.listing import RequestFilter, list_requests  # lazy: as above
     from fiduciary.rights.running import calendar_for  # lazy: as above
     from fiduciary.storage.base import utcnow  # lazy: as above
+    from fiduciary.workflow.deadlines import DeadlineStatus  # lazy: as above
 
     with _session() as (runtime, session):
         try:

@@ -30,10 +30,10 @@ from fiduciary.comms.outbox import send
 from fiduciary.identity.sessions import revoke_all_for_person
 from fiduciary.people.service import close_person
 from fiduciary.policy.duration import Duration
-from fiduciary.rights.deadlines import due_after
 from fiduciary.rights.erasure import ERASED, erase_now, finish_erasure
 from fiduciary.rights.requests import complete_request, contact_on_file
 from fiduciary.rights.running import RESUME_JOB, Outcome, Run, calendar_for, waits_first
+from fiduciary.workflow.deadlines import due_after
 
 DEACTIVATED: Final = "deactivated"  # in `details`: when the account was closed (ISO instant)
 ERASE_ON: Final = "erase_on"  # in `details`: the day the kept data are erased

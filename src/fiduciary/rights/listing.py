@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from fiduciary.errors import FieldProblem, ValidationFailed
 from fiduciary.policy.calendar import WorkingCalendar
-from fiduciary.rights.deadlines import DeadlineStatus, Due, due_soon_from, status
 from fiduciary.rights.models import RightsRequest
 from fiduciary.rights.states import OPEN, State
+from fiduciary.workflow.deadlines import DeadlineStatus, Due, due_soon_from, status
 
 MAX_PAGE: Final = 1000  # as the audit listing: one bound for every `limit`
 

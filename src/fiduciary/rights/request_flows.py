@@ -27,7 +27,7 @@ from fiduciary.people.service import get_person
 from fiduciary.policy.schema import Right, RightKind
 from fiduciary.policy.schema import Verification as Check
 from fiduciary.rights.access import keep_link
-from fiduciary.rights.deadlines import Due, Extension, RequestDeadlines, deadlines_at_receipt, extend, right_for
+from fiduciary.rights.deadlines import Extension, RequestDeadlines, deadlines_at_receipt, extend, right_for
 from fiduciary.rights.erasure import ERASED
 from fiduciary.rights.handlers import READY, finish, handler_for, settle
 from fiduciary.rights.models import RightsRequest, RightsRequestStep
@@ -50,6 +50,7 @@ from fiduciary.rights.running import Outcome, Run, calendar_for
 from fiduciary.rights.states import State, Transition, after_identity
 from fiduciary.storage.base import utcnow
 from fiduciary.unit_of_work import UnitOfWork, unit_of_work
+from fiduciary.workflow.deadlines import Due
 
 CODE_PURPOSE: Final = "rights.request"
 STAFF_VERIFICATIONS: Final = frozenset({Check.DOCUMENT, Check.DATA_POINTS_2, Check.DATA_POINTS_3_DECLARATION})
@@ -81,7 +82,7 @@ def _identified(uow: UnitOfWork, row: RightsRequest, right: Right, how: str, act
         uow,
         row,
         Transition.VERIFY,
-        to_state,
+        to=to_state,
         actor=actor,
         reason=how,
         now=now,
@@ -188,7 +189,6 @@ def submit(
                 uow,
                 row,
                 Transition.ASK_IDENTITY,
-                State.IDENTITY_CHECK,
                 actor=actor,
                 now=now,
                 values={"challenge_id": challenge},
@@ -277,7 +277,7 @@ def approve(
     uow = unit_of_work(runtime, session)
     with uow.step():
         row = get_request(session, request_id)
-        move(uow, row, Transition.APPROVE, State.IN_PROGRESS, actor=actor, now=now)
+        move(uow, row, Transition.APPROVE, actor=actor, now=now)
         _begin(uow, row, actor, now)
     return row
 
@@ -305,7 +305,6 @@ def _close(
         uow,
         row,
         transition,
-        to_state,
         actor=actor,
         reason=code,
         now=now,
@@ -423,7 +422,6 @@ def extend_request(
             uow,
             row,
             Transition.EXTEND,
-            State(row.state),
             actor=actor,
             now=now,
             values={
@@ -497,7 +495,7 @@ def confirm_step(
         if step.confirmed_at is not None:
             raise Conflict("This step was already confirmed.", code="step_already_confirmed")
         step.confirmed_by, step.confirmed_at = actor, now
-        move(uow, row, Transition.CONFIRM_STEP, State.IN_PROGRESS, actor=actor, reason=f"step_{position}", now=now)
+        move(uow, row, Transition.CONFIRM_STEP, actor=actor, reason=f"step_{position}", now=now)
         if row.details.get(READY) and all(s.confirmed_at is not None for s in steps_of(session, row.id)):
             finish(_run(uow, row, actor, now))
     return row

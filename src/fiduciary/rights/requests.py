@@ -18,23 +18,24 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fiduciary.audit.service import AuditEvent
 from fiduciary.comms.outbox import send
-from fiduciary.errors import Conflict, FieldProblem, NotFound, ValidationFailed
+from fiduciary.errors import FieldProblem, NotFound, ValidationFailed
 from fiduciary.people.service import get_person, new_id
 from fiduciary.personal_data.contacts import report_contact
 from fiduciary.policy.schema import Right, RightKind, Verification
 from fiduciary.rights.deadlines import RequestDeadlines
 from fiduciary.rights.models import REQUESTS_TABLE, RightsRequest, RightsRequestEvent, RightsRequestStep
-from fiduciary.rights.states import State, Transition, check_transition
+from fiduciary.rights.states import REQUEST_LIFECYCLE, State, Transition
 from fiduciary.storage.base import utcnow
 from fiduciary.unit_of_work import UnitOfWork
 from fiduciary.vault.keys.data_keys import PersonErased, cipher_for_read, cipher_for_write
 from fiduciary.vault.keys.startup import check_vault_keys
 from fiduciary.vault.service import VaultService
+from fiduciary.workflow.versioned import advance
 
 REQUEST_ID_PREFIX: Final = "rr"
 REQUEST_ID_PATTERN: Final = r"^rr_[a-z2-7]{26}$"  # `new_id("rr")`: the API states the same pattern
@@ -201,35 +202,25 @@ def move(
     uow: UnitOfWork,
     row: RightsRequest,
     transition: Transition,
-    to_state: State,
     *,
+    to: State | None = None,
     actor: str,
     reason: str | None = None,
     now: datetime | None = None,
     values: Mapping[str, Any] | None = None,
 ) -> RightsRequest:
-    """Apply one transition: checked against the state machine, then written only if nobody moved the
-    request since it was read (its version), else 409 `request_changed` and nothing changes."""
+    """Apply one transition of the request lifecycle (`to`: one of its other targets): checked against the
+    state machine (409 `request_state_conflict`), then written only if nobody moved the request since it was
+    read (its version), else 409 `request_changed` and nothing changes."""
     now = now or utcnow()
     current = State(row.state)
-    check_transition(transition, current)
-    changes: dict[str, Any] = {"state": to_state.value, "version": row.version + 1, "updated_at": now}
-    if to_state in (State.COMPLETED, State.REJECTED, State.CANCELLED):
+    _, target = REQUEST_LIFECYCLE.check(transition.value, current, to)
+    changes: dict[str, Any] = {"state": target}
+    if not REQUEST_LIFECYCLE.is_open(target):
         changes["closed_at"] = now
     changes.update(values or {})
-    done = uow.session.execute(
-        update(REQUESTS_TABLE)
-        .where(REQUESTS_TABLE.c.id == row.id, REQUESTS_TABLE.c.version == row.version)
-        .values(**changes)
-    )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(
-            "The request changed while this was being done; read it again.",
-            code="request_changed",
-            fields=[FieldProblem("request_id", "another change to this request won")],
-        )
-    uow.session.refresh(row)
-    _history(uow, row, transition.value, current, to_state, actor, reason, now)
+    advance(uow.session, REQUESTS_TABLE, row, REQUEST_LIFECYCLE, changes, now, id_field="request_id")
+    _history(uow, row, transition.value, current, State(target), actor, reason, now)
     return row
 
 
@@ -344,6 +335,6 @@ def complete_request(
     now: datetime | None = None,
 ) -> RightsRequest:
     """in_progress → completed, and the person told in the same transaction."""
-    move(uow, row, Transition.COMPLETE, State.COMPLETED, actor=actor, now=now)
+    move(uow, row, Transition.COMPLETE, actor=actor, now=now)
     tell(uow, row, message, params or {}, to=to, sealed_for_person=sealed_for_person)
     return row

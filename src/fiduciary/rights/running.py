@@ -22,10 +22,10 @@ from fiduciary.context import RuntimeContext
 from fiduciary.policy.calendar import WorkingCalendar
 from fiduciary.policy.duration import Duration
 from fiduciary.policy.schema import Right
-from fiduciary.rights.deadlines import due_after, working_calendar
 from fiduciary.rights.models import RightsRequest
 from fiduciary.rights.requests import NewRequest, tell
 from fiduciary.unit_of_work import UnitOfWork
+from fiduciary.workflow.deadlines import due_after, working_calendar
 
 RESUME_JOB: Final = "rights.resume_request"
 

@@ -1,4 +1,5 @@
-"""A rights request's states and the transitions between them: pure rules, no database.
+"""A rights request's states and the transitions between them: pure rules, no database, as a value of the
+one workflow engine (`workflow.machine`).
 
 received → identity_check → (awaiting_approval, where the policy asks for staff approval) → in_progress →
 completed | rejected (with a reason) | cancelled. A request whose identity is already known (a signed-in
@@ -9,11 +10,11 @@ Extension is not a state: it moves the deadline of an open request, once, with a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from enum import StrEnum
 from typing import Final
 
-from fiduciary.errors import Conflict, FieldProblem
+from fiduciary.workflow.machine import StateMachine
+from fiduciary.workflow.machine import Transition as Rule
 
 
 class State(StrEnum):
@@ -42,43 +43,45 @@ class Transition(StrEnum):
 OPEN: Final = frozenset({State.RECEIVED, State.IDENTITY_CHECK, State.AWAITING_APPROVAL, State.IN_PROGRESS})
 CLOSED: Final = frozenset({State.COMPLETED, State.REJECTED, State.CANCELLED})
 
-# From which states each transition may start. EXTEND leaves the state as it is.
-ALLOWED: Final[Mapping[Transition, frozenset[State]]] = {
-    Transition.ASK_IDENTITY: frozenset({State.RECEIVED}),
-    Transition.VERIFY: frozenset({State.RECEIVED, State.IDENTITY_CHECK}),
-    Transition.APPROVE: frozenset({State.AWAITING_APPROVAL}),
-    Transition.COMPLETE: frozenset({State.IN_PROGRESS}),
-    Transition.REJECT: OPEN,
-    Transition.CANCEL: OPEN,
-    Transition.EXTEND: OPEN,
-    Transition.CONFIRM_STEP: frozenset({State.IN_PROGRESS}),
-}
+
+def _rule(
+    transition: Transition, sources: frozenset[State], target: State | None, *, also_to: frozenset[State] = frozenset()
+) -> Rule:
+    return Rule(transition.value, frozenset(sources), target, also_to=frozenset(also_to))
+
+
+# The request lifecycle as a value of the one workflow engine every case kind uses (issue 16 item 4): the same
+# checks, the same versioned UPDATE (`workflow.versioned.advance`). EXTEND and CONFIRM_STEP leave the state as
+# it is; VERIFY goes to work, or to staff approval where the policy asks for it (`after_identity`).
+REQUEST_LIFECYCLE: Final = StateMachine(
+    name="rights_request",
+    initial=State.RECEIVED,
+    states=frozenset(State),
+    closed=CLOSED,
+    transitions={
+        rule.name: rule
+        for rule in (
+            _rule(Transition.ASK_IDENTITY, frozenset({State.RECEIVED}), State.IDENTITY_CHECK),
+            _rule(
+                Transition.VERIFY,
+                frozenset({State.RECEIVED, State.IDENTITY_CHECK}),
+                State.IN_PROGRESS,
+                also_to=frozenset({State.AWAITING_APPROVAL}),
+            ),
+            _rule(Transition.APPROVE, frozenset({State.AWAITING_APPROVAL}), State.IN_PROGRESS),
+            _rule(Transition.COMPLETE, frozenset({State.IN_PROGRESS}), State.COMPLETED),
+            _rule(Transition.REJECT, OPEN, State.REJECTED),
+            _rule(Transition.CANCEL, OPEN, State.CANCELLED),
+            _rule(Transition.EXTEND, OPEN, None),
+            _rule(Transition.CONFIRM_STEP, frozenset({State.IN_PROGRESS}), None),
+        )
+    },
+    noun="request",
+    changed_code="request_changed",
+    wrong_state_code="request_state_conflict",
+)
 
 
 def after_identity(staff_approval: bool) -> State:
     """Where a request goes once the person is known."""
     return State.AWAITING_APPROVAL if staff_approval else State.IN_PROGRESS
-
-
-def check_transition(transition: Transition, state: State) -> None:
-    """409 naming the state when `transition` cannot start from it (a closed request changes no more)."""
-    if state not in ALLOWED[transition]:
-        allowed = ", ".join(sorted(s.value for s in ALLOWED[transition]))
-        raise Conflict(
-            f"A request that is {state.value} cannot be {_past(transition)}.",
-            code="request_state_conflict",
-            fields=[FieldProblem("state", f"is {state.value}; {transition.value} needs one of: {allowed}")],
-        )
-
-
-def _past(transition: Transition) -> str:
-    return {
-        Transition.ASK_IDENTITY: "sent to an identity check",
-        Transition.VERIFY: "verified",
-        Transition.APPROVE: "approved",
-        Transition.COMPLETE: "completed",
-        Transition.REJECT: "rejected",
-        Transition.CANCEL: "cancelled",
-        Transition.EXTEND: "extended",
-        Transition.CONFIRM_STEP: "confirmed",
-    }[transition]

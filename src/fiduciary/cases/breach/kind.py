@@ -21,10 +21,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from fiduciary.cases.kinds import CaseKind, ClockSpec, Transition, register_kind
+from fiduciary.cases.kinds import CaseKind, ClockSpec, register_kind
 from fiduciary.cases.models import CaseClock
 from fiduciary.policy.duration import Duration
 from fiduciary.policy.schema import PolicyDocument
+from fiduciary.workflow.machine import Transition
 
 KIND: Final = "breach"
 OPEN: Final = "open"

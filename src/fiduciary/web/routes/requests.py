@@ -20,7 +20,6 @@ from fiduciary.decisions.ids import PERSON_ID_PATTERN
 from fiduciary.errors import FiduciaryError
 from fiduciary.identity.codes import Verdict, Verification
 from fiduciary.rights import request_flows as flows
-from fiduciary.rights.deadlines import DeadlineStatus
 from fiduciary.rights.listing import MAX_PAGE, RequestFilter, list_requests
 from fiduciary.rights.requests import REQUEST_ID_PATTERN, MadeBy, NewRequest, get_request
 from fiduciary.rights.running import calendar_for
@@ -38,6 +37,7 @@ from fiduciary.web.routes.request_schemas import (
     split_params,
 )
 from fiduciary.web.security import client_key, public_rate_limit, require_scopes
+from fiduciary.workflow.deadlines import DeadlineStatus
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"], route_class=ContractRoute)
 
