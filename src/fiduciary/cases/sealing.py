@@ -15,13 +15,17 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
-from fiduciary.cases.models import Case
+from fiduciary.cases.models import CASES_TABLE, Case
 from fiduciary.context import RuntimeContext
 from fiduciary.vault.crypto import associated_data, new_data_key, open_sealed, seal
+from fiduciary.vault.keys.rotation import WrappedKeys, register_wrapped_keys
 from fiduciary.vault.keys.startup import VaultKeys, check_vault_keys
 
 _DOMAIN: Final = b"fiduciary.case.v1"
 CASE_ITEM: Final = "case"  # the associated-data item of the case's own sealed values
+
+# A KEK rotation re-wraps each case's key too, or the cases' text dies with the retired KEK.
+register_wrapped_keys(WrappedKeys(CASES_TABLE, "id", "kek_id", "key_wrapped"))
 
 
 def _keys(runtime: RuntimeContext, session: Session) -> VaultKeys:

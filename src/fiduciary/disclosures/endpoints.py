@@ -12,10 +12,10 @@ import base64
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Final, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from fiduciary.audit.service import AuditEvent
@@ -26,6 +26,7 @@ from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.schema import Recipient
 from fiduciary.storage.base import utcnow
 from fiduciary.unit_of_work import unit_of_work
+from fiduciary.vault.keys.rotation import WrappedKeys, register_wrapped_keys
 from fiduciary.vault.keys.startup import check_vault_keys
 from fiduciary.vault.sealed_secrets import SealedSecret, open_secret, seal_secret
 
@@ -54,6 +55,12 @@ def policy_recipient(policy: CompiledPolicy, recipient_id: str, field: str = "re
 
 def _owner(recipient_id: str) -> str:
     return f"recipient:{recipient_id}"
+
+
+# A KEK rotation re-wraps each recipient's secret key too, or the secrets die with the retired KEK.
+register_wrapped_keys(
+    WrappedKeys(cast(Table, RecipientEndpoint.__table__), "recipient_id", "kek_id", "secret_key_wrapped", owner=_owner)
+)
 
 
 def _check_url(url: str) -> str:
