@@ -136,6 +136,12 @@ def test_the_listing_is_by_due_date_one_page_at_a_time(
     assert ids[1] not in {i["id"] for i in on_track} and ids[3] in {i["id"] for i in on_track}
     closed = client.get("/v1/requests", params={"state": ["completed", "rejected"]}, headers=headers).json()
     assert closed["items"] == []
+    flows.cancel(runtime, session, ids[4], actor="staff_1")  # closed: gone from the default listing of open ones
+    session.commit()
+    still_open = client.get("/v1/requests", headers=headers).json()["items"]
+    assert [item["id"] for item in still_open] == [ids[1], ids[2], ids[0], ids[3]]
+    cancelled = client.get("/v1/requests", params={"state": "cancelled"}, headers=headers).json()["items"]
+    assert [item["id"] for item in cancelled] == [ids[4]]
     bad = client.get("/v1/requests", params={"after": "not-a-cursor"}, headers=headers)
     assert bad.status_code == 422 and fields(bad) == ["after"]
     assert client.get("/v1/requests", params={"state": "lost"}, headers=headers).status_code == 422

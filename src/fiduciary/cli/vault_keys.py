@@ -95,7 +95,7 @@ def rotate_command(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from fiduciary.vault.keys.rotation import record_rotation, rotate_keks
+    from fiduciary.vault.keys.rotation import record_keys_under_other_keks, record_rotation, rotate_keks
     from fiduciary.vault.keys.startup import check_vault_keys
     from fiduciary.vault.keys.status import key_status
 
@@ -103,9 +103,9 @@ def rotate_command(
         keys = check_vault_keys(runtime)
         status = key_status(runtime.settings, runtime.engine)
         current = keys.keyring.current_id
-        total = sum(n for k, n in status.data_keys_by_kek.items() if k != current) + sum(
-            n for k, n in status.legal_hold_keys_by_kek.items() if k != current
-        )
+        with runtime.sessions() as session:
+            records = record_keys_under_other_keks(session, current)
+        total = sum(n for k, n in status.data_keys_by_kek.items() if k != current) + records
         with Progress(
             TextColumn("re-wrapping"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
         ) as progress:
@@ -113,8 +113,8 @@ def rotate_command(
             report = rotate_keks(runtime, batch_size=batch_size, progress=lambda n: progress.advance(task, n))
         record_rotation(runtime, report, actor="cli")
     console.print(
-        f"re-wrapped {report.data_keys_rewrapped:,} data keys and {report.record_keys_rewrapped:,} legal-hold record "
-        f"keys under {report.current_kek_id}"
+        f"re-wrapped {report.data_keys_rewrapped:,} data keys and {report.record_keys_rewrapped:,} record keys "
+        f"(legal-hold records, cases, recipients' secrets) under {report.current_kek_id}"
     )
     if report.remaining:
         console.print(

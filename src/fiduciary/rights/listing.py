@@ -1,6 +1,6 @@
 """The staff listing of requests: open ones first by due date, filtered by state, kind, person and
 deadline status, one page at a time (a keyset cursor on due date and id: the first page of 10,000 open
-requests reads 50 rows through `ix_rights_requests_state_due_at`, bench/rights_requests.py)."""
+requests reads 51 rows through `ix_rights_requests_due_at` in order, bench/rights_requests.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Final
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from fiduciary.errors import FieldProblem, ValidationFailed
@@ -89,10 +89,19 @@ def _check(filters: RequestFilter) -> None:
         raise ValidationFailed("Bad listing.", problems)
 
 
+def _in_states(states: tuple[str, ...]) -> ColumnElement[bool]:
+    """The state filter. Every open state (the default listing) is `closed_at IS NULL`, which the transition
+    into a closed state sets: SQLite, given `state IN (…4 states)`, reads the state index and sorts every open
+    request, where with this it walks `ix_rights_requests_due_at` in order and stops after a page."""
+    if set(states) == {s.value for s in OPEN}:
+        return RightsRequest.closed_at.is_(None)
+    return RightsRequest.state.in_(states)
+
+
 def list_requests(session: Session, filters: RequestFilter, *, now: datetime, working: WorkingCalendar) -> Page:
     """One page, soonest deadline first."""
     _check(filters)
-    query = select(RightsRequest).where(RightsRequest.state.in_(filters.states))
+    query = select(RightsRequest).where(_in_states(filters.states))
     if filters.kind is not None:
         query = query.where(RightsRequest.kind == filters.kind)
     if filters.person_id is not None:

@@ -112,9 +112,9 @@ def rotate_keks(
     tables = wrapped_key_tables().values()
     records_done = sum(_rewrap_record_keys(runtime, keys, spec, batch_size, progress) for spec in tables)
     with runtime.sessions() as main, store.use(main) as ks:
-        remaining = (ks.scalar(select(func.count()).where(PersonKey.kek_id != current)) or 0) + sum(
-            _still_old(main, spec, current) for spec in tables
-        )
+        remaining = (
+            ks.scalar(select(func.count()).where(PersonKey.kek_id != current)) or 0
+        ) + record_keys_under_other_keks(main, current)
     return RotationReport(current, data_done, records_done, remaining)
 
 
@@ -160,6 +160,11 @@ def _rewrap_data_keys(
         if progress is not None:
             progress(len(rows))
     return data_done
+
+
+def record_keys_under_other_keks(session: Session, current: str) -> int:
+    """How many live record keys of every registered table a rotation to `current` has left to re-wrap."""
+    return sum(_still_old(session, spec, current) for spec in wrapped_key_tables().values())
 
 
 def _still_old(session: Session, spec: WrappedKeys, current: str) -> int:
