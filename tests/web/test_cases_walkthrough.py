@@ -393,6 +393,8 @@ def test_a_breach_with_its_clocks_reports_and_notices(live: tuple[ServerProcess,
             assert notice.subject.startswith("Important: a security incident") == (address != HINDI)
             assert FACTS["safety_measures"] in notice.body and "Meera Iyer" in notice.body
         assert "हम आपको एक व्यक्तिगत डेटा उल्लंघन के बारे में" in notices[HINDI].body
+        assert notices[HINDI].subject.endswith("व्यक्तिगत डेटा को प्रभावित करती है")  # every space kept (RFC 2047)
+        assert f"What happened:\n{FACTS['summary']}\n" in notices[AFFECTED[0]].body  # DPDP Rule 7(1)(a)
         assert "We are writing to tell you about a personal data breach" in notices[AFFECTED[0]].body
 
         def told() -> dict[str, int]:
