@@ -24,7 +24,9 @@ import ssl
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.header import Header
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, Final
@@ -185,11 +187,33 @@ def outbox_folder(runtime: RuntimeContext) -> Path:
     return runtime.settings.data_dir / "outbox"
 
 
+class EncodedHeader(str):
+    """An unstructured header of non-ASCII text, folded as RFC 2047 encoded words that hold their own spaces.
+
+    The stdlib's default folder (Python 3.11) can leave the space between two words outside, between two
+    encoded words, where RFC 2047 s.6.2 tells every reader to drop it: a long Hindi subject reached inboxes
+    with two words run together (CPython gh-92081). `email.header.Header` encodes the spaces inside the words.
+    """
+
+    name: str
+
+    def __new__(cls, name: str, value: str) -> EncodedHeader:
+        header = super().__new__(cls, value)
+        header.name = name
+        return header
+
+    def fold(self, *, policy: Policy) -> str:
+        """The header line as the generator writes it (`EmailPolicy` calls this for a value with a `name`)."""
+        encoded = Header(str(self), "utf-8", header_name=self.name).encode(linesep=policy.linesep)
+        return f"{self.name}: {encoded}{policy.linesep}"
+
+
 def _email(row: Any, sender: str, recipient: str, body: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = recipient
-    message["Subject"] = row.subject
+    subject = str(row.subject)
+    message["Subject"] = subject if subject.isascii() else EncodedHeader("Subject", subject)
     message["Date"] = format_datetime(row.created_at)
     message["Message-ID"] = row.message_id
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to it
