@@ -30,7 +30,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-
 import uvicorn
 import uvloop
 from _support import database, free_port
@@ -103,9 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--top", type=int, default=30)
-    parser.add_argument(
-        "--target", choices=["healthz", "read", "decisions", "consents", "banner"], default="healthz"
-    )
+    parser.add_argument("--target", choices=["healthz", "read", "decisions", "consents", "banner"], default="healthz")
     parser.add_argument("--sqlite-synchronous", choices=["NORMAL", "FULL"], default="FULL")
     parser.add_argument("--sort", default="tottime", help="pstats sort key (tottime, cumulative)")
     parser.add_argument("--dump", default=None, help="also write the merged profile to this file (pstats)")
