@@ -1,6 +1,7 @@
 """Profile the HTTP request path under load, without py-spy (issue 17, item 1: where the time goes).
 
-    .venv/bin/python bench/profile_serving.py [--seconds 6] [--top 25] [--target healthz|decisions|consents]
+    .venv/bin/python bench/profile_serving.py [--seconds 6] [--top 25]
+                                              [--target healthz|read|decisions|consents|banner]
 
 Serves the app in this process, as `fiduciary serve --workers 1` does (uvicorn, httptools + uvloop when
 installed, the same settings and data as bench/serving.py), drives one target at a time with
@@ -25,12 +26,14 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import uvicorn
 import uvloop
 from _support import database, free_port
-from serving import populate, write_wrk_scripts
+from serving import populate, write_banner_script, write_wrk_scripts
 
 from fiduciary.config import Settings
 from fiduciary.web.app import create_app
@@ -50,11 +53,20 @@ def _start_in_thread(*_: object) -> None:
 
 
 def drive(
-    server: uvicorn.Server, loop_profile: cProfile.Profile, command: list[str], name: str, top: int, sort: str
+    server: uvicorn.Server,
+    loop_profile: cProfile.Profile,
+    command: list[str],
+    name: str,
+    top: int,
+    sort: str,
+    prepare: Callable[[], None] | None = None,
+    dump: str | None = None,
 ) -> None:
     while not server.started:
         time.sleep(0.05)
     try:
+        if prepare is not None:
+            prepare()
         loop = asyncio_loop[0]
         PROFILING.set()
         loop.call_soon_threadsafe(loop_profile.enable)
@@ -77,6 +89,8 @@ def drive(
         print(f"\n## {name}: {requests} requests, {rate} requests/s under cProfile")
         print(f"profiled CPU {total * 1000 / requests:.3f} ms per request (own time of every function, all threads)")
         stats.sort_stats(sort).print_stats(top)
+        if dump is not None:
+            stats.dump_stats(dump)  # for `python -m pstats` (callers, cumulative views)
     finally:
         server.should_exit = True
 
@@ -88,9 +102,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--top", type=int, default=30)
-    parser.add_argument("--target", choices=["healthz", "decisions", "consents"], default="healthz")
+    parser.add_argument("--target", choices=["healthz", "read", "decisions", "consents", "banner"], default="healthz")
     parser.add_argument("--sqlite-synchronous", choices=["NORMAL", "FULL"], default="FULL")
     parser.add_argument("--sort", default="tottime", help="pstats sort key (tottime, cumulative)")
+    parser.add_argument("--dump", default=None, help="also write the merged profile to this file (pstats)")
     args = parser.parse_args()
     with database("sqlite") as (url, work), tempfile.TemporaryDirectory() as scripts_dir:
         os.environ["FIDUCIARY_SQLITE_SYNCHRONOUS"] = args.sqlite_synchronous
@@ -110,7 +125,16 @@ def main() -> None:
             "healthz": ("GET /healthz", [*wrk, base + "/healthz"]),
             "decisions": ("POST /v1/decisions", [*wrk, "-s", str(scripts / "decisions.lua"), base + "/v1/decisions"]),
             "consents": ("POST /v1/consents", [*wrk, "-s", str(scripts / "consents.lua"), base + "/v1/consents"]),
+            "read": ("GET /v1/consents/{id}", [*wrk, "-s", str(scripts / "read.lua"), base + "/v1/consents/"]),
+            "banner": (
+                "POST /v1/banner/consents",
+                [*wrk, "-s", str(scripts / "banner.lua"), base + "/v1/banner/consents"],
+            ),
         }
+
+        def prepare_banner() -> None:  # the banner must send the policy version in force
+            write_banner_script(scripts, httpx.get(base + "/v1/banner/config").json()["version"])
+
         app = create_app(settings, bound_base_url=base)
         config = uvicorn.Config(
             app, host="127.0.0.1", port=port, access_log=False, log_level="warning", http="httptools"
@@ -125,7 +149,10 @@ def main() -> None:
             await server.serve()
 
         driver = threading.Thread(
-            target=drive, args=(server, loop_profile, command, name, args.top, args.sort), daemon=True
+            target=drive,
+            args=(server, loop_profile, command, name, args.top, args.sort),
+            kwargs={"prepare": prepare_banner if args.target == "banner" else None, "dump": args.dump},
+            daemon=True,
         )
         driver.start()
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # as `serve` runs it

@@ -11,6 +11,7 @@ scripts written to a temporary folder) and prints requests/s, p50, p99 and the r
 
 - the bare app's GET /;
 - GET /healthz (one `SELECT 1` in a session);
+- GET /v1/consents/{subject_id}, an authenticated read of one person's consent state (rotating over 200);
 - POST /v1/decisions, one person and one purpose (authenticated, audited);
 - POST /v1/consents, one grant for a different person each request (rotating over 2,000 people; every
   answer is committed, fsynced per FIDUCIARY_SQLITE_SYNCHRONOUS, before it is sent);
@@ -151,7 +152,7 @@ def populate(settings: Settings) -> tuple[list[str], str]:
     try:
         with runtime.sessions() as session:
             people = [create_person(session, policy=runtime.policy(), is_child=False).id for _ in range(PEOPLE)]
-            _, key = create_api_key(session, "bench-serving", ["decisions", "consent:write"])
+            _, key = create_api_key(session, "bench-serving", ["decisions", "consent:write", "consent:read"])
             session.commit()
     finally:
         runtime.close()
@@ -170,6 +171,7 @@ def write_wrk_scripts(scripts: Path, key: str, people: list[str]) -> str:
     ]
     (scripts / "decisions.lua").write_text(lua_post("/v1/decisions", key, [decision]))
     (scripts / "consents.lua").write_text(lua_post("/v1/consents", key, consents))
+    (scripts / "read.lua").write_text(lua_get(key, [f"/v1/consents/{p}" for p in people[:200]]))
     return decision
 
 
@@ -206,6 +208,20 @@ def lua_post(path: str, key: str, bodies: list[str]) -> str:
     )
 
 
+def lua_get(key: str, paths: list[str]) -> str:
+    """A wrk script that GETs `paths` in turn with the API key (an authenticated read)."""
+    items = ",\n".join(f'"{path}"' for path in paths)
+    return (
+        f'wrk.headers["Authorization"] = "Bearer {key}"\n'
+        f"local paths = {{\n{items}\n}}\n"
+        "local i = 0\n"
+        "request = function()\n"
+        "  i = i % #paths + 1\n"
+        '  return wrk.format("GET", paths[i])\n'
+        "end\n"
+    )
+
+
 def run(engine: str, seconds: int, connections: int, synchronous: str = "FULL", workers: int = 1) -> list[Result]:
     results: list[Result] = []
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIDUCIARY_")}
@@ -238,6 +254,7 @@ def run(engine: str, seconds: int, connections: int, synchronous: str = "FULL", 
             results.append(wrk("GET /healthz", base + "/healthz", seconds, connections, pid=pid))
             write_banner_script(scripts, httpx.get(base + "/v1/banner/config").json()["version"])
             for name, path, script in (
+                ("GET /v1/consents/{id}", "/v1/consents/", "read.lua"),
                 ("POST /v1/decisions", "/v1/decisions", "decisions.lua"),
                 ("POST /v1/consents", "/v1/consents", "consents.lua"),
                 ("POST /v1/banner/consents", "/v1/banner/consents", "banner.lua"),

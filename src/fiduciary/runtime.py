@@ -136,6 +136,10 @@ class Runtime:
         """The compiled policy in force now (raises `NoPolicyInForce` when none is)."""
         return self._policy.get()
 
+    def policy_is_cached(self) -> bool:
+        """Whether `policy()` would answer now without touching the database (web.fast_path uses it)."""
+        return self._policy.peek() is not None
+
     def check_personal_data_coverage(self) -> None:
         """Refuse a database with a table that holds a person reference no registered domain exports and
         erases: access and erasure requests (DPDP s.11, s.12(3); GDPR Art 15, 17) would silently miss it."""

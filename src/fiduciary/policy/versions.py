@@ -397,6 +397,12 @@ class PolicyInForce:
             self._snapshot = snap
             return snap.compiled
 
+    def peek(self) -> CompiledPolicy | None:
+        """The policy in force if `get` would answer it without reading the database, else None: lets a
+        caller on the event loop use it inline and go to a worker thread only for the refresh."""
+        snap = self._snapshot
+        return snap.compiled if snap is not None and self._fresh(snap) else None
+
     def invalidate(self) -> None:
         self._snapshot = None
 

@@ -18,6 +18,7 @@ from fiduciary.serving import HousekeepingLeader, WorkerEnvironment, die_with_pa
 from fiduciary.web.contract import document_scopes, install_methods
 from fiduciary.web.demo_shop import install_demo_shop
 from fiduciary.web.deps import install_database_gate
+from fiduciary.web.fast_path import install_route_index
 from fiduciary.web.privacy_center import install_privacy_center, security_pages
 from fiduciary.web.problems import document_problems, install_problem_handlers
 from fiduciary.web.routes import api_docs, apikeys, health, notice, policy, security_txt, signing_keys
@@ -147,5 +148,6 @@ def create_app(
     if effective.demo_shop is not None:
         install_demo_shop(app, effective.demo_shop)  # `fiduciary serve --demo`: a store's pages at /demo/
     install_methods(app)  # after every router: OPTIONS answers 204 with Allow, other methods 405 with Allow
+    install_route_index(app)  # after install_methods: routing skips the routers that cannot serve a request
     document_scopes(app)  # after document_problems: each operation's description names its scope
     return app

@@ -6,7 +6,7 @@ their own HttpOnly, Secure, SameSite=Strict cookie, with CSRF tokens (`web.priva
 missing, malformed, unknown, altered, expired or revoked token is one 401 problem with
 `WWW-Authenticate: Bearer`. Every use is charged to the public rate limit of the client address, like any
 endpoint a stranger can reach. The answer to an authenticated request is `Cache-Control: no-store`
-(`SecurityHeadersMiddleware`).
+(`web.security.security_headers`).
 """
 
 from __future__ import annotations

@@ -7,10 +7,11 @@
   through this process evicts it at once), so most requests read no key row.
 - `public_rate_limit` protects the endpoints anyone can reach (notice, banner, consent logging, report
   forms) from abuse (DPDP s.15 duties of data principals; availability under Rule 6(1)(d)).
-- `SecurityHeadersMiddleware` sets headers that stop sniffing, framing and referrer leaks on every response.
+- `security_headers` sets headers that stop sniffing, framing and referrer leaks on every response.
 - `cross_origin(resolve)` marks a public endpoint that scripts on the store's own website call (the cookie
-  banner); `CrossOriginMiddleware` then puts the CORS headers on every response of that endpoint, errors
-  included, so the script can read why a request failed.
+  banner); `cors_response_headers` then puts the CORS headers on every response of that endpoint, errors
+  included, so the script can read why a request failed. Both run as each response starts, from the one
+  request-context middleware (`install_security`, `edit_response_headers`).
 
 The budgets are shared by every API process and machine (issue 17) when the runtime has a shared bucket
 store: the database, or Redis when FIDUCIARY_REDIS_URL is set (fiduciary.web.limits chooses,
@@ -27,10 +28,9 @@ import ipaddress
 import math
 import threading
 import time
-from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from fastapi import FastAPI, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
 from fiduciary.auth.cache import KeyCache
 from fiduciary.auth.models import ApiKey
@@ -48,6 +48,7 @@ from fiduciary.errors import Unauthorized
 from fiduciary.storage.ratelimit import BucketStore, bucket_key
 from fiduciary.web.access_log import RequestContextMiddleware
 from fiduciary.web.deps import SESSION_DEPENDENCY, get_runtime
+from fiduciary.web.fast_path import add_missing_headers, inline_when_policy_cached
 from fiduciary.web.limits import SharedRateLimiter, shared_store
 from fiduciary.web.timeouts import BodyTimeoutMiddleware
 
@@ -425,53 +426,45 @@ DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'"
 HSTS = "max-age=31536000; includeSubDomains"
 
 
-class _ResponseHeadersMiddleware(ABC):
-    """Edits the headers of every HTTP response as it starts; subclasses say how in `edit_headers`.
-
-    Written as plain ASGI (not BaseHTTPMiddleware) so streaming responses and background tasks are untouched.
-    The edit runs when the response starts, after routing, so `scope` then holds the chosen endpoint and
-    whatever the request stored in `scope["state"]` (e.g. the API key).
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", []))
-                await self.edit_headers(scope, MutableHeaders(scope=message))
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-    @abstractmethod
-    async def edit_headers(self, scope: Scope, headers: MutableHeaders) -> None:
-        """Add this middleware's headers; use `setdefault` so what a route chose itself is kept."""
+# The baseline headers of every response, encoded once (`security_headers` adds those a route did not set).
+BASELINE_HEADERS: Final = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", DEFAULT_CSP.encode("latin-1")),  # pages set their own (/privacy, /docs)
+)
+HSTS_HEADER: Final = ((b"strict-transport-security", HSTS.encode("latin-1")),)
+NO_STORE_HEADER: Final = ((b"cache-control", b"no-store"),)
 
 
-class SecurityHeadersMiddleware(_ResponseHeadersMiddleware):
-    """Baseline headers on every HTTP response, without overriding what a route chose itself.
+def security_headers(scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
+    """Baseline headers on every HTTP response that stop sniffing, framing and referrer leaks, without
+    overriding what a route chose itself.
 
     Responses to requests authenticated with an API key or a customer session (`web.customer`) also get
     `Cache-Control: no-store` unless they set their own, because they may carry personal data that no
     shared cache should keep.
     """
+    add_missing_headers(headers, BASELINE_HEADERS)
+    if scope.get("scheme") == "https":
+        add_missing_headers(headers, HSTS_HEADER)
+    state = scope.get("state") or {}
+    if state.get("api_key") is not None or state.get("customer_session") is not None:
+        add_missing_headers(headers, NO_STORE_HEADER)
 
-    async def edit_headers(self, scope: Scope, headers: MutableHeaders) -> None:
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Content-Security-Policy", DEFAULT_CSP)  # pages set their own (/privacy, /docs)
-        if scope.get("scheme") == "https":
-            headers.setdefault("Strict-Transport-Security", HSTS)
-        state = scope.get("state") or {}
-        if state.get("api_key") is not None or state.get("customer_session") is not None:
-            headers.setdefault("Cache-Control", "no-store")
+
+async def edit_response_headers(scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
+    """What every HTTP response gets as it starts, in this order: the CORS headers of an endpoint marked
+    with `cross_origin` (`cors_response_headers`), then the baseline `security_headers`.
+
+    Called by the request-context middleware (`install_security`), after routing, so `scope` holds the
+    chosen endpoint and whatever the request stored in `scope["state"]` (e.g. the API key). Plain ASGI (not
+    BaseHTTPMiddleware), so streaming responses and background tasks are untouched.
+    """
+    resolve = _cors_resolver(scope)
+    if resolve is not None:
+        await cors_response_headers(scope, resolve, MutableHeaders(raw=headers))
+    security_headers(scope, headers)
 
 
 # ------------------------------------------------------------------------------------------------ CORS
@@ -488,7 +481,7 @@ def cross_origin(resolve: CorsResolver) -> Callable[[_Endpoint], _Endpoint]:
     """Mark an endpoint that pages on other origins may call; `resolve(request)` is the request's `Origin`
     when that origin is allowed, else None. Apply it below the route decorator.
 
-    The headers go on in `CrossOriginMiddleware`, not in the endpoint or in each error handler, because a
+    The headers go on in `cors_response_headers`, not in the endpoint or in each error handler, because a
     request can fail before any dependency runs (a body that is not JSON, a 405) or outside the handlers
     altogether (a 500). A script reads neither a success nor an error body without them.
     """
@@ -528,7 +521,7 @@ def _resolve_cors(resolve: CorsResolver, scope: Scope) -> str | None:
         return None
 
 
-class CrossOriginMiddleware(_ResponseHeadersMiddleware):
+async def cors_response_headers(scope: Scope, resolve: CorsResolver, headers: MutableHeaders) -> None:
     """CORS headers on every response of an endpoint marked with `cross_origin`, success or problem.
 
     An allowed origin gets `Access-Control-Allow-Origin` (that origin, never `*`) and
@@ -536,30 +529,28 @@ class CrossOriginMiddleware(_ResponseHeadersMiddleware):
     serves one origin's answer to another. A disallowed origin gets no `Access-Control-Allow-Origin`, so the
     browser keeps the response from the page. Headers a route set itself are kept.
     """
-
-    async def edit_headers(self, scope: Scope, headers: MutableHeaders) -> None:
-        resolve = _cors_resolver(scope)  # routing has run by now
-        if resolve is None:
-            return
-        origin = await run_in_threadpool(_resolve_cors, resolve, scope)  # may read the policy
-        headers.add_vary_header("Origin")
-        if origin:
-            for name, value in cors_headers(origin).items():
-                headers.setdefault(name, value)
+    runtime = getattr(getattr(scope.get("app"), "state", None), "runtime", None)
+    if runtime is None:  # pragma: no cover (every app of ours has its runtime before it serves)
+        origin = await run_in_threadpool(_resolve_cors, resolve, scope)
+    else:  # may read the policy: inline while it is cached, else in a worker thread
+        origin = await inline_when_policy_cached(runtime, _resolve_cors, resolve, scope)
+    headers.add_vary_header("Origin")
+    if origin:
+        for name, value in cors_headers(origin).items():
+            headers.setdefault(name, value)
 
 
 def install_security(app: FastAPI) -> None:
-    """Install the request-id and access-log, headers and CORS middleware outermost, so even 500 answers
-    carry the headers and are logged.
+    """Install the request-id, access-log, CORS and baseline-header middleware outermost, so even 500 answers
+    carry the headers and are logged: one `RequestContextMiddleware` that edits each response's headers
+    with `edit_response_headers`, around the body deadline (`BodyTimeoutMiddleware`).
 
     The limiters need no installing: each app creates its own on first use, from the runtime's settings.
     """
     build = app.build_middleware_stack
 
     def build_with_headers() -> ASGIApp:
-        return RequestContextMiddleware(
-            SecurityHeadersMiddleware(CrossOriginMiddleware(BodyTimeoutMiddleware(build())))
-        )
+        return RequestContextMiddleware(BodyTimeoutMiddleware(build()), edit_headers=edit_response_headers)
 
     # Starlette's ServerErrorMiddleware sits outside anything add_middleware() installs and answers 500s
     # itself; wrapping the built stack is the only way to put headers on those answers too.

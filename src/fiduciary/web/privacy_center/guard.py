@@ -129,7 +129,7 @@ async def optional_session(
         customer = await run_request_work(request, authenticate, runtime, session, token)
     except SessionRefused:
         return None
-    request.state.customer_session = customer  # the answer is no-store (SecurityHeadersMiddleware)
+    request.state.customer_session = customer  # the answer is no-store (web.security.security_headers)
     return customer
 
 

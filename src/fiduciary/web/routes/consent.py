@@ -9,6 +9,7 @@ because it cannot say which of the batch's subjects sent it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -38,7 +39,6 @@ from fiduciary.consent.service import (
 from fiduciary.errors import FieldProblem, Forbidden, ValidationFailed
 from fiduciary.people.service import get_person
 from fiduciary.policy.versions import NoPolicyInForce
-from fiduciary.runtime import Runtime
 from fiduciary.web.contract import (
     WHOLE,
     ContractRoute,
@@ -54,8 +54,8 @@ from fiduciary.web.deps import (
     joins_group_commit,
     request_base_url,
     run_request_work,
-    runtime_dependency,
 )
+from fiduciary.web.fast_path import inline_when_policy_cached
 from fiduciary.web.security import require_scopes
 from fiduciary.web.tracing import span
 
@@ -181,8 +181,10 @@ class ConsentStateResponse(BaseModel):
 # ------------------------------------------------------------------------------------------------ helpers
 
 
-async def consent_service(runtime: Runtime = Depends(runtime_dependency)) -> ConsentService:
-    return ConsentService.for_runtime(runtime)
+async def consent_service(request: Request) -> ConsentService:
+    """The service of the app's runtime; from the request itself, not through `runtime_dependency`: one
+    dependency fewer for FastAPI to solve on every request that uses it."""
+    return ConsentService.for_runtime(get_runtime(request))
 
 
 def _request_evidence(request: Request, given: EvidenceIn | None = None) -> Evidence:
@@ -430,13 +432,21 @@ def get_receipt(
     summary="A subject's current consent state for every consent purpose",
     response_model=ConsentStateResponse,
 )
-def get_consent_state(
+async def get_consent_state(
     subject_id: SubjectIdPath,
     request: Request,
     _key: ApiKey = Depends(require_scopes(Scope.CONSENT_READ)),
     session: Session = SESSION_DEPENDENCY,
     service: ConsentService = Depends(consent_service),
     _sec_gpc: GpcHeader = None,
+) -> ConsentStateResponse:
+    # Async so that on SQLite the read runs inline under the database gate the request already holds
+    # (`run_request_work`: no thread hand-offs, as for the writes); elsewhere in a worker thread.
+    return await run_request_work(request, _consent_state, subject_id, request, session, service)
+
+
+def _consent_state(
+    subject_id: str, request: Request, session: Session, service: ConsentService
 ) -> ConsentStateResponse:
     if subject_id.startswith("per_"):
         get_person(session, subject_id, field="path.subject_id")
@@ -474,7 +484,11 @@ def get_consent_state(
 # ------------------------------------------------------------------------------------------------ public
 
 
+@functools.lru_cache(maxsize=1024)
 def _origin(url: str) -> str | None:
+    """The origin (scheme, host, port if not the default) of `url`, None if it has none. Memoised: every
+    banner post asks it for the same few URLs (the store's, ours, the page's `Origin`) three or four times,
+    and a URL's origin never changes; a flood of distinct headers only evicts older entries."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -506,11 +520,17 @@ def banner_origin(request: Request) -> str | None:
     return origin if origin and origin in allowed_origins(request) else None
 
 
-def check_origin(request: Request) -> str:
+async def check_origin(request: Request) -> str:
     """Public consent logging accepts requests only from the store's own pages (DESIGN.md security model).
 
     Browsers always send `Origin` on a cross-origin POST; `Referer` is the fallback for same-origin forms.
+    Async, and inline unless the policy must be re-read (`inline_when_policy_cached`): a worker thread for
+    a check of a few microseconds cost more than the check.
     """
+    return await inline_when_policy_cached(get_runtime(request), _checked_origin, request)
+
+
+def _checked_origin(request: Request) -> str:
     raw = request.headers.get("origin") or request.headers.get("referer")
     origin = _origin(raw) if raw else None
     if origin is None or origin not in allowed_origins(request):
