@@ -1,5 +1,6 @@
 """Disclosures under test: a customer with fields on file, and a recipient's local test endpoint (a real
-HTTP server in a thread) that checks each notice's Standard Webhooks signature as a recipient would."""
+HTTP server in a thread) that checks each notice's Standard Webhooks signature as a recipient would, and
+acknowledges the notices it acted on through the SDK's `RecipientClient`."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService
 from fiduciary.people.service import create_person
 from fiduciary.runtime import Runtime
+from fiduciary.sdk import RecipientClient
 from fiduciary.vault.access import VaultAccess
 
 FIELDS = {
@@ -75,6 +78,11 @@ class Receiver:
             return 401
         self.received.append({"headers": headers, "payload": payload})
         return 204
+
+    def acknowledge_all(self, api: httpx.Client, outcome: str = "done") -> list[dict[str, Any]]:
+        """The recipient has acted on every notice it received: it says so, signed with its secret."""
+        recipient = RecipientClient.from_httpx(api, self.secret)
+        return [recipient.acknowledge(item["payload"]["data"]["notice_id"], outcome) for item in self.received]
 
 
 @contextmanager

@@ -46,7 +46,7 @@ def test_a_failing_endpoint_is_retried_then_given_up_and_listed(
         assert secret is not None
         start = utcnow()
         report = deliver(runtime, now=start, timeout=0.5)
-        assert (report.acknowledged, report.retried, report.failed) == (0, 1, 0)
+        assert (report.delivered, report.retried, report.failed) == (0, 1, 0)
         [delivery] = list_deliveries(session, person_id=person)
         assert delivery.state == "pending" and delivery.last_error == error
         # Still retried on day 4; given up at the first try after 5 days.
@@ -83,7 +83,7 @@ def test_a_recipient_without_an_endpoint_waits_for_one(runtime: Runtime, session
     with receiver(OTHER_SECRET) as endpoint:
         configure_endpoint(runtime, session, "couriers", endpoint.url, actor="key_admin", secret=OTHER_SECRET)
         session.commit()
-        assert deliver(runtime, now=start + timedelta(minutes=1)).acknowledged == 1
+        assert deliver(runtime, now=start + timedelta(minutes=1)).delivered == 1
     assert endpoint.received[0]["payload"]["data"]["event"] == "erasure"
 
 
