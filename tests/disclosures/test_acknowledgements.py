@@ -133,6 +133,7 @@ def test_every_refusal_names_the_problem_and_records_nothing(
     unknown = "whd_" + "a" * 26
     refused(*_signed(secret, unknown, {**good, "notice_id": unknown}), *bad_signature)  # the same answer
     refused(headers, body.replace(b"done", b"nope"), *bad_signature)  # tampered after signing
+    refused({**headers, "webhook-signature": "v1,"}, body, *bad_signature)  # present but empty
     refused(*_signed(secret, notice, {**good, "notice_id": unknown}), 422, "validation_failed", "body.notice_id")
     refused(*_signed(secret, notice, {**good, "outcome": "maybe"}), 422, "validation_failed", "body.outcome")
     refused(*_signed(secret, notice, {**good, "note": "x"}), 422, "validation_failed", "body.note")

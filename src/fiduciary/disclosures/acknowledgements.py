@@ -78,7 +78,8 @@ class NotVerified(FiduciaryError):
 
 def _headers(headers: Mapping[str, str]) -> dict[str, str]:
     found = {name: headers.get(name) for name in _HEADERS}
-    problems = [FieldProblem(f"header.{name}", "required (Standard Webhooks)") for name, v in found.items() if not v]
+    # Absent is a 422; an empty signature is a signature that does not verify (401, below).
+    problems = [FieldProblem(f"header.{n}", "required (Standard Webhooks)") for n, v in found.items() if v is None]
     if problems:
         raise ValidationFailed("Sign the acknowledgement as Standard Webhooks does.", problems)
     checked = {name: str(value) for name, value in found.items()}

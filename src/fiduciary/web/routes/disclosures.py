@@ -207,7 +207,7 @@ class AcknowledgementOut(BaseModel):
     acknowledged_at: str = Field(description="When the first acknowledgement was recorded (a repeat changes it not).")
 
 
-_SIGNED_HEADER = {"type": "string", "maxLength": 1000}
+_SIGNED_HEADER = {"type": "string", "minLength": 1, "maxLength": 1000}
 _ACKNOWLEDGEMENT_DOC: dict[str, Any] = {
     "parameters": [
         {"name": "webhook-id", "in": "header", "required": True, "description": "The notice's id (`whd_…`).",
