@@ -8,11 +8,14 @@
   marked, one audit event per batch of 500);
 - contact: `inactivity_clock.touch`, the UPSERT every sign-in, request, consent change and reported contact
   runs, each call moving a different person's clock: microseconds per call, 10,000 calls in one
-  transaction, and per call with its own commit.
+  transaction, and per call with its own commit;
+- backfill (`--backfill N`): `inactivity_backfill.backfill_clocks` over N people created before the clock,
+  none with a clock: seconds for the one INSERT … SELECT, then for a second run that starts none.
 
 Rows for the plan are written directly (people and clocks; the plan is measured, not the seeding).
 
 Run: `PYTHONPATH=src .venv/bin/python bench/inactivity.py [--engine both] [--people 1000000] [--notify 2000]`
+or `… bench/inactivity.py --backfill 1000000`
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from _support import Engine, database, engines
 from fiduciary.config import DEMO_POLICY_PATH, Settings
 from fiduciary.people.models import Person
 from fiduciary.people.service import create_person, new_id
+from fiduciary.retention.inactivity_backfill import backfill_clocks
 from fiduciary.retention.inactivity_clock import touch
 from fiduciary.retention.inactivity_models import CLOCKS
 from fiduciary.retention.inactivity_sweep import plan, run
@@ -158,15 +162,40 @@ def contact_only(engine: Engine) -> None:
             runtime.close()
 
 
+def backfill_only(engine: Engine, people: int) -> None:
+    with database(engine) as (url, work):
+        runtime = Runtime.start(Settings(database_url=url, data_dir=work / "data", policy_file=policy_file(work)))
+        try:
+            with runtime.engine.begin() as conn:
+                for start in range(0, people, BATCH):
+                    rows = [
+                        {"id": new_id("per"), "status": "active", "age_status": "adult",
+                         "created_at": NOW - timedelta(minutes=n * 7 % (6 * 365 * 24 * 60))}
+                        for n in range(start, min(start + BATCH, people))
+                    ]  # fmt: skip
+                    conn.execute(sa.insert(Person.__table__), rows)
+            for label in ("first run", "second run"):
+                with runtime.sessions() as session:
+                    t0 = time.perf_counter()
+                    started = backfill_clocks(runtime, session)
+                    took = time.perf_counter() - t0
+                print(f"{engine}: backfill {label} over {people:,} people: {started:,} clocks in {took:.2f} s")
+        finally:
+            runtime.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--people", type=int, default=1_000_000, help="clocks in the plan's database")
     parser.add_argument("--notify", type=int, default=2_000, help="people due for notice in the run's database")
     parser.add_argument("--contact-only", action="store_true", help="measure only the contact UPSERT")
+    parser.add_argument("--backfill", type=int, default=0, help="measure only the backfill over this many people")
     args = parser.parse_args()
     for engine in engines(args.engine):
-        if args.contact_only:
+        if args.backfill:
+            backfill_only(engine, args.backfill)
+        elif args.contact_only:
             contact_only(engine)
         else:
             bench(engine, args.people, args.notify)

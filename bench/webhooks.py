@@ -121,12 +121,12 @@ def run(engine: str, count: int, workers: int) -> None:
         receiver.terminate()
         receiver.wait()
     print(
-        f"{engine}: {report.acknowledged:,} of {count:,} acknowledged in {took:.1f} s = "
-        f"{report.acknowledged / took:,.0f}/s; "
+        f"{engine}: {report.delivered:,} of {count:,} delivered in {took:.1f} s = "
+        f"{report.delivered / took:,.0f}/s; "
         f"queue→ack delay p50 {pct(delays, 0.5):.2f} s, p99 {pct(delays, 0.99):.2f} s; "
         f"POST p50 {pct(posts, 0.5):.0f} ms, p99 {pct(posts, 0.99):.0f} ms ({workers} senders)"
     )
-    assert report.acknowledged == count, report
+    assert report.delivered == count, report
 
 
 def main() -> None:

@@ -1,23 +1,26 @@
 """Disclosures under test: a customer with fields on file, and a recipient's local test endpoint (a real
-HTTP server in a thread) that checks each notice's Standard Webhooks signature as a recipient would."""
+HTTP server in a thread) that checks each notice's Standard Webhooks signature as a recipient would, and
+acknowledges the notices it acted on through the SDK's `RecipientClient`."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService
 from fiduciary.people.service import create_person
 from fiduciary.runtime import Runtime
+from fiduciary.sdk import RecipientClient
 from fiduciary.vault.access import VaultAccess
 
 FIELDS = {
@@ -49,8 +52,9 @@ def consent(session: Session, runtime: Runtime, person: str, purpose: str, actio
 
 @dataclass
 class Receiver:
-    """A recipient's endpoint: `mode` is ok, fail (500), slow (answers after `delay`) or reject (a wrong
-    secret, so every signature check fails and the answer is 401)."""
+    """A recipient's endpoint: `mode` is ok, fail (500), slow (answers after `delay`), reject (a wrong
+    secret, so every signature check fails and the answer is 401) or ack_then_fail (runs `on_notice`, then
+    answers 500, as a recipient that acknowledged but whose answer was lost)."""
 
     secret: str
     mode: str = "ok"
@@ -58,6 +62,7 @@ class Receiver:
     received: list[dict[str, Any]] = field(default_factory=list)
     rejected: int = 0
     port: int = 0
+    on_notice: Callable[[dict[str, Any]], None] | None = None  # runs before the answer, e.g. to acknowledge
 
     @property
     def url(self) -> str:
@@ -74,12 +79,21 @@ class Receiver:
             self.rejected += 1
             return 401
         self.received.append({"headers": headers, "payload": payload})
-        return 204
+        if self.on_notice is not None:
+            self.on_notice(payload)
+        return 500 if self.mode == "ack_then_fail" else 204
+
+    def acknowledge_all(self, api: httpx.Client, outcome: str = "done") -> list[dict[str, Any]]:
+        """The recipient has acted on every notice it received: it says so, signed with its secret."""
+        recipient = RecipientClient.from_httpx(api, self.secret)
+        return [recipient.acknowledge(item["payload"]["data"]["notice_id"], outcome) for item in self.received]
 
 
 @contextmanager
-def receiver(secret: str, mode: str = "ok", delay: float = 2.0) -> Iterator[Receiver]:
-    state = Receiver(secret, mode, delay)
+def receiver(
+    secret: str, mode: str = "ok", delay: float = 2.0, on_notice: Callable[[dict[str, Any]], None] | None = None
+) -> Iterator[Receiver]:
+    state = Receiver(secret, mode, delay, on_notice=on_notice)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"

@@ -1,6 +1,6 @@
 """`fiduciary disclosures ...` and `fiduciary ropa` on both databases: an endpoint's secret printed once, the
-log, the notices never acknowledged, a delivery run against a local receiver, the records of processing,
-and a refusal naming the field (exit 1)."""
+log, the notices never acknowledged (delivered ones included), a delivery run against a local receiver, the
+records of processing, and a refusal naming the field (exit 1)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def wide(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(disclosures_cli, "console", Console(highlight=False, width=250))
 
 
-def test_the_commands_from_endpoint_to_acknowledgement(
+def test_the_commands_from_endpoint_to_delivery(
     cli_env: None, wide: None, runtime: Runtime, session: Session, tmp_path: Path
 ) -> None:
     person = customer(session, runtime)
@@ -59,9 +59,11 @@ def test_the_commands_from_endpoint_to_acknowledgement(
         code, out = run("disclosures", "endpoint", "couriers", "--url", courier.url, "--keep-secret")
         assert code == 0 and "whsec_" not in out
         code, out = run("disclosures", "deliver")
-    assert code == 0 and "acknowledged 1" in out, out
+    assert code == 0 and "delivered 1" in out, out
     assert len(courier.received) == 1
-    assert "0 notice(s)" in run("disclosures", "propagations")[1]
+    code, out = run("disclosures", "propagations")  # delivered, but the courier has not acknowledged yet
+    assert code == 0 and "1 notice(s)" in out and "delivered" in out
+    assert "0 notice(s)" in run("disclosures", "propagations", "--state", "acknowledged")[1]
 
     code, out = run("ropa", "--format", "csv")
     assert code == 0 and out.startswith("purpose,name,") and "couriers" in out

@@ -5,12 +5,14 @@ as never acknowledged; no secret and no value ever reaches the logs."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from disclosure_support import FIELDS, customer, receiver
+from fiduciary.disclosures.acknowledgements import acknowledge
 from fiduciary.disclosures.endpoints import configure_endpoint
 from fiduciary.disclosures.flows import DisclosureRequest, disclose
 from fiduciary.disclosures.models import WebhookAttempt
@@ -19,6 +21,7 @@ from fiduciary.disclosures.webhooks import GIVE_UP_AFTER, NOT_CONFIGURED, delive
 from fiduciary.errors import FiduciaryError
 from fiduciary.rights.flows import erase_person
 from fiduciary.runtime import Runtime
+from fiduciary.sdk import sign_acknowledgement
 from fiduciary.storage.base import utcnow
 
 OTHER_SECRET = "whsec_" + "QUJD" * 8  # 24 bytes the recipient believes is the secret
@@ -46,7 +49,7 @@ def test_a_failing_endpoint_is_retried_then_given_up_and_listed(
         assert secret is not None
         start = utcnow()
         report = deliver(runtime, now=start, timeout=0.5)
-        assert (report.acknowledged, report.retried, report.failed) == (0, 1, 0)
+        assert (report.delivered, report.retried, report.failed) == (0, 1, 0)
         [delivery] = list_deliveries(session, person_id=person)
         assert delivery.state == "pending" and delivery.last_error == error
         # Still retried on day 4; given up at the first try after 5 days.
@@ -83,7 +86,7 @@ def test_a_recipient_without_an_endpoint_waits_for_one(runtime: Runtime, session
     with receiver(OTHER_SECRET) as endpoint:
         configure_endpoint(runtime, session, "couriers", endpoint.url, actor="key_admin", secret=OTHER_SECRET)
         session.commit()
-        assert deliver(runtime, now=start + timedelta(minutes=1)).acknowledged == 1
+        assert deliver(runtime, now=start + timedelta(minutes=1)).delivered == 1
     assert endpoint.received[0]["payload"]["data"]["event"] == "erasure"
 
 
@@ -121,3 +124,28 @@ def test_the_policys_webhook_url_is_the_default_endpoint(runtime: Runtime, sessi
     finally:
         object.__setattr__(couriers, "webhook_url", None)
     assert endpoint.url == "https://courier.example/fiduciary" and secret is not None
+
+
+def test_an_acknowledgement_made_while_its_notice_is_sent_stands(runtime: Runtime, session: Session) -> None:
+    """The recipient acknowledges while our send is in flight and its answer is lost (a 500 here): the
+    deliverer's record of the failed try does not put the notice back to pending (decision 0037)."""
+    person = _erased_after_disclosure(runtime, session)
+    _, secret = configure_endpoint(runtime, session, "couriers", "http://127.0.0.1:9/x", actor="key_admin")
+    session.commit()
+    assert secret is not None
+
+    def acknowledge_now(payload: dict[str, Any]) -> None:
+        headers, body = sign_acknowledgement(secret, payload["data"]["notice_id"])
+        with runtime.sessions() as other:
+            acknowledge(runtime, other, headers, body)
+            other.commit()
+
+    with receiver(secret, "ack_then_fail", on_notice=acknowledge_now) as endpoint:
+        configure_endpoint(runtime, session, "couriers", endpoint.url, actor="key_admin", secret=secret)
+        session.commit()
+        report = deliver(runtime)
+    assert (report.delivered, report.retried) == (0, 1) and len(endpoint.received) == 1
+    session.expire_all()
+    [delivery] = list_deliveries(session, person_id=person)
+    assert (delivery.state, delivery.acknowledgement, delivery.last_error) == ("acknowledged", "done", "http_500")
+    assert deliver(runtime, now=utcnow() + timedelta(days=1)).retried == 0  # nothing more is sent

@@ -19,6 +19,7 @@ from fiduciary.config import Settings
 from fiduciary.consent.service import ConsentChannel, ConsentInput, ConsentService, state_for
 from fiduciary.decisions.engine import Reason
 from fiduciary.decisions.service import DecisionService
+from fiduciary.disclosures.log import LogEntry, References, new_disclosure_id, write_log
 from fiduciary.errors import Conflict, FiduciaryError, ValidationFailed
 from fiduciary.identity.sessions import SessionRefused, authenticate, open_session
 from fiduciary.ledger.models import LedgerEvent
@@ -30,6 +31,7 @@ from fiduciary.rights.nomination import nominees_of
 from fiduciary.rights.requests import MadeBy, NewRequest, get_request
 from fiduciary.rights.states import State
 from fiduciary.runtime import Runtime
+from fiduciary.storage.base import utcnow
 from fiduciary.unit_of_work import unit_of_work
 from fiduciary.vault.service import VaultService
 from requests_support import T0, messages, person_with_email, policy_with_rights
@@ -112,17 +114,29 @@ def statuses(session: Session, person: str) -> dict[str, str]:
     return {p: row.status for p, row in state_for(session, [person]).get(person, {}).items()}
 
 
+def disclosed(runtime: Runtime, session: Session, person: str, recipient: str, purpose: str, *categories: str) -> None:
+    """A share logged as `disclosures.flows.disclose` logs it (the log's own write)."""
+    kind = runtime.policy().recipients[recipient].kind.value
+    entry = LogEntry(
+        new_disclosure_id(), recipient, kind, purpose, sorted(categories), "key_test", 1, None, False, 1, utcnow()
+    )
+    write_log(session, References.for_runtime(runtime), entry, [person])
+    session.commit()
+
+
 # ---------------------------------------------------------------------------------- restriction, objection
 
 
 def test_a_restriction_makes_decisions_deny_from_completion(runtime: Runtime, session: Session) -> None:
     person = person_with_email(session, runtime)
+    disclosed(runtime, session, person, "email_service", "customer_support", "contact.email")
+    disclosed(runtime, session, person, "couriers", "order_fulfilment", "contact.address")
     assert decide(runtime, session, person, "customer_support")[0]
     row = submit(runtime, session, "restriction", person, details={"purposes": ["customer_support"]})
     assert row.state == State.COMPLETED
     assert row.details["stopped"] == [{"purpose": "customer_support", "kind": "restriction"}]
-    # GDPR Art 19: the recipients of data for that purpose are named for staff to tell.
-    assert [r["id"] for r in row.details["propagate_to"]] == ["email_service"]
+    # GDPR Art 19: the recipients the log says received data for that purpose are named for staff to tell.
+    assert row.details["propagate_to"] == [{"id": "email_service", "name": "Email delivery service"}]
     assert decide(runtime, session, person, "customer_support") == (False, (Reason.RESTRICTED_BY_PERSON,))
     assert decide(runtime, session, person, "account")[0]
     assert [k for k, _ in messages(session, runtime)] == ["rights.received", "rights.completed"]
@@ -130,10 +144,13 @@ def test_a_restriction_makes_decisions_deny_from_completion(runtime: Runtime, se
 
 def test_a_restriction_of_every_purpose_spares_legal_obligations(runtime: Runtime, session: Session) -> None:
     person = person_with_email(session, runtime)
+    disclosed(runtime, session, person, "authorities", "tax_compliance", "identity.name")
+    disclosed(runtime, session, person, "couriers", "order_fulfilment", "contact.address")
     row = submit(runtime, session, "restriction", person, details={"purposes": []})
     assert row.state == State.COMPLETED and "purposes" not in row.details
     assert row.details["stopped"] == [{"purpose": None, "kind": "restriction"}]
-    assert "authorities" not in [r["id"] for r in row.details["propagate_to"]]  # tax and security only
+    # The authority received data for a legal obligation only, which a restriction spares (GDPR Art 18(2)).
+    assert [r["id"] for r in row.details["propagate_to"]] == ["couriers"]
     assert decide(runtime, session, person, "account") == (False, (Reason.RESTRICTED_BY_PERSON,))
     assert decide(runtime, session, person, "tax_compliance") == (True, (Reason.LEGAL_GROUND,))  # GDPR Art 18(2)
 
@@ -240,6 +257,9 @@ def test_a_correction_writes_the_value_and_names_whom_to_tell(runtime: Runtime, 
         session, person, {"contact.phone": "+91 98765 43210"}, purpose="order_fulfilment", source="provided"
     )
     session.commit()
+    disclosed(runtime, session, person, "couriers", "order_fulfilment", "identity.name", "contact.phone")
+    # Received data of the person, but not the phone: nothing of theirs to correct.
+    disclosed(runtime, session, person, "payment_gateway", "order_fulfilment", "identity.name")
     new_phone = "+91 91234 56789"
     row = submit(
         runtime,
@@ -251,7 +271,7 @@ def test_a_correction_writes_the_value_and_names_whom_to_tell(runtime: Runtime, 
     assert row.state == State.COMPLETED and row.details["corrected"] == ["contact.phone"]
     assert vault.get_fields(session, person, ["contact.phone"]) == {"contact.phone": "+919123456789"}
     assert vault.collected_for(session, person, ["contact.phone"]) == {"contact.phone": "order_fulfilment"}
-    assert [r["id"] for r in row.details["propagate_to"]] == ["couriers"]  # GDPR Art 19
+    assert [r["id"] for r in row.details["propagate_to"]] == ["couriers"]  # GDPR Art 19: the log's recipients
     write = session.scalars(sa.select(AuditEventIndex).where(AuditEventIndex.action == "field.write")).one()
     assert (write.person_id, write.purpose) == (person, "order_fulfilment")
     texts = [e.payload for e in session.scalars(sa.select(LedgerEvent).where(LedgerEvent.stream == "audit"))]
@@ -421,3 +441,19 @@ def test_a_closed_account_takes_no_correction(runtime: Runtime, session: Session
     # A withdrawal still completes: a closed account is processed for nothing it could withdraw.
     done = submit(runtime, session, "withdraw_consent", person, verified_by=None)
     assert done.state == State.COMPLETED and done.details["account_closed"] is True
+
+
+def test_a_correction_of_data_never_disclosed_names_no_recipient(runtime: Runtime, session: Session) -> None:
+    """The policy lets the couriers receive the phone, but the log shows they never received this person's:
+    no recipient holds a copy to correct (GDPR Art 19 reaches those to whom the data "have been disclosed")."""
+    person = person_with_email(session, runtime)
+    other = person_with_email(session, runtime, "someone.else.4417@example.org")
+    disclosed(runtime, session, other, "couriers", "order_fulfilment", "contact.phone")
+    row = submit(
+        runtime,
+        session,
+        "correction",
+        person,
+        personal={"corrections": [{"category": "contact.phone", "value": "+91 91234 56789"}]},
+    )
+    assert row.state == State.COMPLETED and row.details["propagate_to"] == []

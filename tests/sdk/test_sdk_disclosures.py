@@ -10,7 +10,7 @@ from disclosure_support import customer
 from fiduciary.auth.service import create_api_key
 from fiduciary.rights.flows import erase_person
 from fiduciary.runtime import Runtime
-from fiduciary.sdk import FiduciaryAPIError, FiduciaryDisclosuresClient
+from fiduciary.sdk import FiduciaryAPIError, FiduciaryDisclosuresClient, RecipientClient
 
 
 @pytest.fixture
@@ -35,3 +35,25 @@ def test_disclose_read_back_and_configure(sdk: FiduciaryDisclosuresClient, runti
     session.commit()
     assert [n["event"] for n in sdk.list_propagations()] == ["erasure"]
     assert any(a["purpose"] == "order_fulfilment" for a in sdk.records_of_processing()["activities"])
+
+
+def test_a_recipient_acknowledges_through_the_sdk(
+    sdk: FiduciaryDisclosuresClient, client: TestClient, runtime: Runtime, session: Session
+) -> None:
+    person = customer(session, runtime)
+    sdk.disclose("couriers", "order_fulfilment", ["contact.phone"], people=[person])
+    secret = sdk.set_recipient_endpoint("couriers", "https://courier.example/hooks")["secret"]
+    erase_person(runtime, session, actor="key_backend", person_id=person)
+    session.commit()
+    [notice] = sdk.list_propagations(person_id=person)
+    stranger = RecipientClient.from_httpx(client, "whsec_" + "QUJD" * 8)  # not the couriers' secret
+    with pytest.raises(FiduciaryAPIError) as refused:
+        stranger.acknowledge(notice["id"])
+    assert (refused.value.status, refused.value.code) == (401, "signature_invalid")
+    courier = RecipientClient.from_httpx(client, secret)
+    answer = courier.acknowledge(notice["id"])
+    assert (answer["state"], answer["outcome"], answer["recipient"]) == ("acknowledged", "done", "couriers")
+    assert courier.acknowledge(notice["id"]) == answer  # a repeat answers the same
+    assert sdk.list_propagations(person_id=person) == []
+    [done] = sdk.list_propagations(state="acknowledged", person_id=person)
+    assert done["acknowledgement"] == "done" and done["acknowledged_at"] == answer["acknowledged_at"]

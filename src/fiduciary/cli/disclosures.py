@@ -97,7 +97,10 @@ def list_command(
 
 @app.command("propagations")
 def propagations_command(
-    state: str = typer.Option("unacknowledged", help="unacknowledged, pending, acknowledged or failed."),
+    state: str = typer.Option(
+        "unacknowledged",
+        help="unacknowledged (delivered ones included), pending, sending, delivered, acknowledged or failed.",
+    ),
     person: str | None = typer.Option(None, "--person", help="Only notices about this person (per_…)."),
     limit: int = typer.Option(50, min=1, max=1000),
 ) -> None:
@@ -106,7 +109,7 @@ def propagations_command(
 
     with _session() as (_runtime, session):
         deliveries = list_deliveries(session, state=state, person_id=person, limit=limit)
-    table = Table("id", "recipient", "person", "event", "state", "attempts", "last error", "since")
+    table = Table("id", "recipient", "person", "event", "state", "attempts", "last error", "since", "delivered")
     for d in deliveries:
         table.add_row(
             d.id,
@@ -117,6 +120,7 @@ def propagations_command(
             str(d.attempts),
             d.last_error or "-",
             d.created_at.strftime("%Y-%m-%d %H:%M"),
+            d.delivered_at.strftime("%Y-%m-%d %H:%M") if d.delivered_at else "-",
         )
     console.print(table)
     console.print(f"{len(deliveries)} notice(s)")

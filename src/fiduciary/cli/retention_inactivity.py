@@ -1,7 +1,8 @@
-"""`fiduciary retention inactivity plan|run`: the inactivity sweep of DPDP s.8(8), Rule 8 and the Third
-Schedule (docs/inactivity.md). `plan` shows what a run would do now and writes nothing; `run` does it, batch
-by batch, with a progress bar. Both print counts and due dates, never a person. Domain imports happen when a
-command runs (tests/cli/test_cli_imports.py)."""
+"""`fiduciary retention inactivity plan|run|backfill`: the inactivity sweep of DPDP s.8(8), Rule 8 and the
+Third Schedule (docs/inactivity.md). `plan` shows what a run would do now and writes nothing; `run` does it,
+batch by batch, with a progress bar; `backfill` starts the clock of people who existed before it. All print
+counts and due dates, never a person. Domain imports happen when a command runs (tests/cli/test_cli_imports.py).
+"""
 
 from __future__ import annotations
 
@@ -80,3 +81,18 @@ def run_command(now: NowOption = None, as_json: JsonOption = False) -> None:
         task = progress.add_task("people", total=None)
         report = run(runtime, now=_aware(now), progress=lambda n: progress.advance(task, n))
     _show(report, as_json, "")
+
+
+@app.command("backfill")
+def backfill_command(as_json: JsonOption = False) -> None:
+    """Start the clock of everyone without one (created before it existed, never seen since) at their latest
+    contact the database shows; idempotent, never moves an existing clock, erases no one (the sweep gives
+    its 48-hour notice first). Migration 0024 ran it once already."""
+    from fiduciary.retention.inactivity_backfill import backfill_clocks  # lazy: keeps `fiduciary --help` light
+
+    with command_runtime(console) as runtime, runtime.sessions() as session:
+        started = backfill_clocks(runtime, session)
+    if as_json:
+        console.print_json(json.dumps({"started": started}))
+    else:
+        console.print(f"clocks started: {started}")

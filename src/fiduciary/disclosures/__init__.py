@@ -4,9 +4,10 @@ propagation of withdrawals, corrections, restrictions and erasures to every reci
 """
 
 __all__ = [
+    "acknowledgements",  # acknowledge: a recipient's signed confirmation that it acted on a notice
     "endpoints",  # configure_endpoint, list_endpoints, policy_recipient
     "flows",  # disclose, DisclosureRequest, result_dict
-    "log",  # list_disclosures, disclosures_of, actual_recipients
+    "log",  # list_disclosures, disclosures_of, actual_recipients, recipients_of
     "models",  # the tables and their id patterns
     "propagation",  # list_deliveries, propagation_of, queue_notices
     "rights",  # register (exporter, eraser, change listener)

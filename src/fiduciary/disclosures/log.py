@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -152,3 +152,27 @@ def actual_recipients(session: Session) -> Iterator[tuple[str, str, int, int]]:
     )
     for recipient, purpose, count, people in rows:
         yield recipient, purpose, int(count), int(people or 0)
+
+
+def recipients_of(
+    session: Session, person_id: str, *, categories: Collection[str] = (), purposes: Collection[str] = ()
+) -> list[str]:
+    """The recipients the log says received any of the person's `categories`, or data of theirs for any of
+    `purposes`, sorted: those a correction, restriction or objection must reach (GDPR Art 19: "each
+    recipient to whom the personal data have been disclosed"; DPDP s.8(3)). None when nothing was disclosed.
+    The same rows `propagation.notices_for` reads, so the request names whom the notices go to."""
+    if not categories and not purposes:
+        return []
+    rows = session.execute(
+        select(Disclosure.recipient_id, Disclosure.purpose, Disclosure.categories)
+        .join(DisclosureSubject, DisclosureSubject.disclosure_id == Disclosure.id)
+        .where(DisclosureSubject.person_id == person_id)
+    )
+    wanted_categories, wanted_purposes = set(categories), set(purposes)
+    return sorted(
+        {
+            recipient
+            for recipient, purpose, received in rows
+            if purpose in wanted_purposes or not wanted_categories.isdisjoint(received)
+        }
+    )

@@ -70,7 +70,9 @@ class DisclosureSubject(Base):
 
 class WebhookDelivery(Base):
     """One notice to one recipient about one person: queued in the transaction of the change, sent by the
-    job `disclosures.deliver`, retried with a doubling wait for `GIVE_UP_AFTER`, acknowledged by a 2xx."""
+    job `disclosures.deliver`, retried with a doubling wait for `GIVE_UP_AFTER` until a 2xx answers it
+    (`delivered`), and `acknowledged` once the recipient confirms, by a signed call of its own, that it acted
+    (`disclosures.acknowledgements`)."""
 
     __tablename__ = "webhook_deliveries"
 
@@ -81,12 +83,14 @@ class WebhookDelivery(Base):
     event: Mapped[str] = mapped_column(String(16), nullable=False)  # personal_data.changes.ChangeKind
     categories: Mapped[list[str]] = mapped_column(JSON, nullable=False)
     purposes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # None: every purpose
-    state: Mapped[str] = mapped_column(String(16), nullable=False)  # pending, sending, acknowledged, failed
+    state: Mapped[str] = mapped_column(String(16), nullable=False)  # pending, sending, delivered, acknowledged, failed
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     created_at: Mapped[datetime] = mapped_column(nullable=False)
     next_attempt_at: Mapped[datetime] = mapped_column(nullable=False)
     claimed_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    acknowledged_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)  # the 2xx that answered the notice
+    acknowledged_at: Mapped[datetime | None] = mapped_column(nullable=True)  # the recipient's signed confirmation
+    acknowledgement: Mapped[str | None] = mapped_column(String(16), nullable=True)  # what it said: done, not_held
     last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the last HTTP status
     last_error: Mapped[str | None] = mapped_column(String(64), nullable=True)  # a code or exception class
 

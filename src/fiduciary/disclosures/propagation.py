@@ -33,10 +33,11 @@ from fiduciary.vault.records import bulk_insert
 DELIVER_JOB: Final = "disclosures.deliver"
 PENDING: Final = "pending"
 SENDING: Final = "sending"
-ACKNOWLEDGED: Final = "acknowledged"
-FAILED: Final = "failed"
-STATES: Final = (PENDING, SENDING, ACKNOWLEDGED, FAILED)
-UNACKNOWLEDGED: Final = "unacknowledged"  # a listing filter: every state but acknowledged
+DELIVERED: Final = "delivered"  # a 2xx answered the notice: received, not yet confirmed as done
+ACKNOWLEDGED: Final = "acknowledged"  # the recipient confirmed, signed, that it acted (disclosures.acknowledgements)
+FAILED: Final = "failed"  # never delivered within GIVE_UP_AFTER
+STATES: Final = (PENDING, SENDING, DELIVERED, ACKNOWLEDGED, FAILED)
+UNACKNOWLEDGED: Final = "unacknowledged"  # a listing filter: every state but acknowledged (delivered included)
 # What the recipient is asked to do, by change (the notice's `action`).
 ACTIONS: Final = {
     ChangeKind.ERASURE: "erase",
@@ -138,14 +139,17 @@ class Delivery:
     state: str
     attempts: int
     created_at: datetime
+    delivered_at: datetime | None
     acknowledged_at: datetime | None
+    acknowledgement: str | None
     last_status: int | None
     last_error: str | None
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
-        out["created_at"] = self.created_at.isoformat()
-        out["acknowledged_at"] = self.acknowledged_at.isoformat() if self.acknowledged_at else None
+        for name in ("created_at", "delivered_at", "acknowledged_at"):
+            at = out[name]
+            out[name] = at.isoformat() if at is not None else None
         return out
 
 
@@ -159,7 +163,9 @@ def _delivery(row: WebhookDelivery) -> Delivery:
         row.state,
         row.attempts,
         row.created_at,
+        row.delivered_at,
         row.acknowledged_at,
+        row.acknowledgement,
         row.last_status,
         row.last_error,
     )
@@ -181,10 +187,12 @@ def list_deliveries(
 
 @dataclass(frozen=True)
 class PropagationStatus:
-    """How far a person's change reached: "propagated to 3 of 4 recipients"."""
+    """How far a person's change reached: "propagated to 3 of 4 recipients", counting the recipients that
+    acknowledged; `delivered` counts those whose every notice was at least received (a 2xx)."""
 
     recipients: int
     acknowledged: int
+    delivered: int
     failed: int
     deliveries: list[Delivery]
 
@@ -197,6 +205,7 @@ class PropagationStatus:
             "summary": self.summary,
             "recipients": self.recipients,
             "acknowledged": self.acknowledged,
+            "delivered": self.delivered,
             "failed": self.failed,
             "deliveries": [d.to_dict() for d in self.deliveries],
         }
@@ -206,7 +215,7 @@ def propagation_of(
     session: Session, person_id: str, *, since: datetime, events: Sequence[str] | None = None
 ) -> PropagationStatus:
     """The deliveries queued for the person since `since` (a request's receipt), per recipient: a recipient
-    counts as reached when every one of its deliveries was acknowledged."""
+    counts as reached when it acknowledged every one of its notices (a 2xx alone is delivered, not reached)."""
     query = select(WebhookDelivery).where(WebhookDelivery.person_id == person_id, WebhookDelivery.created_at >= since)
     if events is not None:
         query = query.where(WebhookDelivery.event.in_(list(events)))
@@ -215,8 +224,9 @@ def propagation_of(
     for row in rows:
         by_recipient[row.recipient_id].append(row.state)
     acknowledged = sum(all(s == ACKNOWLEDGED for s in states) for states in by_recipient.values())
+    delivered = sum(all(s in (DELIVERED, ACKNOWLEDGED) for s in states) for states in by_recipient.values())
     failed = sum(any(s == FAILED for s in states) for states in by_recipient.values())
-    return PropagationStatus(len(by_recipient), acknowledged, failed, rows)
+    return PropagationStatus(len(by_recipient), acknowledged, delivered, failed, rows)
 
 
 def backlog(session: Session) -> int:

@@ -1,10 +1,11 @@
 """Sending the notices: the job `disclosures.deliver` signs each queued delivery (Standard Webhooks:
 `webhook-id`, `webhook-timestamp`, `webhook-signature`, HMAC-SHA256 under the recipient's secret) and POSTs
-it to the recipient's endpoint. A 2xx answer is the recipient's acknowledgement; anything else (a timeout,
-a 500, a refusal of the signature) is retried after a doubling wait, from `FIRST_RETRY` up to `MAX_WAIT`,
-until `GIVE_UP_AFTER` (5 days) has passed since the change: then the delivery is `failed`, listed to staff
-as never acknowledged (GDPR Art 19: the store tells each recipient "unless this proves impossible or
-involves disproportionate effort", and must be able to show it tried).
+it to the recipient's endpoint. A 2xx answer means the notice was received (`delivered`), not yet that the
+recipient acted: it acknowledges that later by a signed call of its own (`disclosures.acknowledgements`,
+decision 0037). Anything else (a timeout, a 500, a refusal of the signature) is retried after a doubling
+wait, from `FIRST_RETRY` up to `MAX_WAIT`, until `GIVE_UP_AFTER` (5 days) has passed since the change: then
+the delivery is `failed`, listed to staff as never acknowledged (GDPR Art 19: the store tells each recipient
+"unless this proves impossible or involves disproportionate effort", and must be able to show it tried).
 
 Like the outbox (`comms.delivery`), a deliverer claims a batch with one conditional UPDATE (`pending` →
 `sending`, committed before anything is sent), so two deliverers never send the same notice twice at
@@ -34,7 +35,16 @@ from standardwebhooks.webhooks import Webhook
 from fiduciary.context import RuntimeContext
 from fiduciary.disclosures.endpoints import endpoint_secret
 from fiduciary.disclosures.models import ATTEMPTS_TABLE, RecipientEndpoint, WebhookDelivery
-from fiduciary.disclosures.propagation import ACKNOWLEDGED, ACTIONS, DELIVER_JOB, FAILED, PENDING, SENDING, backlog
+from fiduciary.disclosures.propagation import (
+    ACKNOWLEDGED,
+    ACTIONS,
+    DELIVER_JOB,
+    DELIVERED,
+    FAILED,
+    PENDING,
+    SENDING,
+    backlog,
+)
 from fiduciary.jobs import JobCall, register_job
 from fiduciary.personal_data.changes import ChangeKind
 from fiduciary.storage.base import utcnow
@@ -54,7 +64,7 @@ NOT_CONFIGURED: Final = "endpoint_not_configured"
 
 @dataclass
 class DeliveryReport:
-    acknowledged: int = 0
+    delivered: int = 0
     retried: int = 0
     failed: int = 0
     reclaimed: int = 0
@@ -71,7 +81,7 @@ class Outcome:
     duration_ms: int
 
     @property
-    def acknowledged(self) -> bool:
+    def delivered(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
 
 
@@ -209,16 +219,16 @@ def _record(
             "last_error": outcome.error,
             "claimed_at": None,
         }
-        if outcome.acknowledged:
-            change.update(state=ACKNOWLEDGED, acknowledged_at=now, next_attempt_at=row.next_attempt_at)
-            report.acknowledged += 1
+        if outcome.delivered:
+            change.update(state=DELIVERED, delivered_at=now, next_attempt_at=row.next_attempt_at)
+            report.delivered += 1
         elif now - row.created_at >= GIVE_UP_AFTER:
-            change.update(state=FAILED, acknowledged_at=None, next_attempt_at=row.next_attempt_at)
+            change.update(state=FAILED, next_attempt_at=row.next_attempt_at)
             report.failed += 1
         else:
-            change.update(state=PENDING, acknowledged_at=None, next_attempt_at=now + wait_after(row.attempts))
+            change.update(state=PENDING, next_attempt_at=now + wait_after(row.attempts))
             report.retried += 1
-        if not outcome.acknowledged:
+        if not outcome.delivered:
             log.warning(
                 "webhook %s to %s attempt %d: %s (%s)",
                 row.id,
@@ -230,6 +240,14 @@ def _record(
         changes.append(change)
     bulk_insert(session, ATTEMPTS_TABLE, attempts)
     session.execute(update(WebhookDelivery), changes)
+    # A recipient may acknowledge while its notice is being sent (it acted on an earlier copy, or answered
+    # after our timeout): the acknowledgement stands over whatever this batch recorded.
+    session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_([row.id for row in rows]), WebhookDelivery.acknowledged_at.is_not(None))
+        .values(state=ACKNOWLEDGED)
+        .execution_options(synchronize_session=False)
+    )
     session.commit()
     return report
 
@@ -259,7 +277,7 @@ def deliver(
             endpoints = _endpoints(runtime, session, {row.recipient_id for row in rows})
             outcomes = _send_all(rows, endpoints, timeout, workers)
             report = _record(session, rows, outcomes, now or utcnow())
-            total.acknowledged += report.acknowledged
+            total.delivered += report.delivered
             total.retried += report.retried
             total.failed += report.failed
         total.backlog = backlog(session)

@@ -106,7 +106,8 @@ def _stop_start(kind: RestrictionKind) -> Callable[[Run], Outcome]:
             add_restriction(uow.session, policy, row.person_id, purpose=purpose, kind=kind, runtime=uow.runtime)
             stopped.append({"purpose": purpose, "kind": kind})
         reached = _stopped_purposes(policy, where, [s["purpose"] for s in stopped])
-        _record(run, {STOPPED: stopped, SKIPPED: skipped, PROPAGATE_TO: recipients_receiving(policy, purposes=reached)})
+        told = recipients_receiving(policy, uow.session, row.person_id, purposes=reached)
+        _record(run, {STOPPED: stopped, SKIPPED: skipped, PROPAGATE_TO: told})
         return Outcome.DONE
 
     return start

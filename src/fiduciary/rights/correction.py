@@ -12,9 +12,10 @@ collected for (a correction changes a value, not why the store holds it), with o
 event per purpose naming the categories and the request. It does not ask the decision engine first, as
 `VaultAccess.write_fields` does for collection: a correction is the store's duty to the person, and must
 also go through for a person who restricted processing while contesting accuracy (GDPR Art 18(1)(a)) or
-withdrew the consent the value was collected under. `details["propagate_to"]` names the recipients that
-receive the corrected categories (GDPR Art 19; DPDP s.8(3)); list them as the right's `manual_steps` to
-have staff confirm each, and the request completes when the last is confirmed.
+withdrew the consent the value was collected under. `details["propagate_to"]` names the recipients the
+disclosure log says received the corrected categories of this person (GDPR Art 19; DPDP s.8(3)); list them
+as the right's `manual_steps` to have staff confirm each, and the request completes when the last is
+confirmed.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from fiduciary.vault.service import VaultService
 CORRECTIONS: Final = "corrections"  # in `personal`: [{category, value}]
 MAX_CORRECTIONS: Final = 50
 CORRECTED: Final = "corrected"  # in `details`: the categories written
-PROPAGATE_TO: Final = "propagate_to"  # in `details`: recipients of those categories (ids and names)
+PROPAGATE_TO: Final = "propagate_to"  # in `details`: who received those categories (ids and names)
 AUDIT_REASON: Final = "rights_correction"
 
 
@@ -115,7 +116,7 @@ def start_correction(run: Run) -> Outcome:
     row.details = {
         **row.details,
         CORRECTED: sorted(fields),
-        PROPAGATE_TO: recipients_receiving(policy, categories=set(fields)),
+        PROPAGATE_TO: recipients_receiving(policy, uow.session, row.person_id, categories=set(fields)),
     }
     uow.session.flush()
     return Outcome.DONE

@@ -14,6 +14,7 @@ from typing import Any, Final
 from sqlalchemy.orm import Session
 
 from fiduciary.context import RuntimeContext
+from fiduciary.disclosures.log import recipients_of
 from fiduciary.errors import FiduciaryError, FieldProblem, ValidationFailed
 from fiduciary.people.models import Person
 from fiduciary.people.service import CLOSED
@@ -93,13 +94,21 @@ def refuse(detail: str, refusals: Sequence[FiduciaryError]) -> None:
 
 
 def recipients_receiving(
-    policy: CompiledPolicy, *, categories: Collection[str] = (), purposes: Collection[str] = ()
+    policy: CompiledPolicy,
+    session: Session,
+    person_id: str,
+    *,
+    categories: Collection[str] = (),
+    purposes: Collection[str] = (),
 ) -> list[dict[str, str]]:
-    """The policy's recipients that receive any of `categories`, or data for any of `purposes`: those a
-    correction or a restriction must be passed on to (GDPR Art 19; DPDP s.8(3), accuracy of data disclosed
-    to another fiduciary). Ids and names only, in the policy's order."""
-    return [
-        {"id": r.id, "name": r.name}
-        for r in policy.document.recipients
-        if not set(r.categories).isdisjoint(categories) or not set(r.purposes).isdisjoint(purposes)
-    ]
+    """The recipients that received the person's `categories`, or their data for any of `purposes`, as the
+    disclosure log records it: those a correction or a restriction must be passed on to (GDPR Art 19: "each
+    recipient to whom the personal data have been disclosed"; DPDP s.8(3), accuracy of data disclosed to
+    another fiduciary). None when nothing was disclosed: a recipient the policy allows but that never
+    received the person's data has nothing to correct. Ids and names only, in the policy's order (a
+    recipient the policy no longer names last, by id)."""
+    received = set(recipients_of(session, person_id, categories=categories, purposes=purposes))
+    declared = [r for r in policy.document.recipients if r.id in received]
+    named = [{"id": r.id, "name": r.name} for r in declared]
+    gone = sorted(received - {r.id for r in declared})
+    return named + [{"id": r, "name": r} for r in gone]

@@ -11,16 +11,29 @@ not receive). The package `disclose` returns holds personal values: the SDK logs
 
 In-process (the service's own Python, no HTTP): `fiduciary.disclosures.flows.disclose`, which the endpoint
 calls too.
+
+`RecipientClient` is for the other side, a recipient: once it has acted on a notice it received (erased,
+corrected, stopped), it acknowledges it, signed with the webhook secret it was given (Standard Webhooks, no
+API key): `RecipientClient(base_url, secret).acknowledge(notice_id)`. A 2xx to the notice alone leaves it
+"delivered, not acknowledged" (docs/disclosures.md).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any
 
 import httpx
 
-from fiduciary.sdk.client import FiduciaryClient, Requester, _segment
+from fiduciary.sdk.client import FiduciaryAPIError, FiduciaryClient, Requester, _segment
+
+ACKNOWLEDGEMENTS_PATH = "/v1/propagations/acknowledgements"
 
 
 class DisclosureMethods:
@@ -105,3 +118,61 @@ class FiduciaryDisclosuresClient(DisclosureMethods, FiduciaryClient):
         made = super().from_httpx(client, api_key)
         assert isinstance(made, FiduciaryDisclosuresClient)
         return made
+
+
+def sign_acknowledgement(
+    secret: str, notice_id: str, outcome: str = "done", *, at: datetime | None = None
+) -> tuple[dict[str, str], bytes]:
+    """The headers and body of a signed acknowledgement (Standard Webhooks: HMAC-SHA256 of
+    `id.timestamp.body` under the secret's bytes, `whsec_` + base64)."""
+    body = json.dumps({"notice_id": notice_id, "outcome": outcome}, separators=(",", ":")).encode()
+    timestamp = str(int((at or datetime.now(UTC)).timestamp()))
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    digest = hmac.new(key, f"{notice_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    headers = {
+        "webhook-id": notice_id,
+        "webhook-timestamp": timestamp,
+        "webhook-signature": "v1," + base64.b64encode(digest).decode("ascii"),
+        "content-type": "application/json",
+    }
+    return headers, body
+
+
+class RecipientClient:
+    """A recipient's side: `RecipientClient("https://privacy.example", "whsec_…").acknowledge("whd_…")`.
+    `from_httpx` wraps an existing `httpx.Client` (FastAPI's TestClient in tests)."""
+
+    def __init__(
+        self, base_url: str, secret: str, *, timeout: float = 10, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
+        self._secret = secret
+        self._owned = True
+
+    @classmethod
+    def from_httpx(cls, client: httpx.Client, secret: str) -> RecipientClient:
+        self = cls.__new__(cls)
+        self._http, self._secret, self._owned = client, secret, False
+        return self
+
+    def acknowledge(self, notice_id: str, outcome: str = "done") -> dict[str, Any]:
+        """Confirm the notice was acted on (`done`) or that nothing of it was held (`not_held`):
+        `{notice_id, recipient, state: "acknowledged", outcome, acknowledged_at}`; a repeat answers the same."""
+        headers, body = sign_acknowledgement(self._secret, notice_id, outcome)
+        response = self._http.post(ACKNOWLEDGEMENTS_PATH, content=body, headers=headers)
+        if response.status_code >= 400:
+            raise FiduciaryAPIError.from_response(response)
+        result: dict[str, Any] = response.json()
+        return result
+
+    def close(self) -> None:
+        if self._owned:
+            self._http.close()
+
+    def __enter__(self) -> RecipientClient:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()

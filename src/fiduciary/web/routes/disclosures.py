@@ -1,6 +1,7 @@
 """Routes: disclosures to recipients (`disclosures:write`), the log, the notices to recipients and the records
-of processing (`disclosures:read`), recipients' endpoints (`admin`), and a request's propagation
-(`rights:manage`). Thin: the steps are `fiduciary.disclosures`, the same the CLI calls.
+of processing (`disclosures:read`), recipients' endpoints (`admin`), a request's propagation
+(`rights:manage`), and recipients' acknowledgements (public, signed with the recipient's secret, rate limited
+per address like every public endpoint). Thin: the steps are `fiduciary.disclosures`, the same the CLI calls.
 """
 
 from __future__ import annotations
@@ -11,22 +12,25 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from fiduciary.auth.models import ApiKey
 from fiduciary.auth.scopes import Scope
 from fiduciary.decisions.ids import PERSON_ID_PATTERN
-from fiduciary.disclosures import ropa
+from fiduciary.disclosures import acknowledgements, ropa
 from fiduciary.disclosures.endpoints import configure_endpoint, list_endpoints
 from fiduciary.disclosures.flows import MAX_CATEGORIES, MAX_PEOPLE, DisclosureRequest, disclose, result_dict
 from fiduciary.disclosures.log import MAX_PAGE, list_disclosures
+from fiduciary.disclosures.models import DELIVERY_ID_PATTERN
 from fiduciary.disclosures.propagation import list_deliveries, propagation_of
+from fiduciary.errors import FiduciaryError, FieldProblem
 from fiduciary.policy.schema import ID_MAX_LENGTH, ID_PATTERN
 from fiduciary.rights.requests import REQUEST_ID_PATTERN, get_request
 from fiduciary.runtime import Runtime
 from fiduciary.storage.base import utcnow
 from fiduciary.web.contract import ContractRoute
 from fiduciary.web.deps import SESSION_DEPENDENCY, runtime_dependency
-from fiduciary.web.security import require_scopes
+from fiduciary.web.security import public_rate_limit, require_scopes
 
 router = APIRouter(tags=["disclosures"], route_class=ContractRoute)
 
@@ -183,13 +187,97 @@ def disclosures(
     response_model=LogPage,
 )
 def propagations(
-    state: Annotated[Literal["unacknowledged", "pending", "sending", "acknowledged", "failed"] | None, Query()] = None,
+    state: Annotated[
+        Literal["unacknowledged", "pending", "sending", "delivered", "acknowledged", "failed"] | None,
+        Query(description="`unacknowledged`: every notice not yet acknowledged, `delivered` ones included."),
+    ] = None,
     person_id: Annotated[str | None, Query(pattern=PERSON_ID_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     _key: ApiKey = _READ,
     session: Session = SESSION_DEPENDENCY,
 ) -> LogPage:
     return LogPage(items=[d.to_dict() for d in list_deliveries(session, state=state, person_id=person_id, limit=limit)])
+
+
+class AcknowledgementOut(BaseModel):
+    notice_id: str = Field(pattern=DELIVERY_ID_PATTERN)
+    recipient: str
+    state: Literal["acknowledged"]
+    outcome: Literal["done", "not_held"]
+    acknowledged_at: str = Field(description="When the first acknowledgement was recorded (a repeat changes it not).")
+
+
+_SIGNED_HEADER = {"type": "string", "minLength": 1, "maxLength": 1000}
+_ACKNOWLEDGEMENT_DOC: dict[str, Any] = {
+    "parameters": [
+        {"name": "webhook-id", "in": "header", "required": True, "description": "The notice's id (`whd_…`).",
+         "schema": {"type": "string", "pattern": DELIVERY_ID_PATTERN}},
+        {"name": "webhook-timestamp", "in": "header", "required": True,
+         "description": "Seconds since 1970 UTC when signed; within 5 minutes of the server's clock.",
+         "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}},
+        {"name": "webhook-signature", "in": "header", "required": True,
+         "description": "`v1,<base64 HMAC-SHA256 of id.timestamp.body>` under the recipient's whsec_ secret.",
+         "schema": _SIGNED_HEADER},
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["notice_id", "outcome"],
+                    "properties": {
+                        "notice_id": {"type": "string", "pattern": DELIVERY_ID_PATTERN},
+                        "outcome": {"type": "string", "enum": list(acknowledgements.OUTCOMES)},
+                    },
+                }
+            }
+        },
+    },
+}  # fmt: skip
+
+
+async def _signed_body(request: Request) -> bytes:
+    """The raw body (the signature covers its bytes), at most `MAX_BODY`: judged from Content-Length first."""
+    raw = request.headers.get("content-length")
+    if raw is None or not raw.isdigit():
+        raise FiduciaryError(
+            "State the body's length (Content-Length).", status=411, title="Length required",
+            code="length_required", fields=[FieldProblem("body", "send Content-Length")],
+        )  # fmt: skip
+    if int(raw) > acknowledgements.MAX_BODY:
+        raise FiduciaryError(
+            "The acknowledgement is too large.", status=413, title="Content too large", code="body_too_large",
+            fields=[FieldProblem("body", f"at most {acknowledgements.MAX_BODY} bytes")],
+        )  # fmt: skip
+    return await request.body()
+
+
+@router.post(
+    "/v1/propagations/acknowledgements",
+    summary="A recipient confirms it acted on a notice (signed with its webhook secret)",
+    response_model=AcknowledgementOut,
+    dependencies=[Depends(public_rate_limit)],
+    openapi_extra=_ACKNOWLEDGEMENT_DOC,
+)
+async def acknowledge_notice(
+    request: Request, session: Session = SESSION_DEPENDENCY, runtime: Runtime = Depends(runtime_dependency)
+) -> AcknowledgementOut:
+    """For the recipient, not the store: once it has erased, corrected or stopped using what a notice names
+    (or found it held nothing), it sends `{"notice_id": "whd_…", "outcome": "done"}` (or `not_held`) signed
+    like our notices, with the same secret (Standard Webhooks; `webhook-id` is the notice id). 401 for a
+    stale timestamp, a bad signature or a notice that is not the signer's (one answer for all three); a
+    repeat answers as the first did. A 2xx to the notice alone leaves it `delivered`, not acknowledged."""
+    body = await _signed_body(request)
+
+    def record() -> acknowledgements.Acknowledged:
+        done = acknowledgements.acknowledge(runtime, session, request.headers, body)
+        session.commit()  # acknowledged means recorded: the answer goes out after the commit
+        return done
+
+    done = await run_in_threadpool(record)
+    return AcknowledgementOut(**done.to_dict())
 
 
 @router.get(
