@@ -63,14 +63,15 @@ def due_rows(
     """SELECT `columns` of the group's due rows (see the module docstring); `skip_rules`: rules whose rows
     wait (a rule needing an approval the run does not have); `window`: only people with ids in (after, last]."""
     deciding = deciding_rule(group)
-    where = [FIELDS.c.category.in_(group.categories), *[r.allows() for r in group.rules]]
+    where = [FIELDS.c.category.in_(group.categories), *[r.allows(window) for r in group.rules]]
     if not any(r.always_started for r in group.rules):  # else its `allows` already says it is due
         where.append(sa.or_(*[r.is_due() for r in group.rules]))
     where += [~held(today), ~_erased()]
     driver = driving_people(group.rules, window)
     if driver is not None:
         where.insert(0, driver)
-    if window is not None:
+    if window is not None:  # on both sides of the join, so either may drive
+        where += [PEOPLE.c.id > window[0], PEOPLE.c.id <= window[1]]
         where += [FIELDS.c.person_id > window[0], FIELDS.c.person_id <= window[1]]
     if skip_rules:
         where.append(deciding.not_in(list(skip_rules)))
