@@ -26,6 +26,7 @@ from fiduciary.retention.rules import (
     PEOPLE,
     SKIPPED,
     CategoryGroup,
+    Clock,
     Window,
     category_groups,
     clock_of,
@@ -70,12 +71,14 @@ def due_rows(
     driver = driving_people(group.rules, window)
     if driver is not None:
         where.insert(0, driver)
+    closing = any(r.clock is Clock.CLOSED for r in group.rules)  # only a closing clock reads `people`
     if window is not None:  # on both sides of the join, so either may drive
-        where += [PEOPLE.c.id > window[0], PEOPLE.c.id <= window[1]]
+        where += [PEOPLE.c.id > window[0], PEOPLE.c.id <= window[1]] if closing else []
         where += [FIELDS.c.person_id > window[0], FIELDS.c.person_id <= window[1]]
     if skip_rules:
         where.append(deciding.not_in(list(skip_rules)))
-    return sa.select(*columns).select_from(FIELDS.join(PEOPLE, PEOPLE.c.id == FIELDS.c.person_id)).where(*where)
+    source = FIELDS.join(PEOPLE, PEOPLE.c.id == FIELDS.c.person_id) if closing else FIELDS
+    return sa.select(*columns).select_from(source).where(*where)
 
 
 def acting_groups(policy: CompiledPolicy, now: datetime) -> list[CategoryGroup]:
