@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -39,7 +40,7 @@ from fiduciary.retention.models import RetentionBatch, RetentionPlan, RetentionR
 from fiduciary.retention.planner import Plan, acting_groups, deciding_rule, due_rows, plan
 from fiduciary.retention.rules import FIELDS, PEOPLE, CategoryGroup
 from fiduciary.storage.base import utcnow
-from fiduciary.storage.ids import IDS, bind_ids, dialect_of, ids_in, per_dialect
+from fiduciary.storage.ids import IDS, bind_integer_ids, dialect_of, ids_in, per_dialect
 from fiduciary.unit_of_work import unit_of_work
 from fiduciary.vault.keys.data_keys import PersonErased
 from fiduciary.vault.legal_holds import purge_legal_holds
@@ -213,6 +214,9 @@ def _window(session: Session, after: str, size: int) -> tuple[str | None, int]:
     return last, int(session.scalar(sa.select(sa.func.count()).where(people > after)) or 0)
 
 
+_ID, _PERSON, _CATEGORY, _RULE = range(4)  # the columns of `window_statement`, read by position (C speed)
+
+
 def window_statement(groups: Sequence[CategoryGroup], today: date, skip_rules: Collection[str]) -> Any | None:
     """One statement for the due rows of every group in the window of person ids (:after, :last]: the
     planner's per-group statements under UNION ALL, built once per run (only the window's bounds change, so
@@ -275,12 +279,12 @@ def _apply(
     """Anonymise (stage the counts first, while the values are still readable), delete, audit: one event."""
     by_rule: dict[str, list[Any]] = defaultdict(list)
     for row in rows:
-        by_rule[row.rule].append(row)
+        by_rule[row[_RULE]].append(row)
     rules = {r.id: r for g in groups for r in g.rules}
     for rule_id, chosen in sorted(by_rule.items()):
         if rules[rule_id].action is RetentionAction.ANONYMISE:
             _stage(runtime, session, run.id, rules[rule_id].rule, chosen)
-    _delete(session, sorted(r.id for r in rows))
+    _delete(session, sorted(map(itemgetter(_ID), rows)))
     seq = _next_seq(session, run.id)
     uow = unit_of_work(runtime, session)
     uow.audit(
@@ -289,7 +293,7 @@ def _apply(
             action="retention.sweep",
             target=run.id,
             reasons=sorted(by_rule),
-            categories=sorted({r.category for r in rows}),
+            categories=sorted(set(map(itemgetter(_CATEGORY), rows))),
             count=len(rows),
         )
     )
@@ -301,7 +305,7 @@ def _apply(
             "seq": seq,
             "rule": rule_id,
             "action": rules[rule_id].action.value,
-            "people": len({r.person_id for r in chosen}),
+            "people": len(set(map(itemgetter(_PERSON), chosen))),
             "fields": len(chosen),
             "ledger_position": position,
             "at": now,
@@ -323,7 +327,7 @@ def _delete_statement(dialect: str) -> sa.Delete:
 def _delete(session: Session, ids: Sequence[int]) -> None:
     """Delete the rows with these ids: one statement, the ids bound as one parameter (`storage.ids`)."""
     dialect = dialect_of(session)
-    session.execute(_delete_statement(dialect), {IDS: bind_ids(ids, dialect)})
+    session.execute(_delete_statement(dialect), {IDS: bind_integer_ids(ids, dialect)})
 
 
 def _stage(runtime: RuntimeContext, session: Session, run_id: str, rule: Any, rows: Sequence[Any]) -> None:
