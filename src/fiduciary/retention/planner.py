@@ -59,16 +59,22 @@ def deciding_rule(group: CategoryGroup) -> Any:
 
 
 def due_rows(
-    group: CategoryGroup, today: date, *columns: Any, skip_rules: Collection[str] = (), window: Window = None
+    group: CategoryGroup,
+    today: date,
+    *columns: Any,
+    skip_rules: Collection[str] = (),
+    window: Window = None,
+    shared: dict[str, Any] | None = None,
 ) -> sa.Select[Any]:
     """SELECT `columns` of the group's due rows (see the module docstring); `skip_rules`: rules whose rows
-    wait (a rule needing an approval the run does not have); `window`: only people with ids in (after, last]."""
+    wait (a rule needing an approval the run does not have); `window`: only people with ids in (after, last];
+    `shared`: for one statement over several groups (`rules.driving_people`)."""
     deciding = deciding_rule(group)
     where = [FIELDS.c.category.in_(group.categories), *[r.allows(window) for r in group.rules]]
     if not any(r.always_started for r in group.rules):  # else its `allows` already says it is due
         where.append(sa.or_(*[r.is_due() for r in group.rules]))
     where += [~held(today), ~_erased()]
-    driver = driving_people(group.rules, window)
+    driver = driving_people(group.rules, window, shared)
     if driver is not None:
         where.insert(0, driver)
     closing = any(r.clock is Clock.CLOSED for r in group.rules)  # only a closing clock reads `people`
@@ -120,6 +126,7 @@ def _counts(session: Session, groups: list[CategoryGroup], today: date) -> dict[
     if not groups:
         return {}
     parts = []
+    shared: dict[str, Any] = {}
     for group in groups:
         started = sa.case(*[(r.is_due(), r.start()) for r in group.rules], else_=sa.null())
         parts.append(
@@ -129,6 +136,7 @@ def _counts(session: Session, groups: list[CategoryGroup], today: date) -> dict[
                 deciding_rule(group).label("rule"),
                 FIELDS.c.person_id.label("person_id"),
                 sa.type_coerce(started, FIELDS.c.created_at.type).label("start"),
+                shared=shared,
             )
         )
     union = sa.union_all(*parts).subquery("due")

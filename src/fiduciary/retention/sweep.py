@@ -222,6 +222,7 @@ def window_statement(groups: Sequence[CategoryGroup], today: date, skip_rules: C
     planner's per-group statements under UNION ALL, built once per run (only the window's bounds change, so
     each window is one round trip and no statement is rebuilt). Columns: id, person_id, category, rule."""
     window = (sa.bindparam("after", type_=sa.String), sa.bindparam("last", type_=sa.String))
+    shared: dict[str, Any] = {}
     parts = [
         due_rows(
             group,
@@ -232,6 +233,7 @@ def window_statement(groups: Sequence[CategoryGroup], today: date, skip_rules: C
             deciding_rule(group).label("rule"),
             skip_rules=skip_rules,
             window=window,
+            shared=shared,
         )
         for group in groups
     ]
