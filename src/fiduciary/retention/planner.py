@@ -126,7 +126,6 @@ def _counts(session: Session, groups: list[CategoryGroup], today: date) -> dict[
     if not groups:
         return {}
     parts = []
-    shared: dict[str, Any] = {}
     for group in groups:
         started = sa.case(*[(r.is_due(), r.start()) for r in group.rules], else_=sa.null())
         parts.append(
@@ -136,7 +135,6 @@ def _counts(session: Session, groups: list[CategoryGroup], today: date) -> dict[
                 deciding_rule(group).label("rule"),
                 FIELDS.c.person_id.label("person_id"),
                 sa.type_coerce(started, FIELDS.c.created_at.type).label("start"),
-                shared=shared,
             )
         )
     union = sa.union_all(*parts).subquery("due")
