@@ -76,11 +76,11 @@ def test_windowed_run_removes_exactly_what_the_plan_counts(settings: Settings) -
         planned = {r.rule: (r.fields, r.people) for r in plan(session, runtime.policy(), now=NOW).rules if r.fields}
         session.rollback()
 
-        report = run_sweep(runtime, actor="cli", batch_size=3, now=NOW)  # windows of 3 people: 5 or more
+        report = run_sweep(runtime, actor="cli", batch_size=3, now=NOW)  # 13 people: 5 windows
         session.expire_all()
         after = session.scalar(sa.select(sa.func.count()).select_from(PersonalField))
         ran = {rule: (entry["fields"], entry["people"]) for rule, entry in report.per_rule().items()}
-        assert len({b["seq"] for b in report.batches}) >= 4
+        assert len({b["seq"] for b in report.batches}) >= 3  # 8 people with something due, at most 3 a window
         assert ran == planned
         assert before - after == sum(fields for fields, _ in planned.values())
         for person, categories in kept.values():
