@@ -129,3 +129,28 @@ def test_per_dialect_builds_once_per_name() -> None:
     assert build("postgresql") is build("postgresql")
     assert calls == ["sqlite", "postgresql"]
     assert build.__name__ == "build"
+
+
+NUMBERS = sa.Table("ids_probe_numbers", sa.MetaData(), sa.Column("id", sa.BigInteger, primary_key=True))
+
+
+def test_integer_ids_as_one_text(session: Session) -> None:
+    """`bind_integer_ids`: integer keys (beyond 32 bits too) found exactly, the SQL the same for any count."""
+    from fiduciary.storage.ids import bind_integer_ids
+
+    NUMBERS.create(session.connection())
+    try:
+        stored = [*range(1, 200), 2**40 + 7]
+        session.execute(NUMBERS.insert(), [{"id": i} for i in stored])
+        dialect = dialect_of(session)
+        statement = sa.select(NUMBERS.c.id).where(ids_in(NUMBERS.c.id, dialect, integers=True))
+        wanted = [*stored[::7], 2**40 + 7, 10_000, -3]
+        with statements(session) as seen:
+            for ids in (wanted, [5], []):
+                got = set(session.scalars(statement, {IDS: bind_integer_ids(ids, dialect)}))
+                assert got == set(ids) & set(stored)
+        assert len({sql for sql, _ in seen}) == 1
+    finally:
+        session.rollback()
+        NUMBERS.drop(session.connection(), checkfirst=True)
+        session.commit()

@@ -65,10 +65,11 @@ class RetentionRun(Base):
 
 
 class RetentionBatch(Base):
-    """One committed batch of a run: what it did per rule, in counts, and its audit event's ledger position."""
+    """One committed batch of a run: what it did per rule (a row per rule, sharing the batch's `seq`), in
+    counts, and its audit event's ledger position."""
 
     __tablename__ = "retention_batches"
-    __table_args__ = (UniqueConstraint("run_id", "seq"),)
+    __table_args__ = (UniqueConstraint("run_id", "seq", "rule"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
     run_id: Mapped[str] = mapped_column(String(40), nullable=False, index=True)

@@ -26,6 +26,7 @@ from fiduciary.retention.rules import (
     PEOPLE,
     SKIPPED,
     CategoryGroup,
+    Clock,
     Window,
     category_groups,
     clock_of,
@@ -58,23 +59,32 @@ def deciding_rule(group: CategoryGroup) -> Any:
 
 
 def due_rows(
-    group: CategoryGroup, today: date, *columns: Any, skip_rules: Collection[str] = (), window: Window = None
+    group: CategoryGroup,
+    today: date,
+    *columns: Any,
+    skip_rules: Collection[str] = (),
+    window: Window = None,
+    shared: dict[str, Any] | None = None,
 ) -> sa.Select[Any]:
     """SELECT `columns` of the group's due rows (see the module docstring); `skip_rules`: rules whose rows
-    wait (a rule needing an approval the run does not have); `window`: only people with ids in (after, last]."""
+    wait (a rule needing an approval the run does not have); `window`: only people with ids in (after, last];
+    `shared`: for one statement over several groups (`rules.driving_people`)."""
     deciding = deciding_rule(group)
-    where = [FIELDS.c.category.in_(group.categories), *[r.allows() for r in group.rules]]
+    where = [FIELDS.c.category.in_(group.categories), *[r.allows(window) for r in group.rules]]
     if not any(r.always_started for r in group.rules):  # else its `allows` already says it is due
         where.append(sa.or_(*[r.is_due() for r in group.rules]))
     where += [~held(today), ~_erased()]
-    driver = driving_people(group.rules, window)
+    driver = driving_people(group.rules, window, shared)
     if driver is not None:
         where.insert(0, driver)
-    if window is not None:
+    closing = any(r.clock is Clock.CLOSED for r in group.rules)  # only a closing clock reads `people`
+    if window is not None:  # on both sides of the join, so either may drive
+        where += [PEOPLE.c.id > window[0], PEOPLE.c.id <= window[1]] if closing else []
         where += [FIELDS.c.person_id > window[0], FIELDS.c.person_id <= window[1]]
     if skip_rules:
         where.append(deciding.not_in(list(skip_rules)))
-    return sa.select(*columns).select_from(FIELDS.join(PEOPLE, PEOPLE.c.id == FIELDS.c.person_id)).where(*where)
+    source = FIELDS.join(PEOPLE, PEOPLE.c.id == FIELDS.c.person_id) if closing else FIELDS
+    return sa.select(*columns).select_from(source).where(*where)
 
 
 def acting_groups(policy: CompiledPolicy, now: datetime) -> list[CategoryGroup]:

@@ -14,9 +14,11 @@ dialect and reused for any number of ids:
 
 API (all typed; `dialect` is `Dialect.name`, e.g. from `dialect_of(session)`):
 
-- `ids_in(column, dialect, name="ids") -> ColumnElement[bool]`: the condition "column is one of the ids
-  bound to :name". Use a different `name` for a second id list in the same statement.
-- `bind_ids(ids, dialect) -> str | list[str]`: the value to pass for that parameter.
+- `ids_in(column, dialect, name="ids", integers=False) -> ColumnElement[bool]`: the condition "column is
+  one of the ids bound to :name". Use a different `name` for a second id list in the same statement;
+  `integers=True` for an integer key (bound with `bind_integer_ids`, cast to BIGINT[] on PostgreSQL).
+- `bind_ids(ids, dialect) -> str | list[str] | list[int]`: the value to pass for that parameter;
+  `bind_integer_ids(ids, dialect) -> str` for integer ids on SQLite and PostgreSQL (one text, made faster).
 - `per_dialect(build)`: memoise a statement builder `build(dialect) -> T` by dialect name (decorator).
 - `dialect_of(session) -> str`: the dialect name of the session's bind.
 
@@ -44,30 +46,36 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, String, any_, bindparam, func, literal_column, select
+from sqlalchemy import BigInteger, ColumnElement, String, any_, bindparam, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import QueryableAttribute, Session
 
-__all__ = ["IDS", "bind_ids", "dialect_of", "ids_in", "per_dialect"]
+__all__ = ["IDS", "bind_ids", "bind_integer_ids", "dialect_of", "ids_in", "per_dialect"]
 
 IDS = "ids"  # the default parameter name
 
 T = TypeVar("T")
+K = TypeVar("K", str, int)
 
 _JSON_ARRAY = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def ids_in(column: ColumnElement[str] | QueryableAttribute[str], dialect: str, name: str = IDS) -> ColumnElement[bool]:
-    """`column` is one of the ids bound to `:name` (pass `bind_ids(ids, dialect)` for it)."""
+def ids_in(
+    column: ColumnElement[K] | QueryableAttribute[K], dialect: str, name: str = IDS, *, integers: bool = False
+) -> ColumnElement[bool]:
+    """`column` is one of the ids bound to `:name` (pass `bind_ids(ids, dialect)` for it); `integers`: the
+    ids are integers (an integer primary key): pass `bind_integer_ids(ids, dialect)`."""
     if dialect == "sqlite":
         values = select(literal_column("value")).select_from(func.json_each(bindparam(name))).scalar_subquery()
         return column.in_(values)
+    if dialect == "postgresql" and integers:  # bound as one array literal text (`bind_integer_ids`)
+        return column == any_(cast(bindparam(name, type_=String), ARRAY(BigInteger)))
     if dialect == "postgresql":
         return column == any_(bindparam(name, type_=ARRAY(String)))
     return column.in_(bindparam(name, expanding=True))
 
 
-def bind_ids(ids: Iterable[str], dialect: str) -> str | list[str]:
+def bind_ids(ids: Iterable[K], dialect: str) -> str | list[K]:
     """The value of an `ids_in` parameter: a JSON array text on SQLite, a list elsewhere.
 
     Duplicates are harmless (the condition is a set test), so callers need not dedupe.
@@ -75,6 +83,15 @@ def bind_ids(ids: Iterable[str], dialect: str) -> str | list[str]:
     if dialect == "sqlite":
         return _JSON_ARRAY(ids if isinstance(ids, list | tuple) else list(ids))
     return list(ids)
+
+
+def bind_integer_ids(ids: Iterable[int], dialect: str) -> str:
+    """The value of an `ids_in(..., integers=True)` parameter as one text: a JSON array on SQLite, an array
+    literal (`{1,2,3}`, cast to BIGINT[] by the statement) on PostgreSQL. Made at C speed: binding a list of
+    thousands of ints on PostgreSQL spends milliseconds in the driver checking each element."""
+    if dialect == "sqlite":
+        return _JSON_ARRAY(ids if isinstance(ids, list | tuple) else list(ids))
+    return "{" + ",".join(map(str, ids)) + "}"
 
 
 def per_dialect(build: Callable[[str], T]) -> Callable[[str], T]:
