@@ -86,3 +86,28 @@ def test_a_long_hindi_subject_keeps_its_spaces_in_the_mail(session: Session, run
     assert str(make_header(decode_header(" ".join(folded.split())))) == subject  # as an RFC 2047 reader shows it
     mail = message_from_bytes(raw, policy=policy.default)
     assert str(mail["Subject"]).strip() == subject
+
+
+@pytest.mark.parametrize("language", ["en", "hi"])
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [
+        ("rights.completed", {"reference": "rr_" + "a" * 26}),
+        ("rights.erased", {"reference": "rr_" + "a" * 26, "kept": []}),
+        (
+            "rights.erased",
+            {"reference": "rr_" + "a" * 26, "kept": [{"what": "Invoices", "count": 2, "why": "GST", "until": "2030"}]},
+        ),
+        ("inactivity.notice", {"erase_on": date(2027, 1, 4)}),
+    ],
+)
+def test_paragraphs_are_parted_by_one_blank_line(
+    demo: CompiledPolicy, kind: str, params: dict[str, object], language: str
+) -> None:
+    """`trim_blocks` used to eat the newline after every `{% endtrans %}`, running each paragraph into the
+    next one in every mail; a paragraph left out by an `if` leaves no second blank line either."""
+    body = render(message_kind(kind), demo, params, language).body
+    paragraphs = body.split("\n\n")
+    assert len(paragraphs) >= 3, body  # the message, …, the grievance officer's heading and contact
+    assert "\n\n\n" not in body and body.endswith("\n") and not body.endswith("\n\n")
+    assert paragraphs[-1].strip() == "Meera Iyer, Grievance Officer: grievance@saffronlane.example, +91 120 400 0000"

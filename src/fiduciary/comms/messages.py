@@ -10,6 +10,7 @@ never carry a personal value: the subject is stored in clear, the body sealed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -171,5 +172,12 @@ def render(kind: MessageKind, policy: CompiledPolicy, params: Mapping[str, Any],
         context["grievance"] = grievance_contact(policy)
     env = _environment(resolved)
     subject = env.get_template(f"{kind.template}.subject.j2").render(context).strip()
-    body = env.get_template(f"{kind.template}.txt.j2").render(context)
+    body = _paragraphs(env.get_template(f"{kind.template}.txt.j2").render(context))
     return Rendered(resolved, " ".join(subject.split()), body)
+
+
+def _paragraphs(body: str) -> str:
+    """One blank line between paragraphs, one newline at the end. The templates end each `{% trans %}` with
+    `{% endtrans +%}` so the blank line after it survives `trim_blocks`; a paragraph left out by an `if`
+    would otherwise leave two."""
+    return re.sub(r"\n[ \t]*\n(?:[ \t]*\n)+", "\n\n", body).strip("\n") + "\n"
