@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from fiduciary import __version__
 from fiduciary import housekeeping as _housekeeping  # noqa: F401 (registers the periodic job)
@@ -118,31 +118,8 @@ def create_app(
     install_security(app)
     effective = runtime.settings if runtime is not None else settings or get_settings()
     install_tracing(app, effective)  # if configured
-    app.include_router(health.router)
-    app.include_router(api_docs.router)
-    app.include_router(policy.router)
-    app.include_router(notice.router)
-    app.include_router(apikeys.router)
-    app.include_router(signing_keys.router)
-    app.include_router(security_txt.router)
-    app.include_router(consent_routes.router)
-    app.include_router(banner_routes.router)
-    app.include_router(people_routes.router)
-    app.include_router(identity_routes.router)
-    app.include_router(decisions_routes.router)
-    app.include_router(unsubscribe_routes.router)
-    app.include_router(audit_routes.router)
-    app.include_router(receipts_routes.router)
-    app.include_router(requests_routes.router)
-    app.include_router(breaches_routes.router)
-    app.include_router(cases_routes.router)
-    app.include_router(disclosures_routes.router)
-    app.include_router(my_requests_routes.router)
-    app.include_router(holds_routes.router)
-    app.include_router(packages_routes.router)
-    app.include_router(jobs_routes.router)
-    app.include_router(metrics_routes.router)
-    app.include_router(vulnerability_routes.router)
+    for router in _api_routers():
+        app.include_router(router)
     app.include_router(security_pages.router)  # the researcher's pages, outside the OpenAPI
     install_privacy_center(app)  # server-rendered pages, outside the OpenAPI (docs/privacy-center.md)
     if effective.demo_shop is not None:
@@ -151,3 +128,34 @@ def create_app(
     install_route_index(app)  # after install_methods: routing skips the routers that cannot serve a request
     document_scopes(app)  # after document_problems: each operation's description names its scope
     return app
+
+
+def _api_routers() -> tuple[APIRouter, ...]:
+    """The routers of the API, in the order the OpenAPI document lists them."""
+    return (
+        health.router,
+        api_docs.router,
+        policy.router,
+        notice.router,
+        apikeys.router,
+        signing_keys.router,
+        security_txt.router,
+        consent_routes.router,
+        banner_routes.router,
+        people_routes.router,
+        identity_routes.router,
+        decisions_routes.router,
+        unsubscribe_routes.router,
+        audit_routes.router,
+        receipts_routes.router,
+        requests_routes.router,
+        breaches_routes.router,
+        cases_routes.router,
+        disclosures_routes.router,
+        my_requests_routes.router,
+        holds_routes.router,
+        packages_routes.router,
+        jobs_routes.router,
+        metrics_routes.router,
+        vulnerability_routes.router,
+    )
