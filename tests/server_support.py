@@ -132,3 +132,36 @@ def running_server(
         yield proc, {"Authorization": f"Bearer {key}"}
     finally:
         proc.kill()
+
+
+def customer_on_file(
+    client: httpx.Client,
+    admin: dict[str, str],
+    address: str,
+    *,
+    consent_channel: str | None = None,
+    language: str | None = None,
+) -> str:
+    """The store's backend puts a customer on file with their email; given a channel, also their consent to
+    marketing email there (in `language`, the notice they read: their messages then come in it)."""
+    person = client.post("/v1/people", json={"is_child": False}, headers=admin).json()["id"]
+    client.put(
+        f"/v1/people/{person}/fields",
+        json={
+            "purpose_of_collection": "account",
+            "source": "provided",
+            "fields": {"contact.email": address},
+            "identifiers": {"email": address},
+        },
+        headers=admin,
+    ).raise_for_status()
+    if consent_channel is not None:
+        consent: dict[str, object] = {
+            "subject_id": person,
+            "channel": consent_channel,
+            "actions": [{"purpose": "marketing.email", "action": "grant"}],
+        }
+        if language is not None:
+            consent["language"] = language
+        client.post("/v1/consents", json=consent, headers=admin).raise_for_status()
+    return str(person)

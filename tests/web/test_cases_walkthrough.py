@@ -30,7 +30,7 @@ import pytest
 
 from database_support import truncate_all
 from jobs_support import start_worker
-from server_support import ServerProcess, running_server
+from server_support import ServerProcess, customer_on_file, running_server
 
 CENTER = "/privacy-center"
 CUSTOMER = "walkthrough.complainant@example.org"
@@ -122,33 +122,6 @@ class Outbox:
         return [mail for mail in mails if text in mail.body]
 
 
-def person_with_email(client: httpx.Client, admin: dict[str, str], address: str, language: str | None = None) -> str:
-    """The store's backend puts a customer on file with their email (and, given, a consent in their language)."""
-    person = client.post("/v1/people", json={"is_child": False}, headers=admin).json()["id"]
-    client.put(
-        f"/v1/people/{person}/fields",
-        json={
-            "purpose_of_collection": "account",
-            "source": "provided",
-            "fields": {"contact.email": address},
-            "identifiers": {"email": address},
-        },
-        headers=admin,
-    ).raise_for_status()
-    if language is not None:  # the language of the notice they chose: their messages come in it
-        client.post(
-            "/v1/consents",
-            json={
-                "subject_id": person,
-                "channel": "privacy_center",
-                "language": language,
-                "actions": [{"purpose": "marketing.email", "action": "grant"}],
-            },
-            headers=admin,
-        ).raise_for_status()
-    return str(person)
-
-
 def _csrf(page: httpx.Response) -> str:
     match = _CSRF.search(page.text)
     assert match is not None, page.text
@@ -178,7 +151,7 @@ def test_a_complaint_from_the_privacy_center_acknowledged_answered_and_closed(
     server, admin = live
     outbox = Outbox(server)
     with browser(server) as web:
-        person = person_with_email(web, admin, CUSTOMER)
+        person = customer_on_file(web, admin, CUSTOMER)
         sign_in(web, outbox, CUSTOMER)
 
         # The customer: the complaint form, a complaint with a card number pasted in, the acknowledgement.
@@ -337,7 +310,14 @@ def test_a_breach_with_its_clocks_reports_and_notices(live: tuple[ServerProcess,
         # (the other walks' people on this server) is outside the selection.
         released = datetime.now(UTC)
         for address in AFFECTED:
-            person_with_email(web, admin, address, "hi" if address == HINDI else None)
+            hindi = address == HINDI  # their consent was given on the Hindi notice: their messages come in Hindi
+            customer_on_file(
+                web,
+                admin,
+                address,
+                consent_channel="privacy_center" if hindi else None,
+                language="hi" if hindi else None,
+            )
         web.post("/v1/people", json={"is_child": False}, headers=admin).raise_for_status()
 
         # Staff open the incident: detected an hour ago; the clocks run from then, in parallel.

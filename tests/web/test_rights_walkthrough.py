@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from jobs_support import start_worker
-from server_support import ROOT, ServerProcess, running_server
+from server_support import ROOT, ServerProcess, customer_on_file, running_server
 
 EMAIL = "walkthrough.customer@example.org"
 
@@ -69,26 +69,7 @@ def test_access_then_erasure_as_a_customer(live: tuple[ServerProcess, dict[str, 
     outbox, seen = server.data_dir / "outbox", set[str]()
     with httpx.Client(base_url=server.base_url, timeout=30) as client:
         # The store's backend: the customer, their email on file, and a consent given at checkout.
-        person = client.post("/v1/people", json={"is_child": False}, headers=admin).json()["id"]
-        client.put(
-            f"/v1/people/{person}/fields",
-            json={
-                "purpose_of_collection": "account",
-                "source": "provided",
-                "fields": {"contact.email": EMAIL},
-                "identifiers": {"email": EMAIL},
-            },
-            headers=admin,
-        ).raise_for_status()
-        client.post(
-            "/v1/consents",
-            json={
-                "subject_id": person,
-                "channel": "checkout",
-                "actions": [{"purpose": "marketing.email", "action": "grant"}],
-            },
-            headers=admin,
-        ).raise_for_status()
+        person = customer_on_file(client, admin, EMAIL, consent_channel="checkout")
 
         # The customer: a code by email, read from the outbox folder, then a session.
         challenge = client.post("/v1/identity/codes", json={"kind": "email", "identifier": EMAIL})
