@@ -23,6 +23,7 @@ from fiduciary.config import Settings
 from fiduciary.disclosures.endpoints import configure_endpoint
 from fiduciary.disclosures.flows import DisclosureRequest, disclose
 from fiduciary.disclosures.models import WebhookDelivery
+from fiduciary.personal_data.registry import registry_for
 from fiduciary.rights.flows import erase_person
 from fiduciary.runtime import Runtime
 from fiduciary.sdk import sign_acknowledgement
@@ -101,6 +102,17 @@ def test_recorded_once_and_a_repeat_answers_the_same(client: TestClient, runtime
     assert (recipient, outcome) == ("couriers", "not_held") and at is not None
     assert at.isoformat() == answer["acknowledged_at"]
     assert _audited(session) == 1
+    # The person's own record of the notice says what the recipient answered (DPDP s.11(1)(b)).
+    person = session.scalar(sa.select(WebhookDelivery.person_id).where(WebhookDelivery.id == notices["couriers"]))
+    exported = registry_for(runtime).registrations()
+    [disclosures] = [r for r in exported if r.name == "disclosures"]
+    [notice] = [n for n in disclosures.exporter(session, str(person))["notices"] if n["recipient"] == "couriers"]
+    assert (notice["state"], notice["acknowledgement"], notice["acknowledged_at"]) == (
+        "acknowledged",
+        "not_held",
+        answer["acknowledged_at"],
+    )
+    assert "delivered_at" in notice  # None here: the test endpoint never answered; the field is always there
 
 
 def test_every_refusal_names_the_problem_and_records_nothing(

@@ -61,7 +61,9 @@ def _exporter(runtime: RuntimeContext) -> Exporter:
                 "categories": ", ".join(d.categories),
                 "state": d.state,
                 "created_at": d.created_at.isoformat(),
+                "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None,
                 "acknowledged_at": d.acknowledged_at.isoformat() if d.acknowledged_at else None,
+                "acknowledgement": d.acknowledgement,  # what the recipient said it did: done, not_held
             }
             for d in list_deliveries(session, person_id=person_id, limit=MAX_EXPORTED_NOTICES)
         ]
