@@ -8,11 +8,13 @@ import re
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from rich.console import Console
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from disclosure_support import FIELDS, customer, receiver
+from fiduciary.audit.models import AuditEventIndex
 from fiduciary.cli import disclosures as disclosures_cli
 from fiduciary.cli.main import app
 from fiduciary.disclosures.flows import DisclosureRequest, disclose
@@ -64,6 +66,28 @@ def test_the_commands_from_endpoint_to_delivery(
     code, out = run("disclosures", "propagations")  # delivered, but the courier has not acknowledged yet
     assert code == 0 and "1 notice(s)" in out and "delivered" in out
     assert "0 notice(s)" in run("disclosures", "propagations", "--state", "acknowledged")[1]
+
+    # The courier answers by email: staff record it; the first acknowledgement stands, audited as the CLI's.
+    notice = re.search(r"whd_[a-z2-7]{26}", run("disclosures", "propagations")[1])
+    assert notice is not None
+    for bad, field in (
+        (("whd_nope", "--outcome", "done"), "notice_id"),
+        ((notice.group(0), "--outcome", "maybe"), "outcome"),
+    ):
+        code, out = run("disclosures", "acknowledge", *bad)
+        assert code == 1 and field in out, out
+    assert run("disclosures", "acknowledge", "whd_" + "a" * 26, "--outcome", "done")[0] == 1  # no such notice
+    code, out = run("disclosures", "acknowledge", notice.group(0), "--outcome", "done")
+    assert code == 0 and "acknowledged by couriers (done)" in out, out
+    code, out = run("disclosures", "acknowledge", notice.group(0), "--outcome", "not_held")
+    assert code == 0 and "already acknowledged (done)" in out
+    assert "1 notice(s)" in run("disclosures", "propagations", "--state", "acknowledged")[1]
+    assert "0 notice(s)" in run("disclosures", "propagations")[1]
+    with runtime.sessions() as reading:
+        actors = reading.scalars(
+            sa.select(AuditEventIndex.actor).where(AuditEventIndex.action == "recipient.acknowledge")
+        ).all()
+    assert actors == ["cli"]
 
     code, out = run("ropa", "--format", "csv")
     assert code == 0 and out.startswith("purpose,name,") and "couriers" in out

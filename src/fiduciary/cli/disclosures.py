@@ -1,5 +1,6 @@
 """`fiduciary disclosures ...` and `fiduciary ropa`: recipients' endpoints, the disclosure log, the notices to
-recipients (the ones never acknowledged first), a delivery run, and the records of processing.
+recipients (the ones never acknowledged first), an acknowledgement a recipient sent by other means, a delivery
+run, and the records of processing.
 
 Every command calls the step the API calls (`fiduciary.disclosures`) as actor `cli`, in one transaction; a
 refusal prints the problem and the fields it names and exits 1. A generated webhook secret is printed once,
@@ -124,6 +125,23 @@ def propagations_command(
         )
     console.print(table)
     console.print(f"{len(deliveries)} notice(s)")
+
+
+@app.command("acknowledge")
+def acknowledge_command(
+    notice: str = typer.Argument(help="The notice's id (whd_…), as `propagations` lists it."),
+    outcome: str = typer.Option(..., "--outcome", help="What the recipient said it did: done or not_held."),
+) -> None:
+    """Record an acknowledgement a recipient sent another way (a letter, an email); the first one stands."""
+    from fiduciary.disclosures.acknowledgements import record_for_recipient  # lazy: see module docstring
+
+    with _session() as (runtime, session):
+        recorded = record_for_recipient(runtime, session, notice, outcome, actor=CLI_ACTOR)
+        session.commit()
+    if recorded.first:
+        console.print(f"{recorded.notice_id}: acknowledged by {recorded.recipient_id} ({recorded.outcome})")
+    else:
+        console.print(f"{recorded.notice_id}: already acknowledged ({recorded.outcome}); nothing changed")
 
 
 @app.command("deliver")

@@ -36,7 +36,7 @@ from fiduciary.context import RuntimeContext
 from fiduciary.disclosures.endpoints import endpoint_secret
 from fiduciary.disclosures.models import DELIVERY_ID_PATTERN, RecipientEndpoint, WebhookDelivery
 from fiduciary.disclosures.propagation import ACKNOWLEDGED
-from fiduciary.errors import FiduciaryError, FieldProblem, ValidationFailed
+from fiduciary.errors import FiduciaryError, FieldProblem, NotFound, ValidationFailed
 from fiduciary.storage.base import utcnow
 from fiduciary.unit_of_work import unit_of_work
 
@@ -156,14 +156,35 @@ def acknowledge(
         Webhook(endpoint_secret(runtime, endpoint)).verify(body, checked, json_parse=False)
     except WebhookVerificationError:
         raise _bad_signature() from None
-    outcome = _body(body, notice_id)
+    return _record(runtime, session, row, _body(body, notice_id), actor=f"recipient:{row.recipient_id}", now=now)
+
+
+def record_for_recipient(
+    runtime: RuntimeContext, session: Session, notice_id: str, outcome: str, *, actor: str, now: datetime | None = None
+) -> Acknowledged:
+    """Staff record an acknowledgement the recipient sent another way (a letter, an email from a courier
+    without an API), audited under the staff member's id; the same rules as the recipient's own call: the
+    first acknowledgement stands. The caller commits."""
+    if not _DELIVERY_ID.fullmatch(notice_id):
+        raise ValidationFailed("Bad notice id.", [FieldProblem("notice_id", "whd_ followed by 26 a-z 2-7")])
+    if outcome not in OUTCOMES:
+        raise ValidationFailed("Bad outcome.", [FieldProblem("outcome", "done (acted as asked) or not_held")])
+    row = session.get(WebhookDelivery, notice_id)
+    if row is None:
+        raise NotFound("No notice has this id.", code="notice_not_found")
+    return _record(runtime, session, row, outcome, actor=actor, now=now or utcnow())
+
+
+def _record(
+    runtime: RuntimeContext, session: Session, row: WebhookDelivery, outcome: str, *, actor: str, now: datetime
+) -> Acknowledged:
     if row.acknowledged_at is not None:  # a repeat: as the first answer said, nothing recorded again
         assert row.acknowledgement is not None
         return Acknowledged(row.id, row.recipient_id, row.acknowledgement, row.acknowledged_at, first=False)
     # Conditional: of two concurrent acknowledgements of one notice, one records it.
     result = session.execute(
         update(WebhookDelivery)
-        .where(WebhookDelivery.id == notice_id, WebhookDelivery.acknowledged_at.is_(None))
+        .where(WebhookDelivery.id == row.id, WebhookDelivery.acknowledged_at.is_(None))
         .values(state=ACKNOWLEDGED, acknowledged_at=now, acknowledgement=outcome)
         .execution_options(synchronize_session=False)
     )
@@ -172,12 +193,6 @@ def acknowledge(
         assert row.acknowledged_at is not None and row.acknowledgement is not None
         return Acknowledged(row.id, row.recipient_id, row.acknowledgement, row.acknowledged_at, first=False)
     unit_of_work(runtime, session).audit(
-        AuditEvent(
-            actor=f"recipient:{row.recipient_id}",
-            action=ACTION,
-            person_id=row.person_id,
-            target=row.id,
-            reasons=[outcome],
-        )
+        AuditEvent(actor=actor, action=ACTION, person_id=row.person_id, target=row.id, reasons=[outcome])
     )
     return Acknowledged(row.id, row.recipient_id, outcome, now, first=True)
