@@ -6,12 +6,14 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+
+import server_support
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,3 +59,21 @@ def start_worker(env: dict[str, str], log: IO[bytes], *args: str) -> subprocess.
     """A `fiduciary worker` child process (the caller kills it)."""
     command = [sys.executable, "-m", "fiduciary.cli.main", "worker", *args]
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def serving_with_worker(
+    database_url: str, tmp_path: Path
+) -> Iterator[tuple[server_support.ServerProcess, dict[str, str]]]:
+    """`fiduciary serve` and an admin key's headers; on PostgreSQL also a `fiduciary worker`, which runs the
+    jobs there (the outbox, packages, breach notices). On SQLite the server runs them itself."""
+    for server, headers in server_support.running_server(database_url, tmp_path):
+        if not database_url.startswith("postgresql"):
+            yield server, headers
+            continue
+        with (tmp_path / "worker.log").open("ab") as log:
+            worker = start_worker(server.env(), log, "--poll", "0.1")
+            try:
+                yield server, headers
+            finally:
+                worker.kill()
+                worker.wait(timeout=30)

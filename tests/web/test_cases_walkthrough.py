@@ -29,8 +29,8 @@ import httpx
 import pytest
 
 from database_support import truncate_all
-from jobs_support import start_worker
-from server_support import ServerProcess, customer_on_file, running_server
+from jobs_support import serving_with_worker
+from server_support import ServerProcess, customer_on_file
 
 CENTER = "/privacy-center"
 CUSTOMER = "walkthrough.complainant@example.org"
@@ -53,17 +53,7 @@ def live(
     else:
         database_url = request.getfixturevalue("postgres_database")
         truncate_all(database_url)
-    for server, headers in running_server(database_url, tmp_path):
-        if request.param == "sqlite":
-            yield server, headers
-            continue
-        with (tmp_path / "worker.log").open("ab") as log:
-            worker = start_worker(server.env(), log, "--poll", "0.1")
-            try:
-                yield server, headers
-            finally:
-                worker.kill()
-                worker.wait(timeout=30)
+    yield from serving_with_worker(database_url, tmp_path)
 
 
 def browser(server: ServerProcess) -> httpx.Client:

@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from jobs_support import start_worker
-from server_support import ROOT, ServerProcess, customer_on_file, running_server
+from jobs_support import serving_with_worker
+from server_support import ROOT, ServerProcess, customer_on_file
 
 EMAIL = "walkthrough.customer@example.org"
 
@@ -30,17 +30,7 @@ EMAIL = "walkthrough.customer@example.org"
 @pytest.fixture
 def live(database_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
     """The server; on PostgreSQL also a `fiduciary worker`, which runs the jobs there (the outbox, packages)."""
-    for server, headers in running_server(database_url, tmp_path):
-        if not database_url.startswith("postgresql"):
-            yield server, headers
-            continue
-        with (tmp_path / "worker.log").open("ab") as log:
-            worker = start_worker(server.env(), log, "--poll", "0.1")
-            try:
-                yield server, headers
-            finally:
-                worker.kill()
-                worker.wait(timeout=30)
+    yield from serving_with_worker(database_url, tmp_path)
 
 
 def _body(message: Message) -> str:
