@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 from dataclasses import dataclass
@@ -29,6 +30,12 @@ def truncate_ip(address: str | None) -> str | None:
     """`203.0.113.77` → `203.0.113.0/24`; `2001:db8:1:2::5` → `2001:db8:1::/48`; anything else → None."""
     if not address:
         return None
+    return _truncated(address)
+
+
+@functools.lru_cache(maxsize=4096)
+def _truncated(address: str) -> str | None:
+    """`truncate_ip` of one address, memoised: every banner post of a visitor asks again (bench/RESULTS.md)."""
     try:
         ip = ipaddress.ip_address(address.strip())
     except ValueError:

@@ -10,6 +10,7 @@ request that fails validation rolls its opt-outs back with it. The consent ledge
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 
 from sqlalchemy.orm import Session
 
@@ -30,9 +31,11 @@ def record_with_gpc(
     idempotency_key: str | None = None,
     locate: Locate | None = None,
     base_url: str | None = None,
+    new_visitors: AbstractSet[str] = frozenset(),
 ) -> list[ConsentResult]:
     """Apply the GPC opt-outs of the subjects whose browser sent the signal, then record `items`; all or
-    nothing. The signal is part of the idempotency fingerprint: the same key without it is another request."""
+    nothing. The signal is part of the idempotency fingerprint: the same key without it is another request.
+    `new_visitors`: visitor ids minted for this request (`ConsentService.record_many`)."""
     if gpc_signals:
         apply_gpc_many(service, session, gpc_signals)
     extra = {"locate": locate} if locate is not None else {}
@@ -42,6 +45,7 @@ def record_with_gpc(
         idempotency_key=idempotency_key,
         gpc_subjects=[subject for subject, _ in gpc_signals],
         base_url=base_url,
+        new_visitors=new_visitors,
         **extra,
     )
     now = utcnow()

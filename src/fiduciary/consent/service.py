@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -257,9 +258,12 @@ class ConsentService:
         locate: Locate = _default_locate,
         gpc_subjects: Sequence[str] = (),
         base_url: str | None = None,
+        new_visitors: AbstractSet[str] = frozenset(),
     ) -> list[ConsentResult]:
         """Record every item or none. `idempotency_key` is already scoped ("<api key id>:<client key>").
         `base_url` is the origin of the receipts' notice links (default: the runtime's public base URL).
+        `new_visitors` are visitor ids minted for this very request: nobody can be linked to them yet, so
+        their links are not looked up (a banner's first answer, the most frequent consent write).
 
         The same key with the same items answers the stored results (`replayed=True`) and writes nothing;
         the same key with different items is a 409.
@@ -277,7 +281,7 @@ class ConsentService:
             if replayed is not None:
                 return replayed
         policy = self.policy()
-        people, links = self._validate(session, policy, items, locate)
+        people, links = self._validate(session, policy, items, locate, new_visitors)
         ref = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32] if idempotency_key else None
         events, texts = _consent_events(policy, items, people, links, ref)
         results = self._append(session, policy, events, texts, base_url or self.base_url)
@@ -406,7 +410,12 @@ class ConsentService:
     # -------------------------------------------------------------------------------------- validation
 
     def _validate(
-        self, session: Session, policy: CompiledPolicy, items: Sequence[ConsentInput], locate: Locate
+        self,
+        session: Session,
+        policy: CompiledPolicy,
+        items: Sequence[ConsentInput],
+        locate: Locate,
+        new_visitors: AbstractSet[str] = frozenset(),
     ) -> tuple[dict[str, PersonFacts], dict[str, str]]:
         """Check everything; return the people involved and the visitor links.
 
@@ -414,7 +423,7 @@ class ConsentService:
         """
         if not _fields_look_valid(policy, items):
             self._field_problems(policy, items, locate)
-        return self._check_people(session, policy, items, locate)
+        return self._check_people(session, policy, items, locate, new_visitors)
 
     @staticmethod
     def _field_problems(policy: CompiledPolicy, items: Sequence[ConsentInput], locate: Locate) -> None:
@@ -476,13 +485,18 @@ class ConsentService:
             raise ValidationFailed(detail, problems)
 
     def _check_people(
-        self, session: Session, policy: CompiledPolicy, items: Sequence[ConsentInput], locate: Locate
+        self,
+        session: Session,
+        policy: CompiledPolicy,
+        items: Sequence[ConsentInput],
+        locate: Locate,
+        new_visitors: AbstractSet[str] = frozenset(),
     ) -> tuple[dict[str, PersonFacts], dict[str, str]]:
         """Unknown people (404), closed accounts, guardians and children (409)."""
         subject_ids = {i.subject_id for i in items}
         person_ids = {s for s in subject_ids if s.startswith("per_")}
         guardian_ids = {i.guardian_id for i in items if i.guardian_id}
-        visitor_ids = subject_ids - person_ids
+        visitor_ids = subject_ids - person_ids - new_visitors
         links = linked_persons(session, list(visitor_ids)) if visitor_ids else {}
         ids = person_ids | guardian_ids | set(links.values())
         people = {row.id: row for row in people_facts(session, list(ids))} if ids else {}

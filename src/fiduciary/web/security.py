@@ -24,6 +24,7 @@ ourselves, because any client can forge it.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import threading
@@ -155,7 +156,13 @@ def client_key(request: Request) -> str:
     One IPv6 host is normally given a whole /64, so keying by full address would let it rotate addresses
     to escape any limit. The key lives only in memory and is never logged.
     """
-    host = request.client.host if request.client else ""
+    return _client_key_of(request.client.host if request.client else "")
+
+
+@functools.lru_cache(maxsize=4096)
+def _client_key_of(host: str) -> str:
+    """`client_key` of one address, memoised: a request asks for it several times (rate limit, failed-auth
+    budget) and a busy client comes back every few milliseconds; `ipaddress` parsing was 3% of a banner post."""
     if not host:
         return "unknown"
     try:

@@ -190,9 +190,11 @@ def optional_categories(policy: CompiledPolicy) -> Mapping[str, frozenset[str]]:
     return found
 
 
-def consent_cookie_secure(request: Request) -> bool:
-    """Whether the consent cookie gets `Secure`: the service is reached over https."""
-    return request_base_url(request).startswith("https:") or request.url.scheme == "https"
+def consent_cookie_secure(request: Request, base_url: str | None = None) -> bool:
+    """Whether the consent cookie gets `Secure`: the service is reached over https (`base_url`: the
+    request's `request_base_url`, when the caller has it already)."""
+    base = request_base_url(request) if base_url is None else base_url
+    return base.startswith("https:") or request.scope.get("scheme") == "https"
 
 
 class BannerRequest(BaseModel):
@@ -291,15 +293,17 @@ def _record_choice(body: BannerRequest, request: Request, session: Session, serv
     def locate(index: int, name: str) -> str:
         return "body.visitor_id" if name == "subject_id" else _locator(origins)(index, name)
 
+    base_url = request_base_url(request)
+    minted = frozenset() if body.visitor_id else frozenset([visitor_id])
     results = record_with_gpc(
-        service, session, items, gpc_signals=signals, locate=locate, base_url=request_base_url(request)
+        service, session, items, gpc_signals=signals, locate=locate, base_url=base_url, new_visitors=minted
     )
     response = _reply(_subject_json(visitor_id, results, visitor_id=visitor_id))
     granted = [a.purpose for a in body.actions if a.action == "grant"]
     categories = accepted_categories(optional_categories(policy), granted)
     chosen_at = int(utcnow().timestamp())
     cookie = consent_cookie(
-        visitor_id, policy.version or 0, chosen_at, categories, secure=consent_cookie_secure(request)
+        visitor_id, policy.version or 0, chosen_at, categories, secure=consent_cookie_secure(request, base_url)
     )
     response.headers.append("Set-Cookie", cookie)
     return response
