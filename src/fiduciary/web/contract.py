@@ -17,7 +17,6 @@ import json
 import re
 from collections.abc import Callable, Coroutine
 from datetime import date, datetime
-from email.message import Message
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Request, Response
@@ -31,6 +30,7 @@ from starlette.types import Receive, Scope, Send
 
 from fiduciary.decisions.ids import PERSON_ID_PATTERN, SUBJECT_ID_PATTERN, VISITOR_ID_PATTERN
 from fiduciary.policy.schema import ID_MAX_LENGTH, ID_PATTERN, LANGUAGE_PATTERN
+from fiduciary.web.fast_path import is_json_media_type, planned_handler
 from fiduciary.web.security import cors_resolver, cross_origin
 
 # ------------------------------------------------------------------------------------------------ bodies
@@ -115,20 +115,16 @@ def parse_json_body(body: bytes) -> Any:
 
 
 def _is_json(content_type: str | None) -> bool:
-    """FastAPI's own rule: JSON is `application/json`, `application/*+json`, or a body with no type."""
-    if not content_type:
-        return True
-    message = Message()
-    message["content-type"] = content_type
-    subtype = message.get_content_subtype()
-    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
+    """JSON is `application/json`, `application/*+json` (FastAPI's rule), or a body with no type."""
+    return not content_type or is_json_media_type(content_type)
 
 
 class ContractRoute(APIRoute):
-    """Every API route: JSON bodies go through `parse_json_body` before FastAPI validates them."""
+    """Every API route: JSON bodies go through `parse_json_body` before they are validated, and its
+    dependencies are solved by a plan made once where one can be (`fast_path.planned_handler`)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+        handler = planned_handler(self, super().get_route_handler())
         if self.body_field is None:
             return handler
 

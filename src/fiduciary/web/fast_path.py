@@ -14,22 +14,46 @@ None of them changes what a request is answered, only how much CPU the answer co
 - `install_route_index`: find the router that serves a request without asking each of the routers
   included before it (FastAPI 0.165 keeps included routers nested and asks each one in turn, with its
   own bookkeeping per route: a tenth of a banner post's CPU went to routing).
+- `planned_handler`: solve a route's dependencies by a plan made when the route is built (the same calls
+  in the same order, the same cache and exit stacks) instead of classifying each one again on every
+  request; FastAPI's own handler answers whatever the plan does not cover, every 422 included
+  (docs/decisions/0039-planned-dependency-solving.md).
 
 Measured with bench/request_path.py (CPU per request in process) and bench/serving.py (over HTTP, wrk).
 """
 
 from __future__ import annotations
 
+import email.message
+import functools
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from logging.handlers import QueueHandler
 from typing import Any, Final, ParamSpec, TypeVar
 
-from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi import FastAPI, params
+from fastapi._compat import lenient_issubclass
+from fastapi.dependencies.models import (
+    Dependant,
+    _get_cache_key,
+    _is_async_gen_callable,
+    _is_coroutine_callable,
+    _is_gen_callable,
+)
+from fastapi.dependencies.utils import (
+    _solve_generator,
+    get_typed_return_annotation,
+    request_body_to_args,
+    request_params_to_args,
+)
+from fastapi.routing import APIRoute, _effective_route_context_var
+from fastapi.telemetry._api import get_telemetry_data
 from starlette._utils import get_route_path
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
@@ -208,3 +232,180 @@ def install_route_index(app: FastAPI) -> None:
     """Put a `RouteIndex` in front of the app's routes; call after every route is added (it follows later
     changes, but builds its table from what is there)."""
     app.router.routes.insert(0, RouteIndex(app))
+
+
+# ------------------------------------------------------------------------------------------ dependency plans
+
+RouteHandler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+_GENERATOR: Final = 0
+_COROUTINE: Final = 1
+_FUNCTION: Final = 2
+_UNPLANNED_PARAMETERS: Final = ("websocket_param_name", "background_tasks_param_name", "security_scopes_param_name")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Plan:
+    """How FastAPI solves one dependant, worked out once: its sub-dependencies in order, each classified."""
+
+    dependant: Dependant
+    steps: tuple[_Step, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Step:
+    dependant: Dependant  # the sub-dependant: its name, call and use_cache
+    key: Any  # FastAPI's cache key of it (the call, its OAuth scopes if any, its scope)
+    kind: int
+    stack: str  # the request-scope key of the exit stack a generator's exit goes on
+    plan: _Plan
+
+
+def _plan(dependant: Dependant, *, top: bool) -> _Plan | None:
+    """The plan of `dependant`, or None when it uses anything planned solving does not do (query or cookie
+    parameters, a body below the top, a `Response`/`BackgroundTasks`/`SecurityScopes` parameter, limited
+    concurrency): FastAPI then solves it, as always."""
+    if any(getattr(dependant, name) for name in _UNPLANNED_PARAMETERS):
+        return None
+    if dependant.query_params or dependant.cookie_params or (dependant.body_params and not top):
+        return None
+    steps: list[_Step] = []
+    for sub in dependant.dependencies:
+        inner = _plan(sub, top=False)
+        if inner is None or sub.concurrency is not None or sub.call is None:
+            return None
+        if _is_async_gen_callable(sub.call) or _is_gen_callable(sub.call):
+            kind = _GENERATOR
+        elif _is_coroutine_callable(sub.call):
+            kind = _COROUTINE
+        else:
+            kind = _FUNCTION
+        stack = "fastapi_function_astack" if sub.scope == "function" else "fastapi_inner_astack"
+        steps.append(_Step(sub, _get_cache_key(dependant=sub), kind, stack, inner))
+    return _Plan(dependant, tuple(steps))
+
+
+def _parameters(plan: _Plan, request: Request, found: dict[int, dict[str, Any]], response: Response) -> bool:
+    """Validate the path and header parameters of every dependant of `plan` (pure: nothing runs), into
+    `found` by plan; False at the first error, which FastAPI's own solving then reports in full.
+    `response` is the request's one sub-response, as FastAPI gives a dependency that asks for one (its
+    headers are not used: a planned endpoint returns its own `Response`, and FastAPI sends that as it is)."""
+    dependant = plan.dependant
+    values: dict[str, Any] = {}
+    if dependant.path_params:
+        path_values, errors = request_params_to_args(dependant.path_params, request.path_params)
+        if errors:
+            return False
+        values.update(path_values)
+    if dependant.header_params:
+        header_values, errors = request_params_to_args(dependant.header_params, request.headers)
+        if errors:
+            return False
+        values.update(header_values)
+    if dependant.http_connection_param_name:
+        values[dependant.http_connection_param_name] = request
+    if dependant.request_param_name:
+        values[dependant.request_param_name] = request
+    if dependant.response_param_name:
+        values[dependant.response_param_name] = response
+    found[id(plan)] = values
+    return all(_parameters(step.plan, request, found, response) for step in plan.steps)
+
+
+async def _solve(
+    plan: _Plan, request: Request, cache: dict[Any, Any], found: dict[int, dict[str, Any]]
+) -> dict[str, Any]:
+    """FastAPI's `solve_dependencies` for a plan whose parameters are valid: the same calls in the same
+    order, the same per-request cache, generators entered on the same exit stacks by FastAPI's own
+    `_solve_generator`; without classifying each dependency again on every request."""
+    values: dict[str, Any] = {}
+    for step in plan.steps:
+        sub_values = await _solve(step.plan, request, cache, found)
+        sub = step.dependant
+        call: Any = sub.call
+        if sub.use_cache and step.key in cache:
+            solved = cache[step.key]
+        elif step.kind == _GENERATOR:
+            stack = request.scope[step.stack]
+            solved = await _solve_generator(dependant=sub, stack=stack, sub_values=sub_values, request=request)
+        elif step.kind == _COROUTINE:
+            solved = await call(**sub_values)
+        else:
+            solved = await run_in_threadpool(call, **sub_values)
+        if sub.name is not None:
+            values[sub.name] = solved
+        cache.setdefault(step.key, solved)
+    values.update(found[id(plan)])
+    return values
+
+
+def planned_handler(route: APIRoute, solved: RouteHandler) -> RouteHandler:
+    """A handler that serves `route`'s well-formed requests by a plan of its dependencies made once, with
+    FastAPI's own handler `solved` for everything else.
+
+    FastAPI classifies every dependency, computes its cache key and builds its bookkeeping on every request:
+    a fifth of a banner post's CPU (bench/RESULTS.md). The plan does the same solving, in the same order,
+    from what it worked out when the route was built. Whatever it does not do the way FastAPI does, FastAPI
+    does: a route whose dependencies the plan cannot express, an endpoint that does not return a `Response`
+    itself, a body that is not JSON or not valid, a parameter that does not validate (so every 422 is
+    FastAPI's own, with its dependencies run first as FastAPI runs them), dependency overrides, FastAPI's
+    own telemetry. Nothing runs before the request is known to be one the plan serves.
+    """
+    effective = _effective_route_context_var.get()  # FastAPI's included-route context, as its own handler reads
+    shape: Any = effective if effective is not None and effective.original_route is route else route
+    dependant: Dependant = shape.dependant
+    call: Any = dependant.call
+    plan = _plan(dependant, top=True)
+    if (
+        plan is None
+        or not _is_coroutine_callable(call)
+        or _is_async_gen_callable(call)
+        or not lenient_issubclass(get_typed_return_annotation(call), Response)
+        or (shape.body_field is not None and isinstance(shape.body_field.field_info, params.Form))
+    ):
+        return solved
+    body_params = dependant.body_params
+    embed: bool = shape._embed_body_fields
+    overrides = shape.dependency_overrides_provider
+
+    async def handle(request: Request) -> Response:
+        if getattr(overrides, "dependency_overrides", None) or get_telemetry_data() is not None:
+            return await solved(request)
+        found: dict[int, dict[str, Any]] = {}
+        sub_response = Response()  # FastAPI's sub-response, as `solve_dependencies` makes it
+        del sub_response.headers["content-length"]
+        sub_response.status_code = None  # type: ignore[assignment]
+        if body_params:
+            content_type = request.headers.get("content-type")
+            if not content_type or not is_json_media_type(content_type) or not await request.body():
+                return await solved(request)
+            try:
+                body = await request.json()
+            except ValueError:  # not JSON, not UTF-8: FastAPI's answer
+                return await solved(request)
+            body_values, errors = await request_body_to_args(body_params, body, embed)
+            if errors:
+                return await solved(request)
+            if not _parameters(plan, request, found, sub_response):
+                return await solved(request)
+            found[id(plan)].update(body_values)
+        elif not _parameters(plan, request, found, sub_response):
+            return await solved(request)
+        values = await _solve(plan, request, {}, found)
+        response = await call(**values)
+        if not isinstance(response, Response):  # its annotation said otherwise: a programming error
+            raise TypeError(f"{route.path}: the endpoint returned {type(response).__name__}, not a Response")
+        return response
+
+    return handle
+
+
+@functools.lru_cache(maxsize=256)
+def is_json_media_type(content_type: str) -> bool:
+    """FastAPI's rule for a JSON body (`application/json` or `application/*+json`), memoised: clients send
+    the same few values, and parsing one with `email.message` on every request was a measurable share of a
+    small POST."""
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
