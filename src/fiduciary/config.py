@@ -14,6 +14,7 @@ The data folder and the public base URL each have one rule, shared by the servic
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import secrets
@@ -70,6 +71,7 @@ def default_data_dir() -> Path:
     return found or DEFAULT_DATA_DIR
 
 
+@functools.lru_cache(maxsize=64)
 def origin_for_bind(host: str, port: int) -> str:
     """The http origin of a listening address. A wildcard address is not one a browser can use, so links
     then name the loopback address of the same family (set FIDUCIARY_PUBLIC_BASE_URL to serve others)."""

@@ -91,11 +91,13 @@ async def post_thing(
     session: str = SESSION,
     rid: str = Depends(correlation),
     plain: str = Depends(plain_dependency),
+    note: Annotated[str | None, Header(alias="X-Note")] = None,  # a plain optional header: read as it is
 ) -> Response:
     LOG.append("endpoint")
     if body.n == 13:
         raise HTTPException(status_code=409, detail="unlucky")
-    return JSONResponse({"thing": thing_id, "n": body.n, "who": who, "session": session, "id": rid, "plain": plain})
+    answer = {"thing": thing_id, "n": body.n, "who": who, "session": session, "id": rid, "plain": plain, "note": note}
+    return JSONResponse(answer)
 
 
 @router.get("/things/{thing_id}")
@@ -130,7 +132,8 @@ def _solve_counter(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 JSON = {"content-type": "application/json"}
 REQUESTS: list[tuple[str, str, dict[str, str], bytes]] = [
-    ("good", "/v1/things/t1", {**JSON, "authorization": "Bearer k1", "x-id": "abc"}, b'{"n": 1, "tags": ["a"]}'),
+    ("good", "/v1/things/t1", {**JSON, "authorization": "Bearer k1", "x-id": "abc", "x-note": "hi"}, b'{"n": 1}'),
+    ("empty note", "/v1/things/t1", {**JSON, "x-note": ""}, b'{"n": 1, "tags": ["a"]}'),
     ("anonymous", "/v1/things/t2", JSON, b'{"n": 2}'),
     ("endpoint raises", "/v1/things/t3", JSON, b'{"n": 13}'),
     ("spent and bad body", "/v1/things/t4", {**JSON, "x-limit": "spent"}, b'{"n": -1}'),
@@ -175,8 +178,9 @@ def test_planned_answers_as_fastapi_answers(
     if name in ("good", "anonymous", "endpoint raises", "spent", "JSON suffix type"):
         assert planned_solves == 0, "a well-formed request is served by the plan"
     if name == "good":
-        status, _content, headers_out, log = planned
+        status, content, headers_out, log = planned
         assert status == 200 and headers_out["x-id"] is None  # the sub-response's header is not sent
+        assert b'"note":"hi"' in content and b'"who":"k1"' in content
         assert log == ["limit", "open", "caller:session", "correlation", "plain", "endpoint", "commit"]
     if name == "endpoint raises":
         assert planned[3][-1] == "rollback"  # the generator saw the endpoint's exception, as under FastAPI

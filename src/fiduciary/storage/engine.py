@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from fiduciary.storage.sqlite_driver import savepoints_through_driver
+
 # The ORM is imported by the session helpers when called: a Core-only reader does not load it.
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -60,6 +62,7 @@ def create_engine_for_url(
             _sqlite_pragmas(dbapi_connection, record, sqlite_synchronous)
 
         event.listen(engine, "connect", on_connect)
+        savepoints_through_driver(engine)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         # We ship psycopg 3; a bare postgresql:// URL would make SQLAlchemy look for psycopg2.

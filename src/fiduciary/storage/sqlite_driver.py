@@ -39,3 +39,29 @@ def sqlite_run(connection: sa.Connection, sql: str, params: Sequence[Any], *, ma
         return raw.executemany(sql, params) if many else raw.execute(sql, params)
     except sqlite3.Error as exc:
         raise sa.exc.DBAPIError.instance(sql, params, exc, sqlite3.Error, dialect=connection.dialect) from exc
+
+
+def savepoints_through_driver(engine: sa.Engine) -> None:
+    """Have `engine`'s dialect run SAVEPOINT, RELEASE SAVEPOINT and ROLLBACK TO SAVEPOINT straight on the
+    driver connection.
+
+    SQLAlchemy runs each through Core's `execute` with a clause it compiles anew every time (a savepoint
+    clause is not cached): the SAVEPOINT and RELEASE of each group-committed request (storage/group_commit.py)
+    were a tenth of a banner post's CPU (bench/RESULTS.md). The statements are the ones SQLAlchemy's
+    compiler writes for them, on the same connection inside the same transaction; `sqlite3` sends them as
+    they are (it begins a transaction only before INSERT, UPDATE, DELETE and REPLACE), so SQLite sees
+    exactly what it saw through Core, and errors come out as SQLAlchemy's (`sqlite_run`).
+    """
+    quote = engine.dialect.identifier_preparer.quote
+
+    def do_savepoint(connection: sa.Connection, name: str) -> None:
+        sqlite_run(connection, f"SAVEPOINT {quote(name)}", ())
+
+    def do_release_savepoint(connection: sa.Connection, name: str) -> None:
+        sqlite_run(connection, f"RELEASE SAVEPOINT {quote(name)}", ())
+
+    def do_rollback_to_savepoint(connection: sa.Connection, name: str) -> None:
+        sqlite_run(connection, f"ROLLBACK TO SAVEPOINT {quote(name)}", ())
+
+    for method in (do_savepoint, do_release_savepoint, do_rollback_to_savepoint):
+        setattr(engine.dialect, method.__name__, method)

@@ -34,7 +34,7 @@ from logging.handlers import QueueHandler
 from typing import Any, Final, ParamSpec, TypeVar
 
 from fastapi import FastAPI, params
-from fastapi._compat import lenient_issubclass
+from fastapi._compat import ModelField, lenient_issubclass
 from fastapi.dependencies.models import (
     Dependant,
     _get_cache_key,
@@ -43,6 +43,7 @@ from fastapi.dependencies.models import (
     _is_gen_callable,
 )
 from fastapi.dependencies.utils import (
+    _get_param_aliases,
     _solve_generator,
     get_typed_return_annotation,
     request_body_to_args,
@@ -250,6 +251,8 @@ class _Plan:
 
     dependant: Dependant
     steps: tuple[_Step, ...]
+    plain_headers: tuple[tuple[str, str], ...]  # (parameter name, header name) of `_plain_header` fields
+    checked_headers: list[ModelField]  # the other header parameters: validated by FastAPI's own function
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -282,7 +285,32 @@ def _plan(dependant: Dependant, *, top: bool) -> _Plan | None:
             kind = _FUNCTION
         stack = "fastapi_function_astack" if sub.scope == "function" else "fastapi_inner_astack"
         steps.append(_Step(sub, _get_cache_key(dependant=sub), kind, stack, inner))
-    return _Plan(dependant, tuple(steps))
+    plain: list[tuple[str, str]] = []
+    checked: list[ModelField] = []
+    for field in dependant.header_params:
+        header = _plain_header(field)
+        if header is None:
+            checked.append(field)
+        else:
+            plain.append((field.name, header))
+    return _Plan(dependant, tuple(steps), tuple(plain), checked)
+
+
+def _plain_header(field: ModelField) -> str | None:
+    """The header a parameter reads when FastAPI would hand its value over as it is: an optional string
+    with no constraint and no default but None (absent: None; present: the text). Else None, and the
+    parameter is validated as FastAPI validates it."""
+    info = field.field_info
+    if (
+        info.annotation != (str | None)
+        or info.metadata
+        or info.default is not None
+        or info.is_required()
+        or info.validate_default
+    ):
+        return None
+    aliases = _get_param_aliases(field)
+    return aliases[0][1] if len(aliases) == 1 else None
 
 
 def _parameters(plan: _Plan, request: Request, found: dict[int, dict[str, Any]], response: Response) -> bool:
@@ -297,8 +325,12 @@ def _parameters(plan: _Plan, request: Request, found: dict[int, dict[str, Any]],
         if errors:
             return False
         values.update(path_values)
-    if dependant.header_params:
-        header_values, errors = request_params_to_args(dependant.header_params, request.headers)
+    if plan.plain_headers:
+        headers = request.headers
+        for name, header in plan.plain_headers:
+            values[name] = headers.get(header)
+    if plan.checked_headers:
+        header_values, errors = request_params_to_args(plan.checked_headers, request.headers)
         if errors:
             return False
         values.update(header_values)

@@ -8,7 +8,6 @@ because it cannot say which of the batch's subjects sent it.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 from collections.abc import Sequence
@@ -501,13 +500,26 @@ def _origin(url: str) -> str | None:
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
-def allowed_origins(request: Request) -> set[str]:
+def allowed_origins(request: Request) -> frozenset[str]:
     """The store's website (from the policy) and this service's public origin."""
-    runtime = get_runtime(request)
-    origins = {_origin(request_base_url(request))}
-    with contextlib.suppress(NoPolicyInForce):  # no policy in force: only our own origin is allowed
-        origins.add(_origin(str(runtime.policy().document.controller.website)))
-    return {o for o in origins if o}
+    base = request_base_url(request)
+    try:
+        policy = get_runtime(request).policy()
+    except NoPolicyInForce:  # no policy in force: only our own origin is allowed
+        return frozenset(o for o in (_origin(base),) if o)
+    key = (base, policy.content_hash)
+    found = _allowed_origins.get(key)
+    if found is None:
+        # Memoised per base URL and policy content: a banner post asks twice (the origin check, then CORS),
+        # and the answer changes only with one of them. Bounded: a new policy or base URL starts afresh.
+        if len(_allowed_origins) >= 64:
+            _allowed_origins.clear()
+        website = _origin(str(policy.document.controller.website))
+        found = _allowed_origins[key] = frozenset(o for o in (_origin(base), website) if o)
+    return found
+
+
+_allowed_origins: dict[tuple[str, str], frozenset[str]] = {}
 
 
 def banner_origin(request: Request) -> str | None:
