@@ -320,20 +320,20 @@ def _parameters(plan: _Plan, request: Request, found: dict[int, dict[str, Any]],
     headers are not used: a planned endpoint returns its own `Response`, and FastAPI sends that as it is)."""
     dependant = plan.dependant
     values: dict[str, Any] = {}
-    if dependant.path_params:
-        path_values, errors = request_params_to_args(dependant.path_params, request.path_params)
-        if errors:
-            return False
-        values.update(path_values)
+    checked: tuple[tuple[list[ModelField], Any], ...] = (
+        (dependant.path_params, request.path_params),
+        (plan.checked_headers, request.headers),
+    )
+    for fields, received in checked:
+        if fields:
+            valid, errors = request_params_to_args(fields, received)
+            if errors:
+                return False
+            values.update(valid)
     if plan.plain_headers:
         headers = request.headers
         for name, header in plan.plain_headers:
             values[name] = headers.get(header)
-    if plan.checked_headers:
-        header_values, errors = request_params_to_args(plan.checked_headers, request.headers)
-        if errors:
-            return False
-        values.update(header_values)
     if dependant.http_connection_param_name:
         values[dependant.http_connection_param_name] = request
     if dependant.request_param_name:
