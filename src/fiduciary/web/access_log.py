@@ -39,7 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fiduciary.codes import safe_request_id
 from fiduciary.metrics import observe_request
-from fiduciary.web.fast_path import DeferredFormatQueueHandler
+from fiduciary.web.fast_path import BatchQueueListener, DeferredFormatQueueHandler
 
 REQUEST_ID_HEADER: Final = "X-Request-ID"
 INSTANCE_PREFIX: Final = "urn:fiduciary:request:"
@@ -280,7 +280,7 @@ def start_log_queue(logger_names: tuple[str, ...] = ("fiduciary", "uvicorn")) ->
         for handler in handlers:
             logger.removeHandler(handler)
         logger.addHandler(front)
-        listener = QueueListener(records, *handlers, respect_handler_level=True)
+        listener = BatchQueueListener(front, *handlers)
         listener.start()
         listeners.append(listener)
     return listeners

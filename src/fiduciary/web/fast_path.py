@@ -10,7 +10,8 @@ None of them changes what a request is answered, only how much CPU the answer co
   (web.security), from the one request-context middleware that now also edits the headers (three
   middlewares, each with its own `send` wrapper, became one).
 - `DeferredFormatQueueHandler`: an access-log record is formatted once, by the log's listener thread,
-  instead of once on the event loop and again in the listener.
+  instead of once on the event loop and again in the listener; the records of the event loop's thread go
+  to the listener in batches (`BatchQueueListener`: one wake of its thread and one write a batch).
 - `install_route_index`: find the router that serves a request without asking each of the routers
   included before it (FastAPI 0.165 keeps included routers nested and asks each one in turn, with its
   own bookkeeping per route: a tenth of a banner post's CPU went to routing).
@@ -24,13 +25,15 @@ Measured with bench/request_path.py (CPU per request in process) and bench/servi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import email.message
 import functools
 import logging
 import re
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from logging.handlers import QueueHandler
+from logging.handlers import QueueHandler, QueueListener
 from typing import Any, Final, ParamSpec, TypeVar
 
 from fastapi import FastAPI, params
@@ -96,6 +99,10 @@ class DeferredFormatQueueHandler(QueueHandler):
     listener. Any other record is prepared as the standard handler does.
     """
 
+    def __init__(self, queue: Any) -> None:
+        super().__init__(queue)
+        self._pending: dict[asyncio.AbstractEventLoop, list[logging.LogRecord]] = {}
+
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
         args = record.args
         if (
@@ -107,6 +114,86 @@ class DeferredFormatQueueHandler(QueueHandler):
             return record
         prepared: logging.LogRecord = super().prepare(record)
         return prepared
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        """On an event loop's thread, records below WARNING are gathered and handed to the listener together
+        `HAND_OVER_SECONDS` after the first of them: one hand-over, one wake of the listener thread and one
+        write for all of them. A wake, a format and a write per line were a fifth of a `/healthz` answer's
+        CPU (bench/RESULTS.md). A WARNING or worse goes at once, with what was gathered before it; a record
+        from any other thread too; `BatchQueueListener.stop` hands over the rest."""
+        loop = asyncio._get_running_loop()
+        if loop is None:
+            self.queue.put_nowait(record)
+            return
+        pending = self._pending.get(loop)
+        if record.levelno >= logging.WARNING:
+            self._pending.pop(loop, None)
+            self.queue.put_nowait([*pending, record] if pending else record)
+            return
+        if pending is None:
+            pending = self._pending[loop] = []
+            loop.call_later(HAND_OVER_SECONDS, self._hand_over, loop, pending)
+        pending.append(record)
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop, pending: list[logging.LogRecord]) -> None:
+        if self._pending.get(loop) is pending:  # not already handed over with a warning
+            del self._pending[loop]
+            self.queue.put_nowait(pending)
+
+    def hand_over_all(self) -> None:
+        """Hand over what is still pending (at exit: a loop that stopped will not run its callbacks)."""
+        for loop, pending in list(self._pending.items()):
+            self._hand_over(loop, pending)
+
+
+HAND_OVER_SECONDS: Final = 0.02
+"""How long an access-log line may wait on the event loop's thread for others to go with it."""
+
+
+class BatchQueueListener(QueueListener):
+    """A `QueueListener` for `DeferredFormatQueueHandler`: an item is a record or a list of records (one turn
+    of an event loop's), handled in order; `stop` first hands over what the handler still holds."""
+
+    def __init__(self, front: DeferredFormatQueueHandler, *handlers: logging.Handler) -> None:
+        super().__init__(front.queue, *handlers, respect_handler_level=True)
+        self.front = front
+
+    def handle(self, record: Any) -> None:
+        if type(record) is not list:
+            super().handle(record)
+            return
+        for handler in self.handlers:
+            if type(handler) is logging.StreamHandler:
+                _write_batch(handler, record)
+            else:
+                for item in record:
+                    if item.levelno >= handler.level:
+                        handler.handle(item)
+
+    def stop(self) -> None:
+        self.front.hand_over_all()
+        super().stop()
+
+
+def _write_batch(handler: logging.StreamHandler[Any], records: list[logging.LogRecord]) -> None:
+    """What `handler.handle` does for each of `records` (level, filters, format, the handler's error
+    handling), with one write and one flush for all of them instead of one each."""
+    lines: list[str] = []
+    for record in records:
+        if record.levelno < handler.level or not handler.filter(record):
+            continue
+        try:
+            lines.append(handler.format(record) + handler.terminator)
+        except Exception:
+            handler.handleError(record)
+    if not lines:
+        return
+    with handler.lock or contextlib.nullcontext():
+        try:
+            handler.stream.write("".join(lines))
+            handler.flush()
+        except Exception:
+            handler.handleError(records[-1])
 
 
 _SCALARS: Final = frozenset({str, int, float, bool})
