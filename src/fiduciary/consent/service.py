@@ -281,7 +281,10 @@ class ConsentService:
             if replayed is not None:
                 return replayed
         policy = self.policy()
-        people, links = self._validate(session, policy, items, locate, new_visitors)
+        # Check everything before writing anything: 422 first (every invalid field at once), then 404, then 409.
+        if not _fields_look_valid(policy, items):
+            self._field_problems(policy, items, locate)
+        people, links = self._check_people(session, policy, items, locate, new_visitors)
         ref = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32] if idempotency_key else None
         events, texts = _consent_events(policy, items, people, links, ref)
         results = self._append(session, policy, events, texts, base_url or self.base_url)
@@ -408,22 +411,6 @@ class ConsentService:
         return compiled
 
     # -------------------------------------------------------------------------------------- validation
-
-    def _validate(
-        self,
-        session: Session,
-        policy: CompiledPolicy,
-        items: Sequence[ConsentInput],
-        locate: Locate,
-        new_visitors: AbstractSet[str] = frozenset(),
-    ) -> tuple[dict[str, PersonFacts], dict[str, str]]:
-        """Check everything; return the people involved and the visitor links.
-
-        422 first (every invalid field at once), then 404, then 409.
-        """
-        if not _fields_look_valid(policy, items):
-            self._field_problems(policy, items, locate)
-        return self._check_people(session, policy, items, locate, new_visitors)
 
     @staticmethod
     def _field_problems(policy: CompiledPolicy, items: Sequence[ConsentInput], locate: Locate) -> None:
