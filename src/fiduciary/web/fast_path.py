@@ -151,8 +151,8 @@ HAND_OVER_SECONDS: Final = 0.02
 
 
 class BatchQueueListener(QueueListener):
-    """A `QueueListener` for `DeferredFormatQueueHandler`: an item is a record or a list of records (one turn
-    of an event loop's), handled in order; `stop` first hands over what the handler still holds."""
+    """A `QueueListener` for `DeferredFormatQueueHandler`: an item is a record or a list of records (gathered
+    on an event loop's thread), handled in order; `stop` first hands over what the handler still holds."""
 
     def __init__(self, front: DeferredFormatQueueHandler, *handlers: logging.Handler) -> None:
         super().__init__(front.queue, *handlers, respect_handler_level=True)
