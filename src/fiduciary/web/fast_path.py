@@ -340,6 +340,7 @@ class _Plan:
     steps: tuple[_Step, ...]
     plain_headers: tuple[tuple[str, str], ...]  # (parameter name, header name) of `_plain_header` fields
     checked_headers: list[ModelField]  # the other header parameters: validated by FastAPI's own function
+    needs_response: bool  # this dependant or one below asks for FastAPI's sub-response
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -353,7 +354,7 @@ class _Step:
 
 def _plan(dependant: Dependant, *, top: bool) -> _Plan | None:
     """The plan of `dependant`, or None when it uses anything planned solving does not do (query or cookie
-    parameters, a body below the top, a `Response`/`BackgroundTasks`/`SecurityScopes` parameter, limited
+    parameters, a body below the top, a `BackgroundTasks`/`SecurityScopes`/WebSocket parameter, limited
     concurrency): FastAPI then solves it, as always."""
     if any(getattr(dependant, name) for name in _UNPLANNED_PARAMETERS):
         return None
@@ -380,7 +381,8 @@ def _plan(dependant: Dependant, *, top: bool) -> _Plan | None:
             checked.append(field)
         else:
             plain.append((field.name, header))
-    return _Plan(dependant, tuple(steps), tuple(plain), checked)
+    needs_response = dependant.response_param_name is not None or any(s.plan.needs_response for s in steps)
+    return _Plan(dependant, tuple(steps), tuple(plain), checked, needs_response)
 
 
 def _plain_header(field: ModelField) -> str | None:
@@ -400,7 +402,7 @@ def _plain_header(field: ModelField) -> str | None:
     return aliases[0][1] if len(aliases) == 1 else None
 
 
-def _parameters(plan: _Plan, request: Request, found: dict[int, dict[str, Any]], response: Response) -> bool:
+def _parameters(plan: _Plan, request: Request, found: dict[int, dict[str, Any]], response: Response | None) -> bool:
     """Validate the path and header parameters of every dependant of `plan` (pure: nothing runs), into
     `found` by plan; False at the first error, which FastAPI's own solving then reports in full.
     `response` is the request's one sub-response, as FastAPI gives a dependency that asks for one (its
@@ -491,9 +493,7 @@ def planned_handler(route: APIRoute, solved: RouteHandler) -> RouteHandler:
         if getattr(overrides, "dependency_overrides", None) or get_telemetry_data() is not None:
             return await solved(request)
         found: dict[int, dict[str, Any]] = {}
-        sub_response = Response()  # FastAPI's sub-response, as `solve_dependencies` makes it
-        del sub_response.headers["content-length"]
-        sub_response.status_code = None  # type: ignore[assignment]
+        sub_response = _sub_response() if plan.needs_response else None
         if body_params:
             content_type = request.headers.get("content-type")
             if not content_type or not is_json_media_type(content_type) or not await request.body():
@@ -517,6 +517,14 @@ def planned_handler(route: APIRoute, solved: RouteHandler) -> RouteHandler:
         return response
 
     return handle
+
+
+def _sub_response() -> Response:
+    """FastAPI's sub-response, as `solve_dependencies` makes it for a dependency that asks for one."""
+    response = Response()
+    del response.headers["content-length"]
+    response.status_code = None  # type: ignore[assignment]
+    return response
 
 
 @functools.lru_cache(maxsize=256)
