@@ -33,9 +33,8 @@ import httpx
 import uvicorn
 import uvloop
 from _support import database, free_port
-from serving import populate, write_banner_script, write_wrk_scripts
+from serving import in_process_settings, populate, write_banner_script, write_wrk_scripts
 
-from fiduciary.config import Settings
 from fiduciary.web.app import create_app
 
 PROFILING = threading.Event()
@@ -109,12 +108,7 @@ def main() -> None:
     args = parser.parse_args()
     with database("sqlite") as (url, work), tempfile.TemporaryDirectory() as scripts_dir:
         os.environ["FIDUCIARY_SQLITE_SYNCHRONOUS"] = args.sqlite_synchronous
-        settings = Settings(
-            database_url=url,
-            data_dir=work / "data",
-            housekeeping_interval_minutes=0,
-            public_rate_limit_per_minute=10_000_000,
-        )
+        settings = in_process_settings(url, work)
         people, key = populate(settings)
         port = free_port()
         base = f"http://127.0.0.1:{port}"

@@ -39,7 +39,7 @@ from typing import Any
 
 import uvloop
 from _support import database
-from serving import BANNER_ORIGIN, populate
+from serving import BANNER_ORIGIN, in_process_settings, populate
 
 from fiduciary.config import Settings
 from fiduciary.web.access_log import serve_log_config, start_log_queue
@@ -226,12 +226,7 @@ def main() -> None:
         parser.error("--profile needs one --target")
     os.environ["FIDUCIARY_SQLITE_SYNCHRONOUS"] = args.sqlite_synchronous
     with database(args.engine) as (url, work):
-        settings = Settings(
-            database_url=url,
-            data_dir=work / "data",
-            housekeeping_interval_minutes=0,
-            public_rate_limit_per_minute=10_000_000,
-        )
+        settings = in_process_settings(url, work)
         people, key = populate(settings)
         logging.config.dictConfig(serve_log_config("json"))  # as `fiduciary serve`: JSON access log ...
         listeners = start_log_queue()  # ... written by a listener thread

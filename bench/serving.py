@@ -147,6 +147,17 @@ def process(command: list[str], url: str, env: dict[str, str], cwd: Path) -> Ite
         proc.wait(timeout=20)
 
 
+def in_process_settings(url: str, work: Path) -> Settings:
+    """Settings for a benchmark that builds the app in its own process (bench/request_path.py,
+    bench/profile_serving.py): no housekeeping beside the measure, the public rate limit out of the way."""
+    return Settings(
+        database_url=url,
+        data_dir=work / "data",
+        housekeeping_interval_minutes=0,
+        public_rate_limit_per_minute=10_000_000,
+    )
+
+
 def populate(settings: Settings) -> tuple[list[str], str]:
     runtime = Runtime.start(settings)
     try:
