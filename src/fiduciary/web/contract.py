@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
 from fiduciary.decisions.ids import PERSON_ID_PATTERN, SUBJECT_ID_PATTERN, VISITOR_ID_PATTERN
+from fiduciary.errors import FiduciaryError, FieldProblem
 from fiduciary.policy.schema import ID_MAX_LENGTH, ID_PATTERN, LANGUAGE_PATTERN
 from fiduciary.web.fast_path import is_json_media_type, planned_handler
 from fiduciary.web.security import cors_resolver, cross_origin
@@ -144,6 +145,24 @@ class ContractRoute(APIRoute):
             return await handler(request)
 
         return parse_then_handle
+
+
+def check_declared_length(
+    request: Request, limit: int, *, missing: str, too_large: str, code: str, field: FieldProblem
+) -> None:
+    """411 (`missing`) without a Content-Length, 413 (`too_large`, `code`, `field`) when it declares more than
+    `limit` bytes: judged from the header alone, before a byte of the body is read."""
+    raw = request.headers.get("content-length")
+    if raw is None or not raw.isdigit():
+        raise FiduciaryError(
+            missing,
+            status=411,
+            title="Length required",
+            code="length_required",
+            fields=[FieldProblem("body", "send Content-Length")],
+        )
+    if int(raw) > limit:
+        raise FiduciaryError(too_large, status=413, title="Content too large", code=code, fields=[field])
 
 
 # ------------------------------------------------------------------------------------------------ strict types

@@ -23,12 +23,12 @@ from fiduciary.disclosures.flows import MAX_CATEGORIES, MAX_PEOPLE, DisclosureRe
 from fiduciary.disclosures.log import MAX_PAGE, list_disclosures
 from fiduciary.disclosures.models import DELIVERY_ID_PATTERN
 from fiduciary.disclosures.propagation import list_deliveries, propagation_of
-from fiduciary.errors import FiduciaryError, FieldProblem
+from fiduciary.errors import FieldProblem
 from fiduciary.policy.schema import ID_MAX_LENGTH, ID_PATTERN
 from fiduciary.rights.requests import REQUEST_ID_PATTERN, get_request
 from fiduciary.runtime import Runtime
 from fiduciary.storage.base import utcnow
-from fiduciary.web.contract import ContractRoute
+from fiduciary.web.contract import ContractRoute, check_declared_length
 from fiduciary.web.deps import SESSION_DEPENDENCY, runtime_dependency
 from fiduciary.web.security import public_rate_limit, require_scopes
 
@@ -240,17 +240,11 @@ _ACKNOWLEDGEMENT_DOC: dict[str, Any] = {
 
 async def _signed_body(request: Request) -> bytes:
     """The raw body (the signature covers its bytes), at most `MAX_BODY`: judged from Content-Length first."""
-    raw = request.headers.get("content-length")
-    if raw is None or not raw.isdigit():
-        raise FiduciaryError(
-            "State the body's length (Content-Length).", status=411, title="Length required",
-            code="length_required", fields=[FieldProblem("body", "send Content-Length")],
-        )  # fmt: skip
-    if int(raw) > acknowledgements.MAX_BODY:
-        raise FiduciaryError(
-            "The acknowledgement is too large.", status=413, title="Content too large", code="body_too_large",
-            fields=[FieldProblem("body", f"at most {acknowledgements.MAX_BODY} bytes")],
-        )  # fmt: skip
+    check_declared_length(
+        request, acknowledgements.MAX_BODY, missing="State the body's length (Content-Length).",
+        too_large="The acknowledgement is too large.", code="body_too_large",
+        field=FieldProblem("body", f"at most {acknowledgements.MAX_BODY} bytes"),
+    )  # fmt: skip
     return await request.body()
 
 
