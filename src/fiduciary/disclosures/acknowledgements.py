@@ -179,8 +179,7 @@ def _record(
     runtime: RuntimeContext, session: Session, row: WebhookDelivery, outcome: str, *, actor: str, now: datetime
 ) -> Acknowledged:
     if row.acknowledged_at is not None:  # a repeat: as the first answer said, nothing recorded again
-        assert row.acknowledgement is not None
-        return Acknowledged(row.id, row.recipient_id, row.acknowledgement, row.acknowledged_at, first=False)
+        return _standing(row)
     # Conditional: of two concurrent acknowledgements of one notice, one records it.
     result = session.execute(
         update(WebhookDelivery)
@@ -190,9 +189,14 @@ def _record(
     )
     session.refresh(row)
     if int(getattr(result, "rowcount", 0) or 0) == 0:
-        assert row.acknowledged_at is not None and row.acknowledgement is not None
-        return Acknowledged(row.id, row.recipient_id, row.acknowledgement, row.acknowledged_at, first=False)
+        return _standing(row)
     unit_of_work(runtime, session).audit(
         AuditEvent(actor=actor, action=ACTION, person_id=row.person_id, target=row.id, reasons=[outcome])
     )
     return Acknowledged(row.id, row.recipient_id, outcome, now, first=True)
+
+
+def _standing(row: WebhookDelivery) -> Acknowledged:
+    """The acknowledgement already recorded for `row` (the first one stands), as a repeat is answered."""
+    assert row.acknowledged_at is not None and row.acknowledgement is not None
+    return Acknowledged(row.id, row.recipient_id, row.acknowledgement, row.acknowledged_at, first=False)
