@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from database_support import sent_statements
 from fiduciary.consent.linking import link_visitor
 from fiduciary.consent.models import ProcessingRestriction, ReconsentFloor
 from fiduciary.consent.restrictions import active_restrictions, add_restriction, lift_restriction
@@ -45,21 +43,6 @@ def consent(
         ConsentInput(subject, purpose, action, channel, guardian_id=guardian_id),  # type: ignore[arg-type]
     )
     session.commit()
-
-
-@contextmanager
-def count_queries(session: Session) -> Iterator[list[str]]:
-    statements: list[str] = []
-    engine = session.get_bind()
-
-    def before(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", before)
 
 
 def test_grant_then_withdraw(session: Session, runtime: Runtime) -> None:
@@ -199,7 +182,7 @@ def test_active_restrictions_of_many_people(session: Session, runtime: Runtime) 
     lift_restriction(session, ids[1], purpose="customer_support")
     add_restriction(session, policy, ids[2], purpose=None, kind="restriction")
     session.commit()
-    with count_queries(session) as statements:
+    with sent_statements(session) as statements:
         active = active_restrictions(session, [*ids, new_person_id(), ids[0]])
         assert active_restrictions(session, []) == {}
     assert len(statements) == 1
@@ -263,7 +246,7 @@ def test_batch_is_one_query_per_table_and_floors_are_cached(session: Session, ru
         DecisionRequest(s, "account", ("contact.email",)) for s in ids
     ]
     service.decide_many(session, ACTOR, requests[:1])  # warm the policy and floors caches
-    with count_queries(session) as statements:
+    with sent_statements(session) as statements:
         made = service.decide_many(session, ACTOR, requests)
     # visitor links, people, consent state, restrictions; nothing for the cached policy and floors
     assert len(statements) == 4, statements
@@ -277,7 +260,7 @@ def test_prepared_context_decides_without_queries(session: Session, runtime: Run
     pid = person(session, runtime, is_child=False)
     consent(session, runtime, pid, "marketing.sms")
     ctx = service.prepare(session, [pid])
-    with count_queries(session) as statements:
+    with sent_statements(session) as statements:
         assert ctx.decide(pid, "marketing.sms", ["contact.phone"]).allow
         assert not ctx.decide(pid, "marketing.email").allow
         assert ctx.decide(new_person_id(), "account").reasons == (Reason.UNKNOWN_SUBJECT,)

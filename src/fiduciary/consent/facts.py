@@ -1,24 +1,23 @@
 """The one reader of who a subject is: people's status, age facts and verified guardian, and which person a
 banner visitor is linked to. Consent writes (batches of thousands) and decisions both read them here.
 
-A speed trick kept in one place: the ids travel as one parameter (a JSON array that `json_each` turns into
-rows on SQLite, an array for `ANY` on PostgreSQL) and the rows come straight from the driver. An expanding
+The ids travel as one parameter (a JSON array that `json_each` turns into rows on SQLite, an array for `ANY`
+on PostgreSQL) and the rows come straight from the driver (`storage.driver_reads`). An expanding
 `IN` binds one parameter per id, and SQLAlchemy's row processing (a date parsed per person) cost more than
 the query (bench/consent_write.py, bench/decisions.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, case, select
 from sqlalchemy.orm import Session
 
 from fiduciary.consent.models import VisitorLink
 from fiduciary.people.models import Person
-from fiduciary.storage.ids import bind_ids
+from fiduciary.storage.driver_reads import rows_for_ids
 
 
 class PersonFacts(NamedTuple):
@@ -54,16 +53,6 @@ _LINKS_SQL = {
 }
 
 
-def _rows_for_ids(session: Session, sql: dict[str, str], fallback: Any, ids: list[str]) -> Sequence[Any]:
-    """`sql` for this dialect through the driver, the ids bound as one parameter (`storage.ids.bind_ids`);
-    `fallback` (a Core select with an expanding `:ids`) on any other database."""
-    connection = session.connection()
-    dialect = connection.dialect.name
-    if dialect not in sql:
-        return session.execute(fallback, {"ids": ids}).all()
-    return connection.exec_driver_sql(sql[dialect], (bind_ids(ids, dialect),)).fetchall()
-
-
 def people_facts(session: Session, ids: list[str]) -> list[PersonFacts]:
     """Status and age facts of the people among `ids` (unknown ids are simply absent)."""
     # SQLite keeps dates as ISO text (what SQLAlchemy's Date stores); PostgreSQL's driver and Core give dates.
@@ -71,10 +60,10 @@ def people_facts(session: Session, ids: list[str]) -> list[PersonFacts]:
         PersonFacts(
             id_, status, age, date.fromisoformat(adult_on) if type(adult_on) is str else adult_on, guardian, where
         )
-        for id_, status, age, adult_on, guardian, where in _rows_for_ids(session, _PEOPLE_SQL, _PEOPLE_QUERY, ids)
+        for id_, status, age, adult_on, guardian, where in rows_for_ids(session, _PEOPLE_SQL, _PEOPLE_QUERY, ids)
     ]
 
 
 def linked_persons(session: Session, visitor_ids: list[str]) -> dict[str, str]:
     """visitor id → the person it is linked to, for the linked ones among `visitor_ids`."""
-    return {visitor: person for visitor, person in _rows_for_ids(session, _LINKS_SQL, _LINKS_QUERY, visitor_ids)}
+    return {visitor: person for visitor, person in rows_for_ids(session, _LINKS_SQL, _LINKS_QUERY, visitor_ids)}

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from fiduciary.consent.models import ProcessingRestriction
@@ -29,7 +29,9 @@ from fiduciary.personal_data.registry import announce
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.schema import Jurisdiction, LegalGround
 from fiduciary.storage.base import utcnow
-from fiduciary.storage.ids import IDS, bind_ids, dialect_of, ids_in, per_dialect
+from fiduciary.storage.driver_reads import rows_for_ids
+from fiduciary.storage.ids import IDS
+from fiduciary.storage.sqlite_driver import sqlite_datetime
 
 RestrictionKind = Literal["objection", "restriction"]
 KINDS = ("objection", "restriction")
@@ -166,28 +168,38 @@ def lift_restriction(session: Session, person_id: str, *, purpose: str | None, k
     return lifted
 
 
-@per_dialect
-def _active_query(dialect: str) -> Select[int, str, str | None, str, datetime]:
-    """Active objections and restrictions of the people bound to :ids, oldest first (built once)."""
-    t = ProcessingRestriction.__table__.c
-    return (
-        select(t.id, t.person_id, t.purpose, t.kind, t.created_at)
-        .where(ids_in(t.person_id, dialect), t.lifted_at.is_(None))
-        .order_by(t.id)
-    )
+_ACTIVE = ProcessingRestriction.__table__.c
+# Active objections and restrictions of the people bound to :ids, oldest first; straight on the driver
+# (`storage.driver_reads`), with the Core statement for any other database.
+_ACTIVE_SQL = {
+    "sqlite": "SELECT id, person_id, purpose, kind, created_at FROM processing_restrictions "
+    "WHERE person_id IN (SELECT value FROM json_each(?)) AND lifted_at IS NULL ORDER BY id",
+    "postgresql": "SELECT id, person_id, purpose, kind, created_at FROM processing_restrictions "
+    "WHERE person_id = ANY(%s) AND lifted_at IS NULL ORDER BY id",
+}
+_ACTIVE_QUERY = (
+    select(_ACTIVE.id, _ACTIVE.person_id, _ACTIVE.purpose, _ACTIVE.kind, _ACTIVE.created_at)
+    .where(_ACTIVE.person_id.in_(bindparam(IDS, expanding=True)), _ACTIVE.lifted_at.is_(None))
+    .order_by(_ACTIVE.id)
+)
+
+
+def _moment(value: datetime | str) -> datetime:
+    """A `created_at` as the driver gives it (SQLite: the text SQLAlchemy stored) as the column type reads it."""
+    if isinstance(value, str):
+        return sqlite_datetime(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def active_restrictions(session: Session, person_ids: Sequence[str]) -> dict[str, list[Restriction]]:
     """person → active objections and restrictions (oldest first); people without any are absent.
 
-    Every decision about a person reads this, so the statement is built once per dialect and the ids
-    travel as one parameter (`storage.ids`).
+    Every decision about a person reads this, so it is read straight on the driver with the ids as one
+    parameter (`storage.driver_reads`).
     """
     out: dict[str, list[Restriction]] = {}
     if not person_ids:
         return out
-    dialect = dialect_of(session)
-    rows = session.execute(_active_query(dialect), {IDS: bind_ids(set(person_ids), dialect)})
-    for rid, person_id, purpose, kind, created_at in rows:
-        out.setdefault(person_id, []).append(Restriction(rid, person_id, purpose, kind, created_at))
+    for rid, person_id, purpose, kind, created_at in rows_for_ids(session, _ACTIVE_SQL, _ACTIVE_QUERY, set(person_ids)):
+        out.setdefault(person_id, []).append(Restriction(rid, person_id, purpose, kind, _moment(created_at)))
     return out
