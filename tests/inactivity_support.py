@@ -21,10 +21,15 @@ RULE = "inactive_accounts"
 
 
 def inactivity_policy_text(
-    keep_for: str = "3y", notice: str | None = "48h", reminder: str | None = "30d", *, base: str | None = None
+    keep_for: str = "3y",
+    notice: str | None = "48h",
+    reminder: str | None = "30d",
+    *,
+    base: str | None = None,
+    counts_from: str | None = None,
 ) -> str:
     """The demo policy (time zone Asia/Kolkata), or `base`, with an inactivity rule: erase `keep_for` after the
-    last contact, with `notice` and an earlier `reminder`."""
+    last contact (counted from `counts_from` at the earliest), with `notice` and an earlier `reminder`."""
     text = base if base is not None else DEMO_POLICY_PATH.read_text(encoding="utf-8")
     rule = (
         f"  - id: {RULE}\n    categories: [contact.email]\n    trigger: last_activity\n"
@@ -34,6 +39,8 @@ def inactivity_policy_text(
         rule += f"    advance_notice: {notice}\n"
     if reminder is not None:
         rule += f"    reminder: {reminder}\n"
+    if counts_from is not None:
+        rule += f"    counts_from: {counts_from}\n"
     assert text.count("\nretention:\n") == 1
     return text.replace("\nretention:\n", "\nretention:\n" + rule, 1)
 
@@ -45,9 +52,11 @@ def write_inactivity_policy(
     reminder: str | None = "30d",
     *,
     base: str | None = None,
+    counts_from: str | None = None,
 ) -> Path:
     path = directory / "inactivity-policy.yaml"
-    path.write_text(inactivity_policy_text(keep_for, notice, reminder, base=base), encoding="utf-8")
+    text = inactivity_policy_text(keep_for, notice, reminder, base=base, counts_from=counts_from)
+    path.write_text(text, encoding="utf-8")
     return path
 
 

@@ -478,6 +478,20 @@ FAILING = [
         id="reminder-outside-inactivity-rule",
     ),
     pytest.param(
+        "inactivity_notice",
+        lambda d: rule(d, LOGS).update(counts_from="2027-05-13"),
+        ("retention", idx("retention", LOGS), "counts_from"),
+        "error",
+        id="counts-from-outside-inactivity-rule",
+    ),
+    pytest.param(  # DPDP Third Schedule: from the last contact or the Rules' commencement, whichever is later
+        "inactivity_notice",
+        both(_covered(20_000_000), _inactivity_extra(counts_from="2027-05-14")),
+        ("retention", new("retention"), "counts_from"),
+        "error",
+        id="covered-counting-from-after-the-commencement",
+    ),
+    pytest.param(
         "cookie_purpose",
         lambda d: cookie(d, "sl_lang").pop("purpose"),
         ("cookies", idx("cookies", "sl_lang", "name"), "category"),
@@ -1210,6 +1224,11 @@ def _age_check_purpose(d: Data) -> None:
     )
 
 
+PASSING += [  # a covered store counting from the commencement itself or earlier; anyone else from any date
+    ("inactivity_notice", both(_covered(20_000_000), _inactivity_extra(counts_from="2027-05-13"))),
+    ("inactivity_notice", both(_covered(20_000_000), _inactivity_extra(counts_from="2026-01-01"))),
+    ("inactivity_notice", _inactivity_extra(counts_from="2028-01-01")),
+]
 PASSING += [  # issue 15: a longer period than the minimum, and a 12-month minimum for Rule 8(3)'s year
     pytest.param("retention_below_legal_minimum", _transaction_rule(keep_for="1y"), id="keep-for-at-the-minimum"),
     pytest.param(

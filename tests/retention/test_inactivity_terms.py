@@ -79,3 +79,37 @@ def test_the_cached_due_date_is_add_duration(period: str) -> None:
     for step in range(0, 90 * 24 * 60, 97):  # about every 1.6 hours over 90 days, through 29 February 2024
         at = start + timedelta(minutes=step, microseconds=step)
         assert terms.due_at(at) == add_duration(at.astimezone(IST), terms.period, terms.calendar), at
+
+
+COMMENCEMENT_DUE = datetime(2030, 5, 13, 0, 0, tzinfo=IST)  # 3 years from midnight, 13 May 2027, in Kolkata
+SECOND = timedelta(seconds=1)
+
+
+def test_a_contact_before_counts_from_counts_from_its_midnight_in_the_policy_zone() -> None:
+    """DPDP Rule 8(1), Third Schedule: 3 years from the last contact or the Rules' commencement, whichever is
+    later; the commencement date is a local date, midnight in the policy's time zone (Asia/Kolkata)."""
+    terms = inactivity_terms(compiled(inactivity_policy_text("3y", "48h", None, counts_from="2027-05-13")))
+    assert terms is not None and terms.counts_from is not None and terms.counts_from.isoformat() == "2027-05-13"
+    assert terms.due_at(datetime(2023, 1, 10, 10, 0, tzinfo=IST)) == COMMENCEMENT_DUE
+    assert terms.due_at(datetime(2027, 5, 12, 23, 59, 59, 999999, tzinfo=IST)) == COMMENCEMENT_DUE
+    assert terms.due_at(datetime(2027, 5, 13, 0, 0, tzinfo=IST)) == COMMENCEMENT_DUE
+    assert terms.due_at(datetime(2027, 5, 13, 0, 0, 1, tzinfo=IST)) == COMMENCEMENT_DUE + SECOND
+    # 18:30 UTC on 12 May is midnight of the 13th in Kolkata: the zone decides which side a contact falls on
+    assert terms.due_at(datetime(2027, 5, 12, 18, 29, 59, tzinfo=UTC)) == COMMENCEMENT_DUE
+    assert terms.due_at(datetime(2027, 5, 12, 18, 30, 1, tzinfo=UTC)) == COMMENCEMENT_DUE + SECOND
+    assert terms.due_at(datetime(2028, 2, 29, 9, 0, tzinfo=IST)) == datetime(2031, 2, 28, 9, 0, tzinfo=IST)
+
+
+def test_without_counts_from_an_old_contact_keeps_its_own_date() -> None:
+    terms = inactivity_terms(compiled(inactivity_policy_text("3y", "48h", None)))
+    assert terms is not None and terms.counts_from is None
+    assert terms.due_at(datetime(2023, 1, 10, 10, 0, tzinfo=IST)) == datetime(2026, 1, 10, 10, 0, tzinfo=IST)
+
+
+def test_the_scan_bound_still_leaves_out_no_one_due_with_counts_from() -> None:
+    terms = inactivity_terms(compiled(inactivity_policy_text("3y", "48h", "30d", counts_from="2027-05-13")))
+    assert terms is not None
+    for now in (COMMENCEMENT_DUE - timedelta(days=30), COMMENCEMENT_DUE + timedelta(days=400)):
+        just_after = terms.latest_candidate_contact(now) + SECOND
+        limits = terms.limits(now)
+        assert limits.remind_by is not None and terms.due_at(just_after) > limits.remind_by

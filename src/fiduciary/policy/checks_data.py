@@ -18,6 +18,7 @@ from fiduciary.policy.checks_registry import (
     span_days,
 )
 from fiduciary.policy.schema import (
+    THIRD_SCHEDULE_COMMENCEMENT,
     THIRD_SCHEDULE_PERIOD_DAYS,
     THIRD_SCHEDULE_THRESHOLDS,
     CookieCategory,
@@ -371,6 +372,12 @@ def inactivity_notice(ctx: CheckContext) -> Iterator[Finding]:
                     f"rule '{rule.id}' sets a reminder, which only an inactivity rule sends",
                     "use reminder with trigger: last_activity, or remove it",
                 )
+            if rule.counts_from is not None:
+                yield Finding(
+                    ("retention", i, "counts_from"),
+                    f"rule '{rule.id}' sets counts_from, which only an inactivity rule's clock has",
+                    "use counts_from with trigger: last_activity, or remove it",
+                )
             continue
         inactivity_rules += 1
         yield from _inactivity_rule_findings(ctx, i, covered is not None)
@@ -408,6 +415,15 @@ def _inactivity_rule_findings(ctx: CheckContext, i: int, covered: bool) -> Itera
             f"inactivity rule '{rule.id}' reminds {rule.reminder.describe()} before erasure, no earlier than "
             "its notice",
             "make the reminder longer than advance_notice (e.g. reminder: 30d, advance_notice: 48h)",
+        )
+    if covered and rule.counts_from is not None and rule.counts_from > THIRD_SCHEDULE_COMMENCEMENT:
+        # The Schedule's period runs from the last contact or the Rules' commencement, whichever is later: a
+        # later start would keep a covered store's data past the 3 years the Schedule allows.
+        yield Finding(
+            ("retention", i, "counts_from"),
+            f"inactivity rule '{rule.id}' counts from {rule.counts_from.isoformat()}, after the commencement of "
+            f"the Rules ({THIRD_SCHEDULE_COMMENCEMENT.isoformat()}) from which the Third Schedule's 3 years run",
+            f"counts_from: {THIRD_SCHEDULE_COMMENCEMENT.isoformat()} or earlier (DPDP Rule 8(1), Third Schedule)",
         )
     if covered and rule.keep_for is not None and rule.keep_for.approx_days > THIRD_SCHEDULE_PERIOD_DAYS + 1e-9:
         yield Finding(

@@ -52,6 +52,7 @@ from fiduciary.policy.schema_optouts import (
     OptOutKind,
 )
 from fiduciary.policy.schema_parties import (
+    THIRD_SCHEDULE_COMMENCEMENT,
     THIRD_SCHEDULE_PERIOD_DAYS,
     THIRD_SCHEDULE_THRESHOLDS,
     Authority,
@@ -106,6 +107,7 @@ __all__ = [
     "ID_MAX_LENGTH",
     "ID_PATTERN",
     "LANGUAGE_PATTERN",
+    "THIRD_SCHEDULE_COMMENCEMENT",
     "THIRD_SCHEDULE_PERIOD_DAYS",
     "THIRD_SCHEDULE_THRESHOLDS",
     "AccessRole",

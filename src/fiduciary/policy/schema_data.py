@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -440,6 +441,13 @@ class RetentionRule(StrictModel):
         default=None,
         description="With trigger last_activity: an earlier reminder this long before erasure (e.g. 30d), longer "
         "than advance_notice; the notice at advance_notice still follows it.",
+    )
+    counts_from: date | None = Field(
+        default=None,
+        description="With trigger last_activity: the period counts from this date (midnight in the policy's time "
+        "zone) for anyone whose last contact is earlier. The DPDP Third Schedule's 3 years run from the last "
+        "contact or the commencement of the Rules, whichever is later: 2027-05-13 for a covered store, which may "
+        "not set a later date. The notice states it.",
     )
     anonymise: Anonymisation | None = Field(
         default=None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 from pydantic import (
@@ -58,6 +59,12 @@ THIRD_SCHEDULE_THRESHOLDS: dict[ThirdScheduleClass, int] = {
 
 # DPDP Rules 2025 Third Schedule: the period after the last contact (3 years) as days, for comparisons.
 THIRD_SCHEDULE_PERIOD_DAYS = 3 * 365.25
+
+# DPDP Rules 2025 Rule 1 (G.S.R. 846(E)): Rule 8 and the Third Schedule come into force 18 months after the
+# Rules' publication (13 Nov 2025), on 13 May 2027. The Schedule's period runs from the last contact "or the
+# commencement of these rules, whichever is later": a covered store's inactivity clock need not start before this
+# date, and may not start after it (`RetentionRule.counts_from`).
+THIRD_SCHEDULE_COMMENCEMENT = date(2027, 5, 13)
 
 
 class PostalAddress(StrictModel):

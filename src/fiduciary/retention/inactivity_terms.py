@@ -7,13 +7,14 @@ eraser), so it acts when the first of them runs out.
 
 The notice is the rule's `advance_notice`, never less than the 48 hours of DPDP Rule 8(2); the reminder is
 the rule's optional `reminder`, sent earlier. All three are counted in the policy's time zone
-(`policy.retention_due.add_duration`).
+(`policy.retention_due.add_duration`). The rule's `counts_from` is a floor on the period's start: the Third
+Schedule's 3 years run from the last contact or the Rules' commencement, whichever is later.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -51,16 +52,22 @@ class InactivityTerms:
     notice: Duration
     reminder: Duration | None
     calendar: BusinessCalendar
+    counts_from: date | None = None  # the period starts no earlier than this local midnight (DPDP Third Schedule)
     _due_days: dict[date, date] = field(default_factory=dict, compare=False, repr=False)
 
     def due_at(self, last_contact_at: datetime) -> datetime:
         """When the period after the last contact ends, in the policy's time zone.
+
+        A contact before `counts_from` counts as one at its midnight in the policy's time zone (DPDP Rule 8(1),
+        Third Schedule: from the last contact or the Rules' commencement, "whichever is later").
 
         Calendar lengths (days and longer) move the local date and keep the local time of day, so the end's
         date is computed once per start date (a sweep meets many clocks per day): the same result as
         `add_duration`, at a dictionary lookup a clock."""
         zone = ZoneInfo(self.calendar.timezone)
         local = last_contact_at.astimezone(zone)
+        if self.counts_from is not None and local.date() < self.counts_from:
+            local = datetime.combine(self.counts_from, time(0), tzinfo=zone)
         if self.period.unit in _SECONDS:
             return add_duration(local, self.period, self.calendar)
         day = self._due_days.get(local.date())
@@ -97,7 +104,8 @@ class InactivityTerms:
 
     def latest_candidate_contact(self, now: datetime) -> datetime:
         """A last contact later than this cannot be due for anything at `now` (a bound for the SQL scan: the
-        exact test is `due_at` per row). Calendar lengths vary (a year has 365 or 366 days, a business day
+        exact test is `due_at` per row; a `counts_from` floor only moves a due date later, so the bound holds).
+        Calendar lengths vary (a year has 365 or 366 days, a business day
         skips holidays), so the bound is generous: approximate days plus 1% plus 3 days."""
         window = self.reminder if self.reminder is not None else self.notice
         days = self.period.approx_days - window.approx_days
@@ -115,4 +123,4 @@ def inactivity_terms(policy: CompiledPolicy) -> InactivityTerms | None:
     notice = rule.advance_notice
     if notice is None or notice.approx_days < MINIMUM_NOTICE.approx_days:
         notice = MINIMUM_NOTICE
-    return InactivityTerms(rule.id, rule.keep_for, notice, rule.reminder, document.calendar)
+    return InactivityTerms(rule.id, rule.keep_for, notice, rule.reminder, document.calendar, rule.counts_from)

@@ -36,6 +36,7 @@ from fiduciary.policy.schema import (
     Recipient,
     RecipientKind,
     RetentionRule,
+    RetentionTrigger,
     Source,
     trigger_code,
 )
@@ -93,6 +94,12 @@ class DataSections(JurisdictionSections):
             notice = self._("We will tell you at least %(duration)s before we erase it.") % {
                 "duration": self.duration(rule.advance_notice)
             }
+        counts_from = None
+        if rule.counts_from is not None and rule.trigger is RetentionTrigger.LAST_ACTIVITY:
+            # What the inactivity sweep keeps (`InactivityTerms.due_at`): DPDP Third Schedule, "whichever is later".
+            counts_from = self._("If your last activity was before %(date)s, the period counts from that date.") % {
+                "date": self.date_text(rule.counts_from)
+            }
         return RetentionView(
             rule=rule.id,
             summary=summary,
@@ -101,6 +108,7 @@ class DataSections(JurisdictionSections):
             action=Coded(rule.action.value, self._(action_label)),
             legal_hold=hold,
             advance_notice=notice,
+            counts_from=counts_from,
             exceptions=list(rule.exceptions),
             description=rule.description,
             store_wording=rule.store_wording,
@@ -115,7 +123,9 @@ class DataSections(JurisdictionSections):
         texts: list[str] = []
         for rule in rules:
             view = self.retention(rule)
-            texts.append(" ".join(x for x in (view.summary, view.legal_hold, view.advance_notice) if x))
+            texts.append(
+                " ".join(x for x in (view.summary, view.counts_from, view.legal_hold, view.advance_notice) if x)
+            )
             if view.exceptions:
                 texts.append(self._("Kept longer: %(items)s.") % {"items": self.join(view.exceptions)})
             if view.store_wording:

@@ -95,6 +95,7 @@ class RetentionView:
     exceptions: list[str]
     description: str | None
     store_wording: str | None = None  # the store's own sentence, shown beside the generated one
+    counts_from: str | None = None  # the inactivity period's earliest start (DPDP Third Schedule), as a sentence
     law: str | None = None  # the law named by a rule kept "as long as the law requires"
 
 
