@@ -1,7 +1,8 @@
 """A recipient's acknowledgement over HTTP, on both databases (decision 0037): recorded once with one audit
 event, a repeat answers the same; every refusal — missing or malformed headers, a stale or future timestamp,
 a wrong secret, an unknown notice, another recipient's notice, a tampered or malformed body, an oversized
-one — records nothing and names the header or field; the endpoint is rate limited per address."""
+one — records nothing and names the header or field; the endpoint is rate limited per address. Staff record
+one sent another way with an API key (`disclosures:write`), under the same rules."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from standardwebhooks.webhooks import Webhook
 
 from disclosure_support import customer
 from fiduciary.audit.models import AuditEventIndex
+from fiduciary.auth.service import create_api_key
 from fiduciary.config import Settings
 from fiduciary.disclosures.endpoints import configure_endpoint
 from fiduciary.disclosures.flows import DisclosureRequest, disclose
@@ -162,3 +164,62 @@ def test_the_public_endpoint_is_rate_limited(client: TestClient, runtime: Runtim
     limited = _post(client, *sign_acknowledgement(secrets["couriers"], notices["couriers"]))
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
     assert _acknowledged(session) == []  # refused before anything was read
+
+
+def _staff(session: Session, *scopes: str) -> dict[str, str]:
+    key, plaintext = create_api_key(session, "acknowledgement-staff", list(scopes))
+    session.commit()
+    return {"Authorization": f"Bearer {plaintext}", "X-Key-Id": key.id}
+
+
+def test_staff_record_one_sent_another_way_and_the_first_stands(
+    client: TestClient, runtime: Runtime, session: Session
+) -> None:
+    notices, secrets = _notices(runtime, session)
+    staff = _staff(session, "disclosures:write")
+    key_id = staff.pop("X-Key-Id")
+    path = f"/v1/propagations/{notices['couriers']}/acknowledgement"
+    first = client.post(path, json={"outcome": "done"}, headers=staff)
+    assert first.status_code == 200, first.text
+    answer = first.json()
+    assert (answer["notice_id"], answer["recipient"], answer["outcome"], answer["first"]) == (
+        notices["couriers"],
+        "couriers",
+        "done",
+        True,
+    )
+    again = client.post(path, json={"outcome": "not_held"}, headers=staff)
+    assert again.status_code == 200 and again.json() == {**answer, "first": False}  # the first stands
+    signed = _post(client, *sign_acknowledgement(secrets["couriers"], notices["couriers"], "not_held"))
+    assert signed.json()["outcome"] == "done"  # and the recipient's own call, later, answers it too
+    [(recipient, outcome, _)] = _acknowledged(session)
+    assert (recipient, outcome) == ("couriers", "done")
+    actors = session.scalars(sa.select(AuditEventIndex.actor).where(AuditEventIndex.action == "recipient.acknowledge"))
+    assert list(actors) == [key_id]
+
+
+def test_staff_refusals_name_the_field_and_record_nothing(
+    client: TestClient, runtime: Runtime, session: Session
+) -> None:
+    notices, _ = _notices(runtime, session)
+    staff = _staff(session, "disclosures:write")
+    staff.pop("X-Key-Id")
+    reader = _staff(session, "disclosures:read")
+    reader.pop("X-Key-Id")
+    path = f"/v1/propagations/{notices['couriers']}/acknowledgement"
+    cases: list[tuple[str, object, dict[str, str], int, str | None]] = [
+        (path, {"outcome": "done"}, {}, 401, None),
+        (path, {"outcome": "done"}, reader, 403, None),
+        (path, {"outcome": "erased"}, staff, 422, "body.outcome"),
+        (path, {"outcome": "done", "extra": 1}, staff, 422, "body.extra"),
+        (path, {}, staff, 422, "body.outcome"),
+        ("/v1/propagations/whd_NOT-AN-ID/acknowledgement", {"outcome": "done"}, staff, 422, "path.notice_id"),
+        (f"/v1/propagations/whd_{'a' * 26}/acknowledgement", {"outcome": "done"}, staff, 404, None),
+    ]
+    for url, body, headers, status, field in cases:
+        refused = client.post(url, json=body, headers=headers)
+        assert refused.status_code == status, (url, body, refused.text)
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        if field is not None:
+            assert field in [f["field"] for f in refused.json()["errors"]], refused.json()
+    assert _acknowledged(session) == [] and _audited(session) == 0

@@ -22,6 +22,7 @@ from fiduciary.cases.vulnerability_reports import TOKEN_PATTERN as STATUS_TOKEN_
 from fiduciary.cases.workflow import CASE_ID_PATTERN
 from fiduciary.comms.unsubscribe import TOKEN_PATTERN
 from fiduciary.decisions.ids import PERSON_ID_PATTERN, SUBJECT_ID_PATTERN, VISITOR_ID_PATTERN
+from fiduciary.disclosures.models import DELIVERY_ID_PATTERN
 from fiduciary.ledger.models import LedgerEvent
 from fiduciary.people.models import Person
 from fiduciary.policy.schema import ID_PATTERN
@@ -265,6 +266,7 @@ def test_every_id_in_the_openapi_has_the_domains_pattern(client: TestClient) -> 
         "purpose_of_collection": {ID_PATTERN},
         "AgeTokenIn.token": {AGE_TOKEN_PATTERN},  # a verifier's token, not an unsubscribe token
         "status_token": {STATUS_TOKEN_PATTERN},  # a researcher's status link (cases.vulnerability_reports)
+        "notice_id": {DELIVERY_ID_PATTERN},  # a notice to a recipient (disclosures.models)
     }
     seen: set[str] = set()
     for path, item in spec["paths"].items():

@@ -39,6 +39,7 @@ PATH_VALUES = {
     "status_token": "A" * 32,
     "number": "1",
     "recipient_id": "couriers",
+    "notice_id": "whd_" + "a" * 26,
 }
 
 

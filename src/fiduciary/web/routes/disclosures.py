@@ -1,7 +1,8 @@
 """Routes: disclosures to recipients (`disclosures:write`), the log, the notices to recipients and the records
 of processing (`disclosures:read`), recipients' endpoints (`admin`), a request's propagation
-(`rights:manage`), and recipients' acknowledgements (public, signed with the recipient's secret, rate limited
-per address like every public endpoint). Thin: the steps are `fiduciary.disclosures`, the same the CLI calls.
+(`rights:manage`), recipients' acknowledgements (public, signed with the recipient's secret, rate limited
+per address like every public endpoint), and staff recording one a recipient sent another way
+(`disclosures:write`). Thin: the steps are `fiduciary.disclosures`, the same the CLI calls.
 """
 
 from __future__ import annotations
@@ -272,6 +273,36 @@ async def acknowledge_notice(
 
     done = await run_in_threadpool(record)
     return AcknowledgementOut(**done.to_dict())
+
+
+class StaffAcknowledgementIn(BaseModel):
+    model_config = _STRICT
+    outcome: Literal["done", "not_held"] = Field(
+        description="What the recipient said: `done` (acted as the notice asked) or `not_held` (held nothing)."
+    )
+
+
+class StaffAcknowledgementOut(AcknowledgementOut):
+    first: bool = Field(description="False when an acknowledgement already stood: it stands, nothing was recorded.")
+
+
+@router.post(
+    "/v1/propagations/{notice_id}/acknowledgement",
+    summary="Record an acknowledgement a recipient sent another way (a letter, an email); the first one stands",
+    response_model=StaffAcknowledgementOut,
+)
+def record_acknowledgement(
+    notice_id: Annotated[str, Path(pattern=DELIVERY_ID_PATTERN, description="The notice's id (`whd_…`).")],
+    body: StaffAcknowledgementIn,
+    key: ApiKey = _WRITE,
+    session: Session = SESSION_DEPENDENCY,
+    runtime: Runtime = Depends(runtime_dependency),
+) -> StaffAcknowledgementOut:
+    """What `fiduciary disclosures acknowledge` does, audited under the API key (`recipient.acknowledge`): for a
+    recipient without an API, whose confirmation came by post or email. 404 for an unknown notice."""
+    done = acknowledgements.record_for_recipient(runtime, session, notice_id, body.outcome, actor=key.id)
+    session.commit()  # recorded before the answer says so
+    return StaffAcknowledgementOut(**done.to_dict(), first=done.first)
 
 
 @router.get(
