@@ -57,3 +57,22 @@ def test_a_recipient_acknowledges_through_the_sdk(
     assert sdk.list_propagations(person_id=person) == []
     [done] = sdk.list_propagations(state="acknowledged", person_id=person)
     assert done["acknowledgement"] == "done" and done["acknowledged_at"] == answer["acknowledged_at"]
+
+
+def test_staff_record_an_acknowledgement_through_the_sdk(
+    sdk: FiduciaryDisclosuresClient, runtime: Runtime, session: Session
+) -> None:
+    person = customer(session, runtime)
+    sdk.disclose("couriers", "order_fulfilment", ["contact.phone"], people=[person])
+    sdk.set_recipient_endpoint("couriers", "https://courier.example/hooks")
+    erase_person(runtime, session, actor="key_backend", person_id=person)
+    session.commit()
+    [notice] = sdk.list_propagations(person_id=person)
+    with pytest.raises(FiduciaryAPIError) as refused:
+        sdk.record_acknowledgement(notice["id"], "erased")
+    assert (refused.value.status, refused.value.fields) == (422, ["body.outcome"])
+    answer = sdk.record_acknowledgement(notice["id"], "not_held")
+    assert (answer["outcome"], answer["first"]) == ("not_held", True)
+    assert sdk.record_acknowledgement(notice["id"]) == {**answer, "first": False}
+    [done] = sdk.list_propagations(state="acknowledged", person_id=person)
+    assert done["acknowledgement"] == "not_held"

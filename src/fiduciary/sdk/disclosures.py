@@ -5,7 +5,8 @@ processing.
 
 `FiduciaryDisclosuresClient` is `FiduciaryClient` with these methods; `DisclosureMethods` is the mixin, for
 a client class of your own. `disclose` needs `disclosures:write`, the reads `disclosures:read`,
-`set_recipient_endpoint` `admin`, and `request_propagation` `rights:manage`. A refusal raises
+`record_acknowledgement` `disclosures:write`, `set_recipient_endpoint` `admin`, and `request_propagation`
+`rights:manage`. A refusal raises
 `FiduciaryAPIError` with the problem's fields (e.g. `body.categories[1]` for a category the recipient may
 not receive). The package `disclose` returns holds personal values: the SDK logs nothing.
 
@@ -82,6 +83,14 @@ class DisclosureMethods:
         params.update({k: v for k, v in (("state", state), ("person_id", person_id)) if v is not None})
         items: list[dict[str, Any]] = self._request("GET", "/v1/propagations", params=params)["items"]
         return items
+
+    def record_acknowledgement(self: Requester, notice_id: str, outcome: str = "done") -> dict[str, Any]:
+        """Record an acknowledgement a recipient sent another way (a letter, an email): `outcome` is `done` or
+        `not_held`. The first one stands: a repeat answers `first: False` and records nothing."""
+        result: dict[str, Any] = self._request(
+            "POST", f"/v1/propagations/{_segment(notice_id)}/acknowledgement", json_body={"outcome": outcome}
+        )
+        return result
 
     def request_propagation(self: Requester, request_id: str) -> dict[str, Any]:
         """How far a rights request's change reached: `{summary: "propagated to 3 of 4 recipients", …}`."""
