@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import bindparam, select, update
@@ -29,9 +29,8 @@ from fiduciary.personal_data.registry import announce
 from fiduciary.policy.compiled import CompiledPolicy
 from fiduciary.policy.schema import Jurisdiction, LegalGround
 from fiduciary.storage.base import utcnow
-from fiduciary.storage.driver_reads import rows_for_ids
+from fiduciary.storage.driver_reads import driver_datetime, rows_for_ids
 from fiduciary.storage.ids import IDS
-from fiduciary.storage.sqlite_driver import sqlite_datetime
 
 RestrictionKind = Literal["objection", "restriction"]
 KINDS = ("objection", "restriction")
@@ -184,13 +183,6 @@ _ACTIVE_QUERY = (
 )
 
 
-def _moment(value: datetime | str) -> datetime:
-    """A `created_at` as the driver gives it (SQLite: the text SQLAlchemy stored) as the column type reads it."""
-    if isinstance(value, str):
-        return sqlite_datetime(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def active_restrictions(session: Session, person_ids: Sequence[str]) -> dict[str, list[Restriction]]:
     """person → active objections and restrictions (oldest first); people without any are absent.
 
@@ -201,5 +193,5 @@ def active_restrictions(session: Session, person_ids: Sequence[str]) -> dict[str
     if not person_ids:
         return out
     for rid, person_id, purpose, kind, created_at in rows_for_ids(session, _ACTIVE_SQL, _ACTIVE_QUERY, set(person_ids)):
-        out.setdefault(person_id, []).append(Restriction(rid, person_id, purpose, kind, _moment(created_at)))
+        out.setdefault(person_id, []).append(Restriction(rid, person_id, purpose, kind, driver_datetime(created_at)))
     return out

@@ -11,20 +11,22 @@ parameter (`storage.ids`), to `rows_for_ids`:
 - PostgreSQL: `Connection.exec_driver_sql`, so psycopg sees the ids as one array;
 - any other database: the caller's Core statement, so the code still runs wherever SQLAlchemy does.
 
-Rows come back as the driver gives them: on SQLite a date or a timestamp is the text SQLAlchemy stored
-(`sqlite_driver.sqlite_datetime` reads it back); callers convert the few columns they need.
+Rows come back as the driver gives them: on SQLite a date or a timestamp is the text SQLAlchemy stored;
+callers convert the few columns they need (`driver_datetime` for a `UTCDateTime` column).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Executable
 from sqlalchemy.orm import Session
 
 from fiduciary.storage.ids import IDS, bind_ids
-from fiduciary.storage.sqlite_driver import sqlite_run
+from fiduciary.storage.sqlite_driver import sqlite_datetime, sqlite_run
+from fiduciary.storage.types import aware_utc
 
 
 def rows_for_ids(session: Session, sql: Mapping[str, str], fallback: Executable, ids: Collection[str]) -> Sequence[Any]:
@@ -45,3 +47,9 @@ def rows_for_ids(session: Session, sql: Mapping[str, str], fallback: Executable,
         rows: list[Any] = sqlite_run(connection, text, (bind_ids(values, dialect),)).fetchall()
         return rows
     return connection.exec_driver_sql(text, (bind_ids(values, dialect),)).fetchall()
+
+
+def driver_datetime(value: datetime | str) -> datetime:
+    """A `UTCDateTime` column as `rows_for_ids` gives it (SQLite: the text SQLAlchemy stored; PostgreSQL: the
+    driver's datetime), read as the column type reads it: aware, in UTC."""
+    return sqlite_datetime(value) if isinstance(value, str) else aware_utc(value)
